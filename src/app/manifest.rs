@@ -1,0 +1,168 @@
+//! manifest.json: the app's identity (vendor, name, version) and builders.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::json;
+use crate::diagnostic::Diagnostic;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Manifest {
+    pub vendor: String,
+    pub name: String,
+    pub version: String,
+    #[serde(default)]
+    pub builders: BTreeMap<String, String>,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    // Informational locally; accepted so they are not reported as unknown.
+    #[serde(default)]
+    pub dependencies: Option<Value>,
+    #[serde(default)]
+    pub peer_dependencies: Option<Value>,
+    #[serde(default)]
+    pub policies: Option<Value>,
+    #[serde(default)]
+    pub credential_type: Option<Value>,
+    #[serde(default)]
+    pub scripts: Option<Value>,
+    #[serde(default, rename = "$schema")]
+    pub schema: Option<Value>,
+    #[serde(default)]
+    pub registries: Option<Value>,
+    #[serde(default)]
+    pub settings_schema: Option<Value>,
+    #[serde(default)]
+    pub billing_options: Option<Value>,
+    #[serde(default)]
+    pub categories: Option<Value>,
+    #[serde(default)]
+    pub must_update_at: Option<Value>,
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+const KNOWN: &str = "vendor, name, version, builders, title, description, dependencies, peerDependencies, \
+policies, credentialType, scripts, $schema, registries, settingsSchema, billingOptions, categories, mustUpdateAt";
+
+impl Manifest {
+    /// `vendor.name`, the sender id of every event the app fires.
+    pub fn id(&self) -> String {
+        format!("{}.{}", self.vendor, self.name)
+    }
+
+    /// `vendor.name@version`, as `vtex link` names the app.
+    pub fn full_id(&self) -> String {
+        format!("{}.{}@{}", self.vendor, self.name, self.version)
+    }
+
+    /// Parses and validates; returns the manifest and its warnings.
+    pub fn parse(file: &Path, source: &str) -> Result<(Self, Vec<Diagnostic>), Diagnostic> {
+        let m: Manifest = json::parse(file, source)?;
+        if !is_app_word(&m.vendor, true) {
+            return Err(
+                json::error_at(file, source, &["vendor"], format!("invalid vendor `{}`", m.vendor))
+                    .with_help("use lowercase letters, digits and `-`, e.g. \"vtex\""),
+            );
+        }
+        if !is_app_word(&m.name, false) {
+            return Err(
+                json::error_at(file, source, &["name"], format!("invalid app name `{}`", m.name)).with_help(
+                    "use lowercase letters, digits and `-`, not starting with a digit, e.g. \"service-course\"",
+                ),
+            );
+        }
+        if !is_semver(&m.version) {
+            return Err(
+                json::error_at(file, source, &["version"], format!("invalid version `{}`", m.version))
+                    .with_help("use semver MAJOR.MINOR.PATCH, e.g. \"0.0.1\""),
+            );
+        }
+        if !m.builders.contains_key("node") {
+            return Err(
+                json::error_at(file, source, &["builders"], "this app has no `node` builder")
+                    .with_help("a Node service app declares \"builders\": { \"node\": \"6.x\" }"),
+            );
+        }
+        let warnings = json::unknown_fields(file, source, &[], &m.extra, KNOWN);
+        Ok((m, warnings))
+    }
+}
+
+fn is_app_word(s: &str, digit_first_ok: bool) -> bool {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) if c.is_ascii_lowercase() || (digit_first_ok && c.is_ascii_digit()) => {}
+        _ => return false,
+    }
+    s.chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+fn is_semver(s: &str) -> bool {
+    let core = s.split(['-', '+']).next().unwrap_or("");
+    let parts: Vec<&str> = core.split('.').collect();
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"{"vendor":"vtex","name":"service-course","version":"0.0.1","builders":{"node":"6.x"}}"#;
+
+    #[test]
+    fn parses_ids() {
+        let (m, w) = Manifest::parse(Path::new("manifest.json"), GOOD).unwrap();
+        assert_eq!(m.id(), "vtex.service-course");
+        assert_eq!(m.full_id(), "vtex.service-course@0.0.1");
+        assert!(w.is_empty());
+    }
+
+    #[test]
+    fn rejects_bad_name_with_position() {
+        let src = "{\n  \"vendor\": \"vtex\",\n  \"name\": \"1Bad\",\n  \"version\": \"0.0.1\",\n  \"builders\": {\"node\": \"6.x\"}\n}";
+        let e = Manifest::parse(Path::new("manifest.json"), src).unwrap_err();
+        assert_eq!((e.line, e.column), (3, 3));
+        assert!(e.message.contains("invalid app name `1Bad`"));
+    }
+
+    #[test]
+    fn rejects_bad_version_and_missing_builder() {
+        let src = r#"{"vendor":"vtex","name":"a","version":"1.0","builders":{"node":"6.x"}}"#;
+        assert!(Manifest::parse(Path::new("m"), src)
+            .unwrap_err()
+            .message
+            .contains("invalid version"));
+        let src = r#"{"vendor":"vtex","name":"a","version":"1.0.0","builders":{"docs":"0.x"}}"#;
+        assert!(Manifest::parse(Path::new("m"), src)
+            .unwrap_err()
+            .message
+            .contains("no `node` builder"));
+    }
+
+    #[test]
+    fn wrong_type_is_positioned() {
+        let src = "{\n  \"vendor\": 3\n}";
+        let e = Manifest::parse(Path::new("manifest.json"), src).unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.message.contains("invalid type"), "{}", e.message);
+    }
+
+    #[test]
+    fn unknown_field_warns() {
+        let src = r#"{"vendor":"vtex","name":"a","version":"1.0.0","builders":{"node":"6.x"},"colour":1}"#;
+        let (_, w) = Manifest::parse(Path::new("m"), src).unwrap();
+        assert_eq!(w.len(), 1);
+        assert!(w[0].message.contains("unknown field `colour`"));
+    }
+}

@@ -1,0 +1,190 @@
+//! node/service.json: sizing, routes and event subscriptions, and which events a
+//! subscription matches.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::json;
+use crate::diagnostic::Diagnostic;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceJson {
+    pub memory: Option<u32>,
+    pub ttl: Option<u32>,
+    pub timeout: Option<u32>,
+    pub min_replicas: Option<u32>,
+    pub max_replicas: Option<u32>,
+    pub workers: Option<u32>,
+    #[serde(default)]
+    pub routes: BTreeMap<String, Route>,
+    #[serde(default)]
+    pub events: BTreeMap<String, EventSubscription>,
+    pub rate_limit_per_replica: Option<Value>,
+    pub runtime_args: Option<Value>,
+    pub stack: Option<String>,
+    pub deterministic_vary: Option<Value>,
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+const KNOWN: &str = "memory, ttl, timeout, minReplicas, maxReplicas, workers, routes, events, \
+rateLimitPerReplica, runtimeArgs, stack, deterministicVary";
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Route {
+    pub path: String,
+    #[serde(default)]
+    pub public: bool,
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// One `events` entry: which events the handler of the same id wants.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventSubscription {
+    pub sender: Option<String>,
+    pub keys: Option<Vec<String>>,
+    pub topics: Option<Vec<String>>,
+    pub subject: Option<String>,
+    pub settings_type: Option<Value>,
+    pub rate_limit_per_replica: Option<Value>,
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+impl EventSubscription {
+    /// Keys from `keys` and `topics` (apps use either, with the same meaning).
+    pub fn all_keys(&self) -> impl Iterator<Item = &str> {
+        self.keys.iter().chain(self.topics.iter()).flatten().map(String::as_str)
+    }
+
+    /// Same sender when one is declared; key among `keys`/`topics`.
+    pub fn matches(&self, sender: &str, key: &str) -> bool {
+        self.sender.as_deref().is_none_or(|s| s == sender) && self.all_keys().any(|k| k == key)
+    }
+}
+
+impl ServiceJson {
+    pub fn parse(file: &Path, source: &str) -> Result<(Self, Vec<Diagnostic>), Diagnostic> {
+        let s: ServiceJson = json::parse(file, source)?;
+        let mut warnings = json::unknown_fields(file, source, &[], &s.extra, KNOWN);
+        for (id, sub) in &s.events {
+            if sub.all_keys().next().is_none() {
+                return Err(json::error_at(
+                    file,
+                    source,
+                    &["events", id],
+                    format!("event handler `{id}` subscribes to no key"),
+                )
+                .with_help("add \"keys\": [\"some-key\"] (or \"topics\") naming the event keys it handles"));
+            }
+            if let Some(sender) = &sub.sender {
+                if !is_app_id(sender) {
+                    let msg = format!("invalid sender `{sender}` in event handler `{id}`");
+                    return Err(json::error_at(file, source, &["events", id, "sender"], msg).with_help(
+                        "a sender is an app id without version, `vendor.name`, e.g. \"vtex.events-example\"",
+                    ));
+                }
+            } else {
+                let msg = format!("event handler `{id}` declares no sender: it receives matching keys from any app");
+                warnings.push(json::error_at(file, source, &["events", id], msg));
+            }
+            warnings.extend(json::unknown_fields(
+                file,
+                source,
+                &["events", id],
+                &sub.extra,
+                "sender, keys, topics, subject, settingsType, rateLimitPerReplica",
+            ));
+        }
+        for (id, route) in &s.routes {
+            if !route.path.starts_with('/') {
+                let msg = format!("route `{id}` has path `{}`, which does not start with `/`", route.path);
+                return Err(json::error_at(file, source, &["routes", id, "path"], msg)
+                    .with_help("write the full path, e.g. \"/_v/app/my-app/status/:code\""));
+            }
+            warnings.extend(json::unknown_fields(
+                file,
+                source,
+                &["routes", id],
+                &route.extra,
+                "path, public",
+            ));
+        }
+        Ok((s, warnings))
+    }
+}
+
+fn is_app_id(s: &str) -> bool {
+    match s.split_once('.') {
+        Some((v, n)) => {
+            let word = |w: &str| {
+                !w.is_empty()
+                    && w.chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            };
+            word(v) && word(n)
+        }
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(src: &str) -> Result<(ServiceJson, Vec<Diagnostic>), Diagnostic> {
+        ServiceJson::parse(Path::new("node/service.json"), src)
+    }
+
+    #[test]
+    fn subscription_matching() {
+        let (s, w) =
+            parse(r#"{"events":{"a":{"sender":"vtex.events-example","keys":["send-event"]},"b":{"topics":["t"]}}}"#)
+                .unwrap();
+        let a = &s.events["a"];
+        assert!(a.matches("vtex.events-example", "send-event"));
+        assert!(!a.matches("vtex.other", "send-event"));
+        assert!(!a.matches("vtex.events-example", "other"));
+        let b = &s.events["b"];
+        assert!(b.matches("anyone.app", "t"));
+        assert_eq!(w.len(), 1, "missing sender warns");
+    }
+
+    #[test]
+    fn syntax_error_is_positioned() {
+        let e = parse("{\n  \"memory\": 128,\n  \"events\": {\n    \"a\": {\"keys\": [\"k\"],}\n  }\n}").unwrap_err();
+        assert_eq!(e.line, 4, "{e}");
+        assert_eq!(e.file, Path::new("node/service.json"));
+    }
+
+    #[test]
+    fn subscription_without_keys_is_an_error() {
+        let e = parse("{\"events\": {\n \"a\": {\"sender\": \"vtex.x\"}}}").unwrap_err();
+        assert!(e.message.contains("subscribes to no key"));
+        assert_eq!(e.line, 2);
+    }
+
+    #[test]
+    fn bad_sender_and_route_path() {
+        assert!(parse(r#"{"events":{"a":{"sender":"Bad Sender","keys":["k"]}}}"#)
+            .unwrap_err()
+            .message
+            .contains("invalid sender"));
+        assert!(parse(r#"{"routes":{"r":{"path":"x"}}}"#)
+            .unwrap_err()
+            .message
+            .contains("does not start with `/`"));
+    }
+
+    #[test]
+    fn unknown_top_level_field_warns() {
+        let (_, w) = parse(r#"{"memroy": 128}"#).unwrap();
+        assert!(w[0].message.contains("unknown field `memroy`"));
+    }
+}

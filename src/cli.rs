@@ -1,0 +1,139 @@
+//! Command-line interface: clap's raw flags, validated into the options the commands take.
+//! Nothing outside this module sees clap types.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::bus::Scope;
+use crate::terminal::Format;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ioctl",
+    version,
+    about = "Run and test VTEX IO Node service apps locally: link, events, logs — no VTEX account needed"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Link an app: build it, run its handlers in Node.js, feed them events, relink on save
+    Link(LinkArgs),
+    /// Open the sample sender's healthcheck route, which arms it (as on VTEX)
+    Healthcheck(ScopeArgs),
+    /// Inspect the events of a link session
+    #[command(subcommand)]
+    Events(EventsCommand),
+    /// Create an app from a template (available: service-course)
+    Init {
+        /// Template name
+        template: String,
+        /// Folder to create
+        dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Stream the workspace's events and their deliveries
+    Tail {
+        #[command(flatten)]
+        scope: ScopeArgs,
+        /// Only events from this sender (app id, e.g. vtex.events-example)
+        #[arg(long)]
+        sender: Option<String>,
+        /// Only events with this key
+        #[arg(long)]
+        key: Option<String>,
+        /// One JSON object per line
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ScopeArgs {
+    /// Account [default: $IOCTL_ACCOUNT, else `local`]
+    #[arg(
+        short,
+        long,
+        env = "IOCTL_ACCOUNT",
+        default_value = "local",
+        hide_env = true,
+        hide_default_value = true
+    )]
+    pub account: String,
+    /// Workspace [default: $IOCTL_WORKSPACE, else `dev`]
+    #[arg(
+        short,
+        long,
+        env = "IOCTL_WORKSPACE",
+        default_value = "dev",
+        hide_env = true,
+        hide_default_value = true
+    )]
+    pub workspace: String,
+}
+
+#[derive(Debug, Args)]
+pub struct LinkArgs {
+    /// App folder (or any folder inside it) [default: current folder]
+    pub app_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Port of the session's local server on 127.0.0.1 [default: a free port]
+    #[arg(long, default_value_t = 0, hide_default_value = true)]
+    pub port: u16,
+    /// Seconds between events of the sample sender once armed
+    #[arg(long, default_value_t = 10.0)]
+    pub sender_interval: f64,
+    /// Do not run the sample vtex.events-example sender
+    #[arg(long)]
+    pub no_sample_sender: bool,
+    /// Link once; do not watch for changes
+    #[arg(long)]
+    pub no_watch: bool,
+    /// One JSON object per line
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl ScopeArgs {
+    pub fn scope(&self) -> Result<Scope, String> {
+        for (what, v) in [("account", &self.account), ("workspace", &self.workspace)] {
+            let ok = !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !ok {
+                return Err(format!("invalid {what} `{v}`: use letters, digits, `-` and `_`"));
+            }
+        }
+        Ok(Scope {
+            account: self.account.clone(),
+            workspace: self.workspace.clone(),
+        })
+    }
+}
+
+impl LinkArgs {
+    pub fn options(&self) -> Result<crate::link::Options, String> {
+        if !(self.sender_interval.is_finite() && self.sender_interval >= 0.01) {
+            return Err(format!(
+                "--sender-interval must be a number of seconds ≥ 0.01, not {}",
+                self.sender_interval
+            ));
+        }
+        Ok(crate::link::Options {
+            app_dir: self.app_dir.clone().unwrap_or_else(|| PathBuf::from(".")),
+            scope: self.scope.scope()?,
+            port: self.port,
+            sender_interval: Duration::from_secs_f64(self.sender_interval),
+            sample_sender: !self.no_sample_sender,
+            watch: !self.no_watch,
+            format: Format::detect(self.json),
+        })
+    }
+}

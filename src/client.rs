@@ -1,0 +1,38 @@
+//! A small HTTP/1.1 client for talking to a link session on loopback (healthcheck, tail).
+
+use anyhow::{anyhow, Context};
+use http_body_util::{BodyExt, Empty};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+/// GET `path` of the session at `base` (`http://127.0.0.1:PORT`).
+pub async fn get(base: &str, path: &str, token: Option<&str>) -> anyhow::Result<Response<Incoming>> {
+    let authority = base
+        .strip_prefix("http://")
+        .ok_or_else(|| anyhow!("session url {base} is not http://"))?
+        .trim_end_matches('/');
+    let stream = TcpStream::connect(authority)
+        .await
+        .with_context(|| format!("cannot reach the link session at {base}; is `ioctl link` still running?"))?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let mut req = Request::get(path).header("host", authority);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let resp = sender
+        .send_request(req.body(Empty::<Bytes>::new())?)
+        .await
+        .with_context(|| format!("GET {base}{path}"))?;
+    Ok(resp)
+}
+
+/// The whole body as text.
+pub async fn text(resp: Response<Incoming>) -> anyhow::Result<String> {
+    let bytes = resp.into_body().collect().await?.to_bytes();
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}

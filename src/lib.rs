@@ -1,0 +1,55 @@
+//! ioctl: run VTEX IO Node service apps locally. `run` dispatches a parsed command line to
+//! the module that owns the command.
+
+pub mod app;
+pub mod build;
+pub mod bus;
+pub mod cli;
+pub mod client;
+pub mod delivery;
+pub mod diagnostic;
+pub mod healthcheck;
+pub mod init;
+pub mod link;
+pub mod runtime;
+pub mod sender;
+pub mod server;
+pub mod session;
+pub mod tail;
+pub mod terminal;
+pub mod watch;
+
+use std::process::ExitCode;
+
+use cli::{Cli, Command, EventsCommand};
+
+/// Exit code for bad usage (clap uses the same).
+pub const USAGE: u8 = 2;
+
+/// Runs one command. Errors are user-facing and printed once by main.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let usage = |msg: String| -> anyhow::Result<ExitCode> {
+        eprintln!("error: {msg}");
+        Ok(ExitCode::from(USAGE))
+    };
+    match cli.command {
+        Command::Link(args) => match args.options() {
+            Ok(opts) => link::run(opts).await,
+            Err(m) => usage(m),
+        },
+        Command::Healthcheck(s) => match s.scope() {
+            Ok(scope) => healthcheck::run(&scope).await,
+            Err(m) => usage(m),
+        },
+        Command::Events(EventsCommand::Tail {
+            scope,
+            sender,
+            key,
+            json,
+        }) => match scope.scope() {
+            Ok(scope) => tail::run(&scope, &tail::Filters { sender, key }, terminal::Format::detect(json)).await,
+            Err(m) => usage(m),
+        },
+        Command::Init { template, dir } => init::run(&template, &dir),
+    }
+}

@@ -1,0 +1,565 @@
+//! The Node runtime: one Node.js process per linked app version (a [`Worker`]), running the
+//! app's built code under host.js with ioctl's stand-in for `@vtex/api`. ioctl talks to it
+//! over a unix socket (see `protocol`); its stdout and stderr become log lines.
+
+pub mod protocol;
+pub mod stack;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
+use tokio::net::UnixListener;
+use tokio::process::Command;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::bus::{Bus, Delivery, Scope};
+use crate::diagnostic::Diagnostic;
+use crate::terminal::{Level, Output, Terminal};
+use protocol::{FromHost, HostError, ToHost};
+
+const HOST_JS: &str = include_str!("host.js");
+const VTEX_API_JS: &str = include_str!("vtex_api.js");
+
+/// How long a starting Node process may take to connect and load the app.
+const LOAD_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// What a Worker needs to know about the app it runs.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub node: PathBuf,
+    pub app_root: PathBuf,
+    pub node_dir: PathBuf,
+    /// `vendor.name`: the sender of the events it fires.
+    pub app_id: String,
+    /// `vendor.name@version`: what its log lines are tagged with.
+    pub full_id: String,
+    pub vendor: String,
+    pub name: String,
+    pub version: String,
+    pub scope: Scope,
+}
+
+/// What the app's Service declares, as the host saw it after loading.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub events: Vec<String>,
+    pub routes: Vec<String>,
+    pub client_options: Value,
+}
+
+/// Why a worker did not start.
+#[derive(Debug)]
+pub enum StartError {
+    /// The app's code failed to load: the user's fault, shown as a diagnostic.
+    App(Diagnostic),
+    /// Anything else (Node missing, socket trouble, ...).
+    Other(anyhow::Error),
+}
+
+/// A handler attempt that failed.
+#[derive(Debug, Clone)]
+pub struct AttemptError {
+    pub message: String,
+    /// Tidied stack (paths relative to the app), when there is one.
+    pub stack: Option<String>,
+}
+
+type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<(), AttemptError>>>>>;
+
+/// One running Node process with the app loaded.
+pub struct Worker {
+    pub loaded: Loaded,
+    pub pid: u32,
+    /// Lines to the host; the writer task holds the socket.
+    tx: mpsc::Sender<String>,
+    pending: Pending,
+    next_delivery: AtomicU64,
+    /// Cancelled when the process has exited (crash or stop).
+    pub exited: CancellationToken,
+    /// Cancel to kill the process.
+    kill: CancellationToken,
+    /// Set when the process has exited: why (exit code or signal).
+    exit_reason: Arc<Mutex<Option<String>>>,
+}
+
+/// Writes host.js and the @vtex/api stand-in under node/.ioctl/runtime (only when changed).
+pub fn install_runtime(node_dir: &Path) -> anyhow::Result<PathBuf> {
+    let ioctl_dir = node_dir.join(crate::build::IOCTL_DIR);
+    let runtime = ioctl_dir.join("runtime");
+    std::fs::create_dir_all(runtime.join("vtex-api"))
+        .with_context(|| format!("{}: cannot create folder", runtime.display()))?;
+    for (path, text) in [
+        (
+            ioctl_dir.join(".gitignore"),
+            "# written by ioctl: build output, not source\n*\n",
+        ),
+        (runtime.join("host.js"), HOST_JS),
+        (runtime.join("vtex-api/index.js"), VTEX_API_JS),
+        (
+            runtime.join("vtex-api/package.json"),
+            "{\"name\":\"@vtex/api\",\"version\":\"6.0.0-ioctl\",\"main\":\"index.js\"}\n",
+        ),
+    ] {
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(text) {
+            std::fs::write(&path, text).with_context(|| format!("{}: cannot write", path.display()))?;
+        }
+    }
+    Ok(runtime)
+}
+
+/// Finds Node.js (`$IOCTL_NODE` or `node` on PATH) and checks it is 18 or newer.
+pub async fn find_node() -> anyhow::Result<PathBuf> {
+    let node = std::env::var_os("IOCTL_NODE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("node"));
+    let out = Command::new(&node).arg("--version").output().await.map_err(|e| {
+        anyhow!(
+            "cannot run Node.js ({}): {e}; install Node.js 18 or newer and put `node` on PATH (or set IOCTL_NODE)",
+            node.display()
+        )
+    })?;
+    let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let major: u32 = version
+        .trim_start_matches('v')
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
+    if major < 18 {
+        bail!(
+            "Node.js {version} is too old: ioctl needs Node.js 18 or newer (found at {})",
+            node.display()
+        );
+    }
+    Ok(node)
+}
+
+static SOCKET_SEQ: AtomicU64 = AtomicU64::new(0);
+
+impl Worker {
+    /// Starts Node on the built app and waits until it has loaded (or failed to).
+    pub async fn start(
+        spec: &Spec,
+        runtime_dir: &Path,
+        terminal: Terminal,
+        bus: Arc<Bus>,
+    ) -> Result<Worker, StartError> {
+        let other = StartError::Other;
+        // Unix socket paths are short-limited; keep it in the temp dir, named per process.
+        let sock = std::env::temp_dir().join(format!(
+            "ioctl-{}-{}.sock",
+            std::process::id(),
+            SOCKET_SEQ.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_file(&sock);
+        let listener = UnixListener::bind(&sock)
+            .with_context(|| format!("{}: cannot listen", sock.display()))
+            .map_err(other)?;
+        let entry = crate::build::out_dir(&spec.node_dir).join("index.js");
+        let mut child = Command::new(&spec.node)
+            .arg("--enable-source-maps")
+            .arg(runtime_dir.join("host.js"))
+            .current_dir(&spec.node_dir)
+            .env("IOCTL_SOCKET", &sock)
+            .env("IOCTL_ENTRY", &entry)
+            .env("IOCTL_VTEX_API", runtime_dir.join("vtex-api"))
+            .env("VTEX_APP_ID", &spec.full_id)
+            .env("VTEX_APP_VENDOR", &spec.vendor)
+            .env("VTEX_APP_NAME", &spec.name)
+            .env("VTEX_APP_VERSION", &spec.version)
+            .env("VTEX_ACCOUNT", &spec.scope.account)
+            .env("VTEX_WORKSPACE", &spec.scope.workspace)
+            .env("VTEX_REGION", "local")
+            .env("VTEX_PRODUCTION", "false")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // Its own process group: Ctrl-C in the terminal reaches ioctl, which stops it.
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("cannot start Node.js ({})", spec.node.display()))
+            .map_err(other)?;
+        let pid = child.id().unwrap_or(0);
+        pipe_output(child.stdout.take(), Level::Info, spec.full_id.clone(), terminal.clone());
+        pipe_output(
+            child.stderr.take(),
+            Level::Error,
+            spec.full_id.clone(),
+            terminal.clone(),
+        );
+
+        let accepted = tokio::select! {
+            a = tokio::time::timeout(LOAD_TIMEOUT, listener.accept()) => a,
+            status = child.wait() => {
+                let _ = std::fs::remove_file(&sock);
+                return Err(other(anyhow!("Node.js exited before loading the app ({})", describe_status(status.ok()))));
+            }
+        };
+        let _ = std::fs::remove_file(&sock);
+        let (stream, _) = match accepted {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(other(anyhow!("Node.js did not connect: {e}"))),
+            Err(_) => {
+                return Err(other(anyhow!(
+                    "Node.js did not connect within {} s",
+                    LOAD_TIMEOUT.as_secs()
+                )))
+            }
+        };
+        let (read, mut write) = stream.into_split();
+        let mut lines = BufReader::new(read).lines();
+
+        // Until the host says loaded or load_error, only log lines may come.
+        let loaded = loop {
+            let line = tokio::select! {
+                l = tokio::time::timeout(LOAD_TIMEOUT, lines.next_line()) => l,
+                status = child.wait() => {
+                    return Err(other(anyhow!("Node.js exited while loading the app ({})", describe_status(status.ok()))));
+                }
+            };
+            let line = match line {
+                Ok(Ok(Some(l))) => l,
+                Ok(Ok(None)) | Ok(Err(_)) => {
+                    let status = child.wait().await.ok();
+                    return Err(other(anyhow!(
+                        "Node.js exited while loading the app ({})",
+                        describe_status(status)
+                    )));
+                }
+                Err(_) => {
+                    return Err(other(anyhow!(
+                        "the app did not finish loading within {} s",
+                        LOAD_TIMEOUT.as_secs()
+                    )))
+                }
+            };
+            match serde_json::from_str::<FromHost>(&line) {
+                Ok(FromHost::Loaded {
+                    events,
+                    routes,
+                    client_options,
+                }) => {
+                    break Loaded {
+                        events,
+                        routes,
+                        client_options,
+                    }
+                }
+                Ok(FromHost::LoadError { message, stack }) => {
+                    return Err(StartError::App(load_diagnostic(
+                        &spec.app_root,
+                        &message,
+                        stack.as_deref(),
+                    )));
+                }
+                Ok(FromHost::Log {
+                    level,
+                    message,
+                    handler,
+                    ..
+                }) => {
+                    terminal
+                        .send(Output::Log {
+                            level: Level::parse(&level),
+                            message,
+                            app: Some(spec.full_id.clone()),
+                            handler,
+                        })
+                        .await;
+                }
+                Ok(_) => {}
+                Err(e) => return Err(other(anyhow!("unexpected message from Node.js: {e}: {line}"))),
+            }
+        };
+
+        let (tx, mut rx) = mpsc::channel::<String>(1024);
+        tokio::spawn(async move {
+            while let Some(line) = rx.recv().await {
+                if write.write_all(line.as_bytes()).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let pending: Pending = Arc::default();
+        let exited = CancellationToken::new();
+        let kill = CancellationToken::new();
+        let exit_reason: Arc<Mutex<Option<String>>> = Arc::default();
+
+        // Reader: results, logs and sendEvent calls from the host.
+        {
+            let (pending, spec, terminal, tx) = (pending.clone(), spec.clone(), terminal.clone(), tx.clone());
+            tokio::spawn(async move {
+                while let Ok(Some(line)) = lines.next_line().await {
+                    match serde_json::from_str::<FromHost>(&line) {
+                        Ok(msg) => handle(msg, &spec, &pending, &terminal, &bus, &tx).await,
+                        Err(e) => {
+                            terminal
+                                .status(Level::Warn, format!("ignored a malformed message from Node.js: {e}"))
+                                .await
+                        }
+                    }
+                }
+            });
+        }
+        // Supervisor: owns the child; on exit, fails what was in flight.
+        {
+            let (pending, exited, kill, reason) = (pending.clone(), exited.clone(), kill.clone(), exit_reason.clone());
+            tokio::spawn(async move {
+                let status = tokio::select! {
+                    s = child.wait() => s.ok(),
+                    _ = kill.cancelled() => {
+                        let _ = child.start_kill();
+                        child.wait().await.ok()
+                    }
+                };
+                let status = describe_status(status);
+                let why = format!("the Node.js process exited ({status})");
+                *reason.lock().unwrap() = Some(status);
+                for (_, reply) in pending.lock().unwrap().drain() {
+                    let _ = reply.send(Err(AttemptError {
+                        message: why.clone(),
+                        stack: None,
+                    }));
+                }
+                exited.cancel();
+            });
+        }
+        Ok(Worker {
+            loaded,
+            pid,
+            tx,
+            pending,
+            next_delivery: AtomicU64::new(1),
+            exited,
+            kill,
+            exit_reason,
+        })
+    }
+
+    /// Runs one attempt of a delivery; resolves when the handler finished (or the process died).
+    /// Dropping the future abandons the attempt: its late result is then only logged.
+    pub async fn deliver(&self, delivery: &Delivery, attempt: u32) -> Result<(), AttemptError> {
+        let id = self.next_delivery.fetch_add(1, Ordering::Relaxed);
+        let (reply_tx, reply_rx) = oneshot::channel();
+        self.pending.lock().unwrap().insert(id, reply_tx);
+        let _guard = Abandon {
+            pending: &self.pending,
+            id,
+        };
+        let line = ToHost::Deliver {
+            delivery: id,
+            attempt,
+            handler: &delivery.handler,
+            event: &delivery.event,
+        }
+        .line();
+        if self.exited.is_cancelled() || self.tx.send(line).await.is_err() {
+            return Err(AttemptError {
+                message: "the Node.js process is not running".into(),
+                stack: None,
+            });
+        }
+        reply_rx.await.unwrap_or_else(|_| {
+            Err(AttemptError {
+                message: "the Node.js process exited".into(),
+                stack: None,
+            })
+        })
+    }
+
+    /// Why the process exited (`None` while it runs).
+    pub fn exit_reason(&self) -> Option<String> {
+        self.exit_reason.lock().unwrap().clone()
+    }
+
+    /// Attempts currently running in this process.
+    pub fn in_flight(&self) -> usize {
+        self.pending.lock().unwrap().len()
+    }
+
+    /// Waits (up to `limit`) until no attempt runs here, so a replaced version can finish
+    /// its work before it is stopped.
+    pub async fn drain(&self, limit: Duration) {
+        let until = tokio::time::Instant::now() + limit;
+        while self.in_flight() > 0 && tokio::time::Instant::now() < until && !self.exited.is_cancelled() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Asks the host to exit, then kills it if it does not within `grace`.
+    pub async fn stop(&self, grace: Duration) {
+        let _ = self.tx.send(ToHost::Shutdown.line()).await;
+        if tokio::time::timeout(grace, self.exited.cancelled()).await.is_err() {
+            self.kill.cancel();
+            self.exited.cancelled().await;
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.kill.cancel();
+    }
+}
+
+/// Removes a pending attempt when its `deliver` future ends or is dropped (timeout).
+struct Abandon<'a> {
+    pending: &'a Pending,
+    id: u64,
+}
+
+impl Drop for Abandon<'_> {
+    fn drop(&mut self) {
+        self.pending.lock().unwrap().remove(&self.id);
+    }
+}
+
+async fn handle(
+    msg: FromHost,
+    spec: &Spec,
+    pending: &Pending,
+    terminal: &Terminal,
+    bus: &Arc<Bus>,
+    tx: &mpsc::Sender<String>,
+) {
+    match msg {
+        FromHost::Log {
+            level,
+            message,
+            handler,
+            ..
+        } => {
+            terminal
+                .send(Output::Log {
+                    level: Level::parse(&level),
+                    message,
+                    app: Some(spec.full_id.clone()),
+                    handler,
+                })
+                .await;
+        }
+        FromHost::Result {
+            delivery, ok, error, ..
+        } => {
+            let reply = pending.lock().unwrap().remove(&delivery);
+            match reply {
+                Some(reply) => {
+                    let result = if ok {
+                        Ok(())
+                    } else {
+                        Err(attempt_error(error, &spec.app_root))
+                    };
+                    let _ = reply.send(result);
+                }
+                None => {
+                    let what = if ok {
+                        "succeeded".to_string()
+                    } else {
+                        format!("failed: {}", error.map(|e| e.message).unwrap_or_default())
+                    };
+                    terminal.status(Level::Warn, format!("an abandoned (timed-out) handler attempt finished late and {what}; its result is ignored")).await;
+                }
+            }
+        }
+        FromHost::SendEvent {
+            request,
+            subject,
+            key,
+            body,
+        } => {
+            // Publishing may wait for room in a full queue; do it aside so results keep flowing.
+            let (bus, scope, sender, tx) = (bus.clone(), spec.scope.clone(), spec.app_id.clone(), tx.clone());
+            tokio::spawn(async move {
+                let (event, _) = bus.publish(&scope, &sender, &key, &subject, body).await;
+                let _ = tx
+                    .send(
+                        ToHost::SendEventAck {
+                            request,
+                            event_id: Some(event.id.clone()),
+                            error: None,
+                        }
+                        .line(),
+                    )
+                    .await;
+            });
+        }
+        FromHost::Loaded { .. } | FromHost::LoadError { .. } => {}
+    }
+}
+
+fn attempt_error(error: Option<HostError>, app_root: &Path) -> AttemptError {
+    match error {
+        Some(e) => {
+            let message = if e.name.is_empty() || e.message.starts_with(&e.name) {
+                e.message
+            } else {
+                format!("{}: {}", e.name, e.message)
+            };
+            AttemptError {
+                message,
+                stack: e.stack.map(|s| stack::tidy(&s, app_root)),
+            }
+        }
+        None => AttemptError {
+            message: "the handler failed".into(),
+            stack: None,
+        },
+    }
+}
+
+/// A load failure as a positioned diagnostic at the app's own frame, when there is one.
+fn load_diagnostic(app_root: &Path, message: &str, stack: Option<&str>) -> Diagnostic {
+    let frame = stack.and_then(|s| stack::first_app_frame(s, app_root));
+    match frame {
+        Some((path, line, col)) => {
+            let source = std::fs::read_to_string(&path).ok();
+            let rel = path.strip_prefix(app_root).unwrap_or(&path).to_path_buf();
+            Diagnostic::at_line_col(&rel, source.as_deref(), line, col, message.to_string())
+        }
+        None => {
+            let mut d = Diagnostic::at_line_col(Path::new("node/index.ts"), None, 1, 1, message.to_string());
+            if let Some(s) = stack {
+                d.help = Some(stack::tidy(s, app_root));
+            }
+            d
+        }
+    }
+}
+
+fn pipe_output(stream: Option<impl AsyncRead + Unpin + Send + 'static>, level: Level, app: String, terminal: Terminal) {
+    let Some(stream) = stream else { return };
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(stream).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            terminal
+                .send(Output::Log {
+                    level,
+                    message: line,
+                    app: Some(app.clone()),
+                    handler: None,
+                })
+                .await;
+        }
+    });
+}
+
+fn describe_status(status: Option<std::process::ExitStatus>) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match status {
+        Some(s) => match (s.code(), s.signal()) {
+            (Some(c), _) => format!("exit code {c}"),
+            (None, Some(sig)) => format!("killed by signal {sig}"),
+            _ => "unknown status".into(),
+        },
+        None => "status unknown".into(),
+    }
+}

@@ -1,0 +1,91 @@
+//! The messages ioctl and the Node host (host.js) exchange: one JSON object per line over a
+//! unix socket. host.js implements the other side; keep the two in step.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::bus::Event;
+
+/// Node → ioctl.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum FromHost {
+    /// The app's module loaded and exports a Service.
+    Loaded {
+        #[serde(default)]
+        events: Vec<String>,
+        #[serde(default)]
+        routes: Vec<String>,
+        #[serde(default, rename = "clientOptions")]
+        client_options: Value,
+    },
+    /// Requiring the app failed, or it exports no Service; the host exits after this.
+    LoadError {
+        message: String,
+        #[serde(default)]
+        stack: Option<String>,
+    },
+    /// console.* or ctx.vtex.logger.* output.
+    Log {
+        level: String,
+        message: String,
+        #[serde(default)]
+        handler: Option<String>,
+        #[serde(default)]
+        delivery: Option<u64>,
+    },
+    /// A handler finished one attempt.
+    Result {
+        delivery: u64,
+        ok: bool,
+        #[serde(default)]
+        elapsed_ms: f64,
+        #[serde(default)]
+        error: Option<HostError>,
+    },
+    /// ctx.clients.events.sendEvent(subject, key, body).
+    SendEvent {
+        request: u64,
+        subject: String,
+        key: String,
+        #[serde(default)]
+        body: Value,
+    },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct HostError {
+    #[serde(default)]
+    pub name: String,
+    pub message: String,
+    #[serde(default)]
+    pub stack: Option<String>,
+}
+
+/// ioctl → Node.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ToHost<'a> {
+    Deliver {
+        delivery: u64,
+        attempt: u32,
+        handler: &'a str,
+        event: &'a Event,
+    },
+    SendEventAck {
+        request: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        event_id: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    Shutdown,
+}
+
+impl ToHost<'_> {
+    pub fn line(&self) -> String {
+        let mut s = serde_json::to_string(self).expect("protocol messages serialize");
+        s.push('\n');
+        s
+    }
+}

@@ -1,0 +1,163 @@
+//! The sample `vtex.events-example` sender, as VTEX's events-example app behaves: its
+//! healthcheck route arms it; armed, it fires `send-event` with `{"random": "<0..100>"}`
+//! every interval into the session's scope; unarmed, it fires nothing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::sync::watch;
+use tokio::time::MissedTickBehavior;
+use tokio_util::sync::CancellationToken;
+
+use crate::bus::{Bus, Scope};
+use crate::terminal::{Level, Output, Terminal};
+
+pub const APP_ID: &str = "vtex.events-example";
+pub const FULL_ID: &str = "vtex.events-example@0.1.0";
+pub const KEY: &str = "send-event";
+pub const HCHECK_PATH: &str = "/_v/app/events-example/hcheck";
+
+/// The switch the healthcheck route flips (the "cache context" of events-example).
+#[derive(Clone)]
+pub struct Arm(Arc<watch::Sender<bool>>);
+
+impl Arm {
+    pub fn new() -> Arm {
+        Arm(Arc::new(watch::channel(false).0))
+    }
+
+    /// Returns true when this call armed it (the first healthcheck).
+    pub fn arm(&self) -> bool {
+        self.0.send_if_modified(|armed| !std::mem::replace(armed, true))
+    }
+}
+
+impl Default for Arm {
+    fn default() -> Self {
+        Arm::new()
+    }
+}
+
+/// Runs until cancelled: waits to be armed, then fires every `interval`. A tick that comes
+/// while the previous publish still waits for room (backpressure) is skipped, and said so.
+pub async fn run(
+    arm: Arm,
+    interval: Duration,
+    scope: Scope,
+    bus: Arc<Bus>,
+    terminal: Terminal,
+    cancel: CancellationToken,
+) {
+    let mut armed = arm.0.subscribe();
+    tokio::select! {
+        r = armed.wait_for(|a| *a) => if r.is_err() { return },
+        _ = cancel.cancelled() => return,
+    }
+    terminal
+        .send(Output::Log {
+            level: Level::Info,
+            message: format!(
+                "healthcheck received: context cached, sending `{KEY}` every {} s",
+                interval.as_secs_f64()
+            ),
+            app: Some(FULL_ID.into()),
+            handler: None,
+        })
+        .await;
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut rng = seed();
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = cancel.cancelled() => return,
+        }
+        let random = next(&mut rng) % 101;
+        let publish = bus.publish(&scope, APP_ID, KEY, "", json!({ "random": random.to_string() }));
+        tokio::pin!(publish);
+        // If delivery is behind, the publish waits; report skipped ticks meanwhile.
+        let started = tokio::time::Instant::now();
+        loop {
+            tokio::select! {
+                _ = &mut publish => break,
+                _ = tokio::time::sleep_until(started + interval) => {
+                    terminal.send(Output::Log {
+                        level: Level::Warn,
+                        message: format!("handlers are behind: skipped a `{KEY}` tick while the previous event waits for room"),
+                        app: Some(FULL_ID.into()),
+                        handler: None,
+                    }).await;
+                    publish.as_mut().await;
+                    break;
+                }
+                _ = cancel.cancelled() => return,
+            }
+        }
+    }
+}
+
+fn seed() -> u64 {
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(1);
+    n | 1
+}
+
+fn next(x: &mut u64) -> u64 {
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    *x
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::terminal::Format;
+
+    #[tokio::test(start_paused = true)]
+    async fn fires_only_after_arming_then_every_interval() {
+        let bus = Bus::new();
+        let scope = Scope {
+            account: "local".into(),
+            workspace: "dev".into(),
+        };
+        let (terminal, _t) = Terminal::start(Format {
+            json: true,
+            color: false,
+        });
+        let arm = Arm::new();
+        let cancel = CancellationToken::new();
+        let mut seen = bus.watch();
+        let task = tokio::spawn(run(
+            arm.clone(),
+            Duration::from_secs(10),
+            scope.clone(),
+            bus.clone(),
+            terminal,
+            cancel.clone(),
+        ));
+        tokio::time::sleep(Duration::from_secs(35)).await;
+        assert_eq!(bus.counters.snapshot().published, 0, "nothing before the healthcheck");
+        assert!(arm.arm());
+        assert!(!arm.arm(), "second healthcheck does not re-arm");
+        tokio::time::sleep(Duration::from_millis(25_001)).await;
+        assert_eq!(
+            bus.counters.snapshot().published,
+            3,
+            "at 0 s, 10 s and 20 s after arming"
+        );
+        match seen.recv().await.unwrap() {
+            crate::bus::Activity::Event { event, .. } => {
+                assert_eq!((event.sender.as_str(), event.key.as_str()), (APP_ID, KEY));
+                let n: u32 = event.body["random"].as_str().unwrap().parse().unwrap();
+                assert!(n <= 100);
+            }
+            other => panic!("{other:?}"),
+        }
+        cancel.cancel();
+        task.await.unwrap();
+    }
+}

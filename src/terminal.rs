@@ -1,0 +1,232 @@
+//! The one task that owns stdout: every other task sends it [`Output`] messages, so lines
+//! never interleave. Renders in `vtex link` style for people or one JSON object per line.
+
+use std::io::Write;
+
+use console::Style;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+use crate::diagnostic::Diagnostic;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Debug => "debug",
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+        }
+    }
+
+    pub fn parse(s: &str) -> Level {
+        match s {
+            "debug" | "trace" => Level::Debug,
+            "warn" | "warning" => Level::Warn,
+            "error" => Level::Error,
+            _ => Level::Info,
+        }
+    }
+}
+
+/// One thing to show.
+#[derive(Debug)]
+pub enum Output {
+    /// `HH:MM:SS.mmm - level: message  app` — app output (with the handler it came from) or,
+    /// with no app, ioctl's own status lines.
+    Log {
+        level: Level,
+        message: String,
+        app: Option<String>,
+        handler: Option<String>,
+    },
+    /// A positioned problem in a user file.
+    Diagnostic { level: Level, diagnostic: Diagnostic },
+    /// A structured record: `human` for people, `json` for `--json`.
+    Record { human: String, json: Value },
+}
+
+/// How output is rendered; decided once at start.
+#[derive(Debug, Clone, Copy)]
+pub struct Format {
+    pub json: bool,
+    pub color: bool,
+}
+
+impl Format {
+    /// Colour when stdout is a terminal and NO_COLOR is unset.
+    pub fn detect(json: bool) -> Format {
+        let color = !json && std::env::var_os("NO_COLOR").is_none() && console::Term::stdout().is_term();
+        Format { json, color }
+    }
+}
+
+/// The sending side, cloned into every task that prints. Sending waits when the terminal is
+/// behind (bounded channel), which slows a chatty app down rather than growing memory.
+#[derive(Clone)]
+pub struct Terminal {
+    tx: mpsc::Sender<Output>,
+    pub format: Format,
+}
+
+impl Terminal {
+    /// Starts the printing task; it ends when every `Terminal` clone is dropped.
+    pub fn start(format: Format) -> (Terminal, tokio::task::JoinHandle<()>) {
+        let (tx, mut rx) = mpsc::channel::<Output>(1024);
+        let task = tokio::spawn(async move {
+            let mut out = std::io::stdout();
+            while let Some(msg) = rx.recv().await {
+                let text = render(&msg, format);
+                let _ = writeln!(out, "{text}");
+                if rx.is_empty() {
+                    let _ = out.flush();
+                }
+            }
+            let _ = out.flush();
+        });
+        (Terminal { tx, format }, task)
+    }
+
+    pub async fn send(&self, msg: Output) {
+        // The receiver only goes away at the very end of shutdown; nothing to do then.
+        let _ = self.tx.send(msg).await;
+    }
+
+    pub async fn status(&self, level: Level, message: impl Into<String>) {
+        self.send(Output::Log {
+            level,
+            message: message.into(),
+            app: None,
+            handler: None,
+        })
+        .await;
+    }
+
+    pub async fn info(&self, message: impl Into<String>) {
+        self.status(Level::Info, message).await;
+    }
+
+    pub async fn record(&self, human: impl Into<String>, json: Value) {
+        self.send(Output::Record {
+            human: human.into(),
+            json,
+        })
+        .await;
+    }
+}
+
+fn render(msg: &Output, f: Format) -> String {
+    match msg {
+        Output::Log {
+            level,
+            message,
+            app,
+            handler,
+        } => {
+            if f.json {
+                let mut v = json!({"type": if app.is_some() { "log" } else { "status" }, "level": level.as_str(), "message": message});
+                if let Some(app) = app {
+                    v["app"] = json!(app);
+                }
+                if let Some(h) = handler {
+                    v["handler"] = json!(h);
+                }
+                return v.to_string();
+            }
+            log_line(*level, message, app.as_deref(), f.color)
+        }
+        Output::Diagnostic { level, diagnostic: d } => {
+            if f.json {
+                let kind = if *level == Level::Error { "error" } else { "warning" };
+                return json!({"type": kind, "message": d.message, "file": d.file, "line": d.line, "column": d.column, "help": d.help})
+                    .to_string();
+            }
+            let body = d.render(f.color);
+            format!("{}\n{body}", log_line(*level, &d.to_string(), None, f.color))
+        }
+        Output::Record { human, json } => {
+            if f.json {
+                json.to_string()
+            } else {
+                human.clone()
+            }
+        }
+    }
+}
+
+/// `HH:MM:SS.mmm - level: message  app`, as the VTEX toolbelt prints it.
+pub fn log_line(level: Level, message: &str, app: Option<&str>, color: bool) -> String {
+    let dim = Style::new().dim().force_styling(color);
+    let lvl = match level {
+        Level::Debug => Style::new().blue(),
+        Level::Info => Style::new().green(),
+        Level::Warn => Style::new().yellow(),
+        Level::Error => Style::new().red(),
+    }
+    .force_styling(color);
+    let time = chrono::Local::now().format("%H:%M:%S%.3f").to_string();
+    let mut line = format!("{} - {}: {}", dim.apply_to(time), lvl.apply_to(level.as_str()), message);
+    if let Some(app) = app {
+        line.push_str(&format!("  {}", dim.apply_to(app)));
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_log_line_shape() {
+        let l = log_line(
+            Level::Info,
+            "EVENT HANDLER: received event",
+            Some("vtex.service-course@0.0.1"),
+            false,
+        );
+        let (time, rest) = l.split_once(" - ").unwrap();
+        assert_eq!(time.len(), 12, "{l}");
+        assert_eq!(rest, "info: EVENT HANDLER: received event  vtex.service-course@0.0.1");
+    }
+
+    #[test]
+    fn json_log_has_handler_only_when_known() {
+        let f = Format {
+            json: true,
+            color: false,
+        };
+        let with = render(
+            &Output::Log {
+                level: Level::Warn,
+                message: "m".into(),
+                app: Some("a.b@1.0.0".into()),
+                handler: Some("h".into()),
+            },
+            f,
+        );
+        let v: Value = serde_json::from_str(&with).unwrap();
+        assert_eq!(v["type"], "log");
+        assert_eq!(v["handler"], "h");
+        let without = render(
+            &Output::Log {
+                level: Level::Info,
+                message: "m".into(),
+                app: Some("a".into()),
+                handler: None,
+            },
+            f,
+        );
+        assert!(serde_json::from_str::<Value>(&without)
+            .unwrap()
+            .get("handler")
+            .is_none());
+    }
+}

@@ -1,0 +1,4 @@
+export async function updateLiveUsers(_ctx: StatusChangeContext) {
+  console.log('EVENT HANDLER: received event')
+  return true
+}
