@@ -22,6 +22,7 @@ use crate::diagnostic::Diagnostic;
 pub const IOCTL_DIR: &str = ".ioctl";
 
 /// JavaScript and its source map for one TypeScript file.
+#[derive(Debug)]
 pub struct Transpiled {
     pub code: String,
     pub map: String,

@@ -56,30 +56,14 @@ impl Diagnostic {
         self
     }
 
-    /// `path:line:col: message`, then the code frame. Colour only when asked.
-    pub fn render(&self, color: bool) -> String {
+    /// The code frame with a caret (and the help, if any); colour only when asked.
+    pub fn frame(&self, color: bool) -> String {
         let Some(source) = &self.source else {
-            let mut s = format!(
-                "{}:{}:{}: {}",
-                self.file.display(),
-                self.line,
-                self.column,
-                self.message
-            );
-            if let Some(help) = &self.help {
-                s.push_str(&format!("\n  help: {help}"));
-            }
-            return s;
+            return self.help.as_ref().map(|h| format!("  help: {h}")).unwrap_or_default();
         };
         let offset = offset_of(source, self.line, self.column);
         let report = Framed {
-            message: format!(
-                "{}:{}:{}: {}",
-                self.file.display(),
-                self.line,
-                self.column,
-                self.message
-            ),
+            message: self.message.clone(),
             help: self.help.clone(),
             src: NamedSource::new(self.file.display().to_string(), source.clone()),
             span: (offset, 0).into(),
@@ -92,15 +76,21 @@ impl Diagnostic {
         let handler = GraphicalReportHandler::new_themed(theme).with_context_lines(1);
         let mut out = String::new();
         if handler.render_report(&mut out, &report).is_err() {
-            return format!(
-                "{}:{}:{}: {}",
-                self.file.display(),
-                self.line,
-                self.column,
-                self.message
-            );
+            return self.to_string();
         }
-        out.trim_end().to_string()
+        // miette repeats the message above the frame; the caller prints it once, positioned.
+        let frame: Vec<&str> = out.lines().skip_while(|l| !l.contains("╭─[")).collect();
+        frame.join("\n").trim_end().to_string()
+    }
+
+    /// `path:line:col: message`, then the code frame (see [`Diagnostic::frame`]).
+    pub fn render_full(&self, color: bool) -> String {
+        let frame = self.frame(color);
+        if frame.is_empty() {
+            self.to_string()
+        } else {
+            format!("{self}\n{frame}")
+        }
     }
 }
 
@@ -202,7 +192,7 @@ mod tests {
     fn render_shows_position_and_frame() {
         let src = "{\n  \"memory\": 12x\n}\n";
         let d = Diagnostic::at_line_col(Path::new("node/service.json"), Some(src), 2, 15, "expected `,` or `}`");
-        let out = d.render(false);
+        let out = d.render_full(false);
         assert!(out.contains("node/service.json:2:15: expected `,` or `}`"), "{out}");
         assert!(out.contains("\"memory\": 12x"), "{out}");
     }

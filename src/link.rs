@@ -92,6 +92,7 @@ async fn session_main(
     terminal: Terminal,
 ) -> anyhow::Result<ExitCode> {
     let scope = opts.scope.clone();
+    let mut stop = StopSignal::new()?;
     let node_check = tokio::spawn(runtime::find_node());
     let app = match App::load(&root) {
         Ok(app) => app,
@@ -230,7 +231,7 @@ async fn session_main(
             }
         };
         tokio::select! {
-            _ = stop_signal() => break,
+            _ = stop.recv() => break,
             Some(batch) = changes.recv() => {
                 for c in &batch {
                     let op = if c.deleted { "D" } else { "U" };
@@ -256,7 +257,7 @@ async fn session_main(
                 )).await;
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
-                    _ = stop_signal() => break,
+                    _ = stop.recv() => break,
                 }
                 match start_worker(&linked, &terminal, &bus).await {
                     Ok(worker) => {
@@ -285,7 +286,7 @@ async fn session_main(
     tracker.close();
     tokio::select! {
         _ = tokio::time::timeout(STOP_GRACE, tracker.wait()) => {}
-        _ = stop_signal() => terminal.status(Level::Warn, "forced stop").await,
+        _ = stop.recv() => terminal.status(Level::Warn, "forced stop").await,
     }
     if let Some(w) = linked.worker.send_replace(None) {
         w.stop(Duration::from_millis(500)).await;
@@ -309,13 +310,27 @@ async fn session_main(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
-async fn stop_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+/// Ctrl-C (SIGINT) and SIGTERM, registered when created so that a signal that comes at
+/// any point of the session (even during start-up) stops it gracefully.
+struct StopSignal {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl StopSignal {
+    fn new() -> anyhow::Result<StopSignal> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(StopSignal {
+            int: signal(SignalKind::interrupt())?,
+            term: signal(SignalKind::terminate())?,
+        })
+    }
+
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+        }
     }
 }
 

@@ -76,23 +76,24 @@ pub async fn run(
         let random = next(&mut rng) % 101;
         let publish = bus.publish(&scope, APP_ID, KEY, "", json!({ "random": random.to_string() }));
         tokio::pin!(publish);
-        // If delivery is behind, the publish waits; report skipped ticks meanwhile.
-        let started = tokio::time::Instant::now();
-        loop {
-            tokio::select! {
-                _ = &mut publish => break,
-                _ = tokio::time::sleep_until(started + interval) => {
-                    terminal.send(Output::Log {
-                        level: Level::Warn,
-                        message: format!("handlers are behind: skipped a `{KEY}` tick while the previous event waits for room"),
-                        app: Some(FULL_ID.into()),
-                        handler: None,
-                    }).await;
-                    publish.as_mut().await;
-                    break;
-                }
-                _ = cancel.cancelled() => return,
-            }
+        // If delivery is behind, the publish waits; a tick that passes meanwhile is skipped.
+        let deadline = tokio::time::Instant::now() + interval;
+        tokio::select! {
+            _ = &mut publish => continue,
+            _ = tokio::time::sleep_until(deadline) => {}
+            _ = cancel.cancelled() => return,
+        }
+        terminal
+            .send(Output::Log {
+                level: Level::Warn,
+                message: format!("handlers are behind: skipped a `{KEY}` tick while the previous event waits for room"),
+                app: Some(FULL_ID.into()),
+                handler: None,
+            })
+            .await;
+        tokio::select! {
+            _ = &mut publish => {}
+            _ = cancel.cancelled() => return,
         }
     }
 }

@@ -98,11 +98,7 @@ impl View {
                 }
                 self.shown.insert(&s("id"));
             }
-            "delivery" => {
-                if !self.shown.set.contains(&s("event_id")) {
-                    return None;
-                }
-            }
+            "delivery" if !self.shown.set.contains(&s("event_id")) => return None,
             _ => {}
         }
         if self.format.json {

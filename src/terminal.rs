@@ -149,8 +149,11 @@ fn render(msg: &Output, f: Format) -> String {
                 return json!({"type": kind, "message": d.message, "file": d.file, "line": d.line, "column": d.column, "help": d.help})
                     .to_string();
             }
-            let body = d.render(f.color);
-            format!("{}\n{body}", log_line(*level, &d.to_string(), None, f.color))
+            let line = log_line(*level, &d.to_string(), None, f.color);
+            match d.frame(f.color) {
+                frame if frame.is_empty() => line,
+                frame => format!("{line}\n{frame}"),
+            }
         }
         Output::Record { human, json } => {
             if f.json {

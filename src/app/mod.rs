@@ -79,11 +79,10 @@ impl App {
     }
 }
 
-fn read<T>(
-    root: &Path,
-    rel: &str,
-    parse: fn(&Path, &str) -> Result<(T, Vec<Diagnostic>), Diagnostic>,
-) -> Result<(T, Vec<Diagnostic>), LoadError> {
+/// A parser of one JSON file: the value and its warnings, or a positioned error.
+type Parse<T> = fn(&Path, &str) -> Result<(T, Vec<Diagnostic>), Diagnostic>;
+
+fn read<T>(root: &Path, rel: &str, parse: Parse<T>) -> Result<(T, Vec<Diagnostic>), LoadError> {
     let path = root.join(rel);
     let source = std::fs::read_to_string(&path).with_context(|| format!("{}: cannot read", path.display()))?;
     parse(Path::new(rel), &source).map_err(LoadError::Diagnostic)

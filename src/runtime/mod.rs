@@ -518,6 +518,9 @@ fn attempt_error(error: Option<HostError>, app_root: &Path) -> AttemptError {
 
 /// A load failure as a positioned diagnostic at the app's own frame, when there is one.
 fn load_diagnostic(app_root: &Path, message: &str, stack: Option<&str>) -> Diagnostic {
+    // The stack's headline carries the error's name ("ReferenceError: ...").
+    let headline = stack.and_then(|s| s.lines().find(|l| l.ends_with(message) && l.len() > message.len()));
+    let message = headline.unwrap_or(message);
     let frame = stack.and_then(|s| stack::first_app_frame(s, app_root));
     match frame {
         Some((path, line, col)) => {

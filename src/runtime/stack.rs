@@ -31,7 +31,7 @@ fn frame_location(line: &str) -> Option<(String, usize, usize)> {
     let mid = parts.next()?;
     match (mid.parse::<usize>(), parts.next()) {
         (Ok(line), Some(path)) => Some((path.to_string(), line, last)),
-        _ => Some((format!("{mid}"), last, 1)).filter(|(p, _, _)| p.starts_with('/')),
+        _ => Some((mid.to_string(), last, 1)).filter(|(p, _, _)| p.starts_with('/')),
     }
 }
 

@@ -1,0 +1,466 @@
+//! End to end: the real `ioctl` binary with real Node.js, on the bundled template and small
+//! fixture apps. Each test asserts what a user sees: lines, exit codes, counts.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+
+fn is_handler_log(v: &Value, message: &str) -> bool {
+    v["type"] == "log" && v["handler"] == "liveUsersUpdate" && v["message"] == message
+}
+
+#[test]
+fn handler_runs_after_healthcheck_and_never_before() {
+    let env = Env::new();
+    let app = env.app("app", &[]);
+    let mut link = env.spawn(&[
+        "link",
+        app.to_str().unwrap(),
+        "--json",
+        "--sender-interval",
+        "0.2",
+        "--no-watch",
+    ]);
+    let ready = link.wait_json("ready", |v| v["type"] == "ready");
+    assert_eq!(ready["app"], "vtex.service-course@0.0.1");
+    assert_eq!(
+        (ready["account"].as_str(), ready["workspace"].as_str()),
+        (Some("local"), Some("dev"))
+    );
+    assert!(ready["url"].as_str().unwrap().starts_with("http://127.0.0.1:"));
+
+    // Five intervals pass without a healthcheck: nothing may be fired or handled.
+    let quiet = link.collect_for(Duration::from_millis(1200));
+    assert!(
+        !quiet.iter().any(|l| l.contains("EVENT HANDLER")),
+        "handler ran before the healthcheck:\n{quiet:?}"
+    );
+
+    let hc = env.run(&["healthcheck"]);
+    assert_eq!(stdout(&hc), "ok\n", "stderr: {}", stderr(&hc));
+    assert_eq!(hc.status.code(), Some(0));
+
+    let log = link.wait_json("the handler's log line", |v| {
+        is_handler_log(v, "EVENT HANDLER: received event")
+    });
+    assert_eq!(log["app"], "vtex.service-course@0.0.1");
+    assert_eq!(log["level"], "info");
+    link.wait_json("a second event", |v| is_handler_log(v, "EVENT HANDLER: received event"));
+    assert_eq!(link.interrupt(), 0);
+    let stopped: Value = link
+        .seen
+        .iter()
+        .rev()
+        .find_map(|l| serde_json::from_str::<Value>(l).ok().filter(|v| v["type"] == "stopped"))
+        .expect("a stopped summary");
+    let c = &stopped["counts"];
+    assert!(c["delivered"].as_u64().unwrap() >= 2);
+    assert_eq!(c["failed"], 0);
+    assert_eq!(
+        c["deliveries"].as_u64(),
+        Some(c["delivered"].as_u64().unwrap() + c["in_flight"].as_u64().unwrap())
+    );
+}
+
+#[test]
+fn human_output_is_in_vtex_link_style() {
+    let env = Env::new();
+    let app = env.app("app", &[]);
+    let mut link = env.spawn(&["link", "--sender-interval", "0.2", "--no-watch", app.to_str().unwrap()]);
+    link.wait_line("linking line", |l| {
+        l.ends_with("info: Linking app vtex.service-course@0.0.1 in account local, workspace dev")
+    });
+    link.wait_line("handler line", |l| {
+        l.ends_with("info: event handler liveUsersUpdate: sender vtex.events-example, keys send-event")
+    });
+    link.wait_line("policy", |l| {
+        l.contains("delivery policy for vtex.service-course: 1 retry, timeout 3000 ms ×2 per retry, backoff 50 ms ×2")
+    });
+    link.wait_line("sender waiting", |l| {
+        l.contains("sample sender vtex.events-example is waiting for its healthcheck")
+    });
+    link.wait_line("ready", |l| l.starts_with("ready in ") && l.ends_with(" ms"));
+    assert_eq!(env.run(&["healthcheck"]).status.code(), Some(0));
+    let line = link.wait_line("handler output", |l| l.contains("EVENT HANDLER"));
+    let (time, rest) = line.split_once(" - ").unwrap();
+    assert!(
+        time.len() == 12 && time.as_bytes()[2] == b':' && time.as_bytes()[8] == b'.',
+        "time HH:MM:SS.mmm: {line}"
+    );
+    assert_eq!(rest, "info: EVENT HANDLER: received event  vtex.service-course@0.0.1");
+    assert!(!line.contains('\u{1b}'), "no colour when stdout is not a terminal");
+}
+
+#[test]
+fn tail_shows_events_and_deliveries_and_the_end_of_the_session() {
+    let env = Env::new();
+    let app = env.app("app", &[]);
+    let mut link = env.spawn(&[
+        "link",
+        app.to_str().unwrap(),
+        "--json",
+        "--sender-interval",
+        "0.2",
+        "--no-watch",
+    ]);
+    link.wait_json("ready", |v| v["type"] == "ready");
+    let mut tail = env.spawn(&["events", "tail", "--json"]);
+    tail.wait_json("hello", |v| v["type"] == "hello");
+    assert_eq!(env.run(&["healthcheck"]).status.code(), Some(0));
+    let event = tail.wait_json("event", |v| v["type"] == "event");
+    assert_eq!(event["sender"], "vtex.events-example");
+    assert_eq!(event["key"], "send-event");
+    assert_eq!(event["subject"], "");
+    let random: u32 = event["body"]["random"].as_str().unwrap().parse().unwrap();
+    assert!(random <= 100);
+    let id = event["id"].as_str().unwrap().to_string();
+    let delivery = tail.wait_json("its delivery", |v| {
+        v["type"] == "delivery" && v["event_id"] == id.as_str()
+    });
+    assert_eq!(delivery["app"], "vtex.service-course@0.0.1");
+    assert_eq!(delivery["handler"], "liveUsersUpdate");
+    assert_eq!(delivery["outcome"], "ok");
+    assert_eq!(delivery["attempt"], 1);
+    assert!(delivery["elapsed_ms"].as_f64().unwrap() >= 0.0);
+
+    // Human tail with a filter that matches nothing shows no event.
+    let mut filtered = env.spawn(&["events", "tail", "--key", "no-such-key"]);
+    filtered.wait_line("header", |l| {
+        l.starts_with("tailing events of account local, workspace dev")
+    });
+    let lines = filtered.collect_for(Duration::from_millis(600));
+    assert!(!lines.iter().any(|l| l.contains("send-event")), "{lines:?}");
+
+    assert_eq!(link.interrupt(), 0);
+    let end = tail.wait_json("session end", |v| v["type"] == "session_end");
+    assert!(end["counts"]["published"].as_u64().unwrap() >= 1);
+    assert_eq!(tail.wait_exit(), 0);
+    filtered.wait_line("human end", |l| l.starts_with("the link session ended:"));
+    assert_eq!(filtered.wait_exit(), 0);
+}
+
+#[test]
+fn two_workspaces_never_see_each_other() {
+    let env = Env::new();
+    let a = env.app("a", &[]);
+    let b = env.app("b", &[]);
+    let mut la = env.spawn(&[
+        "link",
+        a.to_str().unwrap(),
+        "--json",
+        "-w",
+        "one",
+        "--sender-interval",
+        "0.2",
+        "--no-watch",
+    ]);
+    let mut lb = env.spawn(&[
+        "link",
+        b.to_str().unwrap(),
+        "--json",
+        "-w",
+        "two",
+        "--sender-interval",
+        "0.2",
+        "--no-watch",
+    ]);
+    la.wait_json("ready a", |v| v["type"] == "ready");
+    lb.wait_json("ready b", |v| v["type"] == "ready");
+    let mut tail_b = env.spawn(&["events", "tail", "--json", "-w", "two"]);
+    tail_b.wait_json("hello", |v| v["type"] == "hello" && v["workspace"] == "two");
+
+    assert_eq!(env.run(&["healthcheck", "-w", "one"]).status.code(), Some(0));
+    la.wait_json("a's handler", |v| is_handler_log(v, "EVENT HANDLER: received event"));
+    la.wait_json("a's handler again", |v| {
+        is_handler_log(v, "EVENT HANDLER: received event")
+    });
+    let b_lines = lb.collect_for(Duration::from_millis(500));
+    assert!(
+        !b_lines.iter().any(|l| l.contains("EVENT HANDLER")),
+        "workspace two got one's event: {b_lines:?}"
+    );
+    let t = tail_b.collect_for(Duration::from_millis(100));
+    assert!(
+        !t.iter().any(|l| l.contains("\"type\":\"event\"")),
+        "tail of two saw one's event: {t:?}"
+    );
+
+    // A second link into a workspace that has one is refused, naming the running session.
+    let again = env.run(&["link", a.to_str().unwrap(), "-w", "one", "--no-watch"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        stderr(&again).contains("a link session already runs for account local, workspace one"),
+        "{}",
+        stderr(&again)
+    );
+}
+
+#[test]
+fn malformed_service_json_gives_a_positioned_error() {
+    let env = Env::new();
+    let app = env.app("app", &[("node/service.json", "{\n  \"memory\": 256,\n  \"events\": {\n    \"liveUsersUpdate\": {\n      \"sender\": \"vtex.events-example\"\n      \"keys\": [\"send-event\"]\n    }\n  }\n}\n")]);
+    let out = env.run(&["link", app.to_str().unwrap(), "--no-watch"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(text.contains("node/service.json:6:7: expected `,` or `}`"), "{text}");
+    assert!(
+        text.contains("\"keys\": [\"send-event\"]"),
+        "code frame shows the line: {text}"
+    );
+    assert!(text.contains("App build failed."), "{text}");
+    assert!(
+        !env.home().join("sessions/local/dev.json").exists(),
+        "no session left behind"
+    );
+}
+
+#[test]
+fn typescript_syntax_error_is_positioned() {
+    let env = Env::new();
+    let app = env.app(
+        "app",
+        &[(
+            "node/event/liveUsersUpdate.ts",
+            "export async function updateLiveUsers(ctx: any) {\n  console.log('x'\n}\n",
+        )],
+    );
+    let out = env.run(&["link", app.to_str().unwrap(), "--no-watch", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err: Value = stdout(&out)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["type"] == "error")
+        .expect("an error record");
+    assert_eq!(err["file"], "node/event/liveUsersUpdate.ts");
+    assert_eq!(err["line"], 3);
+}
+
+#[test]
+fn error_while_loading_points_at_the_ts_line() {
+    let env = Env::new();
+    let app = env.app("app", &[("node/clients/index.ts", "import { IOClients } from '@vtex/api'\n\nconst limit = undefinedThing + 1\n\nexport class Clients extends IOClients {}\n")]);
+    let out = env.run(&["link", app.to_str().unwrap(), "--no-watch"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(
+        text.contains("node/clients/index.ts:3:15: ReferenceError: undefinedThing is not defined"),
+        "{text}"
+    );
+    assert!(text.contains("const limit = undefinedThing + 1"), "{text}");
+}
+
+#[test]
+fn handler_missing_from_the_service_names_the_exported_ones() {
+    let env = Env::new();
+    let app = env.app("app", &[("node/service.json", "{\n  \"events\": {\n    \"liveUsersUpdat\": {\"sender\": \"vtex.events-example\", \"keys\": [\"send-event\"]}\n  }\n}\n")]);
+    let out = env.run(&["link", app.to_str().unwrap(), "--no-watch"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(text.contains("node/service.json:3:5: event handler `liveUsersUpdat` is not in the Service's `events` (it exports: liveUsersUpdate)"), "{text}");
+}
+
+#[test]
+fn a_throwing_handler_is_retried_then_failed_and_link_survives() {
+    let env = Env::new();
+    let app = env.app("app", &[("node/event/liveUsersUpdate.ts", "export async function updateLiveUsers(ctx: StatusChangeContext) {\n  console.log('trying', ctx.body.random)\n  throw new Error('boom')\n}\n")]);
+    let mut link = env.spawn(&[
+        "link",
+        app.to_str().unwrap(),
+        "--json",
+        "--sender-interval",
+        "0.3",
+        "--no-watch",
+    ]);
+    link.wait_json("ready", |v| v["type"] == "ready");
+    let mut tail = env.spawn(&["events", "tail", "--json"]);
+    tail.wait_json("hello", |v| v["type"] == "hello");
+    assert_eq!(env.run(&["healthcheck"]).status.code(), Some(0));
+    let retry = tail.wait_json("a retry", |v| v["type"] == "delivery" && v["outcome"] == "retry");
+    assert_eq!(retry["attempt"], 1);
+    assert_eq!(retry["error"], "Error: boom");
+    let id = retry["event_id"].as_str().unwrap().to_string();
+    let failed = tail.wait_json("the final failure", |v| {
+        v["type"] == "delivery" && v["event_id"] == id.as_str() && v["outcome"] != "retry"
+    });
+    assert_eq!(failed["outcome"], "failed");
+    assert_eq!(failed["attempt"], 2);
+    let err = link.wait_json("the error log", |v| {
+        v["type"] == "log" && v["level"] == "error" && v["handler"] == "liveUsersUpdate"
+    });
+    let msg = err["message"].as_str().unwrap();
+    assert!(msg.contains("Error: boom"), "{msg}");
+    assert!(
+        msg.contains("node/event/liveUsersUpdate.ts:3:9"),
+        "stack points at the .ts line: {msg}"
+    );
+    // Still alive and still delivering.
+    link.wait_json("another attempt", |v| {
+        v["type"] == "log" && v["message"].as_str().is_some_and(|m| m.starts_with("trying"))
+    });
+    assert_eq!(link.interrupt(), 0);
+}
+
+#[test]
+fn ctrl_c_leaves_no_process_and_no_session_behind() {
+    let env = Env::new();
+    let app = env.app("app", &[]);
+    let mut link = env.spawn(&["link", app.to_str().unwrap(), "--json"]);
+    link.wait_json("ready", |v| v["type"] == "ready");
+    let node: Vec<u32> = children(link.child.id());
+    assert_eq!(node.len(), 1, "one Node.js process per linked app");
+    assert!(env.home().join("sessions/local/dev.json").exists());
+    assert_eq!(link.interrupt(), 0);
+    assert!(!alive(node[0]), "Node.js process {} outlived ioctl", node[0]);
+    assert!(
+        !env.home().join("sessions/local/dev.json").exists(),
+        "session record removed"
+    );
+    let hc = env.run(&["healthcheck"]);
+    assert_eq!(hc.status.code(), Some(1));
+    assert!(
+        stderr(&hc).contains("no link session runs for account local, workspace dev"),
+        "{}",
+        stderr(&hc)
+    );
+    let tail = env.run(&["events", "tail"]);
+    assert_eq!(tail.status.code(), Some(1));
+    assert!(stderr(&tail).contains("no link session runs"), "{}", stderr(&tail));
+}
+
+#[test]
+fn a_killed_session_is_detected_as_stale() {
+    let env = Env::new();
+    let app = env.app("app", &[]);
+    let mut link = env.spawn(&["link", app.to_str().unwrap(), "--json", "--no-watch"]);
+    link.wait_json("ready", |v| v["type"] == "ready");
+    link.signal(libc::SIGKILL);
+    link.wait_exit();
+    let hc = env.run(&["healthcheck"]);
+    assert_eq!(hc.status.code(), Some(1));
+    assert!(stderr(&hc).contains("no link session runs"), "{}", stderr(&hc));
+    // And a new link can take the workspace.
+    let mut again = env.spawn(&["link", app.to_str().unwrap(), "--json", "--no-watch"]);
+    again.wait_json("ready", |v| v["type"] == "ready");
+}
+
+#[test]
+fn master_is_refused_and_bad_usage_exits_2() {
+    let env = Env::new();
+    let app = env.app("app", &[]);
+    let out = env.run(&["link", app.to_str().unwrap(), "-w", "master"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("cannot link in workspace `master`"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("-w dev"));
+    assert_eq!(env.run(&["link", "--no-such-flag"]).status.code(), Some(2));
+    assert_eq!(
+        env.run(&["link", app.to_str().unwrap(), "-w", "bad/ws"]).status.code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn init_writes_the_template_and_it_links() {
+    let env = Env::new();
+    let dir = env.dir.path().join("my-app");
+    let out = env.run(&["init", "service-course", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    for f in [
+        "manifest.json",
+        "node/service.json",
+        "node/index.ts",
+        "node/event/liveUsersUpdate.ts",
+        "node/package.json",
+        "node/tsconfig.json",
+    ] {
+        let ours = std::fs::read(dir.join(f)).unwrap();
+        let repo = std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("templates/service-course")
+                .join(f),
+        )
+        .unwrap();
+        assert_eq!(ours, repo, "{f} matches templates/service-course");
+    }
+    let again = env.run(&["init", "service-course", dir.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(1), "refuses a non-empty folder");
+    assert_eq!(
+        env.run(&["init", "nope", env.dir.path().join("x").to_str().unwrap()])
+            .status
+            .code(),
+        Some(1)
+    );
+    // Linking from a subfolder finds the app root.
+    let mut link = env.command(&["link", "--json", "--no-watch"]);
+    let mut child = link
+        .current_dir(dir.join("node/event"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(
+            std::io::BufRead::read_line(&mut reader, &mut line).unwrap() > 0,
+            "link ended before ready"
+        );
+        if line.contains("\"type\":\"ready\"") {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn saving_a_handler_relinks_and_a_broken_save_keeps_the_last_good_version() {
+    let env = Env::new();
+    let app = env.app("app", &[]);
+    let handler = app.join("node/event/liveUsersUpdate.ts");
+    let mut link = env.spawn(&["link", app.to_str().unwrap(), "--json", "--sender-interval", "0.2"]);
+    link.wait_json("ready", |v| v["type"] == "ready");
+    assert_eq!(env.run(&["healthcheck"]).status.code(), Some(0));
+    link.wait_json("old message", |v| is_handler_log(v, "EVENT HANDLER: received event"));
+
+    std::fs::write(
+        &handler,
+        "export async function updateLiveUsers() {\n  console.log('v2 handler')\n}\n",
+    )
+    .unwrap();
+    let change = link.wait_json("change", |v| v["type"] == "change");
+    assert_eq!(
+        (change["op"].as_str(), change["path"].as_str()),
+        (Some("U"), Some("node/event/liveUsersUpdate.ts"))
+    );
+    link.wait_json("relinked", |v| v["type"] == "relinked");
+    link.wait_json("new message", |v| is_handler_log(v, "v2 handler"));
+
+    std::fs::write(
+        &handler,
+        "export async function updateLiveUsers() {\n  console.log('v3'\n}\n",
+    )
+    .unwrap();
+    let err = link.wait_json("diagnostic", |v| v["type"] == "error");
+    assert_eq!(err["file"], "node/event/liveUsersUpdate.ts");
+    link.wait_json("build failed", |v| {
+        v["message"] == "App build failed. Waiting for changes..."
+    });
+    link.wait_json("last good version still runs", |v| is_handler_log(v, "v2 handler"));
+
+    std::fs::write(
+        &handler,
+        "export async function updateLiveUsers() {\n  console.log('v3 fixed')\n}\n",
+    )
+    .unwrap();
+    link.wait_json("fixed message", |v| is_handler_log(v, "v3 fixed"));
+    let nodes = children(link.child.id());
+    assert_eq!(link.interrupt(), 0);
+    assert!(nodes.iter().all(|p| !alive(*p)), "no Node.js process outlives link");
+}
