@@ -2,17 +2,20 @@
 //! `clients.options.events` (VTEX's arithmetic), and the dispatcher that runs each delivery
 //! with a bounded number in flight, retrying with backoff until it succeeds or fails for good.
 
+use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::bus::{Activity, Bus, Delivery, Outcome, Scope};
-use crate::runtime::Worker;
+use crate::bus::{Activity, Bus, Delivery, Event, Outcome, Scope};
+use crate::runtime::AttemptError;
 use crate::terminal::{Level, Output, Terminal};
 
 /// VTEX's defaults when an app sets nothing.
@@ -106,24 +109,82 @@ impl Policy {
     }
 }
 
+/// Where attempts run: the app's live Node worker (or a fake in tests).
+pub trait Target: Send + Sync + 'static {
+    /// Runs one attempt; resolves when the handler finished or the process died.
+    fn deliver(&self, d: &Delivery, attempt: u32) -> impl Future<Output = Result<(), AttemptError>> + Send;
+    /// False once the process has exited.
+    fn is_running(&self) -> bool;
+    /// After an attempt timed out: whether the process still answers. One that does not
+    /// (an endless synchronous loop) is killed here, and link restarts it.
+    fn check_responsive(&self) -> impl Future<Output = bool> + Send;
+}
+
 /// The app version currently serving deliveries; `None` while none has loaded. Relinks swap
 /// it; attempts already running keep the worker they started on.
-pub type CurrentWorker = watch::Receiver<Option<Arc<Worker>>>;
+pub type Current<W> = watch::Receiver<Option<Arc<W>>>;
+
+/// One failed attempt, as dead letters keep it.
+#[derive(Debug, Clone, Serialize)]
+pub struct AttemptRecord {
+    pub attempt: u32,
+    pub elapsed_ms: f64,
+    pub error: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stack: Option<String>,
+}
+
+/// An event whose last attempt at one handler failed.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeadLetter {
+    pub event: Arc<Event>,
+    pub app: String,
+    pub handler: String,
+    pub attempts: Vec<AttemptRecord>,
+    pub failed_at: String,
+}
+
+/// The session's dead letters, oldest first; replays take them out.
+#[derive(Default)]
+pub struct DeadLetters {
+    letters: Mutex<Vec<DeadLetter>>,
+}
+
+impl DeadLetters {
+    pub fn push(&self, letter: DeadLetter) {
+        self.letters.lock().unwrap().push(letter);
+    }
+
+    pub fn list(&self) -> Vec<DeadLetter> {
+        self.letters.lock().unwrap().clone()
+    }
+
+    /// Removes and returns the letters of one event (all of them with `None`).
+    pub fn take(&self, event_id: Option<&str>) -> Vec<DeadLetter> {
+        let mut letters = self.letters.lock().unwrap();
+        let (taken, kept) = letters
+            .drain(..)
+            .partition(|l| event_id.is_none_or(|id| l.event.id == id));
+        *letters = kept;
+        taken
+    }
+}
 
 /// Everything the dispatcher of one app needs.
-pub struct Dispatcher {
+pub struct Dispatcher<W: Target> {
     pub scope: Scope,
     pub app: String,
     pub bus: Arc<Bus>,
     pub terminal: Terminal,
     pub policy: Arc<Mutex<Policy>>,
-    pub worker: CurrentWorker,
+    pub worker: Current<W>,
+    pub dead: Arc<DeadLetters>,
     pub tracker: TaskTracker,
     /// Graceful stop: no new deliveries are started, waiting retries give up.
     pub stop: CancellationToken,
 }
 
-impl Dispatcher {
+impl<W: Target> Dispatcher<W> {
     /// Takes deliveries off the app's queue until it closes or stop is signalled.
     pub async fn run(self, mut queue: mpsc::Receiver<Delivery>) {
         let concurrency = self.policy.lock().unwrap().concurrency;
@@ -154,23 +215,14 @@ impl Dispatcher {
 
     async fn give_up(&self, d: &Delivery, why: &str) {
         self.bus.counters.failed.fetch_add(1, Ordering::SeqCst);
-        self.bus.report(Activity::Delivery {
-            scope: self.scope.clone(),
-            event_id: d.event.id.clone(),
-            app: self.app.clone(),
-            handler: d.handler.clone(),
-            outcome: Outcome::Failed,
-            attempt: 0,
-            elapsed_ms: 0.0,
-            error: Some(why.to_string()),
-            retry_in_ms: None,
-        });
+        self.report(d, Outcome::Failed, 0, 0.0, Some(why.to_string()), None);
     }
 
     /// Runs all attempts of one delivery.
     async fn deliver(&self, d: Delivery) {
         let policy = self.policy.lock().unwrap().clone();
         let attempts = policy.retries + 1;
+        let mut history = Vec::new();
         for attempt in 1..=attempts {
             let limit = policy.attempt_timeout(attempt);
             let start = Instant::now();
@@ -183,10 +235,16 @@ impl Dispatcher {
                     return;
                 }
                 Ok(Err(e)) => e,
-                Err(_) => crate::runtime::AttemptError {
-                    message: format!("timed out after {} ms (attempt abandoned)", limit.as_millis()),
-                    stack: None,
-                },
+                Err(_) => {
+                    let mut message = format!("timed out after {} ms (attempt abandoned)", limit.as_millis());
+                    let live = self.worker.borrow().clone();
+                    if let Some(w) = live {
+                        if !w.check_responsive().await {
+                            message.push_str("; the Node.js process was blocked and did not answer, so it was killed and will restart");
+                        }
+                    }
+                    AttemptError { message, stack: None }
+                }
             };
             let last = attempt == attempts;
             let delay = (!last).then(|| policy.retry_delay(attempt, jitter()));
@@ -205,8 +263,10 @@ impl Dispatcher {
             }
             match delay {
                 Some(delay) => line.push_str(&format!("\nretrying in {} ms", delay.as_millis())),
-                None if attempts > 1 => line.push_str("\nno retries left: the event failed"),
-                None => {}
+                None if attempts > 1 => {
+                    line.push_str("\nno retries left: the event failed (see `ioctl events failed`)")
+                }
+                None => line.push_str("\nthe event failed (see `ioctl events failed`)"),
             }
             self.terminal
                 .send(Output::Log {
@@ -216,10 +276,23 @@ impl Dispatcher {
                     handler: Some(d.handler.clone()),
                 })
                 .await;
-            let outcome = if last { Outcome::Failed } else { Outcome::Retry };
+            history.push(AttemptRecord {
+                attempt,
+                elapsed_ms,
+                error: error.message.clone(),
+                stack: error.stack.clone(),
+            });
             if last {
                 self.bus.counters.failed.fetch_add(1, Ordering::SeqCst);
+                self.dead.push(DeadLetter {
+                    event: d.event.clone(),
+                    app: self.app.clone(),
+                    handler: d.handler.clone(),
+                    attempts: std::mem::take(&mut history),
+                    failed_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                });
             }
+            let outcome = if last { Outcome::Failed } else { Outcome::Retry };
             self.report(
                 &d,
                 outcome,
@@ -240,17 +313,17 @@ impl Dispatcher {
         }
     }
 
-    /// One attempt on whichever worker is live now (waiting for one if none has loaded yet).
-    async fn attempt(&self, d: &Delivery, attempt: u32) -> Result<(), crate::runtime::AttemptError> {
+    /// One attempt on whichever worker is live now (waiting for one if none runs yet).
+    async fn attempt(&self, d: &Delivery, attempt: u32) -> Result<(), AttemptError> {
         let mut current = self.worker.clone();
         let worker = loop {
             if let Some(w) = current.borrow_and_update().clone() {
-                if !w.exited.is_cancelled() {
+                if w.is_running() {
                     break w;
                 }
             }
             if current.changed().await.is_err() {
-                return Err(crate::runtime::AttemptError {
+                return Err(AttemptError {
                     message: "the app was unlinked".into(),
                     stack: None,
                 });
@@ -354,5 +427,268 @@ mod tests {
                 "{d:?}"
             );
         }
+    }
+
+    /// A scripted target: each attempt takes `work` and then fails while `fail_first` says so.
+    struct Fake {
+        work: Duration,
+        fail_first: u32,
+        hang: bool,
+        calls: Mutex<Vec<(u32, Instant)>>,
+        running: std::sync::atomic::AtomicUsize,
+        max_running: std::sync::atomic::AtomicUsize,
+    }
+
+    impl Fake {
+        fn new(work_ms: u64, fail_first: u32, hang: bool) -> Arc<Fake> {
+            Arc::new(Fake {
+                work: Duration::from_millis(work_ms),
+                fail_first,
+                hang,
+                calls: Mutex::default(),
+                running: Default::default(),
+                max_running: Default::default(),
+            })
+        }
+    }
+
+    impl Target for Fake {
+        async fn deliver(&self, _d: &Delivery, attempt: u32) -> Result<(), AttemptError> {
+            self.calls.lock().unwrap().push((attempt, Instant::now()));
+            let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+            self.max_running.fetch_max(now, Ordering::SeqCst);
+            if self.hang {
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep(self.work).await;
+            self.running.fetch_sub(1, Ordering::SeqCst);
+            if attempt <= self.fail_first {
+                Err(AttemptError {
+                    message: format!("fail {attempt}"),
+                    stack: None,
+                })
+            } else {
+                Ok(())
+            }
+        }
+        fn is_running(&self) -> bool {
+            true
+        }
+        async fn check_responsive(&self) -> bool {
+            true
+        }
+    }
+
+    struct Rig {
+        bus: Arc<Bus>,
+        dead: Arc<DeadLetters>,
+        queue: mpsc::Sender<Delivery>,
+        stop: CancellationToken,
+        tracker: TaskTracker,
+    }
+
+    fn rig(policy: Policy, target: Arc<Fake>) -> Rig {
+        let bus = Bus::new();
+        let dead = Arc::new(DeadLetters::default());
+        let terminal = Terminal::discard();
+        let (_keep, worker) = watch::channel(Some(target));
+        std::mem::forget(_keep);
+        let (queue, rx) = mpsc::channel(16);
+        let stop = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        let scope = Scope {
+            account: "a".into(),
+            workspace: "w".into(),
+        };
+        let sub: crate::app::EventSubscription = serde_json::from_value(json!({"keys": ["k"]})).unwrap();
+        bus.subscribe(scope, vec![("h".into(), sub)], queue.clone());
+        let d = Dispatcher {
+            scope: Scope {
+                account: "a".into(),
+                workspace: "w".into(),
+            },
+            app: "v.app@1.0.0".into(),
+            bus: bus.clone(),
+            terminal,
+            policy: Arc::new(Mutex::new(policy)),
+            worker,
+            dead: dead.clone(),
+            tracker: tracker.clone(),
+            stop: stop.clone(),
+        };
+        tokio::spawn(d.run(rx));
+        Rig {
+            bus,
+            dead,
+            queue,
+            stop,
+            tracker,
+        }
+    }
+
+    async fn publish(r: &Rig, n: usize) {
+        let scope = Scope {
+            account: "a".into(),
+            workspace: "w".into(),
+        };
+        for i in 0..n {
+            r.bus.publish(&scope, "x.y", "k", "", json!(i)).await;
+        }
+    }
+
+    async fn settle(r: &Rig) {
+        for _ in 0..10_000 {
+            let c = r.bus.counters.snapshot();
+            if c.in_flight == 0 && c.deliveries > 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        panic!("deliveries did not settle: {:?}", r.bus.counters.snapshot());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retries_follow_the_backoff_schedule_then_succeed() {
+        let p = Policy {
+            retries: 3,
+            timeout_ms: 1000.0,
+            timeout_coefficient: 1.0,
+            backoff_ms: 100.0,
+            backoff_coefficient: 2.0,
+            concurrency: 1,
+        };
+        let fake = Fake::new(10, 2, false);
+        let r = rig(p, fake.clone());
+        publish(&r, 1).await;
+        settle(&r).await;
+        let calls = fake.calls.lock().unwrap().clone();
+        assert_eq!(calls.iter().map(|c| c.0).collect::<Vec<_>>(), vec![1, 2, 3]);
+        // attempt 2 starts 10 ms (work) + 100..120 ms (backoff 1) after attempt 1, attempt 3 10 + 200..240 ms after 2.
+        let gap1 = calls[1].1 - calls[0].1;
+        let gap2 = calls[2].1 - calls[1].1;
+        assert!(
+            gap1 >= Duration::from_millis(110) && gap1 <= Duration::from_millis(131),
+            "{gap1:?}"
+        );
+        assert!(
+            gap2 >= Duration::from_millis(210) && gap2 <= Duration::from_millis(251),
+            "{gap2:?}"
+        );
+        let c = r.bus.counters.snapshot();
+        assert_eq!((c.deliveries, c.delivered, c.failed, c.in_flight), (1, 1, 0, 0));
+        assert!(r.dead.list().is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn always_failing_ends_in_a_dead_letter_with_every_attempt() {
+        let p = Policy {
+            retries: 2,
+            timeout_ms: 1000.0,
+            timeout_coefficient: 1.0,
+            backoff_ms: 50.0,
+            backoff_coefficient: 2.0,
+            concurrency: 5,
+        };
+        let r = rig(p, Fake::new(1, u32::MAX, false));
+        publish(&r, 3).await;
+        settle(&r).await;
+        let c = r.bus.counters.snapshot();
+        assert_eq!((c.deliveries, c.delivered, c.failed), (3, 0, 3));
+        let dead = r.dead.list();
+        assert_eq!(dead.len(), 3);
+        assert_eq!(
+            dead[0].attempts.iter().map(|a| a.error.as_str()).collect::<Vec<_>>(),
+            vec!["fail 1", "fail 2", "fail 3"]
+        );
+        let id = dead[1].event.id.clone();
+        assert_eq!(r.dead.take(Some(&id)).len(), 1);
+        assert_eq!(r.dead.list().len(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn attempt_timeouts_grow_by_the_coefficient() {
+        let p = Policy {
+            retries: 2,
+            timeout_ms: 100.0,
+            timeout_coefficient: 3.0,
+            backoff_ms: 10.0,
+            backoff_coefficient: 1.0,
+            concurrency: 1,
+        };
+        let fake = Fake::new(0, 0, true);
+        let r = rig(p, fake.clone());
+        publish(&r, 1).await;
+        settle(&r).await;
+        let calls = fake.calls.lock().unwrap().clone();
+        assert_eq!(calls.len(), 3);
+        let gap1 = calls[1].1 - calls[0].1; // 100 ms timeout + 10..12 ms backoff
+        let gap2 = calls[2].1 - calls[1].1; // 300 ms timeout + 10..12 ms backoff
+        assert!(
+            gap1 >= Duration::from_millis(110) && gap1 <= Duration::from_millis(113),
+            "{gap1:?}"
+        );
+        assert!(
+            gap2 >= Duration::from_millis(310) && gap2 <= Duration::from_millis(313),
+            "{gap2:?}"
+        );
+        let dead = r.dead.list();
+        assert!(
+            dead[0].attempts[2].error.starts_with("timed out after 900 ms"),
+            "{:?}",
+            dead[0].attempts
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn concurrency_caps_deliveries_in_flight() {
+        let p = Policy {
+            retries: 0,
+            timeout_ms: 10_000.0,
+            timeout_coefficient: 1.0,
+            backoff_ms: 10.0,
+            backoff_coefficient: 1.0,
+            concurrency: 4,
+        };
+        let fake = Fake::new(50, 0, false);
+        let r = rig(p, fake.clone());
+        let bus = r.bus.clone();
+        let publisher = tokio::spawn(async move {
+            let scope = Scope {
+                account: "a".into(),
+                workspace: "w".into(),
+            };
+            for i in 0..40 {
+                bus.publish(&scope, "x.y", "k", "", json!(i)).await;
+            }
+        });
+        publisher.await.unwrap();
+        settle(&r).await;
+        while r.bus.counters.snapshot().delivered < 40 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(fake.max_running.load(Ordering::SeqCst), 4);
+        assert_eq!(r.bus.counters.snapshot().delivered, 40);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stop_fails_waiting_retries_and_counts_them() {
+        let p = Policy {
+            retries: 1,
+            timeout_ms: 1000.0,
+            timeout_coefficient: 1.0,
+            backoff_ms: 10_000.0,
+            backoff_coefficient: 1.0,
+            concurrency: 2,
+        };
+        let r = rig(p, Fake::new(1, 1, false));
+        publish(&r, 2).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(r.bus.counters.snapshot().in_flight, 2, "both wait to retry");
+        r.stop.cancel();
+        r.tracker.close();
+        r.tracker.wait().await;
+        let c = r.bus.counters.snapshot();
+        assert_eq!((c.delivered, c.failed, c.in_flight), (0, 2, 0));
+        drop(r.queue);
     }
 }

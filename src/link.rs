@@ -16,7 +16,7 @@ use tokio_util::task::TaskTracker;
 use crate::app::{self, App, LoadError};
 use crate::build::Builder;
 use crate::bus::{Bus, Scope, SubscriberId};
-use crate::delivery::{Dispatcher, Policy};
+use crate::delivery::{DeadLetters, Dispatcher, Policy};
 use crate::diagnostic::Diagnostic;
 use crate::runtime::{self, Spec, StartError, Worker};
 use crate::terminal::{Format, Level, Output, Terminal};
@@ -160,6 +160,7 @@ async fn session_main(
     };
     let (queue_tx, queue_rx) = mpsc::channel(QUEUE_BOUND);
     let stop_deliveries = CancellationToken::new();
+    let dead = Arc::new(DeadLetters::default());
 
     // First link.
     let first = link_once(&mut linked, &terminal, &bus).await;
@@ -188,6 +189,7 @@ async fn session_main(
             terminal: terminal.clone(),
             policy: linked.policy.clone(),
             worker: worker_rx,
+            dead: dead.clone(),
             tracker: tracker.clone(),
             stop: stop_deliveries.clone(),
         }

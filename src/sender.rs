@@ -116,7 +116,6 @@ fn next(x: &mut u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::terminal::Format;
 
     #[tokio::test(start_paused = true)]
     async fn fires_only_after_arming_then_every_interval() {
@@ -125,10 +124,7 @@ mod tests {
             account: "local".into(),
             workspace: "dev".into(),
         };
-        let (terminal, _t) = Terminal::start(Format {
-            json: true,
-            color: false,
-        });
+        let terminal = Terminal::discard();
         let arm = Arm::new();
         let cancel = CancellationToken::new();
         let mut seen = bus.watch();

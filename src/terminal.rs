@@ -95,6 +95,19 @@ impl Terminal {
         (Terminal { tx, format }, task)
     }
 
+    /// A terminal that prints nothing (for tests of tasks that log).
+    pub fn discard() -> Terminal {
+        let (tx, mut rx) = mpsc::channel::<Output>(1024);
+        tokio::spawn(async move { while rx.recv().await.is_some() {} });
+        Terminal {
+            tx,
+            format: Format {
+                json: true,
+                color: false,
+            },
+        }
+    }
+
     pub async fn send(&self, msg: Output) {
         // The receiver only goes away at the very end of shutdown; nothing to do then.
         let _ = self.tx.send(msg).await;

@@ -53,6 +53,7 @@ pub struct Loaded {
     pub events: Vec<String>,
     pub routes: Vec<String>,
     pub client_options: Value,
+    pub routes_port: Option<u16>,
 }
 
 /// Why a worker did not start.
@@ -73,6 +74,7 @@ pub struct AttemptError {
 }
 
 type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<(), AttemptError>>>>>;
+type Pings = Arc<Mutex<HashMap<u64, oneshot::Sender<()>>>>;
 
 /// One running Node process with the app loaded.
 pub struct Worker {
@@ -81,6 +83,7 @@ pub struct Worker {
     /// Lines to the host; the writer task holds the socket.
     tx: mpsc::Sender<String>,
     pending: Pending,
+    pings: Pings,
     next_delivery: AtomicU64,
     /// Cancelled when the process has exited (crash or stop).
     pub exited: CancellationToken,
@@ -247,11 +250,13 @@ impl Worker {
                     events,
                     routes,
                     client_options,
+                    routes_port,
                 }) => {
                     break Loaded {
                         events,
                         routes,
                         client_options,
+                        routes_port,
                     }
                 }
                 Ok(FromHost::LoadError { message, stack }) => {
@@ -290,16 +295,28 @@ impl Worker {
             }
         });
         let pending: Pending = Arc::default();
+        let pings: Pings = Arc::default();
         let exited = CancellationToken::new();
         let kill = CancellationToken::new();
         let exit_reason: Arc<Mutex<Option<String>>> = Arc::default();
 
         // Reader: results, logs and sendEvent calls from the host.
         {
-            let (pending, spec, terminal, tx) = (pending.clone(), spec.clone(), terminal.clone(), tx.clone());
+            let (pending, pings, spec, terminal, tx) = (
+                pending.clone(),
+                pings.clone(),
+                spec.clone(),
+                terminal.clone(),
+                tx.clone(),
+            );
             tokio::spawn(async move {
                 while let Ok(Some(line)) = lines.next_line().await {
                     match serde_json::from_str::<FromHost>(&line) {
+                        Ok(FromHost::Pong { id }) => {
+                            if let Some(p) = pings.lock().unwrap().remove(&id) {
+                                let _ = p.send(());
+                            }
+                        }
                         Ok(msg) => handle(msg, &spec, &pending, &terminal, &bus, &tx).await,
                         Err(e) => {
                             terminal
@@ -338,6 +355,7 @@ impl Worker {
             pid,
             tx,
             pending,
+            pings,
             next_delivery: AtomicU64::new(1),
             exited,
             kill,
@@ -376,6 +394,23 @@ impl Worker {
         })
     }
 
+    /// Whether the host answers a ping within `limit`; kills it when it does not.
+    pub async fn responsive(&self, limit: Duration) -> bool {
+        if self.exited.is_cancelled() {
+            return false;
+        }
+        let id = self.next_delivery.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.pings.lock().unwrap().insert(id, tx);
+        let _ = self.tx.send(ToHost::Ping { id }.line()).await;
+        let answered = matches!(tokio::time::timeout(limit, rx).await, Ok(Ok(())));
+        self.pings.lock().unwrap().remove(&id);
+        if !answered && !self.exited.is_cancelled() {
+            self.kill.cancel();
+        }
+        answered
+    }
+
     /// Why the process exited (`None` while it runs).
     pub fn exit_reason(&self) -> Option<String> {
         self.exit_reason.lock().unwrap().clone()
@@ -404,6 +439,23 @@ impl Worker {
         }
     }
 }
+
+impl crate::delivery::Target for Worker {
+    async fn deliver(&self, d: &Delivery, attempt: u32) -> Result<(), AttemptError> {
+        Worker::deliver(self, d, attempt).await
+    }
+
+    fn is_running(&self) -> bool {
+        !self.exited.is_cancelled()
+    }
+
+    async fn check_responsive(&self) -> bool {
+        self.responsive(PING_LIMIT).await
+    }
+}
+
+/// How long a host whose handler timed out has to answer a ping before it counts as blocked.
+const PING_LIMIT: Duration = Duration::from_secs(1);
 
 impl Drop for Worker {
     fn drop(&mut self) {
@@ -492,7 +544,7 @@ async fn handle(
                     .await;
             });
         }
-        FromHost::Loaded { .. } | FromHost::LoadError { .. } => {}
+        FromHost::Loaded { .. } | FromHost::LoadError { .. } | FromHost::Standby | FromHost::Pong { .. } => {}
     }
 }
 

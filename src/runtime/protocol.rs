@@ -18,7 +18,14 @@ pub enum FromHost {
         routes: Vec<String>,
         #[serde(default, rename = "clientOptions")]
         client_options: Value,
+        /// The host's HTTP port for the Service's routes, when it has any.
+        #[serde(default, rename = "routesPort")]
+        routes_port: Option<u16>,
     },
+    /// A warm standby host is up and waits for `load`.
+    Standby,
+    /// Answer to `ping`: the event loop is not blocked.
+    Pong { id: u64 },
     /// Requiring the app failed, or it exports no Service; the host exits after this.
     LoadError {
         message: String,
@@ -78,6 +85,13 @@ pub enum ToHost<'a> {
         event_id: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
         error: Option<String>,
+    },
+    /// Load the app (a standby host).
+    Load {
+        entry: &'a str,
+    },
+    Ping {
+        id: u64,
     },
     Shutdown,
 }
