@@ -50,9 +50,59 @@ pub enum EventsCommand {
         /// Only events with this key
         #[arg(long)]
         key: Option<String>,
+        /// Only deliveries to this handler (and their events)
+        #[arg(long)]
+        handler: Option<String>,
+        /// Only final failures
+        #[arg(long)]
+        failed: bool,
         /// One JSON object per line
         #[arg(long)]
         json: bool,
+    },
+    /// Publish an event into the session's account and workspace
+    Send {
+        /// Event key (e.g. send-event)
+        key: String,
+        #[command(flatten)]
+        scope: ScopeArgs,
+        /// Sender app id [default: ioctl.manual]; e.g. vtex.events-example to impersonate it
+        #[arg(long)]
+        sender: Option<String>,
+        /// Event subject
+        #[arg(long, default_value = "")]
+        subject: String,
+        /// JSON body
+        #[arg(long, conflicts_with = "data_file")]
+        data: Option<String>,
+        /// File holding the JSON body
+        #[arg(long)]
+        data_file: Option<PathBuf>,
+        /// Publish the event this many times (publishers wait when handlers fall behind)
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+        repeat: u64,
+        /// One JSON object per line
+        #[arg(long)]
+        json: bool,
+    },
+    /// List events whose last delivery attempt failed, with every attempt's error
+    Failed {
+        #[command(flatten)]
+        scope: ScopeArgs,
+        /// One JSON object per line
+        #[arg(long)]
+        json: bool,
+    },
+    /// Deliver failed events again
+    Replay {
+        /// Id of the failed event
+        #[arg(required_unless_present = "all_failed", conflicts_with = "all_failed")]
+        event_id: Option<String>,
+        /// Replay every failed event
+        #[arg(long)]
+        all_failed: bool,
+        #[command(flatten)]
+        scope: ScopeArgs,
     },
 }
 

@@ -1,7 +1,7 @@
 //! A small HTTP/1.1 client for talking to a link session on loopback (healthcheck, tail).
 
 use anyhow::{anyhow, Context};
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
@@ -9,6 +9,21 @@ use tokio::net::TcpStream;
 
 /// GET `path` of the session at `base` (`http://127.0.0.1:PORT`).
 pub async fn get(base: &str, path: &str, token: Option<&str>) -> anyhow::Result<Response<Incoming>> {
+    request("GET", base, path, token, None).await
+}
+
+/// POST a JSON body to `path` of the session.
+pub async fn post(base: &str, path: &str, token: Option<&str>, json: String) -> anyhow::Result<Response<Incoming>> {
+    request("POST", base, path, token, Some(json)).await
+}
+
+async fn request(
+    method: &str,
+    base: &str,
+    path: &str,
+    token: Option<&str>,
+    json: Option<String>,
+) -> anyhow::Result<Response<Incoming>> {
     let authority = base
         .strip_prefix("http://")
         .ok_or_else(|| anyhow!("session url {base} is not http://"))?
@@ -20,14 +35,21 @@ pub async fn get(base: &str, path: &str, token: Option<&str>) -> anyhow::Result<
     tokio::spawn(async move {
         let _ = conn.await;
     });
-    let mut req = Request::get(path).header("host", authority);
+    let mut req = Request::builder().method(method).uri(path).header("host", authority);
     if let Some(t) = token {
         req = req.header("authorization", format!("Bearer {t}"));
     }
+    let body = match json {
+        Some(j) => {
+            req = req.header("content-type", "application/json");
+            Full::new(Bytes::from(j))
+        }
+        None => Full::new(Bytes::new()),
+    };
     let resp = sender
-        .send_request(req.body(Empty::<Bytes>::new())?)
+        .send_request(req.body(body)?)
         .await
-        .with_context(|| format!("GET {base}{path}"))?;
+        .with_context(|| format!("{method} {base}{path}"))?;
     Ok(resp)
 }
 

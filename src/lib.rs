@@ -8,6 +8,7 @@ pub mod cli;
 pub mod client;
 pub mod delivery;
 pub mod diagnostic;
+pub mod events;
 pub mod healthcheck;
 pub mod init;
 pub mod link;
@@ -45,9 +46,62 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             scope,
             sender,
             key,
+            handler,
+            failed,
             json,
         }) => match scope.scope() {
-            Ok(scope) => tail::run(&scope, &tail::Filters { sender, key }, terminal::Format::detect(json)).await,
+            Ok(scope) => {
+                let filters = tail::Filters {
+                    sender,
+                    key,
+                    handler,
+                    failed,
+                };
+                tail::run(&scope, &filters, terminal::Format::detect(json)).await
+            }
+            Err(m) => usage(m),
+        },
+        Command::Events(EventsCommand::Send {
+            key,
+            scope,
+            sender,
+            subject,
+            data,
+            data_file,
+            repeat,
+            json,
+        }) => match scope.scope() {
+            Ok(scope) => {
+                let data = match (data, data_file) {
+                    (Some(d), _) => events::Data::Inline(d),
+                    (None, Some(f)) => events::Data::File(f),
+                    (None, None) => events::Data::None,
+                };
+                events::send(
+                    &scope,
+                    &events::Send {
+                        key,
+                        sender,
+                        subject,
+                        data,
+                        repeat,
+                        json,
+                    },
+                )
+                .await
+            }
+            Err(m) => usage(m),
+        },
+        Command::Events(EventsCommand::Failed { scope, json }) => match scope.scope() {
+            Ok(scope) => events::failed(&scope, json).await,
+            Err(m) => usage(m),
+        },
+        Command::Events(EventsCommand::Replay {
+            event_id,
+            all_failed,
+            scope,
+        }) => match scope.scope() {
+            Ok(scope) => events::replay(&scope, event_id.as_deref(), all_failed).await,
             Err(m) => usage(m),
         },
         Command::Init { template, dir } => init::run(&template, &dir),

@@ -2,6 +2,7 @@
 //! state and tasks: local server, bus, the app's dispatcher and Node worker, the sample
 //! sender and the file watch; relinks on every save and stops everything on Ctrl-C.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -135,6 +136,9 @@ async fn session_main(
     let tracker = TaskTracker::new();
     let bus = Bus::new();
     let arm = opts.sample_sender.then(sender::Arm::new);
+    let dead = Arc::new(DeadLetters::default());
+    let (queue_tx, queue_rx) = mpsc::channel(QUEUE_BOUND);
+    let queues = Arc::new(Mutex::new(HashMap::from([(full_id.clone(), queue_tx.clone())])));
     tracker.spawn(server::serve(
         listener,
         server::Shared {
@@ -144,6 +148,8 @@ async fn session_main(
             arm: arm.clone(),
             tracker: tracker.clone(),
             shutdown: shutdown.clone(),
+            dead: dead.clone(),
+            queues: queues.clone(),
         },
     ));
 
@@ -158,9 +164,7 @@ async fn session_main(
         worker: worker_tx,
         subscriber: None,
     };
-    let (queue_tx, queue_rx) = mpsc::channel(QUEUE_BOUND);
     let stop_deliveries = CancellationToken::new();
-    let dead = Arc::new(DeadLetters::default());
 
     // First link.
     let first = link_once(&mut linked, &terminal, &bus).await;
@@ -285,6 +289,7 @@ async fn session_main(
         bus.unsubscribe(id);
     }
     drop(queue_tx);
+    queues.lock().unwrap().clear();
     tracker.close();
     tokio::select! {
         _ = tokio::time::timeout(STOP_GRACE, tracker.wait()) => {}

@@ -2,24 +2,27 @@
 //! healthcheck route, and the control API (`/_ioctl/...`) that `events tail` uses, which
 //! needs the session token.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
-use serde_json::json;
+use serde::Deserialize;
+use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::bus::{Bus, Scope};
+use crate::bus::{Bus, Delivery, Scope};
+use crate::delivery::DeadLetters;
 use crate::sender::{self, Arm};
 
 /// What the handlers share.
@@ -32,6 +35,9 @@ pub struct Shared {
     pub arm: Option<Arm>,
     pub tracker: TaskTracker,
     pub shutdown: CancellationToken,
+    pub dead: Arc<DeadLetters>,
+    /// Each linked app's delivery queue, by app id (`vendor.name@version`), for replays.
+    pub queues: Arc<Mutex<HashMap<String, mpsc::Sender<Delivery>>>>,
 }
 
 /// Binds 127.0.0.1:`port` (0 = any free port).
@@ -50,6 +56,9 @@ pub async fn serve(listener: TcpListener, shared: Shared) {
         .route(sender::HCHECK_PATH, get(hcheck))
         .route("/_ioctl/session", get(session))
         .route("/_ioctl/events/tail", get(tail))
+        .route("/_ioctl/events", post(publish))
+        .route("/_ioctl/events/failed", get(failed))
+        .route("/_ioctl/events/replay", post(replay))
         .fallback(not_found)
         .with_state(shared);
     let _ = axum::serve(listener, app)
@@ -132,4 +141,122 @@ async fn tail(State(s): State<Shared>, headers: HeaderMap) -> Response {
         Body::from_stream(ReceiverStream::new(rx)),
     )
         .into_response()
+}
+
+fn json_response(status: StatusCode, body: Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        format!("{body}\n"),
+    )
+        .into_response()
+}
+
+fn bad_request(message: String) -> Response {
+    json_response(StatusCode::BAD_REQUEST, json!({ "error": message }))
+}
+
+/// A manual event (`ioctl events send`).
+#[derive(Deserialize)]
+struct Publish {
+    key: String,
+    sender: String,
+    #[serde(default)]
+    subject: String,
+    #[serde(default)]
+    body: Value,
+    /// Publish the same event this many times (load and soak tests); 1 when absent.
+    #[serde(default)]
+    repeat: Option<u64>,
+}
+
+async fn publish(State(s): State<Shared>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    if !authorized(&s, &headers) {
+        return unauthorized();
+    }
+    let p: Publish = match serde_json::from_slice(&body) {
+        Ok(p) => p,
+        Err(e) => return bad_request(format!("bad event: {e}")),
+    };
+    if p.key.is_empty() {
+        return bad_request("an event needs a key".into());
+    }
+    let repeat = p.repeat.unwrap_or(1).max(1);
+    let (mut first, mut deliveries) = (None, 0);
+    for _ in 0..repeat {
+        // Each publish waits for room in full queues: a big repeat is paced by the handlers.
+        let (event, n) = s
+            .bus
+            .publish(&s.scope, &p.sender, &p.key, &p.subject, p.body.clone())
+            .await;
+        first.get_or_insert(event.id.clone());
+        deliveries += n;
+    }
+    json_response(
+        StatusCode::OK,
+        json!({ "id": first, "deliveries": deliveries, "published": repeat }),
+    )
+}
+
+async fn failed(State(s): State<Shared>, headers: HeaderMap) -> Response {
+    if !authorized(&s, &headers) {
+        return unauthorized();
+    }
+    json_response(StatusCode::OK, json!(s.dead.list()))
+}
+
+#[derive(Deserialize)]
+struct Replay {
+    #[serde(default)]
+    event_id: Option<String>,
+    #[serde(default)]
+    all: bool,
+}
+
+/// Delivers dead letters again (to the handler that failed them); a new failure puts them back.
+async fn replay(State(s): State<Shared>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    if !authorized(&s, &headers) {
+        return unauthorized();
+    }
+    let r: Replay = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return bad_request(format!("bad replay request: {e}")),
+    };
+    if r.event_id.is_none() && !r.all {
+        return bad_request("name an event id or ask for all failed events".into());
+    }
+    let letters = s.dead.take(r.event_id.as_deref());
+    if letters.is_empty() {
+        let what = r.event_id.map_or("no failed events".to_string(), |id| {
+            format!("no failed event with id {id}")
+        });
+        return json_response(StatusCode::NOT_FOUND, json!({ "error": what }));
+    }
+    let mut replayed = Vec::new();
+    for letter in letters {
+        let queue = s.queues.lock().unwrap().get(&letter.app).cloned();
+        let Some(queue) = queue else {
+            s.dead.push(letter);
+            continue;
+        };
+        s.bus
+            .counters
+            .deliveries
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let id = letter.event.id.clone();
+        if queue
+            .send(Delivery {
+                event: letter.event.clone(),
+                handler: letter.handler.clone(),
+            })
+            .await
+            .is_err()
+        {
+            s.bus.counters.failed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            s.dead.push(letter);
+            continue;
+        }
+        replayed.push(json!({ "event_id": id, "app": letter.app, "handler": letter.handler }));
+    }
+    json_response(StatusCode::OK, json!({ "replayed": replayed }))
 }

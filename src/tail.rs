@@ -1,6 +1,6 @@
 //! `ioctl events tail`: streams a session's events and deliveries, for people or as JSON.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -17,6 +17,10 @@ use crate::{client, session};
 pub struct Filters {
     pub sender: Option<String>,
     pub key: Option<String>,
+    /// Only deliveries to this handler (events are shown with their first such delivery).
+    pub handler: Option<String>,
+    /// Only final failures.
+    pub failed: bool,
 }
 
 pub async fn run(scope: &Scope, filters: &Filters, format: Format) -> anyhow::Result<ExitCode> {
@@ -59,21 +63,23 @@ pub async fn run(scope: &Scope, filters: &Filters, format: Format) -> anyhow::Re
     bail!("lost the connection to the link session for {scope} (it stopped without saying goodbye)")
 }
 
-/// Event ids that passed the filters, so their deliveries show too (bounded memory).
+/// Events that passed the sender/key filters, so their deliveries show too; with the
+/// handler/failed filters an event is held until its first matching delivery (bounded memory).
 #[derive(Default)]
 struct Shown {
-    set: HashSet<String>,
+    /// id → the event while it is held back, `None` once printed.
+    events: HashMap<String, Option<Value>>,
     order: VecDeque<String>,
 }
 
 impl Shown {
     const MAX: usize = 10_000;
-    fn insert(&mut self, id: &str) {
-        if self.set.insert(id.to_string()) {
+    fn insert(&mut self, id: &str, held: Option<Value>) {
+        if self.events.insert(id.to_string(), held).is_none() {
             self.order.push_back(id.to_string());
             if self.order.len() > Self::MAX {
                 if let Some(old) = self.order.pop_front() {
-                    self.set.remove(&old);
+                    self.events.remove(&old);
                 }
             }
         }
@@ -87,8 +93,10 @@ struct View {
 }
 
 impl View {
+    /// What to print for one record from the session (possibly a held event first).
     fn render(&mut self, msg: &Value) -> Option<String> {
         let s = |k: &str| msg[k].as_str().unwrap_or("").to_string();
+        let holds = self.filters.handler.is_some() || self.filters.failed;
         match msg["type"].as_str()? {
             "event" => {
                 if self.filters.sender.as_deref().is_some_and(|f| f != s("sender"))
@@ -96,11 +104,32 @@ impl View {
                 {
                     return None;
                 }
-                self.shown.insert(&s("id"));
+                self.shown.insert(&s("id"), holds.then(|| msg.clone()));
+                if holds {
+                    return None;
+                }
+                self.line(msg)
             }
-            "delivery" if !self.shown.set.contains(&s("event_id")) => return None,
-            _ => {}
+            "delivery" => {
+                if self.filters.handler.as_deref().is_some_and(|h| h != s("handler"))
+                    || (self.filters.failed && s("outcome") != "failed")
+                {
+                    return None;
+                }
+                let held = self.shown.events.get_mut(&s("event_id"))?.take();
+                let event = held.and_then(|e| self.line(&e));
+                let delivery = self.line(msg)?;
+                Some(match event {
+                    Some(e) => format!("{e}\n{delivery}"),
+                    None => delivery,
+                })
+            }
+            _ => self.line(msg),
         }
+    }
+
+    fn line(&self, msg: &Value) -> Option<String> {
+        let s = |k: &str| msg[k].as_str().unwrap_or("").to_string();
         if self.format.json {
             return Some(msg.to_string());
         }

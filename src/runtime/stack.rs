@@ -41,9 +41,7 @@ pub fn tidy(stack: &str, app_root: &Path) -> String {
     let prefix = format!("{}/", app_root.display());
     stack
         .lines()
-        .filter(|l| {
-            !(l.contains("/.ioctl/runtime/") || l.contains("(node:internal") || l.trim_start().starts_with("at node:"))
-        })
+        .filter(|l| !(l.contains("/.ioctl/runtime/") || l.contains("(node:") || l.trim_start().starts_with("at node:")))
         .map(|l| l.replace(&prefix, ""))
         .collect::<Vec<_>>()
         .join("\n")

@@ -29,12 +29,23 @@ const hooks = {
 // ---------------------------------------------------------------------------------------
 
 const env = process.env
+// Read when used: a standby host learns the app's identity only when it loads the app.
 const APP = Object.freeze({
-  ID: env.VTEX_APP_ID || '',
-  MAJOR: (env.VTEX_APP_VERSION || '').split('.')[0],
-  NAME: env.VTEX_APP_NAME || '',
-  VENDOR: env.VTEX_APP_VENDOR || '',
-  VERSION: env.VTEX_APP_VERSION || '',
+  get ID() {
+    return env.VTEX_APP_ID || ''
+  },
+  get MAJOR() {
+    return (env.VTEX_APP_VERSION || '').split('.')[0]
+  },
+  get NAME() {
+    return env.VTEX_APP_NAME || ''
+  },
+  get VENDOR() {
+    return env.VTEX_APP_VENDOR || ''
+  },
+  get VERSION() {
+    return env.VTEX_APP_VERSION || ''
+  },
   IS_THIRD_PARTY() {
     return this.VENDOR !== 'vtex' && this.VENDOR !== 'gocommerce'
   },

@@ -63,12 +63,14 @@ impl Env {
 
     /// Starts a long-running command whose stdout lines are collected.
     pub fn spawn(&self, args: &[&str]) -> Running {
-        let mut child = self
-            .command(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        Running::from_command(self.command(args))
+    }
+}
+
+impl Running {
+    /// Starts `command` with its stdout and stderr lines collected.
+    pub fn from_command(mut command: Command) -> Running {
+        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
         let (tx, rx) = mpsc::channel();
         let out = child.stdout.take().unwrap();
         let err = child.stderr.take().unwrap();
