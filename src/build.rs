@@ -34,11 +34,7 @@ pub fn transpile(path: &Path, display: &Path, source: &str) -> Result<Transpiled
     let cm: Lrc<SourceMap> = Default::default();
     let fm = cm.new_source_file(Lrc::new(FileName::Real(path.to_path_buf())), source.to_string());
     let tsx = path.extension().is_some_and(|e| e == "tsx");
-    let syntax = Syntax::Typescript(TsSyntax {
-        tsx,
-        decorators: true,
-        ..Default::default()
-    });
+    let syntax = Syntax::Typescript(TsSyntax { tsx, decorators: true, ..Default::default() });
     let mut parser = Parser::new(syntax, StringInput::from(&*fm), None);
     let parsed = parser.parse_program();
     let diag = |e: swc_core::ecma::parser::error::Error| {
@@ -64,14 +60,8 @@ pub fn transpile(path: &Path, display: &Path, source: &str) -> Result<Transpiled
                     .apply(common_js(
                         Default::default(),
                         unresolved,
-                        common_js::Config {
-                            strict_mode: true,
-                            ..Default::default()
-                        },
-                        common_js::FeatureFlag {
-                            support_block_scoping: true,
-                            support_arrow: true,
-                        },
+                        common_js::Config { strict_mode: true, ..Default::default() },
+                        common_js::FeatureFlag { support_block_scoping: true, support_arrow: true },
                     ))
                     .apply(helpers::inject_helpers(unresolved))
                     .apply(hygiene())
@@ -100,10 +90,7 @@ fn emit(cm: &Lrc<SourceMap>, program: &Program, path: &Path) -> anyhow::Result<T
     let mut code = String::from_utf8(code)?;
     let stem = path.file_stem().unwrap_or_default().to_string_lossy();
     code.push_str(&format!("\n//# sourceMappingURL={stem}.js.map\n"));
-    Ok(Transpiled {
-        code,
-        map: String::from_utf8(map_json)?,
-    })
+    Ok(Transpiled { code, map: String::from_utf8(map_json)? })
 }
 
 /// What a build did.
@@ -125,11 +112,7 @@ pub struct Builder {
 
 impl Builder {
     pub fn new(node_dir: &Path) -> Self {
-        Builder {
-            node_dir: node_dir.to_path_buf(),
-            out_dir: out_dir(node_dir),
-            built: HashMap::new(),
-        }
+        Builder { node_dir: node_dir.to_path_buf(), out_dir: out_dir(node_dir), built: HashMap::new() }
     }
 
     pub fn out_dir(&self) -> &Path {
@@ -143,10 +126,7 @@ impl Builder {
         let mut sources = Vec::new();
         collect(&self.node_dir, &mut sources)
             .with_context(|| format!("{}: cannot list files", self.node_dir.display()))?;
-        let mut report = BuildReport {
-            files: sources.len(),
-            rebuilt: 0,
-        };
+        let mut report = BuildReport { files: sources.len(), rebuilt: 0 };
         let mut errors = Vec::new();
         let mut outputs = Vec::new();
         for src in &sources {
@@ -194,11 +174,7 @@ impl Builder {
             self.built.remove(&src);
             let rel = src.strip_prefix(&self.node_dir).unwrap_or(&src);
             let is_ts = matches!(src.extension().and_then(|e| e.to_str()), Some("ts" | "tsx"));
-            let dest = self.out_dir.join(if is_ts {
-                rel.with_extension("js")
-            } else {
-                rel.to_path_buf()
-            });
+            let dest = self.out_dir.join(if is_ts { rel.with_extension("js") } else { rel.to_path_buf() });
             let _ = std::fs::remove_file(&dest);
             let _ = std::fs::remove_file(dest.with_extension("js.map"));
         }
@@ -235,10 +211,7 @@ pub fn is_source(rel: &Path) -> bool {
     if name.ends_with(".d.ts") || name.contains(".test.") || name.contains(".spec.") {
         return false;
     }
-    matches!(
-        rel.extension().and_then(|e| e.to_str()),
-        Some("ts" | "tsx" | "js" | "cjs" | "json")
-    )
+    matches!(rel.extension().and_then(|e| e.to_str()), Some("ts" | "tsx" | "js" | "cjs" | "json"))
 }
 
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
@@ -265,9 +238,7 @@ mod tests {
     use super::*;
 
     fn js(src: &str) -> String {
-        transpile(Path::new("/app/node/x.ts"), Path::new("node/x.ts"), src)
-            .unwrap()
-            .code
+        transpile(Path::new("/app/node/x.ts"), Path::new("node/x.ts"), src).unwrap().code
     }
 
     #[test]
@@ -288,12 +259,7 @@ mod tests {
 
     #[test]
     fn syntax_error_is_positioned() {
-        let e = transpile(
-            Path::new("/a/node/x.ts"),
-            Path::new("node/x.ts"),
-            "const a = 1\nconst b = (\n",
-        )
-        .unwrap_err();
+        let e = transpile(Path::new("/a/node/x.ts"), Path::new("node/x.ts"), "const a = 1\nconst b = (\n").unwrap_err();
         assert_eq!(e.file, Path::new("node/x.ts"));
         assert!(e.line >= 2, "{e}");
     }

@@ -87,17 +87,7 @@ impl Activity {
                 "type": "event", "id": event.id, "sender": event.sender, "key": event.key,
                 "subject": event.subject, "body": event.body, "time": event.time,
             }),
-            Activity::Delivery {
-                event_id,
-                app,
-                handler,
-                outcome,
-                attempt,
-                elapsed_ms,
-                error,
-                retry_in_ms,
-                ..
-            } => {
+            Activity::Delivery { event_id, app, handler, outcome, attempt, elapsed_ms, error, retry_in_ms, .. } => {
                 let mut v = json!({
                     "type": "delivery", "event_id": event_id, "app": app, "handler": handler,
                     "outcome": outcome, "attempt": attempt, "elapsed_ms": (elapsed_ms * 100.0).round() / 100.0,
@@ -173,10 +163,8 @@ pub struct Bus {
 impl Bus {
     pub fn new() -> Arc<Bus> {
         let (activity, _) = broadcast::channel(4096);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
         Arc::new(Bus {
             subscribers: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
@@ -195,10 +183,7 @@ impl Bus {
         queue: mpsc::Sender<Delivery>,
     ) -> SubscriberId {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.subscribers
-            .lock()
-            .unwrap()
-            .insert(id, Subscriber { scope, handlers, queue });
+        self.subscribers.lock().unwrap().insert(id, Subscriber { scope, handlers, queue });
         id
     }
 
@@ -240,13 +225,10 @@ impl Bus {
             key: key.to_string(),
             subject: subject.to_string(),
             body,
-            time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
         });
         self.counters.published.fetch_add(1, Ordering::SeqCst);
-        self.report(Activity::Event {
-            scope: scope.clone(),
-            event: event.clone(),
-        });
+        self.report(Activity::Event { scope: scope.clone(), event: event.clone() });
         // Collect targets under the lock, send outside it: a full queue must not block others.
         let targets: Vec<(String, mpsc::Sender<Delivery>)> = {
             let subs = self.subscribers.lock().unwrap();
@@ -266,14 +248,7 @@ impl Bus {
         let mut made = 0;
         for (handler, queue) in targets {
             self.counters.deliveries.fetch_add(1, Ordering::SeqCst);
-            if queue
-                .send(Delivery {
-                    event: event.clone(),
-                    handler,
-                })
-                .await
-                .is_err()
-            {
+            if queue.send(Delivery { event: event.clone(), handler }).await.is_err() {
                 // The app unlinked between matching and sending: count it as failed, not lost.
                 self.counters.failed.fetch_add(1, Ordering::SeqCst);
             } else {
@@ -293,33 +268,20 @@ mod tests {
     }
 
     fn scope(w: &str) -> Scope {
-        Scope {
-            account: "local".into(),
-            workspace: w.into(),
-        }
+        Scope { account: "local".into(), workspace: w.into() }
     }
 
     #[tokio::test]
     async fn delivers_only_matching_in_scope() {
         let bus = Bus::new();
         let (tx, mut rx) = mpsc::channel(8);
-        bus.subscribe(
-            scope("dev"),
-            vec![("h".into(), sub("vtex.events-example", "send-event"))],
-            tx,
-        );
-        let (_, n) = bus
-            .publish(&scope("dev"), "vtex.events-example", "send-event", "", json!({}))
-            .await;
+        bus.subscribe(scope("dev"), vec![("h".into(), sub("vtex.events-example", "send-event"))], tx);
+        let (_, n) = bus.publish(&scope("dev"), "vtex.events-example", "send-event", "", json!({})).await;
         assert_eq!(n, 1);
         assert_eq!(rx.recv().await.unwrap().handler, "h");
-        let (_, n) = bus
-            .publish(&scope("other"), "vtex.events-example", "send-event", "", json!({}))
-            .await;
+        let (_, n) = bus.publish(&scope("other"), "vtex.events-example", "send-event", "", json!({})).await;
         assert_eq!(n, 0, "another workspace's event must not arrive");
-        let (_, n) = bus
-            .publish(&scope("dev"), "vtex.events-example", "other-key", "", json!({}))
-            .await;
+        let (_, n) = bus.publish(&scope("dev"), "vtex.events-example", "other-key", "", json!({})).await;
         assert_eq!(n, 0);
         let c = bus.counters.snapshot();
         assert_eq!((c.published, c.deliveries, c.unmatched), (3, 1, 2));

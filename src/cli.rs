@@ -29,6 +29,14 @@ pub enum Command {
     /// Inspect the events of a link session
     #[command(subcommand)]
     Events(EventsCommand),
+    /// Show the link session of an account/workspace and its event counts
+    Status {
+        #[command(flatten)]
+        scope: ScopeArgs,
+        /// One JSON object
+        #[arg(long)]
+        json: bool,
+    },
     /// Create an app from a template (available: service-course)
     Init {
         /// Template name
@@ -81,6 +89,9 @@ pub enum EventsCommand {
         /// Publish the event this many times (publishers wait when handlers fall behind)
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
         repeat: u64,
+        /// With --repeat: events per second [default: as fast as handlers take them]
+        #[arg(long)]
+        rate: Option<f64>,
         /// One JSON object per line
         #[arg(long)]
         json: bool,
@@ -109,24 +120,10 @@ pub enum EventsCommand {
 #[derive(Debug, Args)]
 pub struct ScopeArgs {
     /// Account [default: $IOCTL_ACCOUNT, else `local`]
-    #[arg(
-        short,
-        long,
-        env = "IOCTL_ACCOUNT",
-        default_value = "local",
-        hide_env = true,
-        hide_default_value = true
-    )]
+    #[arg(short, long, env = "IOCTL_ACCOUNT", default_value = "local", hide_env = true, hide_default_value = true)]
     pub account: String,
     /// Workspace [default: $IOCTL_WORKSPACE, else `dev`]
-    #[arg(
-        short,
-        long,
-        env = "IOCTL_WORKSPACE",
-        default_value = "dev",
-        hide_env = true,
-        hide_default_value = true
-    )]
+    #[arg(short, long, env = "IOCTL_WORKSPACE", default_value = "dev", hide_env = true, hide_default_value = true)]
     pub workspace: String,
 }
 
@@ -161,20 +158,14 @@ impl ScopeArgs {
                 return Err(format!("invalid {what} `{v}`: use letters, digits, `-` and `_`"));
             }
         }
-        Ok(Scope {
-            account: self.account.clone(),
-            workspace: self.workspace.clone(),
-        })
+        Ok(Scope { account: self.account.clone(), workspace: self.workspace.clone() })
     }
 }
 
 impl LinkArgs {
     pub fn options(&self) -> Result<crate::link::Options, String> {
         if !(self.sender_interval.is_finite() && self.sender_interval >= 0.01) {
-            return Err(format!(
-                "--sender-interval must be a number of seconds ≥ 0.01, not {}",
-                self.sender_interval
-            ));
+            return Err(format!("--sender-interval must be a number of seconds ≥ 0.01, not {}", self.sender_interval));
         }
         Ok(crate::link::Options {
             app_dir: self.app_dir.clone().unwrap_or_else(|| PathBuf::from(".")),

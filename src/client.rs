@@ -24,10 +24,8 @@ async fn request(
     token: Option<&str>,
     json: Option<String>,
 ) -> anyhow::Result<Response<Incoming>> {
-    let authority = base
-        .strip_prefix("http://")
-        .ok_or_else(|| anyhow!("session url {base} is not http://"))?
-        .trim_end_matches('/');
+    let authority =
+        base.strip_prefix("http://").ok_or_else(|| anyhow!("session url {base} is not http://"))?.trim_end_matches('/');
     let stream = TcpStream::connect(authority)
         .await
         .with_context(|| format!("cannot reach the link session at {base}; is `ioctl link` still running?"))?;
@@ -46,10 +44,7 @@ async fn request(
         }
         None => Full::new(Bytes::new()),
     };
-    let resp = sender
-        .send_request(req.body(body)?)
-        .await
-        .with_context(|| format!("{method} {base}{path}"))?;
+    let resp = sender.send_request(req.body(body)?).await.with_context(|| format!("{method} {base}{path}"))?;
     Ok(resp)
 }
 

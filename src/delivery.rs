@@ -46,30 +46,19 @@ impl Policy {
                 .get("events")
                 .and_then(|o| o.get(field))
                 .and_then(Value::as_f64)
-                .or_else(|| {
-                    options
-                        .get("default")
-                        .and_then(|o| o.get(field))
-                        .and_then(Value::as_f64)
-                })
+                .or_else(|| options.get("default").and_then(|o| o.get(field)).and_then(Value::as_f64))
         };
         Policy {
             retries: pick("retries").map_or(0, |r| r.max(0.0) as u32),
             timeout_ms: pick("timeout")
                 .filter(|t| *t > 0.0)
                 .unwrap_or_else(|| service_timeout_s.map_or(DEFAULT_TIMEOUT_MS, |s| f64::from(s) * 1000.0)),
-            timeout_coefficient: pick("exponentialTimeoutCoefficient")
-                .filter(|c| *c > 0.0)
-                .unwrap_or(1.0),
-            backoff_ms: pick("initialBackoffDelay")
-                .filter(|d| *d >= 0.0)
-                .unwrap_or(DEFAULT_BACKOFF_MS),
+            timeout_coefficient: pick("exponentialTimeoutCoefficient").filter(|c| *c > 0.0).unwrap_or(1.0),
+            backoff_ms: pick("initialBackoffDelay").filter(|d| *d >= 0.0).unwrap_or(DEFAULT_BACKOFF_MS),
             backoff_coefficient: pick("exponentialBackoffCoefficient")
                 .filter(|c| *c > 0.0)
                 .unwrap_or(DEFAULT_BACKOFF_COEFFICIENT),
-            concurrency: pick("concurrency")
-                .filter(|c| *c >= 1.0)
-                .map_or(DEFAULT_CONCURRENCY, |c| c as usize),
+            concurrency: pick("concurrency").filter(|c| *c >= 1.0).map_or(DEFAULT_CONCURRENCY, |c| c as usize),
         }
     }
 
@@ -100,10 +89,7 @@ impl Policy {
         let backoff = if self.retries == 0 {
             String::new()
         } else {
-            format!(
-                ", backoff {} ms ×{} (+≤20% jitter)",
-                self.backoff_ms, self.backoff_coefficient
-            )
+            format!(", backoff {} ms ×{} (+≤20% jitter)", self.backoff_ms, self.backoff_coefficient)
         };
         format!("{retries}, {timeout}{backoff}, concurrency {}", self.concurrency)
     }
@@ -162,9 +148,7 @@ impl DeadLetters {
     /// Removes and returns the letters of one event (all of them with `None`).
     pub fn take(&self, event_id: Option<&str>) -> Vec<DeadLetter> {
         let mut letters = self.letters.lock().unwrap();
-        let (taken, kept) = letters
-            .drain(..)
-            .partition(|l| event_id.is_none_or(|id| l.event.id == id));
+        let (taken, kept) = letters.drain(..).partition(|l| event_id.is_none_or(|id| l.event.id == id));
         *letters = kept;
         taken
     }
@@ -248,16 +232,9 @@ impl<W: Target> Dispatcher<W> {
             };
             let last = attempt == attempts;
             let delay = (!last).then(|| policy.retry_delay(attempt, jitter()));
-            let mut line = format!(
-                "{} failed (attempt {attempt}/{attempts}, event {}): {}",
-                d.handler, d.event.id, error.message
-            );
-            if let Some(stack) = error
-                .stack
-                .as_deref()
-                .and_then(|s| s.split_once('\n'))
-                .map(|(_, frames)| frames)
-            {
+            let mut line =
+                format!("{} failed (attempt {attempt}/{attempts}, event {}): {}", d.handler, d.event.id, error.message);
+            if let Some(stack) = error.stack.as_deref().and_then(|s| s.split_once('\n')).map(|(_, frames)| frames) {
                 line.push('\n');
                 line.push_str(stack);
             }
@@ -293,14 +270,7 @@ impl<W: Target> Dispatcher<W> {
                 });
             }
             let outcome = if last { Outcome::Failed } else { Outcome::Retry };
-            self.report(
-                &d,
-                outcome,
-                attempt,
-                elapsed_ms,
-                Some(error.message),
-                delay.map(|d| d.as_millis() as u64),
-            );
+            self.report(&d, outcome, attempt, elapsed_ms, Some(error.message), delay.map(|d| d.as_millis() as u64));
             if let Some(delay) = delay {
                 tokio::select! {
                     _ = tokio::time::sleep(delay) => {}
@@ -323,10 +293,7 @@ impl<W: Target> Dispatcher<W> {
                 }
             }
             if current.changed().await.is_err() {
-                return Err(AttemptError {
-                    message: "the app was unlinked".into(),
-                    stack: None,
-                });
+                return Err(AttemptError { message: "the app was unlinked".into(), stack: None });
             }
         };
         worker.deliver(d, attempt).await
@@ -357,10 +324,8 @@ impl<W: Target> Dispatcher<W> {
 
 /// A number in 0..1 for retry jitter (no need for a crypto RNG here).
 fn jitter() -> f64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     let mut x = u64::from(nanos) ^ 0x9E37_79B9_7F4A_7C15;
     x ^= x << 13;
     x ^= x >> 7;
@@ -401,15 +366,9 @@ mod tests {
         let p = Policy::from_client_options(&json!({"default": {"retries": 3}}), Some(5));
         assert_eq!(p.retries, 3);
         assert_eq!(p.timeout_ms, 5000.0);
-        assert_eq!(
-            (p.backoff_ms, p.backoff_coefficient, p.timeout_coefficient),
-            (200.0, 2.0, 1.0)
-        );
+        assert_eq!((p.backoff_ms, p.backoff_coefficient, p.timeout_coefficient), (200.0, 2.0, 1.0));
         let p = Policy::from_client_options(&json!({}), None);
-        assert_eq!(
-            (p.retries, p.timeout_ms, p.concurrency),
-            (0, 10_000.0, DEFAULT_CONCURRENCY)
-        );
+        assert_eq!((p.retries, p.timeout_ms, p.concurrency), (0, 10_000.0, DEFAULT_CONCURRENCY));
     }
 
     #[test]
@@ -422,10 +381,7 @@ mod tests {
         assert_eq!(p.retry_delay(3, 1.0), Duration::from_millis(240));
         for _ in 0..100 {
             let d = p.retry_delay(1, jitter());
-            assert!(
-                d >= Duration::from_millis(50) && d <= Duration::from_millis(60),
-                "{d:?}"
-            );
+            assert!(d >= Duration::from_millis(50) && d <= Duration::from_millis(60), "{d:?}");
         }
     }
 
@@ -463,10 +419,7 @@ mod tests {
             tokio::time::sleep(self.work).await;
             self.running.fetch_sub(1, Ordering::SeqCst);
             if attempt <= self.fail_first {
-                Err(AttemptError {
-                    message: format!("fail {attempt}"),
-                    stack: None,
-                })
+                Err(AttemptError { message: format!("fail {attempt}"), stack: None })
             } else {
                 Ok(())
             }
@@ -496,17 +449,11 @@ mod tests {
         let (queue, rx) = mpsc::channel(16);
         let stop = CancellationToken::new();
         let tracker = TaskTracker::new();
-        let scope = Scope {
-            account: "a".into(),
-            workspace: "w".into(),
-        };
+        let scope = Scope { account: "a".into(), workspace: "w".into() };
         let sub: crate::app::EventSubscription = serde_json::from_value(json!({"keys": ["k"]})).unwrap();
         bus.subscribe(scope, vec![("h".into(), sub)], queue.clone());
         let d = Dispatcher {
-            scope: Scope {
-                account: "a".into(),
-                workspace: "w".into(),
-            },
+            scope: Scope { account: "a".into(), workspace: "w".into() },
             app: "v.app@1.0.0".into(),
             bus: bus.clone(),
             terminal,
@@ -517,20 +464,11 @@ mod tests {
             stop: stop.clone(),
         };
         tokio::spawn(d.run(rx));
-        Rig {
-            bus,
-            dead,
-            queue,
-            stop,
-            tracker,
-        }
+        Rig { bus, dead, queue, stop, tracker }
     }
 
     async fn publish(r: &Rig, n: usize) {
-        let scope = Scope {
-            account: "a".into(),
-            workspace: "w".into(),
-        };
+        let scope = Scope { account: "a".into(), workspace: "w".into() };
         for i in 0..n {
             r.bus.publish(&scope, "x.y", "k", "", json!(i)).await;
         }
@@ -566,14 +504,8 @@ mod tests {
         // attempt 2 starts 10 ms (work) + 100..120 ms (backoff 1) after attempt 1, attempt 3 10 + 200..240 ms after 2.
         let gap1 = calls[1].1 - calls[0].1;
         let gap2 = calls[2].1 - calls[1].1;
-        assert!(
-            gap1 >= Duration::from_millis(110) && gap1 <= Duration::from_millis(131),
-            "{gap1:?}"
-        );
-        assert!(
-            gap2 >= Duration::from_millis(210) && gap2 <= Duration::from_millis(251),
-            "{gap2:?}"
-        );
+        assert!(gap1 >= Duration::from_millis(110) && gap1 <= Duration::from_millis(131), "{gap1:?}");
+        assert!(gap2 >= Duration::from_millis(210) && gap2 <= Duration::from_millis(251), "{gap2:?}");
         let c = r.bus.counters.snapshot();
         assert_eq!((c.deliveries, c.delivered, c.failed, c.in_flight), (1, 1, 0, 0));
         assert!(r.dead.list().is_empty());
@@ -623,20 +555,10 @@ mod tests {
         assert_eq!(calls.len(), 3);
         let gap1 = calls[1].1 - calls[0].1; // 100 ms timeout + 10..12 ms backoff
         let gap2 = calls[2].1 - calls[1].1; // 300 ms timeout + 10..12 ms backoff
-        assert!(
-            gap1 >= Duration::from_millis(110) && gap1 <= Duration::from_millis(113),
-            "{gap1:?}"
-        );
-        assert!(
-            gap2 >= Duration::from_millis(310) && gap2 <= Duration::from_millis(313),
-            "{gap2:?}"
-        );
+        assert!(gap1 >= Duration::from_millis(110) && gap1 <= Duration::from_millis(113), "{gap1:?}");
+        assert!(gap2 >= Duration::from_millis(310) && gap2 <= Duration::from_millis(313), "{gap2:?}");
         let dead = r.dead.list();
-        assert!(
-            dead[0].attempts[2].error.starts_with("timed out after 900 ms"),
-            "{:?}",
-            dead[0].attempts
-        );
+        assert!(dead[0].attempts[2].error.starts_with("timed out after 900 ms"), "{:?}", dead[0].attempts);
     }
 
     #[tokio::test(start_paused = true)]
@@ -653,10 +575,7 @@ mod tests {
         let r = rig(p, fake.clone());
         let bus = r.bus.clone();
         let publisher = tokio::spawn(async move {
-            let scope = Scope {
-                account: "a".into(),
-                workspace: "w".into(),
-            };
+            let scope = Scope { account: "a".into(), workspace: "w".into() };
             for i in 0..40 {
                 bus.publish(&scope, "x.y", "k", "", json!(i)).await;
             }

@@ -68,11 +68,7 @@ impl Diagnostic {
             src: NamedSource::new(self.file.display().to_string(), source.clone()),
             span: (offset, 0).into(),
         };
-        let theme = if color {
-            GraphicalTheme::unicode()
-        } else {
-            GraphicalTheme::unicode_nocolor()
-        };
+        let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
         let handler = GraphicalReportHandler::new_themed(theme).with_context_lines(1);
         let mut out = String::new();
         if handler.render_report(&mut out, &report).is_err() {
@@ -96,14 +92,7 @@ impl Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.file.display(),
-            self.line,
-            self.column,
-            self.message
-        )
+        write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.column, self.message)
     }
 }
 
@@ -134,10 +123,7 @@ impl miette::Diagnostic for Framed {
         Some(&self.src)
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(
-            Some("here".into()),
-            self.span,
-        ))))
+        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(Some("here".into()), self.span))))
     }
 }
 
@@ -160,11 +146,7 @@ pub fn offset_of(source: &str, line: usize, column: usize) -> usize {
         }
     }
     let line_text = source[start..].split('\n').next().unwrap_or("");
-    let col_bytes: usize = line_text
-        .chars()
-        .take(column.saturating_sub(1))
-        .map(char::len_utf8)
-        .sum();
+    let col_bytes: usize = line_text.chars().take(column.saturating_sub(1)).map(char::len_utf8).sum();
     start + col_bytes
 }
 

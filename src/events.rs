@@ -27,6 +27,7 @@ pub struct Send {
     pub subject: String,
     pub data: Data,
     pub repeat: u64,
+    pub rate: Option<f64>,
     pub json: bool,
 }
 
@@ -45,23 +46,13 @@ fn body(data: &Data) -> Result<Value, Diagnostic> {
     serde_json::from_str(&text).map_err(|e| {
         let msg = e.to_string();
         let msg = msg.rfind(" at line ").map_or(msg.clone(), |i| msg[..i].to_string());
-        Diagnostic::at_line_col(
-            &label,
-            Some(&text),
-            e.line(),
-            e.column(),
-            format!("invalid JSON: {msg}"),
-        )
-        .with_help("the event body must be JSON, e.g. --data '{\"orderId\": \"123\"}'")
+        Diagnostic::at_line_col(&label, Some(&text), e.line(), e.column(), format!("invalid JSON: {msg}"))
+            .with_help("the event body must be JSON, e.g. --data '{\"orderId\": \"123\"}'")
     })
 }
 
 pub fn valid_sender(s: &str) -> bool {
-    let word = |w: &str| {
-        !w.is_empty()
-            && w.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-    };
+    let word = |w: &str| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     s.split_once('.').is_some_and(|(v, n)| word(v) && word(n))
 }
 
@@ -79,8 +70,7 @@ pub async fn send(scope: &Scope, args: &Send) -> anyhow::Result<ExitCode> {
         }
     };
     let record = session::require(&session::home()?, scope)?;
-    let request =
-        json!({ "key": args.key, "sender": sender, "subject": args.subject, "body": body, "repeat": args.repeat });
+    let request = json!({ "key": args.key, "sender": sender, "subject": args.subject, "body": body, "repeat": args.repeat, "rate": args.rate });
     let resp = client::post(&record.url, "/_ioctl/events", Some(&record.token), request.to_string()).await?;
     let status = resp.status();
     let text = client::text(resp).await?;
@@ -95,17 +85,10 @@ pub async fn send(scope: &Scope, args: &Send) -> anyhow::Result<ExitCode> {
         );
     } else {
         let n = answer["deliveries"].as_u64().unwrap_or(0);
-        let to = if n == 0 {
-            " (no handler subscribes to it)".to_string()
-        } else {
-            format!(" to {n} handler(s)")
-        };
+        let to = if n == 0 { " (no handler subscribes to it)".to_string() } else { format!(" to {n} handler(s)") };
         let id = answer["id"].as_str().unwrap_or("?");
         if args.repeat > 1 {
-            println!(
-                "published {} events {} from {sender} (first {id}){to}",
-                args.repeat, args.key
-            );
+            println!("published {} events {} from {sender} (first {id}){to}", args.repeat, args.key);
         } else {
             println!("published {id} {} from {sender}{to}", args.key);
         }
@@ -144,12 +127,7 @@ pub async fn failed(scope: &Scope, json_out: bool) -> anyhow::Result<ExitCode> {
             e["body"]
         );
         for a in l["attempts"].as_array().into_iter().flatten() {
-            println!(
-                "  attempt {} ({} ms): {}",
-                a["attempt"],
-                a["elapsed_ms"],
-                a["error"].as_str().unwrap_or("")
-            );
+            println!("  attempt {} ({} ms): {}", a["attempt"], a["elapsed_ms"], a["error"].as_str().unwrap_or(""));
             if let Some(stack) = a["stack"].as_str().and_then(|s| s.split_once('\n')).map(|(_, f)| f) {
                 for line in stack.lines() {
                     println!("    {}", line.trim());
@@ -157,33 +135,19 @@ pub async fn failed(scope: &Scope, json_out: bool) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    println!(
-        "{} failed event(s); `ioctl events replay EVENT_ID` or `--all-failed` delivers them again",
-        letters.len()
-    );
+    println!("{} failed event(s); `ioctl events replay EVENT_ID` or `--all-failed` delivers them again", letters.len());
     Ok(ExitCode::SUCCESS)
 }
 
 pub async fn replay(scope: &Scope, event_id: Option<&str>, all: bool) -> anyhow::Result<ExitCode> {
     let record = session::require(&session::home()?, scope)?;
     let request = json!({ "event_id": event_id, "all": all });
-    let resp = client::post(
-        &record.url,
-        "/_ioctl/events/replay",
-        Some(&record.token),
-        request.to_string(),
-    )
-    .await?;
+    let resp = client::post(&record.url, "/_ioctl/events/replay", Some(&record.token), request.to_string()).await?;
     let status = resp.status();
     let text = client::text(resp).await?;
     let answer: Value = serde_json::from_str(&text).unwrap_or_else(|_| json!({ "error": text.trim() }));
     if !status.is_success() {
-        bail!(
-            "{}",
-            answer["error"]
-                .as_str()
-                .unwrap_or("the link session refused the replay")
-        );
+        bail!("{}", answer["error"].as_str().unwrap_or("the link session refused the replay"));
     }
     for r in answer["replayed"].as_array().into_iter().flatten() {
         println!(
@@ -191,6 +155,29 @@ pub async fn replay(scope: &Scope, event_id: Option<&str>, all: bool) -> anyhow:
             r["event_id"].as_str().unwrap_or("?"),
             r["app"].as_str().unwrap_or("?"),
             r["handler"].as_str().unwrap_or("?")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ioctl status`: the session of a scope, its apps and its counts.
+pub async fn status(scope: &Scope, json_out: bool) -> anyhow::Result<ExitCode> {
+    let record = session::require(&session::home()?, scope)?;
+    let resp = client::get(&record.url, "/_ioctl/session", Some(&record.token)).await?;
+    let info: Value =
+        serde_json::from_str(&client::text(resp).await?).context("unreadable answer from the link session")?;
+    let c = &info["counts"];
+    if json_out {
+        println!(
+            "{}",
+            json!({"type": "status", "url": record.url, "pid": record.pid, "apps": record.apps, "account": scope.account, "workspace": scope.workspace, "counts": c})
+        );
+    } else {
+        println!("link session for {scope}: {} (pid {})", record.url, record.pid);
+        println!("apps: {}", record.apps.join(", "));
+        println!(
+            "events: {} published, {} unmatched; deliveries: {} ok, {} failed, {} in flight",
+            c["published"], c["unmatched"], c["delivered"], c["failed"], c["in_flight"]
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -15,12 +15,7 @@ pub async fn run(scope: &Scope) -> anyhow::Result<ExitCode> {
     let status = resp.status();
     let body = client::text(resp).await?;
     if !status.is_success() {
-        bail!(
-            "{}{} answered {status}: {}",
-            record.url,
-            sender::HCHECK_PATH,
-            body.trim()
-        );
+        bail!("{}{} answered {status}: {}", record.url, sender::HCHECK_PATH, body.trim());
     }
     println!("{}", body.trim_end());
     Ok(ExitCode::SUCCESS)

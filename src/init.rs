@@ -37,15 +37,9 @@ pub fn run(template: &str, dir: &Path) -> anyhow::Result<ExitCode> {
         bail!("unknown template `{template}`; available: {}", names().join(", "));
     };
     if dir.exists()
-        && std::fs::read_dir(dir)
-            .with_context(|| format!("{}: cannot read", dir.display()))?
-            .next()
-            .is_some()
+        && std::fs::read_dir(dir).with_context(|| format!("{}: cannot read", dir.display()))?.next().is_some()
     {
-        bail!(
-            "{}: folder exists and is not empty; pick a new folder name",
-            dir.display()
-        );
+        bail!("{}: folder exists and is not empty; pick a new folder name", dir.display());
     }
     for (rel, text) in files.iter() {
         let path = dir.join(rel);
@@ -54,11 +48,7 @@ pub fn run(template: &str, dir: &Path) -> anyhow::Result<ExitCode> {
         }
         std::fs::write(&path, text).with_context(|| format!("{}: cannot write", path.display()))?;
     }
-    println!(
-        "created {} from template {template} ({} files)",
-        dir.display(),
-        files.len()
-    );
+    println!("created {} from template {template} ({} files)", dir.display(), files.len());
     println!("next: cd {} && ioctl link", dir.display());
     Ok(ExitCode::SUCCESS)
 }

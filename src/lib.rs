@@ -42,66 +42,36 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(scope) => healthcheck::run(&scope).await,
             Err(m) => usage(m),
         },
-        Command::Events(EventsCommand::Tail {
-            scope,
-            sender,
-            key,
-            handler,
-            failed,
-            json,
-        }) => match scope.scope() {
+        Command::Events(EventsCommand::Tail { scope, sender, key, handler, failed, json }) => match scope.scope() {
             Ok(scope) => {
-                let filters = tail::Filters {
-                    sender,
-                    key,
-                    handler,
-                    failed,
-                };
+                let filters = tail::Filters { sender, key, handler, failed };
                 tail::run(&scope, &filters, terminal::Format::detect(json)).await
             }
             Err(m) => usage(m),
         },
-        Command::Events(EventsCommand::Send {
-            key,
-            scope,
-            sender,
-            subject,
-            data,
-            data_file,
-            repeat,
-            json,
-        }) => match scope.scope() {
-            Ok(scope) => {
-                let data = match (data, data_file) {
-                    (Some(d), _) => events::Data::Inline(d),
-                    (None, Some(f)) => events::Data::File(f),
-                    (None, None) => events::Data::None,
-                };
-                events::send(
-                    &scope,
-                    &events::Send {
-                        key,
-                        sender,
-                        subject,
-                        data,
-                        repeat,
-                        json,
-                    },
-                )
-                .await
+        Command::Events(EventsCommand::Send { key, scope, sender, subject, data, data_file, repeat, rate, json }) => {
+            match scope.scope() {
+                Ok(scope) => {
+                    let data = match (data, data_file) {
+                        (Some(d), _) => events::Data::Inline(d),
+                        (None, Some(f)) => events::Data::File(f),
+                        (None, None) => events::Data::None,
+                    };
+                    events::send(&scope, &events::Send { key, sender, subject, data, repeat, rate, json }).await
+                }
+                Err(m) => usage(m),
             }
-            Err(m) => usage(m),
-        },
+        }
         Command::Events(EventsCommand::Failed { scope, json }) => match scope.scope() {
             Ok(scope) => events::failed(&scope, json).await,
             Err(m) => usage(m),
         },
-        Command::Events(EventsCommand::Replay {
-            event_id,
-            all_failed,
-            scope,
-        }) => match scope.scope() {
+        Command::Events(EventsCommand::Replay { event_id, all_failed, scope }) => match scope.scope() {
             Ok(scope) => events::replay(&scope, event_id.as_deref(), all_failed).await,
+            Err(m) => usage(m),
+        },
+        Command::Status { scope, json } => match scope.scope() {
+            Ok(scope) => events::status(&scope, json).await,
             Err(m) => usage(m),
         },
         Command::Init { template, dir } => init::run(&template, &dir),

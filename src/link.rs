@@ -104,12 +104,7 @@ async fn session_main(
         Err(LoadError::Other(e)) => return Err(e),
     };
     for w in &app.warnings {
-        terminal
-            .send(Output::Diagnostic {
-                level: Level::Warn,
-                diagnostic: w.clone(),
-            })
-            .await;
+        terminal.send(Output::Diagnostic { level: Level::Warn, diagnostic: w.clone() }).await;
     }
     let full_id = app.manifest.full_id();
     terminal.info(format!("Linking app {full_id} in {scope}")).await;
@@ -280,9 +275,7 @@ async fn session_main(
     }
 
     // Graceful stop: no new events, let running handlers finish (bounded), then stop all.
-    terminal
-        .info("stopping: waiting for running handlers (Ctrl-C again to force)")
-        .await;
+    terminal.info("stopping: waiting for running handlers (Ctrl-C again to force)").await;
     shutdown.cancel();
     stop_deliveries.cancel();
     if let Some(id) = linked.subscriber.take() {
@@ -300,11 +293,7 @@ async fn session_main(
     }
     drop(record);
     let c = bus.counters.snapshot();
-    let abandoned = if c.in_flight > 0 {
-        format!(" ({} abandoned at stop)", c.in_flight)
-    } else {
-        String::new()
-    };
+    let abandoned = if c.in_flight > 0 { format!(" ({} abandoned at stop)", c.in_flight) } else { String::new() };
     terminal
         .record(
             format!(
@@ -327,10 +316,7 @@ struct StopSignal {
 impl StopSignal {
     fn new() -> anyhow::Result<StopSignal> {
         use tokio::signal::unix::{signal, SignalKind};
-        Ok(StopSignal {
-            int: signal(SignalKind::interrupt())?,
-            term: signal(SignalKind::terminate())?,
-        })
+        Ok(StopSignal { int: signal(SignalKind::interrupt())?, term: signal(SignalKind::terminate())? })
     }
 
     async fn recv(&mut self) {
@@ -357,11 +343,7 @@ fn spec_for(app: &App, node: &std::path::Path, scope: &Scope) -> Spec {
 }
 
 fn subscriptions(app: &App) -> Vec<(String, app::EventSubscription)> {
-    app.service
-        .events
-        .iter()
-        .map(|(id, s)| (id.clone(), s.clone()))
-        .collect()
+    app.service.events.iter().map(|(id, s)| (id.clone(), s.clone())).collect()
 }
 
 /// Build, start a worker, and check that it exports every handler service.json names.
@@ -388,11 +370,7 @@ async fn start_worker(linked: &Linked, terminal: &Terminal, bus: &Arc<Bus>) -> R
         .keys()
         .filter(|id| !exported.contains(id))
         .map(|id| {
-            let have = if exported.is_empty() {
-                "none".to_string()
-            } else {
-                exported.join(", ")
-            };
+            let have = if exported.is_empty() { "none".to_string() } else { exported.join(", ") };
             linked
                 .app
                 .service_json_error(
@@ -471,12 +449,7 @@ async fn show_failure(terminal: &Terminal, f: &Failure, watching: bool) {
     match f {
         Failure::App(diags) => {
             for d in diags {
-                terminal
-                    .send(Output::Diagnostic {
-                        level: Level::Error,
-                        diagnostic: d.clone(),
-                    })
-                    .await;
+                terminal.send(Output::Diagnostic { level: Level::Error, diagnostic: d.clone() }).await;
             }
         }
         Failure::Other(e) => {
@@ -488,20 +461,14 @@ async fn show_failure(terminal: &Terminal, f: &Failure, watching: bool) {
                 .await;
         }
     }
-    let msg = if watching {
-        "App build failed. Waiting for changes..."
-    } else {
-        "App build failed."
-    };
+    let msg = if watching { "App build failed. Waiting for changes..." } else { "App build failed." };
     terminal.status(Level::Error, msg).await;
 }
 
 async fn banner(linked: &Linked, terminal: &Terminal, url: &str, sample_sender: bool, record: &std::path::Path) {
     let app = &linked.app;
     if app.service.events.is_empty() {
-        terminal
-            .status(Level::Warn, "node/service.json subscribes to no events")
-            .await;
+        terminal.status(Level::Warn, "node/service.json subscribes to no events").await;
     }
     for (id, sub) in &app.service.events {
         let keys: Vec<&str> = sub.all_keys().collect();
@@ -516,19 +483,12 @@ async fn banner(linked: &Linked, terminal: &Terminal, url: &str, sample_sender: 
     if !app.service.routes.is_empty() {
         let ids: Vec<&str> = app.service.routes.keys().map(String::as_str).collect();
         terminal
-            .status(
-                Level::Warn,
-                format!("routes are not served by this version of ioctl yet: {}", ids.join(", ")),
-            )
+            .status(Level::Warn, format!("routes are not served by this version of ioctl yet: {}", ids.join(", ")))
             .await;
     }
     let policy = linked.policy.lock().unwrap().describe();
-    terminal
-        .info(format!("delivery policy for {}: {policy}", linked.spec.app_id))
-        .await;
-    terminal
-        .info(format!("session {url} (token in {})", record.display()))
-        .await;
+    terminal.info(format!("delivery policy for {}: {policy}", linked.spec.app_id)).await;
+    terminal.info(format!("session {url} (token in {})", record.display())).await;
     if sample_sender {
         terminal
             .info(format!(

@@ -99,10 +99,8 @@ pub async fn run(
 }
 
 fn seed() -> u64 {
-    let n = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(1);
+    let n =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1);
     n | 1
 }
 
@@ -120,10 +118,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn fires_only_after_arming_then_every_interval() {
         let bus = Bus::new();
-        let scope = Scope {
-            account: "local".into(),
-            workspace: "dev".into(),
-        };
+        let scope = Scope { account: "local".into(), workspace: "dev".into() };
         let terminal = Terminal::discard();
         let arm = Arm::new();
         let cancel = CancellationToken::new();
@@ -141,11 +136,7 @@ mod tests {
         assert!(arm.arm());
         assert!(!arm.arm(), "second healthcheck does not re-arm");
         tokio::time::sleep(Duration::from_millis(25_001)).await;
-        assert_eq!(
-            bus.counters.snapshot().published,
-            3,
-            "at 0 s, 10 s and 20 s after arming"
-        );
+        assert_eq!(bus.counters.snapshot().published, 3, "at 0 s, 10 s and 20 s after arming");
         match seen.recv().await.unwrap() {
             crate::bus::Activity::Event { event, .. } => {
                 assert_eq!((event.sender.as_str(), event.key.as_str()), (APP_ID, KEY));

@@ -61,9 +61,7 @@ pub async fn serve(listener: TcpListener, shared: Shared) {
         .route("/_ioctl/events/replay", post(replay))
         .fallback(not_found)
         .with_state(shared);
-    let _ = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await;
+    let _ = axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await;
 }
 
 async fn hcheck(State(s): State<Shared>) -> Response {
@@ -72,11 +70,9 @@ async fn hcheck(State(s): State<Shared>) -> Response {
             arm.arm();
             "ok".into_response()
         }
-        None => (
-            StatusCode::NOT_FOUND,
-            "the sample sender is off in this session (--no-sample-sender)\n",
-        )
-            .into_response(),
+        None => {
+            (StatusCode::NOT_FOUND, "the sample sender is off in this session (--no-sample-sender)\n").into_response()
+        }
     }
 }
 
@@ -90,10 +86,7 @@ fn authorized(s: &Shared, headers: &HeaderMap) -> bool {
 }
 
 fn unauthorized() -> Response {
-    (
-        StatusCode::UNAUTHORIZED,
-        "this endpoint needs the session token (Authorization: Bearer <token>)\n",
-    )
+    (StatusCode::UNAUTHORIZED, "this endpoint needs the session token (Authorization: Bearer <token>)\n")
         .into_response()
 }
 
@@ -136,20 +129,11 @@ async fn tail(State(s): State<Shared>, headers: HeaderMap) -> Response {
         let end = json!({"type": "session_end", "counts": bus.counters.snapshot()});
         let _ = tx.send(Ok(format!("{end}\n"))).await;
     });
-    (
-        [(header::CONTENT_TYPE, "application/x-ndjson")],
-        Body::from_stream(ReceiverStream::new(rx)),
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "application/x-ndjson")], Body::from_stream(ReceiverStream::new(rx))).into_response()
 }
 
 fn json_response(status: StatusCode, body: Value) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        format!("{body}\n"),
-    )
-        .into_response()
+    (status, [(header::CONTENT_TYPE, "application/json")], format!("{body}\n")).into_response()
 }
 
 fn bad_request(message: String) -> Response {
@@ -168,6 +152,9 @@ struct Publish {
     /// Publish the same event this many times (load and soak tests); 1 when absent.
     #[serde(default)]
     repeat: Option<u64>,
+    /// With `repeat`: events per second (as fast as the handlers take them when absent).
+    #[serde(default)]
+    rate: Option<f64>,
 }
 
 async fn publish(State(s): State<Shared>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
@@ -183,19 +170,21 @@ async fn publish(State(s): State<Shared>, headers: HeaderMap, body: axum::body::
     }
     let repeat = p.repeat.unwrap_or(1).max(1);
     let (mut first, mut deliveries) = (None, 0);
+    let mut pace = p.rate.filter(|r| *r > 0.0).map(|r| {
+        let mut t = tokio::time::interval(std::time::Duration::from_secs_f64(1.0 / r));
+        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        t
+    });
     for _ in 0..repeat {
+        if let Some(t) = pace.as_mut() {
+            t.tick().await;
+        }
         // Each publish waits for room in full queues: a big repeat is paced by the handlers.
-        let (event, n) = s
-            .bus
-            .publish(&s.scope, &p.sender, &p.key, &p.subject, p.body.clone())
-            .await;
+        let (event, n) = s.bus.publish(&s.scope, &p.sender, &p.key, &p.subject, p.body.clone()).await;
         first.get_or_insert(event.id.clone());
         deliveries += n;
     }
-    json_response(
-        StatusCode::OK,
-        json!({ "id": first, "deliveries": deliveries, "published": repeat }),
-    )
+    json_response(StatusCode::OK, json!({ "id": first, "deliveries": deliveries, "published": repeat }))
 }
 
 async fn failed(State(s): State<Shared>, headers: HeaderMap) -> Response {
@@ -227,9 +216,7 @@ async fn replay(State(s): State<Shared>, headers: HeaderMap, body: axum::body::B
     }
     let letters = s.dead.take(r.event_id.as_deref());
     if letters.is_empty() {
-        let what = r.event_id.map_or("no failed events".to_string(), |id| {
-            format!("no failed event with id {id}")
-        });
+        let what = r.event_id.map_or("no failed events".to_string(), |id| format!("no failed event with id {id}"));
         return json_response(StatusCode::NOT_FOUND, json!({ "error": what }));
     }
     let mut replayed = Vec::new();
@@ -239,19 +226,9 @@ async fn replay(State(s): State<Shared>, headers: HeaderMap, body: axum::body::B
             s.dead.push(letter);
             continue;
         };
-        s.bus
-            .counters
-            .deliveries
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        s.bus.counters.deliveries.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let id = letter.event.id.clone();
-        if queue
-            .send(Delivery {
-                event: letter.event.clone(),
-                handler: letter.handler.clone(),
-            })
-            .await
-            .is_err()
-        {
+        if queue.send(Delivery { event: letter.event.clone(), handler: letter.handler.clone() }).await.is_err() {
             s.bus.counters.failed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             s.dead.push(letter);
             continue;

@@ -33,9 +33,7 @@ pub fn home() -> anyhow::Result<PathBuf> {
 }
 
 pub fn path(home: &Path, scope: &Scope) -> PathBuf {
-    home.join("sessions")
-        .join(&scope.account)
-        .join(format!("{}.json", scope.workspace))
+    home.join("sessions").join(&scope.account).join(format!("{}.json", scope.workspace))
 }
 
 /// Whether a process with this pid exists.
@@ -86,10 +84,7 @@ pub struct Written {
 
 impl Written {
     pub fn write(home: &Path, record: &Record) -> anyhow::Result<Written> {
-        let scope = Scope {
-            account: record.account.clone(),
-            workspace: record.workspace.clone(),
-        };
+        let scope = Scope { account: record.account.clone(), workspace: record.workspace.clone() };
         let path = path(home, &scope);
         let dir = path.parent().expect("record path has a parent");
         std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create folder", dir.display()))?;
@@ -138,10 +133,7 @@ mod tests {
     #[test]
     fn write_find_and_stale() {
         let home = tempfile::tempdir().unwrap();
-        let scope = Scope {
-            account: "acme".into(),
-            workspace: "dev".into(),
-        };
+        let scope = Scope { account: "acme".into(), workspace: "dev".into() };
         let mut rec = Record {
             url: "http://127.0.0.1:1".into(),
             pid: std::process::id(),
@@ -156,16 +148,10 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             assert_eq!(std::fs::metadata(w.path()).unwrap().permissions().mode() & 0o777, 0o600);
             assert_eq!(find(home.path(), &scope).unwrap().unwrap().token, rec.token);
-            let other = Scope {
-                account: "acme".into(),
-                workspace: "other".into(),
-            };
+            let other = Scope { account: "acme".into(), workspace: "other".into() };
             assert!(find(home.path(), &other).unwrap().is_none());
         }
-        assert!(
-            find(home.path(), &scope).unwrap().is_none(),
-            "dropped record is removed"
-        );
+        assert!(find(home.path(), &scope).unwrap().is_none(), "dropped record is removed");
         rec.pid = 0x7fff_fff0; // no such process
         std::mem::forget(Written::write(home.path(), &rec).unwrap());
         assert!(find(home.path(), &scope).unwrap().is_none(), "stale record is ignored");

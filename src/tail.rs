@@ -29,18 +29,11 @@ pub async fn run(scope: &Scope, filters: &Filters, format: Format) -> anyhow::Re
     let resp = client::get(&record.url, "/_ioctl/events/tail", Some(&record.token)).await?;
     if !resp.status().is_success() {
         let status = resp.status();
-        bail!(
-            "the link session refused the tail ({status}): {}",
-            client::text(resp).await?.trim()
-        );
+        bail!("the link session refused the tail ({status}): {}", client::text(resp).await?.trim());
     }
     let mut body = resp.into_body();
     let mut buf = Vec::new();
-    let mut view = View {
-        filters: filters.clone(),
-        format,
-        shown: Shown::default(),
-    };
+    let mut view = View { filters: filters.clone(), format, shown: Shown::default() };
     let mut out = std::io::stdout();
     while let Some(frame) = body.frame().await {
         let Ok(frame) = frame else { break };
@@ -137,17 +130,12 @@ impl View {
         let time = dim.apply_to(chrono::Local::now().format("%H:%M:%S%.3f").to_string());
         let c = |st: Style| st.force_styling(self.format.color);
         Some(match msg["type"].as_str()? {
-            "hello" => format!(
-                "tailing events of account {}, workspace {} (Ctrl-C to stop)",
-                s("account"),
-                s("workspace")
-            ),
+            "hello" => {
+                format!("tailing events of account {}, workspace {} (Ctrl-C to stop)", s("account"), s("workspace"))
+            }
             "event" => {
-                let subject = if s("subject").is_empty() {
-                    String::new()
-                } else {
-                    format!(" subject={}", s("subject"))
-                };
+                let subject =
+                    if s("subject").is_empty() { String::new() } else { format!(" subject={}", s("subject")) };
                 format!(
                     "{time} {} {} {} {}{subject} {}",
                     c(Style::new().cyan()).apply_to("event"),
@@ -180,10 +168,7 @@ impl View {
                 }
                 line
             }
-            "lagged" => format!(
-                "{time} warn: this tail fell behind and missed {} records",
-                msg["skipped"]
-            ),
+            "lagged" => format!("{time} warn: this tail fell behind and missed {} records", msg["skipped"]),
             "session_end" => {
                 let n = &msg["counts"];
                 format!(

@@ -42,12 +42,7 @@ impl Level {
 pub enum Output {
     /// `HH:MM:SS.mmm - level: message  app` — app output (with the handler it came from) or,
     /// with no app, ioctl's own status lines.
-    Log {
-        level: Level,
-        message: String,
-        app: Option<String>,
-        handler: Option<String>,
-    },
+    Log { level: Level, message: String, app: Option<String>, handler: Option<String> },
     /// A positioned problem in a user file.
     Diagnostic { level: Level, diagnostic: Diagnostic },
     /// A structured record: `human` for people, `json` for `--json`.
@@ -99,13 +94,7 @@ impl Terminal {
     pub fn discard() -> Terminal {
         let (tx, mut rx) = mpsc::channel::<Output>(1024);
         tokio::spawn(async move { while rx.recv().await.is_some() {} });
-        Terminal {
-            tx,
-            format: Format {
-                json: true,
-                color: false,
-            },
-        }
+        Terminal { tx, format: Format { json: true, color: false } }
     }
 
     pub async fn send(&self, msg: Output) {
@@ -114,13 +103,7 @@ impl Terminal {
     }
 
     pub async fn status(&self, level: Level, message: impl Into<String>) {
-        self.send(Output::Log {
-            level,
-            message: message.into(),
-            app: None,
-            handler: None,
-        })
-        .await;
+        self.send(Output::Log { level, message: message.into(), app: None, handler: None }).await;
     }
 
     pub async fn info(&self, message: impl Into<String>) {
@@ -128,22 +111,13 @@ impl Terminal {
     }
 
     pub async fn record(&self, human: impl Into<String>, json: Value) {
-        self.send(Output::Record {
-            human: human.into(),
-            json,
-        })
-        .await;
+        self.send(Output::Record { human: human.into(), json }).await;
     }
 }
 
 fn render(msg: &Output, f: Format) -> String {
     match msg {
-        Output::Log {
-            level,
-            message,
-            app,
-            handler,
-        } => {
+        Output::Log { level, message, app, handler } => {
             if f.json {
                 let mut v = json!({"type": if app.is_some() { "log" } else { "status" }, "level": level.as_str(), "message": message});
                 if let Some(app) = app {
@@ -202,12 +176,7 @@ mod tests {
 
     #[test]
     fn plain_log_line_shape() {
-        let l = log_line(
-            Level::Info,
-            "EVENT HANDLER: received event",
-            Some("vtex.service-course@0.0.1"),
-            false,
-        );
+        let l = log_line(Level::Info, "EVENT HANDLER: received event", Some("vtex.service-course@0.0.1"), false);
         let (time, rest) = l.split_once(" - ").unwrap();
         assert_eq!(time.len(), 12, "{l}");
         assert_eq!(rest, "info: EVENT HANDLER: received event  vtex.service-course@0.0.1");
@@ -215,10 +184,7 @@ mod tests {
 
     #[test]
     fn json_log_has_handler_only_when_known() {
-        let f = Format {
-            json: true,
-            color: false,
-        };
+        let f = Format { json: true, color: false };
         let with = render(
             &Output::Log {
                 level: Level::Warn,
@@ -231,18 +197,8 @@ mod tests {
         let v: Value = serde_json::from_str(&with).unwrap();
         assert_eq!(v["type"], "log");
         assert_eq!(v["handler"], "h");
-        let without = render(
-            &Output::Log {
-                level: Level::Info,
-                message: "m".into(),
-                app: Some("a".into()),
-                handler: None,
-            },
-            f,
-        );
-        assert!(serde_json::from_str::<Value>(&without)
-            .unwrap()
-            .get("handler")
-            .is_none());
+        let without =
+            render(&Output::Log { level: Level::Info, message: "m".into(), app: Some("a".into()), handler: None }, f);
+        assert!(serde_json::from_str::<Value>(&without).unwrap().get("handler").is_none());
     }
 }

@@ -40,9 +40,7 @@ pub fn start(root: &Path) -> anyhow::Result<(Watch, mpsc::Receiver<Vec<Change>>)
         }
     })
     .context("cannot start the file watcher")?;
-    watcher
-        .watch(root, RecursiveMode::Recursive)
-        .with_context(|| format!("{}: cannot watch", root.display()))?;
+    watcher.watch(root, RecursiveMode::Recursive).with_context(|| format!("{}: cannot watch", root.display()))?;
 
     let (tx, rx) = mpsc::channel(16);
     let root = root.to_path_buf();
@@ -62,10 +60,7 @@ pub fn start(root: &Path) -> anyhow::Result<(Watch, mpsc::Receiver<Vec<Change>>)
                 .into_iter()
                 .filter_map(|p| {
                     let rel = p.strip_prefix(&root).ok()?.to_path_buf();
-                    (!ignored(&rel) && !p.is_dir()).then(|| Change {
-                        deleted: !p.exists(),
-                        path: rel,
-                    })
+                    (!ignored(&rel) && !p.is_dir()).then(|| Change { deleted: !p.exists(), path: rel })
                 })
                 .collect();
             if !batch.is_empty() && tx.send(batch).await.is_err() {
@@ -78,10 +73,7 @@ pub fn start(root: &Path) -> anyhow::Result<(Watch, mpsc::Receiver<Vec<Change>>)
 
 /// Paths a save of the user's never touches: dependencies, ioctl's output, VCS, editor files.
 pub fn ignored(rel: &Path) -> bool {
-    let parts: Vec<String> = rel
-        .components()
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect();
+    let parts: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
     if parts.is_empty() {
         return true;
     }
@@ -124,28 +116,10 @@ mod tests {
             std::fs::write(root.join("node/a.ts"), format!("export const a = {i}\n")).unwrap();
         }
         std::fs::write(root.join("node/.a.ts.swp"), "x").unwrap();
-        let batch = tokio::time::timeout(Duration::from_secs(5), rx.recv())
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            batch,
-            vec![Change {
-                path: PathBuf::from("node/a.ts"),
-                deleted: false
-            }]
-        );
+        let batch = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.unwrap().unwrap();
+        assert_eq!(batch, vec![Change { path: PathBuf::from("node/a.ts"), deleted: false }]);
         std::fs::remove_file(root.join("node/a.ts")).unwrap();
-        let batch = tokio::time::timeout(Duration::from_secs(5), rx.recv())
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            batch,
-            vec![Change {
-                path: PathBuf::from("node/a.ts"),
-                deleted: true
-            }]
-        );
+        let batch = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.unwrap().unwrap();
+        assert_eq!(batch, vec![Change { path: PathBuf::from("node/a.ts"), deleted: true }]);
     }
 }

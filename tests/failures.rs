@@ -66,14 +66,7 @@ export async function exit(_ctx: any) {
 "#;
 
 fn app(env: &Env) -> std::path::PathBuf {
-    env.app(
-        "app",
-        &[
-            ("node/service.json", SERVICE),
-            ("node/index.ts", INDEX),
-            ("node/event/handlers.ts", HANDLERS),
-        ],
-    )
+    env.app("app", &[("node/service.json", SERVICE), ("node/index.ts", INDEX), ("node/event/handlers.ts", HANDLERS)])
 }
 
 fn send(env: &Env, key: &str) -> Value {
@@ -89,13 +82,7 @@ struct Linked {
 
 fn start(env: &Env) -> Linked {
     let app = app(env);
-    let mut link = env.spawn(&[
-        "link",
-        app.to_str().unwrap(),
-        "--json",
-        "--no-watch",
-        "--no-sample-sender",
-    ]);
+    let mut link = env.spawn(&["link", app.to_str().unwrap(), "--json", "--no-watch", "--no-sample-sender"]);
     link.wait_json("ready", |v| v["type"] == "ready");
     let mut tail = env.spawn(&["events", "tail", "--json"]);
     tail.wait_json("hello", |v| v["type"] == "hello");
@@ -103,9 +90,7 @@ fn start(env: &Env) -> Linked {
 }
 
 fn final_delivery(tail: &mut Running, id: &str) -> Value {
-    tail.wait_json("final outcome", |v| {
-        v["type"] == "delivery" && v["event_id"] == id && v["outcome"] != "retry"
-    })
+    tail.wait_json("final outcome", |v| v["type"] == "delivery" && v["event_id"] == id && v["outcome"] != "retry")
 }
 
 #[test]
@@ -138,17 +123,8 @@ fn manual_events_reach_subscribers_and_bad_json_publishes_nothing() {
     assert!(stderr(&bad).contains("\"b\": 2"), "code frame: {}", stderr(&bad));
 
     let unmatched = env.run(&["events", "send", "nobody-listens", "--sender", "vtex.other-app"]);
-    assert!(
-        stdout(&unmatched).contains("no handler subscribes to it"),
-        "{}",
-        stdout(&unmatched)
-    );
-    assert_eq!(
-        env.run(&["events", "send", "x", "--sender", "Not An App"])
-            .status
-            .code(),
-        Some(1)
-    );
+    assert!(stdout(&unmatched).contains("no handler subscribes to it"), "{}", stdout(&unmatched));
+    assert_eq!(env.run(&["events", "send", "x", "--sender", "Not An App"]).status.code(), Some(1));
 
     assert_eq!(s.link.interrupt(), 0);
     let stopped = s
@@ -166,21 +142,13 @@ fn a_handler_that_fails_once_succeeds_on_the_retry() {
     let env = Env::new();
     let mut s = start(&env);
     let id = send(&env, "flaky")["id"].as_str().unwrap().to_string();
-    let retry = s
-        .tail
-        .wait_json("retry", |v| v["type"] == "delivery" && v["event_id"] == id.as_str());
-    assert_eq!(
-        (retry["outcome"].as_str(), retry["attempt"].as_u64()),
-        (Some("retry"), Some(1))
-    );
+    let retry = s.tail.wait_json("retry", |v| v["type"] == "delivery" && v["event_id"] == id.as_str());
+    assert_eq!((retry["outcome"].as_str(), retry["attempt"].as_u64()), (Some("retry"), Some(1)));
     assert_eq!(retry["error"], "Error: first attempt fails");
     let delay = retry["retry_in_ms"].as_u64().unwrap();
     assert!((20..=24).contains(&delay), "backoff 20 ms + ≤20% jitter, got {delay}");
     let done = final_delivery(&mut s.tail, &id);
-    assert_eq!(
-        (done["outcome"].as_str(), done["attempt"].as_u64()),
-        (Some("ok"), Some(2))
-    );
+    assert_eq!((done["outcome"].as_str(), done["attempt"].as_u64()), (Some("ok"), Some(2)));
     s.link.wait_json("success log", |v| v["message"] == "flaky succeeded");
 }
 
@@ -190,30 +158,17 @@ fn failed_events_are_kept_listed_and_replayed() {
     let mut s = start(&env);
     let id = send(&env, "always")["id"].as_str().unwrap().to_string();
     let done = final_delivery(&mut s.tail, &id);
-    assert_eq!(
-        (done["outcome"].as_str(), done["attempt"].as_u64()),
-        (Some("failed"), Some(2))
-    );
+    assert_eq!((done["outcome"].as_str(), done["attempt"].as_u64()), (Some("failed"), Some(2)));
 
     let listed = env.run(&["events", "failed", "--json"]);
-    let letters: Vec<Value> = stdout(&listed)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let letters: Vec<Value> = stdout(&listed).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(letters.len(), 1);
     assert_eq!(letters[0]["event"]["id"], id.as_str());
     assert_eq!(letters[0]["handler"], "always");
     let attempts = letters[0]["attempts"].as_array().unwrap();
     assert_eq!(attempts.len(), 2);
     assert_eq!(attempts[0]["error"], "TypeError: always broken");
-    assert!(
-        attempts[0]["stack"]
-            .as_str()
-            .unwrap()
-            .contains("node/event/handlers.ts:17:9"),
-        "{}",
-        attempts[0]["stack"]
-    );
+    assert!(attempts[0]["stack"].as_str().unwrap().contains("node/event/handlers.ts:17:9"), "{}", attempts[0]["stack"]);
     let human = stdout(&env.run(&["events", "failed"]));
     assert!(human.contains(&format!("{id} always from ioctl.manual")), "{human}");
     assert!(human.contains("attempt 2"), "{human}");
@@ -228,11 +183,7 @@ fn failed_events_are_kept_listed_and_replayed() {
     final_delivery(&mut s.tail, &id);
     let missing = env.run(&["events", "replay", "no-such-id"]);
     assert_eq!(missing.status.code(), Some(1));
-    assert!(
-        stderr(&missing).contains("no failed event with id no-such-id"),
-        "{}",
-        stderr(&missing)
-    );
+    assert!(stderr(&missing).contains("no failed event with id no-such-id"), "{}", stderr(&missing));
     // It failed again, so it is back in the list; --all-failed takes it.
     std::thread::sleep(Duration::from_millis(100));
     assert!(stdout(&env.run(&["events", "replay", "--all-failed"])).contains(&id));
@@ -243,9 +194,7 @@ fn a_hanging_handler_times_out_and_a_late_result_is_ignored() {
     let env = Env::new();
     let mut s = start(&env);
     let id = send(&env, "hang")["id"].as_str().unwrap().to_string();
-    let first = s
-        .tail
-        .wait_json("timeout", |v| v["type"] == "delivery" && v["event_id"] == id.as_str());
+    let first = s.tail.wait_json("timeout", |v| v["type"] == "delivery" && v["event_id"] == id.as_str());
     assert_eq!(first["error"], "timed out after 400 ms (attempt abandoned)");
     let done = final_delivery(&mut s.tail, &id);
     assert_eq!(done["outcome"], "failed");
@@ -263,25 +212,14 @@ fn a_blocked_event_loop_is_killed_and_restarted() {
     let mut s = start(&env);
     let before = children(s.link.child.id());
     let id = send(&env, "block")["id"].as_str().unwrap().to_string();
-    let first = s
-        .tail
-        .wait_json("timeout", |v| v["type"] == "delivery" && v["event_id"] == id.as_str());
-    assert!(
-        first["error"]
-            .as_str()
-            .unwrap()
-            .contains("was blocked and did not answer, so it was killed"),
-        "{first}"
-    );
+    let first = s.tail.wait_json("timeout", |v| v["type"] == "delivery" && v["event_id"] == id.as_str());
+    assert!(first["error"].as_str().unwrap().contains("was blocked and did not answer, so it was killed"), "{first}");
     s.link.wait_json("restart notice", |v| {
         v["type"] == "status"
-            && v["message"]
-                .as_str()
-                .is_some_and(|m| m.starts_with("the app's Node.js process crashed"))
+            && v["message"].as_str().is_some_and(|m| m.starts_with("the app's Node.js process crashed"))
     });
     final_delivery(&mut s.tail, &id);
-    s.link
-        .wait_json("restarted", |v| v["message"] == "restarted the app's Node.js process");
+    s.link.wait_json("restarted", |v| v["message"] == "restarted the app's Node.js process");
     let id2 = send(&env, "ok")["id"].as_str().unwrap().to_string();
     assert_eq!(final_delivery(&mut s.tail, &id2)["outcome"], "ok");
     assert!(before.iter().all(|p| !alive(*p)), "the blocked process is gone");
@@ -293,21 +231,11 @@ fn process_exit_restarts_node_and_link_survives() {
     let env = Env::new();
     let mut s = start(&env);
     let id = send(&env, "exit")["id"].as_str().unwrap().to_string();
-    let first = s
-        .tail
-        .wait_json("attempt", |v| v["type"] == "delivery" && v["event_id"] == id.as_str());
-    assert!(
-        first["error"].as_str().unwrap().contains("exited (exit code 3)"),
-        "{first}"
-    );
-    s.link.wait_json("crash notice", |v| {
-        v["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("crashed (exit code 3)"))
-    });
+    let first = s.tail.wait_json("attempt", |v| v["type"] == "delivery" && v["event_id"] == id.as_str());
+    assert!(first["error"].as_str().unwrap().contains("exited (exit code 3)"), "{first}");
+    s.link.wait_json("crash notice", |v| v["message"].as_str().is_some_and(|m| m.contains("crashed (exit code 3)")));
     assert_eq!(final_delivery(&mut s.tail, &id)["outcome"], "failed");
-    s.link
-        .wait_json("restarted", |v| v["message"] == "restarted the app's Node.js process");
+    s.link.wait_json("restarted", |v| v["message"] == "restarted the app's Node.js process");
     let id2 = send(&env, "ok")["id"].as_str().unwrap().to_string();
     assert_eq!(final_delivery(&mut s.tail, &id2)["outcome"], "ok");
     assert_eq!(s.link.interrupt(), 0);
@@ -342,28 +270,15 @@ export default new Service({
 #[test]
 fn soak_ten_thousand_events_with_random_failures_and_a_crash_lose_nothing() {
     let env = Env::new();
-    let app = env.app(
-        "soak",
-        &[("node/service.json", SOAK_SERVICE), ("node/index.ts", SOAK_INDEX)],
-    );
+    let app = env.app("soak", &[("node/service.json", SOAK_SERVICE), ("node/index.ts", SOAK_INDEX)]);
     let out = env.dir.path().join("successes.txt");
-    let mut link = env.command(&[
-        "link",
-        app.to_str().unwrap(),
-        "--json",
-        "--no-watch",
-        "--no-sample-sender",
-    ]);
+    let mut link = env.command(&["link", app.to_str().unwrap(), "--json", "--no-watch", "--no-sample-sender"]);
     link.env("SOAK_OUT", &out);
     let mut link = Running::from_command(link);
     link.wait_json("ready", |v| v["type"] == "ready");
     let sent = env.run(&["events", "send", "work", "--repeat", "10000", "--json"]);
     assert_eq!(sent.status.code(), Some(0), "{}", stderr(&sent));
-    link.wait_json("the crash", |v| {
-        v["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("crashed (exit code 7)"))
-    });
+    link.wait_json("the crash", |v| v["message"].as_str().is_some_and(|m| m.contains("crashed (exit code 7)")));
     // Wait until the handler's record stops growing, then stop and read the counts.
     let mut last = usize::MAX;
     loop {
@@ -407,17 +322,10 @@ fn soak_ten_thousand_events_with_random_failures_and_a_crash_lose_nothing() {
         })
         .collect();
     assert!(!interrupted.is_empty(), "the crash interrupted running attempts");
-    let successes: Vec<String> = std::fs::read_to_string(&out)
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect();
+    let successes: Vec<String> = std::fs::read_to_string(&out).unwrap().lines().map(str::to_string).collect();
     let mut seen = std::collections::HashSet::new();
     let twice: Vec<&String> = successes.iter().filter(|id| !seen.insert(*id)).collect();
-    assert!(
-        twice.iter().all(|id| interrupted.contains(*id)),
-        "handled twice without a crash in between: {twice:?}"
-    );
+    assert!(twice.iter().all(|id| interrupted.contains(*id)), "handled twice without a crash in between: {twice:?}");
     let unique = seen.len() as u64;
     assert!(
         unique >= n("delivered") && unique <= n("delivered") + interrupted.len() as u64,
@@ -429,9 +337,5 @@ fn soak_ten_thousand_events_with_random_failures_and_a_crash_lose_nothing() {
         interrupted.len(),
         twice.len()
     );
-    assert!(
-        n("failed") > 0 && n("failed") < 100,
-        "with 10% failures and 3 attempts about 10 fail: {}",
-        n("failed")
-    );
+    assert!(n("failed") > 0 && n("failed") < 100, "with 10% failures and 3 attempts about 10 fail: {}", n("failed"));
 }

@@ -16,36 +16,21 @@ fn is_handler_log(v: &Value, message: &str) -> bool {
 fn handler_runs_after_healthcheck_and_never_before() {
     let env = Env::new();
     let app = env.app("app", &[]);
-    let mut link = env.spawn(&[
-        "link",
-        app.to_str().unwrap(),
-        "--json",
-        "--sender-interval",
-        "0.2",
-        "--no-watch",
-    ]);
+    let mut link = env.spawn(&["link", app.to_str().unwrap(), "--json", "--sender-interval", "0.2", "--no-watch"]);
     let ready = link.wait_json("ready", |v| v["type"] == "ready");
     assert_eq!(ready["app"], "vtex.service-course@0.0.1");
-    assert_eq!(
-        (ready["account"].as_str(), ready["workspace"].as_str()),
-        (Some("local"), Some("dev"))
-    );
+    assert_eq!((ready["account"].as_str(), ready["workspace"].as_str()), (Some("local"), Some("dev")));
     assert!(ready["url"].as_str().unwrap().starts_with("http://127.0.0.1:"));
 
     // Five intervals pass without a healthcheck: nothing may be fired or handled.
     let quiet = link.collect_for(Duration::from_millis(1200));
-    assert!(
-        !quiet.iter().any(|l| l.contains("EVENT HANDLER")),
-        "handler ran before the healthcheck:\n{quiet:?}"
-    );
+    assert!(!quiet.iter().any(|l| l.contains("EVENT HANDLER")), "handler ran before the healthcheck:\n{quiet:?}");
 
     let hc = env.run(&["healthcheck"]);
     assert_eq!(stdout(&hc), "ok\n", "stderr: {}", stderr(&hc));
     assert_eq!(hc.status.code(), Some(0));
 
-    let log = link.wait_json("the handler's log line", |v| {
-        is_handler_log(v, "EVENT HANDLER: received event")
-    });
+    let log = link.wait_json("the handler's log line", |v| is_handler_log(v, "EVENT HANDLER: received event"));
     assert_eq!(log["app"], "vtex.service-course@0.0.1");
     assert_eq!(log["level"], "info");
     link.wait_json("a second event", |v| is_handler_log(v, "EVENT HANDLER: received event"));
@@ -59,10 +44,7 @@ fn handler_runs_after_healthcheck_and_never_before() {
     let c = &stopped["counts"];
     assert!(c["delivered"].as_u64().unwrap() >= 2);
     assert_eq!(c["failed"], 0);
-    assert_eq!(
-        c["deliveries"].as_u64(),
-        Some(c["delivered"].as_u64().unwrap() + c["in_flight"].as_u64().unwrap())
-    );
+    assert_eq!(c["deliveries"].as_u64(), Some(c["delivered"].as_u64().unwrap() + c["in_flight"].as_u64().unwrap()));
 }
 
 #[test]
@@ -86,10 +68,7 @@ fn human_output_is_in_vtex_link_style() {
     assert_eq!(env.run(&["healthcheck"]).status.code(), Some(0));
     let line = link.wait_line("handler output", |l| l.contains("EVENT HANDLER"));
     let (time, rest) = line.split_once(" - ").unwrap();
-    assert!(
-        time.len() == 12 && time.as_bytes()[2] == b':' && time.as_bytes()[8] == b'.',
-        "time HH:MM:SS.mmm: {line}"
-    );
+    assert!(time.len() == 12 && time.as_bytes()[2] == b':' && time.as_bytes()[8] == b'.', "time HH:MM:SS.mmm: {line}");
     assert_eq!(rest, "info: EVENT HANDLER: received event  vtex.service-course@0.0.1");
     assert!(!line.contains('\u{1b}'), "no colour when stdout is not a terminal");
 }
@@ -98,14 +77,7 @@ fn human_output_is_in_vtex_link_style() {
 fn tail_shows_events_and_deliveries_and_the_end_of_the_session() {
     let env = Env::new();
     let app = env.app("app", &[]);
-    let mut link = env.spawn(&[
-        "link",
-        app.to_str().unwrap(),
-        "--json",
-        "--sender-interval",
-        "0.2",
-        "--no-watch",
-    ]);
+    let mut link = env.spawn(&["link", app.to_str().unwrap(), "--json", "--sender-interval", "0.2", "--no-watch"]);
     link.wait_json("ready", |v| v["type"] == "ready");
     let mut tail = env.spawn(&["events", "tail", "--json"]);
     tail.wait_json("hello", |v| v["type"] == "hello");
@@ -117,9 +89,7 @@ fn tail_shows_events_and_deliveries_and_the_end_of_the_session() {
     let random: u32 = event["body"]["random"].as_str().unwrap().parse().unwrap();
     assert!(random <= 100);
     let id = event["id"].as_str().unwrap().to_string();
-    let delivery = tail.wait_json("its delivery", |v| {
-        v["type"] == "delivery" && v["event_id"] == id.as_str()
-    });
+    let delivery = tail.wait_json("its delivery", |v| v["type"] == "delivery" && v["event_id"] == id.as_str());
     assert_eq!(delivery["app"], "vtex.service-course@0.0.1");
     assert_eq!(delivery["handler"], "liveUsersUpdate");
     assert_eq!(delivery["outcome"], "ok");
@@ -128,9 +98,7 @@ fn tail_shows_events_and_deliveries_and_the_end_of_the_session() {
 
     // Human tail with a filter that matches nothing shows no event.
     let mut filtered = env.spawn(&["events", "tail", "--key", "no-such-key"]);
-    filtered.wait_line("header", |l| {
-        l.starts_with("tailing events of account local, workspace dev")
-    });
+    filtered.wait_line("header", |l| l.starts_with("tailing events of account local, workspace dev"));
     let lines = filtered.collect_for(Duration::from_millis(600));
     assert!(!lines.iter().any(|l| l.contains("send-event")), "{lines:?}");
 
@@ -147,26 +115,10 @@ fn two_workspaces_never_see_each_other() {
     let env = Env::new();
     let a = env.app("a", &[]);
     let b = env.app("b", &[]);
-    let mut la = env.spawn(&[
-        "link",
-        a.to_str().unwrap(),
-        "--json",
-        "-w",
-        "one",
-        "--sender-interval",
-        "0.2",
-        "--no-watch",
-    ]);
-    let mut lb = env.spawn(&[
-        "link",
-        b.to_str().unwrap(),
-        "--json",
-        "-w",
-        "two",
-        "--sender-interval",
-        "0.2",
-        "--no-watch",
-    ]);
+    let mut la =
+        env.spawn(&["link", a.to_str().unwrap(), "--json", "-w", "one", "--sender-interval", "0.2", "--no-watch"]);
+    let mut lb =
+        env.spawn(&["link", b.to_str().unwrap(), "--json", "-w", "two", "--sender-interval", "0.2", "--no-watch"]);
     la.wait_json("ready a", |v| v["type"] == "ready");
     lb.wait_json("ready b", |v| v["type"] == "ready");
     let mut tail_b = env.spawn(&["events", "tail", "--json", "-w", "two"]);
@@ -174,19 +126,11 @@ fn two_workspaces_never_see_each_other() {
 
     assert_eq!(env.run(&["healthcheck", "-w", "one"]).status.code(), Some(0));
     la.wait_json("a's handler", |v| is_handler_log(v, "EVENT HANDLER: received event"));
-    la.wait_json("a's handler again", |v| {
-        is_handler_log(v, "EVENT HANDLER: received event")
-    });
+    la.wait_json("a's handler again", |v| is_handler_log(v, "EVENT HANDLER: received event"));
     let b_lines = lb.collect_for(Duration::from_millis(500));
-    assert!(
-        !b_lines.iter().any(|l| l.contains("EVENT HANDLER")),
-        "workspace two got one's event: {b_lines:?}"
-    );
+    assert!(!b_lines.iter().any(|l| l.contains("EVENT HANDLER")), "workspace two got one's event: {b_lines:?}");
     let t = tail_b.collect_for(Duration::from_millis(100));
-    assert!(
-        !t.iter().any(|l| l.contains("\"type\":\"event\"")),
-        "tail of two saw one's event: {t:?}"
-    );
+    assert!(!t.iter().any(|l| l.contains("\"type\":\"event\"")), "tail of two saw one's event: {t:?}");
 
     // A second link into a workspace that has one is refused, naming the running session.
     let again = env.run(&["link", a.to_str().unwrap(), "-w", "one", "--no-watch"]);
@@ -206,15 +150,9 @@ fn malformed_service_json_gives_a_positioned_error() {
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
     assert!(text.contains("node/service.json:6:7: expected `,` or `}`"), "{text}");
-    assert!(
-        text.contains("\"keys\": [\"send-event\"]"),
-        "code frame shows the line: {text}"
-    );
+    assert!(text.contains("\"keys\": [\"send-event\"]"), "code frame shows the line: {text}");
     assert!(text.contains("App build failed."), "{text}");
-    assert!(
-        !env.home().join("sessions/local/dev.json").exists(),
-        "no session left behind"
-    );
+    assert!(!env.home().join("sessions/local/dev.json").exists(), "no session left behind");
 }
 
 #[test]
@@ -245,10 +183,7 @@ fn error_while_loading_points_at_the_ts_line() {
     let out = env.run(&["link", app.to_str().unwrap(), "--no-watch"]);
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
-    assert!(
-        text.contains("node/clients/index.ts:3:15: ReferenceError: undefinedThing is not defined"),
-        "{text}"
-    );
+    assert!(text.contains("node/clients/index.ts:3:15: ReferenceError: undefinedThing is not defined"), "{text}");
     assert!(text.contains("const limit = undefinedThing + 1"), "{text}");
 }
 
@@ -266,14 +201,7 @@ fn handler_missing_from_the_service_names_the_exported_ones() {
 fn a_throwing_handler_is_retried_then_failed_and_link_survives() {
     let env = Env::new();
     let app = env.app("app", &[("node/event/liveUsersUpdate.ts", "export async function updateLiveUsers(ctx: StatusChangeContext) {\n  console.log('trying', ctx.body.random)\n  throw new Error('boom')\n}\n")]);
-    let mut link = env.spawn(&[
-        "link",
-        app.to_str().unwrap(),
-        "--json",
-        "--sender-interval",
-        "0.3",
-        "--no-watch",
-    ]);
+    let mut link = env.spawn(&["link", app.to_str().unwrap(), "--json", "--sender-interval", "0.3", "--no-watch"]);
     link.wait_json("ready", |v| v["type"] == "ready");
     let mut tail = env.spawn(&["events", "tail", "--json"]);
     tail.wait_json("hello", |v| v["type"] == "hello");
@@ -292,10 +220,7 @@ fn a_throwing_handler_is_retried_then_failed_and_link_survives() {
     });
     let msg = err["message"].as_str().unwrap();
     assert!(msg.contains("Error: boom"), "{msg}");
-    assert!(
-        msg.contains("node/event/liveUsersUpdate.ts:3:9"),
-        "stack points at the .ts line: {msg}"
-    );
+    assert!(msg.contains("node/event/liveUsersUpdate.ts:3:9"), "stack points at the .ts line: {msg}");
     // Still alive and still delivering.
     link.wait_json("another attempt", |v| {
         v["type"] == "log" && v["message"].as_str().is_some_and(|m| m.starts_with("trying"))
@@ -314,17 +239,10 @@ fn ctrl_c_leaves_no_process_and_no_session_behind() {
     assert!(env.home().join("sessions/local/dev.json").exists());
     assert_eq!(link.interrupt(), 0);
     assert!(!alive(node[0]), "Node.js process {} outlived ioctl", node[0]);
-    assert!(
-        !env.home().join("sessions/local/dev.json").exists(),
-        "session record removed"
-    );
+    assert!(!env.home().join("sessions/local/dev.json").exists(), "session record removed");
     let hc = env.run(&["healthcheck"]);
     assert_eq!(hc.status.code(), Some(1));
-    assert!(
-        stderr(&hc).contains("no link session runs for account local, workspace dev"),
-        "{}",
-        stderr(&hc)
-    );
+    assert!(stderr(&hc).contains("no link session runs for account local, workspace dev"), "{}", stderr(&hc));
     let tail = env.run(&["events", "tail"]);
     assert_eq!(tail.status.code(), Some(1));
     assert!(stderr(&tail).contains("no link session runs"), "{}", stderr(&tail));
@@ -352,17 +270,10 @@ fn master_is_refused_and_bad_usage_exits_2() {
     let app = env.app("app", &[]);
     let out = env.run(&["link", app.to_str().unwrap(), "-w", "master"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("cannot link in workspace `master`"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("cannot link in workspace `master`"), "{}", stderr(&out));
     assert!(stderr(&out).contains("-w dev"));
     assert_eq!(env.run(&["link", "--no-such-flag"]).status.code(), Some(2));
-    assert_eq!(
-        env.run(&["link", app.to_str().unwrap(), "-w", "bad/ws"]).status.code(),
-        Some(2)
-    );
+    assert_eq!(env.run(&["link", app.to_str().unwrap(), "-w", "bad/ws"]).status.code(), Some(2));
 }
 
 #[test]
@@ -380,37 +291,22 @@ fn init_writes_the_template_and_it_links() {
         "node/tsconfig.json",
     ] {
         let ours = std::fs::read(dir.join(f)).unwrap();
-        let repo = std::fs::read(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("templates/service-course")
-                .join(f),
-        )
-        .unwrap();
+        let repo =
+            std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/service-course").join(f))
+                .unwrap();
         assert_eq!(ours, repo, "{f} matches templates/service-course");
     }
     let again = env.run(&["init", "service-course", dir.to_str().unwrap()]);
     assert_eq!(again.status.code(), Some(1), "refuses a non-empty folder");
-    assert_eq!(
-        env.run(&["init", "nope", env.dir.path().join("x").to_str().unwrap()])
-            .status
-            .code(),
-        Some(1)
-    );
+    assert_eq!(env.run(&["init", "nope", env.dir.path().join("x").to_str().unwrap()]).status.code(), Some(1));
     // Linking from a subfolder finds the app root.
     let mut link = env.command(&["link", "--json", "--no-watch"]);
-    let mut child = link
-        .current_dir(dir.join("node/event"))
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = link.current_dir(dir.join("node/event")).stdout(std::process::Stdio::piped()).spawn().unwrap();
     let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     loop {
         line.clear();
-        assert!(
-            std::io::BufRead::read_line(&mut reader, &mut line).unwrap() > 0,
-            "link ended before ready"
-        );
+        assert!(std::io::BufRead::read_line(&mut reader, &mut line).unwrap() > 0, "link ended before ready");
         if line.contains("\"type\":\"ready\"") {
             break;
         }
@@ -429,36 +325,19 @@ fn saving_a_handler_relinks_and_a_broken_save_keeps_the_last_good_version() {
     assert_eq!(env.run(&["healthcheck"]).status.code(), Some(0));
     link.wait_json("old message", |v| is_handler_log(v, "EVENT HANDLER: received event"));
 
-    std::fs::write(
-        &handler,
-        "export async function updateLiveUsers() {\n  console.log('v2 handler')\n}\n",
-    )
-    .unwrap();
+    std::fs::write(&handler, "export async function updateLiveUsers() {\n  console.log('v2 handler')\n}\n").unwrap();
     let change = link.wait_json("change", |v| v["type"] == "change");
-    assert_eq!(
-        (change["op"].as_str(), change["path"].as_str()),
-        (Some("U"), Some("node/event/liveUsersUpdate.ts"))
-    );
+    assert_eq!((change["op"].as_str(), change["path"].as_str()), (Some("U"), Some("node/event/liveUsersUpdate.ts")));
     link.wait_json("relinked", |v| v["type"] == "relinked");
     link.wait_json("new message", |v| is_handler_log(v, "v2 handler"));
 
-    std::fs::write(
-        &handler,
-        "export async function updateLiveUsers() {\n  console.log('v3'\n}\n",
-    )
-    .unwrap();
+    std::fs::write(&handler, "export async function updateLiveUsers() {\n  console.log('v3'\n}\n").unwrap();
     let err = link.wait_json("diagnostic", |v| v["type"] == "error");
     assert_eq!(err["file"], "node/event/liveUsersUpdate.ts");
-    link.wait_json("build failed", |v| {
-        v["message"] == "App build failed. Waiting for changes..."
-    });
+    link.wait_json("build failed", |v| v["message"] == "App build failed. Waiting for changes...");
     link.wait_json("last good version still runs", |v| is_handler_log(v, "v2 handler"));
 
-    std::fs::write(
-        &handler,
-        "export async function updateLiveUsers() {\n  console.log('v3 fixed')\n}\n",
-    )
-    .unwrap();
+    std::fs::write(&handler, "export async function updateLiveUsers() {\n  console.log('v3 fixed')\n}\n").unwrap();
     link.wait_json("fixed message", |v| is_handler_log(v, "v3 fixed"));
     let nodes = children(link.child.id());
     assert_eq!(link.interrupt(), 0);

@@ -66,29 +66,21 @@ impl Manifest {
     pub fn parse(file: &Path, source: &str) -> Result<(Self, Vec<Diagnostic>), Diagnostic> {
         let m: Manifest = json::parse(file, source)?;
         if !is_app_word(&m.vendor, true) {
-            return Err(
-                json::error_at(file, source, &["vendor"], format!("invalid vendor `{}`", m.vendor))
-                    .with_help("use lowercase letters, digits and `-`, e.g. \"vtex\""),
-            );
+            return Err(json::error_at(file, source, &["vendor"], format!("invalid vendor `{}`", m.vendor))
+                .with_help("use lowercase letters, digits and `-`, e.g. \"vtex\""));
         }
         if !is_app_word(&m.name, false) {
-            return Err(
-                json::error_at(file, source, &["name"], format!("invalid app name `{}`", m.name)).with_help(
-                    "use lowercase letters, digits and `-`, not starting with a digit, e.g. \"service-course\"",
-                ),
-            );
+            return Err(json::error_at(file, source, &["name"], format!("invalid app name `{}`", m.name)).with_help(
+                "use lowercase letters, digits and `-`, not starting with a digit, e.g. \"service-course\"",
+            ));
         }
         if !is_semver(&m.version) {
-            return Err(
-                json::error_at(file, source, &["version"], format!("invalid version `{}`", m.version))
-                    .with_help("use semver MAJOR.MINOR.PATCH, e.g. \"0.0.1\""),
-            );
+            return Err(json::error_at(file, source, &["version"], format!("invalid version `{}`", m.version))
+                .with_help("use semver MAJOR.MINOR.PATCH, e.g. \"0.0.1\""));
         }
         if !m.builders.contains_key("node") {
-            return Err(
-                json::error_at(file, source, &["builders"], "this app has no `node` builder")
-                    .with_help("a Node service app declares \"builders\": { \"node\": \"6.x\" }"),
-            );
+            return Err(json::error_at(file, source, &["builders"], "this app has no `node` builder")
+                .with_help("a Node service app declares \"builders\": { \"node\": \"6.x\" }"));
         }
         let warnings = json::unknown_fields(file, source, &[], &m.extra, KNOWN);
         Ok((m, warnings))
@@ -101,17 +93,13 @@ fn is_app_word(s: &str, digit_first_ok: bool) -> bool {
         Some(c) if c.is_ascii_lowercase() || (digit_first_ok && c.is_ascii_digit()) => {}
         _ => return false,
     }
-    s.chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 fn is_semver(s: &str) -> bool {
     let core = s.split(['-', '+']).next().unwrap_or("");
     let parts: Vec<&str> = core.split('.').collect();
-    parts.len() == 3
-        && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+    parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
 }
 
 #[cfg(test)]
@@ -139,15 +127,9 @@ mod tests {
     #[test]
     fn rejects_bad_version_and_missing_builder() {
         let src = r#"{"vendor":"vtex","name":"a","version":"1.0","builders":{"node":"6.x"}}"#;
-        assert!(Manifest::parse(Path::new("m"), src)
-            .unwrap_err()
-            .message
-            .contains("invalid version"));
+        assert!(Manifest::parse(Path::new("m"), src).unwrap_err().message.contains("invalid version"));
         let src = r#"{"vendor":"vtex","name":"a","version":"1.0.0","builders":{"docs":"0.x"}}"#;
-        assert!(Manifest::parse(Path::new("m"), src)
-            .unwrap_err()
-            .message
-            .contains("no `node` builder"));
+        assert!(Manifest::parse(Path::new("m"), src).unwrap_err().message.contains("no `node` builder"));
     }
 
     #[test]

@@ -39,9 +39,7 @@ impl From<anyhow::Error> for LoadError {
 
 /// The nearest folder at or above `start` that holds manifest.json, as `vtex link` finds it.
 pub fn find_root(start: &Path) -> anyhow::Result<PathBuf> {
-    let start = start
-        .canonicalize()
-        .with_context(|| format!("{}: cannot open folder", start.display()))?;
+    let start = start.canonicalize().with_context(|| format!("{}: cannot open folder", start.display()))?;
     for dir in start.ancestors() {
         if dir.join("manifest.json").is_file() {
             return Ok(dir.to_path_buf());
@@ -66,12 +64,7 @@ impl App {
         }
         let (service, w) = read(root, "node/service.json", ServiceJson::parse)?;
         warnings.extend(w);
-        Ok(App {
-            root: root.to_path_buf(),
-            manifest,
-            service,
-            warnings,
-        })
+        Ok(App { root: root.to_path_buf(), manifest, service, warnings })
     }
 
     pub fn node_dir(&self) -> PathBuf {

@@ -108,13 +108,7 @@ impl ServiceJson {
                 return Err(json::error_at(file, source, &["routes", id, "path"], msg)
                     .with_help("write the full path, e.g. \"/_v/app/my-app/status/:code\""));
             }
-            warnings.extend(json::unknown_fields(
-                file,
-                source,
-                &["routes", id],
-                &route.extra,
-                "path, public",
-            ));
+            warnings.extend(json::unknown_fields(file, source, &["routes", id], &route.extra, "path, public"));
         }
         Ok((s, warnings))
     }
@@ -123,11 +117,8 @@ impl ServiceJson {
 fn is_app_id(s: &str) -> bool {
     match s.split_once('.') {
         Some((v, n)) => {
-            let word = |w: &str| {
-                !w.is_empty()
-                    && w.chars()
-                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-            };
+            let word =
+                |w: &str| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
             word(v) && word(n)
         }
         None => false,
@@ -176,10 +167,7 @@ mod tests {
             .unwrap_err()
             .message
             .contains("invalid sender"));
-        assert!(parse(r#"{"routes":{"r":{"path":"x"}}}"#)
-            .unwrap_err()
-            .message
-            .contains("does not start with `/`"));
+        assert!(parse(r#"{"routes":{"r":{"path":"x"}}}"#).unwrap_err().message.contains("does not start with `/`"));
     }
 
     #[test]

@@ -100,10 +100,7 @@ pub fn install_runtime(node_dir: &Path) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(runtime.join("vtex-api"))
         .with_context(|| format!("{}: cannot create folder", runtime.display()))?;
     for (path, text) in [
-        (
-            ioctl_dir.join(".gitignore"),
-            "# written by ioctl: build output, not source\n*\n",
-        ),
+        (ioctl_dir.join(".gitignore"), "# written by ioctl: build output, not source\n*\n"),
         (runtime.join("host.js"), HOST_JS),
         (runtime.join("vtex-api/index.js"), VTEX_API_JS),
         (
@@ -120,9 +117,7 @@ pub fn install_runtime(node_dir: &Path) -> anyhow::Result<PathBuf> {
 
 /// Finds Node.js (`$IOCTL_NODE` or `node` on PATH) and checks it is 18 or newer.
 pub async fn find_node() -> anyhow::Result<PathBuf> {
-    let node = std::env::var_os("IOCTL_NODE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("node"));
+    let node = std::env::var_os("IOCTL_NODE").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("node"));
     let out = Command::new(&node).arg("--version").output().await.map_err(|e| {
         anyhow!(
             "cannot run Node.js ({}): {e}; install Node.js 18 or newer and put `node` on PATH (or set IOCTL_NODE)",
@@ -130,17 +125,9 @@ pub async fn find_node() -> anyhow::Result<PathBuf> {
         )
     })?;
     let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    let major: u32 = version
-        .trim_start_matches('v')
-        .split('.')
-        .next()
-        .and_then(|m| m.parse().ok())
-        .unwrap_or(0);
+    let major: u32 = version.trim_start_matches('v').split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0);
     if major < 18 {
-        bail!(
-            "Node.js {version} is too old: ioctl needs Node.js 18 or newer (found at {})",
-            node.display()
-        );
+        bail!("Node.js {version} is too old: ioctl needs Node.js 18 or newer (found at {})", node.display());
     }
     Ok(node)
 }
@@ -163,9 +150,8 @@ impl Worker {
             SOCKET_SEQ.fetch_add(1, Ordering::Relaxed)
         ));
         let _ = std::fs::remove_file(&sock);
-        let listener = UnixListener::bind(&sock)
-            .with_context(|| format!("{}: cannot listen", sock.display()))
-            .map_err(other)?;
+        let listener =
+            UnixListener::bind(&sock).with_context(|| format!("{}: cannot listen", sock.display())).map_err(other)?;
         let entry = crate::build::out_dir(&spec.node_dir).join("index.js");
         let mut child = Command::new(&spec.node)
             .arg("--enable-source-maps")
@@ -193,12 +179,7 @@ impl Worker {
             .map_err(other)?;
         let pid = child.id().unwrap_or(0);
         pipe_output(child.stdout.take(), Level::Info, spec.full_id.clone(), terminal.clone());
-        pipe_output(
-            child.stderr.take(),
-            Level::Error,
-            spec.full_id.clone(),
-            terminal.clone(),
-        );
+        pipe_output(child.stderr.take(), Level::Error, spec.full_id.clone(), terminal.clone());
 
         let accepted = tokio::select! {
             a = tokio::time::timeout(LOAD_TIMEOUT, listener.accept()) => a,
@@ -211,12 +192,7 @@ impl Worker {
         let (stream, _) = match accepted {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => return Err(other(anyhow!("Node.js did not connect: {e}"))),
-            Err(_) => {
-                return Err(other(anyhow!(
-                    "Node.js did not connect within {} s",
-                    LOAD_TIMEOUT.as_secs()
-                )))
-            }
+            Err(_) => return Err(other(anyhow!("Node.js did not connect within {} s", LOAD_TIMEOUT.as_secs()))),
         };
         let (read, mut write) = stream.into_split();
         let mut lines = BufReader::new(read).lines();
@@ -233,45 +209,20 @@ impl Worker {
                 Ok(Ok(Some(l))) => l,
                 Ok(Ok(None)) | Ok(Err(_)) => {
                     let status = child.wait().await.ok();
-                    return Err(other(anyhow!(
-                        "Node.js exited while loading the app ({})",
-                        describe_status(status)
-                    )));
+                    return Err(other(anyhow!("Node.js exited while loading the app ({})", describe_status(status))));
                 }
                 Err(_) => {
-                    return Err(other(anyhow!(
-                        "the app did not finish loading within {} s",
-                        LOAD_TIMEOUT.as_secs()
-                    )))
+                    return Err(other(anyhow!("the app did not finish loading within {} s", LOAD_TIMEOUT.as_secs())))
                 }
             };
             match serde_json::from_str::<FromHost>(&line) {
-                Ok(FromHost::Loaded {
-                    events,
-                    routes,
-                    client_options,
-                    routes_port,
-                }) => {
-                    break Loaded {
-                        events,
-                        routes,
-                        client_options,
-                        routes_port,
-                    }
+                Ok(FromHost::Loaded { events, routes, client_options, routes_port }) => {
+                    break Loaded { events, routes, client_options, routes_port }
                 }
                 Ok(FromHost::LoadError { message, stack }) => {
-                    return Err(StartError::App(load_diagnostic(
-                        &spec.app_root,
-                        &message,
-                        stack.as_deref(),
-                    )));
+                    return Err(StartError::App(load_diagnostic(&spec.app_root, &message, stack.as_deref())));
                 }
-                Ok(FromHost::Log {
-                    level,
-                    message,
-                    handler,
-                    ..
-                }) => {
+                Ok(FromHost::Log { level, message, handler, .. }) => {
                     terminal
                         .send(Output::Log {
                             level: Level::parse(&level),
@@ -302,13 +253,8 @@ impl Worker {
 
         // Reader: results, logs and sendEvent calls from the host.
         {
-            let (pending, pings, spec, terminal, tx) = (
-                pending.clone(),
-                pings.clone(),
-                spec.clone(),
-                terminal.clone(),
-                tx.clone(),
-            );
+            let (pending, pings, spec, terminal, tx) =
+                (pending.clone(), pings.clone(), spec.clone(), terminal.clone(), tx.clone());
             tokio::spawn(async move {
                 while let Ok(Some(line)) = lines.next_line().await {
                     match serde_json::from_str::<FromHost>(&line) {
@@ -319,9 +265,7 @@ impl Worker {
                         }
                         Ok(msg) => handle(msg, &spec, &pending, &terminal, &bus, &tx).await,
                         Err(e) => {
-                            terminal
-                                .status(Level::Warn, format!("ignored a malformed message from Node.js: {e}"))
-                                .await
+                            terminal.status(Level::Warn, format!("ignored a malformed message from Node.js: {e}")).await
                         }
                     }
                 }
@@ -342,25 +286,12 @@ impl Worker {
                 let why = format!("the Node.js process exited ({status})");
                 *reason.lock().unwrap() = Some(status);
                 for (_, reply) in pending.lock().unwrap().drain() {
-                    let _ = reply.send(Err(AttemptError {
-                        message: why.clone(),
-                        stack: None,
-                    }));
+                    let _ = reply.send(Err(AttemptError { message: why.clone(), stack: None }));
                 }
                 exited.cancel();
             });
         }
-        Ok(Worker {
-            loaded,
-            pid,
-            tx,
-            pending,
-            pings,
-            next_delivery: AtomicU64::new(1),
-            exited,
-            kill,
-            exit_reason,
-        })
+        Ok(Worker { loaded, pid, tx, pending, pings, next_delivery: AtomicU64::new(1), exited, kill, exit_reason })
     }
 
     /// Runs one attempt of a delivery; resolves when the handler finished (or the process died).
@@ -369,29 +300,14 @@ impl Worker {
         let id = self.next_delivery.fetch_add(1, Ordering::Relaxed);
         let (reply_tx, reply_rx) = oneshot::channel();
         self.pending.lock().unwrap().insert(id, reply_tx);
-        let _guard = Abandon {
-            pending: &self.pending,
-            id,
-        };
-        let line = ToHost::Deliver {
-            delivery: id,
-            attempt,
-            handler: &delivery.handler,
-            event: &delivery.event,
-        }
-        .line();
+        let _guard = Abandon { pending: &self.pending, id };
+        let line = ToHost::Deliver { delivery: id, attempt, handler: &delivery.handler, event: &delivery.event }.line();
         if self.exited.is_cancelled() || self.tx.send(line).await.is_err() {
-            return Err(AttemptError {
-                message: "the Node.js process is not running".into(),
-                stack: None,
-            });
+            return Err(AttemptError { message: "the Node.js process is not running".into(), stack: None });
         }
-        reply_rx.await.unwrap_or_else(|_| {
-            Err(AttemptError {
-                message: "the Node.js process exited".into(),
-                stack: None,
-            })
-        })
+        reply_rx
+            .await
+            .unwrap_or_else(|_| Err(AttemptError { message: "the Node.js process exited".into(), stack: None }))
     }
 
     /// Whether the host answers a ping within `limit`; kills it when it does not.
@@ -484,32 +400,16 @@ async fn handle(
     tx: &mpsc::Sender<String>,
 ) {
     match msg {
-        FromHost::Log {
-            level,
-            message,
-            handler,
-            ..
-        } => {
+        FromHost::Log { level, message, handler, .. } => {
             terminal
-                .send(Output::Log {
-                    level: Level::parse(&level),
-                    message,
-                    app: Some(spec.full_id.clone()),
-                    handler,
-                })
+                .send(Output::Log { level: Level::parse(&level), message, app: Some(spec.full_id.clone()), handler })
                 .await;
         }
-        FromHost::Result {
-            delivery, ok, error, ..
-        } => {
+        FromHost::Result { delivery, ok, error, .. } => {
             let reply = pending.lock().unwrap().remove(&delivery);
             match reply {
                 Some(reply) => {
-                    let result = if ok {
-                        Ok(())
-                    } else {
-                        Err(attempt_error(error, &spec.app_root))
-                    };
+                    let result = if ok { Ok(()) } else { Err(attempt_error(error, &spec.app_root)) };
                     let _ = reply.send(result);
                 }
                 None => {
@@ -522,25 +422,13 @@ async fn handle(
                 }
             }
         }
-        FromHost::SendEvent {
-            request,
-            subject,
-            key,
-            body,
-        } => {
+        FromHost::SendEvent { request, subject, key, body } => {
             // Publishing may wait for room in a full queue; do it aside so results keep flowing.
             let (bus, scope, sender, tx) = (bus.clone(), spec.scope.clone(), spec.app_id.clone(), tx.clone());
             tokio::spawn(async move {
                 let (event, _) = bus.publish(&scope, &sender, &key, &subject, body).await;
                 let _ = tx
-                    .send(
-                        ToHost::SendEventAck {
-                            request,
-                            event_id: Some(event.id.clone()),
-                            error: None,
-                        }
-                        .line(),
-                    )
+                    .send(ToHost::SendEventAck { request, event_id: Some(event.id.clone()), error: None }.line())
                     .await;
             });
         }
@@ -556,15 +444,9 @@ fn attempt_error(error: Option<HostError>, app_root: &Path) -> AttemptError {
             } else {
                 format!("{}: {}", e.name, e.message)
             };
-            AttemptError {
-                message,
-                stack: e.stack.map(|s| stack::tidy(&s, app_root)),
-            }
+            AttemptError { message, stack: e.stack.map(|s| stack::tidy(&s, app_root)) }
         }
-        None => AttemptError {
-            message: "the handler failed".into(),
-            stack: None,
-        },
+        None => AttemptError { message: "the handler failed".into(), stack: None },
     }
 }
 
@@ -595,14 +477,7 @@ fn pipe_output(stream: Option<impl AsyncRead + Unpin + Send + 'static>, level: L
     tokio::spawn(async move {
         let mut lines = BufReader::new(stream).lines();
         while let Ok(Some(line)) = lines.next_line().await {
-            terminal
-                .send(Output::Log {
-                    level,
-                    message: line,
-                    app: Some(app.clone()),
-                    handler: None,
-                })
-                .await;
+            terminal.send(Output::Log { level, message: line, app: Some(app.clone()), handler: None }).await;
         }
     });
 }

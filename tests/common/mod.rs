@@ -21,9 +21,7 @@ pub struct Env {
 
 impl Env {
     pub fn new() -> Env {
-        Env {
-            dir: tempfile::tempdir().unwrap(),
-        }
+        Env { dir: tempfile::tempdir().unwrap() }
     }
 
     pub fn home(&self) -> PathBuf {
@@ -33,10 +31,7 @@ impl Env {
     /// templates/service-course copied to `<tmp>/<name>`, with `files` written over it.
     pub fn app(&self, name: &str, files: &[(&str, &str)]) -> PathBuf {
         let root = self.dir.path().join(name);
-        copy_dir(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/service-course"),
-            &root,
-        );
+        copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/service-course"), &root);
         for (rel, text) in files {
             let p = root.join(rel);
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
@@ -85,11 +80,7 @@ impl Running {
                 let _ = tx2.send(format!("stderr: {line}"));
             }
         });
-        Running {
-            child,
-            rx,
-            seen: Vec::new(),
-        }
+        Running { child, rx, seen: Vec::new() }
     }
 }
 
@@ -186,11 +177,7 @@ pub fn children(pid: u32) -> Vec<u32> {
         let Some(after) = stat.rsplit_once(')').map(|(_, a)| a) else {
             continue;
         };
-        let ppid: u32 = after
-            .split_whitespace()
-            .nth(1)
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(0);
+        let ppid: u32 = after.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
         if ppid == pid {
             out.push(child);
         }
@@ -201,9 +188,7 @@ pub fn children(pid: u32) -> Vec<u32> {
 pub fn alive(pid: u32) -> bool {
     // A zombie still has a /proc entry; check its state.
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .rsplit_once(')')
-            .is_some_and(|(_, a)| a.trim_start().starts_with('Z')),
+        Ok(stat) => !stat.rsplit_once(')').is_some_and(|(_, a)| a.trim_start().starts_with('Z')),
         Err(_) => false,
     }
 }

@@ -1,0 +1,2 @@
+//! Benchmarks (placeholder until the suite lands): `cargo bench`.
+fn main() {}
