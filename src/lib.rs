@@ -12,6 +12,7 @@ pub mod events;
 pub mod healthcheck;
 pub mod init;
 pub mod link;
+pub mod routes;
 pub mod runtime;
 pub mod sender;
 pub mod server;

@@ -21,7 +21,7 @@ use crate::delivery::{DeadLetters, Dispatcher, Policy};
 use crate::diagnostic::Diagnostic;
 use crate::runtime::{self, Spec, StartError, Worker};
 use crate::terminal::{Format, Level, Output, Terminal};
-use crate::{sender, server, session, watch as fswatch};
+use crate::{routes, sender, server, session, watch as fswatch};
 
 /// Validated `ioctl link` options.
 #[derive(Debug, Clone)]
@@ -132,6 +132,7 @@ async fn session_main(
     let bus = Bus::new();
     let arm = opts.sample_sender.then(sender::Arm::new);
     let dead = Arc::new(DeadLetters::default());
+    let routes = Arc::new(routes::Table::default());
     let (queue_tx, queue_rx) = mpsc::channel(QUEUE_BOUND);
     let queues = Arc::new(Mutex::new(HashMap::from([(full_id.clone(), queue_tx.clone())])));
     tracker.spawn(server::serve(
@@ -145,6 +146,7 @@ async fn session_main(
             shutdown: shutdown.clone(),
             dead: dead.clone(),
             queues: queues.clone(),
+            routes: routes.clone(),
         },
     ));
 
@@ -179,6 +181,7 @@ async fn session_main(
             false
         }
     };
+    routes.set(&full_id, route_table(&linked.app, &full_id, &linked.worker));
     linked.subscriber = Some(bus.subscribe(scope.clone(), subscriptions(&linked.app), queue_tx.clone()));
     tracker.spawn(
         Dispatcher {
@@ -241,7 +244,7 @@ async fn session_main(
                         json!({"type": "change", "op": op, "path": c.path}),
                     ).await;
                 }
-                relink(&mut linked, &terminal, &bus, &tracker).await;
+                relink(&mut linked, &terminal, &bus, &tracker, &routes).await;
             }
             _ = exited => {
                 let w = current.expect("exited only fires for a worker");
@@ -342,6 +345,24 @@ fn spec_for(app: &App, node: &std::path::Path, scope: &Scope) -> Spec {
     }
 }
 
+/// The app's service.json routes, served by whichever version of it is live.
+fn route_table(app: &App, full_id: &str, worker: &watch::Sender<Option<Arc<Worker>>>) -> Vec<routes::Route> {
+    app.service
+        .routes
+        .iter()
+        .filter_map(|(id, r)| {
+            Some(routes::Route {
+                app: full_id.to_string(),
+                id: id.clone(),
+                path: r.path.clone(),
+                public: r.public,
+                pattern: routes::Pattern::parse(&r.path).ok()?,
+                worker: worker.subscribe(),
+            })
+        })
+        .collect()
+}
+
 fn subscriptions(app: &App) -> Vec<(String, app::EventSubscription)> {
     app.service.events.iter().map(|(id, s)| (id.clone(), s.clone())).collect()
 }
@@ -363,7 +384,7 @@ async fn start_worker(linked: &Linked, terminal: &Terminal, bus: &Arc<Bus>) -> R
         Err(StartError::Other(e)) => return Err(Failure::Other(e)),
     };
     let exported = &worker.loaded.events;
-    let missing: Vec<Diagnostic> = linked
+    let mut missing: Vec<Diagnostic> = linked
         .app
         .service
         .events
@@ -382,6 +403,21 @@ async fn start_worker(linked: &Linked, terminal: &Terminal, bus: &Arc<Bus>) -> R
                 ))
         })
         .collect();
+    // As on VTEX: a route in the Service must be declared in service.json (which says its path).
+    let declared = &linked.app.service.routes;
+    for id in worker.loaded.routes.iter().filter(|id| !declared.contains_key(*id)) {
+        missing.push(
+            linked
+                .app
+                .service_json_error(
+                    &["routes"],
+                    format!("route `{id}` is in the Service's `routes` but not declared in node/service.json"),
+                )
+                .with_help(format!(
+                    "declare it: \"routes\": {{ \"{id}\": {{ \"path\": \"/_v/app/...\", \"public\": true }} }}"
+                )),
+        );
+    }
     if !missing.is_empty() {
         worker.stop(Duration::from_millis(200)).await;
         return Err(Failure::App(missing));
@@ -391,7 +427,13 @@ async fn start_worker(linked: &Linked, terminal: &Terminal, bus: &Arc<Bus>) -> R
 
 /// After a save: reread the app if its JSON changed, rebuild, start the new version beside
 /// the old, switch to it, and let the old one finish its work. On failure the old one stays.
-async fn relink(linked: &mut Linked, terminal: &Terminal, bus: &Arc<Bus>, tracker: &TaskTracker) {
+async fn relink(
+    linked: &mut Linked,
+    terminal: &Terminal,
+    bus: &Arc<Bus>,
+    tracker: &TaskTracker,
+    routes: &routes::Table,
+) {
     let t0 = Instant::now();
     let previous_app = linked.app.clone();
     match App::load(&linked.app.root) {
@@ -418,6 +460,7 @@ async fn relink(linked: &mut Linked, terminal: &Terminal, bus: &Arc<Bus>, tracke
             if let Some(id) = linked.subscriber {
                 bus.resubscribe(id, subscriptions(&linked.app));
             }
+            routes.set(&linked.spec.full_id, route_table(&linked.app, &linked.spec.full_id, &linked.worker));
             let old = linked.worker.send_replace(Some(Arc::new(worker)));
             if let Some(old) = old {
                 tracker.spawn(async move {
@@ -480,11 +523,18 @@ async fn banner(linked: &Linked, terminal: &Terminal, url: &str, sample_sender: 
             ))
             .await;
     }
-    if !app.service.routes.is_empty() {
-        let ids: Vec<&str> = app.service.routes.keys().map(String::as_str).collect();
-        terminal
-            .status(Level::Warn, format!("routes are not served by this version of ioctl yet: {}", ids.join(", ")))
-            .await;
+    let served = linked.worker.borrow().as_ref().map(|w| w.loaded.routes.clone()).unwrap_or_default();
+    for (id, r) in &app.service.routes {
+        let access = if r.public { "public" } else { "private: needs the session token" };
+        terminal.info(format!("route {id}: {url}{} ({access})", r.path)).await;
+        if linked.worker.borrow().is_some() && !served.contains(id) {
+            terminal
+                .status(
+                    Level::Warn,
+                    format!("route `{id}` is declared in node/service.json but the Service has no handler for it"),
+                )
+                .await;
+        }
     }
     let policy = linked.policy.lock().unwrap().describe();
     terminal.info(format!("delivery policy for {}: {policy}", linked.spec.app_id)).await;

@@ -23,6 +23,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::bus::{Bus, Delivery, Scope};
 use crate::delivery::DeadLetters;
+use crate::routes;
 use crate::sender::{self, Arm};
 
 /// What the handlers share.
@@ -36,6 +37,8 @@ pub struct Shared {
     pub tracker: TaskTracker,
     pub shutdown: CancellationToken,
     pub dead: Arc<DeadLetters>,
+    /// The linked apps' HTTP routes.
+    pub routes: Arc<routes::Table>,
     /// Each linked app's delivery queue, by app id (`vendor.name@version`), for replays.
     pub queues: Arc<Mutex<HashMap<String, mpsc::Sender<Delivery>>>>,
 }
@@ -52,32 +55,106 @@ pub async fn bind(port: u16) -> anyhow::Result<(TcpListener, SocketAddr)> {
 /// Serves until the shutdown token is cancelled.
 pub async fn serve(listener: TcpListener, shared: Shared) {
     let shutdown = shared.shutdown.clone();
-    let app = Router::new()
-        .route(sender::HCHECK_PATH, get(hcheck))
+    let mut app = Router::new();
+    // With the sample sender off, its path is free for a linked app's own route.
+    if shared.arm.is_some() {
+        app = app.route(sender::HCHECK_PATH, get(hcheck));
+    }
+    let app = app
         .route("/_ioctl/session", get(session))
         .route("/_ioctl/events/tail", get(tail))
         .route("/_ioctl/events", post(publish))
         .route("/_ioctl/events/failed", get(failed))
         .route("/_ioctl/events/replay", post(replay))
-        .fallback(not_found)
+        .fallback(app_route)
         .with_state(shared);
     let _ = axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await;
 }
 
 async fn hcheck(State(s): State<Shared>) -> Response {
-    match &s.arm {
-        Some(arm) => {
-            arm.arm();
-            "ok".into_response()
-        }
-        None => {
-            (StatusCode::NOT_FOUND, "the sample sender is off in this session (--no-sample-sender)\n").into_response()
-        }
+    if let Some(arm) = &s.arm {
+        arm.arm();
+    }
+    "ok".into_response()
+}
+
+/// A request for a linked app's route: matched against service.json paths (optionally under
+/// the VTEX-style `/{account}/{workspace}` prefix), private routes checked for the session
+/// token, then proxied to the app's Node host.
+async fn app_route(State(s): State<Shared>, req: axum::extract::Request) -> Response {
+    let path = req.uri().path().to_string();
+    let prefix = format!("/{}/{}/", s.scope.account, s.scope.workspace);
+    let local = path.strip_prefix(&prefix[..prefix.len() - 1]).filter(|p| p.starts_with('/')).unwrap_or(&path);
+    let Some((route, params)) = s.routes.lookup(local) else {
+        return (StatusCode::NOT_FOUND, format!("no route matches {path} in {}\n", s.scope)).into_response();
+    };
+    if !route.public && !authorized(&s, req.headers()) && !vtex_cookie(&s, req.headers()) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            format!(
+                "route `{}` of {} is private: send the session token (Authorization: Bearer <token>)\n",
+                route.id, route.app
+            ),
+        )
+            .into_response();
+    }
+    let worker = route.worker.borrow().clone();
+    let Some(port) = worker.as_ref().and_then(|w| w.loaded.routes_port) else {
+        return (StatusCode::SERVICE_UNAVAILABLE, format!("{} is not running (see the link terminal)\n", route.app))
+            .into_response();
+    };
+    match proxy(req, port, local, &route, &params).await {
+        Ok(resp) => resp,
+        Err(e) => (StatusCode::BAD_GATEWAY, format!("{} did not answer: {e:#}\n", route.app)).into_response(),
     }
 }
 
-async fn not_found() -> Response {
-    (StatusCode::NOT_FOUND, "no route here\n").into_response()
+/// `VtexIdclientAutCookie: <token>` is how VTEX apps pass credentials; accept it too.
+fn vtex_cookie(s: &Shared, headers: &HeaderMap) -> bool {
+    headers.get("vtexidclientautcookie").and_then(|v| v.to_str().ok()) == Some(s.token.as_str())
+}
+
+async fn proxy(
+    req: axum::extract::Request,
+    port: u16,
+    local_path: &str,
+    route: &routes::Route,
+    params: &std::collections::BTreeMap<String, String>,
+) -> anyhow::Result<Response> {
+    let (mut parts, body) = req.into_parts();
+    let query = parts.uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+    parts.uri = format!("{local_path}{query}").parse()?;
+    let h = &mut parts.headers;
+    h.insert("x-ioctl-route-id", route.id.parse()?);
+    h.insert("x-ioctl-route-params", encode_uri_component(&serde_json::to_string(params)?).parse()?);
+    h.insert("x-ioctl-route-type", if route.public { "public" } else { "private" }.parse()?);
+    h.insert("x-ioctl-request-id", next_request_id().parse()?);
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let resp = sender.send_request(axum::http::Request::from_parts(parts, body)).await?;
+    let (parts, body) = resp.into_parts();
+    Ok(Response::from_parts(parts, Body::new(body)))
+}
+
+fn next_request_id() -> String {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    format!("{:x}-{}", std::process::id(), N.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+}
+
+/// JavaScript's encodeURIComponent.
+fn encode_uri_component(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 fn authorized(s: &Shared, headers: &HeaderMap) -> bool {

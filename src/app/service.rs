@@ -103,6 +103,9 @@ impl ServiceJson {
             ));
         }
         for (id, route) in &s.routes {
+            if let Err(e) = crate::routes::Pattern::parse(&route.path) {
+                return Err(json::error_at(file, source, &["routes", id, "path"], format!("route `{id}`: {e}")));
+            }
             if !route.path.starts_with('/') {
                 let msg = format!("route `{id}` has path `{}`, which does not start with `/`", route.path);
                 return Err(json::error_at(file, source, &["routes", id, "path"], msg)

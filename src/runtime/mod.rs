@@ -401,6 +401,8 @@ async fn handle(
 ) {
     match msg {
         FromHost::Log { level, message, handler, .. } => {
+            // Logged errors carry stacks: show them as tidy as failed attempts' stacks.
+            let message = if message.contains("\n    at ") { stack::tidy(&message, &spec.app_root) } else { message };
             terminal
                 .send(Output::Log { level: Level::parse(&level), message, app: Some(spec.full_id.clone()), handler })
                 .await;

@@ -1,0 +1,227 @@
+//! End to end: an app's HTTP routes served on the session URL, with a Koa-compatible ctx,
+//! VTEX's error statuses, private routes behind the session token, and declaration checks.
+
+mod common;
+
+use std::io::{Read, Write};
+
+use common::*;
+use serde_json::Value;
+
+const SERVICE: &str = r#"{
+  "events": { "liveUsersUpdate": { "sender": "vtex.events-example", "keys": ["send-event"] } },
+  "routes": {
+    "status": { "path": "/_v/app/service-course/status/:code", "public": true },
+    "echo": { "path": "/_v/app/service-course/echo", "public": true },
+    "files": { "path": "/_v/app/service-course/files/*path", "public": true },
+    "secret": { "path": "/_v/app/service-course/secret" },
+    "boom": { "path": "/_v/app/service-course/boom", "public": true },
+    "fire": { "path": "/_v/app/service-course/fire", "public": true }
+  }
+}"#;
+
+const ROUTES: &str = r#"import { UserInputError, NotFoundError } from '@vtex/api'
+import { json } from 'co-body'
+
+export async function status(ctx: Context, next: () => Promise<any>) {
+  const { code } = ctx.vtex.route.params as { code: string }
+  if (code === 'bad') throw new UserInputError('code must be a number')
+  if (code === 'missing') throw new NotFoundError('no such code')
+  ctx.status = Number(code)
+  ctx.set('Cache-Control', 'no-cache')
+  ctx.body = { code, route: ctx.vtex.route, query: ctx.query, account: ctx.vtex.account }
+  await next()
+}
+
+export async function echo(ctx: Context) {
+  const body = await json(ctx.req)
+  console.log('echo got', JSON.stringify(body))
+  ctx.body = { got: body, type: ctx.get('content-type') }
+}
+
+export async function files(ctx: Context) {
+  ctx.body = `file ${ctx.vtex.route.params.path}`
+}
+
+export async function secret(ctx: Context) {
+  ctx.body = 'the secret'
+}
+
+export async function boom(_ctx: Context) {
+  throw new Error('kaboom')
+}
+
+export async function fire(ctx: Context) {
+  await ctx.clients.events.sendEvent('', 'send-event', { from: 'route' })
+  ctx.status = 202
+}
+"#;
+
+fn index() -> String {
+    let template = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/service-course/node/index.ts"),
+    )
+    .unwrap();
+    template
+        .replace("import { updateLiveUsers } from './event/liveUsersUpdate'", "import { updateLiveUsers } from './event/liveUsersUpdate'\nimport { boom, echo, files, fire, secret, status } from './routes'\nimport { method } from '@vtex/api'")
+        .replace("    liveUsersUpdate: updateLiveUsers,\n  },", "    liveUsersUpdate: updateLiveUsers,\n  },\n  routes: { status: method({ GET: [status] }), echo: method({ POST: echo }), files, secret, boom, fire },")
+}
+
+/// A tiny co-body stand-in in node_modules, so the test needs no npm install.
+const CO_BODY: &str = r#"exports.json = (req) => new Promise((resolve, reject) => {
+  let data = ''
+  req.setEncoding('utf8')
+  req.on('data', (c) => { data += c })
+  req.on('end', () => { try { resolve(JSON.parse(data)) } catch (e) { reject(e) } })
+  req.on('error', reject)
+})
+"#;
+
+/// One HTTP/1.1 request on a fresh connection; returns (status, headers, body).
+fn http(url: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String, String) {
+    let addr = url.strip_prefix("http://").unwrap();
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let mut req =
+        format!("{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {}\r\n", body.len());
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").unwrap();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let body =
+        if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_string() };
+    (status, head.to_ascii_lowercase(), body)
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = &rest[n + 2..];
+    }
+    out
+}
+
+#[test]
+fn routes_are_served_with_koa_semantics_and_vtex_errors() {
+    let env = Env::new();
+    let index = index();
+    let app = env.app(
+        "app",
+        &[
+            ("node/service.json", SERVICE),
+            ("node/routes.ts", ROUTES),
+            ("node/index.ts", &index),
+            ("node/node_modules/co-body/index.js", CO_BODY),
+        ],
+    );
+    let mut link = env.spawn(&["link", app.to_str().unwrap(), "--json", "--no-watch", "--no-sample-sender"]);
+    let ready = link.wait_json("ready", |v| v["type"] == "ready");
+    let url = ready["url"].as_str().unwrap().to_string();
+    let route_line =
+        link.seen.iter().find(|l| l.contains("route status:")).cloned().expect("link prints each route's URL");
+    assert!(route_line.contains(&format!("{url}/_v/app/service-course/status/:code (public)")), "{route_line}");
+
+    let (code, head, body) = http(&url, "GET", "/_v/app/service-course/status/201?x=1&x=2&y=z", &[], "");
+    assert_eq!(code, 201);
+    assert!(head.contains("cache-control: no-cache"));
+    assert!(head.contains("content-type: application/json"));
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["route"], serde_json::json!({"id": "status", "params": {"code": "201"}, "type": "public"}));
+    assert_eq!(v["query"], serde_json::json!({"x": ["1", "2"], "y": "z"}));
+    assert_eq!(v["account"], "local");
+
+    // The VTEX-style /{account}/{workspace} prefix reaches the same route.
+    assert_eq!(http(&url, "GET", "/local/dev/_v/app/service-course/status/200", &[], "").0, 200);
+    // Errors map to VTEX's statuses.
+    let (code, _, body) = http(&url, "GET", "/_v/app/service-course/status/bad", &[], "");
+    assert_eq!((code, body.contains("code must be a number")), (400, true));
+    assert_eq!(http(&url, "GET", "/_v/app/service-course/status/missing", &[], "").0, 404);
+    let (code, _, body) = http(&url, "GET", "/_v/app/service-course/boom", &[], "");
+    assert_eq!(code, 500);
+    assert!(body.contains("kaboom"), "{body}");
+    let err = link.wait_json("error log", |v| v["level"] == "error" && v["handler"] == "boom");
+    let msg = err["message"].as_str().unwrap();
+    assert!(msg.starts_with("route boom failed: Error: kaboom"), "{msg}");
+    assert!(msg.contains("(node/routes.ts:29:9)"), "stack at the .ts line, tidied: {msg}");
+    assert!(!msg.contains("host.js"), "{msg}");
+    // method(): other verbs get 405.
+    let (code, head, _) = http(&url, "DELETE", "/_v/app/service-course/status/200", &[], "");
+    assert_eq!(code, 405);
+    assert!(head.contains("allow: get"), "{head}");
+    // co-body reads the request.
+    let (code, _, body) =
+        http(&url, "POST", "/_v/app/service-course/echo", &[("content-type", "application/json")], r#"{"a":[1,2]}"#);
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["got"], serde_json::json!({"a": [1, 2]}));
+    link.wait_json("log attributed to the route", |v| {
+        v["handler"] == "echo" && v["message"] == r#"echo got {"a":[1,2]}"#
+    });
+    // A `*name` tail.
+    assert_eq!(http(&url, "GET", "/_v/app/service-course/files/a/b%20c.txt", &[], "").2, "file a/b c.txt");
+    // Private route: 401 without the token, 200 with it.
+    let (code, _, body) = http(&url, "GET", "/_v/app/service-course/secret", &[], "");
+    assert_eq!(code, 401);
+    assert!(body.contains("private"), "{body}");
+    let record: Value =
+        serde_json::from_str(&std::fs::read_to_string(env.home().join("sessions/local/dev.json")).unwrap()).unwrap();
+    let token = record["token"].as_str().unwrap();
+    let (code, _, body) =
+        http(&url, "GET", "/_v/app/service-course/secret", &[("authorization", &format!("Bearer {token}"))], "");
+    assert_eq!((code, body.as_str()), (200, "the secret"));
+    assert_eq!(http(&url, "GET", "/_v/app/service-course/nothing-here", &[], "").0, 404);
+    // A route can fire events: the app's own handler receives it (sender = the app's id).
+    let mut tail = env.spawn(&["events", "tail", "--json"]);
+    tail.wait_json("hello", |v| v["type"] == "hello");
+    assert_eq!(http(&url, "GET", "/_v/app/service-course/fire", &[], "").0, 202);
+    let ev = tail.wait_json("the route's event", |v| v["type"] == "event");
+    assert_eq!((ev["sender"].as_str(), ev["key"].as_str()), (Some("vtex.service-course"), Some("send-event")));
+    assert_eq!(ev["body"], serde_json::json!({"from": "route"}));
+    assert_eq!(link.interrupt(), 0);
+}
+
+#[test]
+fn a_route_missing_from_service_json_stops_the_link() {
+    let env = Env::new();
+    let index = index();
+    let service = r#"{ "events": { "liveUsersUpdate": { "sender": "vtex.events-example", "keys": ["send-event"] } },
+  "routes": { "status": { "path": "/_v/status/:code", "public": true }, "ghost": { "path": "/_v/ghost", "public": true } } }"#;
+    let app = env.app(
+        "app",
+        &[
+            ("node/service.json", service),
+            ("node/routes.ts", ROUTES),
+            ("node/index.ts", &index),
+            ("node/node_modules/co-body/index.js", CO_BODY),
+        ],
+    );
+    let out = env.run(&["link", app.to_str().unwrap(), "--no-watch"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(text.contains("route `echo` is in the Service's `routes` but not declared in node/service.json"), "{text}");
+}
+
+#[test]
+fn a_declared_route_without_code_is_a_warning() {
+    let env = Env::new();
+    let service = r#"{ "events": { "liveUsersUpdate": { "sender": "vtex.events-example", "keys": ["send-event"] } },
+  "routes": { "ghost": { "path": "/_v/ghost", "public": true } } }"#;
+    let app = env.app("app", &[("node/service.json", service)]);
+    let mut link = env.spawn(&["link", app.to_str().unwrap(), "--json", "--no-watch"]);
+    link.wait_json("warning", |v| {
+        v["level"] == "warn"
+            && v["message"].as_str().is_some_and(|m| {
+                m.contains("route `ghost` is declared in node/service.json but the Service has no handler")
+            })
+    });
+    link.wait_json("ready", |v| v["type"] == "ready");
+}
