@@ -19,7 +19,7 @@ use crate::build::Builder;
 use crate::bus::{Bus, Scope, SubscriberId};
 use crate::delivery::{DeadLetters, Dispatcher, Policy};
 use crate::diagnostic::Diagnostic;
-use crate::runtime::{self, Spec, StartError, Worker};
+use crate::runtime::{self, Host, Spec, StartError, Worker};
 use crate::terminal::{Format, Level, Output, Terminal};
 use crate::{routes, sender, server, session, watch as fswatch};
 
@@ -57,6 +57,25 @@ struct Linked {
     worker: watch::Sender<Option<Arc<Worker>>>,
     policy: Arc<Mutex<Policy>>,
     subscriber: Option<SubscriberId>,
+    /// A warm standby Node host for the next relink (filled in the background after each
+    /// link), so a relink loads the new build without paying for a process start.
+    spare: Arc<tokio::sync::Mutex<Option<Host>>>,
+}
+
+impl Linked {
+    /// Starts a standby host in the background, unless one is ready.
+    fn prepare_spare(&self, terminal: &Terminal, tracker: &TaskTracker) {
+        let (slot, spec, runtime_dir, terminal) =
+            (self.spare.clone(), self.spec.clone(), self.runtime_dir.clone(), terminal.clone());
+        tracker.spawn(async move {
+            let mut held = slot.lock().await;
+            if held.as_mut().is_some_and(Host::alive) {
+                return;
+            }
+            // A failed standby is not worth reporting: the next relink starts cold and says why.
+            *held = Host::spawn(&spec, &runtime_dir, &terminal, true).await.ok();
+        });
+    }
 }
 
 pub async fn run(opts: Options) -> anyhow::Result<ExitCode> {
@@ -160,6 +179,7 @@ async fn session_main(
         runtime_dir,
         worker: worker_tx,
         subscriber: None,
+        spare: Arc::default(),
     };
     let stop_deliveries = CancellationToken::new();
 
@@ -216,6 +236,9 @@ async fn session_main(
             shutdown.clone(),
         ));
     }
+    if opts.watch {
+        linked.prepare_spare(&terminal, &tracker);
+    }
     let (_watch, mut changes) = if opts.watch {
         let (w, rx) = fswatch::start(&linked.app.root)?;
         (Some(w), rx)
@@ -245,6 +268,7 @@ async fn session_main(
                     ).await;
                 }
                 relink(&mut linked, &terminal, &bus, &tracker, &routes).await;
+                linked.prepare_spare(&terminal, &tracker);
             }
             _ = exited => {
                 let w = current.expect("exited only fires for a worker");
@@ -267,6 +291,7 @@ async fn session_main(
                     Ok(worker) => {
                         linked.worker.send_replace(Some(Arc::new(worker)));
                         terminal.info("restarted the app's Node.js process").await;
+                        linked.prepare_spare(&terminal, &tracker);
                     }
                     Err(f) => {
                         linked.worker.send_replace(None);
@@ -294,6 +319,7 @@ async fn session_main(
     if let Some(w) = linked.worker.send_replace(None) {
         w.stop(Duration::from_millis(500)).await;
     }
+    drop(linked.spare.lock().await.take());
     drop(record);
     let c = bus.counters.snapshot();
     let abandoned = if c.in_flight > 0 { format!(" ({} abandoned at stop)", c.in_flight) } else { String::new() };
@@ -378,7 +404,18 @@ async fn link_once(linked: &mut Linked, terminal: &Terminal, bus: &Arc<Bus>) -> 
 }
 
 async fn start_worker(linked: &Linked, terminal: &Terminal, bus: &Arc<Bus>) -> Result<Worker, Failure> {
-    let worker = match Worker::start(&linked.spec, &linked.runtime_dir, terminal.clone(), bus.clone()).await {
+    // A warm standby when one is ready, else (or if it turns out dead) a cold start.
+    let spare = linked.spare.try_lock().ok().and_then(|mut s| s.take());
+    let started = match spare {
+        Some(host) => match host.load(&linked.spec, terminal.clone(), bus.clone()).await {
+            Err(StartError::Other(_)) => {
+                Worker::start(&linked.spec, &linked.runtime_dir, terminal.clone(), bus.clone()).await
+            }
+            done => done,
+        },
+        None => Worker::start(&linked.spec, &linked.runtime_dir, terminal.clone(), bus.clone()).await,
+    };
+    let worker = match started {
         Ok(w) => w,
         Err(StartError::App(d)) => return Err(Failure::App(vec![d])),
         Err(StartError::Other(e)) => return Err(Failure::Other(e)),

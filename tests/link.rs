@@ -234,11 +234,13 @@ fn ctrl_c_leaves_no_process_and_no_session_behind() {
     let app = env.app("app", &[]);
     let mut link = env.spawn(&["link", app.to_str().unwrap(), "--json"]);
     link.wait_json("ready", |v| v["type"] == "ready");
+    // The app's Node.js process, and (watching) a warm standby for the next relink.
+    std::thread::sleep(std::time::Duration::from_millis(300));
     let node: Vec<u32> = children(link.child.id());
-    assert_eq!(node.len(), 1, "one Node.js process per linked app");
+    assert_eq!(node.len(), 2, "the app's process and its standby");
     assert!(env.home().join("sessions/local/dev.json").exists());
     assert_eq!(link.interrupt(), 0);
-    assert!(!alive(node[0]), "Node.js process {} outlived ioctl", node[0]);
+    assert!(node.iter().all(|p| !alive(*p)), "a Node.js process outlived ioctl");
     assert!(!env.home().join("sessions/local/dev.json").exists(), "session record removed");
     let hc = env.run(&["healthcheck"]);
     assert_eq!(hc.status.code(), Some(1));
@@ -342,4 +344,44 @@ fn saving_a_handler_relinks_and_a_broken_save_keeps_the_last_good_version() {
     let nodes = children(link.child.id());
     assert_eq!(link.interrupt(), 0);
     assert!(nodes.iter().all(|p| !alive(*p)), "no Node.js process outlives link");
+}
+
+#[test]
+fn a_burst_of_saves_ends_in_the_final_content_and_relinks_leak_no_process() {
+    let env = Env::new();
+    let app = env.app(
+        "app",
+        &[("node/service.json", r#"{"events": {"liveUsersUpdate": {"sender": "ioctl.manual", "keys": ["ping"]}}}"#)],
+    );
+    let handler = app.join("node/event/liveUsersUpdate.ts");
+    let mut link = env.spawn(&["link", app.to_str().unwrap(), "--json", "--no-sample-sender"]);
+    link.wait_json("ready", |v| v["type"] == "ready");
+    let write = |n: usize| {
+        std::fs::write(
+            &handler,
+            format!("export async function updateLiveUsers() {{\n  console.log('version {n}')\n}}\n"),
+        )
+        .unwrap()
+    };
+    // 20 writes in a burst (a formatter, a git checkout): one relink, with the last content.
+    for n in 0..20 {
+        write(n);
+    }
+    link.wait_json("relinked", |v| v["type"] == "relinked");
+    assert_eq!(env.run(&["events", "send", "ping"]).status.code(), Some(0));
+    let log = link.wait_json("handler output", |v| v["type"] == "log" && v["handler"] == "liveUsersUpdate");
+    assert_eq!(log["message"], "version 19");
+
+    // 50 relinks, one at a time: the process count stays flat.
+    for n in 100..150 {
+        write(n);
+        link.wait_json("relinked", |v| v["type"] == "relinked");
+    }
+    assert_eq!(env.run(&["events", "send", "ping"]).status.code(), Some(0));
+    link.wait_json("latest version", |v| v["type"] == "log" && v["message"] == "version 149");
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let node = children(link.child.id());
+    assert!(node.len() <= 2, "after 50 relinks: {} Node.js processes (live + standby at most)", node.len());
+    assert_eq!(link.interrupt(), 0);
+    assert!(node.iter().all(|p| !alive(*p)));
 }

@@ -136,12 +136,35 @@ static SOCKET_SEQ: AtomicU64 = AtomicU64::new(0);
 
 impl Worker {
     /// Starts Node on the built app and waits until it has loaded (or failed to).
+    /// Starts Node on the built app and waits until it has loaded (or failed to).
     pub async fn start(
         spec: &Spec,
         runtime_dir: &Path,
         terminal: Terminal,
         bus: Arc<Bus>,
     ) -> Result<Worker, StartError> {
+        let host = Host::spawn(spec, runtime_dir, &terminal, false).await?;
+        host.finish(spec, terminal, bus).await
+    }
+}
+
+/// A started Node host connected to ioctl, before its app has loaded. As a warm standby it
+/// waits for `load`, so a relink does not pay for a process start.
+pub struct Host {
+    child: tokio::process::Child,
+    lines: tokio::io::Lines<BufReader<tokio::net::unix::OwnedReadHalf>>,
+    write: tokio::net::unix::OwnedWriteHalf,
+    pid: u32,
+}
+
+impl Host {
+    /// Spawns host.js and waits for it to connect; a standby also waits for its `standby` line.
+    pub async fn spawn(
+        spec: &Spec,
+        runtime_dir: &Path,
+        terminal: &Terminal,
+        standby: bool,
+    ) -> Result<Host, StartError> {
         let other = StartError::Other;
         // Unix socket paths are short-limited; keep it in the temp dir, named per process.
         let sock = std::env::temp_dir().join(format!(
@@ -153,17 +176,14 @@ impl Worker {
         let listener =
             UnixListener::bind(&sock).with_context(|| format!("{}: cannot listen", sock.display())).map_err(other)?;
         let entry = crate::build::out_dir(&spec.node_dir).join("index.js");
-        let mut child = Command::new(&spec.node)
+        let mut command = Command::new(&spec.node);
+        command
             .arg("--enable-source-maps")
             .arg(runtime_dir.join("host.js"))
             .current_dir(&spec.node_dir)
             .env("IOCTL_SOCKET", &sock)
-            .env("IOCTL_ENTRY", &entry)
             .env("IOCTL_VTEX_API", runtime_dir.join("vtex-api"))
-            .env("VTEX_APP_ID", &spec.full_id)
-            .env("VTEX_APP_VENDOR", &spec.vendor)
-            .env("VTEX_APP_NAME", &spec.name)
-            .env("VTEX_APP_VERSION", &spec.version)
+            .envs(app_env(spec))
             .env("VTEX_ACCOUNT", &spec.scope.account)
             .env("VTEX_WORKSPACE", &spec.scope.workspace)
             .env("VTEX_REGION", "local")
@@ -173,7 +193,13 @@ impl Worker {
             .stderr(Stdio::piped())
             // Its own process group: Ctrl-C in the terminal reaches ioctl, which stops it.
             .process_group(0)
-            .kill_on_drop(true)
+            .kill_on_drop(true);
+        if standby {
+            command.env("IOCTL_STANDBY", "1");
+        } else {
+            command.env("IOCTL_ENTRY", &entry);
+        }
+        let mut child = command
             .spawn()
             .with_context(|| format!("cannot start Node.js ({})", spec.node.display()))
             .map_err(other)?;
@@ -194,21 +220,49 @@ impl Worker {
             Ok(Err(e)) => return Err(other(anyhow!("Node.js did not connect: {e}"))),
             Err(_) => return Err(other(anyhow!("Node.js did not connect within {} s", LOAD_TIMEOUT.as_secs()))),
         };
-        let (read, mut write) = stream.into_split();
-        let mut lines = BufReader::new(read).lines();
+        let (read, write) = stream.into_split();
+        let mut host = Host { child, lines: BufReader::new(read).lines(), write, pid };
+        if standby {
+            match host.next(spec, terminal).await? {
+                FromHost::Standby => {}
+                said => return Err(other(anyhow!("the standby Node.js said {said:?} before `standby`"))),
+            }
+        }
+        Ok(host)
+    }
 
-        // Until the host says loaded or load_error, only log lines may come.
-        let loaded = loop {
+    /// Whether the process is still there (a standby may have died while waiting).
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Loads the (freshly built) app into this standby host.
+    pub async fn load(mut self, spec: &Spec, terminal: Terminal, bus: Arc<Bus>) -> Result<Worker, StartError> {
+        let entry = crate::build::out_dir(&spec.node_dir).join("index.js");
+        let env: serde_json::Map<String, Value> =
+            app_env(spec).into_iter().map(|(k, v)| (k.to_string(), Value::String(v))).collect();
+        let line = ToHost::Load { entry: &entry.to_string_lossy(), env: Value::Object(env) }.line();
+        self.write
+            .write_all(line.as_bytes())
+            .await
+            .map_err(|e| StartError::Other(anyhow!("cannot reach the standby Node.js: {e}")))?;
+        self.finish(spec, terminal, bus).await
+    }
+
+    /// The next message that is not a log line (log lines go to the terminal).
+    async fn next(&mut self, spec: &Spec, terminal: &Terminal) -> Result<FromHost, StartError> {
+        let other = StartError::Other;
+        loop {
             let line = tokio::select! {
-                l = tokio::time::timeout(LOAD_TIMEOUT, lines.next_line()) => l,
-                status = child.wait() => {
+                l = tokio::time::timeout(LOAD_TIMEOUT, self.lines.next_line()) => l,
+                status = self.child.wait() => {
                     return Err(other(anyhow!("Node.js exited while loading the app ({})", describe_status(status.ok()))));
                 }
             };
             let line = match line {
                 Ok(Ok(Some(l))) => l,
                 Ok(Ok(None)) | Ok(Err(_)) => {
-                    let status = child.wait().await.ok();
+                    let status = self.child.wait().await.ok();
                     return Err(other(anyhow!("Node.js exited while loading the app ({})", describe_status(status))));
                 }
                 Err(_) => {
@@ -216,13 +270,9 @@ impl Worker {
                 }
             };
             match serde_json::from_str::<FromHost>(&line) {
-                Ok(FromHost::Loaded { events, routes, client_options, routes_port }) => {
-                    break Loaded { events, routes, client_options, routes_port }
-                }
-                Ok(FromHost::LoadError { message, stack }) => {
-                    return Err(StartError::App(load_diagnostic(&spec.app_root, &message, stack.as_deref())));
-                }
                 Ok(FromHost::Log { level, message, handler, .. }) => {
+                    let message =
+                        if message.contains("\n    at ") { stack::tidy(&message, &spec.app_root) } else { message };
                     terminal
                         .send(Output::Log {
                             level: Level::parse(&level),
@@ -232,11 +282,24 @@ impl Worker {
                         })
                         .await;
                 }
-                Ok(_) => {}
+                Ok(msg) => return Ok(msg),
                 Err(e) => return Err(other(anyhow!("unexpected message from Node.js: {e}: {line}"))),
             }
-        };
+        }
+    }
 
+    /// Waits for `loaded` (or `load_error`), then runs the worker's tasks.
+    async fn finish(mut self, spec: &Spec, terminal: Terminal, bus: Arc<Bus>) -> Result<Worker, StartError> {
+        let loaded = match self.next(spec, &terminal).await? {
+            FromHost::Loaded { events, routes, client_options, routes_port } => {
+                Loaded { events, routes, client_options, routes_port }
+            }
+            FromHost::LoadError { message, stack } => {
+                return Err(StartError::App(load_diagnostic(&spec.app_root, &message, stack.as_deref())));
+            }
+            said => return Err(StartError::Other(anyhow!("unexpected message from Node.js: {said:?}"))),
+        };
+        let Host { mut child, mut lines, mut write, pid } = self;
         let (tx, mut rx) = mpsc::channel::<String>(1024);
         tokio::spawn(async move {
             while let Some(line) = rx.recv().await {
@@ -293,7 +356,9 @@ impl Worker {
         }
         Ok(Worker { loaded, pid, tx, pending, pings, next_delivery: AtomicU64::new(1), exited, kill, exit_reason })
     }
+}
 
+impl Worker {
     /// Runs one attempt of a delivery; resolves when the handler finished (or the process died).
     /// Dropping the future abandons the attempt: its late result is then only logged.
     pub async fn deliver(&self, delivery: &Delivery, attempt: u32) -> Result<(), AttemptError> {
@@ -472,6 +537,16 @@ fn load_diagnostic(app_root: &Path, message: &str, stack: Option<&str>) -> Diagn
             d
         }
     }
+}
+
+/// The app's identity as the host's environment carries it.
+fn app_env(spec: &Spec) -> Vec<(&'static str, String)> {
+    vec![
+        ("VTEX_APP_ID", spec.full_id.clone()),
+        ("VTEX_APP_VENDOR", spec.vendor.clone()),
+        ("VTEX_APP_NAME", spec.name.clone()),
+        ("VTEX_APP_VERSION", spec.version.clone()),
+    ]
 }
 
 fn pipe_output(stream: Option<impl AsyncRead + Unpin + Send + 'static>, level: Level, app: String, terminal: Terminal) {

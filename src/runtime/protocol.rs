@@ -89,6 +89,7 @@ pub enum ToHost<'a> {
     /// Load the app (a standby host).
     Load {
         entry: &'a str,
+        env: Value,
     },
     Ping {
         id: u64,
