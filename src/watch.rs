@@ -11,7 +11,7 @@ use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
 /// Quiet time after the last file event before a batch is handed over.
-pub const QUIET: Duration = Duration::from_millis(50);
+pub const QUIET: Duration = Duration::from_millis(20);
 
 /// One changed file, relative to the app root.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
