@@ -29,6 +29,9 @@ pub enum Command {
     /// Inspect the events of a link session
     #[command(subcommand)]
     Events(EventsCommand),
+    /// Run a link session in the background (started by `ioctl link`; not for direct use)
+    #[command(hide = true)]
+    SessionServe(SessionArgs),
     /// Show the link session of an account/workspace and its event counts
     Status {
         #[command(flatten)]
@@ -150,6 +153,36 @@ pub struct LinkArgs {
     pub json: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct SessionArgs {
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    #[arg(long, default_value_t = 10.0)]
+    pub sender_interval: f64,
+    #[arg(long)]
+    pub no_sample_sender: bool,
+}
+
+impl SessionArgs {
+    pub fn options(&self) -> Result<crate::session::Options, String> {
+        Ok(crate::session::Options {
+            scope: self.scope.scope()?,
+            port: self.port,
+            sender_interval: sender_interval(self.sender_interval)?,
+            sample_sender: !self.no_sample_sender,
+        })
+    }
+}
+
+fn sender_interval(seconds: f64) -> Result<Duration, String> {
+    if !(seconds.is_finite() && seconds >= 0.01) {
+        return Err(format!("--sender-interval must be a number of seconds ≥ 0.01, not {seconds}"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
 impl ScopeArgs {
     pub fn scope(&self) -> Result<Scope, String> {
         for (what, v) in [("account", &self.account), ("workspace", &self.workspace)] {
@@ -164,14 +197,11 @@ impl ScopeArgs {
 
 impl LinkArgs {
     pub fn options(&self) -> Result<crate::link::Options, String> {
-        if !(self.sender_interval.is_finite() && self.sender_interval >= 0.01) {
-            return Err(format!("--sender-interval must be a number of seconds ≥ 0.01, not {}", self.sender_interval));
-        }
         Ok(crate::link::Options {
             app_dir: self.app_dir.clone().unwrap_or_else(|| PathBuf::from(".")),
             scope: self.scope.scope()?,
             port: self.port,
-            sender_interval: Duration::from_secs_f64(self.sender_interval),
+            sender_interval: sender_interval(self.sender_interval)?,
             sample_sender: !self.no_sample_sender,
             watch: !self.no_watch,
             format: Format::detect(self.json),

@@ -17,6 +17,11 @@ pub async fn post(base: &str, path: &str, token: Option<&str>, json: String) -> 
     request("POST", base, path, token, Some(json)).await
 }
 
+/// DELETE `path` of the session.
+pub async fn delete(base: &str, path: &str, token: Option<&str>) -> anyhow::Result<Response<Incoming>> {
+    request("DELETE", base, path, token, None).await
+}
+
 async fn request(
     method: &str,
     base: &str,

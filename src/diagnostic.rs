@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
 
 /// One problem at one place of one file. `line` and `column` are 1-based, as editors show them.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Diagnostic {
     /// Path as the user should see it (relative to the app root where possible).
     pub file: PathBuf,
@@ -15,7 +15,9 @@ pub struct Diagnostic {
     pub column: usize,
     pub message: String,
     pub help: Option<String>,
-    /// The file's text, for the code frame; `None` when it could not be read.
+    /// The file's text, for the code frame; `None` when it could not be read. Not sent
+    /// between processes: the link command reads the file again.
+    #[serde(skip)]
     pub source: Option<String>,
 }
 

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::bus::Scope;
 use crate::diagnostic::Diagnostic;
-use crate::{client, session};
+use crate::{client, record};
 
 /// The sender of events published with `ioctl events send` unless `--sender` says otherwise.
 pub const MANUAL_SENDER: &str = "ioctl.manual";
@@ -69,7 +69,7 @@ pub async fn send(scope: &Scope, args: &Send) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
-    let record = session::require(&session::home()?, scope)?;
+    let record = record::require(&record::home()?, scope)?;
     let request = json!({ "key": args.key, "sender": sender, "subject": args.subject, "body": body, "repeat": args.repeat, "rate": args.rate });
     let resp = client::post(&record.url, "/_ioctl/events", Some(&record.token), request.to_string()).await?;
     let status = resp.status();
@@ -97,7 +97,7 @@ pub async fn send(scope: &Scope, args: &Send) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn failed(scope: &Scope, json_out: bool) -> anyhow::Result<ExitCode> {
-    let record = session::require(&session::home()?, scope)?;
+    let record = record::require(&record::home()?, scope)?;
     let resp = client::get(&record.url, "/_ioctl/events/failed", Some(&record.token)).await?;
     let text = client::text(resp).await?;
     let letters: Vec<Value> = serde_json::from_str(&text).context("unreadable answer from the link session")?;
@@ -140,7 +140,7 @@ pub async fn failed(scope: &Scope, json_out: bool) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn replay(scope: &Scope, event_id: Option<&str>, all: bool) -> anyhow::Result<ExitCode> {
-    let record = session::require(&session::home()?, scope)?;
+    let record = record::require(&record::home()?, scope)?;
     let request = json!({ "event_id": event_id, "all": all });
     let resp = client::post(&record.url, "/_ioctl/events/replay", Some(&record.token), request.to_string()).await?;
     let status = resp.status();
@@ -162,7 +162,7 @@ pub async fn replay(scope: &Scope, event_id: Option<&str>, all: bool) -> anyhow:
 
 /// `ioctl status`: the session of a scope, its apps and its counts.
 pub async fn status(scope: &Scope, json_out: bool) -> anyhow::Result<ExitCode> {
-    let record = session::require(&session::home()?, scope)?;
+    let record = record::require(&record::home()?, scope)?;
     let resp = client::get(&record.url, "/_ioctl/session", Some(&record.token)).await?;
     let info: Value =
         serde_json::from_str(&client::text(resp).await?).context("unreadable answer from the link session")?;

@@ -6,11 +6,11 @@ use std::process::ExitCode;
 use anyhow::bail;
 
 use crate::bus::Scope;
-use crate::{client, sender, session};
+use crate::{client, record, sender};
 
 pub async fn run(scope: &Scope) -> anyhow::Result<ExitCode> {
-    let home = session::home()?;
-    let record = session::require(&home, scope)?;
+    let home = record::home()?;
+    let record = record::require(&home, scope)?;
     let resp = client::get(&record.url, sender::HCHECK_PATH, None).await?;
     let status = resp.status();
     let body = client::text(resp).await?;

@@ -12,6 +12,8 @@ pub mod events;
 pub mod healthcheck;
 pub mod init;
 pub mod link;
+pub mod linked;
+pub mod record;
 pub mod routes;
 pub mod runtime;
 pub mod sender;
@@ -69,6 +71,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Command::Events(EventsCommand::Replay { event_id, all_failed, scope }) => match scope.scope() {
             Ok(scope) => events::replay(&scope, event_id.as_deref(), all_failed).await,
+            Err(m) => usage(m),
+        },
+        Command::SessionServe(args) => match args.options() {
+            Ok(opts) => session::serve(opts).await,
             Err(m) => usage(m),
         },
         Command::Status { scope, json } => match scope.scope() {

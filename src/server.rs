@@ -2,13 +2,12 @@
 //! healthcheck route, and the control API (`/_ioctl/...`) that `events tail` uses, which
 //! needs the session token.
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -18,30 +17,14 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
-use crate::bus::{Bus, Delivery, Scope};
-use crate::delivery::DeadLetters;
+use crate::bus::Delivery;
 use crate::routes;
-use crate::sender::{self, Arm};
+use crate::sender;
+use crate::terminal::Output;
 
-/// What the handlers share.
-#[derive(Clone)]
-pub struct Shared {
-    pub scope: Scope,
-    pub token: String,
-    pub bus: Arc<Bus>,
-    /// `None` with `--no-sample-sender`.
-    pub arm: Option<Arm>,
-    pub tracker: TaskTracker,
-    pub shutdown: CancellationToken,
-    pub dead: Arc<DeadLetters>,
-    /// The linked apps' HTTP routes.
-    pub routes: Arc<routes::Table>,
-    /// Each linked app's delivery queue, by app id (`vendor.name@version`), for replays.
-    pub queues: Arc<Mutex<HashMap<String, mpsc::Sender<Delivery>>>>,
-}
+/// What the handlers share: the session.
+type Shared = Arc<crate::session::Shared>;
 
 /// Binds 127.0.0.1:`port` (0 = any free port).
 pub async fn bind(port: u16) -> anyhow::Result<(TcpListener, SocketAddr)> {
@@ -66,6 +49,8 @@ pub async fn serve(listener: TcpListener, shared: Shared) {
         .route("/_ioctl/events", post(publish))
         .route("/_ioctl/events/failed", get(failed))
         .route("/_ioctl/events/replay", post(replay))
+        .route("/_ioctl/apps", post(link_app))
+        .route("/_ioctl/apps/{id}", axum::routing::delete(unlink_app))
         .fallback(app_route)
         .with_state(shared);
     let _ = axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await;
@@ -313,4 +298,72 @@ async fn replay(State(s): State<Shared>, headers: HeaderMap, body: axum::body::B
         replayed.push(json!({ "event_id": id, "app": letter.app, "handler": letter.handler }));
     }
     json_response(StatusCode::OK, json!({ "replayed": replayed }))
+}
+
+/// `ioctl link` asking to link an app.
+#[derive(Deserialize)]
+struct LinkApp {
+    root: std::path::PathBuf,
+    watch: bool,
+    /// When the link command started (µs since the epoch), for its `ready in N ms`.
+    started_at_us: u64,
+}
+
+/// Links an app into the session and streams its output (NDJSON of [`Output`]) until it is
+/// unlinked. The link id for `DELETE /_ioctl/apps/{id}` is in the `x-ioctl-link-id` header.
+/// If the link command goes away (the stream is dropped), the app is unlinked.
+async fn link_app(State(s): State<Shared>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    if !authorized(&s, &headers) {
+        return unauthorized();
+    }
+    let r: LinkApp = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return bad_request(format!("bad link request: {e}")),
+    };
+    let started_at = std::time::UNIX_EPOCH + std::time::Duration::from_micros(r.started_at_us);
+    let req = crate::linked::Request { root: r.root, watch: r.watch, started_at };
+    match s.link(req) {
+        Ok((id, rx, unlink)) => {
+            let stream = OutputStream { rx, _unlink_on_drop: unlink.drop_guard() };
+            let mut resp =
+                ([(header::CONTENT_TYPE, "application/x-ndjson")], Body::from_stream(stream)).into_response();
+            resp.headers_mut().insert("x-ioctl-link-id", id.into());
+            resp
+        }
+        Err(message) => json_response(StatusCode::CONFLICT, json!({ "error": message })),
+    }
+}
+
+async fn unlink_app(State(s): State<Shared>, headers: HeaderMap, Path(id): Path<u64>) -> Response {
+    if !authorized(&s, &headers) {
+        return unauthorized();
+    }
+    if s.unlink(id) {
+        json_response(StatusCode::OK, json!({ "unlinking": id }))
+    } else {
+        json_response(StatusCode::NOT_FOUND, json!({ "error": format!("no link {id} in this session") }))
+    }
+}
+
+/// An app's output as NDJSON lines; dropping it (the link command went away) unlinks the app.
+struct OutputStream {
+    rx: mpsc::Receiver<Output>,
+    _unlink_on_drop: tokio_util::sync::DropGuard,
+}
+
+impl tokio_stream::Stream for OutputStream {
+    type Item = Result<String, Infallible>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.rx.poll_recv(cx).map(|o| {
+            o.map(|msg| {
+                let mut line = serde_json::to_string(&msg).unwrap_or_else(|_| "{}".into());
+                line.push('\n');
+                Ok(line)
+            })
+        })
+    }
 }

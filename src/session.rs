@@ -1,160 +1,293 @@
-//! Session records: how `healthcheck` and `events tail` find the link session of an account
-//! and workspace. One JSON file per scope under `$IOCTL_HOME/sessions/`, readable by the
-//! user only (it holds the session token), removed when link ends; a record left by a
-//! killed link is recognised as stale by its dead pid.
+//! The link session of one account/workspace: a background `ioctl` process that owns the
+//! local server, the event bus, the sample sender and every app linked into the workspace.
+//! Each `ioctl link` registers its app here and streams the app's output back; the session
+//! outlives any one link and ends when its last app is unlinked.
 
-use std::path::{Path, PathBuf};
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
-use anyhow::{bail, Context};
-use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
-use crate::bus::Scope;
+use crate::bus::{Bus, Delivery, Scope};
+use crate::delivery::DeadLetters;
+use crate::linked;
+use crate::record::{self, Record};
+use crate::sender::{self, Arm};
+use crate::terminal::{Output, Terminal};
+use crate::{routes, runtime, server};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Record {
+/// How long a new session waits for its first app before giving up (its link command died).
+const FIRST_APP_WAIT: Duration = Duration::from_secs(15);
+/// How long the session waits for its tasks when it ends.
+const STOP_GRACE: Duration = Duration::from_secs(6);
+
+/// Validated options of a session (from the link command that started it).
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub scope: Scope,
+    pub port: u16,
+    pub sender_interval: Duration,
+    pub sample_sender: bool,
+}
+
+/// One app linked into the session.
+struct LinkedApp {
+    root: PathBuf,
+    id: Option<String>,
+    terminal: Terminal,
+    unlink: CancellationToken,
+}
+
+/// What the session's parts share: the server's handlers, each linked app, the sender.
+pub struct Shared {
+    pub scope: Scope,
     pub url: String,
-    pub pid: u32,
     pub token: String,
-    pub account: String,
-    pub workspace: String,
-    pub apps: Vec<String>,
-    pub started: String,
+    pub home: PathBuf,
+    pub record_path: PathBuf,
+    pub node: PathBuf,
+    pub sample_sender: bool,
+    /// `None` with `--no-sample-sender`.
+    pub arm: Option<Arm>,
+    pub bus: Arc<Bus>,
+    pub dead: Arc<DeadLetters>,
+    /// The linked apps' HTTP routes.
+    pub routes: Arc<routes::Table>,
+    /// Each linked app's delivery queue, by app id (`vendor.name@version`), for replays.
+    pub queues: Arc<Mutex<HashMap<String, mpsc::Sender<Delivery>>>>,
+    pub tracker: TaskTracker,
+    /// Cancelled when the session ends: every task of the session listens to it.
+    pub shutdown: CancellationToken,
+    apps: Mutex<Apps>,
 }
 
-/// ioctl's per-user state folder: `$IOCTL_HOME`, else the platform's state (or data) dir.
-pub fn home() -> anyhow::Result<PathBuf> {
-    if let Some(h) = std::env::var_os("IOCTL_HOME").filter(|h| !h.is_empty()) {
-        return Ok(PathBuf::from(h));
-    }
-    dirs::state_dir()
-        .or_else(dirs::data_local_dir)
-        .map(|d| d.join("ioctl"))
-        .context("cannot find a folder for ioctl's state; set IOCTL_HOME")
+#[derive(Default)]
+struct Apps {
+    next_id: u64,
+    linked: HashMap<u64, LinkedApp>,
+    /// Set when the last app left: no new app may join this session.
+    closing: bool,
 }
 
-pub fn path(home: &Path, scope: &Scope) -> PathBuf {
-    home.join("sessions").join(&scope.account).join(format!("{}.json", scope.workspace))
-}
-
-/// Whether a process with this pid exists.
-fn alive(pid: u32) -> bool {
-    // SAFETY: kill with signal 0 only checks for existence and permission; it sends nothing.
-    let r = unsafe { libc::kill(pid as libc::pid_t, 0) };
-    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-}
-
-/// The live session of a scope, if any. A stale record is removed.
-pub fn find(home: &Path, scope: &Scope) -> anyhow::Result<Option<Record>> {
-    let p = path(home, scope);
-    let text = match std::fs::read_to_string(&p) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).with_context(|| format!("{}: cannot read session record", p.display())),
-    };
-    let record: Record = match serde_json::from_str(&text) {
-        Ok(r) => r,
-        Err(_) => {
-            let _ = std::fs::remove_file(&p);
-            return Ok(None);
-        }
-    };
-    if !alive(record.pid) {
-        let _ = std::fs::remove_file(&p);
-        return Ok(None);
-    }
-    Ok(Some(record))
-}
-
-/// Like [`find`], but a missing session is the user-facing error the commands print.
-pub fn require(home: &Path, scope: &Scope) -> anyhow::Result<Record> {
-    match find(home, scope)? {
-        Some(r) => Ok(r),
-        None => bail!(
-            "no link session runs for {scope}; start one with `ioctl link -a {} -w {}` in your app folder",
-            scope.account,
-            scope.workspace
-        ),
-    }
-}
-
-/// The record of the running link; removes the file when dropped.
-pub struct Written {
-    path: PathBuf,
-}
-
-impl Written {
-    pub fn write(home: &Path, record: &Record) -> anyhow::Result<Written> {
-        let scope = Scope { account: record.account.clone(), workspace: record.workspace.clone() };
-        let path = path(home, &scope);
-        let dir = path.parent().expect("record path has a parent");
-        std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create folder", dir.display()))?;
-        let tmp = path.with_extension("json.tmp");
-        {
-            use std::io::Write;
-            use std::os::unix::fs::OpenOptionsExt;
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)
-                .with_context(|| format!("{}: cannot write session record", tmp.display()))?;
-            f.write_all(serde_json::to_string_pretty(record)?.as_bytes())?;
-        }
-        std::fs::rename(&tmp, &path).with_context(|| format!("{}: cannot write session record", path.display()))?;
-        Ok(Written { path })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for Written {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
-/// A random token for the control API (from the OS's random source).
-pub fn new_token() -> anyhow::Result<String> {
-    use std::io::Read;
-    let mut bytes = [0u8; 16];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .context("cannot read /dev/urandom for the session token")?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn write_find_and_stale() {
-        let home = tempfile::tempdir().unwrap();
-        let scope = Scope { account: "acme".into(), workspace: "dev".into() };
-        let mut rec = Record {
-            url: "http://127.0.0.1:1".into(),
-            pid: std::process::id(),
-            token: new_token().unwrap(),
-            account: "acme".into(),
-            workspace: "dev".into(),
-            apps: vec![],
-            started: String::new(),
+impl Shared {
+    /// Links an app (asked by a link command); its output arrives on the returned receiver.
+    pub fn link(
+        self: &Arc<Self>,
+        req: linked::Request,
+    ) -> Result<(u64, mpsc::Receiver<Output>, CancellationToken), String> {
+        let id = crate::app::App::load(&req.root).ok().map(|a| a.manifest.full_id());
+        let (terminal, rx) = Terminal::channel();
+        let unlink = CancellationToken::new();
+        let link_id = {
+            let mut apps = self.apps.lock().unwrap();
+            if apps.closing {
+                return Err("this link session is ending; link again".into());
+            }
+            if let Some(other) = apps.linked.values().find(|a| a.root == req.root || (id.is_some() && a.id == id)) {
+                return Err(format!(
+                    "{} is already linked in {} (from {}); stop that link first",
+                    other.id.as_deref().unwrap_or("this app"),
+                    self.scope,
+                    other.root.display()
+                ));
+            }
+            apps.next_id += 1;
+            let link_id = apps.next_id;
+            apps.linked.insert(
+                link_id,
+                LinkedApp {
+                    root: req.root.clone(),
+                    id: id.clone(),
+                    terminal: terminal.clone(),
+                    unlink: unlink.clone(),
+                },
+            );
+            link_id
         };
-        {
-            let w = Written::write(home.path(), &rec).unwrap();
-            use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(w.path()).unwrap().permissions().mode() & 0o777, 0o600);
-            assert_eq!(find(home.path(), &scope).unwrap().unwrap().token, rec.token);
-            let other = Scope { account: "acme".into(), workspace: "other".into() };
-            assert!(find(home.path(), &other).unwrap().is_none());
-        }
-        assert!(find(home.path(), &scope).unwrap().is_none(), "dropped record is removed");
-        rec.pid = 0x7fff_fff0; // no such process
-        std::mem::forget(Written::write(home.path(), &rec).unwrap());
-        assert!(find(home.path(), &scope).unwrap().is_none(), "stale record is ignored");
-        assert!(!path(home.path(), &scope).exists(), "and removed");
+        self.write_record();
+        let me = self.clone();
+        let token = unlink.clone();
+        self.tracker.spawn(async move {
+            linked::run(me.clone(), req, terminal, token).await;
+            me.unlinked(link_id);
+        });
+        Ok((link_id, rx, unlink))
     }
+
+    /// Asks a linked app to unlink gracefully; false if there is no such link.
+    pub fn unlink(&self, link_id: u64) -> bool {
+        match self.apps.lock().unwrap().linked.get(&link_id) {
+            Some(app) => {
+                app.unlink.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn unlinked(&self, link_id: u64) {
+        let last = {
+            let mut apps = self.apps.lock().unwrap();
+            apps.linked.remove(&link_id);
+            apps.closing = apps.linked.is_empty();
+            apps.closing
+        };
+        if last {
+            self.shutdown.cancel();
+        } else {
+            self.write_record();
+        }
+    }
+
+    /// Shows session-level output (the sample sender's) in every linked app's terminal.
+    async fn announce(&self, msg: Output) {
+        let terminals: Vec<Terminal> = self.apps.lock().unwrap().linked.values().map(|a| a.terminal.clone()).collect();
+        for t in terminals {
+            t.send(msg.clone()).await;
+        }
+    }
+
+    fn record(&self) -> Record {
+        let apps = self.apps.lock().unwrap();
+        let mut ids: Vec<String> = apps.linked.values().filter_map(|a| a.id.clone()).collect();
+        ids.sort();
+        Record {
+            url: self.url.clone(),
+            pid: std::process::id(),
+            token: self.token.clone(),
+            account: self.scope.account.clone(),
+            workspace: self.scope.workspace.clone(),
+            apps: ids,
+            started: String::new(),
+        }
+    }
+
+    fn write_record(&self) {
+        // The record was written at start; keeping its app list current is best effort.
+        let _ = record::write(&self.home, &self.record());
+    }
+}
+
+/// Runs a session until its last app is unlinked. The first line on stdout tells the link
+/// command that started it where it listens (or why it could not start).
+pub async fn serve(opts: Options) -> anyhow::Result<ExitCode> {
+    let started = match start(&opts).await {
+        Ok(s) => s,
+        Err(e) => {
+            handshake(json!({ "error": format!("{e:#}") }));
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let (shared, written) = started;
+    handshake(json!({ "url": shared.url, "pid": std::process::id() }));
+
+    // Ends when the last app leaves, when no app comes at all, or on SIGTERM.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    let no_app = async {
+        tokio::time::sleep(FIRST_APP_WAIT).await;
+        let idle = {
+            let mut apps = shared.apps.lock().unwrap();
+            apps.closing |= apps.linked.is_empty() && apps.next_id == 0;
+            apps.closing
+        };
+        if !idle {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::pin!(no_app);
+    loop {
+        tokio::select! {
+            _ = shared.shutdown.cancelled() => break,
+            _ = &mut no_app => break,
+            _ = term.recv() => break,
+            // The session has no terminal of its own: a hang-up is not a reason to stop.
+            _ = hup.recv() => continue,
+        }
+    }
+    {
+        let mut apps = shared.apps.lock().unwrap();
+        apps.closing = true;
+        for app in apps.linked.values() {
+            app.unlink.cancel();
+        }
+    }
+    shared.tracker.close();
+    // Apps stop gracefully first (each bounded), then the server and the sender.
+    let _ = tokio::time::timeout(STOP_GRACE, async {
+        while !shared.apps.lock().unwrap().linked.is_empty() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    shared.shutdown.cancel();
+    let _ = tokio::time::timeout(STOP_GRACE, shared.tracker.wait()).await;
+    drop(written);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn start(opts: &Options) -> anyhow::Result<(Arc<Shared>, record::Written)> {
+    let node = runtime::find_node().await?;
+    let home = record::home()?;
+    let (listener, addr) = server::bind(opts.port).await?;
+    let url = format!("http://{addr}");
+    let token = record::new_token()?;
+    let shared = Arc::new(Shared {
+        scope: opts.scope.clone(),
+        url,
+        token,
+        record_path: record::path(&home, &opts.scope),
+        home,
+        node,
+        sample_sender: opts.sample_sender,
+        arm: opts.sample_sender.then(Arm::new),
+        bus: Bus::new(),
+        dead: Arc::default(),
+        routes: Arc::default(),
+        queues: Arc::default(),
+        tracker: TaskTracker::new(),
+        shutdown: CancellationToken::new(),
+        apps: Mutex::default(),
+    });
+    let mut rec = shared.record();
+    rec.started = chrono::Utc::now().to_rfc3339();
+    let written = record::Written::write(&shared.home, &rec)?;
+    shared.tracker.spawn(server::serve(listener, shared.clone()));
+    if let Some(arm) = shared.arm.clone() {
+        // The sender's messages go to every linked app's terminal.
+        let (terminal, mut rx) = Terminal::channel();
+        let me = shared.clone();
+        shared.tracker.spawn(async move {
+            while let Some(msg) = rx.recv().await {
+                me.announce(msg).await;
+            }
+        });
+        shared.tracker.spawn(sender::run(
+            arm,
+            opts.sender_interval,
+            opts.scope.clone(),
+            shared.bus.clone(),
+            terminal,
+            shared.shutdown.clone(),
+        ));
+    }
+    Ok((shared, written))
+}
+
+fn handshake(line: serde_json::Value) {
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// When a link command started, as sent to the session.
+pub fn micros_since_epoch(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
 }

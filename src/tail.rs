@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::bus::Scope;
 use crate::terminal::Format;
-use crate::{client, session};
+use crate::{client, record};
 
 #[derive(Debug, Default, Clone)]
 pub struct Filters {
@@ -24,8 +24,8 @@ pub struct Filters {
 }
 
 pub async fn run(scope: &Scope, filters: &Filters, format: Format) -> anyhow::Result<ExitCode> {
-    let home = session::home()?;
-    let record = session::require(&home, scope)?;
+    let home = record::home()?;
+    let record = record::require(&home, scope)?;
     let resp = client::get(&record.url, "/_ioctl/events/tail", Some(&record.token)).await?;
     if !resp.status().is_success() {
         let status = resp.status();

@@ -4,12 +4,14 @@
 use std::io::Write;
 
 use console::Style;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use crate::diagnostic::Diagnostic;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Level {
     Debug,
     Info,
@@ -37,16 +39,17 @@ impl Level {
     }
 }
 
-/// One thing to show.
-#[derive(Debug)]
+/// One thing to show. It crosses from the session to the link terminal as JSON.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Output {
     /// `HH:MM:SS.mmm - level: message  app` — app output (with the handler it came from) or,
     /// with no app, ioctl's own status lines.
     Log { level: Level, message: String, app: Option<String>, handler: Option<String> },
     /// A positioned problem in a user file.
     Diagnostic { level: Level, diagnostic: Diagnostic },
-    /// A structured record: `human` for people, `json` for `--json`.
-    Record { human: String, json: Value },
+    /// A structured record: `human` for people (as a log line at `level`, or plain when
+    /// `None`), `json` for `--json`.
+    Record { level: Option<Level>, human: String, json: Value },
 }
 
 /// How output is rendered; decided once at start.
@@ -69,36 +72,36 @@ impl Format {
 #[derive(Clone)]
 pub struct Terminal {
     tx: mpsc::Sender<Output>,
-    pub format: Format,
 }
 
 impl Terminal {
+    /// A terminal whose output arrives on the returned receiver (the session streams it to
+    /// the app's link command).
+    pub fn channel() -> (Terminal, mpsc::Receiver<Output>) {
+        let (tx, rx) = mpsc::channel::<Output>(1024);
+        (Terminal { tx }, rx)
+    }
+
     /// Starts the printing task; it ends when every `Terminal` clone is dropped.
     pub fn start(format: Format) -> (Terminal, tokio::task::JoinHandle<()>) {
-        let (tx, mut rx) = mpsc::channel::<Output>(1024);
-        let task = tokio::spawn(async move {
-            let mut out = std::io::stdout();
-            while let Some(msg) = rx.recv().await {
-                let text = render(&msg, format);
-                let _ = writeln!(out, "{text}");
-                if rx.is_empty() {
-                    let _ = out.flush();
-                }
-            }
-            let _ = out.flush();
-        });
-        (Terminal { tx, format }, task)
+        let (terminal, rx) = Terminal::channel();
+        (terminal, print(rx, format))
     }
 
     /// A terminal that prints nothing (for tests of tasks that log).
     pub fn discard() -> Terminal {
         let (tx, mut rx) = mpsc::channel::<Output>(1024);
         tokio::spawn(async move { while rx.recv().await.is_some() {} });
-        Terminal { tx, format: Format { json: true, color: false } }
+        Terminal { tx }
+    }
+
+    /// Whether whoever reads this terminal has gone away.
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
     }
 
     pub async fn send(&self, msg: Output) {
-        // The receiver only goes away at the very end of shutdown; nothing to do then.
+        // The receiver only goes away when the link command has gone; nothing to do then.
         let _ = self.tx.send(msg).await;
     }
 
@@ -110,9 +113,25 @@ impl Terminal {
         self.status(Level::Info, message).await;
     }
 
-    pub async fn record(&self, human: impl Into<String>, json: Value) {
-        self.send(Output::Record { human: human.into(), json }).await;
+    /// A record shown to people as a log line at `level` (or plain with `None`).
+    pub async fn record(&self, level: Option<Level>, human: impl Into<String>, json: Value) {
+        self.send(Output::Record { level, human: human.into(), json }).await;
     }
+}
+
+/// The task that owns stdout: renders what arrives until every sender is gone.
+pub fn print(mut rx: mpsc::Receiver<Output>, format: Format) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut out = std::io::stdout();
+        while let Some(msg) = rx.recv().await {
+            let text = render(&msg, format);
+            let _ = writeln!(out, "{text}");
+            if rx.is_empty() {
+                let _ = out.flush();
+            }
+        }
+        let _ = out.flush();
+    })
 }
 
 fn render(msg: &Output, f: Format) -> String {
@@ -142,13 +161,11 @@ fn render(msg: &Output, f: Format) -> String {
                 frame => format!("{line}\n{frame}"),
             }
         }
-        Output::Record { human, json } => {
-            if f.json {
-                json.to_string()
-            } else {
-                human.clone()
-            }
-        }
+        Output::Record { level, human, json } => match (f.json, level) {
+            (true, _) => json.to_string(),
+            (false, Some(level)) => log_line(*level, human, None, f.color),
+            (false, None) => human.clone(),
+        },
     }
 }
 

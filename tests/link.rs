@@ -132,11 +132,11 @@ fn two_workspaces_never_see_each_other() {
     let t = tail_b.collect_for(Duration::from_millis(100));
     assert!(!t.iter().any(|l| l.contains("\"type\":\"event\"")), "tail of two saw one's event: {t:?}");
 
-    // A second link into a workspace that has one is refused, naming the running session.
+    // Linking the same app again into a workspace where it is linked is refused.
     let again = env.run(&["link", a.to_str().unwrap(), "-w", "one", "--no-watch"]);
     assert_eq!(again.status.code(), Some(1));
     assert!(
-        stderr(&again).contains("a link session already runs for account local, workspace one"),
+        stderr(&again).contains("vtex.service-course@0.0.1 is already linked in account local, workspace one"),
         "{}",
         stderr(&again)
     );
@@ -236,11 +236,14 @@ fn ctrl_c_leaves_no_process_and_no_session_behind() {
     link.wait_json("ready", |v| v["type"] == "ready");
     // The app's Node.js process, and (watching) a warm standby for the next relink.
     std::thread::sleep(std::time::Duration::from_millis(300));
-    let node: Vec<u32> = children(link.child.id());
+    let session = env.session_pid("dev").expect("a session record");
+    let node = env.node_processes("dev");
     assert_eq!(node.len(), 2, "the app's process and its standby");
-    assert!(env.home().join("sessions/local/dev.json").exists());
     assert_eq!(link.interrupt(), 0);
-    assert!(node.iter().all(|p| !alive(*p)), "a Node.js process outlived ioctl");
+    assert!(link.seen.iter().any(|l| l.contains("\"type\":\"stopped\"")), "a summary on Ctrl-C");
+    // The last app left, so the session ends too, and takes every Node.js process with it.
+    assert!(wait_gone(session), "the session outlived its last app");
+    assert!(node.iter().all(|p| wait_gone(*p)), "a Node.js process outlived ioctl");
     assert!(!env.home().join("sessions/local/dev.json").exists(), "session record removed");
     let hc = env.run(&["healthcheck"]);
     assert_eq!(hc.status.code(), Some(1));
@@ -256,14 +259,33 @@ fn a_killed_session_is_detected_as_stale() {
     let app = env.app("app", &[]);
     let mut link = env.spawn(&["link", app.to_str().unwrap(), "--json", "--no-watch"]);
     link.wait_json("ready", |v| v["type"] == "ready");
-    link.signal(libc::SIGKILL);
-    link.wait_exit();
+    let session = env.session_pid("dev").unwrap();
+    let node = env.node_processes("dev");
+    unsafe {
+        libc::kill(session as i32, libc::SIGKILL);
+    }
+    assert!(wait_gone(session));
+    assert!(node.iter().all(|p| wait_gone(*p)), "Node.js exits when its session dies");
     let hc = env.run(&["healthcheck"]);
     assert_eq!(hc.status.code(), Some(1));
     assert!(stderr(&hc).contains("no link session runs"), "{}", stderr(&hc));
+    link.wait_exit();
     // And a new link can take the workspace.
     let mut again = env.spawn(&["link", app.to_str().unwrap(), "--json", "--no-watch"]);
     again.wait_json("ready", |v| v["type"] == "ready");
+}
+
+#[test]
+fn a_killed_link_command_unlinks_its_app() {
+    let env = Env::new();
+    let app = env.app("app", &[]);
+    let mut link = env.spawn(&["link", app.to_str().unwrap(), "--json"]);
+    link.wait_json("ready", |v| v["type"] == "ready");
+    let session = env.session_pid("dev").unwrap();
+    link.signal(libc::SIGKILL);
+    link.wait_exit();
+    assert!(wait_gone(session), "with its only app gone, the session ends");
+    assert!(!env.home().join("sessions/local/dev.json").exists());
 }
 
 #[test]
@@ -341,9 +363,9 @@ fn saving_a_handler_relinks_and_a_broken_save_keeps_the_last_good_version() {
 
     std::fs::write(&handler, "export async function updateLiveUsers() {\n  console.log('v3 fixed')\n}\n").unwrap();
     link.wait_json("fixed message", |v| is_handler_log(v, "v3 fixed"));
-    let nodes = children(link.child.id());
+    let nodes = env.node_processes("dev");
     assert_eq!(link.interrupt(), 0);
-    assert!(nodes.iter().all(|p| !alive(*p)), "no Node.js process outlives link");
+    assert!(nodes.iter().all(|p| wait_gone(*p)), "no Node.js process outlives link");
 }
 
 #[test]
@@ -380,8 +402,8 @@ fn a_burst_of_saves_ends_in_the_final_content_and_relinks_leak_no_process() {
     assert_eq!(env.run(&["events", "send", "ping"]).status.code(), Some(0));
     link.wait_json("latest version", |v| v["type"] == "log" && v["message"] == "version 149");
     std::thread::sleep(std::time::Duration::from_millis(800));
-    let node = children(link.child.id());
+    let node = env.node_processes("dev");
     assert!(node.len() <= 2, "after 50 relinks: {} Node.js processes (live + standby at most)", node.len());
     assert_eq!(link.interrupt(), 0);
-    assert!(node.iter().all(|p| !alive(*p)));
+    assert!(node.iter().all(|p| wait_gone(*p)));
 }

@@ -216,3 +216,29 @@ pub fn stdout(o: &Output) -> String {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+impl Env {
+    /// The pid of the link session of `workspace` (account `local`), from its record.
+    pub fn session_pid(&self, workspace: &str) -> Option<u32> {
+        let text = std::fs::read_to_string(self.home().join(format!("sessions/local/{workspace}.json"))).ok()?;
+        let v: Value = serde_json::from_str(&text).ok()?;
+        v["pid"].as_u64().map(|p| p as u32)
+    }
+
+    /// The Node.js processes of the session of `workspace` (its children).
+    pub fn node_processes(&self, workspace: &str) -> Vec<u32> {
+        self.session_pid(workspace).map(children).unwrap_or_default()
+    }
+}
+
+/// Waits until `pid` is gone; false if it is still there after WAIT.
+pub fn wait_gone(pid: u32) -> bool {
+    let deadline = Instant::now() + WAIT;
+    while alive(pid) {
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    true
+}
