@@ -13,20 +13,37 @@ macro_rules! template {
 }
 
 /// (name, files as (relative path, contents)).
-const TEMPLATES: &[(&str, &[(&str, &str)])] = &[(
-    "service-course",
-    template!("service-course":
-        "manifest.json",
-        ".gitignore",
-        ".vtexignore",
-        "node/service.json",
-        "node/index.ts",
-        "node/event/liveUsersUpdate.ts",
-        "node/clients/index.ts",
-        "node/package.json",
-        "node/tsconfig.json",
+const TEMPLATES: &[(&str, &[(&str, &str)])] = &[
+    (
+        "events-example",
+        template!("events-example":
+            "manifest.json",
+            ".gitignore",
+            ".vtexignore",
+            "node/service.json",
+            "node/index.ts",
+            "node/handlers/hcheck.ts",
+            "node/utils/cachedContext.ts",
+            "node/clients/index.ts",
+            "node/package.json",
+            "node/tsconfig.json",
+        ),
     ),
-)];
+    (
+        "service-course",
+        template!("service-course":
+            "manifest.json",
+            ".gitignore",
+            ".vtexignore",
+            "node/service.json",
+            "node/index.ts",
+            "node/event/liveUsersUpdate.ts",
+            "node/clients/index.ts",
+            "node/package.json",
+            "node/tsconfig.json",
+        ),
+    ),
+];
 
 pub fn names() -> Vec<&'static str> {
     TEMPLATES.iter().map(|(n, _)| *n).collect()

@@ -439,8 +439,10 @@ async fn show_failure(terminal: &Terminal, f: &Failure, watching: bool) {
 async fn banner(linked: &Linked, session: &Shared, terminal: &Terminal) {
     let app = &linked.app;
     let url = &session.url;
-    if app.service.events.is_empty() {
-        terminal.status(Level::Warn, "node/service.json subscribes to no events").await;
+    if app.service.events.is_empty() && app.service.routes.is_empty() {
+        terminal
+            .status(Level::Warn, "node/service.json declares no events and no routes: nothing will call this app")
+            .await;
     }
     for (id, sub) in &app.service.events {
         let keys: Vec<&str> = sub.all_keys().collect();
@@ -465,10 +467,17 @@ async fn banner(linked: &Linked, session: &Shared, terminal: &Terminal) {
                 .await;
         }
     }
-    let policy = linked.policy.lock().unwrap().describe();
-    terminal.info(format!("delivery policy for {}: {policy}", linked.spec.app_id)).await;
+    if !app.service.events.is_empty() {
+        let policy = linked.policy.lock().unwrap().describe();
+        terminal.info(format!("delivery policy for {}: {policy}", linked.spec.app_id)).await;
+    }
     terminal.info(format!("session {url} (token in {})", session.record_path.display())).await;
-    if session.sample_sender {
+    let real_sender = linked.spec.app_id == crate::sender::APP_ID;
+    if real_sender && session.sample_sender {
+        terminal
+            .info("this app replaces the session's sample sender while it is linked (its own route and timer fire events)")
+            .await;
+    } else if session.sample_sender && !session.sender_muted.load(std::sync::atomic::Ordering::Relaxed) {
         terminal
             .info(format!(
                 "sample sender {} is waiting for its healthcheck: run `ioctl healthcheck` or open {url}{}",

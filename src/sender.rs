@@ -2,6 +2,7 @@
 //! healthcheck route arms it; armed, it fires `send-event` with `{"random": "<0..100>"}`
 //! every interval into the session's scope; unarmed, it fires nothing.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,7 +40,8 @@ impl Default for Arm {
     }
 }
 
-/// Runs until cancelled: waits to be armed, then fires every `interval`. A tick that comes
+/// Runs until cancelled: waits to be armed, then fires every `interval` (except while
+/// `muted`: the real events-example app is linked and fires its own). A tick that comes
 /// while the previous publish still waits for room (backpressure) is skipped, and said so.
 pub async fn run(
     arm: Arm,
@@ -47,6 +49,7 @@ pub async fn run(
     scope: Scope,
     bus: Arc<Bus>,
     terminal: Terminal,
+    muted: Arc<AtomicBool>,
     cancel: CancellationToken,
 ) {
     let mut armed = arm.0.subscribe();
@@ -72,6 +75,9 @@ pub async fn run(
         tokio::select! {
             _ = ticker.tick() => {}
             _ = cancel.cancelled() => return,
+        }
+        if muted.load(Ordering::Relaxed) {
+            continue;
         }
         let random = next(&mut rng) % 101;
         let publish = bus.publish(&scope, APP_ID, KEY, "", json!({ "random": random.to_string() }));
@@ -129,6 +135,7 @@ mod tests {
             scope.clone(),
             bus.clone(),
             terminal,
+            Arc::default(),
             cancel.clone(),
         ));
         tokio::time::sleep(Duration::from_secs(35)).await;

@@ -56,7 +56,12 @@ pub async fn serve(listener: TcpListener, shared: Shared) {
     let _ = axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await;
 }
 
-async fn hcheck(State(s): State<Shared>) -> Response {
+/// The sample sender's healthcheck: arms it. A linked app that declares this path itself
+/// (the real events-example) takes precedence.
+async fn hcheck(State(s): State<Shared>, req: axum::extract::Request) -> Response {
+    if s.routes.lookup(sender::HCHECK_PATH).is_some() {
+        return app_route(State(s), req).await;
+    }
     if let Some(arm) = &s.arm {
         arm.arm();
     }

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -56,6 +57,8 @@ pub struct Shared {
     pub sample_sender: bool,
     /// `None` with `--no-sample-sender`.
     pub arm: Option<Arm>,
+    /// Set while the real vtex.events-example app is linked: the sample sender then stays quiet.
+    pub sender_muted: Arc<AtomicBool>,
     pub bus: Arc<Bus>,
     pub dead: Arc<DeadLetters>,
     /// The linked apps' HTTP routes.
@@ -112,6 +115,7 @@ impl Shared {
             link_id
         };
         self.write_record();
+        self.update_sender();
         let me = self.clone();
         let token = unlink.clone();
         self.tracker.spawn(async move {
@@ -143,6 +147,7 @@ impl Shared {
             self.shutdown.cancel();
         } else {
             self.write_record();
+            self.update_sender();
         }
     }
 
@@ -167,6 +172,12 @@ impl Shared {
             apps: ids,
             started: String::new(),
         }
+    }
+
+    /// Mutes the sample sender while the real events-example app is linked.
+    fn update_sender(&self) {
+        let real = self.apps.lock().unwrap().linked.values().any(|a| is_events_example(a.id.as_deref()));
+        self.sender_muted.store(real, Ordering::Relaxed);
     }
 
     fn write_record(&self) {
@@ -248,6 +259,7 @@ async fn start(opts: &Options) -> anyhow::Result<(Arc<Shared>, record::Written)>
         node,
         sample_sender: opts.sample_sender,
         arm: opts.sample_sender.then(Arm::new),
+        sender_muted: Arc::default(),
         bus: Bus::new(),
         dead: Arc::default(),
         routes: Arc::default(),
@@ -275,10 +287,15 @@ async fn start(opts: &Options) -> anyhow::Result<(Arc<Shared>, record::Written)>
             opts.scope.clone(),
             shared.bus.clone(),
             terminal,
+            shared.sender_muted.clone(),
             shared.shutdown.clone(),
         ));
     }
     Ok((shared, written))
+}
+
+fn is_events_example(full_id: Option<&str>) -> bool {
+    full_id.and_then(|id| id.split('@').next()) == Some(sender::APP_ID)
 }
 
 fn handshake(line: serde_json::Value) {

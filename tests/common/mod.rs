@@ -30,8 +30,13 @@ impl Env {
 
     /// templates/service-course copied to `<tmp>/<name>`, with `files` written over it.
     pub fn app(&self, name: &str, files: &[(&str, &str)]) -> PathBuf {
+        self.app_from("service-course", name, files)
+    }
+
+    /// templates/`template` copied to `<tmp>/<name>`, with `files` written over it.
+    pub fn app_from(&self, template: &str, name: &str, files: &[(&str, &str)]) -> PathBuf {
         let root = self.dir.path().join(name);
-        copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/service-course"), &root);
+        copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("templates").join(template), &root);
         for (rel, text) in files {
             let p = root.join(rel);
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();

@@ -1,0 +1,3 @@
+import { IOClients } from '@vtex/api'
+
+export class Clients extends IOClients {}
