@@ -78,11 +78,33 @@ impl Linked {
 /// Links the app and keeps it linked until `unlink` is cancelled; everything it has to say
 /// goes to `terminal`. A link command that sees no `ready` record failed.
 pub async fn run(session: Arc<Shared>, req: Request, terminal: Terminal, unlink: CancellationToken) {
+    // A manifest.json that renames the app ends one link and starts the next under the new id.
+    let mut req = req;
+    while let Ended::Renamed = run_once(&session, &req, &terminal, &unlink).await {
+        session.rename(&req.root);
+        req.started_at = SystemTime::now();
+    }
+}
+
+enum Ended {
+    Unlinked,
+    Renamed,
+}
+
+async fn run_once(session: &Arc<Shared>, req: &Request, terminal: &Terminal, unlink: &CancellationToken) -> Ended {
+    let session = session.clone();
+    let terminal = terminal.clone();
     let scope = session.scope.clone();
     let app = match App::load(&req.root) {
         Ok(app) => app,
-        Err(LoadError::Diagnostic(d)) => return show_failure(&terminal, &Failure::App(vec![d]), false).await,
-        Err(LoadError::Other(e)) => return show_failure(&terminal, &Failure::Other(e), false).await,
+        Err(LoadError::Diagnostic(d)) => {
+            show_failure(&terminal, &Failure::App(vec![d]), false).await;
+            return Ended::Unlinked;
+        }
+        Err(LoadError::Other(e)) => {
+            show_failure(&terminal, &Failure::Other(e), false).await;
+            return Ended::Unlinked;
+        }
     };
     for w in &app.warnings {
         terminal.send(Output::Diagnostic { level: Level::Warn, diagnostic: w.clone() }).await;
@@ -91,7 +113,10 @@ pub async fn run(session: Arc<Shared>, req: Request, terminal: Terminal, unlink:
     terminal.info(format!("Linking app {full_id} in {scope}")).await;
     let runtime_dir = match runtime::install_runtime(&app.node_dir()) {
         Ok(d) => d,
-        Err(e) => return show_failure(&terminal, &Failure::Other(e), false).await,
+        Err(e) => {
+            show_failure(&terminal, &Failure::Other(e), false).await;
+            return Ended::Unlinked;
+        }
     };
     let (worker_tx, worker_rx) = watch::channel(None);
     let mut linked = Linked {
@@ -118,7 +143,7 @@ pub async fn run(session: Arc<Shared>, req: Request, terminal: Terminal, unlink:
         Err(f) => {
             show_failure(&terminal, &f, req.watch).await;
             if !req.watch {
-                return;
+                return Ended::Unlinked;
             }
             false
         }
@@ -172,6 +197,7 @@ pub async fn run(session: Arc<Shared>, req: Request, terminal: Terminal, unlink:
     };
 
     // Saves, crashes, unlink.
+    let mut renamed = false;
     let mut crashes = 0u32;
     let mut last_crash = Instant::now();
     loop {
@@ -193,7 +219,10 @@ pub async fn run(session: Arc<Shared>, req: Request, terminal: Terminal, unlink:
                         json!({"type": "change", "op": op, "path": c.path}),
                     ).await;
                 }
-                relink(&mut linked, &terminal, &session).await;
+                if let Relink::Renamed = relink(&mut linked, &terminal, &session).await {
+                    renamed = true;
+                    break;
+                }
                 linked.prepare_spare(&terminal);
             }
             _ = exited => {
@@ -229,7 +258,7 @@ pub async fn run(session: Arc<Shared>, req: Request, terminal: Terminal, unlink:
     }
 
     // Graceful stop: no new events for this app, let running handlers finish (bounded).
-    if !terminal.is_closed() {
+    if !terminal.is_closed() && !renamed {
         terminal.info("stopping: waiting for running handlers (Ctrl-C again to force)").await;
     }
     if let Some(id) = linked.subscriber.take() {
@@ -245,6 +274,9 @@ pub async fn run(session: Arc<Shared>, req: Request, terminal: Terminal, unlink:
         w.stop(Duration::from_millis(500)).await;
     }
     drop(linked.spare.lock().await.take());
+    if renamed {
+        return Ended::Renamed;
+    }
     let c = bus.counters.snapshot();
     let abandoned = if c.in_flight > 0 { format!(" ({} abandoned at stop)", c.in_flight) } else { String::new() };
     terminal
@@ -257,6 +289,7 @@ pub async fn run(session: Arc<Shared>, req: Request, terminal: Terminal, unlink:
             json!({"type": "stopped", "counts": c}),
         )
         .await;
+    Ended::Unlinked
 }
 
 fn spec_for(app: &App, node: &Path, scope: &Scope) -> Spec {
@@ -367,7 +400,9 @@ async fn start_worker(linked: &Linked, terminal: &Terminal, bus: &Arc<Bus>) -> R
 
 /// After a save: reread the app if its JSON changed, rebuild, start the new version beside
 /// the old, switch to it, and let the old one finish its work. On failure the old one stays.
-async fn relink(linked: &mut Linked, terminal: &Terminal, session: &Shared) {
+/// Returns `Renamed` when manifest.json now names another app (vendor, name or version):
+/// the caller unlinks the old id and links the new one.
+async fn relink(linked: &mut Linked, terminal: &Terminal, session: &Shared) -> Relink {
     let t0 = Instant::now();
     let previous_app = linked.app.clone();
     match App::load(&linked.app.root) {
@@ -380,12 +415,19 @@ async fn relink(linked: &mut Linked, terminal: &Terminal, session: &Shared) {
                         app.manifest.full_id()
                     ))
                     .await;
+                return Relink::Renamed;
             }
             linked.spec = spec_for(&app, &linked.spec.node, &linked.spec.scope);
             linked.app = app;
         }
-        Err(LoadError::Diagnostic(d)) => return show_failure(terminal, &Failure::App(vec![d]), true).await,
-        Err(LoadError::Other(e)) => return show_failure(terminal, &Failure::Other(e), true).await,
+        Err(LoadError::Diagnostic(d)) => {
+            show_failure(terminal, &Failure::App(vec![d]), true).await;
+            return Relink::Done;
+        }
+        Err(LoadError::Other(e)) => {
+            show_failure(terminal, &Failure::Other(e), true).await;
+            return Relink::Done;
+        }
     }
     match link_once(linked, terminal, &session.bus).await {
         Ok(worker) => {
@@ -417,6 +459,12 @@ async fn relink(linked: &mut Linked, terminal: &Terminal, session: &Shared) {
             show_failure(terminal, &f, true).await
         }
     }
+    Relink::Done
+}
+
+enum Relink {
+    Done,
+    Renamed,
 }
 
 async fn show_failure(terminal: &Terminal, f: &Failure, watching: bool) {

@@ -125,6 +125,16 @@ impl Shared {
         Ok((link_id, rx, unlink))
     }
 
+    /// The app at `root` now has another id (its manifest.json changed).
+    pub fn rename(&self, root: &std::path::Path) {
+        let id = crate::app::App::load(root).ok().map(|a| a.manifest.full_id());
+        if let Some(app) = self.apps.lock().unwrap().linked.values_mut().find(|a| a.root == root) {
+            app.id = id;
+        }
+        self.write_record();
+        self.update_sender();
+    }
+
     /// Asks a linked app to unlink gracefully; false if there is no such link.
     pub fn unlink(&self, link_id: u64) -> bool {
         match self.apps.lock().unwrap().linked.get(&link_id) {

@@ -407,3 +407,55 @@ fn a_burst_of_saves_ends_in_the_final_content_and_relinks_leak_no_process() {
     assert_eq!(link.interrupt(), 0);
     assert!(node.iter().all(|p| wait_gone(*p)));
 }
+
+#[test]
+fn service_json_and_manifest_changes_apply_live() {
+    let env = Env::new();
+    let app = env.app(
+        "app",
+        &[("node/service.json", r#"{"events": {"liveUsersUpdate": {"sender": "ioctl.manual", "keys": ["one"]}}}"#)],
+    );
+    let mut link = env.spawn(&["link", app.to_str().unwrap(), "--json", "--no-sample-sender"]);
+    link.wait_json("ready", |v| v["type"] == "ready");
+    let sent: Value = serde_json::from_str(stdout(&env.run(&["events", "send", "two", "--json"])).trim()).unwrap();
+    assert_eq!(sent["deliveries"], 0, "not subscribed to `two` yet");
+
+    // A new key in service.json: subscriptions change without restarting ioctl.
+    std::fs::write(
+        app.join("node/service.json"),
+        r#"{"events": {"liveUsersUpdate": {"sender": "ioctl.manual", "keys": ["one", "two"]}}}"#,
+    )
+    .unwrap();
+    link.wait_json("relinked", |v| v["type"] == "relinked");
+    let sent: Value = serde_json::from_str(stdout(&env.run(&["events", "send", "two", "--json"])).trim()).unwrap();
+    assert_eq!(sent["deliveries"], 1);
+    link.wait_json("handled", |v| v["message"] == "EVENT HANDLER: received event");
+
+    // A broken service.json: positioned error, the last good version keeps running.
+    std::fs::write(app.join("node/service.json"), "{\"events\": {\n  \"liveUsersUpdate\": {\"keys\": [\"one\"]\n}")
+        .unwrap();
+    let err = link.wait_json("diagnostic", |v| v["type"] == "error");
+    assert_eq!(err["file"], "node/service.json");
+    let sent: Value = serde_json::from_str(stdout(&env.run(&["events", "send", "two", "--json"])).trim()).unwrap();
+    assert_eq!(sent["deliveries"], 1, "the last good subscriptions stay");
+
+    // A new version in manifest.json: relinked under the new id, and said so.
+    let manifest = std::fs::read_to_string(app.join("manifest.json")).unwrap().replace("\"0.0.1\"", "\"0.0.2\"");
+    std::fs::write(
+        app.join("node/service.json"),
+        r#"{"events": {"liveUsersUpdate": {"sender": "ioctl.manual", "keys": ["one", "two"]}}}"#,
+    )
+    .unwrap();
+    std::fs::write(app.join("manifest.json"), manifest).unwrap();
+    link.wait_json("renamed", |v| {
+        v["message"] == "manifest.json changed: relinking vtex.service-course@0.0.1 as vtex.service-course@0.0.2"
+    });
+    let ready = link.wait_json("ready again", |v| v["type"] == "ready");
+    assert_eq!(ready["app"], "vtex.service-course@0.0.2");
+    let status: Value = serde_json::from_str(stdout(&env.run(&["status", "--json"])).trim()).unwrap();
+    assert_eq!(status["apps"], serde_json::json!(["vtex.service-course@0.0.2"]));
+    assert_eq!(env.run(&["events", "send", "one"]).status.code(), Some(0));
+    let log = link.wait_json("handled by the new id", |v| v["message"] == "EVENT HANDLER: received event");
+    assert_eq!(log["app"], "vtex.service-course@0.0.2");
+    assert_eq!(link.interrupt(), 0);
+}
