@@ -225,3 +225,65 @@ fn a_declared_route_without_code_is_a_warning() {
     });
     link.wait_json("ready", |v| v["type"] == "ready");
 }
+
+#[test]
+fn a_legacy_app_without_a_service_gets_a_clear_error() {
+    let env = Env::new();
+    let app = env.app("app", &[("node/index.ts", "export const handlers = { ping: () => 'pong' }\n")]);
+    let out = env.run(&["link", app.to_str().unwrap(), "--no-watch"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("node/index.ts does not export a Service"), "{}", stdout(&out));
+}
+
+#[test]
+fn the_vtex_api_surface_apps_touch_works_and_cloud_clients_fail_when_called() {
+    let env = Env::new();
+    let index = r#"import type { ServiceContext, EventContext } from '@vtex/api'
+import type { Product } from 'vtex.catalog-graphql'
+import { APP, ExternalClient, ForbiddenError, InstanceOptions, IOClients, IOContext, LINKED, LRUCache, PRODUCTION, Service } from '@vtex/api'
+
+class Status extends ExternalClient {
+  constructor(context: IOContext, options?: InstanceOptions) {
+    super('http://127.0.0.1:9', context, options)
+  }
+}
+
+class Clients extends IOClients {
+  public get status() {
+    return this.getOrSet('status', Status)
+  }
+}
+
+const cache = new LRUCache<string, number>({ max: 2 })
+metrics.trackCache('c', cache)
+let product: Product | undefined
+
+export async function probe(ctx: EventContext<Clients>) {
+  cache.set('a', 1)
+  console.log('app', APP.ID, APP.NAME, 'linked', LINKED, 'production', PRODUCTION, 'env', process.env.VTEX_APP_ID, process.env.VTEX_ACCOUNT, process.env.VTEX_WORKSPACE)
+  console.log('status client', typeof ctx.clients.status.constructor, 'forbidden', new ForbiddenError('x').status, 'product', product === undefined)
+  try {
+    await ctx.clients.masterdata.getDocument({ dataEntity: 'CL', id: '1', fields: ['id'] })
+  } catch (e) {
+    console.log('masterdata:', (e as Error).message)
+  }
+}
+
+export default new Service<Clients, {}, {}>({
+  clients: { implementation: Clients, options: {} },
+  events: { probe },
+})
+"#;
+    let service = r#"{"events": {"probe": {"sender": "ioctl.manual", "keys": ["probe"]}}}"#;
+    let app = env.app("app", &[("node/index.ts", index), ("node/service.json", service)]);
+    let mut link = env.spawn(&["link", app.to_str().unwrap(), "--json", "--no-watch", "--no-sample-sender"]);
+    link.wait_json("ready", |v| v["type"] == "ready");
+    assert_eq!(env.run(&["events", "send", "probe"]).status.code(), Some(0));
+    link.wait_json("constants and env", |v| {
+        v["message"] == "app vtex.service-course@0.0.1 service-course linked true production false env vtex.service-course@0.0.1 local dev"
+    });
+    link.wait_json("clients and errors", |v| v["message"] == "status client function forbidden 403 product true");
+    let m = link.wait_json("cloud client", |v| v["message"].as_str().is_some_and(|m| m.starts_with("masterdata:")));
+    let m = m["message"].as_str().unwrap();
+    assert!(m.contains("masterdata") && m.contains("getDocument") && m.contains("VTEX"), "{m}");
+}
