@@ -1,2 +1,1295 @@
-//! Benchmarks (placeholder until the suite lands): `cargo bench`.
-fn main() {}
+//! ioctl's benchmark suite (issue 6): `cargo bench --bench ioctl`, a little over a minute on
+//! a 2-core machine once built (the first run also installs tsx with npm). It prints a table
+//! and writes it, with the machine and the method, to BENCHMARKS.md; it exits 1 if a figure
+//! could not be measured. `cargo bench --bench ioctl -- NAME...` runs only the named figures
+//! (link, relink, bus, e2e, latency, memory) and leaves BENCHMARKS.md alone.
+//!
+//! The CLI figures run the real release binary as a process, with its own IOCTL_HOME, on
+//! apps copied from templates/service-course; the bus figure calls the library in-process.
+//! Each comparison is measured in the same run, interleaved where that is possible. Every
+//! figure is a median with min–max over repeated runs.
+//!
+//! Clocks: a duration inside one process uses `Instant`. Publish → handler start and file
+//! write → new code running cross from Rust to Node, so they compare wall clocks: Rust's
+//! `SystemTime` (and the µs event time ioctl stamps with it) against Node's
+//! `performance.timeOrigin + performance.now()`. The latency figure measures how well the
+//! two agree and reports it.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde_json::{json, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ioctl");
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+/// Kept between runs (under target/): the npm packages of the comparisons.
+const PEERS: &str = env!("CARGO_TARGET_TMPDIR");
+/// Upper bound for anything the suite waits for (not a performance limit).
+const WAIT: Duration = Duration::from_secs(60);
+const COMMAND: &str = "cargo bench --bench ioctl";
+
+/// Measures one figure of the table.
+type Figure = fn() -> Result<Section>;
+
+fn main() {
+    let only: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let figures: [(&str, Figure); 6] = [
+        ("link", link_ready),
+        ("relink", relink),
+        ("bus", bus_alone),
+        ("e2e", end_to_end),
+        ("latency", latency),
+        ("memory", memory),
+    ];
+    let started = Instant::now();
+    let mut sections = Vec::new();
+    for (name, run) in figures {
+        if !only.is_empty() && !only.iter().any(|o| o == name) {
+            continue;
+        }
+        eprintln!("bench: {name} ...");
+        let t = Instant::now();
+        let section = run().unwrap_or_else(|e| Section::failed(name, &e));
+        eprintln!("bench: {name} done in {:.1} s", t.elapsed().as_secs_f64());
+        sections.push(section);
+    }
+    let took = started.elapsed();
+    let machine = Machine::probe();
+    println!("\n{}", table(&sections));
+    for s in &sections {
+        for n in &s.notes {
+            println!("- {n}");
+        }
+    }
+    println!("\n{}; took {:.0} s", machine.line(), took.as_secs_f64());
+    if only.is_empty() {
+        let path = Path::new(ROOT).join("BENCHMARKS.md");
+        std::fs::write(&path, report(&sections, &machine, took)).expect("cannot write BENCHMARKS.md");
+        println!("wrote {}", path.display());
+    }
+    if sections.iter().any(|s| s.failed) {
+        std::process::exit(1);
+    }
+}
+
+// --- stats -------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy)]
+struct Summary {
+    median: f64,
+    min: f64,
+    max: f64,
+}
+
+fn summary(xs: &[f64]) -> Summary {
+    assert!(!xs.is_empty(), "no samples");
+    let v = sorted(xs);
+    let n = v.len();
+    let median = if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 };
+    Summary { median, min: v[0], max: v[n - 1] }
+}
+
+fn sorted(xs: &[f64]) -> Vec<f64> {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    v
+}
+
+/// Nearest-rank percentile of sorted samples.
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
+    sorted[rank.min(sorted.len()) - 1]
+}
+
+fn ms(x: f64) -> String {
+    match x.abs() {
+        a if a >= 100.0 => format!("{x:.0}"),
+        a if a >= 10.0 => format!("{x:.1}"),
+        _ => format!("{x:.2}"),
+    }
+}
+
+fn ms_summary(s: Summary) -> String {
+    format!("{} ms ({}–{})", ms(s.median), ms(s.min), ms(s.max))
+}
+
+/// 1234567.8 → "1,234,568".
+fn count(x: f64) -> String {
+    let digits = format!("{:.0}", x.max(0.0));
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn rate_summary(s: Summary) -> String {
+    format!("{}/s ({}–{})", count(s.median), count(s.min), count(s.max))
+}
+
+/// kB (as /proc reports them, KiB) → MB (10^6 bytes).
+fn mb(kb: f64) -> f64 {
+    kb * 1024.0 / 1e6
+}
+
+fn mb_summary(s: Summary) -> String {
+    format!("{:.1} MB ({:.1}–{:.1})", s.median, s.min, s.max)
+}
+
+fn epoch_ms(t: SystemTime) -> f64 {
+    t.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0)
+}
+
+// --- the report ----------------------------------------------------------------------------------
+
+/// One line of the table.
+struct Row {
+    figure: String,
+    ioctl: String,
+    beside: String,
+    goal: String,
+    /// `None` where there is no goal.
+    met: Option<bool>,
+}
+
+impl Row {
+    fn new(figure: &str, ioctl: String, beside: String, goal: &str, met: Option<bool>) -> Row {
+        Row { figure: figure.into(), ioctl, beside, goal: goal.into(), met }
+    }
+}
+
+/// What one figure function measured: its rows and what it learnt about where time goes.
+struct Section {
+    rows: Vec<Row>,
+    notes: Vec<String>,
+    /// Not measured (the rows say why).
+    failed: bool,
+}
+
+impl Section {
+    fn failed(name: &str, e: &anyhow::Error) -> Section {
+        eprintln!("bench: {name} failed: {e:#}");
+        Section {
+            rows: vec![Row::new(name, "not measured".into(), String::new(), "", None)],
+            notes: vec![format!("{name}: not measured: {e:#}")],
+            failed: true,
+        }
+    }
+}
+
+fn table(sections: &[Section]) -> String {
+    let mut t = String::from(
+        "| figure | ioctl: median (min–max) | beside it, same run | goal (2 cores) | |\n|---|---|---|---|---|\n",
+    );
+    for r in sections.iter().flat_map(|s| &s.rows) {
+        let met = match r.met {
+            Some(true) => "met",
+            Some(false) => "**missed**",
+            None => "",
+        };
+        t.push_str(&format!("| {} | {} | {} | {} | {met} |\n", r.figure, r.ioctl, r.beside, r.goal));
+    }
+    t
+}
+
+struct Machine {
+    date: String,
+    cores: usize,
+    cpu: String,
+    memory: String,
+    kernel: String,
+    node: String,
+    rustc: String,
+    commit: String,
+}
+
+impl Machine {
+    fn probe() -> Machine {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu = cpuinfo
+            .lines()
+            .find_map(|l| l.strip_prefix("model name").map(|r| r.trim_start_matches([' ', '\t', ':']).to_string()))
+            .unwrap_or_else(|| "unknown CPU".into());
+        let mem_kb = std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|m| m.lines().find_map(|l| l.strip_prefix("MemTotal:").map(|r| r.trim().to_string())))
+            .and_then(|r| r.trim_end_matches(" kB").trim().parse::<f64>().ok())
+            .unwrap_or(0.0);
+        let output = |cmd: &str, args: &[&str]| -> String {
+            Command::new(cmd)
+                .args(args)
+                .current_dir(ROOT)
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+                .unwrap_or_else(|| "unknown".into())
+        };
+        let dirty = !output("git", &["status", "--porcelain", "--untracked-files=no"]).is_empty();
+        Machine {
+            date: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
+            cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+            cpu,
+            memory: format!("{:.0} GiB RAM", mem_kb / 1024.0 / 1024.0),
+            kernel: output("uname", &["-r"]),
+            node: output(&node(), &["--version"]),
+            rustc: output("rustc", &["--version"]),
+            commit: format!(
+                "{}{}",
+                output("git", &["rev-parse", "--short", "HEAD"]),
+                if dirty { " with local changes" } else { "" }
+            ),
+        }
+    }
+
+    fn line(&self) -> String {
+        format!(
+            "{}: {} cores ({}), {}, Linux {}; Node.js {}; {}; ioctl {} at {}",
+            self.date,
+            self.cores,
+            self.cpu,
+            self.memory,
+            self.kernel,
+            self.node,
+            self.rustc,
+            env!("CARGO_PKG_VERSION"),
+            self.commit
+        )
+    }
+}
+
+fn report(sections: &[Section], m: &Machine, took: Duration) -> String {
+    let mut notes = String::new();
+    for n in sections.iter().flat_map(|s| &s.notes) {
+        notes.push_str(&format!("- {n}\n"));
+    }
+    format!(
+        "# Benchmarks
+
+Command (from the repo root; it builds the release binary first):
+
+    {COMMAND}
+
+Written by that command (benches/ioctl.rs) on {date}, in {took:.0} s.
+Machine: {cores} cores ({cpu}), {memory}, Linux {kernel}; Node.js {node}; {rustc};
+ioctl {version} at {commit}.
+
+{table}
+Medians with min–max over the repeated runs; the comparisons were measured in the same run.
+Goals are those of issue 6 for a 2-core machine; a missed goal is reported as measured.
+
+## Measured in this run
+
+{notes}
+## Method
+
+- **link → ready**: `ioctl link APP --json --no-watch --no-sample-sender` on a fresh copy of
+  templates/service-course (so swc transpiles every file) with a fresh `IOCTL_HOME` (so the
+  session process and the Node host start too), from spawning the command to reading its
+  `ready` line; then Ctrl-C. Beside it, interleaved run by run: spawning `node -e ''` until
+  it exits. One unrecorded warm-up of each first.
+- **relink**: a linked app whose handler logs, on the first event each loaded version
+  handles, its version and the time it started (`performance.timeOrigin +
+  performance.now()`). Events stream in at 1,000/s (`ioctl events send --repeat --rate
+  1000`). Relink = that time for the new version − the wall time just before the bench
+  rewrote the handler file: file write → new code handles the next event (at most 1 ms of
+  it is waiting for the next event). Beside it, the same handler file and the same 1 ms
+  event loop as a plain Node program under `tsx watch` (installed with npm under
+  target/tmp/bench-peers on first use; skipped, saying so, if npm cannot install it) and
+  under `node --watch`. 400 ms of quiet before each write; one unrecorded warm-up relink.
+- **bus alone**: in-process, `Bus::publish` of 1,000,000 events with one matching
+  subscriber, whose bounded queue (1,024, as in `ioctl link`) another task drains, on a
+  2-worker tokio runtime: publish → match → enqueue. Beside it: the same deliveries sent
+  straight into the same channel (the floor the bus builds on).
+- **end to end**: one link session, one Node process, a handler that does nothing
+  (`async function noop(_ctx) {{}}`, delivery concurrency 100, ioctl's default). A burst of
+  100,000 events from `ioctl events send noop --repeat 100000`, timed from starting that
+  command until the session's counts (the control API `ioctl status` reads) show them all
+  delivered. An unrecorded 10,000-event warm-up burst first. Beside it, the ceiling: a
+  plain Node loop that `await`s the same built handler module 1,000,000 times in-process.
+- **latency**: in one session, `ioctl events send lat --repeat 3000 --rate 1000`; the
+  handler records each event's id and its own start time in memory (logging each would
+  load the path it measures) and logs them all afterwards. The publish time of each event
+  is the µs `time` ioctl stamps when `publish` starts, read from `ioctl events tail
+  --json`. Latency = handler start − publish time, per event; p50/p99 per run of 3,000,
+  after an unrecorded 500-event warm-up. The Rust/Node clock agreement is measured by
+  ping-pong with a Node process (offset of the round trip with the smallest RTT).
+- **memory**: VmRSS from /proc/PID/status, 1 s after `ready` (idle) and 1 s after a
+  100,000-event burst has been delivered, in a watching session (as people run it). ioctl's
+  figure is the sum over its processes (`ioctl link` and the session process it starts);
+  the Node figure is the host serving the app. Beside it, a bare idle `node` started at the
+  same time. A fresh session per run.
+",
+        date = m.date,
+        cores = m.cores,
+        cpu = m.cpu,
+        memory = m.memory,
+        kernel = m.kernel,
+        node = m.node,
+        rustc = m.rustc,
+        version = env!("CARGO_PKG_VERSION"),
+        commit = m.commit,
+        table = table(sections),
+        took = took.as_secs_f64(),
+    )
+}
+
+// --- processes and sessions ------------------------------------------------------------------------
+
+/// Node.js as ioctl finds it.
+fn node() -> String {
+    std::env::var("IOCTL_NODE").unwrap_or_else(|_| "node".into())
+}
+
+/// A temp dir with its own IOCTL_HOME, for one link session.
+struct Env {
+    dir: tempfile::TempDir,
+    /// The session's url and token, once read from its record.
+    session: std::cell::OnceCell<(String, String)>,
+}
+
+impl Env {
+    fn new() -> Result<Env> {
+        Ok(Env { dir: tempfile::tempdir()?, session: Default::default() })
+    }
+
+    /// templates/service-course copied to `<tmp>/app`, with `files` written over it.
+    fn app(&self, files: &[(&str, String)]) -> Result<PathBuf> {
+        let root = self.dir.path().join("app");
+        copy_dir(&Path::new(ROOT).join("templates/service-course"), &root)?;
+        for (rel, text) in files {
+            let p = root.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap())?;
+            std::fs::write(p, text)?;
+        }
+        Ok(root)
+    }
+
+    fn ioctl(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.args(args)
+            .env("IOCTL_HOME", self.dir.path().join("home"))
+            .env("NO_COLOR", "1")
+            .env_remove("IOCTL_ACCOUNT")
+            .env_remove("IOCTL_WORKSPACE")
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// Runs an `ioctl` command to completion; fails unless it exits 0.
+    fn run(&self, args: &[&str]) -> Result<()> {
+        let out = self.ioctl(args).output()?;
+        if !out.status.success() {
+            bail!("ioctl {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+        }
+        Ok(())
+    }
+
+    /// The session's counts, from the control API `ioctl status` reads (a poll costs no
+    /// process start, which would compete for the two cores).
+    fn counts(&self) -> Result<Value> {
+        if self.session.get().is_none() {
+            let record = find_record(&self.dir.path().join("home"))?;
+            let _ = self.session.set(record);
+        }
+        let (url, token) = self.session.get().unwrap();
+        let addr = url.strip_prefix("http://").context("session url")?;
+        let mut s = TcpStream::connect(addr)?;
+        write!(
+            s,
+            "GET /_ioctl/session HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+        )?;
+        let mut answer = String::new();
+        s.read_to_string(&mut answer)?;
+        let body = answer.split_once("\r\n\r\n").map(|(_, b)| b).context("malformed HTTP answer")?;
+        let v: Value = serde_json::from_str(body.trim())?;
+        Ok(v["counts"].clone())
+    }
+}
+
+/// The url and token of the one session record under an IOCTL_HOME.
+fn find_record(dir: &Path) -> Result<(String, String)> {
+    for entry in std::fs::read_dir(dir)?.flatten() {
+        let path = entry.path();
+        let found = if path.is_dir() {
+            find_record(&path).ok()
+        } else {
+            std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+                .and_then(|v| Some((v["url"].as_str()?.to_string(), v["token"].as_str()?.to_string())))
+        };
+        if found.is_some() {
+            return found.context("unreachable");
+        }
+    }
+    bail!("no session record under {}", dir.display())
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)?.flatten() {
+        let name = entry.file_name();
+        if name == "node_modules" || name == ".ioctl" {
+            continue;
+        }
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &to.join(&name))?;
+        } else {
+            std::fs::copy(entry.path(), to.join(&name))?;
+        }
+    }
+    Ok(())
+}
+
+/// A child process whose output lines are collected with the instant each arrived.
+struct Proc {
+    child: Child,
+    lines: mpsc::Receiver<(Instant, String)>,
+    /// Started as the leader of its own process group (signals go to the group).
+    group: bool,
+}
+
+impl Proc {
+    fn spawn(cmd: Command) -> Result<Proc> {
+        Proc::start(cmd, false)
+    }
+
+    /// For programs that start children of their own (watchers): signals reach them all.
+    fn spawn_group(cmd: Command) -> Result<Proc> {
+        Proc::start(cmd, true)
+    }
+
+    fn start(mut cmd: Command, group: bool) -> Result<Proc> {
+        use std::os::unix::process::CommandExt;
+        if group {
+            cmd.process_group(0);
+        }
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("cannot start {:?}", cmd.get_program()))?;
+        let (tx, lines) = mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        let err = child.stderr.take().unwrap();
+        let tx2 = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx.send((Instant::now(), line));
+            }
+        });
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                let _ = tx2.send((Instant::now(), format!("stderr: {line}")));
+            }
+        });
+        Ok(Proc { child, lines, group })
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The next line matching `pred`, skipping others.
+    fn line(&mut self, what: &str, mut pred: impl FnMut(&str) -> bool) -> Result<(Instant, String)> {
+        let deadline = Instant::now() + WAIT;
+        let mut last = Vec::new();
+        loop {
+            match self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok((at, line)) => {
+                    if pred(&line) {
+                        return Ok((at, line));
+                    }
+                    last.push(line);
+                    if last.len() > 20 {
+                        last.remove(0);
+                    }
+                }
+                Err(_) => bail!("no {what} within {} s; last output:\n{}", WAIT.as_secs(), last.join("\n")),
+            }
+        }
+    }
+
+    /// The next JSON line matching `pred`.
+    fn json(&mut self, what: &str, mut pred: impl FnMut(&Value) -> bool) -> Result<(Instant, Value)> {
+        let (at, line) = self.line(what, |l| serde_json::from_str::<Value>(l).is_ok_and(|v| pred(&v)))?;
+        Ok((at, serde_json::from_str(&line)?))
+    }
+
+    fn signal(&self, sig: i32) {
+        let pid = self.child.id() as i32;
+        // SAFETY: kill only sends a signal, to our own child (or the group it leads).
+        unsafe {
+            libc::kill(if self.group { -pid } else { pid }, sig);
+        }
+    }
+
+    /// Ctrl-C, then waits for the exit (killing it if it does not come).
+    fn stop(&mut self) -> Result<()> {
+        if self.child.try_wait()?.is_some() {
+            return Ok(());
+        }
+        self.signal(libc::SIGINT);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if self.child.try_wait()?.is_some() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        self.signal(libc::SIGKILL);
+        self.child.wait()?;
+        bail!("process {} did not stop on Ctrl-C", self.pid())
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}
+
+/// A running `ioctl link` session of the bench app.
+struct Link {
+    proc: Proc,
+    app: PathBuf,
+    // Last: dropped after the process has stopped.
+    env: Env,
+}
+
+impl Link {
+    /// Links the bench app (with `probe` at version 0) and waits for `ready`.
+    fn start(extra: &[&str]) -> Result<Link> {
+        let env = Env::new()?;
+        let app = env.app(&bench_app())?;
+        let mut args = vec!["link", app.to_str().unwrap(), "--json", "--no-sample-sender"];
+        args.extend_from_slice(extra);
+        let mut proc = Proc::spawn(env.ioctl(&args))?;
+        let (_, ready) = proc.json("ready", |v| v["type"] == "ready" || v["type"] == "error")?;
+        if ready["type"] != "ready" || ready["linked"] != true {
+            bail!("link failed: {ready}");
+        }
+        Ok(Link { proc, app, env })
+    }
+
+    fn delivered(&self) -> Result<u64> {
+        Ok(self.env.counts()?["delivered"].as_u64().unwrap_or(0))
+    }
+
+    /// Waits until `target` deliveries have succeeded; fails on any failed delivery.
+    fn wait_delivered(&self, target: u64) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(300);
+        loop {
+            let c = self.env.counts()?;
+            if c["failed"].as_u64() != Some(0) {
+                bail!("deliveries failed: {c}");
+            }
+            if c["delivered"].as_u64().unwrap_or(0) >= target {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("deliveries did not finish: {c}");
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// Publishes `n` `key` events with `ioctl events send` and waits until all are handled.
+    fn burst(&self, key: &str, n: u64, rate: Option<u32>) -> Result<()> {
+        let before = self.delivered()?;
+        let n_text = n.to_string();
+        let mut args = vec!["events", "send", key, "--repeat", &n_text];
+        let rate_text = rate.map(|r| r.to_string());
+        if let Some(r) = &rate_text {
+            args.extend(["--rate", r.as_str()]);
+        }
+        self.env.run(&args)?;
+        self.wait_delivered(before + n)
+    }
+
+    /// The processes of the session: ioctl's own (this `ioctl link` and the session process
+    /// it may have started) and the Node hosts under them.
+    fn processes(&self) -> Result<Processes> {
+        let has = |p: u32, file: &str, what: &[u8]| {
+            std::fs::read(format!("/proc/{p}/{file}")).is_ok_and(|c| c.windows(what.len()).any(|w| w == what))
+        };
+        let mut all = vec![self.proc.pid()];
+        let mut i = 0;
+        while i < all.len() {
+            all.extend(children(all[i]));
+            i += 1;
+        }
+        let comm = |p: u32| std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
+        let hosts: Vec<(u32, bool)> = all
+            .iter()
+            .filter(|p| has(**p, "cmdline", b"host.js"))
+            .map(|p| (*p, has(*p, "environ", b"IOCTL_STANDBY=1\0")))
+            .collect();
+        Ok(Processes {
+            ioctl: all.iter().copied().filter(|p| comm(*p).trim() == "ioctl").collect(),
+            node: hosts.iter().find(|h| !h.1).context("no Node process serving the app under ioctl")?.0,
+            standby: hosts.iter().find(|h| h.1).map(|h| h.0),
+        })
+    }
+}
+
+/// Pids of a link session's processes.
+struct Processes {
+    /// `ioctl link` first, then the session process it started, if any.
+    ioctl: Vec<u32>,
+    /// The Node host serving the app.
+    node: u32,
+    /// A warm standby Node host, kept for the next relink.
+    standby: Option<u32>,
+}
+
+/// Pids of the direct children of `pid`.
+fn children(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        let ppid = stat.rsplit_once(')').and_then(|(_, a)| a.split_whitespace().nth(1)?.parse::<u32>().ok());
+        if ppid == Some(pid) {
+            out.push(child);
+        }
+    }
+    out
+}
+
+/// A field of /proc/PID/status in kB (VmRSS, VmHWM).
+fn status_kb(pid: u32, field: &str) -> Result<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .with_context(|| format!("no {field} for pid {pid}"))
+}
+
+/// A /proc/PID/status field summed over processes, in MB.
+fn sum_mb(pids: &[u32], field: &str) -> Result<f64> {
+    pids.iter().map(|p| status_kb(*p, field)).sum::<Result<f64>>().map(mb)
+}
+
+/// Proportional set size summed over processes (shared pages counted once), in MB.
+fn pss_mb(pids: &[u32]) -> Result<f64> {
+    let mut kb = 0.0;
+    for p in pids {
+        let rollup = std::fs::read_to_string(format!("/proc/{p}/smaps_rollup"))?;
+        kb += rollup
+            .lines()
+            .find_map(|l| l.strip_prefix("Pss:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .context("no Pss in smaps_rollup")?;
+    }
+    Ok(mb(kb))
+}
+
+// --- the bench app ---------------------------------------------------------------------------------
+
+const BENCH_SERVICE: &str = r#"{
+  "memory": 256,
+  "timeout": 10,
+  "events": {
+    "noop": { "sender": "ioctl.manual", "keys": ["noop"] },
+    "probe": { "sender": "ioctl.manual", "keys": ["probe"] },
+    "lat": { "sender": "ioctl.manual", "keys": ["lat"] },
+    "dump": { "sender": "ioctl.manual", "keys": ["dump"] }
+  }
+}
+"#;
+
+const BENCH_INDEX: &str = r#"import { IOClients, Service } from '@vtex/api'
+import { noop } from './event/noop'
+import { probe } from './event/probe'
+import { dump, lat } from './event/latency'
+
+export default new Service({
+  clients: { implementation: IOClients, options: { events: { concurrency: 100 } } },
+  events: { noop, probe, lat, dump },
+})
+"#;
+
+const NOOP: &str = "export async function noop(_ctx: any) {}\n";
+
+const LATENCY: &str = r#"const starts: string[] = []
+
+export async function lat(ctx: any) {
+  starts.push(`${ctx.vtex.eventInfo.id} ${(performance.timeOrigin + performance.now()).toFixed(3)}`)
+}
+
+export async function dump(_ctx: any) {
+  console.log(`latency-probe ${starts.join(',')}`)
+  starts.length = 0
+}
+"#;
+
+/// The relink probe: on the first event it handles, each loaded version says which it is
+/// and when that event started (ms since the epoch, µs precision).
+fn probe_source(version: usize, signature: &str) -> String {
+    format!(
+        "const VERSION = 'v{version}'\nlet first = true\n\nexport {signature} {{\n  if (first) {{\n    first = false\n    \
+         console.log(`relink-probe ${{VERSION}} ${{(performance.timeOrigin + performance.now()).toFixed(3)}}`)\n  }}\n}}\n"
+    )
+}
+
+fn bench_app() -> Vec<(&'static str, String)> {
+    vec![
+        ("node/service.json", BENCH_SERVICE.into()),
+        ("node/index.ts", BENCH_INDEX.into()),
+        ("node/event/noop.ts", NOOP.into()),
+        ("node/event/latency.ts", LATENCY.into()),
+        ("node/event/probe.ts", probe_source(0, "async function probe(_ctx: any)")),
+    ]
+}
+
+/// `relink-probe vN T` anywhere in `text` → (N, T).
+fn parse_probe(text: &str) -> Option<(usize, f64)> {
+    let rest = &text[text.find("relink-probe v")? + "relink-probe v".len()..];
+    let mut parts = rest.split_whitespace();
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
+// --- link → ready ------------------------------------------------------------------------------------
+
+fn link_ready() -> Result<Section> {
+    const RUNS: usize = 20;
+    let (mut wall, mut reported, mut bare) = (Vec::new(), Vec::new(), Vec::new());
+    for run in 0..=RUNS {
+        let env = Env::new()?;
+        let app = env.app(&[])?;
+        let t = Instant::now();
+        let mut link =
+            Proc::spawn(env.ioctl(&["link", app.to_str().unwrap(), "--json", "--no-watch", "--no-sample-sender"]))?;
+        let (at, ready) = link.json("ready", |v| v["type"] == "ready")?;
+        let link_ms = (at - t).as_secs_f64() * 1000.0;
+        link.stop()?;
+
+        let t = Instant::now();
+        let status = Command::new(node()).args(["-e", ""]).status()?;
+        let node_ms = t.elapsed().as_secs_f64() * 1000.0;
+        if !status.success() {
+            bail!("node -e '' failed");
+        }
+        if run > 0 {
+            wall.push(link_ms);
+            reported.push(ready["elapsed_ms"].as_f64().unwrap_or(f64::NAN));
+            bare.push(node_ms);
+        }
+    }
+    let s = summary(&wall);
+    let (b, r) = (summary(&bare), summary(&reported));
+    Ok(Section {
+        rows: vec![Row::new(
+            "link → ready",
+            ms_summary(s),
+            format!("`node -e ''`: {}", ms_summary(b)),
+            "median ≤ 150 ms",
+            Some(s.median <= 150.0),
+        )],
+        notes: vec![format!(
+            "link → ready: ioctl's own `ready in N ms` (from its main to ready) {}; a bare Node start is {:.0}% of the whole",
+            ms_summary(r),
+            b.median / s.median * 100.0
+        )],
+        failed: false,
+    })
+}
+
+// --- relink ----------------------------------------------------------------------------------------
+
+fn relink() -> Result<Section> {
+    const RUNS: usize = 15;
+    let (ioctl, mut notes) = relink_ioctl(RUNS)?;
+    let s = summary(&ioctl);
+    let mut beside = Vec::new();
+    match install_tsx() {
+        Ok((tsx, version)) => {
+            let mut cmd = Command::new(tsx);
+            cmd.args(["watch", "--clear-screen=false", "main.ts"]);
+            match watcher_relink(cmd, "ts", RUNS) {
+                Ok(t) => beside.push(format!("`tsx watch` (tsx {version}): {}", ms_summary(summary(&t)))),
+                Err(e) => notes.push(format!("relink: `tsx watch` not measured: {e:#}")),
+            }
+        }
+        Err(e) => notes.push(format!("relink: `tsx watch` skipped: {e:#}")),
+    }
+    let mut cmd = Command::new(node());
+    cmd.args(["--watch", "main.js"]);
+    match watcher_relink(cmd, "js", RUNS) {
+        Ok(t) => beside.push(format!("`node --watch`: {}", ms_summary(summary(&t)))),
+        Err(e) => notes.push(format!("relink: `node --watch` not measured: {e:#}")),
+    }
+    Ok(Section {
+        rows: vec![Row::new(
+            "relink (file write → new code handles the next event)",
+            ms_summary(s),
+            beside.join("; "),
+            "median ≤ 50 ms",
+            Some(s.median <= 50.0),
+        )],
+        notes,
+        failed: false,
+    })
+}
+
+/// Relinks of a running `ioctl link` (watching) while events stream in at 1,000/s.
+fn relink_ioctl(runs: usize) -> Result<(Vec<f64>, Vec<String>)> {
+    let mut link = Link::start(&[])?;
+    let _stream = Proc::spawn(link.env.ioctl(&["events", "send", "probe", "--repeat", "10000000", "--rate", "1000"]))?;
+    link.proc.json("the first probe", |v| v["message"].as_str().and_then(parse_probe).is_some_and(|p| p.0 == 0))?;
+    let file = link.app.join("node/event/probe.ts");
+    let (mut total, mut detect, mut reported) = (Vec::new(), Vec::new(), Vec::new());
+    for version in 1..=runs + 1 {
+        std::thread::sleep(Duration::from_millis(400));
+        let (t0, i0) = (epoch_ms(SystemTime::now()), Instant::now());
+        std::fs::write(&file, probe_source(version, "async function probe(_ctx: any)"))?;
+        let (mut handled, mut changed, mut relinked) = (None, None, None);
+        while handled.is_none() || relinked.is_none() {
+            let (at, v) = link.proc.json("the relink", |_| true)?;
+            match v["type"].as_str() {
+                Some("change") => changed = changed.or(Some((at - i0).as_secs_f64() * 1000.0)),
+                Some("relinked") => relinked = v["elapsed_ms"].as_f64(),
+                Some("error") => bail!("relink failed: {v}"),
+                _ => {}
+            }
+            if let Some((n, t)) = v["message"].as_str().and_then(parse_probe) {
+                if n == version {
+                    handled = Some(t - t0);
+                }
+            }
+        }
+        if version > 1 {
+            total.push(handled.unwrap());
+            detect.push(changed.unwrap_or(f64::NAN));
+            reported.push(relinked.unwrap());
+        }
+    }
+    let (t, d, r) = (summary(&total), summary(&detect), summary(&reported));
+    let rest = t.median - d.median - r.median;
+    let notes = vec![format!(
+        "relink: of the median {}, the change is printed {} after the write (the watcher's quiet window \
+         is part of that), ioctl's own `relinked in` (its relink step, from the batch of changes to the switch) \
+         is {}, and the remaining ~{} ms is the wait for the first event the new version handles",
+        ms_summary(t),
+        ms_summary(d),
+        ms_summary(r),
+        ms(rest)
+    )];
+    Ok((total, notes))
+}
+
+/// The same probe as a plain Node program (an event every 1 ms) under a restarting watcher.
+fn watcher_relink(mut cmd: Command, ext: &str, runs: usize) -> Result<Vec<f64>> {
+    let dir = tempfile::tempdir()?;
+    let handler = dir.path().join(format!("handler.{ext}"));
+    let (main, signature) = if ext == "ts" {
+        ("import { handle } from './handler'\nsetInterval(handle, 1)\n", "function handle()")
+    } else {
+        ("const { handle } = require('./handler.js')\nsetInterval(handle, 1)\n", "function handle()")
+    };
+    let source = |v: usize| {
+        let s = probe_source(v, signature);
+        if ext == "ts" {
+            s
+        } else {
+            format!("{}\nmodule.exports = {{ handle }}\n", s.replace("export function", "function"))
+        }
+    };
+    std::fs::write(dir.path().join(format!("main.{ext}")), main)?;
+    std::fs::write(&handler, source(0))?;
+    cmd.current_dir(dir.path());
+    let mut proc = Proc::spawn_group(cmd)?;
+    proc.line("the first probe", |l| parse_probe(l).is_some_and(|p| p.0 == 0))?;
+    let mut total = Vec::new();
+    for version in 1..=runs + 1 {
+        std::thread::sleep(Duration::from_millis(400));
+        let t0 = epoch_ms(SystemTime::now());
+        std::fs::write(&handler, source(version))?;
+        let (_, line) = proc.line("the restarted program", |l| parse_probe(l).is_some_and(|p| p.0 == version))?;
+        if version > 1 {
+            total.push(parse_probe(&line).unwrap().1 - t0);
+        }
+    }
+    let _ = proc.stop();
+    Ok(total)
+}
+
+/// tsx under target/tmp/bench-peers, installed with npm on first use.
+fn install_tsx() -> Result<(PathBuf, String)> {
+    let dir = Path::new(PEERS).join("bench-peers");
+    let bin = dir.join("node_modules/.bin/tsx");
+    if !bin.exists() {
+        eprintln!("bench: installing tsx with npm into {}", dir.display());
+        std::fs::create_dir_all(&dir)?;
+        let mut npm = Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix"])
+            .arg(&dir)
+            .arg("tsx@4")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("cannot run npm")?;
+        let deadline = Instant::now() + Duration::from_secs(180);
+        let status = loop {
+            if let Some(s) = npm.try_wait()? {
+                break s;
+            }
+            if Instant::now() > deadline {
+                let _ = npm.kill();
+                bail!("npm install tsx did not finish within 180 s");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        if !status.success() || !bin.exists() {
+            let mut err = String::new();
+            npm.stderr.take().map(|mut e| e.read_to_string(&mut err));
+            bail!("npm install tsx failed: {}", err.trim().lines().last().unwrap_or("no message"));
+        }
+    }
+    let package: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("node_modules/tsx/package.json"))?)?;
+    Ok((bin, package["version"].as_str().unwrap_or("?").to_string()))
+}
+
+// --- bus alone -----------------------------------------------------------------------------------------
+
+fn bus_alone() -> Result<Section> {
+    use ioctl::bus::{Bus, Delivery, Event, Scope};
+    use std::sync::Arc;
+    use tokio::sync::mpsc as chan;
+    const RUNS: usize = 5;
+    const N: usize = 1_000_000;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let scope = Scope { account: "local".into(), workspace: "dev".into() };
+    fn drain(mut rx: chan::Receiver<Delivery>) -> tokio::task::JoinHandle<usize> {
+        tokio::spawn(async move {
+            let mut n = 0;
+            while rx.recv().await.is_some() {
+                n += 1;
+            }
+            n
+        })
+    }
+    let (mut bus_rates, mut chan_rates) = (Vec::new(), Vec::new());
+    for run in 0..=RUNS {
+        // Publisher and drain are both tasks on the runtime, as in `ioctl link`.
+        let scope = scope.clone();
+        let bus_rate = rt.block_on(rt.spawn(async move {
+            let bus = Bus::new();
+            let (tx, rx) = chan::channel(1024);
+            let sub = serde_json::from_value(json!({"sender": "ioctl.manual", "keys": ["bench"]}))?;
+            let id = bus.subscribe(scope.clone(), vec![("h".into(), sub)], tx);
+            let drained = drain(rx);
+            let t = Instant::now();
+            for _ in 0..N {
+                bus.publish(&scope, "ioctl.manual", "bench", "", json!({})).await;
+            }
+            bus.unsubscribe(id);
+            let n = drained.await?;
+            let rate = N as f64 / t.elapsed().as_secs_f64();
+            anyhow::ensure!(n == N, "drained {n} of {N}");
+            Ok::<f64, anyhow::Error>(rate)
+        }))??;
+        let chan_rate = rt.block_on(rt.spawn(async move {
+            let (tx, rx) = chan::channel(1024);
+            let drained = drain(rx);
+            let event = Arc::new(Event {
+                id: "x-1".into(),
+                sender: "ioctl.manual".into(),
+                key: "bench".into(),
+                subject: String::new(),
+                body: json!({}),
+                time: String::new(),
+            });
+            let t = Instant::now();
+            for _ in 0..N {
+                tx.send(Delivery { event: event.clone(), handler: "h".into() }).await?;
+            }
+            drop(tx);
+            drained.await?;
+            Ok::<f64, anyhow::Error>(N as f64 / t.elapsed().as_secs_f64())
+        }))??;
+        if run > 0 {
+            bus_rates.push(bus_rate);
+            chan_rates.push(chan_rate);
+        }
+    }
+    let s = summary(&bus_rates);
+    Ok(Section {
+        rows: vec![Row::new(
+            "bus alone (publish → match → enqueue, in-process)",
+            rate_summary(s),
+            format!("the queue alone (tokio mpsc, same deliveries): {}", rate_summary(summary(&chan_rates))),
+            "≥ 2,000,000/s",
+            Some(s.median >= 2_000_000.0),
+        )],
+        notes: vec![format!(
+            "bus alone: {:.0} ns per publish at the median, {:.0} ns of it the queue",
+            1e9 / s.median,
+            1e9 / summary(&chan_rates).median
+        )],
+        failed: false,
+    })
+}
+
+// --- end to end --------------------------------------------------------------------------------------
+
+fn end_to_end() -> Result<Section> {
+    const RUNS: usize = 7;
+    const N: u64 = 100_000;
+    let mut link = Link::start(&["--no-watch"])?;
+    link.burst("noop", 10_000, None)?;
+    let mut rates = Vec::new();
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        link.burst("noop", N, None)?;
+        rates.push(N as f64 / t.elapsed().as_secs_f64());
+    }
+    link.proc.stop()?;
+    let built = link.app.join("node/.ioctl/build/event/noop.js");
+    let mut ceiling = Vec::new();
+    for _ in 0..RUNS {
+        ceiling.push(node_ceiling(&built)?);
+    }
+    let s = summary(&rates);
+    let c = summary(&ceiling);
+    Ok(Section {
+        rows: vec![Row::new(
+            "end to end (bus → one Node handler doing nothing)",
+            rate_summary(s),
+            format!("ceiling, a plain Node loop calling the same handler: {}", rate_summary(c)),
+            "≥ 50,000/s",
+            Some(s.median >= 50_000.0),
+        )],
+        notes: vec![format!(
+            "end to end: {:.1} µs per event through ioctl against {:.2} µs for the call itself",
+            1e6 / s.median,
+            1e6 / c.median
+        )],
+        failed: false,
+    })
+}
+
+/// Events per second of a Node loop awaiting the built handler in-process.
+fn node_ceiling(built: &Path) -> Result<f64> {
+    const SCRIPT: &str = r#"
+const { noop } = require(process.argv[1])
+const ctx = { body: {}, key: 'noop', sender: 'ioctl.manual', subject: '', state: {}, vtex: {} }
+;(async () => {
+  for (let i = 0; i < 100000; i++) await noop(ctx)
+  const n = 1000000
+  const t = performance.now()
+  for (let i = 0; i < n; i++) await noop(ctx)
+  console.log(n / ((performance.now() - t) / 1000))
+})()
+"#;
+    let out = Command::new(node()).arg("-e").arg(SCRIPT).arg(built).output()?;
+    if !out.status.success() {
+        bail!("ceiling loop failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().parse()?)
+}
+
+// --- latency -------------------------------------------------------------------------------------------
+
+fn latency() -> Result<Section> {
+    const RUNS: usize = 5;
+    const N: u64 = 3000;
+    let (offset, within) = clock_offset()?;
+    let mut link = Link::start(&["--no-watch"])?;
+    let mut tail = Proc::spawn(link.env.ioctl(&["events", "tail", "--json", "--key", "lat"]))?;
+    tail.json("tail's hello", |v| v["type"] == "hello")?;
+    let (mut p50, mut p99, mut worst, mut best) = (Vec::new(), Vec::new(), Vec::new(), f64::INFINITY);
+    for run in 0..=RUNS {
+        let n = if run == 0 { 500 } else { N };
+        let mut samples = latency_run(&mut link, &mut tail, n)?;
+        samples = sorted(&samples);
+        if run > 0 {
+            p50.push(percentile(&samples, 50.0));
+            p99.push(percentile(&samples, 99.0));
+            worst.push(*samples.last().unwrap());
+            best = best.min(samples[0]);
+        }
+    }
+    let (a, b) = (summary(&p50), summary(&p99));
+    Ok(Section {
+        rows: vec![
+            Row::new(
+                "latency at 1,000 events/s, p50 (publish → handler start)",
+                ms_summary(a),
+                String::new(),
+                "",
+                None,
+            ),
+            Row::new(
+                "latency at 1,000 events/s, p99",
+                ms_summary(b),
+                format!("max per run: {}", ms_summary(summary(&worst))),
+                "p99 ≤ 2 ms",
+                Some(b.median <= 2.0),
+            ),
+        ],
+        notes: vec![format!(
+            "latency: Node's wall clock (`performance.timeOrigin + performance.now()`) read {:+.3} ms against \
+             Rust's `SystemTime` (±{:.3} ms, half the best ping-pong round trip); latencies are not corrected for it. \
+             {} events per run, smallest latency seen {} ms",
+            offset,
+            within,
+            count(N as f64),
+            ms(best)
+        )],
+        failed: false,
+    })
+}
+
+/// One paced burst: publish → handler start of each event, in ms.
+fn latency_run(link: &mut Link, tail: &mut Proc, n: u64) -> Result<Vec<f64>> {
+    link.burst("lat", n, Some(1000))?;
+    link.env.run(&["events", "send", "dump"])?;
+    let (_, dump) = link
+        .proc
+        .json("the latency dump", |v| v["message"].as_str().is_some_and(|m| m.starts_with("latency-probe")))?;
+    let message = dump["message"].as_str().unwrap().trim_start_matches("latency-probe").trim();
+    let started: HashMap<&str, f64> = message
+        .split(',')
+        .filter_map(|pair| {
+            let (id, t) = pair.split_once(' ')?;
+            Some((id, t.parse().ok()?))
+        })
+        .collect();
+    let mut published: HashMap<String, f64> = HashMap::new();
+    while published.len() < started.len() {
+        let (_, v) = tail.json("the events in tail", |v| v["type"] == "event")?;
+        let time = chrono::DateTime::parse_from_rfc3339(v["time"].as_str().unwrap_or(""))?;
+        published.insert(v["id"].as_str().unwrap_or("").to_string(), time.timestamp_micros() as f64 / 1000.0);
+    }
+    let samples: Vec<f64> = started.iter().filter_map(|(id, t)| published.get(*id).map(|p| t - p)).collect();
+    if samples.len() as u64 != n {
+        bail!("matched {} of {n} events between the handler and tail", samples.len());
+    }
+    Ok(samples)
+}
+
+/// Node's wall clock minus Rust's, from the ping-pong with the smallest round trip.
+fn clock_offset() -> Result<(f64, f64)> {
+    const ECHO: &str = "process.stdin.setEncoding('utf8');\
+        process.stdin.on('data', () => process.stdout.write(`${performance.timeOrigin + performance.now()}\\n`))";
+    let mut child = Command::new(node()).args(["-e", ECHO]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()?;
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut best = (f64::INFINITY, 0.0);
+    for _ in 0..200 {
+        let t1 = epoch_ms(SystemTime::now());
+        stdin.write_all(b"x\n")?;
+        stdin.flush()?;
+        let mut line = String::new();
+        stdout.read_line(&mut line)?;
+        let t2 = epoch_ms(SystemTime::now());
+        let theirs: f64 = line.trim().parse().map_err(|e| anyhow!("clock echo: {e}: {line:?}"))?;
+        if t2 - t1 < best.0 {
+            best = (t2 - t1, theirs - (t1 + t2) / 2.0);
+        }
+    }
+    drop(stdin);
+    let _ = child.wait();
+    Ok((best.1, best.0 / 2.0))
+}
+
+// --- memory ----------------------------------------------------------------------------------------------
+
+fn memory() -> Result<Section> {
+    const RUNS: usize = 3;
+    const N: u64 = 100_000;
+    let (mut idle, mut growth, mut peak, mut pss, mut anon) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut each: Vec<Vec<f64>> = Vec::new();
+    let (mut node_idle, mut node_after, mut standby, mut bare) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..RUNS {
+        let mut bare_node = Proc::spawn({
+            let mut c = Command::new(node());
+            c.args(["-e", "setInterval(() => {}, 1000)"]);
+            c
+        })?;
+        // As people run it: watching, so with the warm standby for the next relink.
+        let mut link = Link::start(&[])?;
+        std::thread::sleep(Duration::from_secs(1));
+        let p = link.processes()?;
+        let before = sum_mb(&p.ioctl, "VmRSS")?;
+        idle.push(before);
+        pss.push(pss_mb(&p.ioctl)?);
+        anon.push(sum_mb(&p.ioctl, "RssAnon")?);
+        for (i, pid) in p.ioctl.iter().enumerate() {
+            if each.len() <= i {
+                each.push(Vec::new());
+            }
+            each[i].push(mb(status_kb(*pid, "VmRSS")?));
+        }
+        node_idle.push(mb(status_kb(p.node, "VmRSS")?));
+        if let Some(s) = p.standby {
+            standby.push(mb(status_kb(s, "VmRSS")?));
+        }
+        bare.push(mb(status_kb(bare_node.pid(), "VmRSS")?));
+        bare_node.stop()?;
+        link.burst("noop", N, None)?;
+        std::thread::sleep(Duration::from_secs(1));
+        growth.push(sum_mb(&p.ioctl, "VmRSS")? - before);
+        peak.push(sum_mb(&p.ioctl, "VmHWM")?);
+        node_after.push(mb(status_kb(p.node, "VmRSS")?));
+        link.proc.stop()?;
+    }
+    let (i, g) = (summary(&idle), summary(&growth));
+    let processes = match each.len() {
+        1 => "one ioctl process".to_string(),
+        n => format!("{n} ioctl processes (`ioctl link` and the session process it starts)"),
+    };
+    let mut notes = vec![format!(
+        "memory: ioctl's idle RSS is the sum over {processes}: {}; counting their shared pages once (PSS) \
+         it is {}; of the RSS, {} is anonymous memory (heap, stacks) and the rest file-backed pages (mostly the \
+         binary's code)",
+        each.iter().map(|e| mb_summary(summary(e))).collect::<Vec<_>>().join(" + "),
+        mb_summary(summary(&pss)),
+        mb_summary(summary(&anon))
+    )];
+    notes.push(if standby.is_empty() {
+        "memory: no warm standby Node process was running".to_string()
+    } else {
+        format!(
+            "memory: a watching session also keeps a warm standby Node process for the next relink: {}",
+            mb_summary(summary(&standby))
+        )
+    });
+    Ok(Section {
+        rows: vec![
+            Row::new("ioctl RSS, idle", mb_summary(i), String::new(), "≤ 15 MB", Some(i.median <= 15.0)),
+            Row::new(
+                "ioctl RSS growth after 100,000 events",
+                mb_summary(g),
+                format!("ioctl's peak RSS (VmHWM): {}", mb_summary(summary(&peak))),
+                "≤ 5 MB",
+                Some(g.median <= 5.0),
+            ),
+            Row::new(
+                "Node process RSS, idle / after 100,000 events",
+                format!("{} / {}", mb_summary(summary(&node_idle)), mb_summary(summary(&node_after))),
+                format!("a bare idle `node`: {}", mb_summary(summary(&bare))),
+                "",
+                None,
+            ),
+        ],
+        notes,
+        failed: false,
+    })
+}
