@@ -34,14 +34,30 @@ pub struct Event {
     pub key: String,
     pub subject: String,
     pub body: Value,
-    pub time: String,
+    /// Microseconds since the epoch; shown as RFC 3339 (formatting waits until it is shown).
+    #[serde(serialize_with = "rfc3339")]
+    pub time: i64,
+}
+
+impl Event {
+    /// The publish time as RFC 3339 with microseconds.
+    pub fn time_rfc3339(&self) -> String {
+        chrono::DateTime::from_timestamp_micros(self.time)
+            .unwrap_or_default()
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+    }
+}
+
+fn rfc3339<S: serde::Serializer>(micros: &i64, s: S) -> Result<S::Ok, S::Error> {
+    let t = chrono::DateTime::from_timestamp_micros(*micros).unwrap_or_default();
+    s.collect_str(&t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
 }
 
 /// One event on its way to one handler of one app.
 #[derive(Debug, Clone)]
 pub struct Delivery {
     pub event: Arc<Event>,
-    pub handler: String,
+    pub handler: Arc<str>,
 }
 
 /// How a delivery attempt ended, as tail shows it.
@@ -64,7 +80,7 @@ pub enum Activity {
         scope: Scope,
         event_id: String,
         app: String,
-        handler: String,
+        handler: Arc<str>,
         outcome: Outcome,
         attempt: u32,
         elapsed_ms: f64,
@@ -85,7 +101,7 @@ impl Activity {
         match self {
             Activity::Event { event, .. } => json!({
                 "type": "event", "id": event.id, "sender": event.sender, "key": event.key,
-                "subject": event.subject, "body": event.body, "time": event.time,
+                "subject": event.subject, "body": event.body, "time": event.time_rfc3339(),
             }),
             Activity::Delivery { event_id, app, handler, outcome, attempt, elapsed_ms, error, retry_in_ms, .. } => {
                 let mut v = json!({
@@ -144,7 +160,7 @@ impl Counters {
 /// Handle of one app's subscriptions; the app's delivery queue is the other end of `queue`.
 struct Subscriber {
     scope: Scope,
-    handlers: Vec<(String, EventSubscription)>,
+    handlers: Vec<(Arc<str>, EventSubscription)>,
     queue: mpsc::Sender<Delivery>,
 }
 
@@ -183,6 +199,7 @@ impl Bus {
         queue: mpsc::Sender<Delivery>,
     ) -> SubscriberId {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let handlers = handlers.into_iter().map(|(h, s)| (Arc::from(h), s)).collect();
         self.subscribers.lock().unwrap().insert(id, Subscriber { scope, handlers, queue });
         id
     }
@@ -190,7 +207,7 @@ impl Bus {
     /// Replaces an app's handlers (after a relink changed service.json).
     pub fn resubscribe(&self, id: SubscriberId, handlers: Vec<(String, EventSubscription)>) {
         if let Some(s) = self.subscribers.lock().unwrap().get_mut(&id) {
-            s.handlers = handlers;
+            s.handlers = handlers.into_iter().map(|(h, s)| (Arc::from(h), s)).collect();
         }
     }
 
@@ -201,6 +218,11 @@ impl Bus {
     /// Watches everything that happens on the bus (all scopes: filter by [`Activity::scope`]).
     pub fn watch(&self) -> broadcast::Receiver<Activity> {
         self.activity.subscribe()
+    }
+
+    /// Whether anybody watches (tails); records need not be built otherwise.
+    pub fn watched(&self) -> bool {
+        self.activity.receiver_count() > 0
     }
 
     pub fn report(&self, a: Activity) {
@@ -225,12 +247,15 @@ impl Bus {
             key: key.to_string(),
             subject: subject.to_string(),
             body,
-            time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            time: chrono::Utc::now().timestamp_micros(),
         });
         self.counters.published.fetch_add(1, Ordering::SeqCst);
-        self.report(Activity::Event { scope: scope.clone(), event: event.clone() });
+        // Building the record costs; only when somebody tails.
+        if self.watched() {
+            self.report(Activity::Event { scope: scope.clone(), event: event.clone() });
+        }
         // Collect targets under the lock, send outside it: a full queue must not block others.
-        let targets: Vec<(String, mpsc::Sender<Delivery>)> = {
+        let targets: Vec<(Arc<str>, mpsc::Sender<Delivery>)> = {
             let subs = self.subscribers.lock().unwrap();
             subs.values()
                 .filter(|s| &s.scope == scope)
@@ -278,7 +303,7 @@ mod tests {
         bus.subscribe(scope("dev"), vec![("h".into(), sub("vtex.events-example", "send-event"))], tx);
         let (_, n) = bus.publish(&scope("dev"), "vtex.events-example", "send-event", "", json!({})).await;
         assert_eq!(n, 1);
-        assert_eq!(rx.recv().await.unwrap().handler, "h");
+        assert_eq!(&*rx.recv().await.unwrap().handler, "h");
         let (_, n) = bus.publish(&scope("other"), "vtex.events-example", "send-event", "", json!({})).await;
         assert_eq!(n, 0, "another workspace's event must not arrive");
         let (_, n) = bus.publish(&scope("dev"), "vtex.events-example", "other-key", "", json!({})).await;

@@ -250,7 +250,7 @@ impl<W: Target> Dispatcher<W> {
                     level: Level::Error,
                     message: line,
                     app: Some(self.app.clone()),
-                    handler: Some(d.handler.clone()),
+                    handler: Some(d.handler.to_string()),
                 })
                 .await;
             history.push(AttemptRecord {
@@ -264,7 +264,7 @@ impl<W: Target> Dispatcher<W> {
                 self.dead.push(DeadLetter {
                     event: d.event.clone(),
                     app: self.app.clone(),
-                    handler: d.handler.clone(),
+                    handler: d.handler.to_string(),
                     attempts: std::mem::take(&mut history),
                     failed_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                 });
@@ -308,6 +308,10 @@ impl<W: Target> Dispatcher<W> {
         error: Option<String>,
         retry_in_ms: Option<u64>,
     ) {
+        // Records are for tails; build none when nobody watches.
+        if !self.bus.watched() {
+            return;
+        }
         self.bus.report(Activity::Delivery {
             scope: self.scope.clone(),
             event_id: d.event.id.clone(),

@@ -7,7 +7,13 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = ioctl::cli::Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // The session process carries the event path on every core; the other commands (link
+    // included: it only relays its app's output) need one thread and less memory.
+    let mut builder = match cli.command {
+        ioctl::cli::Command::SessionServe(_) => tokio::runtime::Builder::new_multi_thread(),
+        _ => tokio::runtime::Builder::new_current_thread(),
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -295,7 +295,8 @@ async fn replay(State(s): State<Shared>, headers: HeaderMap, body: axum::body::B
         };
         s.bus.counters.deliveries.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let id = letter.event.id.clone();
-        if queue.send(Delivery { event: letter.event.clone(), handler: letter.handler.clone() }).await.is_err() {
+        if queue.send(Delivery { event: letter.event.clone(), handler: letter.handler.as_str().into() }).await.is_err()
+        {
             s.bus.counters.failed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             s.dead.push(letter);
             continue;
