@@ -1012,7 +1012,7 @@ fn bus_alone() -> Result<Section> {
                 key: "bench".into(),
                 subject: String::new(),
                 body: json!({}),
-                time: String::new(),
+                time: 0,
             });
             let t = Instant::now();
             for _ in 0..N {
