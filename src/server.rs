@@ -207,6 +207,19 @@ fn bad_request(message: String) -> Response {
     json_response(StatusCode::BAD_REQUEST, json!({ "error": message }))
 }
 
+/// A control request: the session token checked, then its JSON body read as `T`.
+fn control<T: serde::de::DeserializeOwned>(
+    s: &Shared,
+    headers: &HeaderMap,
+    body: &[u8],
+    what: &str,
+) -> Result<T, Box<Response>> {
+    if !authorized(s, headers) {
+        return Err(Box::new(unauthorized()));
+    }
+    serde_json::from_slice(body).map_err(|e| Box::new(bad_request(format!("bad {what}: {e}"))))
+}
+
 /// A manual event (`ioctl events send`).
 #[derive(Deserialize)]
 struct Publish {
@@ -225,12 +238,9 @@ struct Publish {
 }
 
 async fn publish(State(s): State<Shared>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
-    if !authorized(&s, &headers) {
-        return unauthorized();
-    }
-    let p: Publish = match serde_json::from_slice(&body) {
+    let p: Publish = match control(&s, &headers, &body, "event") {
         Ok(p) => p,
-        Err(e) => return bad_request(format!("bad event: {e}")),
+        Err(resp) => return *resp,
     };
     if p.key.is_empty() {
         return bad_request("an event needs a key".into());
@@ -271,12 +281,9 @@ struct Replay {
 
 /// Delivers dead letters again (to the handler that failed them); a new failure puts them back.
 async fn replay(State(s): State<Shared>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
-    if !authorized(&s, &headers) {
-        return unauthorized();
-    }
-    let r: Replay = match serde_json::from_slice(&body) {
+    let r: Replay = match control(&s, &headers, &body, "replay request") {
         Ok(r) => r,
-        Err(e) => return bad_request(format!("bad replay request: {e}")),
+        Err(resp) => return *resp,
     };
     if r.event_id.is_none() && !r.all {
         return bad_request("name an event id or ask for all failed events".into());
@@ -319,12 +326,9 @@ struct LinkApp {
 /// unlinked. The link id for `DELETE /_ioctl/apps/{id}` is in the `x-ioctl-link-id` header.
 /// If the link command goes away (the stream is dropped), the app is unlinked.
 async fn link_app(State(s): State<Shared>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
-    if !authorized(&s, &headers) {
-        return unauthorized();
-    }
-    let r: LinkApp = match serde_json::from_slice(&body) {
+    let r: LinkApp = match control(&s, &headers, &body, "link request") {
         Ok(r) => r,
-        Err(e) => return bad_request(format!("bad link request: {e}")),
+        Err(resp) => return *resp,
     };
     let started_at = std::time::UNIX_EPOCH + std::time::Duration::from_micros(r.started_at_us);
     let req = crate::linked::Request { root: r.root, watch: r.watch, started_at };

@@ -51,6 +51,8 @@ pub struct Shared {
     pub scope: Scope,
     pub url: String,
     pub token: String,
+    /// When the session started (RFC 3339), for its record.
+    pub started: String,
     pub home: PathBuf,
     pub record_path: PathBuf,
     pub node: PathBuf,
@@ -180,7 +182,7 @@ impl Shared {
             account: self.scope.account.clone(),
             workspace: self.scope.workspace.clone(),
             apps: ids,
-            started: String::new(),
+            started: self.started.clone(),
         }
     }
 
@@ -264,6 +266,7 @@ async fn start(opts: &Options) -> anyhow::Result<(Arc<Shared>, record::Written)>
         scope: opts.scope.clone(),
         url,
         token,
+        started: chrono::Utc::now().to_rfc3339(),
         record_path: record::path(&home, &opts.scope),
         home,
         node,
@@ -278,9 +281,7 @@ async fn start(opts: &Options) -> anyhow::Result<(Arc<Shared>, record::Written)>
         shutdown: CancellationToken::new(),
         apps: Mutex::default(),
     });
-    let mut rec = shared.record();
-    rec.started = chrono::Utc::now().to_rfc3339();
-    let written = record::Written::write(&shared.home, &rec)?;
+    let written = record::Written::write(&shared.home, &shared.record())?;
     shared.tracker.spawn(server::serve(listener, shared.clone()));
     if let Some(arm) = shared.arm.clone() {
         // The sender's messages go to every linked app's terminal.

@@ -127,13 +127,7 @@ fn manual_events_reach_subscribers_and_bad_json_publishes_nothing() {
     assert_eq!(env.run(&["events", "send", "x", "--sender", "Not An App"]).status.code(), Some(1));
 
     assert_eq!(s.link.interrupt(), 0);
-    let stopped = s
-        .link
-        .seen
-        .iter()
-        .rev()
-        .find_map(|l| serde_json::from_str::<Value>(l).ok().filter(|v| v["type"] == "stopped"))
-        .unwrap();
+    let stopped = s.link.summary();
     assert_eq!(stopped["counts"]["published"], 3, "bad JSON published nothing");
 }
 
@@ -291,12 +285,7 @@ fn soak_ten_thousand_events_with_random_failures_and_a_crash_lose_nothing() {
         last = now;
     }
     assert_eq!(link.interrupt(), 0);
-    let stopped = link
-        .seen
-        .iter()
-        .rev()
-        .find_map(|l| serde_json::from_str::<Value>(l).ok().filter(|v| v["type"] == "stopped"))
-        .expect("summary");
+    let stopped = link.summary();
     let c = &stopped["counts"];
     let n = |k: &str| c[k].as_u64().unwrap();
     eprintln!(

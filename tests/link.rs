@@ -35,12 +35,7 @@ fn handler_runs_after_healthcheck_and_never_before() {
     assert_eq!(log["level"], "info");
     link.wait_json("a second event", |v| is_handler_log(v, "EVENT HANDLER: received event"));
     assert_eq!(link.interrupt(), 0);
-    let stopped: Value = link
-        .seen
-        .iter()
-        .rev()
-        .find_map(|l| serde_json::from_str::<Value>(l).ok().filter(|v| v["type"] == "stopped"))
-        .expect("a stopped summary");
+    let stopped: Value = link.summary();
     let c = &stopped["counts"];
     assert!(c["delivered"].as_u64().unwrap() >= 2);
     assert_eq!(c["failed"], 0);

@@ -131,6 +131,15 @@ impl Running {
         got
     }
 
+    /// The `stopped` summary a link prints when it ends (call after it exited).
+    pub fn summary(&self) -> Value {
+        self.seen
+            .iter()
+            .rev()
+            .find_map(|l| serde_json::from_str::<Value>(l).ok().filter(|v| v["type"] == "stopped"))
+            .unwrap_or_else(|| panic!("no stopped summary in:\n{}", self.seen.join("\n")))
+    }
+
     pub fn signal(&self, sig: i32) {
         unsafe {
             libc::kill(self.child.id() as i32, sig);
