@@ -454,3 +454,31 @@ fn service_json_and_manifest_changes_apply_live() {
     assert_eq!(log["app"], "vtex.service-course@0.0.2");
     assert_eq!(link.interrupt(), 0);
 }
+
+#[test]
+fn events_published_during_relinks_are_delivered_exactly_once() {
+    let env = Env::new();
+    let app = env.app(
+        "app",
+        &[("node/service.json", r#"{"events": {"liveUsersUpdate": {"sender": "ioctl.manual", "keys": ["tick"]}}}"#)],
+    );
+    let handler = app.join("node/event/liveUsersUpdate.ts");
+    let mut link = env.spawn(&["link", app.to_str().unwrap(), "--json", "--no-sample-sender"]);
+    link.wait_json("ready", |v| v["type"] == "ready");
+    // 1,500 events at 1,000/s while the handler is saved five times.
+    let mut sender = env.spawn(&["events", "send", "tick", "--repeat", "1500", "--rate", "1000", "--json"]);
+    for n in 0..5 {
+        std::thread::sleep(Duration::from_millis(200));
+        std::fs::write(&handler, format!("export async function updateLiveUsers() {{\n  return {n}\n}}\n")).unwrap();
+        link.wait_json("relinked", |v| v["type"] == "relinked");
+    }
+    assert_eq!(sender.wait_exit(), 0);
+    std::thread::sleep(Duration::from_millis(300));
+    let status: Value = serde_json::from_str(stdout(&env.run(&["status", "--json"])).trim()).unwrap();
+    let c = &status["counts"];
+    assert_eq!(c["published"], 1500);
+    assert_eq!(c["deliveries"], 1500);
+    assert_eq!(c["delivered"], 1500, "every event reached exactly one live version: {c}");
+    assert_eq!((c["failed"].as_u64(), c["in_flight"].as_u64()), (Some(0), Some(0)));
+    assert_eq!(link.interrupt(), 0);
+}
