@@ -254,27 +254,32 @@ impl Bus {
         if self.watched() {
             self.report(Activity::Event { scope: scope.clone(), event: event.clone() });
         }
-        // Collect targets under the lock, send outside it: a full queue must not block others.
-        let targets: Vec<(Arc<str>, mpsc::Sender<Delivery>)> = {
+        // Queues with room take the delivery right away, under the lock (it never waits);
+        // full ones are waited for after it, so one slow app does not block the others.
+        let (mut matched, mut made) = (0, 0);
+        let mut full = Vec::new();
+        {
             let subs = self.subscribers.lock().unwrap();
-            subs.values()
-                .filter(|s| &s.scope == scope)
-                .flat_map(|s| {
-                    s.handlers
-                        .iter()
-                        .filter(|(_, sub)| sub.matches(sender, key))
-                        .map(|(h, _)| (h.clone(), s.queue.clone()))
-                })
-                .collect()
-        };
-        if targets.is_empty() {
+            for s in subs.values().filter(|s| &s.scope == scope) {
+                for (handler, _) in s.handlers.iter().filter(|(_, sub)| sub.matches(sender, key)) {
+                    matched += 1;
+                    self.counters.deliveries.fetch_add(1, Ordering::SeqCst);
+                    match s.queue.try_send(Delivery { event: event.clone(), handler: handler.clone() }) {
+                        Ok(()) => made += 1,
+                        Err(mpsc::error::TrySendError::Full(d)) => full.push((d, s.queue.clone())),
+                        // The app is unlinking: count it as failed, not lost.
+                        Err(mpsc::error::TrySendError::Closed(_)) => {
+                            self.counters.failed.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                }
+            }
+        }
+        if matched == 0 {
             self.counters.unmatched.fetch_add(1, Ordering::SeqCst);
         }
-        let mut made = 0;
-        for (handler, queue) in targets {
-            self.counters.deliveries.fetch_add(1, Ordering::SeqCst);
-            if queue.send(Delivery { event: event.clone(), handler }).await.is_err() {
-                // The app unlinked between matching and sending: count it as failed, not lost.
+        for (delivery, queue) in full {
+            if queue.send(delivery).await.is_err() {
                 self.counters.failed.fetch_add(1, Ordering::SeqCst);
             } else {
                 made += 1;
