@@ -482,3 +482,21 @@ fn events_published_during_relinks_are_delivered_exactly_once() {
     assert_eq!((c["failed"].as_u64(), c["in_flight"].as_u64()), (Some(0), Some(0)));
     assert_eq!(link.interrupt(), 0);
 }
+
+#[test]
+fn a_missing_node_is_a_clear_error() {
+    let env = Env::new();
+    let app = env.app("app", &[]);
+    let out = env
+        .command(&["link", app.to_str().unwrap(), "--no-watch"])
+        .env("IOCTL_NODE", "/nonexistent/node")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("cannot run Node.js (/nonexistent/node)") && err.contains("install Node.js 18 or newer"),
+        "{err}"
+    );
+    assert!(!env.home().join("sessions/local/dev.json").exists());
+}

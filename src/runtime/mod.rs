@@ -79,7 +79,6 @@ type Pings = Arc<Mutex<HashMap<u64, oneshot::Sender<()>>>>;
 /// One running Node process with the app loaded.
 pub struct Worker {
     pub loaded: Loaded,
-    pub pid: u32,
     /// Lines to the host; the writer task holds the socket.
     tx: mpsc::Sender<String>,
     pending: Pending,
@@ -154,7 +153,6 @@ pub struct Host {
     child: tokio::process::Child,
     lines: tokio::io::Lines<BufReader<tokio::net::unix::OwnedReadHalf>>,
     write: tokio::net::unix::OwnedWriteHalf,
-    pid: u32,
 }
 
 impl Host {
@@ -203,7 +201,6 @@ impl Host {
             .spawn()
             .with_context(|| format!("cannot start Node.js ({})", spec.node.display()))
             .map_err(other)?;
-        let pid = child.id().unwrap_or(0);
         pipe_output(child.stdout.take(), Level::Info, spec.full_id.clone(), terminal.clone());
         pipe_output(child.stderr.take(), Level::Error, spec.full_id.clone(), terminal.clone());
 
@@ -221,7 +218,7 @@ impl Host {
             Err(_) => return Err(other(anyhow!("Node.js did not connect within {} s", LOAD_TIMEOUT.as_secs()))),
         };
         let (read, write) = stream.into_split();
-        let mut host = Host { child, lines: BufReader::new(read).lines(), write, pid };
+        let mut host = Host { child, lines: BufReader::new(read).lines(), write };
         if standby {
             match host.next(spec, terminal).await? {
                 FromHost::Standby => {}
@@ -271,16 +268,7 @@ impl Host {
             };
             match serde_json::from_str::<FromHost>(&line) {
                 Ok(FromHost::Log { level, message, handler, .. }) => {
-                    let message =
-                        if message.contains("\n    at ") { stack::tidy(&message, &spec.app_root) } else { message };
-                    terminal
-                        .send(Output::Log {
-                            level: Level::parse(&level),
-                            message,
-                            app: Some(spec.full_id.clone()),
-                            handler,
-                        })
-                        .await;
+                    terminal.send(app_log(spec, &level, message, handler)).await;
                 }
                 Ok(msg) => return Ok(msg),
                 Err(e) => return Err(other(anyhow!("unexpected message from Node.js: {e}: {line}"))),
@@ -299,7 +287,7 @@ impl Host {
             }
             said => return Err(StartError::Other(anyhow!("unexpected message from Node.js: {said:?}"))),
         };
-        let Host { mut child, mut lines, mut write, pid } = self;
+        let Host { mut child, mut lines, mut write } = self;
         let (tx, mut rx) = mpsc::channel::<String>(1024);
         tokio::spawn(async move {
             while let Some(line) = rx.recv().await {
@@ -354,7 +342,7 @@ impl Host {
                 exited.cancel();
             });
         }
-        Ok(Worker { loaded, pid, tx, pending, pings, next_delivery: AtomicU64::new(1), exited, kill, exit_reason })
+        Ok(Worker { loaded, tx, pending, pings, next_delivery: AtomicU64::new(1), exited, kill, exit_reason })
     }
 }
 
@@ -465,13 +453,7 @@ async fn handle(
     tx: &mpsc::Sender<String>,
 ) {
     match msg {
-        FromHost::Log { level, message, handler, .. } => {
-            // Logged errors carry stacks: show them as tidy as failed attempts' stacks.
-            let message = if message.contains("\n    at ") { stack::tidy(&message, &spec.app_root) } else { message };
-            terminal
-                .send(Output::Log { level: Level::parse(&level), message, app: Some(spec.full_id.clone()), handler })
-                .await;
-        }
+        FromHost::Log { level, message, handler, .. } => terminal.send(app_log(spec, &level, message, handler)).await,
         FromHost::Result { delivery, ok, error, .. } => {
             let reply = pending.lock().unwrap().remove(&delivery);
             match reply {
@@ -537,6 +519,13 @@ fn load_diagnostic(app_root: &Path, message: &str, stack: Option<&str>) -> Diagn
             d
         }
     }
+}
+
+/// A log line of the app's, tagged with its id; logged errors carry stacks, shown as tidy
+/// as failed attempts' stacks.
+fn app_log(spec: &Spec, level: &str, message: String, handler: Option<String>) -> Output {
+    let message = if message.contains("\n    at ") { stack::tidy(&message, &spec.app_root) } else { message };
+    Output::Log { level: Level::parse(level), message, app: Some(spec.full_id.clone()), handler }
 }
 
 /// The app's identity as the host's environment carries it.
