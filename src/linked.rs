@@ -283,7 +283,7 @@ async fn run_once(session: &Arc<Shared>, req: &Request, terminal: &Terminal, unl
         .record(
             None,
             format!(
-                "{} unlinked from {scope}: {} events published, {} deliveries ok, {} failed, {} in flight{abandoned}",
+                "{} unlinked from {scope}; workspace totals: {} events published, {} deliveries ok, {} failed, {} in flight{abandoned}",
                 linked.spec.full_id, c.published, c.delivered, c.failed, c.in_flight
             ),
             json!({"type": "stopped", "counts": c}),
