@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::bus::Scope;
-use crate::terminal::Format;
+use crate::terminal::{ColorChoice, Format};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -18,6 +18,9 @@ use crate::terminal::Format;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Colour output: auto (a terminal, unless NO_COLOR is set), always or never
+    #[arg(long, global = true, value_enum, default_value = "auto")]
+    pub color: ColorChoice,
 }
 
 #[derive(Debug, Subcommand)]
@@ -137,11 +140,11 @@ pub struct LinkArgs {
     #[command(flatten)]
     pub scope: ScopeArgs,
     /// Port of the session's local server on 127.0.0.1 [default: a free port]
-    #[arg(long, default_value_t = 0, hide_default_value = true)]
-    pub port: u16,
-    /// Seconds between events of the sample sender once armed
-    #[arg(long, default_value_t = 10.0)]
-    pub sender_interval: f64,
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Seconds between events of the sample sender once armed [default: 10]
+    #[arg(long)]
+    pub sender_interval: Option<f64>,
     /// Do not run the sample vtex.events-example sender
     #[arg(long)]
     pub no_sample_sender: bool,
@@ -196,15 +199,16 @@ impl ScopeArgs {
 }
 
 impl LinkArgs {
-    pub fn options(&self) -> Result<crate::link::Options, String> {
+    pub fn options(&self, color: ColorChoice) -> Result<crate::link::Options, String> {
         Ok(crate::link::Options {
             app_dir: self.app_dir.clone().unwrap_or_else(|| PathBuf::from(".")),
             scope: self.scope.scope()?,
-            port: self.port,
-            sender_interval: sender_interval(self.sender_interval)?,
+            port: self.port.unwrap_or(0),
+            sender_interval: sender_interval(self.sender_interval.unwrap_or(10.0))?,
             sample_sender: !self.no_sample_sender,
+            session_flags: self.port.is_some() || self.sender_interval.is_some() || self.no_sample_sender,
             watch: !self.no_watch,
-            format: Format::detect(self.json),
+            format: Format::detect(self.json, color),
         })
     }
 }

@@ -56,7 +56,7 @@ pub fn valid_sender(s: &str) -> bool {
     s.split_once('.').is_some_and(|(v, n)| word(v) && word(n))
 }
 
-pub async fn send(scope: &Scope, args: &Send) -> anyhow::Result<ExitCode> {
+pub async fn send(scope: &Scope, args: &Send, color: crate::terminal::ColorChoice) -> anyhow::Result<ExitCode> {
     let sender = args.sender.clone().unwrap_or_else(|| MANUAL_SENDER.to_string());
     if !valid_sender(&sender) {
         bail!("invalid --sender `{sender}`: an app id is `vendor.name`, e.g. vtex.events-example");
@@ -64,7 +64,7 @@ pub async fn send(scope: &Scope, args: &Send) -> anyhow::Result<ExitCode> {
     let body = match body(&args.data) {
         Ok(b) => b,
         Err(d) => {
-            eprintln!("error: {}", d.render_full(console::Term::stderr().is_term()));
+            eprintln!("error: {}", d.render_full(color.enabled(console::Term::stderr().is_term())));
             eprintln!("nothing was published");
             return Ok(ExitCode::from(1));
         }

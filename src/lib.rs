@@ -37,7 +37,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Ok(ExitCode::from(USAGE))
     };
     match cli.command {
-        Command::Link(args) => match args.options() {
+        Command::Link(args) => match args.options(cli.color) {
             Ok(opts) => link::run(opts).await,
             Err(m) => usage(m),
         },
@@ -48,7 +48,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Events(EventsCommand::Tail { scope, sender, key, handler, failed, json }) => match scope.scope() {
             Ok(scope) => {
                 let filters = tail::Filters { sender, key, handler, failed };
-                tail::run(&scope, &filters, terminal::Format::detect(json)).await
+                tail::run(&scope, &filters, terminal::Format::detect(json, cli.color)).await
             }
             Err(m) => usage(m),
         },
@@ -60,7 +60,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         (None, Some(f)) => events::Data::File(f),
                         (None, None) => events::Data::None,
                     };
-                    events::send(&scope, &events::Send { key, sender, subject, data, repeat, rate, json }).await
+                    events::send(&scope, &events::Send { key, sender, subject, data, repeat, rate, json }, cli.color)
+                        .await
                 }
                 Err(m) => usage(m),
             }

@@ -24,6 +24,9 @@ pub struct Options {
     pub port: u16,
     pub sender_interval: Duration,
     pub sample_sender: bool,
+    /// Whether --port, --sender-interval or --no-sample-sender were given: they set up a new
+    /// session and cannot change one that runs.
+    pub session_flags: bool,
     pub watch: bool,
     pub format: Format,
 }
@@ -69,6 +72,14 @@ async fn link(
         let rec = match record::find(&home, &opts.scope)? {
             Some(r) => {
                 terminal.info(format!("joining the link session of {} at {}", opts.scope, r.url)).await;
+                if opts.session_flags {
+                    terminal
+                        .status(
+                            Level::Warn,
+                            "--port, --sender-interval and --no-sample-sender only apply when a link starts the session; this one keeps its own",
+                        )
+                        .await;
+                }
                 r
             }
             None => start_session(opts, &home).await?,

@@ -61,9 +61,27 @@ pub struct Format {
 
 impl Format {
     /// Colour when stdout is a terminal and NO_COLOR is unset.
-    pub fn detect(json: bool) -> Format {
-        let color = !json && std::env::var_os("NO_COLOR").is_none() && console::Term::stdout().is_term();
-        Format { json, color }
+    pub fn detect(json: bool, choice: ColorChoice) -> Format {
+        Format { json, color: !json && choice.enabled(console::Term::stdout().is_term()) }
+    }
+}
+
+/// `--color`: `auto` colours a terminal unless NO_COLOR is set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ColorChoice {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    pub fn enabled(self, is_term: bool) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => is_term && std::env::var_os("NO_COLOR").is_none(),
+        }
     }
 }
 

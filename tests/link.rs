@@ -500,3 +500,22 @@ fn a_missing_node_is_a_clear_error() {
     );
     assert!(!env.home().join("sessions/local/dev.json").exists());
 }
+
+#[test]
+fn color_can_be_forced_and_joining_says_session_flags_do_not_apply() {
+    let env = Env::new();
+    let a = env.app("a", &[]);
+    let b = env.app_from("events-example", "b", &[]);
+    let mut first = env.spawn(&["link", a.to_str().unwrap(), "--no-watch", "--color", "always"]);
+    let ready = first.wait_line("ready", |l| l.starts_with("ready in "));
+    assert!(!ready.contains('\u{1b}'));
+    assert!(first.seen.iter().any(|l| l.contains("\u{1b}[32minfo\u{1b}[0m")), "level coloured: {:?}", first.seen);
+    let mut second = env.spawn(&["link", b.to_str().unwrap(), "--no-watch", "--json", "--port", "1"]);
+    second.wait_json("warning", |v| {
+        v["level"] == "warn"
+            && v["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("--port, --sender-interval and --no-sample-sender only apply"))
+    });
+    second.wait_json("ready", |v| v["type"] == "ready");
+}
