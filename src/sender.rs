@@ -155,4 +155,44 @@ mod tests {
         cancel.cancel();
         task.await.unwrap();
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_full_queue_makes_it_skip_ticks_and_say_so_without_dropping() {
+        let bus = Bus::new();
+        let scope = Scope { account: "local".into(), workspace: "dev".into() };
+        // A handler queue of one that nobody drains: the second publish has to wait.
+        let (queue, mut deliveries) = tokio::sync::mpsc::channel(1);
+        let sub: crate::app::EventSubscription = serde_json::from_value(serde_json::json!({"keys": [KEY]})).unwrap();
+        bus.subscribe(scope.clone(), vec![("h".into(), sub)], queue);
+        let (terminal, mut out) = Terminal::channel();
+        let arm = Arm::new();
+        arm.arm();
+        let cancel = CancellationToken::new();
+        let task = tokio::spawn(run(
+            arm,
+            Duration::from_secs(1),
+            scope,
+            bus.clone(),
+            terminal,
+            Arc::default(),
+            cancel.clone(),
+        ));
+        tokio::time::sleep(Duration::from_millis(3500)).await;
+        let mut skipped = 0;
+        while let Ok(msg) = out.try_recv() {
+            if let Output::Log { level: Level::Warn, message, .. } = msg {
+                assert!(message.contains("skipped a `send-event` tick"), "{message}");
+                skipped += 1;
+            }
+        }
+        assert_eq!(skipped, 1, "one skipped tick is reported while the second event waits");
+        assert_eq!(bus.counters.snapshot().published, 2, "the waiting event is not dropped, and no third is made");
+        // Draining lets the waiting one in, and ticks resume.
+        deliveries.recv().await.unwrap();
+        deliveries.recv().await.unwrap();
+        cancel.cancel();
+        task.await.unwrap();
+        let c = bus.counters.snapshot();
+        assert!(c.published >= 2 && c.deliveries == c.published, "every event made its delivery: {c:?}");
+    }
 }
