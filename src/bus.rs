@@ -162,6 +162,8 @@ struct Subscriber {
     scope: Scope,
     handlers: Vec<(Arc<str>, EventSubscription)>,
     queue: mpsc::Sender<Delivery>,
+    /// The app's own delivery counts (the bus's are the workspace's).
+    counters: Arc<Counters>,
 }
 
 pub type SubscriberId = u64;
@@ -191,16 +193,18 @@ impl Bus {
         })
     }
 
-    /// Registers an app's handlers; deliveries for them go into `queue`.
+    /// Registers an app's handlers; deliveries for them go into `queue` and are counted in
+    /// `counters` too.
     pub fn subscribe(
         &self,
         scope: Scope,
         handlers: Vec<(String, EventSubscription)>,
         queue: mpsc::Sender<Delivery>,
+        counters: Arc<Counters>,
     ) -> SubscriberId {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let handlers = handlers.into_iter().map(|(h, s)| (Arc::from(h), s)).collect();
-        self.subscribers.lock().unwrap().insert(id, Subscriber { scope, handlers, queue });
+        self.subscribers.lock().unwrap().insert(id, Subscriber { scope, handlers, queue, counters });
         id
     }
 
@@ -264,12 +268,14 @@ impl Bus {
                 for (handler, _) in s.handlers.iter().filter(|(_, sub)| sub.matches(sender, key)) {
                     matched += 1;
                     self.counters.deliveries.fetch_add(1, Ordering::SeqCst);
+                    s.counters.deliveries.fetch_add(1, Ordering::SeqCst);
                     match s.queue.try_send(Delivery { event: event.clone(), handler: handler.clone() }) {
                         Ok(()) => made += 1,
-                        Err(mpsc::error::TrySendError::Full(d)) => full.push((d, s.queue.clone())),
+                        Err(mpsc::error::TrySendError::Full(d)) => full.push((d, s.queue.clone(), s.counters.clone())),
                         // The app is unlinking: count it as failed, not lost.
                         Err(mpsc::error::TrySendError::Closed(_)) => {
                             self.counters.failed.fetch_add(1, Ordering::SeqCst);
+                            s.counters.failed.fetch_add(1, Ordering::SeqCst);
                         }
                     }
                 }
@@ -278,9 +284,10 @@ impl Bus {
         if matched == 0 {
             self.counters.unmatched.fetch_add(1, Ordering::SeqCst);
         }
-        for (delivery, queue) in full {
+        for (delivery, queue, app) in full {
             if queue.send(delivery).await.is_err() {
                 self.counters.failed.fetch_add(1, Ordering::SeqCst);
+                app.failed.fetch_add(1, Ordering::SeqCst);
             } else {
                 made += 1;
             }
@@ -305,7 +312,7 @@ mod tests {
     async fn delivers_only_matching_in_scope() {
         let bus = Bus::new();
         let (tx, mut rx) = mpsc::channel(8);
-        bus.subscribe(scope("dev"), vec![("h".into(), sub("vtex.events-example", "send-event"))], tx);
+        bus.subscribe(scope("dev"), vec![("h".into(), sub("vtex.events-example", "send-event"))], tx, Arc::default());
         let (_, n) = bus.publish(&scope("dev"), "vtex.events-example", "send-event", "", json!({})).await;
         assert_eq!(n, 1);
         assert_eq!(&*rx.recv().await.unwrap().handler, "h");
@@ -322,7 +329,7 @@ mod tests {
     async fn full_queue_makes_publisher_wait() {
         let bus = Bus::new();
         let (tx, mut rx) = mpsc::channel(1);
-        bus.subscribe(scope("dev"), vec![("h".into(), sub("x.y", "k"))], tx);
+        bus.subscribe(scope("dev"), vec![("h".into(), sub("x.y", "k"))], tx, Arc::default());
         bus.publish(&scope("dev"), "x.y", "k", "", json!(1)).await;
         let bus2 = bus.clone();
         let second = tokio::spawn(async move { bus2.publish(&scope("dev"), "x.y", "k", "", json!(2)).await });

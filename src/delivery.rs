@@ -3,7 +3,7 @@
 //! with a bounded number in flight, retrying with backoff until it succeeds or fails for good.
 
 use std::future::Future;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::bus::{Activity, Bus, Delivery, Event, Outcome, Scope};
+use crate::bus::{Activity, Bus, Counters, Delivery, Event, Outcome, Scope};
 use crate::runtime::AttemptError;
 use crate::terminal::{Level, Output, Terminal};
 
@@ -163,6 +163,8 @@ pub struct Dispatcher<W: Target> {
     pub policy: Arc<Mutex<Policy>>,
     pub worker: Current<W>,
     pub dead: Arc<DeadLetters>,
+    /// The app's own counts (the bus has the workspace's).
+    pub counters: Arc<Counters>,
     pub tracker: TaskTracker,
     /// Graceful stop: no new deliveries are started, waiting retries give up.
     pub stop: CancellationToken,
@@ -198,7 +200,7 @@ impl<W: Target> Dispatcher<W> {
     }
 
     async fn give_up(&self, d: &Delivery, why: &str) {
-        self.bus.counters.failed.fetch_add(1, Ordering::SeqCst);
+        self.count(|c| &c.failed);
         self.report(d, Outcome::Failed, 0, 0.0, Some(why.to_string()), None);
     }
 
@@ -214,7 +216,7 @@ impl<W: Target> Dispatcher<W> {
             let elapsed_ms = start.elapsed().as_secs_f64() * 1000.0;
             let error = match result {
                 Ok(Ok(())) => {
-                    self.bus.counters.delivered.fetch_add(1, Ordering::SeqCst);
+                    self.count(|c| &c.delivered);
                     self.report(&d, Outcome::Ok, attempt, elapsed_ms, None, None);
                     return;
                 }
@@ -260,7 +262,7 @@ impl<W: Target> Dispatcher<W> {
                 stack: error.stack.clone(),
             });
             if last {
-                self.bus.counters.failed.fetch_add(1, Ordering::SeqCst);
+                self.count(|c| &c.failed);
                 self.dead.push(DeadLetter {
                     event: d.event.clone(),
                     app: self.app.clone(),
@@ -281,6 +283,12 @@ impl<W: Target> Dispatcher<W> {
                 }
             }
         }
+    }
+
+    /// Counts an outcome for the workspace and for the app.
+    fn count(&self, which: impl Fn(&Counters) -> &AtomicU64) {
+        which(&self.bus.counters).fetch_add(1, Ordering::SeqCst);
+        which(&self.counters).fetch_add(1, Ordering::SeqCst);
     }
 
     /// One attempt on whichever worker is live now (waiting for one if none runs yet).
@@ -455,7 +463,7 @@ mod tests {
         let tracker = TaskTracker::new();
         let scope = Scope { account: "a".into(), workspace: "w".into() };
         let sub: crate::app::EventSubscription = serde_json::from_value(json!({"keys": ["k"]})).unwrap();
-        bus.subscribe(scope, vec![("h".into(), sub)], queue.clone());
+        bus.subscribe(scope, vec![("h".into(), sub)], queue.clone(), Arc::default());
         let d = Dispatcher {
             scope: Scope { account: "a".into(), workspace: "w".into() },
             app: "v.app@1.0.0".into(),
@@ -464,6 +472,7 @@ mod tests {
             policy: Arc::new(Mutex::new(policy)),
             worker,
             dead: dead.clone(),
+            counters: Arc::default(),
             tracker: tracker.clone(),
             stop: stop.clone(),
         };

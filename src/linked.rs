@@ -13,7 +13,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::app::{self, App, LoadError};
 use crate::build::Builder;
-use crate::bus::{Bus, Scope, SubscriberId};
+use crate::bus::{Bus, Counters, Scope, SubscriberId};
 use crate::delivery::{Dispatcher, Policy};
 use crate::diagnostic::Diagnostic;
 use crate::runtime::{self, Host, Spec, StartError, Worker};
@@ -149,9 +149,11 @@ async fn run_once(session: &Arc<Shared>, req: &Request, terminal: &Terminal, unl
         }
     };
     let (queue_tx, queue_rx) = mpsc::channel(QUEUE_BOUND);
-    session.queues.lock().unwrap().insert(full_id.clone(), queue_tx.clone());
+    let counters = Arc::new(Counters::default());
+    session.queues.lock().unwrap().insert(full_id.clone(), (queue_tx.clone(), counters.clone()));
     session.routes.set(&full_id, route_table(&linked.app, &full_id, &linked.worker));
-    linked.subscriber = Some(bus.subscribe(scope.clone(), subscriptions(&linked.app), queue_tx.clone()));
+    linked.subscriber =
+        Some(bus.subscribe(scope.clone(), subscriptions(&linked.app), queue_tx.clone(), counters.clone()));
     let stop_deliveries = CancellationToken::new();
     linked.tracker.spawn(
         Dispatcher {
@@ -162,6 +164,7 @@ async fn run_once(session: &Arc<Shared>, req: &Request, terminal: &Terminal, unl
             policy: linked.policy.clone(),
             worker: worker_rx,
             dead: session.dead.clone(),
+            counters: counters.clone(),
             tracker: linked.tracker.clone(),
             stop: stop_deliveries.clone(),
         }
@@ -277,16 +280,17 @@ async fn run_once(session: &Arc<Shared>, req: &Request, terminal: &Terminal, unl
     if renamed {
         return Ended::Renamed;
     }
-    let c = bus.counters.snapshot();
-    let abandoned = if c.in_flight > 0 { format!(" ({} abandoned at stop)", c.in_flight) } else { String::new() };
+    // The app's own deliveries, then the workspace's totals (other apps' included).
+    let (mine, all) = (counters.snapshot(), bus.counters.snapshot());
+    let abandoned = if mine.in_flight > 0 { format!(" ({} abandoned at stop)", mine.in_flight) } else { String::new() };
     terminal
         .record(
             None,
             format!(
-                "{} unlinked from {scope}; workspace totals: {} events published, {} deliveries ok, {} failed, {} in flight{abandoned}",
-                linked.spec.full_id, c.published, c.delivered, c.failed, c.in_flight
+                "{} unlinked from {scope}: {} deliveries, {} ok, {} failed, {} in flight{abandoned}; workspace: {} events published",
+                linked.spec.full_id, mine.deliveries, mine.delivered, mine.failed, mine.in_flight, all.published
             ),
-            json!({"type": "stopped", "counts": c}),
+            json!({"type": "stopped", "app": mine, "counts": all}),
         )
         .await;
     Ended::Unlinked

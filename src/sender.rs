@@ -163,7 +163,7 @@ mod tests {
         // A handler queue of one that nobody drains: the second publish has to wait.
         let (queue, mut deliveries) = tokio::sync::mpsc::channel(1);
         let sub: crate::app::EventSubscription = serde_json::from_value(serde_json::json!({"keys": [KEY]})).unwrap();
-        bus.subscribe(scope.clone(), vec![("h".into(), sub)], queue);
+        bus.subscribe(scope.clone(), vec![("h".into(), sub)], queue, Arc::default());
         let (terminal, mut out) = Terminal::channel();
         let arm = Arm::new();
         arm.arm();

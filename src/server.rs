@@ -295,16 +295,20 @@ async fn replay(State(s): State<Shared>, headers: HeaderMap, body: axum::body::B
     }
     let mut replayed = Vec::new();
     for letter in letters {
-        let queue = s.queues.lock().unwrap().get(&letter.app).cloned();
-        let Some(queue) = queue else {
+        let target = s.queues.lock().unwrap().get(&letter.app).cloned();
+        let Some((queue, app_counts)) = target else {
             s.dead.push(letter);
             continue;
         };
-        s.bus.counters.deliveries.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let count = |which: fn(&crate::bus::Counters) -> &std::sync::atomic::AtomicU64| {
+            which(&s.bus.counters).fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            which(&app_counts).fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        };
+        count(|c| &c.deliveries);
         let id = letter.event.id.clone();
         if queue.send(Delivery { event: letter.event.clone(), handler: letter.handler.as_str().into() }).await.is_err()
         {
-            s.bus.counters.failed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            count(|c| &c.failed);
             s.dead.push(letter);
             continue;
         }

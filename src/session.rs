@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::bus::{Bus, Delivery, Scope};
+use crate::bus::{Bus, Counters, Delivery, Scope};
 use crate::delivery::DeadLetters;
 use crate::linked;
 use crate::record::{self, Record};
@@ -37,6 +37,9 @@ pub struct Options {
     pub sender_interval: Duration,
     pub sample_sender: bool,
 }
+
+/// A linked app's delivery queue and its own counts.
+pub type AppQueue = (mpsc::Sender<Delivery>, Arc<Counters>);
 
 /// One app linked into the session.
 struct LinkedApp {
@@ -65,8 +68,9 @@ pub struct Shared {
     pub dead: Arc<DeadLetters>,
     /// The linked apps' HTTP routes.
     pub routes: Arc<routes::Table>,
-    /// Each linked app's delivery queue, by app id (`vendor.name@version`), for replays.
-    pub queues: Arc<Mutex<HashMap<String, mpsc::Sender<Delivery>>>>,
+    /// Each linked app's delivery queue and counts, by app id (`vendor.name@version`), for
+    /// replays.
+    pub queues: Arc<Mutex<HashMap<String, AppQueue>>>,
     pub tracker: TaskTracker,
     /// Cancelled when the session ends: every task of the session listens to it.
     pub shutdown: CancellationToken,

@@ -62,8 +62,12 @@ fn events_example_and_course_share_a_workspace_and_either_terminal_can_close() {
     assert_eq!((d["app"].as_str(), d["outcome"].as_str()), (Some("vtex.service-course@0.0.1"), Some("ok")));
     assert!(!first.seen.iter().any(|l| l.contains("EVENT HANDLER")), "each terminal shows its own app");
 
-    // Close the terminal that started the session: the course app stays linked.
+    // Close the terminal that started the session: the course app stays linked. Its summary
+    // counts its own deliveries (none: it only sends) apart from the workspace's events.
     assert_eq!(first.interrupt(), 0);
+    let summary = first.summary();
+    assert_eq!(summary["app"]["deliveries"], 0);
+    assert!(summary["counts"]["published"].as_u64().unwrap() >= 2);
     assert!(env.session_pid("dev").is_some_and(alive), "the session outlives its first link");
     std::thread::sleep(Duration::from_millis(500));
     let _ = second.collect_for(Duration::from_millis(100));
@@ -76,6 +80,9 @@ fn events_example_and_course_share_a_workspace_and_either_terminal_can_close() {
 
     let session = env.session_pid("dev").unwrap();
     assert_eq!(second.interrupt(), 0);
+    let app = &second.summary()["app"];
+    assert!(app["delivered"].as_u64().unwrap() >= 3);
+    assert_eq!(app["deliveries"], app["delivered"]);
     assert!(wait_gone(session), "the session ends with its last app");
     tail.wait_json("tail says the session ended", |v| v["type"] == "session_end");
 }
