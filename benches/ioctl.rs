@@ -991,7 +991,7 @@ fn bus_alone() -> Result<Section> {
             let bus = Bus::new();
             let (tx, rx) = chan::channel(1024);
             let sub = serde_json::from_value(json!({"sender": "ioctl.manual", "keys": ["bench"]}))?;
-            let id = bus.subscribe(scope.clone(), vec![("h".into(), sub)], tx);
+            let id = bus.subscribe(scope.clone(), vec![("h".into(), sub)], tx, Arc::default());
             let drained = drain(rx);
             let t = Instant::now();
             for _ in 0..N {
