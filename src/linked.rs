@@ -323,6 +323,7 @@ fn route_table(app: &App, full_id: &str, worker: &watch::Sender<Option<Arc<Worke
                 path: r.path.clone(),
                 public: r.public,
                 pattern: routes::Pattern::parse(&r.path).ok()?,
+                timeout: Duration::from_secs(app.service.timeout.unwrap_or(10).into()),
                 worker: worker.subscribe(),
             })
         })

@@ -97,6 +97,8 @@ pub struct Route {
     pub path: String,
     pub public: bool,
     pub pattern: Pattern,
+    /// How long the app may take to answer (service.json `timeout`, seconds; 10 by default).
+    pub timeout: std::time::Duration,
     /// The app's live version (its host serves the route on `routes_port`).
     pub worker: watch::Receiver<Option<Arc<Worker>>>,
 }

@@ -124,7 +124,18 @@ async fn proxy(
     tokio::spawn(async move {
         let _ = conn.await;
     });
-    let resp = sender.send_request(axum::http::Request::from_parts(parts, body)).await?;
+    // As on VTEX, a request longer than the service's `timeout` is cut off.
+    let answer = tokio::time::timeout(route.timeout, sender.send_request(axum::http::Request::from_parts(parts, body)));
+    let Ok(resp) = answer.await else {
+        let message = format!(
+            "route `{}` of {} did not answer within {} s (node/service.json `timeout`)\n",
+            route.id,
+            route.app,
+            route.timeout.as_secs()
+        );
+        return Ok((StatusCode::GATEWAY_TIMEOUT, message).into_response());
+    };
+    let resp = resp?;
     let (parts, body) = resp.into_parts();
     Ok(Response::from_parts(parts, Body::new(body)))
 }

@@ -287,3 +287,17 @@ export default new Service<Clients, {}, {}>({
     let m = m["message"].as_str().unwrap();
     assert!(m.contains("masterdata") && m.contains("getDocument") && m.contains("VTEX"), "{m}");
 }
+
+#[test]
+fn a_route_slower_than_the_service_timeout_answers_504() {
+    let env = Env::new();
+    let service = r#"{ "timeout": 1, "routes": { "slow": { "path": "/_v/slow", "public": true } } }"#;
+    let index = "import { Service } from '@vtex/api'\nexport default new Service({ routes: { slow: async (ctx: any) => { await new Promise((r) => setTimeout(r, 3000)); ctx.body = 'late' } } })\n";
+    let app = env.app("app", &[("node/service.json", service), ("node/index.ts", index)]);
+    let mut link = env.spawn(&["link", app.to_str().unwrap(), "--json", "--no-watch", "--no-sample-sender"]);
+    let url = link.wait_json("ready", |v| v["type"] == "ready")["url"].as_str().unwrap().to_string();
+    // The handler would answer 200 `late` after 3 s; the session cuts it off at 1 s.
+    let (code, _, body) = http(&url, "GET", "/_v/slow", &[], "");
+    assert_eq!(code, 504);
+    assert!(body.contains("route `slow` of vtex.service-course@0.0.1 did not answer within 1 s"), "{body}");
+}
