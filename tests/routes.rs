@@ -301,3 +301,67 @@ fn a_route_slower_than_the_service_timeout_answers_504() {
     assert_eq!(code, 504);
     assert!(body.contains("route `slow` of vtex.service-course@0.0.1 did not answer within 1 s"), "{body}");
 }
+
+/// A one-endpoint HTTP server: answers 503 to the first `fail` requests, then 200 `{"ok":true}`.
+fn flaky_server(fail: usize) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = hits.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut stream = stream;
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let (status, body) = if n < fail { ("503 Service Unavailable", "{}") } else { ("200 OK", "{\"ok\":true}") };
+            let _ = write!(stream, "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+        }
+    });
+    (url, hits)
+}
+
+#[test]
+fn external_clients_retry_with_the_apps_options() {
+    let env = Env::new();
+    let (url, hits) = flaky_server(2);
+    let index = format!(
+        r#"import {{ ExternalClient, InstanceOptions, IOClients, IOContext, Service }} from '@vtex/api'
+
+class Api extends ExternalClient {{
+  constructor(context: IOContext, options?: InstanceOptions) {{
+    super('{url}', context, options)
+  }}
+  public check() {{
+    return this.http.get('/status')
+  }}
+}}
+
+class Clients extends IOClients {{
+  public get api() {{
+    return this.getOrSet('api', Api)
+  }}
+}}
+
+export default new Service<Clients, {{}}, {{}}>({{
+  clients: {{ implementation: Clients, options: {{ default: {{ retries: 2, initialBackoffDelay: 20, timeout: 2000 }} }} }},
+  events: {{
+    probe: async (ctx: any) => {{
+      const answer = await ctx.clients.api.check()
+      console.log('api answered', JSON.stringify(answer))
+    }},
+  }},
+}})
+"#
+    );
+    let service = r#"{"events": {"probe": {"sender": "ioctl.manual", "keys": ["probe"]}}}"#;
+    let app = env.app("app", &[("node/index.ts", &index), ("node/service.json", service)]);
+    let mut link = env.spawn(&["link", app.to_str().unwrap(), "--json", "--no-watch", "--no-sample-sender"]);
+    link.wait_json("ready", |v| v["type"] == "ready");
+    assert_eq!(env.run(&["events", "send", "probe"]).status.code(), Some(0));
+    let warn = link.wait_json("retry warning", |v| v["level"] == "warn" && v["handler"] == "probe");
+    let m = warn["message"].as_str().unwrap();
+    assert!(m.starts_with(&format!("Api GET {url}/status failed (attempt 1/3: status 503); retrying in ")), "{m}");
+    link.wait_json("answer", |v| v["message"] == r#"api answered {"ok":true}"#);
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 3, "two 503s, then the answer");
+}
