@@ -17,19 +17,20 @@ const SERVICE: &str = r#"{
     "always": { "sender": "ioctl.manual", "keys": ["always"] },
     "hang": { "sender": "ioctl.manual", "keys": ["hang"] },
     "block": { "sender": "ioctl.manual", "keys": ["block"] },
-    "exit": { "sender": "ioctl.manual", "keys": ["exit"] }
+    "exit": { "sender": "ioctl.manual", "keys": ["exit"] },
+    "slow": { "sender": "ioctl.manual", "keys": ["slow"] }
   }
 }"#;
 
 const INDEX: &str = r#"import { IOClients, Service } from '@vtex/api'
-import { always, block, exit, flaky, hang, ok } from './event/handlers'
+import { always, block, exit, flaky, hang, ok, slow } from './event/handlers'
 
 export default new Service({
   clients: {
     implementation: IOClients,
     options: { events: { retries: 1, timeout: 400, initialBackoffDelay: 20, exponentialBackoffCoefficient: 2, concurrency: 4 } },
   },
-  events: { ok, flaky, always, hang, block, exit },
+  events: { ok, flaky, always, hang, block, exit, slow },
 })
 "#;
 
@@ -62,6 +63,10 @@ export async function block(_ctx: any) {
 
 export async function exit(_ctx: any) {
   process.exit(3)
+}
+
+export async function slow(_ctx: any) {
+  await new Promise((resolve) => setTimeout(resolve, 600))
 }
 "#;
 
@@ -198,6 +203,21 @@ fn a_hanging_handler_times_out_and_a_late_result_is_ignored() {
     let id2 = send(&env, "ok")["id"].as_str().unwrap().to_string();
     assert_eq!(final_delivery(&mut s.tail, &id2)["outcome"], "ok");
     assert!(!s.link.seen.iter().any(|l| l.contains("crashed")));
+}
+
+#[test]
+fn a_late_result_of_a_timed_out_attempt_is_ignored_and_said_so() {
+    let env = Env::new();
+    let mut s = start(&env);
+    let id = send(&env, "slow")["id"].as_str().unwrap().to_string();
+    let first = s.tail.wait_json("timeout", |v| v["type"] == "delivery" && v["event_id"] == id.as_str());
+    assert_eq!(first["error"], "timed out after 400 ms (attempt abandoned)");
+    s.link.wait_json("late result", |v| {
+        v["level"] == "warn"
+            && v["message"]
+                == "an abandoned (timed-out) handler attempt finished late and succeeded; its result is ignored"
+    });
+    assert_eq!(final_delivery(&mut s.tail, &id)["outcome"], "failed", "both 400 ms attempts time out");
 }
 
 #[test]
