@@ -94,7 +94,13 @@ async fn link(
                 .and_then(|v| v["error"].as_str().map(str::to_string))
                 .unwrap_or(text);
             if message.contains("is ending") {
-                tokio::time::sleep(Duration::from_millis(200)).await;
+                // Wait (bounded) for that session to be gone, then start a fresh one.
+                for _ in 0..200 {
+                    if record::find(&home, &opts.scope)?.is_none_or(|r| r.pid != rec.pid) {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
                 continue;
             }
             bail!("{message}");

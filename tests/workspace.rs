@@ -108,3 +108,22 @@ fn the_real_events_example_replaces_the_sample_sender() {
     let events = lines.iter().filter(|l| l.contains("\"type\":\"event\"")).count();
     assert!((2..=8).contains(&events), "{events} events in 1.5 s");
 }
+
+#[test]
+fn a_link_right_after_the_last_one_left_gets_a_working_session() {
+    let env = Env::new();
+    let a = env.app("a", &[]);
+    let b = env.app_from("events-example", "b", &[]);
+    for _ in 0..3 {
+        let mut first = env.spawn(&["link", a.to_str().unwrap(), "--json", "--no-watch"]);
+        first.wait_json("ready", |v| v["type"] == "ready");
+        first.signal(libc::SIGINT);
+        // Whether it joins the ending session in time or starts the next one, it links.
+        let mut second = env.spawn(&["link", b.to_str().unwrap(), "--json", "--no-watch"]);
+        second.wait_json("ready", |v| v["type"] == "ready");
+        assert_eq!(first.wait_exit(), 0);
+        assert_eq!(env.run(&["healthcheck"]).status.code(), Some(0));
+        assert_eq!(second.interrupt(), 0);
+        let _ = env.session_pid("dev").map(wait_gone);
+    }
+}
