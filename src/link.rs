@@ -67,26 +67,23 @@ async fn link(
     }
     let home = record::home()?;
     let mut session = None;
-    // A session that is just ending refuses new apps: start a fresh one then.
+    // A session that is just ending refuses new apps (or closes the connection): wait for it
+    // to be gone and start a fresh one.
     for _ in 0..3 {
-        let rec = match record::find(&home, &opts.scope)? {
-            Some(r) => {
-                terminal.info(format!("joining the link session of {} at {}", opts.scope, r.url)).await;
-                if opts.session_flags {
-                    terminal
-                        .status(
-                            Level::Warn,
-                            "--port, --sender-interval and --no-sample-sender only apply when a link starts the session; this one keeps its own",
-                        )
-                        .await;
-                }
-                r
-            }
-            None => start_session(opts, &home).await?,
+        let (rec, joining) = match record::find(&home, &opts.scope)? {
+            Some(r) => (r, true),
+            None => (start_session(opts, &home).await?, false),
         };
         let body =
             json!({ "root": root, "watch": opts.watch, "started_at_us": session::micros_since_epoch(started_at) });
-        let resp = client::post(&rec.url, "/_ioctl/apps", Some(&rec.token), body.to_string()).await?;
+        let resp = match client::post(&rec.url, "/_ioctl/apps", Some(&rec.token), body.to_string()).await {
+            Ok(resp) => resp,
+            Err(_) if joining => {
+                wait_gone(&home, &opts.scope, rec.pid).await?;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         if resp.status() == hyper::StatusCode::CONFLICT {
             let text = client::text(resp).await?;
             let message = serde_json::from_str::<Value>(&text)
@@ -94,13 +91,7 @@ async fn link(
                 .and_then(|v| v["error"].as_str().map(str::to_string))
                 .unwrap_or(text);
             if message.contains("is ending") {
-                // Wait (bounded) for that session to be gone, then start a fresh one.
-                for _ in 0..200 {
-                    if record::find(&home, &opts.scope)?.is_none_or(|r| r.pid != rec.pid) {
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
+                wait_gone(&home, &opts.scope, rec.pid).await?;
                 continue;
             }
             bail!("{message}");
@@ -108,6 +99,17 @@ async fn link(
         if !resp.status().is_success() {
             let status = resp.status();
             bail!("the link session refused the app ({status}): {}", client::text(resp).await?.trim());
+        }
+        if joining {
+            terminal.info(format!("joining the link session of {} at {}", opts.scope, rec.url)).await;
+            if opts.session_flags {
+                terminal
+                    .status(
+                        Level::Warn,
+                        "--port, --sender-interval and --no-sample-sender only apply when a link starts the session; this one keeps its own",
+                    )
+                    .await;
+            }
         }
         session = Some((rec, resp));
         break;
@@ -166,6 +168,17 @@ async fn link(
         }
     }
     Ok(if ready { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// Waits (up to 10 s) until the session with `pid` no longer holds the scope's record.
+async fn wait_gone(home: &Path, scope: &Scope, pid: u32) -> anyhow::Result<()> {
+    for _ in 0..200 {
+        if record::find(home, scope)?.is_none_or(|r| r.pid != pid) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
 }
 
 /// A diagnostic from the session carries no file text: read it here for the code frame.

@@ -97,8 +97,16 @@ impl Written {
 }
 
 impl Drop for Written {
+    /// Removes the record, unless it is no longer ours: a session that starts while this one
+    /// is ending writes its own record at the same path, and that one must stay.
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        let ours = std::fs::read_to_string(&self.path)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Record>(&t).ok())
+            .is_some_and(|r| r.pid == std::process::id());
+        if ours {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 

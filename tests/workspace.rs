@@ -122,7 +122,8 @@ fn a_link_right_after_the_last_one_left_gets_a_working_session() {
         let mut second = env.spawn(&["link", b.to_str().unwrap(), "--json", "--no-watch"]);
         second.wait_json("ready", |v| v["type"] == "ready");
         assert_eq!(first.wait_exit(), 0);
-        assert_eq!(env.run(&["healthcheck"]).status.code(), Some(0));
+        let hc = env.run(&["healthcheck"]);
+        assert_eq!(hc.status.code(), Some(0), "{}\n{}", stderr(&hc), second.seen.join("\n"));
         assert_eq!(second.interrupt(), 0);
         let _ = env.session_pid("dev").map(wait_gone);
     }

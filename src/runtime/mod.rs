@@ -26,6 +26,7 @@ use crate::terminal::{Level, Output, Terminal};
 use protocol::{FromHost, HostError, ToHost};
 
 const HOST_JS: &str = include_str!("host.js");
+const KOA_JS: &str = include_str!("koa.js");
 const VTEX_API_JS: &str = include_str!("vtex_api.js");
 
 /// How long a starting Node process may take to connect and load the app.
@@ -101,6 +102,7 @@ pub fn install_runtime(node_dir: &Path) -> anyhow::Result<PathBuf> {
     for (path, text) in [
         (ioctl_dir.join(".gitignore"), "# written by ioctl: build output, not source\n*\n"),
         (runtime.join("host.js"), HOST_JS),
+        (runtime.join("koa.js"), KOA_JS),
         (runtime.join("vtex-api/index.js"), VTEX_API_JS),
         (
             runtime.join("vtex-api/package.json"),
