@@ -257,7 +257,7 @@ impl<W: Target> Dispatcher<W> {
                 .await;
             history.push(AttemptRecord {
                 attempt,
-                elapsed_ms,
+                elapsed_ms: (elapsed_ms * 100.0).round() / 100.0,
                 error: error.message.clone(),
                 stack: error.stack.clone(),
             });
