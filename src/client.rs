@@ -58,3 +58,34 @@ pub async fn text(resp: Response<Incoming>) -> anyhow::Result<String> {
     let bytes = resp.into_body().collect().await?.to_bytes();
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
+
+/// A streamed body read one newline-terminated JSON line at a time (tail, a link's output).
+pub struct Lines {
+    body: Incoming,
+    buf: Vec<u8>,
+}
+
+impl Lines {
+    pub fn new(resp: Response<Incoming>) -> Lines {
+        Lines { body: resp.into_body(), buf: Vec::new() }
+    }
+
+    /// The next line; `None` when the stream ended cleanly, an error when the connection broke.
+    /// Cancel-safe: bytes already received stay buffered.
+    pub async fn next(&mut self) -> anyhow::Result<Option<Vec<u8>>> {
+        loop {
+            if let Some(nl) = self.buf.iter().position(|b| *b == b'\n') {
+                return Ok(Some(self.buf.drain(..=nl).collect()));
+            }
+            match self.body.frame().await {
+                None => return Ok(None),
+                Some(Err(e)) => return Err(e.into()),
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        self.buf.extend_from_slice(&data);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -233,7 +233,7 @@ impl<W: Target> Dispatcher<W> {
                 }
             };
             let last = attempt == attempts;
-            let delay = (!last).then(|| policy.retry_delay(attempt, jitter()));
+            let delay = (!last).then(|| policy.retry_delay(attempt, crate::random::fraction()));
             let mut line =
                 format!("{} failed (attempt {attempt}/{attempts}, event {}): {}", d.handler, d.event.id, error.message);
             if let Some(stack) = error.stack.as_deref().and_then(|s| s.split_once('\n')).map(|(_, frames)| frames) {
@@ -334,17 +334,6 @@ impl<W: Target> Dispatcher<W> {
     }
 }
 
-/// A number in 0..1 for retry jitter (no need for a crypto RNG here).
-fn jitter() -> f64 {
-    let nanos =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    let mut x = u64::from(nanos) ^ 0x9E37_79B9_7F4A_7C15;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    (x % 10_000) as f64 / 10_000.0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -392,7 +381,7 @@ mod tests {
         assert_eq!(p.retry_delay(2, 0.0), Duration::from_millis(100));
         assert_eq!(p.retry_delay(3, 1.0), Duration::from_millis(240));
         for _ in 0..100 {
-            let d = p.retry_delay(1, jitter());
+            let d = p.retry_delay(1, crate::random::fraction());
             assert!(d >= Duration::from_millis(50) && d <= Duration::from_millis(60), "{d:?}");
         }
     }

@@ -13,6 +13,7 @@ pub mod healthcheck;
 pub mod init;
 pub mod link;
 pub mod linked;
+pub mod random;
 pub mod record;
 pub mod routes;
 pub mod runtime;

@@ -7,7 +7,6 @@ use std::process::{ExitCode, Stdio};
 use std::time::{Duration, SystemTime};
 
 use anyhow::{anyhow, bail, Context};
-use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -124,13 +123,12 @@ async fn link(
 
     // Print the app's output until the session ends it; Ctrl-C asks for a graceful unlink,
     // a second Ctrl-C leaves at once (the session then unlinks the app by itself).
-    let mut body = resp.into_body();
-    let mut buf = Vec::new();
+    let mut lines = client::Lines::new(resp);
     let mut ready = false;
     let mut unlinking = false;
     loop {
-        let frame = tokio::select! {
-            f = body.frame() => f,
+        let line = tokio::select! {
+            l = lines.next() => l,
             _ = stop.recv() => {
                 if unlinking {
                     terminal.status(Level::Warn, "forced stop: the session unlinks the app").await;
@@ -145,27 +143,23 @@ async fn link(
                 continue;
             }
         };
-        let Some(frame) = frame else { break };
-        let Ok(frame) = frame else {
-            return Err(anyhow!("lost the connection to the link session at {}", rec.url));
+        let line = match line {
+            Ok(Some(line)) => line,
+            Ok(None) => break,
+            Err(_) => return Err(anyhow!("lost the connection to the link session at {}", rec.url)),
         };
-        let Ok(data) = frame.into_data() else { continue };
-        buf.extend_from_slice(&data);
-        while let Some(nl) = buf.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = buf.drain(..=nl).collect();
-            let Ok(msg) = serde_json::from_slice::<Output>(&line) else { continue };
-            let msg = match msg {
-                Output::Diagnostic { level, diagnostic } => {
-                    Output::Diagnostic { level, diagnostic: with_source(diagnostic, root) }
-                }
-                Output::Record { ref json, .. } if json["type"] == "ready" => {
-                    ready = true;
-                    msg
-                }
-                other => other,
-            };
-            terminal.send(msg).await;
-        }
+        let Ok(msg) = serde_json::from_slice::<Output>(&line) else { continue };
+        let msg = match msg {
+            Output::Diagnostic { level, diagnostic } => {
+                Output::Diagnostic { level, diagnostic: with_source(diagnostic, root) }
+            }
+            Output::Record { ref json, .. } if json["type"] == "ready" => {
+                ready = true;
+                msg
+            }
+            other => other,
+        };
+        terminal.send(msg).await;
     }
     Ok(if ready { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -526,11 +526,11 @@ async fn banner(linked: &Linked, session: &Shared, terminal: &Terminal) {
     }
     terminal.info(format!("session {url} (token in {})", session.record_path.display())).await;
     let real_sender = linked.spec.app_id == crate::sender::APP_ID;
-    if real_sender && session.sample_sender {
+    if real_sender && session.arm.is_some() {
         terminal
             .info("this app replaces the session's sample sender while it is linked (its own route and timer fire events)")
             .await;
-    } else if session.sample_sender && !session.sender_muted.load(std::sync::atomic::Ordering::Relaxed) {
+    } else if session.arm.is_some() && !session.sender_muted.load(std::sync::atomic::Ordering::Relaxed) {
         terminal
             .info(format!(
                 "sample sender {} is waiting for its healthcheck: run `ioctl healthcheck` or open {url}{}",

@@ -70,7 +70,6 @@ pub async fn run(
         .await;
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    let mut rng = seed();
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
@@ -79,7 +78,7 @@ pub async fn run(
         if muted.load(Ordering::Relaxed) {
             continue;
         }
-        let random = next(&mut rng) % 101;
+        let random = crate::random::next_u64() % 101;
         let publish = bus.publish(&scope, APP_ID, KEY, "", json!({ "random": random.to_string() }));
         tokio::pin!(publish);
         // If delivery is behind, the publish waits; a tick that passes meanwhile is skipped.
@@ -102,19 +101,6 @@ pub async fn run(
             _ = cancel.cancelled() => return,
         }
     }
-}
-
-fn seed() -> u64 {
-    let n =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1);
-    n | 1
-}
-
-fn next(x: &mut u64) -> u64 {
-    *x ^= *x << 13;
-    *x ^= *x >> 7;
-    *x ^= *x << 17;
-    *x
 }
 
 #[cfg(test)]

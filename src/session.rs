@@ -59,7 +59,6 @@ pub struct Shared {
     pub home: PathBuf,
     pub record_path: PathBuf,
     pub node: PathBuf,
-    pub sample_sender: bool,
     /// `None` with `--no-sample-sender`.
     pub arm: Option<Arm>,
     /// Set while the real vtex.events-example app is linked: the sample sender then stays quiet.
@@ -274,7 +273,6 @@ async fn start(opts: &Options) -> anyhow::Result<(Arc<Shared>, record::Written)>
         record_path: record::path(&home, &opts.scope),
         home,
         node,
-        sample_sender: opts.sample_sender,
         arm: opts.sample_sender.then(Arm::new),
         sender_muted: Arc::default(),
         bus: Bus::new(),

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 use console::Style;
-use http_body_util::BodyExt;
 use serde_json::Value;
 
 use crate::bus::Scope;
@@ -31,26 +30,17 @@ pub async fn run(scope: &Scope, filters: &Filters, format: Format) -> anyhow::Re
         let status = resp.status();
         bail!("the link session refused the tail ({status}): {}", client::text(resp).await?.trim());
     }
-    let mut body = resp.into_body();
-    let mut buf = Vec::new();
+    let mut lines = client::Lines::new(resp);
     let mut view = View { filters: filters.clone(), format, shown: Shown::default() };
     let mut out = std::io::stdout();
-    while let Some(frame) = body.frame().await {
-        let Ok(frame) = frame else { break };
-        let Ok(data) = frame.into_data() else { continue };
-        buf.extend_from_slice(&data);
-        while let Some(nl) = buf.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = buf.drain(..=nl).collect();
-            let Ok(msg) = serde_json::from_slice::<Value>(&line) else {
-                continue;
-            };
-            if let Some(text) = view.render(&msg) {
-                let _ = writeln!(out, "{text}");
-                let _ = out.flush();
-            }
-            if msg["type"] == "session_end" {
-                return Ok(ExitCode::SUCCESS);
-            }
+    while let Ok(Some(line)) = lines.next().await {
+        let Ok(msg) = serde_json::from_slice::<Value>(&line) else { continue };
+        if let Some(text) = view.render(&msg) {
+            let _ = writeln!(out, "{text}");
+            let _ = out.flush();
+        }
+        if msg["type"] == "session_end" {
+            return Ok(ExitCode::SUCCESS);
         }
     }
     bail!("lost the connection to the link session for {scope} (it stopped without saying goodbye)")
