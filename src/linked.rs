@@ -48,7 +48,7 @@ struct Linked {
     app: App,
     builder: Builder,
     spec: Spec,
-    runtime_dir: PathBuf,
+    runtime: runtime::Installed,
     worker: watch::Sender<Option<Arc<Worker>>>,
     policy: Arc<Mutex<Policy>>,
     subscriber: Option<SubscriberId>,
@@ -62,15 +62,15 @@ struct Linked {
 impl Linked {
     /// Starts a standby host in the background, unless one is ready.
     fn prepare_spare(&self, terminal: &Terminal) {
-        let (slot, spec, runtime_dir, terminal) =
-            (self.spare.clone(), self.spec.clone(), self.runtime_dir.clone(), terminal.clone());
+        let (slot, spec, installed, terminal) =
+            (self.spare.clone(), self.spec.clone(), self.runtime.clone(), terminal.clone());
         self.tracker.spawn(async move {
             let mut held = slot.lock().await;
             if held.as_mut().is_some_and(Host::alive) {
                 return;
             }
             // A failed standby is not worth reporting: the next relink starts cold and says why.
-            *held = Host::spawn(&spec, &runtime_dir, &terminal, true).await.ok();
+            *held = Host::spawn(&spec, &installed, &terminal, true).await.ok();
         });
     }
 }
@@ -111,7 +111,7 @@ async fn run_once(session: &Arc<Shared>, req: &Request, terminal: &Terminal, unl
     }
     let full_id = app.manifest.full_id();
     terminal.info(format!("Linking app {full_id} in {scope}")).await;
-    let runtime_dir = match runtime::install_runtime(&app.node_dir()) {
+    let installed = match runtime::install_runtime(&app.node_dir()) {
         Ok(d) => d,
         Err(e) => {
             show_failure(&terminal, &Failure::Other(e), false).await;
@@ -124,7 +124,7 @@ async fn run_once(session: &Arc<Shared>, req: &Request, terminal: &Terminal, unl
         policy: Arc::new(Mutex::new(Policy::from_client_options(&json!({}), app.service.timeout))),
         spec: spec_for(&app, &session.node, &scope),
         app,
-        runtime_dir,
+        runtime: installed,
         worker: worker_tx,
         subscriber: None,
         spare: Arc::default(),
@@ -350,11 +350,11 @@ async fn start_worker(linked: &Linked, terminal: &Terminal, bus: &Arc<Bus>) -> R
     let started = match spare {
         Some(host) => match host.load(&linked.spec, terminal.clone(), bus.clone()).await {
             Err(StartError::Other(_)) => {
-                Worker::start(&linked.spec, &linked.runtime_dir, terminal.clone(), bus.clone()).await
+                Worker::start(&linked.spec, &linked.runtime, terminal.clone(), bus.clone()).await
             }
             done => done,
         },
-        None => Worker::start(&linked.spec, &linked.runtime_dir, terminal.clone(), bus.clone()).await,
+        None => Worker::start(&linked.spec, &linked.runtime, terminal.clone(), bus.clone()).await,
     };
     let worker = match started {
         Ok(w) => w,

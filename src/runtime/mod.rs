@@ -2,8 +2,11 @@
 //! app's built code under host.js with ioctl's stand-in for `@vtex/api`. ioctl talks to it
 //! over a unix socket (see `protocol`); its stdout and stderr become log lines.
 
+mod install;
 pub mod protocol;
 pub mod stack;
+
+pub use install::{install_runtime, Installed};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -24,10 +27,6 @@ use crate::bus::{Bus, Delivery, Scope};
 use crate::diagnostic::Diagnostic;
 use crate::terminal::{Level, Output, Terminal};
 use protocol::{FromHost, HostError, ToHost};
-
-const HOST_JS: &str = include_str!("host.js");
-const KOA_JS: &str = include_str!("koa.js");
-const VTEX_API_JS: &str = include_str!("vtex_api.js");
 
 /// How long a starting Node process may take to connect and load the app.
 const LOAD_TIMEOUT: Duration = Duration::from_secs(20);
@@ -93,29 +92,6 @@ pub struct Worker {
     exit_reason: Arc<Mutex<Option<String>>>,
 }
 
-/// Writes host.js and the @vtex/api stand-in under node/.ioctl/runtime (only when changed).
-pub fn install_runtime(node_dir: &Path) -> anyhow::Result<PathBuf> {
-    let ioctl_dir = node_dir.join(crate::build::IOCTL_DIR);
-    let runtime = ioctl_dir.join("runtime");
-    std::fs::create_dir_all(runtime.join("vtex-api"))
-        .with_context(|| format!("{}: cannot create folder", runtime.display()))?;
-    for (path, text) in [
-        (ioctl_dir.join(".gitignore"), "# written by ioctl: build output, not source\n*\n"),
-        (runtime.join("host.js"), HOST_JS),
-        (runtime.join("koa.js"), KOA_JS),
-        (runtime.join("vtex-api/index.js"), VTEX_API_JS),
-        (
-            runtime.join("vtex-api/package.json"),
-            "{\"name\":\"@vtex/api\",\"version\":\"6.0.0-ioctl\",\"main\":\"index.js\"}\n",
-        ),
-    ] {
-        if std::fs::read_to_string(&path).ok().as_deref() != Some(text) {
-            std::fs::write(&path, text).with_context(|| format!("{}: cannot write", path.display()))?;
-        }
-    }
-    Ok(runtime)
-}
-
 /// Finds Node.js (`$IOCTL_NODE` or `node` on PATH) and checks it is 18 or newer.
 pub async fn find_node() -> anyhow::Result<PathBuf> {
     let node = std::env::var_os("IOCTL_NODE").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("node"));
@@ -137,14 +113,13 @@ static SOCKET_SEQ: AtomicU64 = AtomicU64::new(0);
 
 impl Worker {
     /// Starts Node on the built app and waits until it has loaded (or failed to).
-    /// Starts Node on the built app and waits until it has loaded (or failed to).
     pub async fn start(
         spec: &Spec,
-        runtime_dir: &Path,
+        runtime: &Installed,
         terminal: Terminal,
         bus: Arc<Bus>,
     ) -> Result<Worker, StartError> {
-        let host = Host::spawn(spec, runtime_dir, &terminal, false).await?;
+        let host = Host::spawn(spec, runtime, &terminal, false).await?;
         host.finish(spec, terminal, bus).await
     }
 }
@@ -161,7 +136,7 @@ impl Host {
     /// Spawns host.js and waits for it to connect; a standby also waits for its `standby` line.
     pub async fn spawn(
         spec: &Spec,
-        runtime_dir: &Path,
+        runtime: &Installed,
         terminal: &Terminal,
         standby: bool,
     ) -> Result<Host, StartError> {
@@ -179,10 +154,10 @@ impl Host {
         let mut command = Command::new(&spec.node);
         command
             .arg("--enable-source-maps")
-            .arg(runtime_dir.join("host.js"))
+            .arg(runtime.host_js())
             .current_dir(&spec.node_dir)
             .env("IOCTL_SOCKET", &sock)
-            .env("IOCTL_VTEX_API", runtime_dir.join("vtex-api"))
+            .envs(runtime.env())
             .envs(app_env(spec))
             .env("VTEX_ACCOUNT", &spec.scope.account)
             .env("VTEX_WORKSPACE", &spec.scope.workspace)

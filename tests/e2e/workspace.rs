@@ -2,11 +2,9 @@
 //! its healthcheck route caches the ctx, a module-level timer fires through it) and the
 //! course app, linked from two terminals into one session; either terminal can close.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::harness::*;
 use serde_json::Value;
 
 fn events_example(env: &Env) -> std::path::PathBuf {

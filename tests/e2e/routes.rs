@@ -1,11 +1,9 @@
 //! End to end: an app's HTTP routes served on the session URL, with a Koa-compatible ctx,
 //! VTEX's error statuses, private routes behind the session token, and declaration checks.
 
-mod common;
-
 use std::io::{Read, Write};
 
-use common::*;
+use crate::harness::*;
 use serde_json::Value;
 
 const SERVICE: &str = r#"{

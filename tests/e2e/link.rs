@@ -1,11 +1,9 @@
 //! End to end: the real `ioctl` binary with real Node.js, on the bundled template and small
 //! fixture apps. Each test asserts what a user sees: lines, exit codes, counts.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::harness::*;
 use serde_json::Value;
 
 fn is_handler_log(v: &Value, message: &str) -> bool {

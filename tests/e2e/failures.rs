@@ -1,11 +1,9 @@
 //! End to end: handlers that fail in every way a handler can, manual events, dead letters
 //! and replays, and a soak of 10,000 events through a flaky handler with a crash in the middle.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::harness::*;
 use serde_json::Value;
 
 const SERVICE: &str = r#"{
