@@ -967,14 +967,15 @@ fn install_tsx() -> Result<(PathBuf, String)> {
 // --- bus alone -----------------------------------------------------------------------------------------
 
 fn bus_alone() -> Result<Section> {
-    use ioctl::bus::{Bus, Delivery, Event, Scope};
+    use ioctl::protocol::{Event, Scope};
+    use ioctl::session::bus::{Bus, Delivery};
     use std::sync::Arc;
     use tokio::sync::mpsc as chan;
     const RUNS: usize = 5;
     const N: usize = 1_000_000;
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let scope = Scope { account: "local".into(), workspace: "dev".into() };
-    fn drain(mut rx: chan::Receiver<Delivery>) -> tokio::task::JoinHandle<usize> {
+    fn drain<T: Send + 'static>(mut rx: chan::Receiver<T>) -> tokio::task::JoinHandle<usize> {
         tokio::spawn(async move {
             let mut n = 0;
             while rx.recv().await.is_some() {
@@ -989,9 +990,10 @@ fn bus_alone() -> Result<Section> {
         let scope = scope.clone();
         let bus_rate = rt.block_on(rt.spawn(async move {
             let bus = Bus::new();
-            let (tx, rx) = chan::channel(1024);
-            let sub = serde_json::from_value(json!({"sender": "ioctl.manual", "keys": ["bench"]}))?;
-            let id = bus.subscribe(scope.clone(), vec![("h".into(), sub)], tx, Arc::default());
+            let (tx, rx) = chan::channel::<Delivery>(1024);
+            let sub: ioctl::app::EventSubscription =
+                serde_json::from_value(json!({"sender": "ioctl.manual", "keys": ["bench"]}))?;
+            let (id, _) = bus.subscribe(scope.clone(), "bench.app@1.0.0", vec![("h".into(), sub)], tx);
             let drained = drain(rx);
             let t = Instant::now();
             for _ in 0..N {
@@ -1004,7 +1006,7 @@ fn bus_alone() -> Result<Section> {
             Ok::<f64, anyhow::Error>(rate)
         }))??;
         let chan_rate = rt.block_on(rt.spawn(async move {
-            let (tx, rx) = chan::channel(1024);
+            let (tx, rx) = chan::channel::<(Arc<Event>, Arc<str>)>(1024);
             let drained = drain(rx);
             let event = Arc::new(Event {
                 id: "x-1".into(),
@@ -1016,7 +1018,7 @@ fn bus_alone() -> Result<Section> {
             });
             let t = Instant::now();
             for _ in 0..N {
-                tx.send(Delivery { event: event.clone(), handler: "h".into() }).await?;
+                tx.send((event.clone(), "h".into())).await?;
             }
             drop(tx);
             drained.await?;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::bus::Scope;
+use crate::protocol::Scope;
 use crate::terminal::{ColorChoice, Format};
 
 #[derive(Debug, Parser)]
@@ -199,8 +199,8 @@ impl ScopeArgs {
 }
 
 impl LinkArgs {
-    pub fn options(&self, color: ColorChoice) -> Result<crate::link::Options, String> {
-        Ok(crate::link::Options {
+    pub fn options(&self, color: ColorChoice) -> Result<crate::client::link::Options, String> {
+        Ok(crate::client::link::Options {
             app_dir: self.app_dir.clone().unwrap_or_else(|| PathBuf::from(".")),
             scope: self.scope.scope()?,
             port: self.port.unwrap_or(0),

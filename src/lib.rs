@@ -1,28 +1,20 @@
-//! ioctl: run VTEX IO Node service apps locally. `run` dispatches a parsed command line to
-//! the module that owns the command.
+//! ioctl: run VTEX IO Node service apps locally. The folders are the architecture:
+//! `client` (the short commands that talk to a session), `protocol` (the contract between
+//! them), `session` (the daemon of one account/workspace), `runtime` (the Node side), `app`
+//! (the user's app model, a leaf), `build` (the transpiler). `run` dispatches a command line.
 
 pub mod app;
 pub mod build;
-pub mod bus;
 pub mod cli;
 pub mod client;
-pub mod delivery;
 pub mod diagnostic;
-pub mod events;
-pub mod healthcheck;
-pub mod init;
-pub mod link;
-pub mod linked;
-pub mod random;
-pub mod record;
-pub mod routes;
+pub mod failure;
+mod init;
+pub mod protocol;
+mod random;
 pub mod runtime;
-pub mod sender;
-pub mod server;
 pub mod session;
-pub mod tail;
 pub mod terminal;
-pub mod watch;
 
 use std::process::ExitCode;
 
@@ -39,23 +31,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     match cli.command {
         Command::Link(args) => match args.options(cli.color) {
-            Ok(opts) => link::run(opts).await,
+            Ok(opts) => client::link::run(opts).await,
             Err(m) => usage(m),
         },
         Command::Healthcheck(s) => match s.scope() {
-            Ok(scope) => healthcheck::run(&scope).await,
+            Ok(scope) => client::healthcheck::run(&scope).await,
             Err(m) => usage(m),
         },
         Command::Events(EventsCommand::Tail { scope, sender, key, handler, failed, json }) => match scope.scope() {
             Ok(scope) => {
-                let filters = tail::Filters { sender, key, handler, failed };
-                tail::run(&scope, &filters, terminal::Format::detect(json, cli.color)).await
+                let filters = client::tail::Filters { sender, key, handler, failed };
+                client::tail::run(&scope, &filters, terminal::Format::detect(json, cli.color)).await
             }
             Err(m) => usage(m),
         },
         Command::Events(EventsCommand::Send { key, scope, sender, subject, data, data_file, repeat, rate, json }) => {
             match scope.scope() {
                 Ok(scope) => {
+                    use client::events;
                     let data = match (data, data_file) {
                         (Some(d), _) => events::Data::Inline(d),
                         (None, Some(f)) => events::Data::File(f),
@@ -68,11 +61,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Events(EventsCommand::Failed { scope, json }) => match scope.scope() {
-            Ok(scope) => events::failed(&scope, json).await,
+            Ok(scope) => client::events::failed(&scope, json).await,
             Err(m) => usage(m),
         },
         Command::Events(EventsCommand::Replay { event_id, all_failed, scope }) => match scope.scope() {
-            Ok(scope) => events::replay(&scope, event_id.as_deref(), all_failed).await,
+            Ok(scope) => client::events::replay(&scope, event_id.as_deref(), all_failed).await,
             Err(m) => usage(m),
         },
         Command::SessionServe(args) => match args.options() {
@@ -80,7 +73,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Err(m) => usage(m),
         },
         Command::Status { scope, json } => match scope.scope() {
-            Ok(scope) => events::status(&scope, json).await,
+            Ok(scope) => client::events::status(&scope, json).await,
             Err(m) => usage(m),
         },
         Command::Init { template, dir } => init::run(&template, &dir),

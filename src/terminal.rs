@@ -2,6 +2,8 @@
 //! never interleave. Renders in `vtex link` style for people or one JSON object per line.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use console::Style;
 use serde::{Deserialize, Serialize};
@@ -85,19 +87,23 @@ impl ColorChoice {
     }
 }
 
-/// The sending side, cloned into every task that prints. Sending waits when the terminal is
-/// behind (bounded channel), which slows a chatty app down rather than growing memory.
+/// The sending side, cloned into every task that prints. `send` waits when the terminal is
+/// behind (bounded channel); an app's own log lines use `log`, which never waits: when the
+/// reader (a paused `ioctl link | less`) is behind, lines are counted, not queued, and the
+/// count is said once the reader catches up. So a slow terminal never delays a handler's
+/// result or a ping.
 #[derive(Clone)]
 pub struct Terminal {
     tx: mpsc::Sender<Output>,
+    skipped: Arc<AtomicU64>,
 }
 
 impl Terminal {
     /// A terminal whose output arrives on the returned receiver (the session streams it to
     /// the app's link command).
     pub fn channel() -> (Terminal, mpsc::Receiver<Output>) {
-        let (tx, rx) = mpsc::channel::<Output>(1024);
-        (Terminal { tx }, rx)
+        let (tx, rx) = mpsc::channel::<Output>(4096);
+        (Terminal { tx, skipped: Arc::default() }, rx)
     }
 
     /// Starts the printing task; it ends when every `Terminal` clone is dropped.
@@ -110,7 +116,7 @@ impl Terminal {
     pub fn discard() -> Terminal {
         let (tx, mut rx) = mpsc::channel::<Output>(1024);
         tokio::spawn(async move { while rx.recv().await.is_some() {} });
-        Terminal { tx }
+        Terminal { tx, skipped: Arc::default() }
     }
 
     /// Whether whoever reads this terminal has gone away.
@@ -121,6 +127,27 @@ impl Terminal {
     pub async fn send(&self, msg: Output) {
         // The receiver only goes away when the link command has gone; nothing to do then.
         let _ = self.tx.send(msg).await;
+    }
+
+    /// An app's log line, without waiting: skipped (and counted) while the reader is behind.
+    pub fn log(&self, msg: Output) {
+        let skipped = self.skipped.load(Ordering::Relaxed);
+        if skipped > 0 {
+            let notice = Output::Log {
+                level: Level::Warn,
+                message: format!("{skipped} log line(s) skipped: the terminal was not reading"),
+                app: None,
+                handler: None,
+            };
+            if self.tx.try_send(notice).is_err() {
+                self.skipped.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            self.skipped.fetch_sub(skipped, Ordering::Relaxed);
+        }
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(msg) {
+            self.skipped.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     pub async fn status(&self, level: Level, message: impl Into<String>) {

@@ -2,6 +2,7 @@
 
 mod json;
 pub mod manifest;
+pub mod route;
 pub mod service;
 
 use std::path::{Path, PathBuf};

@@ -103,7 +103,7 @@ impl ServiceJson {
             ));
         }
         for (id, route) in &s.routes {
-            if let Err(e) = crate::routes::Pattern::parse(&route.path) {
+            if let Err(e) = super::route::Pattern::parse(&route.path) {
                 return Err(json::error_at(file, source, &["routes", id, "path"], format!("route `{id}`: {e}")));
             }
             if !route.path.starts_with('/') {

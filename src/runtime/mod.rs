@@ -23,8 +23,9 @@ use tokio::process::Command;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::bus::{Bus, Delivery, Scope};
 use crate::diagnostic::Diagnostic;
+use crate::failure::Failure;
+use crate::protocol::{Event, Scope};
 use crate::terminal::{Level, Output, Terminal};
 use protocol::{FromHost, HostError, ToHost};
 
@@ -45,24 +46,64 @@ pub struct Spec {
     pub name: String,
     pub version: String,
     pub scope: Scope,
+    /// The private folder (0700) for the host's sockets.
+    pub sockets: PathBuf,
+    /// The built app's entry (`index.js` of the build).
+    pub entry: PathBuf,
+    /// Where the app's `sendEvent` calls go (the session publishes them).
+    pub outbox: Outbox,
 }
+
+/// An event the app fires with `ctx.clients.events.sendEvent`, for the session to publish;
+/// `ack` answers the app's promise. The channel is bounded and the host keeps at most a few
+/// dozen unanswered, so an app firing in a loop is slowed down, not buffered without limit.
+#[derive(Debug)]
+pub struct SendEvent {
+    /// `vendor.name` of the app.
+    pub sender: String,
+    pub key: String,
+    pub subject: String,
+    pub body: Value,
+    pub ack: Ack,
+}
+
+/// The way back to the app for one `sendEvent` call.
+#[derive(Debug)]
+pub struct Ack {
+    request: u64,
+    tx: mpsc::Sender<String>,
+}
+
+impl Ack {
+    /// Resolves the app's `sendEvent` promise with the published event's id.
+    pub async fn published(self, event_id: String) {
+        let _ = self
+            .tx
+            .send(ToHost::SendEventAck { request: self.request, event_id: Some(event_id), error: None }.line())
+            .await;
+    }
+}
+
+/// The session's end of the apps' `sendEvent` calls.
+pub type Outbox = mpsc::Sender<SendEvent>;
 
 /// What the app's Service declares, as the host saw it after loading.
 #[derive(Debug, Clone)]
 pub struct Loaded {
     pub events: Vec<String>,
-    pub routes: Vec<String>,
+    /// The route ids the Service serves.
+    pub route_ids: Vec<String>,
     pub client_options: Value,
-    pub routes_port: Option<u16>,
+    /// Where the host serves the Service's routes.
+    pub routes: Option<RoutesAt>,
 }
 
-/// Why a worker did not start.
-#[derive(Debug)]
-pub enum StartError {
-    /// The app's code failed to load: the user's fault, shown as a diagnostic.
-    App(Diagnostic),
-    /// Anything else (Node missing, socket trouble, ...).
-    Other(anyhow::Error),
+/// Where a host serves its routes: a unix socket only this user can open (or, from an older
+/// host.js, a loopback port).
+#[derive(Debug, Clone)]
+pub enum RoutesAt {
+    Socket(PathBuf),
+    Port(u16),
 }
 
 /// A handler attempt that failed.
@@ -90,6 +131,7 @@ pub struct Worker {
     kill: CancellationToken,
     /// Set when the process has exited: why (exit code or signal).
     exit_reason: Arc<Mutex<Option<String>>>,
+    routes_sock: PathBuf,
 }
 
 /// Finds Node.js (`$IOCTL_NODE` or `node` on PATH) and checks it is 18 or newer.
@@ -113,14 +155,9 @@ static SOCKET_SEQ: AtomicU64 = AtomicU64::new(0);
 
 impl Worker {
     /// Starts Node on the built app and waits until it has loaded (or failed to).
-    pub async fn start(
-        spec: &Spec,
-        runtime: &Installed,
-        terminal: Terminal,
-        bus: Arc<Bus>,
-    ) -> Result<Worker, StartError> {
+    pub async fn start(spec: &Spec, runtime: &Installed, terminal: Terminal) -> Result<Worker, Failure> {
         let host = Host::spawn(spec, runtime, &terminal, false).await?;
-        host.finish(spec, terminal, bus).await
+        host.finish(spec, terminal).await
     }
 }
 
@@ -130,33 +167,29 @@ pub struct Host {
     child: tokio::process::Child,
     lines: tokio::io::Lines<BufReader<tokio::net::unix::OwnedReadHalf>>,
     write: tokio::net::unix::OwnedWriteHalf,
+    /// Where the host serves the app's routes; removed when the worker goes.
+    routes_sock: PathBuf,
 }
 
 impl Host {
     /// Spawns host.js and waits for it to connect; a standby also waits for its `standby` line.
-    pub async fn spawn(
-        spec: &Spec,
-        runtime: &Installed,
-        terminal: &Terminal,
-        standby: bool,
-    ) -> Result<Host, StartError> {
-        let other = StartError::Other;
-        // Unix socket paths are short-limited; keep it in the temp dir, named per process.
-        let sock = std::env::temp_dir().join(format!(
-            "ioctl-{}-{}.sock",
-            std::process::id(),
-            SOCKET_SEQ.fetch_add(1, Ordering::Relaxed)
-        ));
+    pub async fn spawn(spec: &Spec, runtime: &Installed, terminal: &Terminal, standby: bool) -> Result<Host, Failure> {
+        let other = Failure::Internal;
+        // In the user's private socket folder (0700): nobody else can open, or pre-create, them.
+        let name = format!("{}-{}", std::process::id(), SOCKET_SEQ.fetch_add(1, Ordering::Relaxed));
+        let sock = spec.sockets.join(format!("{name}.sock"));
+        let routes_sock = spec.sockets.join(format!("{name}-routes.sock"));
         let _ = std::fs::remove_file(&sock);
+        let _ = std::fs::remove_file(&routes_sock);
         let listener =
             UnixListener::bind(&sock).with_context(|| format!("{}: cannot listen", sock.display())).map_err(other)?;
-        let entry = crate::build::out_dir(&spec.node_dir).join("index.js");
         let mut command = Command::new(&spec.node);
         command
             .arg("--enable-source-maps")
             .arg(runtime.host_js())
             .current_dir(&spec.node_dir)
             .env("IOCTL_SOCKET", &sock)
+            .env("IOCTL_ROUTES_SOCKET", &routes_sock)
             .envs(runtime.env())
             .envs(app_env(spec))
             .env("VTEX_ACCOUNT", &spec.scope.account)
@@ -172,7 +205,7 @@ impl Host {
         if standby {
             command.env("IOCTL_STANDBY", "1");
         } else {
-            command.env("IOCTL_ENTRY", &entry);
+            command.env("IOCTL_ENTRY", &spec.entry);
         }
         let mut child = command
             .spawn()
@@ -195,7 +228,7 @@ impl Host {
             Err(_) => return Err(other(anyhow!("Node.js did not connect within {} s", LOAD_TIMEOUT.as_secs()))),
         };
         let (read, write) = stream.into_split();
-        let mut host = Host { child, lines: BufReader::new(read).lines(), write };
+        let mut host = Host { child, lines: BufReader::new(read).lines(), write, routes_sock };
         if standby {
             match host.next(spec, terminal).await? {
                 FromHost::Standby => {}
@@ -211,21 +244,21 @@ impl Host {
     }
 
     /// Loads the (freshly built) app into this standby host.
-    pub async fn load(mut self, spec: &Spec, terminal: Terminal, bus: Arc<Bus>) -> Result<Worker, StartError> {
-        let entry = crate::build::out_dir(&spec.node_dir).join("index.js");
+    pub async fn load(mut self, spec: &Spec, terminal: Terminal) -> Result<Worker, Failure> {
+        let entry = &spec.entry;
         let env: serde_json::Map<String, Value> =
             app_env(spec).into_iter().map(|(k, v)| (k.to_string(), Value::String(v))).collect();
         let line = ToHost::Load { entry: &entry.to_string_lossy(), env: Value::Object(env) }.line();
         self.write
             .write_all(line.as_bytes())
             .await
-            .map_err(|e| StartError::Other(anyhow!("cannot reach the standby Node.js: {e}")))?;
-        self.finish(spec, terminal, bus).await
+            .map_err(|e| Failure::Internal(anyhow!("cannot reach the standby Node.js: {e}")))?;
+        self.finish(spec, terminal).await
     }
 
     /// The next message that is not a log line (log lines go to the terminal).
-    async fn next(&mut self, spec: &Spec, terminal: &Terminal) -> Result<FromHost, StartError> {
-        let other = StartError::Other;
+    async fn next(&mut self, spec: &Spec, terminal: &Terminal) -> Result<FromHost, Failure> {
+        let other = Failure::Internal;
         loop {
             let line = tokio::select! {
                 l = tokio::time::timeout(LOAD_TIMEOUT, self.lines.next_line()) => l,
@@ -245,7 +278,7 @@ impl Host {
             };
             match serde_json::from_str::<FromHost>(&line) {
                 Ok(FromHost::Log { level, message, handler, .. }) => {
-                    terminal.send(app_log(spec, &level, message, handler)).await;
+                    terminal.log(app_log(spec, &level, message, handler));
                 }
                 Ok(msg) => return Ok(msg),
                 Err(e) => return Err(other(anyhow!("unexpected message from Node.js: {e}: {line}"))),
@@ -254,17 +287,18 @@ impl Host {
     }
 
     /// Waits for `loaded` (or `load_error`), then runs the worker's tasks.
-    async fn finish(mut self, spec: &Spec, terminal: Terminal, bus: Arc<Bus>) -> Result<Worker, StartError> {
+    async fn finish(mut self, spec: &Spec, terminal: Terminal) -> Result<Worker, Failure> {
         let loaded = match self.next(spec, &terminal).await? {
-            FromHost::Loaded { events, routes, client_options, routes_port } => {
-                Loaded { events, routes, client_options, routes_port }
+            FromHost::Loaded { events, routes, client_options, routes_port, routes_socket } => {
+                let at = routes_socket.map(RoutesAt::Socket).or(routes_port.map(RoutesAt::Port));
+                Loaded { events, route_ids: routes, client_options, routes: at }
             }
             FromHost::LoadError { message, stack } => {
-                return Err(StartError::App(load_diagnostic(&spec.app_root, &message, stack.as_deref())));
+                return Err(Failure::from(load_diagnostic(&spec.app_root, &message, stack.as_deref())));
             }
-            said => return Err(StartError::Other(anyhow!("unexpected message from Node.js: {said:?}"))),
+            said => return Err(Failure::Internal(anyhow!("unexpected message from Node.js: {said:?}"))),
         };
-        let Host { mut child, mut lines, mut write } = self;
+        let Host { mut child, mut lines, mut write, routes_sock } = self;
         let (tx, mut rx) = mpsc::channel::<String>(1024);
         tokio::spawn(async move {
             while let Some(line) = rx.recv().await {
@@ -291,10 +325,13 @@ impl Host {
                                 let _ = p.send(());
                             }
                         }
-                        Ok(msg) => handle(msg, &spec, &pending, &terminal, &bus, &tx).await,
-                        Err(e) => {
-                            terminal.status(Level::Warn, format!("ignored a malformed message from Node.js: {e}")).await
-                        }
+                        Ok(msg) => handle(msg, &spec, &pending, &terminal, &tx).await,
+                        Err(e) => terminal.log(Output::Log {
+                            level: Level::Warn,
+                            message: format!("ignored a malformed message from Node.js: {e}"),
+                            app: None,
+                            handler: None,
+                        }),
                     }
                 }
             });
@@ -319,19 +356,29 @@ impl Host {
                 exited.cancel();
             });
         }
-        Ok(Worker { loaded, tx, pending, pings, next_delivery: AtomicU64::new(1), exited, kill, exit_reason })
+        Ok(Worker {
+            loaded,
+            tx,
+            pending,
+            pings,
+            next_delivery: AtomicU64::new(1),
+            exited,
+            kill,
+            exit_reason,
+            routes_sock,
+        })
     }
 }
 
 impl Worker {
     /// Runs one attempt of a delivery; resolves when the handler finished (or the process died).
     /// Dropping the future abandons the attempt: its late result is then only logged.
-    pub async fn deliver(&self, delivery: &Delivery, attempt: u32) -> Result<(), AttemptError> {
+    pub async fn deliver(&self, event: &Event, handler: &str, attempt: u32) -> Result<(), AttemptError> {
         let id = self.next_delivery.fetch_add(1, Ordering::Relaxed);
         let (reply_tx, reply_rx) = oneshot::channel();
         self.pending.lock().unwrap().insert(id, reply_tx);
         let _guard = Abandon { pending: &self.pending, id };
-        let line = ToHost::Deliver { delivery: id, attempt, handler: &delivery.handler, event: &delivery.event }.line();
+        let line = ToHost::Deliver { delivery: id, attempt, handler, event }.line();
         if self.exited.is_cancelled() || self.tx.send(line).await.is_err() {
             return Err(AttemptError { message: "the Node.js process is not running".into(), stack: None });
         }
@@ -355,6 +402,11 @@ impl Worker {
             self.kill.cancel();
         }
         answered
+    }
+
+    /// False once the process has exited.
+    pub fn is_running(&self) -> bool {
+        !self.exited.is_cancelled()
     }
 
     /// Why the process exited (`None` while it runs).
@@ -386,26 +438,10 @@ impl Worker {
     }
 }
 
-impl crate::delivery::Target for Worker {
-    async fn deliver(&self, d: &Delivery, attempt: u32) -> Result<(), AttemptError> {
-        Worker::deliver(self, d, attempt).await
-    }
-
-    fn is_running(&self) -> bool {
-        !self.exited.is_cancelled()
-    }
-
-    async fn check_responsive(&self) -> bool {
-        self.responsive(PING_LIMIT).await
-    }
-}
-
-/// How long a host whose handler timed out has to answer a ping before it counts as blocked.
-const PING_LIMIT: Duration = Duration::from_secs(1);
-
 impl Drop for Worker {
     fn drop(&mut self) {
         self.kill.cancel();
+        let _ = std::fs::remove_file(&self.routes_sock);
     }
 }
 
@@ -421,16 +457,9 @@ impl Drop for Abandon<'_> {
     }
 }
 
-async fn handle(
-    msg: FromHost,
-    spec: &Spec,
-    pending: &Pending,
-    terminal: &Terminal,
-    bus: &Arc<Bus>,
-    tx: &mpsc::Sender<String>,
-) {
+async fn handle(msg: FromHost, spec: &Spec, pending: &Pending, terminal: &Terminal, tx: &mpsc::Sender<String>) {
     match msg {
-        FromHost::Log { level, message, handler, .. } => terminal.send(app_log(spec, &level, message, handler)).await,
+        FromHost::Log { level, message, handler, .. } => terminal.log(app_log(spec, &level, message, handler)),
         FromHost::Result { delivery, ok, error, .. } => {
             let reply = pending.lock().unwrap().remove(&delivery);
             match reply {
@@ -444,19 +473,18 @@ async fn handle(
                     } else {
                         format!("failed: {}", error.map(|e| e.message).unwrap_or_default())
                     };
-                    terminal.status(Level::Warn, format!("an abandoned (timed-out) handler attempt finished late and {what}; its result is ignored")).await;
+                    let message = format!(
+                        "an abandoned (timed-out) handler attempt finished late and {what}; its result is ignored"
+                    );
+                    terminal.log(Output::Log { level: Level::Warn, message, app: None, handler: None });
                 }
             }
         }
         FromHost::SendEvent { request, subject, key, body } => {
-            // Publishing may wait for room in a full queue; do it aside so results keep flowing.
-            let (bus, scope, sender, tx) = (bus.clone(), spec.scope.clone(), spec.app_id.clone(), tx.clone());
-            tokio::spawn(async move {
-                let (event, _) = bus.publish(&scope, &sender, &key, &subject, body).await;
-                let _ = tx
-                    .send(ToHost::SendEventAck { request, event_id: Some(event.id.clone()), error: None }.line())
-                    .await;
-            });
+            // Waits when the session's outbox is full: the host then stops getting acks and
+            // its bounded sendEvent window makes the app wait.
+            let ack = Ack { request, tx: tx.clone() };
+            let _ = spec.outbox.send(SendEvent { sender: spec.app_id.clone(), key, subject, body, ack }).await;
         }
         FromHost::Loaded { .. } | FromHost::LoadError { .. } | FromHost::Standby | FromHost::Pong { .. } => {}
     }
@@ -520,7 +548,7 @@ fn pipe_output(stream: Option<impl AsyncRead + Unpin + Send + 'static>, level: L
     tokio::spawn(async move {
         let mut lines = BufReader::new(stream).lines();
         while let Ok(Some(line)) = lines.next_line().await {
-            terminal.send(Output::Log { level, message: line, app: Some(app.clone()), handler: None }).await;
+            terminal.log(Output::Log { level, message: line, app: Some(app.clone()), handler: None });
         }
     });
 }

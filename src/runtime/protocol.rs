@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::bus::Event;
+use crate::protocol::Event;
 
 /// Node → ioctl.
 #[derive(Debug, Deserialize)]
@@ -21,6 +21,9 @@ pub enum FromHost {
         /// The host's HTTP port for the Service's routes, when it has any.
         #[serde(default, rename = "routesPort")]
         routes_port: Option<u16>,
+        /// The unix socket the host serves the routes on (when ioctl gave it one).
+        #[serde(default, rename = "routesSocket", alias = "routes_socket")]
+        routes_socket: Option<std::path::PathBuf>,
     },
     /// A warm standby host is up and waits for `load`.
     Standby,

@@ -8,9 +8,9 @@ use anyhow::bail;
 use console::Style;
 use serde_json::Value;
 
-use crate::bus::Scope;
+use super::{Lines, Session};
+use crate::protocol::{path, Scope};
 use crate::terminal::Format;
-use crate::{client, record};
 
 #[derive(Debug, Default, Clone)]
 pub struct Filters {
@@ -23,21 +23,39 @@ pub struct Filters {
 }
 
 pub async fn run(scope: &Scope, filters: &Filters, format: Format) -> anyhow::Result<ExitCode> {
-    let home = record::home()?;
-    let record = record::require(&home, scope)?;
-    let resp = client::get(&record.url, "/_ioctl/events/tail", Some(&record.token)).await?;
+    let session = Session::find(scope)?;
+    let resp = session.request("GET", path::TAIL, None, super::timeout()).await?;
     if !resp.status().is_success() {
         let status = resp.status();
-        bail!("the link session refused the tail ({status}): {}", client::text(resp).await?.trim());
+        bail!("the link session refused the tail: {}", super::refusal(status, &super::text(resp).await?).error);
     }
-    let mut lines = client::Lines::new(resp);
+    let mut lines = Lines::new(resp);
+    let hello = lines.hello(super::timeout()).await?;
     let mut view = View { filters: filters.clone(), format, shown: Shown::default() };
     let mut out = std::io::stdout();
-    while let Ok(Some(line)) = lines.next().await {
-        let Ok(msg) = serde_json::from_slice::<Value>(&line) else { continue };
+    let mut hello = Some(serde_json::to_value(&hello)?);
+    if let Some(h) = hello.as_mut() {
+        h["type"] = "hello".into();
+    }
+    loop {
+        let msg = match hello.take() {
+            Some(h) => h,
+            None => {
+                let line = tokio::select! {
+                    l = lines.next() => l,
+                    // `| head -1` has ended: nothing will read what comes next.
+                    _ = super::stdout_closed() => return Ok(ExitCode::SUCCESS),
+                };
+                let Ok(Some(line)) = line else { break };
+                let Ok(msg) = serde_json::from_slice::<Value>(&line) else { continue };
+                msg
+            }
+        };
         if let Some(text) = view.render(&msg) {
-            let _ = writeln!(out, "{text}");
-            let _ = out.flush();
+            if writeln!(out, "{text}").and_then(|_| out.flush()).is_err() {
+                // The reader went away (`| head`): end quietly.
+                return Ok(ExitCode::SUCCESS);
+            }
         }
         if msg["type"] == "session_end" {
             return Ok(ExitCode::SUCCESS);

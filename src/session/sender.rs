@@ -11,13 +11,14 @@ use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
-use crate::bus::{Bus, Scope};
+use super::bus::Bus;
+use crate::protocol::Scope;
 use crate::terminal::{Level, Output, Terminal};
 
-pub const APP_ID: &str = "vtex.events-example";
+use crate::protocol::sample_sender::APP_ID;
+
 pub const FULL_ID: &str = "vtex.events-example@0.1.0";
 pub const KEY: &str = "send-event";
-pub const HCHECK_PATH: &str = "/_v/app/events-example/hcheck";
 
 /// The switch the healthcheck route flips (the "cache context" of events-example).
 #[derive(Clone)]
@@ -125,13 +126,13 @@ mod tests {
             cancel.clone(),
         ));
         tokio::time::sleep(Duration::from_secs(35)).await;
-        assert_eq!(bus.counters.snapshot().published, 0, "nothing before the healthcheck");
+        assert_eq!(bus.counts().published, 0, "nothing before the healthcheck");
         assert!(arm.arm());
         assert!(!arm.arm(), "second healthcheck does not re-arm");
         tokio::time::sleep(Duration::from_millis(25_001)).await;
-        assert_eq!(bus.counters.snapshot().published, 3, "at 0 s, 10 s and 20 s after arming");
+        assert_eq!(bus.counts().published, 3, "at 0 s, 10 s and 20 s after arming");
         match seen.recv().await.unwrap() {
-            crate::bus::Activity::Event { event, .. } => {
+            super::super::bus::Activity::Event { event, .. } => {
                 assert_eq!((event.sender.as_str(), event.key.as_str()), (APP_ID, KEY));
                 let n: u32 = event.body["random"].as_str().unwrap().parse().unwrap();
                 assert!(n <= 100);
@@ -149,7 +150,7 @@ mod tests {
         // A handler queue of one that nobody drains: the second publish has to wait.
         let (queue, mut deliveries) = tokio::sync::mpsc::channel(1);
         let sub: crate::app::EventSubscription = serde_json::from_value(serde_json::json!({"keys": [KEY]})).unwrap();
-        bus.subscribe(scope.clone(), vec![("h".into(), sub)], queue, Arc::default());
+        bus.subscribe(scope.clone(), "v.app@1.0.0", vec![("h".into(), sub)], queue);
         let (terminal, mut out) = Terminal::channel();
         let arm = Arm::new();
         arm.arm();
@@ -172,13 +173,13 @@ mod tests {
             }
         }
         assert_eq!(skipped, 1, "one skipped tick is reported while the second event waits");
-        assert_eq!(bus.counters.snapshot().published, 2, "the waiting event is not dropped, and no third is made");
+        assert_eq!(bus.counts().published, 2, "the waiting event is not dropped, and no third is made");
         // Draining lets the waiting one in, and ticks resume.
         deliveries.recv().await.unwrap();
         deliveries.recv().await.unwrap();
         cancel.cancel();
         task.await.unwrap();
-        let c = bus.counters.snapshot();
+        let c = bus.counts();
         assert!(c.published >= 2 && c.deliveries == c.published, "every event made its delivery: {c:?}");
     }
 }

@@ -1,12 +1,7 @@
-//! HTTP routes of linked apps: service.json `routes` paths compiled to matchers (`:param`
-//! segments, a `*name` or `*` tail), and the table the session server looks requests up in.
+//! Route paths of service.json: `:param` segments and a `*name` (or `*`) tail, compiled to
+//! matchers.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-
-use tokio::sync::watch;
-
-use crate::runtime::Worker;
 
 #[derive(Debug, Clone, PartialEq)]
 enum Segment {
@@ -87,41 +82,6 @@ fn decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-/// One declared route of one linked app.
-#[derive(Clone)]
-pub struct Route {
-    pub app: String,
-    pub id: String,
-    pub path: String,
-    pub public: bool,
-    pub pattern: Pattern,
-    /// How long the app may take to answer (service.json `timeout`, seconds; 10 by default).
-    pub timeout: std::time::Duration,
-    /// The app's live version (its host serves the route on `routes_port`).
-    pub worker: watch::Receiver<Option<Arc<Worker>>>,
-}
-
-/// All routes of the session; the server reads, link replaces an app's routes on relink.
-#[derive(Default)]
-pub struct Table {
-    routes: std::sync::RwLock<Vec<Route>>,
-}
-
-impl Table {
-    /// Replaces the routes of `app`.
-    pub fn set(&self, app: &str, routes: Vec<Route>) {
-        let mut all = self.routes.write().unwrap();
-        all.retain(|r| r.app != app);
-        all.extend(routes);
-    }
-
-    /// The first route whose pattern matches `path`, with its params.
-    pub fn lookup(&self, path: &str) -> Option<(Route, BTreeMap<String, String>)> {
-        let all = self.routes.read().unwrap();
-        all.iter().find_map(|r| r.pattern.matches(path).map(|p| (r.clone(), p)))
-    }
 }
 
 #[cfg(test)]

@@ -12,52 +12,14 @@ use serde_json::{json, Value};
 use tokio::sync::{broadcast, mpsc};
 
 use crate::app::EventSubscription;
+use crate::protocol::{Counts, Event, Scope};
 
-/// Account and workspace: nothing crosses from one scope to another.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
-pub struct Scope {
-    pub account: String,
-    pub workspace: String,
-}
-
-impl std::fmt::Display for Scope {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "account {}, workspace {}", self.account, self.workspace)
-    }
-}
-
-/// One published event.
-#[derive(Debug, Clone, Serialize)]
-pub struct Event {
-    pub id: String,
-    pub sender: String,
-    pub key: String,
-    pub subject: String,
-    pub body: Value,
-    /// Microseconds since the epoch; shown as RFC 3339 (formatting waits until it is shown).
-    #[serde(serialize_with = "rfc3339")]
-    pub time: i64,
-}
-
-impl Event {
-    /// The publish time as RFC 3339 with microseconds.
-    pub fn time_rfc3339(&self) -> String {
-        chrono::DateTime::from_timestamp_micros(self.time)
-            .unwrap_or_default()
-            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-    }
-}
-
-fn rfc3339<S: serde::Serializer>(micros: &i64, s: S) -> Result<S::Ok, S::Error> {
-    let t = chrono::DateTime::from_timestamp_micros(*micros).unwrap_or_default();
-    s.collect_str(&t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
-}
-
-/// One event on its way to one handler of one app.
-#[derive(Debug, Clone)]
+/// One event on its way to one handler of one app, with its claim on the counts.
+#[derive(Debug)]
 pub struct Delivery {
     pub event: Arc<Event>,
     pub handler: Arc<str>,
+    pub ticket: Ticket,
 }
 
 /// How a delivery attempt ended, as tail shows it.
@@ -120,46 +82,85 @@ impl Activity {
     }
 }
 
-/// Counts that must always add up: deliveries = delivered + failed + in flight.
+/// The counts of a workspace, or of one app in it. `in_flight` is a gauge of deliveries that
+/// hold a [`Ticket`], not a difference, so a lost delivery shows as counts that do not add up.
 #[derive(Debug, Default)]
 pub struct Counters {
-    pub published: AtomicU64,
-    pub unmatched: AtomicU64,
-    pub deliveries: AtomicU64,
-    pub delivered: AtomicU64,
-    pub failed: AtomicU64,
-}
-
-#[derive(Debug, Clone, Copy, Default, Serialize)]
-pub struct Counts {
-    pub published: u64,
-    pub unmatched: u64,
-    pub deliveries: u64,
-    pub delivered: u64,
-    pub failed: u64,
-    pub in_flight: u64,
+    published: AtomicU64,
+    unmatched: AtomicU64,
+    deliveries: AtomicU64,
+    delivered: AtomicU64,
+    failed: AtomicU64,
+    in_flight: AtomicU64,
 }
 
 impl Counters {
     pub fn snapshot(&self) -> Counts {
-        // Read the finished ones first so in_flight never underflows under concurrent updates.
-        let delivered = self.delivered.load(Ordering::SeqCst);
-        let failed = self.failed.load(Ordering::SeqCst);
-        let deliveries = self.deliveries.load(Ordering::SeqCst);
         Counts {
             published: self.published.load(Ordering::SeqCst),
             unmatched: self.unmatched.load(Ordering::SeqCst),
-            deliveries,
-            delivered,
-            failed,
-            in_flight: deliveries.saturating_sub(delivered + failed),
+            deliveries: self.deliveries.load(Ordering::SeqCst),
+            delivered: self.delivered.load(Ordering::SeqCst),
+            failed: self.failed.load(Ordering::SeqCst),
+            in_flight: self.in_flight.load(Ordering::SeqCst),
         }
     }
 }
 
-/// Handle of one app's subscriptions; the app's delivery queue is the other end of `queue`.
+/// One delivery's claim on the counts of its workspace and its app: made when the bus accepts
+/// the delivery (deliveries +1, in flight +1) and resolved once, as delivered or failed (in
+/// flight −1). A ticket dropped unresolved is a lost delivery: it leaves in flight without an
+/// outcome, and `deliveries = delivered + failed + in flight` no longer holds.
+#[derive(Debug)]
+pub struct Ticket {
+    counters: [Arc<Counters>; 2],
+    resolved: bool,
+}
+
+impl Ticket {
+    fn new(workspace: &Arc<Counters>, app: &Arc<Counters>) -> Ticket {
+        for c in [workspace, app] {
+            c.deliveries.fetch_add(1, Ordering::SeqCst);
+            c.in_flight.fetch_add(1, Ordering::SeqCst);
+        }
+        Ticket { counters: [workspace.clone(), app.clone()], resolved: false }
+    }
+
+    /// The handler succeeded.
+    pub fn delivered(self) {
+        self.resolve(|c| &c.delivered);
+    }
+
+    /// The delivery failed for good (its last attempt failed, or it could not run).
+    pub fn failed(self) {
+        self.resolve(|c| &c.failed);
+    }
+
+    fn resolve(mut self, outcome: fn(&Counters) -> &AtomicU64) {
+        for c in &self.counters {
+            outcome(c).fetch_add(1, Ordering::SeqCst);
+            c.in_flight.fetch_sub(1, Ordering::SeqCst);
+        }
+        self.resolved = true;
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if !self.resolved {
+            // Lost: no outcome is counted, so the sum shows it (and the gauge stays honest).
+            for c in &self.counters {
+                c.in_flight.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+    }
+}
+
+/// Handle of one app's subscriptions; the app's dispatcher holds the other end of `queue`.
 struct Subscriber {
     scope: Scope,
+    /// `vendor.name@version`: dead letters name it, replays find the queue by it.
+    app: String,
     handlers: Vec<(Arc<str>, EventSubscription)>,
     queue: mpsc::Sender<Delivery>,
     /// The app's own delivery counts (the bus's are the workspace's).
@@ -175,7 +176,7 @@ pub struct Bus {
     /// Prefix that keeps event ids of different sessions apart.
     id_prefix: String,
     activity: broadcast::Sender<Activity>,
-    pub counters: Counters,
+    counters: Arc<Counters>,
 }
 
 impl Bus {
@@ -189,23 +190,48 @@ impl Bus {
             next_event: AtomicU64::new(1),
             id_prefix: format!("{:06x}", (nanos as u64 ^ std::process::id() as u64) & 0xff_ffff),
             activity,
-            counters: Counters::default(),
+            counters: Arc::default(),
         })
     }
 
-    /// Registers an app's handlers; deliveries for them go into `queue` and are counted in
-    /// `counters` too.
+    /// Registers an app's handlers; deliveries for them go into `queue`. Returns the
+    /// subscription's id and the app's own counts.
     pub fn subscribe(
         &self,
         scope: Scope,
+        app: &str,
         handlers: Vec<(String, EventSubscription)>,
         queue: mpsc::Sender<Delivery>,
-        counters: Arc<Counters>,
-    ) -> SubscriberId {
+    ) -> (SubscriberId, Arc<Counters>) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let handlers = handlers.into_iter().map(|(h, s)| (Arc::from(h), s)).collect();
-        self.subscribers.lock().unwrap().insert(id, Subscriber { scope, handlers, queue, counters });
-        id
+        let counters = Arc::new(Counters::default());
+        let sub = Subscriber { scope, app: app.to_string(), handlers, queue, counters: counters.clone() };
+        self.subscribers.lock().unwrap().insert(id, sub);
+        (id, counters)
+    }
+
+    /// The workspace's counts.
+    pub fn counts(&self) -> Counts {
+        self.counters.snapshot()
+    }
+
+    /// Delivers `event` again to one handler of a linked app (a replay); waits for room.
+    /// Gives the event back when the app is not linked (any more).
+    pub async fn redeliver(&self, app: &str, event: Arc<Event>, handler: &str) -> Result<(), Arc<Event>> {
+        let target = {
+            let subs = self.subscribers.lock().unwrap();
+            subs.values().find(|s| s.app == app).map(|s| (s.queue.clone(), s.counters.clone()))
+        };
+        let Some((queue, app_counts)) = target else { return Err(event) };
+        let ticket = Ticket::new(&self.counters, &app_counts);
+        match queue.send(Delivery { event, handler: handler.into(), ticket }).await {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::SendError(d)) => {
+                d.ticket.failed();
+                Err(d.event)
+            }
+        }
     }
 
     /// Replaces an app's handlers (after a relink changed service.json).
@@ -267,16 +293,12 @@ impl Bus {
             for s in subs.values().filter(|s| &s.scope == scope) {
                 for (handler, _) in s.handlers.iter().filter(|(_, sub)| sub.matches(sender, key)) {
                     matched += 1;
-                    self.counters.deliveries.fetch_add(1, Ordering::SeqCst);
-                    s.counters.deliveries.fetch_add(1, Ordering::SeqCst);
-                    match s.queue.try_send(Delivery { event: event.clone(), handler: handler.clone() }) {
+                    let ticket = Ticket::new(&self.counters, &s.counters);
+                    match s.queue.try_send(Delivery { event: event.clone(), handler: handler.clone(), ticket }) {
                         Ok(()) => made += 1,
-                        Err(mpsc::error::TrySendError::Full(d)) => full.push((d, s.queue.clone(), s.counters.clone())),
+                        Err(mpsc::error::TrySendError::Full(d)) => full.push((d, s.queue.clone())),
                         // The app is unlinking: count it as failed, not lost.
-                        Err(mpsc::error::TrySendError::Closed(_)) => {
-                            self.counters.failed.fetch_add(1, Ordering::SeqCst);
-                            s.counters.failed.fetch_add(1, Ordering::SeqCst);
-                        }
+                        Err(mpsc::error::TrySendError::Closed(d)) => d.ticket.failed(),
                     }
                 }
             }
@@ -284,12 +306,10 @@ impl Bus {
         if matched == 0 {
             self.counters.unmatched.fetch_add(1, Ordering::SeqCst);
         }
-        for (delivery, queue, app) in full {
-            if queue.send(delivery).await.is_err() {
-                self.counters.failed.fetch_add(1, Ordering::SeqCst);
-                app.failed.fetch_add(1, Ordering::SeqCst);
-            } else {
-                made += 1;
+        for (delivery, queue) in full {
+            match queue.send(delivery).await {
+                Ok(()) => made += 1,
+                Err(mpsc::error::SendError(d)) => d.ticket.failed(),
             }
         }
         (event, made)
@@ -312,24 +332,43 @@ mod tests {
     async fn delivers_only_matching_in_scope() {
         let bus = Bus::new();
         let (tx, mut rx) = mpsc::channel(8);
-        bus.subscribe(scope("dev"), vec![("h".into(), sub("vtex.events-example", "send-event"))], tx, Arc::default());
+        bus.subscribe(scope("dev"), "v.a@1.0.0", vec![("h".into(), sub("vtex.events-example", "send-event"))], tx);
         let (_, n) = bus.publish(&scope("dev"), "vtex.events-example", "send-event", "", json!({})).await;
         assert_eq!(n, 1);
-        assert_eq!(&*rx.recv().await.unwrap().handler, "h");
+        let delivery = rx.recv().await.unwrap();
+        assert_eq!(&*delivery.handler, "h");
         let (_, n) = bus.publish(&scope("other"), "vtex.events-example", "send-event", "", json!({})).await;
         assert_eq!(n, 0, "another workspace's event must not arrive");
         let (_, n) = bus.publish(&scope("dev"), "vtex.events-example", "other-key", "", json!({})).await;
         assert_eq!(n, 0);
-        let c = bus.counters.snapshot();
-        assert_eq!((c.published, c.deliveries, c.unmatched), (3, 1, 2));
+        let c = bus.counts();
+        assert_eq!((c.published, c.deliveries, c.unmatched, c.in_flight), (3, 1, 2, 1));
         assert!(rx.try_recv().is_err());
+        delivery.ticket.delivered();
+        let c = bus.counts();
+        assert_eq!((c.deliveries, c.delivered, c.failed, c.in_flight), (1, 1, 0, 0));
+    }
+
+    #[tokio::test]
+    async fn a_lost_delivery_breaks_the_sum() {
+        let bus = Bus::new();
+        let (tx, mut rx) = mpsc::channel(8);
+        let (_, app) = bus.subscribe(scope("dev"), "v.a@1.0.0", vec![("h".into(), sub("x.y", "k"))], tx);
+        bus.publish(&scope("dev"), "x.y", "k", "", json!(1)).await;
+        bus.publish(&scope("dev"), "x.y", "k", "", json!(2)).await;
+        rx.recv().await.unwrap().ticket.failed();
+        drop(rx.recv().await.unwrap()); // lost: neither delivered nor failed
+        for c in [bus.counts(), app.snapshot()] {
+            assert_eq!((c.deliveries, c.delivered, c.failed, c.in_flight), (2, 0, 1, 0));
+            assert_ne!(c.deliveries, c.delivered + c.failed + c.in_flight, "the loss shows");
+        }
     }
 
     #[tokio::test]
     async fn full_queue_makes_publisher_wait() {
         let bus = Bus::new();
         let (tx, mut rx) = mpsc::channel(1);
-        bus.subscribe(scope("dev"), vec![("h".into(), sub("x.y", "k"))], tx, Arc::default());
+        bus.subscribe(scope("dev"), "v.a@1.0.0", vec![("h".into(), sub("x.y", "k"))], tx);
         bus.publish(&scope("dev"), "x.y", "k", "", json!(1)).await;
         let bus2 = bus.clone();
         let second = tokio::spawn(async move { bus2.publish(&scope("dev"), "x.y", "k", "", json!(2)).await });

@@ -5,17 +5,15 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 
-use crate::bus::Scope;
-use crate::{client, record, sender};
+use crate::protocol::{sample_sender::HCHECK_PATH, Scope};
 
 pub async fn run(scope: &Scope) -> anyhow::Result<ExitCode> {
-    let home = record::home()?;
-    let record = record::require(&home, scope)?;
-    let resp = client::get(&record.url, sender::HCHECK_PATH, None).await?;
+    let session = super::Session::find(scope)?;
+    let resp = super::get_public(session.url(), HCHECK_PATH).await?;
     let status = resp.status();
-    let body = client::text(resp).await?;
+    let body = super::text(resp).await?;
     if !status.is_success() {
-        bail!("{}{} answered {status}: {}", record.url, sender::HCHECK_PATH, body.trim());
+        bail!("{}{HCHECK_PATH} answered {status}: {}", session.url(), body.trim());
     }
     println!("{}", body.trim_end());
     Ok(ExitCode::SUCCESS)

@@ -1,21 +1,22 @@
 //! Delivery of events to one app's handlers: the retry policy from the app's
-//! `clients.options.events` (VTEX's arithmetic), and the dispatcher that runs each delivery
-//! with a bounded number in flight, retrying with backoff until it succeeds or fails for good.
+//! `clients.options.events` (VTEX's arithmetic, with every option bounded), the dispatcher
+//! that runs each delivery with at most `concurrency` attempts running, retrying with backoff
+//! until it succeeds or fails for good, and the dead letters of failed events.
 
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::Serialize;
 use serde_json::Value;
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::bus::{Activity, Bus, Counters, Delivery, Event, Outcome, Scope};
-use crate::runtime::AttemptError;
+use super::bus::{Activity, Bus, Delivery, Outcome};
+use crate::protocol::{AttemptRecord, DeadLetter, Event, Scope};
+use crate::runtime::{AttemptError, Worker};
 use crate::terminal::{Level, Output, Terminal};
 
 /// VTEX's defaults when an app sets nothing.
@@ -25,6 +26,28 @@ const DEFAULT_BACKOFF_COEFFICIENT: f64 = 2.0;
 const DEFAULT_TIMEOUT_MS: f64 = 10_000.0;
 /// Deliveries in flight per app when the app does not set `concurrency`.
 const DEFAULT_CONCURRENCY: usize = 100;
+/// No attempt may run, and no retry wait, longer than this (however the coefficients grow).
+const MAX_WAIT_MS: f64 = 3_600_000.0;
+/// Dead letters kept per app (newest kept; the dropped ones are counted).
+pub const DEAD_LETTER_BOUND: usize = 1000;
+
+/// The accepted range of each delivery option; a value outside it is clamped, with a warning.
+struct Bound {
+    option: &'static str,
+    min: f64,
+    max: f64,
+    /// Whether only whole numbers make sense (retries, concurrency).
+    integer: bool,
+}
+
+const BOUNDS: [Bound; 6] = [
+    Bound { option: "retries", min: 0.0, max: 100.0, integer: true },
+    Bound { option: "timeout", min: 1.0, max: MAX_WAIT_MS, integer: false },
+    Bound { option: "exponentialTimeoutCoefficient", min: 1.0, max: 10.0, integer: false },
+    Bound { option: "initialBackoffDelay", min: 0.0, max: MAX_WAIT_MS, integer: false },
+    Bound { option: "exponentialBackoffCoefficient", min: 1.0, max: 10.0, integer: false },
+    Bound { option: "concurrency", min: 1.0, max: 10_000.0, integer: true },
+];
 
 /// The effective delivery policy for one app.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,38 +63,56 @@ pub struct Policy {
 impl Policy {
     /// `clients.options.events`, field by field over `clients.options.default`, over VTEX's
     /// defaults; the attempt timeout falls back to service.json's `timeout` (seconds).
-    pub fn from_client_options(options: &Value, service_timeout_s: Option<u32>) -> Policy {
-        let pick = |field: &str| -> Option<f64> {
-            options
-                .get("events")
-                .and_then(|o| o.get(field))
-                .and_then(Value::as_f64)
-                .or_else(|| options.get("default").and_then(|o| o.get(field)).and_then(Value::as_f64))
+    /// Values out of range are clamped into it: each such case is one warning in the result.
+    pub fn from_client_options(options: &Value, service_timeout_s: Option<u32>) -> (Policy, Vec<String>) {
+        let mut warnings = Vec::new();
+        let mut pick = |field: &str| -> Option<f64> {
+            let (scope, raw) = ["events", "default"]
+                .iter()
+                .find_map(|scope| options.get(*scope).and_then(|o| o.get(field)).map(|v| (*scope, v)))?;
+            let bound = BOUNDS.iter().find(|b| b.option == field).expect("every option has a bound");
+            let Some(v) = raw.as_f64().filter(|v| v.is_finite()) else {
+                warnings.push(format!(
+                    "clients.options.{scope}.{field} is {raw}, not a number: using the default (accepted: {} to {})",
+                    bound.min, bound.max
+                ));
+                return None;
+            };
+            let clamped = if bound.integer { v.trunc() } else { v }.clamp(bound.min, bound.max);
+            if clamped != v {
+                warnings.push(format!(
+                    "clients.options.{scope}.{field} is {v}, outside {} to {}{}: using {clamped}",
+                    bound.min,
+                    bound.max,
+                    if bound.integer { " (whole numbers)" } else { "" }
+                ));
+            }
+            Some(clamped)
         };
-        Policy {
-            retries: pick("retries").map_or(0, |r| r.max(0.0) as u32),
+        let policy = Policy {
+            retries: pick("retries").map_or(0, |r| r as u32),
             timeout_ms: pick("timeout")
-                .filter(|t| *t > 0.0)
-                .unwrap_or_else(|| service_timeout_s.map_or(DEFAULT_TIMEOUT_MS, |s| f64::from(s) * 1000.0)),
-            timeout_coefficient: pick("exponentialTimeoutCoefficient").filter(|c| *c > 0.0).unwrap_or(1.0),
-            backoff_ms: pick("initialBackoffDelay").filter(|d| *d >= 0.0).unwrap_or(DEFAULT_BACKOFF_MS),
-            backoff_coefficient: pick("exponentialBackoffCoefficient")
-                .filter(|c| *c > 0.0)
-                .unwrap_or(DEFAULT_BACKOFF_COEFFICIENT),
-            concurrency: pick("concurrency").filter(|c| *c >= 1.0).map_or(DEFAULT_CONCURRENCY, |c| c as usize),
-        }
+                .unwrap_or_else(|| service_timeout_s.map_or(DEFAULT_TIMEOUT_MS, |s| f64::from(s) * 1000.0))
+                .min(MAX_WAIT_MS),
+            timeout_coefficient: pick("exponentialTimeoutCoefficient").unwrap_or(1.0),
+            backoff_ms: pick("initialBackoffDelay").unwrap_or(DEFAULT_BACKOFF_MS),
+            backoff_coefficient: pick("exponentialBackoffCoefficient").unwrap_or(DEFAULT_BACKOFF_COEFFICIENT),
+            concurrency: pick("concurrency").map_or(DEFAULT_CONCURRENCY, |c| c as usize),
+        };
+        (policy, warnings)
     }
 
-    /// Timeout of attempt `n` (1-based): `timeout × exponentialTimeoutCoefficient^(n−1)`.
+    /// Timeout of attempt `n` (1-based): `timeout × exponentialTimeoutCoefficient^(n−1)`,
+    /// at most an hour.
     pub fn attempt_timeout(&self, attempt: u32) -> Duration {
-        Duration::from_secs_f64(self.timeout_ms * self.timeout_coefficient.powi(attempt as i32 - 1) / 1000.0)
+        millis(self.timeout_ms * self.timeout_coefficient.powi(exponent(attempt)))
     }
 
     /// Wait before retry `n` (1-based): `initialBackoffDelay × coefficient^(n−1)`, plus
-    /// `jitter` (0..1) × 20 %.
+    /// `jitter` (0..1) × 20 %, at most an hour.
     pub fn retry_delay(&self, retry: u32, jitter: f64) -> Duration {
-        let base = self.backoff_ms * self.backoff_coefficient.powi(retry as i32 - 1);
-        Duration::from_secs_f64(base * (1.0 + 0.2 * jitter.clamp(0.0, 1.0)) / 1000.0)
+        let base = self.backoff_ms * self.backoff_coefficient.powi(exponent(retry));
+        millis(base * (1.0 + 0.2 * jitter.clamp(0.0, 1.0)))
     }
 
     /// One line for the link banner.
@@ -95,10 +136,26 @@ impl Policy {
     }
 }
 
+/// `n − 1` as a power, saturating (attempt numbers never exceed `retries + 1` ≤ 101).
+fn exponent(n: u32) -> i32 {
+    i32::try_from(n.saturating_sub(1)).unwrap_or(i32::MAX)
+}
+
+/// Milliseconds as a duration, capped at [`MAX_WAIT_MS`]; NaN or negative is zero. Never panics.
+fn millis(ms: f64) -> Duration {
+    let ms = if ms.is_nan() { 0.0 } else { ms.clamp(0.0, MAX_WAIT_MS) };
+    Duration::from_secs_f64(ms / 1000.0)
+}
+
 /// Where attempts run: the app's live Node worker (or a fake in tests).
 pub trait Target: Send + Sync + 'static {
     /// Runs one attempt; resolves when the handler finished or the process died.
-    fn deliver(&self, d: &Delivery, attempt: u32) -> impl Future<Output = Result<(), AttemptError>> + Send;
+    fn deliver(
+        &self,
+        event: &Event,
+        handler: &str,
+        attempt: u32,
+    ) -> impl Future<Output = Result<(), AttemptError>> + Send;
     /// False once the process has exited.
     fn is_running(&self) -> bool;
     /// After an attempt timed out: whether the process still answers. One that does not
@@ -106,51 +163,116 @@ pub trait Target: Send + Sync + 'static {
     fn check_responsive(&self) -> impl Future<Output = bool> + Send;
 }
 
+impl Target for Worker {
+    async fn deliver(&self, event: &Event, handler: &str, attempt: u32) -> Result<(), AttemptError> {
+        Worker::deliver(self, event, handler, attempt).await
+    }
+
+    fn is_running(&self) -> bool {
+        Worker::is_running(self)
+    }
+
+    async fn check_responsive(&self) -> bool {
+        self.responsive(PING_LIMIT).await
+    }
+}
+
+/// How long a host whose handler timed out has to answer a ping before it counts as blocked.
+const PING_LIMIT: Duration = Duration::from_secs(1);
+
 /// The app version currently serving deliveries; `None` while none has loaded. Relinks swap
 /// it; attempts already running keep the worker they started on.
 pub type Current<W> = watch::Receiver<Option<Arc<W>>>;
 
-/// One failed attempt, as dead letters keep it.
-#[derive(Debug, Clone, Serialize)]
-pub struct AttemptRecord {
-    pub attempt: u32,
-    pub elapsed_ms: f64,
-    pub error: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stack: Option<String>,
-}
-
-/// An event whose last attempt at one handler failed.
-#[derive(Debug, Clone, Serialize)]
-pub struct DeadLetter {
-    pub event: Arc<Event>,
-    pub app: String,
-    pub handler: String,
-    pub attempts: Vec<AttemptRecord>,
-    pub failed_at: String,
-}
-
-/// The session's dead letters, oldest first; replays take them out.
+/// The session's dead letters: per app, the newest [`DEAD_LETTER_BOUND`] kept, the number
+/// dropped counted. Replays take them out.
 #[derive(Default)]
 pub struct DeadLetters {
-    letters: Mutex<Vec<DeadLetter>>,
+    inner: Mutex<Letters>,
+}
+
+#[derive(Default)]
+struct Letters {
+    /// Oldest first, per app.
+    by_app: HashMap<String, VecDeque<Arc<DeadLetter>>>,
+    dropped: BTreeMap<String, u64>,
 }
 
 impl DeadLetters {
     pub fn push(&self, letter: DeadLetter) {
-        self.letters.lock().unwrap().push(letter);
+        let mut inner = self.inner.lock().unwrap();
+        let app = letter.app.clone();
+        let letters = inner.by_app.entry(app.clone()).or_default();
+        letters.push_back(Arc::new(letter));
+        if letters.len() > DEAD_LETTER_BOUND {
+            letters.pop_front();
+            *inner.dropped.entry(app).or_default() += 1;
+        }
     }
 
-    pub fn list(&self) -> Vec<DeadLetter> {
-        self.letters.lock().unwrap().clone()
+    /// Every kept letter, oldest first (cheap: the letters are shared, not copied).
+    pub fn list(&self) -> Vec<Arc<DeadLetter>> {
+        let inner = self.inner.lock().unwrap();
+        let mut all: Vec<Arc<DeadLetter>> = inner.by_app.values().flatten().cloned().collect();
+        all.sort_by(|a, b| a.failed_at.cmp(&b.failed_at));
+        all
+    }
+
+    /// How many letters each app had to drop.
+    pub fn dropped(&self) -> BTreeMap<String, u64> {
+        self.inner.lock().unwrap().dropped.clone()
     }
 
     /// Removes and returns the letters of one event (all of them with `None`).
-    pub fn take(&self, event_id: Option<&str>) -> Vec<DeadLetter> {
-        let mut letters = self.letters.lock().unwrap();
-        let (taken, kept) = letters.drain(..).partition(|l| event_id.is_none_or(|id| l.event.id == id));
-        *letters = kept;
+    pub fn take(&self, event_id: Option<&str>) -> Vec<Arc<DeadLetter>> {
+        let mut inner = self.inner.lock().unwrap();
+        let mut taken = Vec::new();
+        for letters in inner.by_app.values_mut() {
+            let (out, kept): (VecDeque<_>, VecDeque<_>) =
+                letters.drain(..).partition(|l| event_id.is_none_or(|id| l.event.id == id));
+            *letters = kept;
+            taken.extend(out);
+        }
+        taken.sort_by(|a, b| a.failed_at.cmp(&b.failed_at));
         taken
+    }
+}
+
+/// At most `concurrency` attempts at once, resizable while deliveries run (a relink may
+/// change the app's `concurrency`). Shrinking takes permits back as attempts finish.
+struct Limiter {
+    permits: Arc<Semaphore>,
+    size: Mutex<usize>,
+}
+
+impl Limiter {
+    fn new(size: usize) -> Limiter {
+        Limiter { permits: Arc::new(Semaphore::new(size)), size: Mutex::new(size) }
+    }
+
+    async fn acquire(&self) -> OwnedSemaphorePermit {
+        self.permits.clone().acquire_owned().await.expect("the limiter's semaphore is never closed")
+    }
+
+    /// Changes the limit; when it shrinks, a task on `tracker` retires the excess permits as
+    /// running attempts release them.
+    fn resize(&self, size: usize, tracker: &TaskTracker) {
+        let mut current = self.size.lock().unwrap();
+        if size > *current {
+            self.permits.add_permits(size - *current);
+        } else if size < *current {
+            let excess = *current - size;
+            let retired = self.permits.forget_permits(excess);
+            if retired < excess {
+                let (permits, rest) = (self.permits.clone(), (excess - retired) as u32);
+                tracker.spawn(async move {
+                    if let Ok(p) = permits.acquire_many_owned(rest).await {
+                        p.forget();
+                    }
+                });
+            }
+        }
+        *current = size;
     }
 }
 
@@ -160,11 +282,10 @@ pub struct Dispatcher<W: Target> {
     pub app: String,
     pub bus: Arc<Bus>,
     pub terminal: Terminal,
-    pub policy: Arc<Mutex<Policy>>,
+    /// The app's policy; a relink sends a new one, which applies to the next attempts.
+    pub policy: watch::Receiver<Policy>,
     pub worker: Current<W>,
     pub dead: Arc<DeadLetters>,
-    /// The app's own counts (the bus has the workspace's).
-    pub counters: Arc<Counters>,
     pub tracker: TaskTracker,
     /// Graceful stop: no new deliveries are started, waiting retries give up.
     pub stop: CancellationToken,
@@ -172,139 +293,161 @@ pub struct Dispatcher<W: Target> {
 
 impl<W: Target> Dispatcher<W> {
     /// Takes deliveries off the app's queue until it closes or stop is signalled.
-    pub async fn run(self, mut queue: mpsc::Receiver<Delivery>) {
-        let concurrency = self.policy.lock().unwrap().concurrency;
-        let permits = Arc::new(Semaphore::new(concurrency));
+    pub async fn run(mut self, mut queue: mpsc::Receiver<Delivery>) {
+        let limiter = Arc::new(Limiter::new(self.policy.borrow_and_update().concurrency));
+        let mut policy = self.policy.clone();
         let this = Arc::new(self);
         loop {
             let delivery = tokio::select! {
                 d = queue.recv() => match d { Some(d) => d, None => break },
+                Ok(()) = policy.changed() => {
+                    let size = policy.borrow_and_update().concurrency;
+                    limiter.resize(size, &this.tracker);
+                    continue;
+                }
                 _ = this.stop.cancelled() => break,
             };
             // Waiting for a permit here stops taking from the queue, so publishers feel it.
             let permit = tokio::select! {
-                p = permits.clone().acquire_owned() => p.expect("semaphore never closed"),
-                _ = this.stop.cancelled() => { this.give_up(&delivery, "link stopped before it could run").await; break }
+                p = limiter.acquire() => p,
+                _ = this.stop.cancelled() => { this.give_up(delivery, "link stopped before it could run"); break }
             };
-            let me = this.clone();
-            this.tracker.spawn(async move {
-                me.deliver(delivery).await;
-                drop(permit);
-            });
+            let (me, limiter) = (this.clone(), limiter.clone());
+            this.tracker.spawn(async move { me.deliver(delivery, permit, &limiter).await });
         }
         // Whatever is still queued at stop is failed, and counted so.
         queue.close();
         while let Ok(d) = queue.try_recv() {
-            this.give_up(&d, "link stopped before it could run").await;
+            this.give_up(d, "link stopped before it could run");
         }
     }
 
-    async fn give_up(&self, d: &Delivery, why: &str) {
-        self.count(|c| &c.failed);
-        self.report(d, Outcome::Failed, 0, 0.0, Some(why.to_string()), None);
+    fn give_up(&self, d: Delivery, why: &str) {
+        self.report(&d, Outcome::Failed, 0, 0.0, Some(why.to_string()), None);
+        d.ticket.failed();
     }
 
-    /// Runs all attempts of one delivery.
-    async fn deliver(&self, d: Delivery) {
-        let policy = self.policy.lock().unwrap().clone();
-        let attempts = policy.retries + 1;
+    /// Runs all attempts of one delivery. Each attempt holds a permit; waiting out a backoff
+    /// holds none, so failing events do not starve the others.
+    async fn deliver(&self, d: Delivery, first_permit: OwnedSemaphorePermit, limiter: &Limiter) {
+        let mut permit = Some(first_permit);
         let mut history = Vec::new();
-        for attempt in 1..=attempts {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let policy = self.policy.borrow().clone();
+            let attempts = policy.retries.max(attempt - 1) + 1;
+            let held = match permit.take() {
+                Some(p) => p,
+                None => tokio::select! {
+                    p = limiter.acquire() => p,
+                    _ = self.stop.cancelled() => return self.give_up(d, "link stopped while waiting to retry"),
+                },
+            };
+            // A process that is restarting is waited for; that wait is not an attempt.
+            let Some(worker) = self.running_worker().await else {
+                return self.give_up(d, "the app was unlinked before it could run");
+            };
             let limit = policy.attempt_timeout(attempt);
             let start = Instant::now();
-            let result = tokio::time::timeout(limit, self.attempt(&d, attempt)).await;
+            let result = tokio::time::timeout(limit, worker.deliver(&d.event, &d.handler, attempt)).await;
             let elapsed_ms = start.elapsed().as_secs_f64() * 1000.0;
             let error = match result {
                 Ok(Ok(())) => {
-                    self.count(|c| &c.delivered);
+                    drop(held);
                     self.report(&d, Outcome::Ok, attempt, elapsed_ms, None, None);
+                    d.ticket.delivered();
                     return;
                 }
                 Ok(Err(e)) => e,
                 Err(_) => {
                     let mut message = format!("timed out after {} ms (attempt abandoned)", limit.as_millis());
-                    let live = self.worker.borrow().clone();
-                    if let Some(w) = live {
-                        if !w.check_responsive().await {
-                            message.push_str("; the Node.js process was blocked and did not answer, so it was killed and will restart");
-                        }
+                    if !worker.is_running() {
+                        message.push_str("; the Node.js process exited meanwhile");
+                    } else if !worker.check_responsive().await {
+                        message.push_str(
+                            "; the Node.js process was blocked and did not answer, so it was killed and will restart",
+                        );
                     }
                     AttemptError { message, stack: None }
                 }
             };
-            let last = attempt == attempts;
+            drop(held);
+            let last = attempt >= attempts;
             let delay = (!last).then(|| policy.retry_delay(attempt, crate::random::fraction()));
-            let mut line =
-                format!("{} failed (attempt {attempt}/{attempts}, event {}): {}", d.handler, d.event.id, error.message);
-            if let Some(stack) = error.stack.as_deref().and_then(|s| s.split_once('\n')).map(|(_, frames)| frames) {
-                line.push('\n');
-                line.push_str(stack);
-            }
-            match delay {
-                Some(delay) => line.push_str(&format!("\nretrying in {} ms", delay.as_millis())),
-                None if attempts > 1 => {
-                    line.push_str("\nno retries left: the event failed (see `ioctl events failed`)")
-                }
-                None => line.push_str("\nthe event failed (see `ioctl events failed`)"),
-            }
-            self.terminal
-                .send(Output::Log {
-                    level: Level::Error,
-                    message: line,
-                    app: Some(self.app.clone()),
-                    handler: Some(d.handler.to_string()),
-                })
-                .await;
+            self.say_failed(&d, attempt, attempts, &error, delay).await;
             history.push(AttemptRecord {
                 attempt,
                 elapsed_ms: (elapsed_ms * 100.0).round() / 100.0,
                 error: error.message.clone(),
                 stack: error.stack.clone(),
             });
-            if last {
-                self.count(|c| &c.failed);
+            let outcome = if last { Outcome::Failed } else { Outcome::Retry };
+            self.report(&d, outcome, attempt, elapsed_ms, Some(error.message), delay.map(|d| d.as_millis() as u64));
+            let Some(delay) = delay else {
                 self.dead.push(DeadLetter {
                     event: d.event.clone(),
                     app: self.app.clone(),
                     handler: d.handler.to_string(),
-                    attempts: std::mem::take(&mut history),
-                    failed_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    attempts: history,
+                    failed_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
                 });
-            }
-            let outcome = if last { Outcome::Failed } else { Outcome::Retry };
-            self.report(&d, outcome, attempt, elapsed_ms, Some(error.message), delay.map(|d| d.as_millis() as u64));
-            if let Some(delay) = delay {
-                tokio::select! {
-                    _ = tokio::time::sleep(delay) => {}
-                    _ = self.stop.cancelled() => {
-                        self.give_up(&d, "link stopped while waiting to retry").await;
-                        return;
-                    }
-                }
+                d.ticket.failed();
+                return;
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = self.stop.cancelled() => return self.give_up(d, "link stopped while waiting to retry"),
             }
         }
     }
 
-    /// Counts an outcome for the workspace and for the app.
-    fn count(&self, which: impl Fn(&Counters) -> &AtomicU64) {
-        which(&self.bus.counters).fetch_add(1, Ordering::SeqCst);
-        which(&self.counters).fetch_add(1, Ordering::SeqCst);
+    /// The failed attempt in the link terminal, with its stack and what happens next.
+    async fn say_failed(
+        &self,
+        d: &Delivery,
+        attempt: u32,
+        attempts: u32,
+        error: &AttemptError,
+        delay: Option<Duration>,
+    ) {
+        let mut line =
+            format!("{} failed (attempt {attempt}/{attempts}, event {}): {}", d.handler, d.event.id, error.message);
+        if let Some(stack) = error.stack.as_deref().and_then(|s| s.split_once('\n')).map(|(_, frames)| frames) {
+            line.push('\n');
+            line.push_str(stack);
+        }
+        match delay {
+            Some(delay) => line.push_str(&format!("\nretrying in {} ms", delay.as_millis())),
+            None if attempts > 1 => line.push_str("\nno retries left: the event failed (see `ioctl events failed`)"),
+            None => line.push_str("\nthe event failed (see `ioctl events failed`)"),
+        }
+        let msg = Output::Log {
+            level: Level::Error,
+            message: line,
+            app: Some(self.app.clone()),
+            handler: Some(d.handler.to_string()),
+        };
+        self.terminal.send(msg).await;
     }
 
-    /// One attempt on whichever worker is live now (waiting for one if none runs yet).
-    async fn attempt(&self, d: &Delivery, attempt: u32) -> Result<(), AttemptError> {
+    /// The live worker, once one runs (a crashed one is being restarted); `None` when the app
+    /// is unlinked or stopping first.
+    async fn running_worker(&self) -> Option<Arc<W>> {
         let mut current = self.worker.clone();
-        let worker = loop {
+        loop {
             if let Some(w) = current.borrow_and_update().clone() {
                 if w.is_running() {
-                    break w;
+                    return Some(w);
                 }
             }
-            if current.changed().await.is_err() {
-                return Err(AttemptError { message: "the app was unlinked".into(), stack: None });
+            tokio::select! {
+                changed = current.changed() => changed.ok()?,
+                _ = self.stop.cancelled() => return None,
+                // A worker that exited is replaced by a send on the channel; poll as a backstop.
+                _ = tokio::time::sleep(Duration::from_millis(50)) => {}
             }
-        };
-        worker.deliver(d, attempt).await
+        }
     }
 
     fn report(
@@ -338,9 +481,10 @@ impl<W: Target> Dispatcher<W> {
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::sync::atomic::Ordering;
 
     fn course() -> Policy {
-        Policy::from_client_options(
+        policy(
             &json!({
                 "default": {"retries": 2, "timeout": 800},
                 "events": {"exponentialTimeoutCoefficient": 2, "exponentialBackoffCoefficient": 2,
@@ -348,6 +492,12 @@ mod tests {
             }),
             Some(10),
         )
+    }
+
+    fn policy(options: &Value, service_timeout_s: Option<u32>) -> Policy {
+        let (p, warnings) = Policy::from_client_options(options, service_timeout_s);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        p
     }
 
     #[test]
@@ -364,11 +514,11 @@ mod tests {
 
     #[test]
     fn falls_back_to_default_then_vtex_then_service_json() {
-        let p = Policy::from_client_options(&json!({"default": {"retries": 3}}), Some(5));
+        let p = policy(&json!({"default": {"retries": 3}}), Some(5));
         assert_eq!(p.retries, 3);
         assert_eq!(p.timeout_ms, 5000.0);
         assert_eq!((p.backoff_ms, p.backoff_coefficient, p.timeout_coefficient), (200.0, 2.0, 1.0));
-        let p = Policy::from_client_options(&json!({}), None);
+        let p = policy(&json!({}), None);
         assert_eq!((p.retries, p.timeout_ms, p.concurrency), (0, 10_000.0, DEFAULT_CONCURRENCY));
     }
 
@@ -410,7 +560,7 @@ mod tests {
     }
 
     impl Target for Fake {
-        async fn deliver(&self, _d: &Delivery, attempt: u32) -> Result<(), AttemptError> {
+        async fn deliver(&self, _e: &Event, _h: &str, attempt: u32) -> Result<(), AttemptError> {
             self.calls.lock().unwrap().push((attempt, Instant::now()));
             let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
             self.max_running.fetch_max(now, Ordering::SeqCst);
@@ -452,16 +602,17 @@ mod tests {
         let tracker = TaskTracker::new();
         let scope = Scope { account: "a".into(), workspace: "w".into() };
         let sub: crate::app::EventSubscription = serde_json::from_value(json!({"keys": ["k"]})).unwrap();
-        bus.subscribe(scope, vec![("h".into(), sub)], queue.clone(), Arc::default());
+        bus.subscribe(scope, "v.app@1.0.0", vec![("h".into(), sub)], queue.clone());
+        let (policy_tx, policy) = watch::channel(policy);
+        std::mem::forget(policy_tx);
         let d = Dispatcher {
             scope: Scope { account: "a".into(), workspace: "w".into() },
             app: "v.app@1.0.0".into(),
             bus: bus.clone(),
             terminal,
-            policy: Arc::new(Mutex::new(policy)),
+            policy,
             worker,
             dead: dead.clone(),
-            counters: Arc::default(),
             tracker: tracker.clone(),
             stop: stop.clone(),
         };
@@ -478,13 +629,13 @@ mod tests {
 
     async fn settle(r: &Rig) {
         for _ in 0..10_000 {
-            let c = r.bus.counters.snapshot();
+            let c = r.bus.counts();
             if c.in_flight == 0 && c.deliveries > 0 {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
-        panic!("deliveries did not settle: {:?}", r.bus.counters.snapshot());
+        panic!("deliveries did not settle: {:?}", r.bus.counts());
     }
 
     #[tokio::test(start_paused = true)]
@@ -508,7 +659,7 @@ mod tests {
         let gap2 = calls[2].1 - calls[1].1;
         assert!(gap1 >= Duration::from_millis(110) && gap1 <= Duration::from_millis(131), "{gap1:?}");
         assert!(gap2 >= Duration::from_millis(210) && gap2 <= Duration::from_millis(251), "{gap2:?}");
-        let c = r.bus.counters.snapshot();
+        let c = r.bus.counts();
         assert_eq!((c.deliveries, c.delivered, c.failed, c.in_flight), (1, 1, 0, 0));
         assert!(r.dead.list().is_empty());
     }
@@ -526,7 +677,7 @@ mod tests {
         let r = rig(p, Fake::new(1, u32::MAX, false));
         publish(&r, 3).await;
         settle(&r).await;
-        let c = r.bus.counters.snapshot();
+        let c = r.bus.counts();
         assert_eq!((c.deliveries, c.delivered, c.failed), (3, 0, 3));
         let dead = r.dead.list();
         assert_eq!(dead.len(), 3);
@@ -584,11 +735,11 @@ mod tests {
         });
         publisher.await.unwrap();
         settle(&r).await;
-        while r.bus.counters.snapshot().delivered < 40 {
+        while r.bus.counts().delivered < 40 {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         assert_eq!(fake.max_running.load(Ordering::SeqCst), 4);
-        assert_eq!(r.bus.counters.snapshot().delivered, 40);
+        assert_eq!(r.bus.counts().delivered, 40);
     }
 
     #[tokio::test(start_paused = true)]
@@ -604,11 +755,11 @@ mod tests {
         let r = rig(p, Fake::new(1, 1, false));
         publish(&r, 2).await;
         tokio::time::sleep(Duration::from_millis(100)).await;
-        assert_eq!(r.bus.counters.snapshot().in_flight, 2, "both wait to retry");
+        assert_eq!(r.bus.counts().in_flight, 2, "both wait to retry");
         r.stop.cancel();
         r.tracker.close();
         r.tracker.wait().await;
-        let c = r.bus.counters.snapshot();
+        let c = r.bus.counts();
         assert_eq!((c.delivered, c.failed, c.in_flight), (0, 2, 0));
         drop(r.queue);
     }

@@ -1,17 +1,20 @@
-//! Session records: how `healthcheck` and `events tail` find the link session of an account
-//! and workspace. One JSON file per scope under `$IOCTL_HOME/sessions/`, readable by the
-//! user only (it holds the session token), removed when link ends; a record left by a
-//! killed link is recognised as stale by its dead pid.
+//! Session records: how the client commands find the link session of an account and
+//! workspace. One JSON file per scope under `$IOCTL_HOME/sessions/`, readable by the user
+//! only (it holds the session token), removed when the session ends; a record left by a
+//! killed session is recognised as stale by its dead pid. Every folder ioctl makes is 0700.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 
-use crate::bus::Scope;
+use super::Scope;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Record {
+    /// The session's protocol version ([`super::VERSION`]); absent in older records.
+    #[serde(default)]
+    pub protocol: u32,
     pub url: String,
     pub pid: u32,
     pub token: String,
@@ -19,6 +22,16 @@ pub struct Record {
     pub workspace: String,
     pub apps: Vec<String>,
     pub started: String,
+}
+
+impl Record {
+    /// A session of another protocol version cannot be talked to: say which, and what to do.
+    pub fn check_version(&self) -> anyhow::Result<()> {
+        if self.protocol != super::VERSION {
+            bail!("{} (pid {})", super::version_mismatch((self.protocol != 0).then_some(self.protocol)), self.pid);
+        }
+        Ok(())
+    }
 }
 
 /// ioctl's per-user state folder: `$IOCTL_HOME`, else the platform's state (or data) dir.
@@ -30,6 +43,80 @@ pub fn home() -> anyhow::Result<PathBuf> {
         .or_else(dirs::data_local_dir)
         .map(|d| d.join("ioctl"))
         .context("cannot find a folder for ioctl's state; set IOCTL_HOME")
+}
+
+/// Creates `dir` (and its parents under it) readable by the user only, and makes an existing
+/// one so.
+pub fn private_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("{}: cannot create folder", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("{}: cannot make it private (0700)", dir.display()))
+}
+
+/// The user's private folder for the Node hosts' unix sockets: `$XDG_RUNTIME_DIR/ioctl` when
+/// there is one, else `$IOCTL_HOME/run`; 0700 and owned by the user, or an error says why.
+pub fn socket_dir(home: &Path) -> anyhow::Result<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let dir = std::env::var_os("XDG_RUNTIME_DIR")
+        .filter(|d| !d.is_empty() && Path::new(d).is_dir())
+        .map(|d| PathBuf::from(d).join("ioctl"))
+        .unwrap_or_else(|| home.join("run"));
+    private_dir(&dir)?;
+    let meta = std::fs::symlink_metadata(&dir).with_context(|| format!("{}: cannot read", dir.display()))?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::geteuid() };
+    if !meta.is_dir() || meta.uid() != uid {
+        bail!("{}: not a folder of yours; remove it, or set XDG_RUNTIME_DIR/IOCTL_HOME elsewhere", dir.display());
+    }
+    Ok(dir)
+}
+
+/// How long logs of ended sessions are kept.
+const LOG_KEEP: std::time::Duration = std::time::Duration::from_secs(14 * 24 * 3600);
+
+/// Opens a new session's log (0600): the previous one of the scope becomes `.log.1`, and logs
+/// of any scope untouched for 14 days are removed.
+pub fn session_log(log_path: &Path) -> anyhow::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if log_path.exists() {
+        let _ = std::fs::rename(log_path, log_path.with_extension("log.1"));
+    }
+    if let Some(sessions) = log_path.parent().and_then(Path::parent) {
+        remove_old_logs(sessions);
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(log_path)
+        .with_context(|| format!("{}: cannot create the session log", log_path.display()))
+}
+
+fn remove_old_logs(sessions: &Path) {
+    let Ok(accounts) = std::fs::read_dir(sessions) else { return };
+    for account in accounts.flatten() {
+        let Ok(files) = std::fs::read_dir(account.path()) else { continue };
+        for f in files.flatten() {
+            let p = f.path();
+            let is_log =
+                p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with(".log") || n.ends_with(".log.1"));
+            let old = f
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > LOG_KEEP);
+            if is_log && old {
+                let _ = std::fs::remove_file(&p);
+            }
+        }
+    }
 }
 
 pub fn path(home: &Path, scope: &Scope) -> PathBuf {
@@ -72,7 +159,10 @@ pub fn find(home: &Path, scope: &Scope) -> anyhow::Result<Option<Record>> {
 /// Like [`find`], but a missing session is the user-facing error the commands print.
 pub fn require(home: &Path, scope: &Scope) -> anyhow::Result<Record> {
     match find(home, scope)? {
-        Some(r) => Ok(r),
+        Some(r) => {
+            r.check_version()?;
+            Ok(r)
+        }
         None => bail!(
             "no link session runs for {scope}; start one with `ioctl link -a {} -w {}` in your app folder",
             scope.account,
@@ -115,7 +205,9 @@ pub fn write(home: &Path, record: &Record) -> anyhow::Result<PathBuf> {
     let scope = Scope { account: record.account.clone(), workspace: record.workspace.clone() };
     let path = path(home, &scope);
     let dir = path.parent().expect("record path has a parent");
-    std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create folder", dir.display()))?;
+    for d in [home, &home.join("sessions"), dir] {
+        private_dir(d)?;
+    }
     let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
     {
         use std::io::Write;
@@ -152,6 +244,7 @@ mod tests {
         let home = tempfile::tempdir().unwrap();
         let scope = Scope { account: "acme".into(), workspace: "dev".into() };
         let mut rec = Record {
+            protocol: crate::protocol::VERSION,
             url: "http://127.0.0.1:1".into(),
             pid: std::process::id(),
             token: new_token().unwrap(),

@@ -1,19 +1,22 @@
 //! `ioctl link`: links an app into the link session of its account/workspace (starting the
 //! session in the background when none runs), prints the app's output in this terminal, and
-//! unlinks it on Ctrl-C. The session itself lives in `session`; the app's life in `linked`.
+//! unlinks it on Ctrl-C. The session itself lives in `session`; the app's life there in
+//! `session::linked_app`. Ctrl-C and SIGTERM work in every state: before the app is linked
+//! they end the command at once; afterwards the first asks for a graceful unlink.
 
 use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
 use std::time::{Duration, SystemTime};
 
 use anyhow::{anyhow, bail, Context};
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+use super::{Lines, Refusal, Session};
 use crate::app::{self, App, LoadError};
-use crate::bus::Scope;
+use crate::protocol::record::{self, Record};
+use crate::protocol::{path, ErrorCode, LinkRequest, Scope};
 use crate::terminal::{Format, Level, Output, Terminal};
-use crate::{client, record, session};
 
 /// Validated `ioctl link` options.
 #[derive(Debug, Clone)]
@@ -36,7 +39,7 @@ const SESSION_START: Duration = Duration::from_secs(20);
 pub async fn run(opts: Options) -> anyhow::Result<ExitCode> {
     let started_at = SystemTime::now();
     let scope = opts.scope.clone();
-    if scope.workspace == "master" {
+    if scope.workspace.eq_ignore_ascii_case("master") {
         bail!(
             "cannot link in workspace `master`: it is the production workspace of account {}; link in a development workspace instead, e.g. `ioctl link -w dev`",
             scope.account
@@ -46,6 +49,13 @@ pub async fn run(opts: Options) -> anyhow::Result<ExitCode> {
     let root = app::find_root(&opts.app_dir)?;
     let (terminal, printer) = Terminal::start(opts.format);
     let code = link(&opts, &root, started_at, &terminal, &mut stop).await;
+    if let Err(e) = &code {
+        if e.is::<Stopped>() {
+            drop(terminal);
+            let _ = printer.await;
+            return Ok(ExitCode::from(130));
+        }
+    }
     drop(terminal);
     let _ = printer.await;
     code
@@ -64,66 +74,23 @@ async fn link(
         terminal.status(Level::Error, "App build failed.").await;
         return Ok(ExitCode::from(1));
     }
-    let home = record::home()?;
-    let mut session = None;
-    // A session that is just ending refuses new apps (or closes the connection): wait for it
-    // to be gone and start a fresh one.
-    for _ in 0..3 {
-        let (rec, joining) = match record::find(&home, &opts.scope)? {
-            Some(r) => (r, true),
-            None => (start_session(opts, &home).await?, false),
-        };
-        let body =
-            json!({ "root": root, "watch": opts.watch, "started_at_us": session::micros_since_epoch(started_at) });
-        let resp = match client::post(&rec.url, "/_ioctl/apps", Some(&rec.token), body.to_string()).await {
-            Ok(resp) => resp,
-            Err(_) if joining => {
-                wait_gone(&home, &opts.scope, rec.pid).await?;
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
-        if resp.status() == hyper::StatusCode::CONFLICT {
-            let text = client::text(resp).await?;
-            let message = serde_json::from_str::<Value>(&text)
-                .ok()
-                .and_then(|v| v["error"].as_str().map(str::to_string))
-                .unwrap_or(text);
-            if message.contains("is ending") {
-                wait_gone(&home, &opts.scope, rec.pid).await?;
-                continue;
-            }
-            bail!("{message}");
-        }
-        if !resp.status().is_success() {
-            let status = resp.status();
-            bail!("the link session refused the app ({status}): {}", client::text(resp).await?.trim());
-        }
-        if joining {
-            terminal.info(format!("joining the link session of {} at {}", opts.scope, rec.url)).await;
-            if opts.session_flags {
-                terminal
-                    .status(
-                        Level::Warn,
-                        "--port, --sender-interval and --no-sample-sender only apply when a link starts the session; this one keeps its own",
-                    )
-                    .await;
-            }
-        }
-        session = Some((rec, resp));
-        break;
-    }
-    let Some((rec, resp)) = session else { bail!("the link session of {} kept ending; try again", opts.scope) };
+    // Until the app is linked, Ctrl-C ends the command at once (nothing to unlink yet).
+    let (session, resp) = tokio::select! {
+        joined = join(opts, root, started_at, terminal) => joined?,
+        _ = stop.recv() => return Err(Stopped.into()),
+    };
+    let rec = session.record;
     let link_id = resp
         .headers()
-        .get("x-ioctl-link-id")
+        .get(path::LINK_ID_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
         .context("the link session did not name the link")?;
 
     // Print the app's output until the session ends it; Ctrl-C asks for a graceful unlink,
     // a second Ctrl-C leaves at once (the session then unlinks the app by itself).
-    let mut lines = client::Lines::new(resp);
+    let mut lines = Lines::new(resp);
+    lines.hello(super::timeout()).await?;
     let mut ready = false;
     let mut unlinking = false;
     loop {
@@ -135,8 +102,9 @@ async fn link(
                     return Ok(ExitCode::from(130));
                 }
                 unlinking = true;
-                let path = format!("/_ioctl/apps/{link_id}");
-                if let Err(e) = client::delete(&rec.url, &path, Some(&rec.token)).await {
+                let path = format!("{}/{link_id}", path::APPS);
+                let session = Session { record: rec.clone() };
+                if let Err(e) = session.request("DELETE", &path, None, super::timeout()).await {
                     terminal.status(Level::Warn, format!("could not ask the session to unlink: {e:#}")).await;
                     return Ok(ExitCode::from(1));
                 }
@@ -164,6 +132,75 @@ async fn link(
     Ok(if ready { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
+/// Ctrl-C or SIGTERM came before the app was linked.
+#[derive(Debug)]
+struct Stopped;
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "stopped before the app was linked")
+    }
+}
+
+impl std::error::Error for Stopped {}
+
+/// Finds or starts the scope's session and asks it to link the app; the answer streams the
+/// app's output. A session that is just ending refuses new apps (or closes the connection):
+/// wait for it to be gone and start a fresh one.
+async fn join(
+    opts: &Options,
+    root: &Path,
+    started_at: SystemTime,
+    terminal: &Terminal,
+) -> anyhow::Result<(Session, hyper::Response<hyper::body::Incoming>)> {
+    let home = record::home()?;
+    for _ in 0..3 {
+        let (rec, joining) = match record::find(&home, &opts.scope)? {
+            Some(r) => (r, true),
+            None => (start_session(opts, &home).await?, false),
+        };
+        rec.check_version()?;
+        let session = Session { record: rec };
+        let request = LinkRequest { root: root.to_path_buf(), watch: opts.watch, started_at_us: micros(started_at) };
+        let resp =
+            match session.request("POST", path::APPS, Some(serde_json::to_string(&request)?), super::timeout()).await {
+                Ok(resp) => resp,
+                Err(_) if joining => {
+                    wait_gone(&home, &opts.scope, session.record.pid).await?;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+        if !resp.status().is_success() {
+            let status = resp.status();
+            let refusal = super::refusal(status, &super::text(resp).await?);
+            if refusal.code == ErrorCode::SessionEnding {
+                wait_gone(&home, &opts.scope, session.record.pid).await?;
+                continue;
+            }
+            return Err(Refusal::Refused(refusal).into_error());
+        }
+        if joining {
+            terminal.info(format!("joining the link session of {} at {}", opts.scope, session.url())).await;
+            if opts.session_flags {
+                terminal
+                    .status(
+                        Level::Warn,
+                        "--port, --sender-interval and --no-sample-sender only apply when a link starts the session; this one keeps its own",
+                    )
+                    .await;
+            }
+        }
+        return Ok((session, resp));
+    }
+    bail!("the link session of {} kept ending; try again", opts.scope)
+}
+
+/// µs since the epoch, as the link request carries its start.
+fn micros(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
+}
+
 /// Waits (up to 10 s) until the session with `pid` no longer holds the scope's record.
 async fn wait_gone(home: &Path, scope: &Scope, pid: u32) -> anyhow::Result<()> {
     for _ in 0..200 {
@@ -185,13 +222,15 @@ fn with_source(mut d: crate::diagnostic::Diagnostic, root: &Path) -> crate::diag
 
 /// Starts the session of `opts.scope` as a background `ioctl` process and waits until it
 /// listens. Its stderr goes to a log file beside the session record.
-async fn start_session(opts: &Options, home: &Path) -> anyhow::Result<record::Record> {
+async fn start_session(opts: &Options, home: &Path) -> anyhow::Result<Record> {
     let exe = std::env::current_exe().context("cannot find the ioctl executable to start a session")?;
     let log_path = record::path(home, &opts.scope).with_extension("log");
     if let Some(dir) = log_path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create folder", dir.display()))?;
+        for d in [home, &home.join("sessions"), dir] {
+            record::private_dir(d)?;
+        }
     }
-    let log = std::fs::File::create(&log_path).with_context(|| format!("{}: cannot create", log_path.display()))?;
+    let log = record::session_log(&log_path)?;
     let mut cmd = tokio::process::Command::new(exe);
     cmd.arg("session-serve")
         .args(["--account", &opts.scope.account, "--workspace", &opts.scope.workspace])

@@ -1,0 +1,207 @@
+//! `ioctl events send | failed | replay`: publish a manual event into a session, list its
+//! dead letters, and deliver them again.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use serde_json::{json, Value};
+
+use super::{Lines, Session};
+use crate::diagnostic::Diagnostic;
+use crate::protocol::{
+    path, DeadLetter, FailedHeader, PublishRequest, PublishResponse, ReplayRequest, ReplayResponse, Scope, SessionInfo,
+    MAX_BODY,
+};
+
+/// The sender of events published with `ioctl events send` unless `--sender` says otherwise.
+pub const MANUAL_SENDER: &str = "ioctl.manual";
+
+/// Where a manual event's body comes from.
+pub enum Data {
+    None,
+    Inline(String),
+    File(std::path::PathBuf),
+}
+
+pub struct Send {
+    pub key: String,
+    pub sender: Option<String>,
+    pub subject: String,
+    pub data: Data,
+    pub repeat: u64,
+    pub rate: Option<f64>,
+    pub json: bool,
+}
+
+/// Parses the event body; bad JSON is a positioned error and nothing is published.
+fn body(data: &Data) -> Result<Value, Diagnostic> {
+    let (label, text) = match data {
+        Data::None => return Ok(json!({})),
+        Data::Inline(s) => (Path::new("--data").to_path_buf(), s.clone()),
+        Data::File(p) => match std::fs::read_to_string(p) {
+            Ok(t) => (p.clone(), t),
+            Err(e) => {
+                return Err(Diagnostic::at_line_col(p, None, 1, 1, format!("cannot read: {e}")));
+            }
+        },
+    };
+    serde_json::from_str(&text).map_err(|e| {
+        let msg = e.to_string();
+        let msg = msg.rfind(" at line ").map_or(msg.clone(), |i| msg[..i].to_string());
+        Diagnostic::at_line_col(&label, Some(&text), e.line(), e.column(), format!("invalid JSON: {msg}"))
+            .with_help("the event body must be JSON, e.g. --data '{\"orderId\": \"123\"}'")
+    })
+}
+
+pub fn valid_sender(s: &str) -> bool {
+    let word = |w: &str| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    s.split_once('.').is_some_and(|(v, n)| word(v) && word(n))
+}
+
+pub async fn send(scope: &Scope, args: &Send, color: crate::terminal::ColorChoice) -> anyhow::Result<ExitCode> {
+    let sender = args.sender.clone().unwrap_or_else(|| MANUAL_SENDER.to_string());
+    if !valid_sender(&sender) {
+        bail!("invalid --sender `{sender}`: an app id is `vendor.name`, e.g. vtex.events-example");
+    }
+    let body = match body(&args.data) {
+        Ok(b) => b,
+        Err(d) => {
+            eprintln!("error: {}", d.render_full(color.enabled(console::Term::stderr().is_term())));
+            eprintln!("nothing was published");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let session = Session::find(scope)?;
+    let request = PublishRequest {
+        key: args.key.clone(),
+        sender: sender.clone(),
+        subject: args.subject.clone(),
+        body,
+        repeat: Some(args.repeat),
+        rate: args.rate,
+    };
+    let request = serde_json::to_string(&request)?;
+    if request.len() > MAX_BODY {
+        bail!(
+            "the event is {:.1} MiB; the link session takes at most {} MiB per event (VTEX's limit is far lower: keep events small)",
+            request.len() as f64 / (1 << 20) as f64,
+            MAX_BODY >> 20
+        );
+    }
+    // A paced or big repeat is answered when the last event is published.
+    let publishing = args.rate.map_or(args.repeat as f64 * 0.001, |r| args.repeat as f64 / r);
+    let wait = super::timeout() + std::time::Duration::from_secs_f64(publishing.min(86_400.0));
+    let answer: PublishResponse =
+        session.call("POST", path::EVENTS, Some(request), wait).await.map_err(super::Refusal::into_error)?;
+    if args.json {
+        println!(
+            "{}",
+            json!({"type": "published", "id": answer.id, "published": answer.published, "deliveries": answer.deliveries})
+        );
+    } else {
+        let n = answer.deliveries;
+        let to = if n == 0 { " (no handler subscribes to it)".to_string() } else { format!(" to {n} handler(s)") };
+        let id = answer.id.as_deref().unwrap_or("?");
+        if args.repeat > 1 {
+            println!("published {} events {} from {sender} (first {id}){to}", args.repeat, args.key);
+        } else {
+            println!("published {id} {} from {sender}{to}", args.key);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ioctl events failed`: the dead letters, streamed from the session one at a time.
+pub async fn failed(scope: &Scope, json_out: bool) -> anyhow::Result<ExitCode> {
+    let session = Session::find(scope)?;
+    let resp = session.request("GET", path::FAILED, None, super::timeout()).await?;
+    if !resp.status().is_success() {
+        let status = resp.status();
+        bail!("{}", super::refusal(status, &super::text(resp).await?).error);
+    }
+    let mut lines = Lines::new(resp);
+    let first = lines.next().await?.context("the link session sent no dead letters header")?;
+    let header: FailedHeader = serde_json::from_slice(&first).context("unreadable dead letters header")?;
+    let mut count = 0;
+    while let Some(line) = lines.next().await? {
+        let letter: DeadLetter = serde_json::from_slice(&line).context("unreadable dead letter")?;
+        count += 1;
+        if json_out {
+            let l = &letter;
+            println!(
+                "{}",
+                json!({"type": "failed", "event": l.event, "app": l.app, "handler": l.handler, "attempts": l.attempts, "failed_at": l.failed_at})
+            );
+        } else {
+            print_letter(&letter);
+        }
+    }
+    let dropped: u64 = header.dropped.values().sum();
+    if json_out {
+        if dropped > 0 {
+            println!("{}", json!({"type": "dropped", "dropped": header.dropped, "bound": header.bound}));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if count == 0 && dropped == 0 {
+        println!("no failed events in {scope}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{count} failed event(s); `ioctl events replay EVENT_ID` or `--all-failed` delivers them again");
+    for (app, n) in &header.dropped {
+        println!("{app}: {n} older failed event(s) dropped (each app keeps its newest {})", header.bound);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_letter(l: &DeadLetter) {
+    let e = &l.event;
+    println!(
+        "{} {} from {} → {} {} failed at {}  body {}",
+        e.id, e.key, e.sender, l.app, l.handler, l.failed_at, e.body
+    );
+    for a in &l.attempts {
+        println!("  attempt {} ({} ms): {}", a.attempt, a.elapsed_ms, a.error);
+        if let Some(stack) = a.stack.as_deref().and_then(|s| s.split_once('\n')).map(|(_, f)| f) {
+            for line in stack.lines() {
+                println!("    {}", line.trim());
+            }
+        }
+    }
+}
+
+pub async fn replay(scope: &Scope, event_id: Option<&str>, all: bool) -> anyhow::Result<ExitCode> {
+    let session = Session::find(scope)?;
+    let request = serde_json::to_string(&ReplayRequest { event_id: event_id.map(str::to_string), all })?;
+    let answer: ReplayResponse = session
+        .call("POST", path::REPLAY, Some(request), super::timeout())
+        .await
+        .map_err(super::Refusal::into_error)?;
+    for r in &answer.replayed {
+        println!("replaying {} to {} {}", r.event_id, r.app, r.handler);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ioctl status`: the session of a scope, its apps and its counts.
+pub async fn status(scope: &Scope, json_out: bool) -> anyhow::Result<ExitCode> {
+    let session = Session::find(scope)?;
+    let info: SessionInfo =
+        session.call("GET", path::SESSION, None, super::timeout()).await.map_err(super::Refusal::into_error)?;
+    let (c, record) = (info.counts, &session.record);
+    if json_out {
+        println!(
+            "{}",
+            json!({"type": "status", "url": record.url, "pid": record.pid, "apps": record.apps, "account": scope.account, "workspace": scope.workspace, "counts": c})
+        );
+    } else {
+        println!("link session for {scope}: {} (pid {})", record.url, record.pid);
+        println!("apps: {}", record.apps.join(", "));
+        println!(
+            "events: {} published, {} unmatched; deliveries: {} ok, {} failed, {} in flight",
+            c.published, c.unmatched, c.delivered, c.failed, c.in_flight
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,233 @@
+//! The contract between the client commands and a link session: the control API's paths,
+//! typed requests and responses, error codes, the protocol version, and the session record
+//! (`record`). Both sides import these types; neither side matches on the other's sentences.
+
+pub mod record;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Bumped whenever a request, a response or a stream line changes shape. A session record and
+/// the first line of every stream carry it; a client meeting another version says so.
+pub const VERSION: u32 = 2;
+
+/// The control API (every path needs the session token).
+pub mod path {
+    pub const SESSION: &str = "/_ioctl/session";
+    pub const TAIL: &str = "/_ioctl/events/tail";
+    pub const EVENTS: &str = "/_ioctl/events";
+    pub const FAILED: &str = "/_ioctl/events/failed";
+    pub const REPLAY: &str = "/_ioctl/events/replay";
+    pub const APPS: &str = "/_ioctl/apps";
+    /// Header of a link's response naming the link, for `DELETE /_ioctl/apps/{id}`.
+    pub const LINK_ID_HEADER: &str = "x-ioctl-link-id";
+}
+
+/// The sample `vtex.events-example` sender: its id and its public healthcheck route.
+pub mod sample_sender {
+    pub const APP_ID: &str = "vtex.events-example";
+    pub const HCHECK_PATH: &str = "/_v/app/events-example/hcheck";
+}
+
+/// Account and workspace: nothing crosses from one scope to another.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Scope {
+    pub account: String,
+    pub workspace: String,
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "account {}, workspace {}", self.account, self.workspace)
+    }
+}
+
+/// One published event.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Event {
+    pub id: String,
+    pub sender: String,
+    pub key: String,
+    pub subject: String,
+    pub body: Value,
+    /// Microseconds since the epoch; shown as RFC 3339 (formatting waits until it is shown).
+    #[serde(serialize_with = "rfc3339", deserialize_with = "from_rfc3339")]
+    pub time: i64,
+}
+
+impl Event {
+    /// The publish time as RFC 3339 with microseconds.
+    pub fn time_rfc3339(&self) -> String {
+        chrono::DateTime::from_timestamp_micros(self.time)
+            .unwrap_or_default()
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+    }
+}
+
+fn rfc3339<S: serde::Serializer>(micros: &i64, s: S) -> Result<S::Ok, S::Error> {
+    let t = chrono::DateTime::from_timestamp_micros(*micros).unwrap_or_default();
+    s.collect_str(&t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+}
+
+fn from_rfc3339<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let text = String::deserialize(d)?;
+    chrono::DateTime::parse_from_rfc3339(&text).map(|t| t.timestamp_micros()).map_err(serde::de::Error::custom)
+}
+
+/// Counts that add up: deliveries = delivered + failed + in flight, each read from real state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub published: u64,
+    pub unmatched: u64,
+    pub deliveries: u64,
+    pub delivered: u64,
+    pub failed: u64,
+    pub in_flight: u64,
+}
+
+/// One failed attempt, as dead letters keep it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AttemptRecord {
+    pub attempt: u32,
+    pub elapsed_ms: f64,
+    pub error: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<String>,
+}
+
+/// An event whose last attempt at one handler failed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeadLetter {
+    pub event: Arc<Event>,
+    pub app: String,
+    pub handler: String,
+    pub attempts: Vec<AttemptRecord>,
+    pub failed_at: String,
+}
+
+/// `POST /_ioctl/apps`: `ioctl link` asks the session to link an app.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LinkRequest {
+    pub root: PathBuf,
+    pub watch: bool,
+    /// When the link command started (µs since the epoch), for its `ready in N ms`.
+    pub started_at_us: u64,
+}
+
+/// `POST /_ioctl/events`: a manual event (`ioctl events send`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PublishRequest {
+    pub key: String,
+    pub sender: String,
+    #[serde(default)]
+    pub subject: String,
+    #[serde(default)]
+    pub body: Value,
+    /// Publish the same event this many times (load and soak tests); 1 when absent.
+    #[serde(default)]
+    pub repeat: Option<u64>,
+    /// With `repeat`: events per second (as fast as the handlers take them when absent).
+    #[serde(default)]
+    pub rate: Option<f64>,
+}
+
+/// Largest control request body the session reads (a manual event's data included).
+pub const MAX_BODY: usize = 2 << 20;
+
+/// The accepted range of `PublishRequest::rate`, events per second.
+pub const RATE_RANGE: std::ops::RangeInclusive<f64> = 0.001..=100_000.0;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PublishResponse {
+    /// The first event's id.
+    pub id: Option<String>,
+    pub deliveries: u64,
+    pub published: u64,
+}
+
+/// `POST /_ioctl/events/replay`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ReplayRequest {
+    #[serde(default)]
+    pub event_id: Option<String>,
+    #[serde(default)]
+    pub all: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Replayed {
+    pub event_id: String,
+    pub app: String,
+    pub handler: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReplayResponse {
+    pub replayed: Vec<Replayed>,
+}
+
+/// `GET /_ioctl/session`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub protocol: u32,
+    pub account: String,
+    pub workspace: String,
+    pub counts: Counts,
+}
+
+/// `GET /_ioctl/events/failed`: the first line of the NDJSON stream; one [`DeadLetter`] per
+/// line follows.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FailedHeader {
+    pub protocol: u32,
+    /// Letters dropped because an app's bound was reached (oldest first), per app.
+    pub dropped: std::collections::BTreeMap<String, u64>,
+    /// How many letters each app keeps at most.
+    pub bound: usize,
+}
+
+/// The first line of a link's output stream and of a tail: who is talking, in which version.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Hello {
+    pub protocol: u32,
+    pub account: String,
+    pub workspace: String,
+}
+
+/// Why the session refused a request; clients branch on the code, and show the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// No or wrong session token.
+    Unauthorized,
+    /// The request is malformed or out of range.
+    BadRequest,
+    /// No such event, link or route.
+    NotFound,
+    /// The session is ending: start a new one.
+    SessionEnding,
+    /// The app (or another with its id) is linked already.
+    AlreadyLinked,
+    /// The Host header is not loopback (DNS rebinding).
+    ForbiddenHost,
+    /// The body is over the limit.
+    TooLarge,
+}
+
+/// The body of every refused control request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub code: ErrorCode,
+    pub error: String,
+}
+
+/// A control stream's first line when it is not a [`Hello`] of this version, in words.
+pub fn version_mismatch(theirs: Option<u32>) -> String {
+    let theirs = theirs.map_or("an older ioctl".to_string(), |v| format!("protocol {v}"));
+    format!(
+        "the running link session speaks {theirs}, this ioctl speaks protocol {VERSION}: stop the old session (Ctrl-C its `ioctl link`s, or kill the pid in its record) and link again"
+    )
+}

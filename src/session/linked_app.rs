@@ -1,0 +1,565 @@
+//! One app linked into a session: builds it, runs it in a Node worker (with a warm standby
+//! for the next relink), subscribes its handlers, serves its routes, relinks on every save,
+//! restarts a crashed process, and stops gracefully when its link command goes.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use serde_json::json;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::bus::{Bus, Counters, SubscriberId};
+use super::delivery::{Dispatcher, Policy};
+use super::routes::Route;
+use super::state::Session;
+use super::watch as fswatch;
+use crate::app::route::Pattern;
+use crate::app::{self, App};
+use crate::build::Builder;
+use crate::diagnostic::Diagnostic;
+use crate::failure::Failure;
+use crate::protocol::{sample_sender, LinkRequest, Scope};
+use crate::runtime::{self, Host, Installed, Outbox, SendEvent, Spec, Worker};
+use crate::terminal::{Level, Output, Terminal};
+
+/// How long a graceful unlink waits for running handlers.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+/// Bound of each app's delivery queue: publishers wait beyond it.
+const QUEUE_BOUND: usize = 1024;
+/// Bound of each app's `sendEvent` outbox (the host keeps at most 64 unanswered per process).
+const OUTBOX_BOUND: usize = 256;
+
+/// The linked app's state that relinks replace.
+struct Linked {
+    app: App,
+    builder: Builder,
+    spec: Spec,
+    runtime: Installed,
+    worker: watch::Sender<Option<Arc<Worker>>>,
+    policy: watch::Sender<Policy>,
+    /// A warm standby Node host for the next relink (filled in the background after each
+    /// link), so a relink loads the new build without paying for a process start.
+    spare: Arc<tokio::sync::Mutex<Option<Host>>>,
+    /// This app's own tasks (dispatcher, deliveries, standby starts, the outbox).
+    tracker: TaskTracker,
+    terminal: Terminal,
+    /// The app's subscription on the bus, once registered.
+    subscriber: Option<SubscriberId>,
+}
+
+/// What a linked app has registered with the session, undone at unlink.
+struct Registration {
+    subscriber: SubscriberId,
+    counters: Arc<Counters>,
+    queue: mpsc::Sender<crate::session::bus::Delivery>,
+    stop_deliveries: CancellationToken,
+}
+
+enum Ended {
+    Unlinked,
+    Renamed,
+}
+
+/// Links the app and keeps it linked until `unlink` is cancelled; everything it has to say
+/// goes to `terminal`. A link command that sees no `ready` record failed.
+pub async fn run(session: Arc<Session>, req: LinkRequest, terminal: Terminal, unlink: CancellationToken) {
+    // A manifest.json that renames the app ends one link and starts the next under the new id.
+    let mut started_at = SystemTime::UNIX_EPOCH + Duration::from_micros(req.started_at_us);
+    while let Ended::Renamed = run_once(&session, &req, started_at, &terminal, &unlink).await {
+        session.renamed(&req.root);
+        started_at = SystemTime::now();
+    }
+}
+
+async fn run_once(
+    session: &Arc<Session>,
+    req: &LinkRequest,
+    started_at: SystemTime,
+    terminal: &Terminal,
+    unlink: &CancellationToken,
+) -> Ended {
+    let mut linked = match prepare(session, &req.root, terminal).await {
+        Ok(l) => l,
+        Err(f) => {
+            show_failure(terminal, &f, false).await;
+            return Ended::Unlinked;
+        }
+    };
+    let ok = match first_link(&mut linked).await {
+        Ok(()) => true,
+        Err(f) => {
+            show_failure(terminal, &f, req.watch).await;
+            if !req.watch {
+                return Ended::Unlinked;
+            }
+            false
+        }
+    };
+    let reg = register(session, &linked);
+    linked.subscriber = Some(reg.subscriber);
+    banner(&linked, session).await;
+    let elapsed_ms = started_at.elapsed().map_or(0, |d| d.as_millis() as u64);
+    let scope = session.scope();
+    let ready = json!({"type": "ready", "app": linked.spec.full_id, "account": scope.account, "workspace": scope.workspace, "url": session.url(), "elapsed_ms": elapsed_ms, "linked": ok});
+    terminal.record(None, format!("ready in {elapsed_ms} ms"), ready).await;
+    tracing::info!(app = linked.spec.full_id, elapsed_ms, ok, "app ready");
+
+    let renamed = watch_and_supervise(&mut linked, session, req.watch, unlink).await;
+    stop(&mut linked, session, reg, renamed).await
+}
+
+/// Reads the app and sets up what every version of it shares.
+async fn prepare(session: &Session, root: &std::path::Path, terminal: &Terminal) -> Result<Linked, Failure> {
+    let app = App::load(root)?;
+    for w in &app.warnings {
+        terminal.send(Output::Diagnostic { level: Level::Warn, diagnostic: w.clone() }).await;
+    }
+    terminal.info(format!("Linking app {} in {}", app.manifest.full_id(), session.scope())).await;
+    let runtime = runtime::install_runtime(&app.node_dir())?;
+    let tracker = TaskTracker::new();
+    let outbox = start_outbox(&tracker, session.bus().clone(), session.scope().clone());
+    let (policy, _) = Policy::from_client_options(&json!({}), app.service.timeout);
+    Ok(Linked {
+        builder: Builder::new(&app.node_dir()),
+        policy: watch::channel(policy).0,
+        spec: spec_for(&app, session, outbox),
+        app,
+        runtime,
+        worker: watch::channel(None).0,
+        spare: Arc::default(),
+        tracker,
+        terminal: terminal.clone(),
+        subscriber: None,
+    })
+}
+
+/// The task that publishes the app's `sendEvent` calls, one at a time, and answers each.
+fn start_outbox(tracker: &TaskTracker, bus: Arc<Bus>, scope: Scope) -> Outbox {
+    let (tx, mut rx) = mpsc::channel::<SendEvent>(OUTBOX_BOUND);
+    tracker.spawn(async move {
+        while let Some(e) = rx.recv().await {
+            let (event, _) = bus.publish(&scope, &e.sender, &e.key, &e.subject, e.body).await;
+            e.ack.published(event.id.clone()).await;
+        }
+    });
+    tx
+}
+
+/// The first build and start; the app's policy comes from what its Service declares.
+async fn first_link(linked: &mut Linked) -> Result<(), Failure> {
+    let worker = link_once(linked).await?;
+    apply_policy(linked, &worker.loaded.client_options, false).await;
+    linked.worker.send_replace(Some(Arc::new(worker)));
+    Ok(())
+}
+
+/// Subscribes the app's handlers, serves its routes and starts its dispatcher.
+fn register(session: &Session, linked: &Linked) -> Registration {
+    let full_id = &linked.spec.full_id;
+    let (queue, queue_rx) = mpsc::channel(QUEUE_BOUND);
+    session.set_routes(full_id, route_table(&linked.app, full_id, &linked.worker));
+    let (subscriber, counters) =
+        session.bus().subscribe(session.scope().clone(), full_id, subscriptions(&linked.app), queue.clone());
+    let stop_deliveries = CancellationToken::new();
+    let dispatcher = Dispatcher {
+        scope: session.scope().clone(),
+        app: full_id.clone(),
+        bus: session.bus().clone(),
+        terminal: linked.terminal.clone(),
+        policy: linked.policy.subscribe(),
+        worker: linked.worker.subscribe(),
+        dead: session.dead_letters().clone(),
+        tracker: linked.tracker.clone(),
+        stop: stop_deliveries.clone(),
+    };
+    linked.tracker.spawn(dispatcher.run(queue_rx));
+    Registration { subscriber, counters, queue, stop_deliveries }
+}
+
+/// Saves, crashes, unlink: relinks on every batch of changes, restarts a crashed process with
+/// backoff. Returns whether manifest.json renamed the app.
+async fn watch_and_supervise(linked: &mut Linked, session: &Session, watch: bool, unlink: &CancellationToken) -> bool {
+    let watching = if watch {
+        match fswatch::start(&linked.app.root) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                linked.terminal.status(Level::Warn, format!("{e:#}; linked once, not watching")).await;
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let (_watch, mut changes) = match watching {
+        Some((w, rx)) => {
+            linked.prepare_spare();
+            (Some(w), rx)
+        }
+        None => (None, mpsc::channel(1).1),
+    };
+    let mut crashes = Crashes::default();
+    loop {
+        let current = linked.worker.borrow().clone();
+        let exited = async {
+            match &current {
+                Some(w) => w.exited.cancelled().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = unlink.cancelled() => return false,
+            Some(batch) = changes.recv() => {
+                show_changes(&linked.terminal, &batch).await;
+                if let Relink::Renamed = relink(linked, session).await {
+                    return true;
+                }
+                linked.prepare_spare();
+            }
+            _ = exited => {
+                let w = current.expect("exited only fires for a worker");
+                // A stopped-by-us worker was already replaced; only the live one matters.
+                if !linked.worker.borrow().as_ref().is_some_and(|cur| Arc::ptr_eq(cur, &w)) {
+                    continue;
+                }
+                let wait = crashes.next_wait();
+                let reason = w.exit_reason().unwrap_or_default();
+                tracing::warn!(app = linked.spec.full_id, reason, wait_ms = wait.as_millis() as u64, "app crashed");
+                linked.terminal.status(Level::Error, format!(
+                    "the app's Node.js process crashed ({reason}); restarting in {} ms", wait.as_millis()
+                )).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = unlink.cancelled() => return false,
+                }
+                restart(linked).await;
+            }
+        }
+    }
+}
+
+/// Restart backoff after crashes: 100 ms doubling to 3.2 s while crashes come within 30 s.
+#[derive(Default)]
+struct Crashes {
+    count: u32,
+    last: Option<Instant>,
+}
+
+impl Crashes {
+    fn next_wait(&mut self) -> Duration {
+        let recent = self.last.is_some_and(|t| t.elapsed() < Duration::from_secs(30));
+        self.count = if recent { self.count + 1 } else { 1 };
+        self.last = Some(Instant::now());
+        Duration::from_millis(100 * 2u64.pow(self.count.min(6) - 1))
+    }
+}
+
+async fn restart(linked: &mut Linked) {
+    match start_worker(linked).await {
+        Ok(worker) => {
+            linked.worker.send_replace(Some(Arc::new(worker)));
+            tracing::info!(app = linked.spec.full_id, "app restarted");
+            linked.terminal.info("restarted the app's Node.js process").await;
+            linked.prepare_spare();
+        }
+        Err(f) => {
+            linked.worker.send_replace(None);
+            show_failure(&linked.terminal, &f, true).await;
+        }
+    }
+}
+
+async fn show_changes(terminal: &Terminal, batch: &[fswatch::Change]) {
+    for c in batch {
+        let op = if c.deleted { "D" } else { "U" };
+        let line = format!("{op} {}", c.path.display());
+        terminal.record(Some(Level::Info), line, json!({"type": "change", "op": op, "path": c.path})).await;
+    }
+}
+
+/// Graceful stop: no new events for this app, running handlers finish (bounded), then the
+/// process stops and the summary is printed (unless the app is only being renamed).
+async fn stop(linked: &mut Linked, session: &Session, reg: Registration, renamed: bool) -> Ended {
+    let terminal = linked.terminal.clone();
+    if !terminal.is_closed() && !renamed {
+        terminal.info("stopping: waiting for running handlers (Ctrl-C again to force)").await;
+    }
+    session.bus().unsubscribe(reg.subscriber);
+    session.set_routes(&linked.spec.full_id, Vec::new());
+    drop(reg.queue);
+    reg.stop_deliveries.cancel();
+    linked.tracker.close();
+    let _ = tokio::time::timeout(STOP_GRACE, linked.tracker.wait()).await;
+    if let Some(w) = linked.worker.send_replace(None) {
+        w.stop(Duration::from_millis(500)).await;
+    }
+    drop(linked.spare.lock().await.take());
+    if renamed {
+        return Ended::Renamed;
+    }
+    // The app's own deliveries, then the workspace's totals (other apps' included).
+    let (mine, all) = (reg.counters.snapshot(), session.counts());
+    let abandoned = if mine.in_flight > 0 { format!(" ({} abandoned at stop)", mine.in_flight) } else { String::new() };
+    let scope = session.scope();
+    let line = format!(
+        "{} unlinked from {scope}: {} deliveries, {} ok, {} failed, {} in flight{abandoned}; workspace: {} events published",
+        linked.spec.full_id, mine.deliveries, mine.delivered, mine.failed, mine.in_flight, all.published
+    );
+    terminal.record(None, line, json!({"type": "stopped", "app": mine, "counts": all})).await;
+    Ended::Unlinked
+}
+
+impl Linked {
+    /// Starts a standby host in the background, unless one is ready.
+    fn prepare_spare(&self) {
+        let (slot, spec, installed, terminal) =
+            (self.spare.clone(), self.spec.clone(), self.runtime.clone(), self.terminal.clone());
+        self.tracker.spawn(async move {
+            let mut held = slot.lock().await;
+            if held.as_mut().is_some_and(Host::alive) {
+                return;
+            }
+            // A failed standby is not worth reporting: the next relink starts cold and says why.
+            *held = Host::spawn(&spec, &installed, &terminal, true).await.ok();
+        });
+    }
+}
+
+/// Applies the policy the app's Service declares (a relink may change it: the dispatcher
+/// then resizes its limit), warning about options clamped into range. With `announce`, a
+/// policy that changed (or the first one that loaded, after failed builds) is printed.
+async fn apply_policy(linked: &Linked, client_options: &serde_json::Value, announce: bool) {
+    let (policy, warnings) = Policy::from_client_options(client_options, linked.app.service.timeout);
+    for w in warnings {
+        linked.terminal.status(Level::Warn, format!("delivery policy: {w}")).await;
+    }
+    let news = *linked.policy.borrow() != policy || linked.worker.borrow().is_none();
+    if announce && news && !linked.app.service.events.is_empty() {
+        let line = format!("delivery policy for {}: {}", linked.spec.app_id, policy.describe());
+        linked.terminal.info(line).await;
+    }
+    linked.policy.send_replace(policy);
+}
+
+fn spec_for(app: &App, session: &Session, outbox: Outbox) -> Spec {
+    let m = &app.manifest;
+    Spec {
+        node: session.node().to_path_buf(),
+        app_root: app.root.clone(),
+        node_dir: app.node_dir(),
+        app_id: m.id(),
+        full_id: m.full_id(),
+        vendor: m.vendor.clone(),
+        name: m.name.clone(),
+        version: m.version.clone(),
+        scope: session.scope().clone(),
+        sockets: session.sockets().to_path_buf(),
+        entry: crate::build::out_dir(&app.node_dir()).join("index.js"),
+        outbox,
+    }
+}
+
+/// The app's service.json routes, served by whichever version of it is live.
+fn route_table(app: &App, full_id: &str, worker: &watch::Sender<Option<Arc<Worker>>>) -> Vec<Route> {
+    app.service
+        .routes
+        .iter()
+        .filter_map(|(id, r)| {
+            Some(Route {
+                app: full_id.to_string(),
+                id: id.clone(),
+                public: r.public,
+                pattern: Pattern::parse(&r.path).ok()?,
+                timeout: Duration::from_secs(app.service.timeout.unwrap_or(10).into()),
+                worker: worker.subscribe(),
+            })
+        })
+        .collect()
+}
+
+fn subscriptions(app: &App) -> Vec<(String, app::EventSubscription)> {
+    app.service.events.iter().map(|(id, s)| (id.clone(), s.clone())).collect()
+}
+
+/// Build, start a worker, and check that it exports every handler service.json names.
+async fn link_once(linked: &mut Linked) -> Result<Worker, Failure> {
+    linked.builder.build()??;
+    start_worker(linked).await
+}
+
+async fn start_worker(linked: &Linked) -> Result<Worker, Failure> {
+    // A warm standby when one is ready, else (or if it turns out dead) a cold start.
+    let spare = linked.spare.try_lock().ok().and_then(|mut s| s.take());
+    let (spec, terminal) = (&linked.spec, linked.terminal.clone());
+    let worker = match spare {
+        Some(host) => match host.load(spec, terminal.clone()).await {
+            Err(Failure::Internal(_)) => Worker::start(spec, &linked.runtime, terminal).await,
+            done => done,
+        },
+        None => Worker::start(spec, &linked.runtime, terminal).await,
+    }?;
+    let problems = declaration_problems(&linked.app, &worker);
+    if !problems.is_empty() {
+        worker.stop(Duration::from_millis(200)).await;
+        return Err(Failure::App(problems));
+    }
+    Ok(worker)
+}
+
+/// What service.json and the Service disagree on: a declared handler the Service lacks, or a
+/// Service route service.json does not declare (as on VTEX: service.json says its path).
+fn declaration_problems(app: &App, worker: &Worker) -> Vec<Diagnostic> {
+    let exported = &worker.loaded.events;
+    let have = if exported.is_empty() { "none".to_string() } else { exported.join(", ") };
+    let mut problems: Vec<Diagnostic> = app
+        .service
+        .events
+        .keys()
+        .filter(|id| !exported.contains(id))
+        .map(|id| {
+            app.service_json_error(
+                &["events", id],
+                format!("event handler `{id}` is not in the Service's `events` (it exports: {have})"),
+            )
+            .with_help(format!("add `{id}` to `events` in node/index.ts, or rename this entry to an exported handler"))
+        })
+        .collect();
+    for id in worker.loaded.route_ids.iter().filter(|id| !app.service.routes.contains_key(*id)) {
+        problems.push(
+            app.service_json_error(
+                &["routes"],
+                format!("route `{id}` is in the Service's `routes` but not declared in node/service.json"),
+            )
+            .with_help(format!(
+                "declare it: \"routes\": {{ \"{id}\": {{ \"path\": \"/_v/app/...\", \"public\": true }} }}"
+            )),
+        );
+    }
+    problems
+}
+
+enum Relink {
+    Done,
+    Renamed,
+}
+
+/// After a save: reread the app if its JSON changed, rebuild, start the new version beside
+/// the old, switch to it, and let the old one finish its work. On failure the old one stays.
+/// Returns `Renamed` when manifest.json now names another app (vendor, name or version):
+/// the caller unlinks the old id and links the new one.
+async fn relink(linked: &mut Linked, session: &Session) -> Relink {
+    let t0 = Instant::now();
+    let previous = linked.app.clone();
+    let app = match App::load(&linked.app.root) {
+        Ok(app) => app,
+        Err(e) => {
+            show_failure(&linked.terminal, &e.into(), true).await;
+            return Relink::Done;
+        }
+    };
+    if app.manifest.full_id() != previous.manifest.full_id() {
+        let line =
+            format!("manifest.json changed: relinking {} as {}", previous.manifest.full_id(), app.manifest.full_id());
+        linked.terminal.info(line).await;
+        return Relink::Renamed;
+    }
+    linked.app = app;
+    match link_once(linked).await {
+        Ok(worker) => switch_to(linked, session, worker, t0).await,
+        Err(f) => {
+            linked.app = previous;
+            show_failure(&linked.terminal, &f, true).await
+        }
+    }
+    Relink::Done
+}
+
+/// Makes `worker` the live version: new policy, subscriptions and routes; the old version
+/// drains its in-flight work and stops.
+async fn switch_to(linked: &mut Linked, session: &Session, worker: Worker, t0: Instant) {
+    apply_policy(linked, &worker.loaded.client_options, true).await;
+    let full_id = linked.spec.full_id.clone();
+    let old = linked.worker.send_replace(Some(Arc::new(worker)));
+    if let Some(id) = linked.subscriber {
+        session.bus().resubscribe(id, subscriptions(&linked.app));
+    }
+    session.set_routes(&full_id, route_table(&linked.app, &full_id, &linked.worker));
+    if let Some(old) = old {
+        linked.tracker.spawn(async move {
+            old.drain(STOP_GRACE).await;
+            old.stop(Duration::from_millis(500)).await;
+        });
+    }
+    let ms = t0.elapsed().as_millis() as u64;
+    tracing::info!(app = full_id, ms, "relinked");
+    linked
+        .terminal
+        .record(Some(Level::Info), format!("relinked in {ms} ms"), json!({"type": "relinked", "elapsed_ms": ms}))
+        .await;
+}
+
+async fn show_failure(terminal: &Terminal, f: &Failure, watching: bool) {
+    match f {
+        Failure::App(diags) => {
+            for d in diags {
+                terminal.send(Output::Diagnostic { level: Level::Error, diagnostic: d.clone() }).await;
+            }
+        }
+        Failure::Internal(e) => {
+            tracing::error!("link failed: {e:#}");
+            let json = json!({"type": "error", "message": format!("{e:#}")});
+            terminal.record(Some(Level::Error), format!("{e:#}"), json).await;
+        }
+    }
+    let msg = if watching { "App build failed. Waiting for changes..." } else { "App build failed." };
+    terminal.status(Level::Error, msg).await;
+}
+
+async fn banner(linked: &Linked, session: &Session) {
+    let (app, terminal, url) = (&linked.app, &linked.terminal, session.url());
+    if app.service.events.is_empty() && app.service.routes.is_empty() {
+        terminal
+            .status(Level::Warn, "node/service.json declares no events and no routes: nothing will call this app")
+            .await;
+    }
+    for (id, sub) in &app.service.events {
+        let keys: Vec<&str> = sub.all_keys().collect();
+        let sender = sub.sender.as_deref().unwrap_or("(any)");
+        terminal.info(format!("event handler {id}: sender {sender}, keys {}", keys.join(", "))).await;
+    }
+    let served = linked.worker.borrow().as_ref().map(|w| w.loaded.route_ids.clone());
+    for (id, r) in &app.service.routes {
+        let access = if r.public { "public" } else { "private: needs the session token" };
+        terminal.info(format!("route {id}: {url}{} ({access})", r.path)).await;
+        if served.as_ref().is_some_and(|s| !s.contains(id)) {
+            let line = format!("route `{id}` is declared in node/service.json but the Service has no handler for it");
+            terminal.status(Level::Warn, line).await;
+        }
+    }
+    if !app.service.events.is_empty() {
+        let policy = linked.policy.borrow().describe();
+        terminal.info(format!("delivery policy for {}: {policy}", linked.spec.app_id)).await;
+    }
+    terminal.info(format!("session {url} (token in {})", session.record_path().display())).await;
+    sender_banner(linked, session).await;
+}
+
+async fn sender_banner(linked: &Linked, session: &Session) {
+    if session.arm().is_none() {
+        return;
+    }
+    if linked.spec.app_id == sample_sender::APP_ID {
+        let line =
+            "this app replaces the session's sample sender while it is linked (its own route and timer fire events)";
+        linked.terminal.info(line).await;
+    } else if !session.sender_muted().load(std::sync::atomic::Ordering::Relaxed) {
+        let line = format!(
+            "sample sender {} is waiting for its healthcheck: run `ioctl healthcheck` or open {}{}",
+            sample_sender::APP_ID,
+            session.url(),
+            sample_sender::HCHECK_PATH
+        );
+        linked.terminal.info(line).await;
+    }
+}

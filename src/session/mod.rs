@@ -1,0 +1,146 @@
+//! The link session of one account/workspace: a background `ioctl` process that owns the
+//! local server, the event bus, the sample sender and every app linked into the workspace.
+//! Each `ioctl link` registers its app here and streams the app's output back; the session
+//! outlives any one link and ends when its last app is unlinked.
+
+pub mod bus;
+mod delivery;
+mod linked_app;
+mod routes;
+mod sender;
+mod server;
+mod state;
+mod watch;
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::protocol::record;
+use crate::protocol::Scope;
+use crate::terminal::Terminal;
+use state::{Session, Setup};
+
+/// How long a new session waits for its first app before giving up (its link command died).
+const FIRST_APP_WAIT: Duration = Duration::from_secs(15);
+/// How long the session waits for its tasks when it ends.
+const STOP_GRACE: Duration = Duration::from_secs(6);
+
+/// Validated options of a session (from the link command that started it).
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub scope: Scope,
+    pub port: u16,
+    pub sender_interval: Duration,
+    pub sample_sender: bool,
+}
+
+/// Runs a session until its last app is unlinked. The first line on stdout tells the link
+/// command that started it where it listens (or why it could not start).
+pub async fn serve(opts: Options) -> anyhow::Result<ExitCode> {
+    init_log();
+    let started = match start(&opts).await {
+        Ok(s) => s,
+        Err(e) => {
+            handshake(json!({ "error": format!("{e:#}") }));
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let (session, written) = started;
+    handshake(json!({ "url": session.url(), "pid": std::process::id() }));
+    tracing::info!(url = session.url(), scope = %session.scope(), "session started");
+
+    // Ends when the last app leaves, when no app comes at all, or on SIGTERM.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    let no_app = async {
+        tokio::time::sleep(FIRST_APP_WAIT).await;
+        if !session.close_if_unused() {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::pin!(no_app);
+    loop {
+        tokio::select! {
+            _ = session.shutdown().cancelled() => break,
+            _ = &mut no_app => { tracing::info!("no app came: ending"); break }
+            _ = term.recv() => { tracing::info!("SIGTERM: ending"); break }
+            // The session has no terminal of its own: a hang-up is not a reason to stop.
+            _ = hup.recv() => continue,
+        }
+    }
+    session.unlink_all();
+    session.tracker().close();
+    // Apps stop gracefully first (each bounded), then the server and the sender.
+    let _ = tokio::time::timeout(STOP_GRACE, async {
+        while session.has_apps() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    session.shutdown().cancel();
+    let _ = tokio::time::timeout(STOP_GRACE, session.tracker().wait()).await;
+    tracing::info!(counts = ?session.counts(), "session ended");
+    drop(written);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn start(opts: &Options) -> anyhow::Result<(Arc<Session>, record::Written)> {
+    let node = crate::runtime::find_node().await?;
+    let home = record::home()?;
+    let sockets = record::socket_dir(&home)?;
+    let (listener, addr) = server::bind(opts.port).await?;
+    let session = Session::new(Setup {
+        scope: opts.scope.clone(),
+        url: format!("http://{addr}"),
+        token: record::new_token()?,
+        home: home.clone(),
+        node,
+        sockets,
+        sample_sender: opts.sample_sender,
+    });
+    let written = record::Written::write(&home, &session.record())?;
+    session.tracker().spawn(server::serve(listener, session.clone()));
+    if let Some(arm) = session.arm().cloned() {
+        // The sender's messages go to every linked app's terminal.
+        let (terminal, mut rx) = Terminal::channel();
+        let me = session.clone();
+        session.tracker().spawn(async move {
+            while let Some(msg) = rx.recv().await {
+                me.announce(msg).await;
+            }
+        });
+        session.tracker().spawn(sender::run(
+            arm,
+            opts.sender_interval,
+            opts.scope.clone(),
+            session.bus().clone(),
+            terminal,
+            session.sender_muted(),
+            session.shutdown().clone(),
+        ));
+    }
+    Ok((session, written))
+}
+
+fn handshake(line: serde_json::Value) {
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// Logs the session's decisions with `tracing` to its stderr (the log file beside its
+/// record); `IOCTL_LOG` (error, warn, info, debug, trace) sets the level, info by default.
+pub fn init_log() {
+    let level =
+        std::env::var("IOCTL_LOG").ok().and_then(|l| l.parse::<tracing::Level>().ok()).unwrap_or(tracing::Level::INFO);
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_target(false)
+        .try_init();
+}

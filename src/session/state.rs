@@ -1,0 +1,367 @@
+//! The state of one link session behind methods (mini-redis `Db` style): the linked apps,
+//! the bus, the routes, the dead letters and the sample sender's switches. Linking,
+//! unlinking, route lookup, publishing, replaying and "the set of apps changed" keep their
+//! invariants here; the server and each linked app only call these methods.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::bus::{Activity, Bus};
+use super::delivery::DeadLetters;
+use super::linked_app;
+use super::routes::{self, Route};
+use super::sender::Arm;
+use crate::protocol::record::{self, Record};
+use crate::protocol::{
+    sample_sender, Counts, DeadLetter, ErrorBody, ErrorCode, LinkRequest, PublishRequest, PublishResponse,
+    ReplayRequest, ReplayResponse, Replayed, Scope, RATE_RANGE,
+};
+use crate::terminal::{Output, Terminal};
+
+/// Where a session runs and what it was started with.
+pub struct Setup {
+    pub scope: Scope,
+    pub url: String,
+    pub token: String,
+    pub home: PathBuf,
+    pub node: PathBuf,
+    /// The private folder (0700) for the Node hosts' sockets.
+    pub sockets: PathBuf,
+    pub sample_sender: bool,
+}
+
+/// One app linked into the session.
+struct LinkedApp {
+    root: PathBuf,
+    id: Option<String>,
+    terminal: Terminal,
+    unlink: CancellationToken,
+}
+
+#[derive(Default)]
+struct Apps {
+    next_id: u64,
+    linked: HashMap<u64, LinkedApp>,
+    /// Set when the last app left (or none came): no new app may join this session.
+    closing: bool,
+}
+
+/// A link the session accepted: its id, its output, and the token that unlinks it.
+pub struct Accepted {
+    pub id: u64,
+    pub output: mpsc::Receiver<Output>,
+    pub unlink: CancellationToken,
+}
+
+pub struct Session {
+    setup: Setup,
+    /// When the session started (RFC 3339), for its record.
+    started: String,
+    record_path: PathBuf,
+    /// `None` with `--no-sample-sender`.
+    arm: Option<Arm>,
+    /// Set while the real vtex.events-example app is linked: the sample sender then stays quiet.
+    sender_muted: Arc<AtomicBool>,
+    bus: Arc<Bus>,
+    dead: Arc<DeadLetters>,
+    routes: routes::Table,
+    tracker: TaskTracker,
+    /// Cancelled when the session ends: every task of the session listens to it.
+    shutdown: CancellationToken,
+    apps: Mutex<Apps>,
+}
+
+impl Session {
+    pub fn new(setup: Setup) -> Arc<Session> {
+        Arc::new(Session {
+            started: chrono::Utc::now().to_rfc3339(),
+            record_path: record::path(&setup.home, &setup.scope),
+            arm: setup.sample_sender.then(Arm::new),
+            setup,
+            sender_muted: Arc::default(),
+            bus: Bus::new(),
+            dead: Arc::default(),
+            routes: routes::Table::default(),
+            tracker: TaskTracker::new(),
+            shutdown: CancellationToken::new(),
+            apps: Mutex::default(),
+        })
+    }
+
+    pub fn scope(&self) -> &Scope {
+        &self.setup.scope
+    }
+
+    pub fn url(&self) -> &str {
+        &self.setup.url
+    }
+
+    pub fn node(&self) -> &Path {
+        &self.setup.node
+    }
+
+    pub fn sockets(&self) -> &Path {
+        &self.setup.sockets
+    }
+
+    pub fn record_path(&self) -> &Path {
+        &self.record_path
+    }
+
+    /// Whether `token` is this session's.
+    pub fn token_is(&self, token: &str) -> bool {
+        // Both are short hex strings; compare without an early exit all the same.
+        let (a, b) = (token.as_bytes(), self.setup.token.as_bytes());
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+
+    pub fn bus(&self) -> &Arc<Bus> {
+        &self.bus
+    }
+
+    pub fn dead_letters(&self) -> &Arc<DeadLetters> {
+        &self.dead
+    }
+
+    pub fn tracker(&self) -> &TaskTracker {
+        &self.tracker
+    }
+
+    pub fn shutdown(&self) -> &CancellationToken {
+        &self.shutdown
+    }
+
+    /// The sample sender's switch, when the session has one.
+    pub fn arm(&self) -> Option<&Arm> {
+        self.arm.as_ref()
+    }
+
+    /// Whether the sample sender stays quiet (the real events-example app is linked).
+    pub fn sender_muted(&self) -> Arc<AtomicBool> {
+        self.sender_muted.clone()
+    }
+
+    pub fn counts(&self) -> Counts {
+        self.bus.counts()
+    }
+
+    /// Everything that happens on the bus of this session's scope, for a tail.
+    pub fn watch(&self) -> broadcast::Receiver<Activity> {
+        self.bus.watch()
+    }
+
+    /// The session's record, as written under `$IOCTL_HOME/sessions/`.
+    pub fn record(&self) -> Record {
+        let apps = self.apps.lock().unwrap();
+        let mut ids: Vec<String> = apps.linked.values().filter_map(|a| a.id.clone()).collect();
+        ids.sort();
+        Record {
+            protocol: crate::protocol::VERSION,
+            url: self.setup.url.clone(),
+            pid: std::process::id(),
+            token: self.setup.token.clone(),
+            account: self.setup.scope.account.clone(),
+            workspace: self.setup.scope.workspace.clone(),
+            apps: ids,
+            started: self.started.clone(),
+        }
+    }
+
+    /// Links an app (asked by a link command); its output arrives on the returned receiver.
+    pub fn link(self: &Arc<Self>, req: LinkRequest) -> Result<Accepted, ErrorBody> {
+        let id = crate::app::App::load(&req.root).ok().map(|a| a.manifest.full_id());
+        let (terminal, output) = Terminal::channel();
+        let unlink = CancellationToken::new();
+        let link_id = {
+            let mut apps = self.apps.lock().unwrap();
+            if apps.closing {
+                return Err(ErrorBody {
+                    code: ErrorCode::SessionEnding,
+                    error: "this link session is ending; link again".into(),
+                });
+            }
+            if let Some(other) = apps.linked.values().find(|a| a.root == req.root || (id.is_some() && a.id == id)) {
+                return Err(ErrorBody {
+                    code: ErrorCode::AlreadyLinked,
+                    error: format!(
+                        "{} is already linked in {} (from {}); stop that link first",
+                        other.id.as_deref().unwrap_or("this app"),
+                        self.scope(),
+                        other.root.display()
+                    ),
+                });
+            }
+            apps.next_id += 1;
+            let link_id = apps.next_id;
+            let app = LinkedApp { root: req.root.clone(), id, terminal: terminal.clone(), unlink: unlink.clone() };
+            apps.linked.insert(link_id, app);
+            link_id
+        };
+        tracing::info!(link = link_id, root = %req.root.display(), "app linked");
+        self.apps_changed();
+        let me = self.clone();
+        let token = unlink.clone();
+        self.tracker.spawn(async move {
+            linked_app::run(me.clone(), req, terminal, token).await;
+            me.unlinked(link_id);
+        });
+        Ok(Accepted { id: link_id, output, unlink })
+    }
+
+    /// The app at `root` now has another id (its manifest.json changed).
+    pub fn renamed(&self, root: &Path) {
+        let id = crate::app::App::load(root).ok().map(|a| a.manifest.full_id());
+        if let Some(app) = self.apps.lock().unwrap().linked.values_mut().find(|a| a.root == root) {
+            tracing::info!(root = %root.display(), id = ?id, "app renamed");
+            app.id = id;
+        }
+        self.apps_changed();
+    }
+
+    /// Asks a linked app to unlink gracefully; false if there is no such link.
+    pub fn unlink(&self, link_id: u64) -> bool {
+        match self.apps.lock().unwrap().linked.get(&link_id) {
+            Some(app) => {
+                app.unlink.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn unlinked(&self, link_id: u64) {
+        let last = {
+            let mut apps = self.apps.lock().unwrap();
+            apps.linked.remove(&link_id);
+            apps.closing = apps.linked.is_empty();
+            apps.closing
+        };
+        tracing::info!(link = link_id, last, "app unlinked");
+        if last {
+            self.shutdown.cancel();
+        } else {
+            self.apps_changed();
+        }
+    }
+
+    /// Closes the session to new apps when none ever came; true if it is now closing.
+    pub fn close_if_unused(&self) -> bool {
+        let mut apps = self.apps.lock().unwrap();
+        apps.closing |= apps.linked.is_empty() && apps.next_id == 0;
+        apps.closing
+    }
+
+    /// Closes the session to new apps and asks every linked app to unlink.
+    pub fn unlink_all(&self) {
+        let mut apps = self.apps.lock().unwrap();
+        apps.closing = true;
+        for app in apps.linked.values() {
+            app.unlink.cancel();
+        }
+    }
+
+    pub fn has_apps(&self) -> bool {
+        !self.apps.lock().unwrap().linked.is_empty()
+    }
+
+    /// The set of linked apps changed: rewrite the record, mute or unmute the sample sender.
+    fn apps_changed(&self) {
+        let real_sender = {
+            let apps = self.apps.lock().unwrap();
+            apps.linked
+                .values()
+                .any(|a| a.id.as_deref().and_then(|id| id.split('@').next()) == Some(sample_sender::APP_ID))
+        };
+        self.sender_muted.store(real_sender, Ordering::Relaxed);
+        // The record was written at start; keeping its app list current is best effort.
+        if let Err(e) = record::write(&self.setup.home, &self.record()) {
+            tracing::warn!("cannot rewrite the session record: {e:#}");
+        }
+    }
+
+    /// Shows session-level output (the sample sender's) in every linked app's terminal.
+    pub async fn announce(&self, msg: Output) {
+        let terminals: Vec<Terminal> = self.apps.lock().unwrap().linked.values().map(|a| a.terminal.clone()).collect();
+        for t in terminals {
+            t.send(msg.clone()).await;
+        }
+    }
+
+    /// Replaces the routes of `app`.
+    pub fn set_routes(&self, app: &str, routes: Vec<Route>) {
+        self.routes.set(app, routes);
+    }
+
+    /// The route a request path is for (its local form, without the `/{account}/{workspace}`
+    /// prefix), with its params.
+    pub fn route(&self, path: &str) -> Option<(Route, BTreeMap<String, String>)> {
+        self.routes.lookup(path)
+    }
+
+    /// Publishes a manual event (`repeat` times, paced at `rate`); each publish waits for room
+    /// in full queues, so a big repeat is paced by the handlers.
+    pub async fn publish(&self, p: &PublishRequest) -> Result<PublishResponse, ErrorBody> {
+        let bad = |error: String| ErrorBody { code: ErrorCode::BadRequest, error };
+        if p.key.is_empty() {
+            return Err(bad("an event needs a key".into()));
+        }
+        let repeat = p.repeat.unwrap_or(1).max(1);
+        let mut pace = match p.rate {
+            None => None,
+            Some(r) if r.is_finite() && RATE_RANGE.contains(&r) => {
+                let mut t = tokio::time::interval(std::time::Duration::from_secs_f64(1.0 / r));
+                t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+                Some(t)
+            }
+            Some(r) => {
+                let (lo, hi) = (RATE_RANGE.start(), RATE_RANGE.end());
+                return Err(bad(format!("rate {r} is out of range: give {lo} to {hi} events per second")));
+            }
+        };
+        let (mut first, mut deliveries) = (None, 0);
+        for _ in 0..repeat {
+            if let Some(t) = pace.as_mut() {
+                t.tick().await;
+            }
+            let (event, n) = self.bus.publish(self.scope(), &p.sender, &p.key, &p.subject, p.body.clone()).await;
+            first.get_or_insert(event.id.clone());
+            deliveries += n as u64;
+        }
+        Ok(PublishResponse { id: first, deliveries, published: repeat })
+    }
+
+    /// Delivers dead letters again (to the handler that failed them); a new failure puts them back.
+    pub async fn replay(&self, r: &ReplayRequest) -> Result<ReplayResponse, ErrorBody> {
+        if r.event_id.is_none() && !r.all {
+            return Err(ErrorBody {
+                code: ErrorCode::BadRequest,
+                error: "name an event id or ask for all failed events".into(),
+            });
+        }
+        let letters = self.dead.take(r.event_id.as_deref());
+        if letters.is_empty() {
+            let what =
+                r.event_id.clone().map_or("no failed events".to_string(), |id| format!("no failed event with id {id}"));
+            return Err(ErrorBody { code: ErrorCode::NotFound, error: what });
+        }
+        let mut replayed = Vec::new();
+        for letter in letters {
+            match self.bus.redeliver(&letter.app, letter.event.clone(), &letter.handler).await {
+                Ok(()) => replayed.push(Replayed {
+                    event_id: letter.event.id.clone(),
+                    app: letter.app.clone(),
+                    handler: letter.handler.clone(),
+                }),
+                // The app is not linked now: the letter stays for a later replay.
+                Err(_) => self.dead.push(DeadLetter::clone(&letter)),
+            }
+        }
+        Ok(ReplayResponse { replayed })
+    }
+}
