@@ -77,16 +77,22 @@ type Parse<T> = fn(&Path, &str) -> Result<(T, Vec<Diagnostic>), Diagnostic>;
 
 fn read<T>(root: &Path, rel: &str, parse: Parse<T>) -> Result<(T, Vec<Diagnostic>), LoadError> {
     let path = root.join(rel);
-    let source = std::fs::read_to_string(&path).with_context(|| format!("{}: cannot read", path.display()))?;
-    parse(Path::new(rel), &source).map_err(LoadError::Diagnostic)
+    let bytes = std::fs::read(&path).with_context(|| format!("{}: cannot read", path.display()))?;
+    parse_bytes(Path::new(rel), &bytes, parse).map_err(LoadError::Diagnostic)
+}
+
+/// What [`App::load`] does with a file's bytes once read: decode, then parse.
+fn parse_bytes<T>(rel: &Path, bytes: &[u8], parse: Parse<T>) -> Result<(T, Vec<Diagnostic>), Diagnostic> {
+    parse(rel, json::decode(rel, bytes)?)
 }
 
 impl App {
     /// A diagnostic aimed at a key path inside node/service.json (e.g. `["events", id]`).
     pub fn service_json_error(&self, keys: &[&str], message: impl Into<String>) -> Diagnostic {
         let rel = Path::new("node/service.json");
-        match std::fs::read_to_string(self.root.join(rel)) {
-            Ok(source) => json::error_at(rel, &source, keys, message),
+        let bytes = std::fs::read(self.root.join(rel)).unwrap_or_default();
+        match json::decode(rel, &bytes) {
+            Ok(source) => json::error_at(rel, source, keys, message),
             Err(_) => Diagnostic::at_line_col(rel, None, 1, 1, message),
         }
     }
