@@ -165,6 +165,33 @@ mod tests {
     }
 
     #[test]
+    fn error_points_at_the_key_not_an_equal_string_before_it() {
+        let src = "{\n  \"title\": \"name\",\n  \"vendor\": \"vtex\",\n  \"name\": \"Bad\",\n  \"version\": \"0.0.1\",\n  \"builders\": {\"node\": \"6.x\"}\n}";
+        let e = Manifest::parse(Path::new("manifest.json"), src).unwrap_err();
+        assert_eq!((e.line, e.column), (4, 3), "{e}");
+    }
+
+    #[test]
+    fn bom_duplicates_and_non_objects() {
+        let (m, _) = Manifest::parse(Path::new("manifest.json"), &format!("\u{FEFF}{GOOD}")).unwrap();
+        assert_eq!(m.id(), "vtex.service-course");
+        let e = Manifest::parse(Path::new("manifest.json"), "[]").unwrap_err();
+        assert_eq!(e.message, "manifest.json must be a JSON object, not an array");
+        let e = Manifest::parse(Path::new("manifest.json"), r#"{"name":"a","name":"b"}"#).unwrap_err();
+        assert_eq!((e.message.as_str(), e.column), ("duplicate field `name`", 13));
+    }
+
+    #[test]
+    fn long_values_are_clipped_in_messages() {
+        let src = format!(
+            r#"{{"vendor":"vtex","name":"a","version":"{}","builders":{{"node":"6.x"}}}}"#,
+            "9".repeat(100_000)
+        );
+        let e = Manifest::parse(Path::new("manifest.json"), &src).unwrap_err();
+        assert!(e.message.len() < 200, "{}", e.message.len());
+    }
+
+    #[test]
     fn unknown_field_warns() {
         let src = r#"{"vendor":"vtex","name":"a","version":"1.0.0","builders":{"node":"6.x"},"colour":1}"#;
         let (_, w) = Manifest::parse(Path::new("m"), src).unwrap();

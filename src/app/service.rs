@@ -249,6 +249,57 @@ mod tests {
     }
 
     #[test]
+    fn duplicate_handler_and_route_ids_are_refused_at_the_second() {
+        let e = parse("{\"events\": {\n  \"a\": {\"keys\": [\"k\"]},\n  \"a\": {\"keys\": [\"j\"]}\n}}").unwrap_err();
+        assert_eq!((e.line, e.column), (3, 3), "{e}");
+        assert!(e.message.contains("duplicate event handler id `a` in `events` (first at line 2, column 3)"), "{e}");
+        let e = parse("{\"routes\": {\"r\": {\"path\": \"/a\"}, \"r\": {\"path\": \"/b\"}}}").unwrap_err();
+        assert!(e.message.contains("duplicate route id `r`"), "{e}");
+        assert_eq!(e.column, 34, "{e}");
+    }
+
+    #[test]
+    fn non_object_is_named_in_json_terms() {
+        for (src, kind) in [("[]", "an array"), ("\"x\"", "a string"), ("3", "a number"), ("null", "null")] {
+            let e = parse(src).unwrap_err();
+            assert_eq!(e.message, format!("node/service.json must be a JSON object, not {kind}"));
+        }
+        let e = parse(r#"{"routes": []}"#).unwrap_err();
+        assert!(!e.message.contains("struct") && e.message.contains("expected an object"), "{e}");
+    }
+
+    #[test]
+    fn bom_is_accepted() {
+        let (s, _) = parse("\u{FEFF}{\"timeout\": 5}").unwrap();
+        assert_eq!(s.timeout, Some(5));
+    }
+
+    #[test]
+    fn sizing_numbers_out_of_range_are_positioned() {
+        let e = parse("{\n  \"memory\": 256,\n  \"timeout\": 0\n}").unwrap_err();
+        assert_eq!((e.line, e.column), (3, 3), "{e}");
+        assert_eq!(e.message, "`timeout` must be a whole number of seconds from 1 to 3600, not 0");
+        assert!(e.help.as_deref().unwrap().contains("1 to 3600"));
+        for bad in ["3601", "1.5", "-1", "\"10\"", "1e30"] {
+            let e = parse(&format!("{{\"timeout\": {bad}}}")).unwrap_err();
+            assert!(e.message.starts_with("`timeout` must be"), "{bad}: {e}");
+        }
+        for (field, bad) in
+            [("memory", "-128"), ("ttl", "2.5"), ("minReplicas", "-1"), ("maxReplicas", "0"), ("workers", "true")]
+        {
+            let e = parse(&format!("{{\"events\": {{}},\n \"{field}\": {bad}}}")).unwrap_err();
+            assert!(e.message.starts_with(&format!("`{field}` must be a whole number")), "{e}");
+            assert_eq!((e.line, e.column), (2, 2), "{e}");
+        }
+        let e = parse(r#"{"minReplicas": 4, "maxReplicas": 2}"#).unwrap_err();
+        assert!(e.message.contains("less than `minReplicas`"), "{e}");
+        let (s, _) =
+            parse(r#"{"memory": 256, "ttl": 10, "timeout": 3600, "minReplicas": 0, "maxReplicas": 4, "workers": 1}"#)
+                .unwrap();
+        assert_eq!(s.timeout, Some(3600));
+    }
+
+    #[test]
     fn unknown_top_level_field_warns() {
         let (_, w) = parse(r#"{"memroy": 128}"#).unwrap();
         assert!(w[0].message.contains("unknown field `memroy`"));
