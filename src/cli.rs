@@ -43,7 +43,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Create an app from a template (available: service-course)
+    /// Create an app from a template
+    #[command(about = crate::init::about(), long_about = None)]
     Init {
         /// Template name
         template: String,
@@ -95,8 +96,8 @@ pub enum EventsCommand {
         /// Publish the event this many times (publishers wait when handlers fall behind)
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
         repeat: u64,
-        /// With --repeat: events per second [default: as fast as handlers take them]
-        #[arg(long)]
+        /// With --repeat: events per second, 0.001 to 100000 [default: as fast as handlers take them]
+        #[arg(long, value_name = "PER_SECOND", value_parser = rate, allow_hyphen_values = true)]
         rate: Option<f64>,
         /// One JSON object per line
         #[arg(long)]
@@ -179,6 +180,17 @@ impl SessionArgs {
     }
 }
 
+/// Bounds of `events send --rate`, in events per second: beyond them pacing means nothing
+/// (faster than one event per 10 µs, or slower than one per ~17 minutes).
+pub const RATE: std::ops::RangeInclusive<f64> = 0.001..=100_000.0;
+
+fn rate(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(r) if RATE.contains(&r) => Ok(r),
+        _ => Err(format!("expected events per second from {} to {}", RATE.start(), RATE.end())),
+    }
+}
+
 fn sender_interval(seconds: f64) -> Result<Duration, String> {
     if !(seconds.is_finite() && seconds >= 0.01) {
         return Err(format!("--sender-interval must be a number of seconds ≥ 0.01, not {seconds}"));
@@ -198,11 +210,20 @@ impl ScopeArgs {
     }
 }
 
+/// Workspace names are case-insensitive on VTEX (they are part of a host name), so `MASTER`
+/// or `Master` is the production workspace too: spell it `master`, which link refuses.
+fn production_as_master(mut scope: Scope) -> Scope {
+    if scope.workspace.eq_ignore_ascii_case("master") {
+        scope.workspace = "master".to_string();
+    }
+    scope
+}
+
 impl LinkArgs {
     pub fn options(&self, color: ColorChoice) -> Result<crate::client::link::Options, String> {
         Ok(crate::client::link::Options {
             app_dir: self.app_dir.clone().unwrap_or_else(|| PathBuf::from(".")),
-            scope: self.scope.scope()?,
+            scope: production_as_master(self.scope.scope()?),
             port: self.port.unwrap_or(0),
             sender_interval: sender_interval(self.sender_interval.unwrap_or(10.0))?,
             sample_sender: !self.no_sample_sender,
@@ -210,5 +231,55 @@ impl LinkArgs {
             watch: !self.no_watch,
             format: Format::detect(self.json, color),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("ioctl").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn rate_must_be_finite_positive_and_in_range() {
+        for bad in ["nan", "NaN", "inf", "-inf", "0", "-1", "1e-20", "0.0009", "100001", "1e12", "x"] {
+            let e = parse(&["events", "send", "k", "--repeat", "5", "--rate", bad]).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad}");
+            let text = e.to_string();
+            assert!(text.contains("--rate") && text.contains("0.001 to 100000"), "{bad}: {text}");
+        }
+        for good in ["0.001", "1", "2.5", "100000"] {
+            assert!(parse(&["events", "send", "k", "--rate", good]).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn repeat_is_at_least_one() {
+        for bad in ["0", "-1", "x"] {
+            let e = parse(&["events", "send", "k", &format!("--repeat={bad}")]).unwrap_err();
+            assert_eq!(e.exit_code(), 2);
+            assert!(e.to_string().contains("--repeat"), "{e}");
+        }
+    }
+
+    #[test]
+    fn every_case_of_master_is_the_production_workspace() {
+        for ws in ["master", "MASTER", "Master", "mAsTeR"] {
+            let Command::Link(args) = parse(&["link", "-w", ws]).unwrap().command else { panic!() };
+            assert_eq!(args.options(ColorChoice::Never).unwrap().scope.workspace, "master", "{ws}");
+        }
+        let Command::Link(args) = parse(&["link", "-w", "masters"]).unwrap().command else { panic!() };
+        assert_eq!(args.options(ColorChoice::Never).unwrap().scope.workspace, "masters");
+    }
+
+    #[test]
+    fn init_help_lists_exactly_the_templates() {
+        use clap::CommandFactory;
+        let help = Cli::command().render_help().to_string();
+        let line = help.lines().find(|l| l.trim_start().starts_with("init")).unwrap();
+        assert!(line.contains(&crate::init::names().join(", ")), "{line}");
+        assert_eq!(crate::init::names(), ["events-example", "service-course"]);
     }
 }

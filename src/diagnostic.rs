@@ -4,7 +4,10 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
+use miette::{
+    GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents, SourceCode, SourceSpan,
+    SpanContents,
+};
 
 /// One problem at one place of one file. `line` and `column` are 1-based, as editors show them.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -63,13 +66,9 @@ impl Diagnostic {
         let Some(source) = &self.source else {
             return self.help.as_ref().map(|h| format!("  help: {h}")).unwrap_or_default();
         };
-        let offset = offset_of(source, self.line, self.column);
-        let report = Framed {
-            message: self.message.clone(),
-            help: self.help.clone(),
-            src: NamedSource::new(self.file.display().to_string(), source.clone()),
-            span: (offset, 0).into(),
-        };
+        let src = Excerpt::new(self.file.display().to_string(), source, self.line, self.column);
+        let report =
+            Framed { message: self.message.clone(), help: self.help.clone(), span: (src.caret, 0).into(), src };
         let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
         let handler = GraphicalReportHandler::new_themed(theme).with_context_lines(1);
         let mut out = String::new();
@@ -105,8 +104,96 @@ impl std::error::Error for Diagnostic {}
 struct Framed {
     message: String,
     help: Option<String>,
-    src: NamedSource<String>,
+    src: Excerpt,
     span: SourceSpan,
+}
+
+/// Characters of a line shown on each side of the caret; the rest is cut with `…`, so a
+/// minified (or hostile) one-line file of megabytes shows as one short line.
+const HALF_WIDTH: usize = 60;
+
+/// The lines of the code frame (the caret's and one on each side), cut around the caret's
+/// column, reporting to miette the line numbers and column they have in the whole file.
+#[derive(Debug)]
+struct Excerpt {
+    name: String,
+    text: String,
+    /// 0-based line of the file where `text` starts.
+    first_line: usize,
+    /// Byte offset of the caret in `text`.
+    caret: usize,
+    /// 1-based line and column of the caret in the file.
+    line: usize,
+    column: usize,
+}
+
+impl Excerpt {
+    fn new(name: String, source: &str, line: usize, column: usize) -> Self {
+        let at = offset_of(source, line, column);
+        let line_start = source[..at].rfind('\n').map_or(0, |i| i + 1);
+        let first_start = if line_start == 0 { 0 } else { source[..line_start - 1].rfind('\n').map_or(0, |i| i + 1) };
+        let line_end = source[at..].find('\n').map_or(source.len(), |i| at + i);
+        let last_end = match source.get(line_end + 1..) {
+            Some(rest) => rest.find('\n').map_or(source.len(), |i| line_end + 1 + i),
+            None => line_end,
+        };
+        let caret_char = source[line_start..at].chars().count();
+        let (mut text, mut caret) = (String::new(), 0);
+        let mut start = first_start;
+        for (i, full) in source[first_start..last_end].split('\n').enumerate() {
+            if i > 0 {
+                text.push('\n');
+            }
+            // Lines that fit are shown whole; longer ones keep the window around the caret's
+            // column (the same on every line, so the lines stay aligned).
+            let count = full.chars().count();
+            let from = if count <= 2 * HALF_WIDTH {
+                0
+            } else {
+                caret_char.saturating_sub(HALF_WIDTH).min(count - 2 * HALF_WIDTH)
+            };
+            let to = if count <= 2 * HALF_WIDTH { count } else { from + 2 * HALF_WIDTH };
+            if from > 0 {
+                text.push('…');
+            }
+            if start == line_start {
+                let before = caret_char.saturating_sub(from);
+                caret = text.len() + full.chars().skip(from).take(before).map(char::len_utf8).sum::<usize>();
+            }
+            text.extend(full.chars().skip(from).take(to - from));
+            if count > to {
+                text.push('…');
+            }
+            start += full.len() + 1;
+        }
+        let first_line = line.saturating_sub(1) - usize::from(first_start < line_start);
+        Excerpt { name, text, first_line, caret, line, column }
+    }
+}
+
+impl SourceCode for Excerpt {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        before: usize,
+        after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        let inner = self.text.read_span(span, before, after)?;
+        // The caret alone is read for the header's `file:line:col`: say where it is in the file.
+        let (line, column) = if span.offset() == self.caret && before == 0 && after == 0 {
+            (self.line - 1, self.column - 1)
+        } else {
+            (inner.line() + self.first_line, inner.column())
+        };
+        Ok(Box::new(MietteSpanContents::new_named(
+            self.name.clone(),
+            inner.data(),
+            *inner.span(),
+            line,
+            column,
+            inner.line_count(),
+        )))
+    }
 }
 
 impl fmt::Display for Framed {
@@ -170,6 +257,36 @@ mod tests {
         assert_eq!(line_col(src, off), (3, 9));
         assert_eq!(offset_of(src, 3, 9), off);
         assert_eq!(line_col(src, 0), (1, 1));
+    }
+
+    #[test]
+    fn long_lines_are_cut_around_the_caret() {
+        let mut src = format!("{{\"a\": \"{}\", ", "x".repeat(5_000_000));
+        let at = src.len();
+        src.push_str("\"b\": bad, \"c\": \"");
+        src.push_str(&"y".repeat(5_000_000));
+        src.push_str("\"}\n{}\n");
+        let (line, column) = line_col(&src, at + 5);
+        let d = Diagnostic::at_line_col(Path::new("node/service.json"), Some(&src), line, column, "expected value");
+        let out = d.render_full(false);
+        assert!(out.len() < 2000, "{} bytes:\n{}", out.len(), &out[..2000.min(out.len())]);
+        assert!(out.contains(&format!("╭─[node/service.json:1:{column}]")), "{out}");
+        assert!(out.contains("…xxx") && out.contains("\"b\": bad") && out.contains("yyy…"), "{out}");
+        assert!(out.contains(" 2 │ {}"), "the next line, numbered: {out}");
+        // The caret sits under `bad`.
+        let lines: Vec<&str> = out.lines().collect();
+        let code = lines.iter().find(|l| l.contains("\"b\": bad")).unwrap();
+        let mark = lines.iter().find(|l| l.contains('▲')).unwrap();
+        let col = |s: &str, pat: &str| s[..s.find(pat).unwrap()].chars().count();
+        assert_eq!(col(mark, "▲"), col(code, "bad"), "{out}");
+    }
+
+    #[test]
+    fn frame_numbers_lines_of_the_whole_file() {
+        let src = "{\n  \"a\": 1,\n  \"b\": x\n}\n";
+        let d = Diagnostic::at_line_col(Path::new("f.json"), Some(src), 3, 8, "bad");
+        let out = d.render_full(false);
+        assert!(out.contains("╭─[f.json:3:8]") && out.contains(" 2 │   \"a\": 1,") && out.contains(" 4 │ }"), "{out}");
     }
 
     #[test]

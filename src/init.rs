@@ -49,6 +49,11 @@ pub fn names() -> Vec<&'static str> {
     TEMPLATES.iter().map(|(n, _)| *n).collect()
 }
 
+/// The one-line help of `ioctl init`, listing the templates there are.
+pub fn about() -> String {
+    format!("Create an app from a template ({})", names().join(", "))
+}
+
 pub fn run(template: &str, dir: &Path) -> anyhow::Result<ExitCode> {
     let Some((_, files)) = TEMPLATES.iter().find(|(n, _)| *n == template) else {
         bail!("unknown template `{template}`; available: {}", names().join(", "));

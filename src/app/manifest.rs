@@ -64,19 +64,43 @@ impl Manifest {
 
     /// Parses and validates; returns the manifest and its warnings.
     pub fn parse(file: &Path, source: &str) -> Result<(Self, Vec<Diagnostic>), Diagnostic> {
-        let m: Manifest = json::parse(file, source)?;
+        let source = source.strip_prefix('\u{FEFF}').unwrap_or(source);
+        if let Some((name, second, _)) = json::duplicate_key(source, &[]) {
+            return Err(Diagnostic::at_offset(
+                file,
+                source,
+                second,
+                format!("duplicate field `{}`", json::clip(&name, 60)),
+            )
+            .with_help("keep one: the last one would silently replace the first"));
+        }
+        let m: Manifest = json::parse(file, source, "manifest.json")?;
         if !is_app_word(&m.vendor, true) {
-            return Err(json::error_at(file, source, &["vendor"], format!("invalid vendor `{}`", m.vendor))
-                .with_help("use lowercase letters, digits and `-`, e.g. \"vtex\""));
+            return Err(json::error_at(
+                file,
+                source,
+                &["vendor"],
+                format!("invalid vendor `{}`", json::clip(&m.vendor, 60)),
+            )
+            .with_help("use lowercase letters, digits and `-`, e.g. \"vtex\""));
         }
         if !is_app_word(&m.name, false) {
-            return Err(json::error_at(file, source, &["name"], format!("invalid app name `{}`", m.name)).with_help(
-                "use lowercase letters, digits and `-`, not starting with a digit, e.g. \"service-course\"",
-            ));
+            return Err(json::error_at(
+                file,
+                source,
+                &["name"],
+                format!("invalid app name `{}`", json::clip(&m.name, 60)),
+            )
+            .with_help("use lowercase letters, digits and `-`, not starting with a digit, e.g. \"service-course\""));
         }
         if !is_semver(&m.version) {
-            return Err(json::error_at(file, source, &["version"], format!("invalid version `{}`", m.version))
-                .with_help("use semver MAJOR.MINOR.PATCH, e.g. \"0.0.1\""));
+            return Err(json::error_at(
+                file,
+                source,
+                &["version"],
+                format!("invalid version `{}`", json::clip(&m.version, 60)),
+            )
+            .with_help("use semver MAJOR.MINOR.PATCH, e.g. \"0.0.1\""));
         }
         if !m.builders.contains_key("node") {
             return Err(json::error_at(file, source, &["builders"], "this app has no `node` builder")
@@ -138,6 +162,33 @@ mod tests {
         let e = Manifest::parse(Path::new("manifest.json"), src).unwrap_err();
         assert_eq!(e.line, 2);
         assert!(e.message.contains("invalid type"), "{}", e.message);
+    }
+
+    #[test]
+    fn error_points_at_the_key_not_an_equal_string_before_it() {
+        let src = "{\n  \"title\": \"name\",\n  \"vendor\": \"vtex\",\n  \"name\": \"Bad\",\n  \"version\": \"0.0.1\",\n  \"builders\": {\"node\": \"6.x\"}\n}";
+        let e = Manifest::parse(Path::new("manifest.json"), src).unwrap_err();
+        assert_eq!((e.line, e.column), (4, 3), "{e}");
+    }
+
+    #[test]
+    fn bom_duplicates_and_non_objects() {
+        let (m, _) = Manifest::parse(Path::new("manifest.json"), &format!("\u{FEFF}{GOOD}")).unwrap();
+        assert_eq!(m.id(), "vtex.service-course");
+        let e = Manifest::parse(Path::new("manifest.json"), "[]").unwrap_err();
+        assert_eq!(e.message, "manifest.json must be a JSON object, not an array");
+        let e = Manifest::parse(Path::new("manifest.json"), r#"{"name":"a","name":"b"}"#).unwrap_err();
+        assert_eq!((e.message.as_str(), e.column), ("duplicate field `name`", 13));
+    }
+
+    #[test]
+    fn long_values_are_clipped_in_messages() {
+        let src = format!(
+            r#"{{"vendor":"vtex","name":"a","version":"{}","builders":{{"node":"6.x"}}}}"#,
+            "9".repeat(100_000)
+        );
+        let e = Manifest::parse(Path::new("manifest.json"), &src).unwrap_err();
+        assert!(e.message.len() < 200, "{}", e.message.len());
     }
 
     #[test]

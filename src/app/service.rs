@@ -71,7 +71,13 @@ impl EventSubscription {
 
 impl ServiceJson {
     pub fn parse(file: &Path, source: &str) -> Result<(Self, Vec<Diagnostic>), Diagnostic> {
-        let s: ServiceJson = json::parse(file, source)?;
+        let source = source.strip_prefix('\u{FEFF}').unwrap_or(source);
+        // First as plain JSON, to check what the typed parse would reject in Rust's terms or
+        // accept silently (numbers out of range, duplicate ids), with the field's position.
+        let raw: Value = json::parse(file, source, WHAT)?;
+        check_numbers(file, source, &raw)?;
+        check_duplicates(file, source)?;
+        let s: ServiceJson = json::parse(file, source, WHAT)?;
         let mut warnings = json::unknown_fields(file, source, &[], &s.extra, KNOWN);
         for (id, sub) in &s.events {
             if sub.all_keys().next().is_none() {
@@ -85,7 +91,7 @@ impl ServiceJson {
             }
             if let Some(sender) = &sub.sender {
                 if !is_app_id(sender) {
-                    let msg = format!("invalid sender `{sender}` in event handler `{id}`");
+                    let msg = format!("invalid sender `{}` in event handler `{id}`", json::clip(sender, 60));
                     return Err(json::error_at(file, source, &["events", id, "sender"], msg).with_help(
                         "a sender is an app id without version, `vendor.name`, e.g. \"vtex.events-example\"",
                     ));
@@ -107,7 +113,8 @@ impl ServiceJson {
                 return Err(json::error_at(file, source, &["routes", id, "path"], format!("route `{id}`: {e}")));
             }
             if !route.path.starts_with('/') {
-                let msg = format!("route `{id}` has path `{}`, which does not start with `/`", route.path);
+                let msg =
+                    format!("route `{id}` has path `{}`, which does not start with `/`", json::clip(&route.path, 60));
                 return Err(json::error_at(file, source, &["routes", id, "path"], msg)
                     .with_help("write the full path, e.g. \"/_v/app/my-app/status/:code\""));
             }
@@ -115,6 +122,74 @@ impl ServiceJson {
         }
         Ok((s, warnings))
     }
+}
+
+const WHAT: &str = "node/service.json";
+
+/// The sizing fields VTEX documents: (name, unit, smallest, largest). VTEX states no maximum
+/// for `timeout`; ioctl accepts up to an hour. The others are only refused when they are
+/// obviously wrong (negative, fractional, zero where zero means nothing runs).
+const NUMBERS: &[(&str, &str, u64, u64)] = &[
+    ("timeout", "seconds", 1, 3600),
+    ("memory", "MB", 1, u32::MAX as u64),
+    ("ttl", "minutes", 1, u32::MAX as u64),
+    ("minReplicas", "replicas", 0, u32::MAX as u64),
+    ("maxReplicas", "replicas", 1, u32::MAX as u64),
+    ("workers", "workers", 1, u32::MAX as u64),
+];
+
+fn check_numbers(file: &Path, source: &str, raw: &Value) -> Result<(), Diagnostic> {
+    for &(name, unit, min, max) in NUMBERS {
+        let Some(v) = raw.get(name).filter(|v| !v.is_null()) else { continue };
+        if v.as_u64().is_some_and(|n| (min..=max).contains(&n)) {
+            continue;
+        }
+        let range = if max == u32::MAX as u64 { format!("≥ {min}") } else { format!("from {min} to {max}") };
+        let shown = json::clip(&v.to_string(), 60);
+        let mut e = json::error_at(
+            file,
+            source,
+            &[name],
+            format!("`{name}` must be a whole number of {unit} {range}, not {shown}"),
+        );
+        if name == "timeout" {
+            e = e.with_help(
+                "the time a request or event handler may take, in seconds; VTEX states no maximum, ioctl accepts 1 to 3600",
+            );
+        }
+        return Err(e);
+    }
+    let replicas = |k| raw.get(k).and_then(Value::as_u64);
+    if let (Some(min), Some(max)) = (replicas("minReplicas"), replicas("maxReplicas")) {
+        if max < min {
+            return Err(json::error_at(
+                file,
+                source,
+                &["maxReplicas"],
+                format!("`maxReplicas` ({max}) is less than `minReplicas` ({min})"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Duplicate keys, which serde would resolve silently by keeping the last.
+fn check_duplicates(file: &Path, source: &str) -> Result<(), Diagnostic> {
+    for (path, what) in [(&[][..], "field"), (&["events"][..], "event handler id"), (&["routes"][..], "route id")] {
+        if let Some((name, second, first)) = json::duplicate_key(source, path) {
+            let (line, column) = crate::diagnostic::line_col(source, first);
+            let place = path.first().map(|p| format!(" in `{p}`")).unwrap_or_default();
+            let name = json::clip(&name, 60);
+            return Err(Diagnostic::at_offset(
+                file,
+                source,
+                second,
+                format!("duplicate {what} `{name}`{place} (first at line {line}, column {column})"),
+            )
+            .with_help(format!("keep one `{name}`: the last one would silently replace the first")));
+        }
+    }
+    Ok(())
 }
 
 fn is_app_id(s: &str) -> bool {
@@ -171,6 +246,57 @@ mod tests {
             .message
             .contains("invalid sender"));
         assert!(parse(r#"{"routes":{"r":{"path":"x"}}}"#).unwrap_err().message.contains("does not start with `/`"));
+    }
+
+    #[test]
+    fn duplicate_handler_and_route_ids_are_refused_at_the_second() {
+        let e = parse("{\"events\": {\n  \"a\": {\"keys\": [\"k\"]},\n  \"a\": {\"keys\": [\"j\"]}\n}}").unwrap_err();
+        assert_eq!((e.line, e.column), (3, 3), "{e}");
+        assert!(e.message.contains("duplicate event handler id `a` in `events` (first at line 2, column 3)"), "{e}");
+        let e = parse("{\"routes\": {\"r\": {\"path\": \"/a\"}, \"r\": {\"path\": \"/b\"}}}").unwrap_err();
+        assert!(e.message.contains("duplicate route id `r`"), "{e}");
+        assert_eq!(e.column, 34, "{e}");
+    }
+
+    #[test]
+    fn non_object_is_named_in_json_terms() {
+        for (src, kind) in [("[]", "an array"), ("\"x\"", "a string"), ("3", "a number"), ("null", "null")] {
+            let e = parse(src).unwrap_err();
+            assert_eq!(e.message, format!("node/service.json must be a JSON object, not {kind}"));
+        }
+        let e = parse(r#"{"routes": []}"#).unwrap_err();
+        assert!(!e.message.contains("struct") && e.message.contains("expected an object"), "{e}");
+    }
+
+    #[test]
+    fn bom_is_accepted() {
+        let (s, _) = parse("\u{FEFF}{\"timeout\": 5}").unwrap();
+        assert_eq!(s.timeout, Some(5));
+    }
+
+    #[test]
+    fn sizing_numbers_out_of_range_are_positioned() {
+        let e = parse("{\n  \"memory\": 256,\n  \"timeout\": 0\n}").unwrap_err();
+        assert_eq!((e.line, e.column), (3, 3), "{e}");
+        assert_eq!(e.message, "`timeout` must be a whole number of seconds from 1 to 3600, not 0");
+        assert!(e.help.as_deref().unwrap().contains("1 to 3600"));
+        for bad in ["3601", "1.5", "-1", "\"10\"", "1e30"] {
+            let e = parse(&format!("{{\"timeout\": {bad}}}")).unwrap_err();
+            assert!(e.message.starts_with("`timeout` must be"), "{bad}: {e}");
+        }
+        for (field, bad) in
+            [("memory", "-128"), ("ttl", "2.5"), ("minReplicas", "-1"), ("maxReplicas", "0"), ("workers", "true")]
+        {
+            let e = parse(&format!("{{\"events\": {{}},\n \"{field}\": {bad}}}")).unwrap_err();
+            assert!(e.message.starts_with(&format!("`{field}` must be a whole number")), "{e}");
+            assert_eq!((e.line, e.column), (2, 2), "{e}");
+        }
+        let e = parse(r#"{"minReplicas": 4, "maxReplicas": 2}"#).unwrap_err();
+        assert!(e.message.contains("less than `minReplicas`"), "{e}");
+        let (s, _) =
+            parse(r#"{"memory": 256, "ttl": 10, "timeout": 3600, "minReplicas": 0, "maxReplicas": 4, "workers": 1}"#)
+                .unwrap();
+        assert_eq!(s.timeout, Some(3600));
     }
 
     #[test]
