@@ -21,6 +21,17 @@ pub struct Cli {
     /// Colour output: auto (a terminal, unless NO_COLOR is set), always or never
     #[arg(long, global = true, value_enum, default_value = "auto")]
     pub color: ColorChoice,
+    /// Seconds to wait for the link session to answer a request before giving up
+    #[arg(long, global = true, value_name = "SECONDS", default_value = "10", value_parser = parse_timeout)]
+    pub timeout: Duration,
+}
+
+/// `--timeout`: a finite number of seconds, 0.1 to 3600.
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && (0.1..=3600.0).contains(&v) => Ok(Duration::from_secs_f64(v)),
+        _ => Err(format!("`{s}` is not a number of seconds from 0.1 to 3600")),
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -29,6 +29,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         eprintln!("error: {msg}");
         Ok(ExitCode::from(USAGE))
     };
+    client::set_timeout(cli.timeout);
     match cli.command {
         Command::Link(args) => match args.options(cli.color) {
             Ok(opts) => client::link::run(opts).await,

@@ -7,6 +7,15 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = ioctl::cli::Cli::parse();
+    if !matches!(cli.command, ioctl::cli::Command::SessionServe(_)) {
+        // A client whose reader goes away (`ioctl status | head -1`) ends quietly, as a
+        // command-line tool does, instead of failing on EPIPE. The session keeps ignoring it:
+        // a link that went away must not take the session down.
+        // SAFETY: setting a signal's disposition to its default, before any thread starts.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     // The session process carries the event path on every core; the other commands (link
     // included: it only relays its app's output) need one thread and less memory.
     let mut builder = match cli.command {
