@@ -1,8 +1,6 @@
 //! End to end: handlers that fail in every way a handler can, manual events, dead letters
 //! and replays, and a soak of 10,000 events through a flaky handler with a crash in the middle.
 
-use std::time::Duration;
-
 use crate::harness::*;
 use serde_json::Value;
 
@@ -182,7 +180,9 @@ fn failed_events_are_kept_listed_and_replayed() {
     assert_eq!(missing.status.code(), Some(1));
     assert!(stderr(&missing).contains("no failed event with id no-such-id"), "{}", stderr(&missing));
     // It failed again, so it is back in the list; --all-failed takes it.
-    std::thread::sleep(Duration::from_millis(100));
+    eventually("the letter back in the list", || {
+        stdout(&env.run(&["events", "failed", "--json"])).contains(&id).then_some(())
+    });
     assert!(stdout(&env.run(&["events", "replay", "--all-failed"])).contains(&id));
 }
 
@@ -292,16 +292,8 @@ fn soak_ten_thousand_events_with_random_failures_and_a_crash_lose_nothing() {
     let sent = env.run(&["events", "send", "work", "--repeat", "10000", "--json"]);
     assert_eq!(sent.status.code(), Some(0), "{}", stderr(&sent));
     link.wait_json("the crash", |v| v["message"].as_str().is_some_and(|m| m.contains("crashed (exit code 7)")));
-    // Wait until the handler's record stops growing, then stop and read the counts.
-    let mut last = usize::MAX;
-    loop {
-        std::thread::sleep(Duration::from_millis(700));
-        let now = std::fs::read_to_string(&out).unwrap_or_default().lines().count();
-        if now == last {
-            break;
-        }
-        last = now;
-    }
+    // Wait until every delivery has ended (from the session's real state), then stop.
+    env.settled(10_000);
     assert_eq!(link.interrupt(), 0);
     let stopped = link.summary();
     let c = &stopped["counts"];

@@ -256,3 +256,30 @@ pub fn wait_gone(pid: u32) -> bool {
     }
     true
 }
+
+/// Polls `probe` until it gives a value (every 20 ms, up to [`WAIT`]); panics naming `what`.
+pub fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let until = Instant::now() + WAIT;
+    loop {
+        if let Some(v) = probe() {
+            return v;
+        }
+        assert!(Instant::now() < until, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+impl Env {
+    /// `ioctl status --json` of the workspace `dev`.
+    pub fn status(&self) -> Value {
+        serde_json::from_str(stdout(&self.run(&["status", "--json"])).trim()).unwrap_or_default()
+    }
+
+    /// Waits until no delivery is in flight and `n` deliveries were made; returns the counts.
+    pub fn settled(&self, n: u64) -> Value {
+        eventually(&format!("{n} deliveries to settle"), || {
+            let c = self.status()["counts"].clone();
+            (c["deliveries"] == n && c["in_flight"] == 0).then_some(c)
+        })
+    }
+}

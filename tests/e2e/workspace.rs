@@ -67,7 +67,9 @@ fn events_example_and_course_share_a_workspace_and_either_terminal_can_close() {
     assert_eq!(summary["app"]["deliveries"], 0);
     assert!(summary["counts"]["published"].as_u64().unwrap() >= 2);
     assert!(env.session_pid("dev").is_some_and(alive), "the session outlives its first link");
-    std::thread::sleep(Duration::from_millis(500));
+    eventually("the first app to leave the record", || {
+        (env.status()["apps"] == serde_json::json!(["vtex.service-course@0.0.1"])).then_some(())
+    });
     let _ = second.collect_for(Duration::from_millis(100));
     let sent =
         env.run(&["events", "send", "send-event", "--sender", "vtex.events-example", "--data", "{\"random\":\"7\"}"]);
