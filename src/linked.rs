@@ -111,7 +111,7 @@ async fn run_once(session: &Arc<Shared>, req: &Request, terminal: &Terminal, unl
     }
     let full_id = app.manifest.full_id();
     terminal.info(format!("Linking app {full_id} in {scope}")).await;
-    let installed = match runtime::install_runtime(&app.node_dir()) {
+    let installed = match runtime::install_runtime(&app.node_dir(), &terminal).await {
         Ok(d) => d,
         Err(e) => {
             show_failure(&terminal, &Failure::Other(e), false).await;
