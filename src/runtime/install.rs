@@ -181,7 +181,12 @@ async fn npm_ci(dir: &Path) -> anyhow::Result<()> {
     let npm = npm();
     let out = tokio::process::Command::new(&npm)
         .args(["ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund", "--prefer-offline"])
-        .args(["--loglevel=error", "--fetch-retries=2", "--fetch-retry-mintimeout=1000", "--fetch-retry-maxtimeout=5000"])
+        .args([
+            "--loglevel=error",
+            "--fetch-retries=2",
+            "--fetch-retry-mintimeout=1000",
+            "--fetch-retry-maxtimeout=5000",
+        ])
         .current_dir(dir)
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true)
