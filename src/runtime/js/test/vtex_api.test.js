@@ -50,8 +50,14 @@ test('retry n waits initialBackoffDelay × coefficient^(n−1) plus up to 20 % j
 
 test('only failures that may go better are retried', () => {
   const status = (s) => ({ response: { status: s } })
-  assert.deepEqual([408, 429, 500, 503].map((s) => isRetryable(status(s))), [true, true, true, true])
-  assert.deepEqual([400, 401, 404].map((s) => isRetryable(status(s))), [false, false, false])
+  assert.deepEqual(
+    [408, 429, 500, 503].map((s) => isRetryable(status(s))),
+    [true, true, true, true],
+  )
+  assert.deepEqual(
+    [400, 401, 404].map((s) => isRetryable(status(s))),
+    [false, false, false],
+  )
   assert.equal(isRetryable({ code: 'ECONNREFUSED' }), true)
   assert.equal(isRetryable({ code: 'ECONNABORTED' }), true)
   assert.equal(isRetryable({ code: 'ERR_INVALID_URL' }), false)
