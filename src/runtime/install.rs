@@ -1,19 +1,52 @@
-//! The runtime's files on disk: host.js and the `@vtex/api` stand-in (embedded in the binary)
-//! written where a linked app's Node process loads them, and the environment that points
-//! the process at them.
+//! The runtime on disk: the host's JavaScript and the `@vtex/api` stand-in (embedded in the
+//! binary) written where a linked app's Node process loads them, and the runtime's npm packages
+//! (koa and its companions, pinned by an embedded package-lock.json) installed once into a cache
+//! shared by every session and every IOCTL_HOME.
 
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
-use anyhow::Context;
+use anyhow::{anyhow, bail, Context};
 
-const HOST_JS: &str = include_str!("js/host.js");
-const KOA_JS: &str = include_str!("js/koa.js");
-const VTEX_API_JS: &str = include_str!("js/vtex_api.js");
+use crate::terminal::Terminal;
+
+/// Every file of the runtime's JavaScript, as (path under the runtime folder, text).
+const FILES: &[(&str, &str)] = &[
+    ("host.js", include_str!("js/host.js")),
+    ("packages.js", include_str!("js/packages.js")),
+    ("host/context.js", include_str!("js/host/context.js")),
+    ("host/errors.js", include_str!("js/host/errors.js")),
+    ("host/events.js", include_str!("js/host/events.js")),
+    ("host/logging.js", include_str!("js/host/logging.js")),
+    ("host/modules.js", include_str!("js/host/modules.js")),
+    ("host/routes.js", include_str!("js/host/routes.js")),
+    ("host/send_event.js", include_str!("js/host/send_event.js")),
+    ("host/service.js", include_str!("js/host/service.js")),
+    ("host/transport.js", include_str!("js/host/transport.js")),
+    ("vtex-api/package.json", include_str!("js/vtex-api/package.json")),
+    ("vtex-api/index.js", include_str!("js/vtex-api/index.js")),
+    ("vtex-api/clients.js", include_str!("js/vtex-api/clients.js")),
+    ("vtex-api/constants.js", include_str!("js/vtex-api/constants.js")),
+    ("vtex-api/errors.js", include_str!("js/vtex-api/errors.js")),
+    ("vtex-api/hooks.js", include_str!("js/vtex-api/hooks.js")),
+    ("vtex-api/http.js", include_str!("js/vtex-api/http.js")),
+    ("vtex-api/io_clients.js", include_str!("js/vtex-api/io_clients.js")),
+    ("vtex-api/limiter.js", include_str!("js/vtex-api/limiter.js")),
+    ("vtex-api/logger.js", include_str!("js/vtex-api/logger.js")),
+    ("vtex-api/lru_cache.js", include_str!("js/vtex-api/lru_cache.js")),
+    ("vtex-api/not_emulated.js", include_str!("js/vtex-api/not_emulated.js")),
+    ("vtex-api/service.js", include_str!("js/vtex-api/service.js")),
+];
+
+/// The runtime's pinned npm package set.
+const PACKAGE_JSON: &str = include_str!("js/package.json");
+const PACKAGE_LOCK: &str = include_str!("js/package-lock.json");
 
 /// Where the runtime's files are, for starting a Node host.
 #[derive(Debug, Clone)]
 pub struct Installed {
     dir: PathBuf,
+    modules: PathBuf,
 }
 
 impl Installed {
@@ -22,31 +55,211 @@ impl Installed {
         self.dir.join("host.js")
     }
 
-    /// Environment variables the host needs to find the runtime's modules.
+    /// Environment variables the host needs: where the runtime's npm packages are.
     pub fn env(&self) -> Vec<(&'static str, PathBuf)> {
-        vec![("IOCTL_VTEX_API", self.dir.join("vtex-api"))]
+        vec![("IOCTL_RUNTIME_MODULES", self.modules.clone())]
     }
 }
 
-/// Writes host.js and the @vtex/api stand-in under node/.ioctl/runtime (only when changed).
-pub fn install_runtime(node_dir: &Path) -> anyhow::Result<Installed> {
+/// Writes the runtime's JavaScript under node/.ioctl/runtime (only what changed), and installs
+/// its npm packages into the shared cache unless they are there already.
+pub async fn install_runtime(node_dir: &Path, terminal: &Terminal) -> anyhow::Result<Installed> {
     let ioctl_dir = node_dir.join(crate::build::IOCTL_DIR);
     let runtime = ioctl_dir.join("runtime");
-    std::fs::create_dir_all(runtime.join("vtex-api"))
-        .with_context(|| format!("{}: cannot create folder", runtime.display()))?;
-    for (path, text) in [
-        (ioctl_dir.join(".gitignore"), "# written by ioctl: build output, not source\n*\n"),
-        (runtime.join("host.js"), HOST_JS),
-        (runtime.join("koa.js"), KOA_JS),
-        (runtime.join("vtex-api/index.js"), VTEX_API_JS),
-        (
-            runtime.join("vtex-api/package.json"),
-            "{\"name\":\"@vtex/api\",\"version\":\"6.0.0-ioctl\",\"main\":\"index.js\"}\n",
-        ),
-    ] {
-        if std::fs::read_to_string(&path).ok().as_deref() != Some(text) {
-            std::fs::write(&path, text).with_context(|| format!("{}: cannot write", path.display()))?;
+    write_if_changed(&ioctl_dir.join(".gitignore"), "# written by ioctl: build output, not source\n*\n")?;
+    for (path, text) in FILES {
+        write_if_changed(&runtime.join(path), text)?;
+    }
+    let packages = install_packages(&cache_dir()?, terminal).await?;
+    Ok(Installed { dir: runtime, modules: packages.join("node_modules") })
+}
+
+fn write_if_changed(path: &Path, text: &str) -> anyhow::Result<()> {
+    if std::fs::read_to_string(path).ok().as_deref() == Some(text) {
+        return Ok(());
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).with_context(|| format!("{}: cannot create folder", parent.display()))?;
+    }
+    std::fs::write(path, text).with_context(|| format!("{}: cannot write", path.display()))
+}
+
+/// `$IOCTL_CACHE`, else the user's cache folder + `ioctl` (e.g. ~/.cache/ioctl).
+fn cache_dir() -> anyhow::Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("IOCTL_CACHE").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir));
+    }
+    dirs::cache_dir().map(|d| d.join("ioctl")).ok_or_else(|| {
+        anyhow!("no cache folder for ioctl's Node runtime packages: set HOME (or IOCTL_CACHE to a folder)")
+    })
+}
+
+/// FNV-1a: stable across Rust versions and platforms (unlike std's hasher), enough to key a cache.
+fn fnv1a(parts: &[&str]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in parts.iter().flat_map(|p| p.bytes().chain([0])) {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
+/// The folder of this package set in the cache: `runtime-<hash of package.json + lockfile>`.
+fn packages_dir(cache: &Path) -> PathBuf {
+    cache.join(format!("runtime-{:016x}", fnv1a(&[PACKAGE_JSON, PACKAGE_LOCK])))
+}
+
+/// "koa 2.16.4, cookies 0.9.1, ...": the package set's direct dependencies, for the progress line.
+fn package_names() -> String {
+    let manifest: serde_json::Value = serde_json::from_str(PACKAGE_JSON).unwrap_or_default();
+    let deps = manifest["dependencies"].as_object().cloned().unwrap_or_default();
+    deps.iter().map(|(name, v)| format!("{name} {}", v.as_str().unwrap_or("?"))).collect::<Vec<_>>().join(", ")
+}
+
+/// Installs the package set with `npm ci` into a temp folder beside its final place, then
+/// renames it there: a session never sees a half install, and of two installing at once the
+/// second to finish drops its copy and uses the first's.
+async fn install_packages(cache: &Path, terminal: &Terminal) -> anyhow::Result<PathBuf> {
+    let dir = packages_dir(cache);
+    if dir.join("node_modules").is_dir() {
+        return Ok(dir);
+    }
+    create_private_dir(cache)?;
+    // Unique per process and per install in it (two apps of a session may link at once).
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let tmp = cache.join(format!(
+        ".{}.tmp-{}-{}",
+        dir.file_name().and_then(|n| n.to_str()).unwrap_or("runtime"),
+        std::process::id(),
+        SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&tmp);
+    create_private_dir(&tmp)?;
+    terminal
+        .info(format!("installing ioctl's Node runtime packages ({}) into {}, once", package_names(), dir.display()))
+        .await;
+    let started = Instant::now();
+    let result = npm_ci(&tmp).await;
+    if let Err(e) = result {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
+    if let Err(e) = std::fs::rename(&tmp, &dir) {
+        let _ = std::fs::remove_dir_all(&tmp);
+        // Another session finished first: its install is as good as ours.
+        if !dir.join("node_modules").is_dir() {
+            return Err(e).with_context(|| format!("{}: cannot move the installed packages here", dir.display()));
         }
     }
-    Ok(Installed { dir: runtime })
+    terminal.info(format!("installed in {:.1} s", started.elapsed().as_secs_f64())).await;
+    Ok(dir)
+}
+
+/// A folder only the user can read (it holds code ioctl runs).
+fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("{}: cannot create folder", dir.display()))
+}
+
+/// npm: beside `$IOCTL_NODE` when that is set and has one, else `npm` on PATH.
+fn npm() -> PathBuf {
+    std::env::var_os("IOCTL_NODE")
+        .map(PathBuf::from)
+        .and_then(|node| node.parent().map(|bin| bin.join("npm")))
+        .filter(|npm| npm.is_file())
+        .unwrap_or_else(|| PathBuf::from("npm"))
+}
+
+async fn npm_ci(dir: &Path) -> anyhow::Result<()> {
+    for (name, text) in [("package.json", PACKAGE_JSON), ("package-lock.json", PACKAGE_LOCK)] {
+        let path = dir.join(name);
+        std::fs::write(&path, text).with_context(|| format!("{}: cannot write", path.display()))?;
+    }
+    let npm = npm();
+    let out = tokio::process::Command::new(&npm)
+        .args(["ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund", "--prefer-offline"])
+        .args([
+            "--loglevel=error",
+            "--fetch-retries=2",
+            "--fetch-retry-mintimeout=1000",
+            "--fetch-retry-maxtimeout=5000",
+        ])
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await;
+    let out = match out {
+        Ok(out) => out,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+            "npm not found ({}): ioctl installs its Node runtime packages (koa) with npm once; install Node.js's npm and put it on PATH",
+            npm.display()
+        ),
+        Err(e) => bail!("cannot run npm ({}): {e}", npm.display()),
+    };
+    if out.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let why = stderr.lines().map(|l| l.trim_start_matches("npm error").trim()).filter(|l| !l.is_empty());
+    let why = why.take(6).collect::<Vec<_>>().join("; ");
+    if is_network_failure(&stderr) {
+        bail!(
+            "cannot reach the npm registry to install ioctl's Node runtime packages ({why}): run ioctl once with network, or set npm's registry (npm config set registry URL)"
+        );
+    }
+    bail!("npm ci of ioctl's Node runtime packages failed in {} ({}): {why}", dir.display(), out.status)
+}
+
+fn is_network_failure(stderr: &str) -> bool {
+    ["ENOTFOUND", "EAI_AGAIN", "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "ENETUNREACH", "EHOSTUNREACH", "network"]
+        .iter()
+        .any(|code| stderr.contains(code))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every runtime file on disk is embedded: one left out would only fail at a user's link.
+    #[test]
+    fn every_runtime_js_file_is_embedded() {
+        fn walk(dir: &Path, base: &Path, out: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).unwrap().flatten() {
+                let path = entry.path();
+                let name = entry.file_name().to_string_lossy().to_string();
+                if path.is_dir() {
+                    if name != "node_modules" && name != "test" {
+                        walk(&path, base, out);
+                    }
+                } else if name.ends_with(".js") {
+                    out.push(path.strip_prefix(base).unwrap().to_string_lossy().to_string());
+                }
+            }
+        }
+        let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/runtime/js");
+        let mut on_disk = Vec::new();
+        walk(&base, &base, &mut on_disk);
+        for file in on_disk {
+            assert!(FILES.iter().any(|(path, _)| *path == file), "src/runtime/js/{file} is not in install.rs's FILES");
+        }
+    }
+
+    #[test]
+    fn the_cache_folder_is_keyed_by_the_package_set() {
+        let dir = packages_dir(Path::new("/c"));
+        let name = dir.file_name().unwrap().to_str().unwrap();
+        assert!(name.starts_with("runtime-") && name.len() == "runtime-".len() + 16, "{name}");
+        assert_ne!(fnv1a(&["a", "b"]), fnv1a(&["ab", ""]));
+        assert!(package_names().contains("koa 2."), "{}", package_names());
+    }
+
+    #[test]
+    fn network_failures_are_told_apart() {
+        assert!(is_network_failure("npm error code ENOTFOUND\nnpm error request to https://r/koa failed"));
+        assert!(!is_network_failure("npm error code EUSAGE"));
+    }
 }

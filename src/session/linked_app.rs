@@ -117,7 +117,7 @@ async fn prepare(session: &Session, root: &std::path::Path, terminal: &Terminal)
         terminal.send(Output::Diagnostic { level: Level::Warn, diagnostic: w.clone() }).await;
     }
     terminal.info(format!("Linking app {} in {}", app.manifest.full_id(), session.scope())).await;
-    let runtime = runtime::install_runtime(&app.node_dir())?;
+    let runtime = runtime::install_runtime(&app.node_dir(), terminal).await?;
     let tracker = TaskTracker::new();
     let outbox = start_outbox(&tracker, session.bus().clone(), session.scope().clone());
     let (policy, _) = Policy::from_client_options(&json!({}), app.service.timeout);

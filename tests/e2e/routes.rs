@@ -363,3 +363,36 @@ export default new Service<Clients, {{}}, {{}}>({{
     link.wait_json("answer", |v| v["message"] == r#"api answered {"ok":true}"#);
     assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 3, "two 503s, then the answer");
 }
+
+#[test]
+fn attachments_cookies_and_co_body_work_without_node_modules() {
+    let env = Env::new();
+    let service = r#"{ "routes": { "report": { "path": "/_v/report", "public": true }, "echo": { "path": "/_v/echo", "public": true } } }"#;
+    // No node/node_modules: co-body comes from ioctl's runtime packages.
+    let index = r#"import { Service } from '@vtex/api'
+import { json } from 'co-body'
+export default new Service({
+  routes: {
+    report: async (ctx: any) => {
+      ctx.attachment('r.pdf')
+      ctx.cookies.set('seen', '1', { secure: true })
+      ctx.body = Buffer.from('%PDF-1.4')
+    },
+    echo: async (ctx: any) => {
+      ctx.body = { got: await json(ctx.req) }
+    },
+  },
+})
+"#;
+    let app = env.app("app", &[("node/service.json", service), ("node/index.ts", index)]);
+    let mut link = env.spawn(&["link", app.to_str().unwrap(), "--json", "--no-watch", "--no-sample-sender"]);
+    let url = link.wait_json("ready", |v| v["type"] == "ready")["url"].as_str().unwrap().to_string();
+    let (code, head, body) = http(&url, "GET", "/_v/report", &[], "");
+    assert_eq!((code, body.as_str()), (200, "%PDF-1.4"), "{head}");
+    assert!(head.contains("content-disposition: attachment; filename=\"r.pdf\""), "{head}");
+    assert!(head.contains("content-type: application/pdf"), "{head}");
+    assert!(head.contains("set-cookie: seen=1; path=/; secure; httponly"), "{head}");
+    let (code, _, body) = http(&url, "POST", "/_v/echo", &[("content-type", "application/json")], r#"{"a":1}"#);
+    assert_eq!((code, body.as_str()), (200, r#"{"got":{"a":1}}"#));
+    assert_eq!(link.interrupt(), 0);
+}

@@ -1,0 +1,47 @@
+'use strict'
+// What every handler gets, for events and routes alike: ctx.vtex (the IOContext of one delivery
+// or request, with its logger) and a fresh ctx.clients built from the Service's clients config.
+
+const crypto = require('node:crypto')
+const vtexApi = require('../vtex-api')
+
+const env = process.env
+const LOCAL_AUTH_TOKEN = 'ioctl-local-auth-token'
+
+function randomId() {
+  return crypto.randomBytes(16).toString('hex')
+}
+
+/** ctx.vtex for one delivery or request of `route` ({id, type, params}). */
+function ioContext(route, requestId) {
+  const account = env.VTEX_ACCOUNT || ''
+  const workspace = env.VTEX_WORKSPACE || ''
+  const vtex = {
+    account,
+    workspace,
+    region: env.VTEX_REGION || 'local',
+    production: false,
+    authToken: LOCAL_AUTH_TOKEN,
+    requestId,
+    operationId: randomId(),
+    route,
+    userAgent: env.VTEX_APP_ID || '',
+    locale: 'en-US',
+    tenant: { locale: 'en-US' },
+    platform: 'vtex',
+    product: '',
+    host: `${workspace}--${account}.myvtex.com`,
+  }
+  vtex.logger = new vtexApi.Logger(vtex)
+  return vtex
+}
+
+/** A fresh instance of the Service's IOClients implementation, for one delivery or request. */
+function createClients(service, vtex) {
+  const clientsConfig = service.config.clients || {}
+  const Clients = clientsConfig.implementation || vtexApi.IOClients
+  // As in @vtex/api, clients get the IOContext (ctx.vtex): client classes take `context: IOContext`.
+  return new Clients(clientsConfig.options || {}, vtex)
+}
+
+module.exports = { randomId, ioContext, createClients }

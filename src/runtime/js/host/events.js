@@ -1,0 +1,64 @@
+'use strict'
+// Event deliveries: run the Service's handler for one `deliver` message, inside the handler's
+// log attribution, and answer with a `result` (ok, elapsed time, or the error).
+
+const { performance } = require('node:perf_hooks')
+const vtexApi = require('../vtex-api')
+const { createClients, ioContext, randomId } = require('./context')
+const { errorInfo } = require('./errors')
+const { handlerContext } = require('./logging')
+const { loaded } = require('./service')
+
+const hasOwn = (object, key) => Object.prototype.hasOwnProperty.call(object, key)
+
+/** The ctx an event handler gets. */
+function eventContext(service, handler, event) {
+  const vtex = ioContext({ id: handler, type: 'event', params: {} }, randomId())
+  vtex.eventInfo = { id: event.id, key: event.key, sender: event.sender, subject: event.subject }
+  return {
+    body: event.body,
+    key: event.key,
+    sender: event.sender,
+    subject: event.subject,
+    clients: createClients(service, vtex),
+    state: {},
+    vtex,
+    timings: {},
+    metrics: {},
+  }
+}
+
+async function runHandler(service, handler, event) {
+  const events = service.config.events || {}
+  if (!hasOwn(events, handler)) {
+    const known = Object.keys(events).join(', ') || 'none'
+    const err = new Error(`no event handler "${handler}" in the Service's events (it declares ${known})`)
+    // ioctl's own frames would only mislead: the cause is the app's declaration.
+    err.stack = `Error: ${err.message}`
+    throw err
+  }
+  const chain = vtexApi.__ioctl.compose(events[handler], `events.${handler}`)
+  await chain(eventContext(service, handler, event || {}))
+}
+
+/** Answers one `deliver` message with its `result` through `send`. */
+async function deliver({ delivery, handler, event }, send) {
+  if (!loaded.service || loaded.state !== 'loaded') {
+    // ioctl only delivers after `loaded`: still answer, so it never waits.
+    const why = loaded.state === 'failed' ? 'the service failed to load' : 'the service is not loaded yet'
+    send({ type: 'result', delivery, ok: false, elapsed_ms: 0, error: errorInfo(new Error(why)) })
+    return
+  }
+  const started = performance.now()
+  let failure = null
+  try {
+    await handlerContext.run({ handler, delivery }, () => runHandler(loaded.service, handler, event))
+  } catch (err) {
+    failure = errorInfo(err)
+  }
+  const elapsed_ms = Math.round((performance.now() - started) * 1000) / 1000
+  if (failure) send({ type: 'result', delivery, ok: false, elapsed_ms, error: failure })
+  else send({ type: 'result', delivery, ok: true, elapsed_ms })
+}
+
+module.exports = { deliver }

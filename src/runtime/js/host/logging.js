@@ -1,0 +1,63 @@
+'use strict'
+// Logs: console.* and ctx.vtex.logger become `log` messages, attributed to the handler whose
+// async context emitted them (an AsyncLocalStorage store of {handler, delivery} set around each
+// delivery and request). Errors outside any handler are reported, and the process keeps running,
+// as a VTEX worker does.
+
+const util = require('node:util')
+const { AsyncLocalStorage } = require('node:async_hooks')
+
+/** Store of each delivery's or request's async context: {handler, delivery}. */
+const handlerContext = new AsyncLocalStorage()
+
+/** Set by host.js: where log messages go (the transport's send). */
+let sendMessage = () => {}
+
+function setSink(send) {
+  sendMessage = send
+}
+
+/** One log line, attributed to the current handler, if any. */
+function log(level, message) {
+  const store = handlerContext.getStore()
+  sendMessage({
+    type: 'log',
+    level,
+    message,
+    handler: store ? store.handler : null,
+    delivery: store ? store.delivery : null,
+  })
+}
+
+/** A log line that belongs to no handler, whatever async context it is emitted from. */
+function logUnattributed(level, message) {
+  sendMessage({ type: 'log', level, message, handler: null, delivery: null })
+}
+
+const CONSOLE_LEVELS = { log: 'info', info: 'info', warn: 'warn', error: 'error', debug: 'debug' }
+
+/** console.* as log lines (Node's own console would write to stdout, unattributed). */
+function captureConsole() {
+  for (const [name, level] of Object.entries(CONSOLE_LEVELS)) {
+    console[name] = function (...args) {
+      log(level, util.format(...args))
+    }
+  }
+  console.trace = function trace(...args) {
+    const trace = { name: 'Trace', message: util.format(...args) }
+    Error.captureStackTrace(trace, console.trace)
+    log('debug', trace.stack)
+  }
+}
+
+/** Outside any handler, or left behind by one: reported, and the worker keeps running. */
+function reportUncaught() {
+  const report = (what, reason) => {
+    const text = reason instanceof Error ? reason.stack || String(reason) : util.inspect(reason)
+    logUnattributed('error', `${what}: ${text}`)
+  }
+  process.on('uncaughtException', (err) => report('Uncaught exception', err))
+  process.on('unhandledRejection', (reason) => report('Unhandled promise rejection', reason))
+}
+
+module.exports = { handlerContext, setSink, log, logUnattributed, captureConsole, reportUncaught }

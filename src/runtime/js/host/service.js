@@ -1,0 +1,103 @@
+'use strict'
+// Loading the app's built service: require its entry, check it exports a Service, and tell
+// ioctl what it declares (event handlers, routes, client options, where its routes are served).
+
+const path = require('node:path')
+const vtexApi = require('../vtex-api')
+const { errorInfo } = require('./errors')
+
+/** The loaded Service, and 'waiting' (standby, no `load` yet) | 'loading' | 'loaded' | 'failed'. */
+const loaded = { service: null, state: 'waiting' }
+
+/** Options as ioctl reads them: JSON values only; functions, class instances (caches, agents), cycles dropped. */
+function jsonSafe(value, seen = new Set()) {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value
+  if (typeof value === 'number') return Number.isFinite(value) ? value : null
+  if (typeof value !== 'object' || seen.has(value)) return undefined
+  const proto = Object.getPrototypeOf(value)
+  if (!Array.isArray(value) && proto !== Object.prototype && proto !== null) return undefined
+  seen.add(value)
+  let out
+  if (Array.isArray(value)) {
+    out = value.map((item) => {
+      const safe = jsonSafe(item, seen)
+      return safe === undefined ? null : safe
+    })
+  } else {
+    out = {}
+    for (const [key, item] of Object.entries(value)) {
+      const safe = jsonSafe(item, seen)
+      if (safe !== undefined) out[key] = safe
+    }
+  }
+  seen.delete(value)
+  return out
+}
+
+function isService(candidate) {
+  return (
+    candidate instanceof vtexApi.Service ||
+    (candidate !== null &&
+      typeof candidate === 'object' &&
+      candidate.config !== null &&
+      typeof candidate.config === 'object')
+  )
+}
+
+/**
+ * Loads `entry` and answers `loaded` or `load_error` through `send`. `routes` starts or stops
+ * the route server: `routes.start()` resolves with {port} or {socket}.
+ */
+async function loadService(entry, { send, routes, onFailed }) {
+  const fail = (message, stack) => {
+    loaded.state = 'failed'
+    send({ type: 'load_error', message, stack })
+    onFailed()
+  }
+  loaded.state = 'loading'
+  let exported
+  try {
+    exported = require(path.resolve(entry))
+  } catch (err) {
+    const { message, stack } = errorInfo(err)
+    return fail(message, stack)
+  }
+  const candidate = exported != null && exported.default !== undefined ? exported.default : exported
+  if (!isService(candidate)) {
+    const message =
+      "node/index.ts does not export a Service: expected `export default new Service({...})` from '@vtex/api'"
+    return fail(message, `Error: ${message}`)
+  }
+  let answer
+  try {
+    // Reading the declaration runs app code too (getters, proxies).
+    const config = candidate.config
+    answer = {
+      type: 'loaded',
+      events: Object.keys(config.events || {}),
+      routes: Object.keys(config.routes || {}),
+      clientOptions: jsonSafe((config.clients && config.clients.options) || {}) || {},
+      routesPort: null,
+    }
+  } catch (err) {
+    const { message, stack } = errorInfo(err)
+    return fail(message, stack)
+  }
+  loaded.service = candidate
+  if (answer.routes.length > 0) {
+    try {
+      const where = await routes.start()
+      if (where.socket) answer.routes_socket = where.socket
+      else answer.routesPort = where.port
+    } catch (err) {
+      const message = `cannot open the HTTP server for the Service's routes: ${errorInfo(err).message}`
+      return fail(message, `Error: ${message}`)
+    }
+  } else {
+    routes.stop()
+  }
+  loaded.state = 'loaded'
+  send(answer)
+}
+
+module.exports = { loaded, loadService, jsonSafe, isService }

@@ -1,0 +1,44 @@
+'use strict'
+// IOClients: ctx.clients, built afresh for each delivery and request. getOrSet constructs each
+// client once with the app's clients.options (default, then its own key).
+
+const { Events } = require('./clients')
+const { LIMITER_KEY, limiterKeyFor } = require('./limiter')
+const { NOT_EMULATED, notEmulatedClasses } = require('./not_emulated')
+
+class IOClients {
+  constructor(clientOptions = {}, ctx) {
+    this.clientOptions = clientOptions || {}
+    this.ctx = ctx
+    this.clients = {}
+  }
+
+  getOrSet(key, Implementation) {
+    if (!this.clients[key]) {
+      const options = {
+        ...this.clientOptions.default,
+        ...this.clientOptions[key],
+        metrics: globalThis.metrics,
+        // Shared by every IOClients of this Service: see LIMITER_KEY.
+        [LIMITER_KEY]: limiterKeyFor(this.clientOptions, key),
+      }
+      this.clients[key] = new Implementation(this.ctx, options)
+    }
+    return this.clients[key]
+  }
+
+  get events() {
+    return this.getOrSet('events', Events)
+  }
+}
+
+for (const key of Object.keys(NOT_EMULATED)) {
+  Object.defineProperty(IOClients.prototype, key, {
+    get() {
+      return this.getOrSet(key, notEmulatedClasses[key])
+    },
+    configurable: true,
+  })
+}
+
+module.exports = { IOClients }
