@@ -39,11 +39,12 @@ type Figure = fn() -> Result<Section>;
 
 fn main() {
     let only: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
-    let figures: [(&str, Figure); 6] = [
+    let figures: [(&str, Figure); 7] = [
         ("link", link_ready),
         ("relink", relink),
         ("bus", bus_alone),
         ("e2e", end_to_end),
+        ("retry", retry_throughput),
         ("latency", latency),
         ("memory", memory),
     ];
@@ -571,8 +572,13 @@ struct Link {
 impl Link {
     /// Links the bench app (with `probe` at version 0) and waits for `ready`.
     fn start(extra: &[&str]) -> Result<Link> {
+        Link::start_app(&bench_app(), extra)
+    }
+
+    /// Links the template with `files` written over it, and waits for `ready`.
+    fn start_app(files: &[(&str, String)], extra: &[&str]) -> Result<Link> {
         let env = Env::new()?;
-        let app = env.app(&bench_app())?;
+        let app = env.app(files)?;
         let mut args = vec!["link", app.to_str().unwrap(), "--json", "--no-sample-sender"];
         args.extend_from_slice(extra);
         let mut proc = Proc::spawn(env.ioctl(&args))?;
@@ -1080,6 +1086,79 @@ fn end_to_end() -> Result<Section> {
             "end to end: {:.1} µs per event through ioctl against {:.2} µs for the call itself",
             1e6 / s.median,
             1e6 / c.median
+        )],
+        failed: false,
+    })
+}
+
+// --- retries: throughput with failures -----------------------------------------------------------
+
+const RETRY_SERVICE: &str = r#"{
+  "timeout": 10,
+  "events": { "work": { "sender": "ioctl.manual", "keys": ["ok", "flaky"] } }
+}
+"#;
+
+const RETRY_INDEX: &str = r#"import { IOClients, Service } from '@vtex/api'
+
+// 2 ms of (asynchronous) work per attempt; `flaky` events fail 30 % of their attempts.
+async function work(ctx: any) {
+  await new Promise((resolve) => setTimeout(resolve, 2))
+  if (ctx.key === 'flaky' && Math.random() < 0.3) throw new Error('flaky')
+}
+
+export default new Service({
+  clients: {
+    implementation: IOClients,
+    options: { events: { concurrency: 10, retries: 2, initialBackoffDelay: 100, exponentialBackoffCoefficient: 2 } },
+  },
+  events: { work },
+})
+"#;
+
+/// Events per second through one handler (2 ms of work, concurrency 10) failure-free, and
+/// with 30 % of attempts failing and 2 retries waiting out their backoff (100 ms, ×2).
+fn retry_throughput() -> Result<Section> {
+    const RUNS: usize = 5;
+    const N: u64 = 3_000;
+    let files = [("node/service.json", RETRY_SERVICE.to_string()), ("node/index.ts", RETRY_INDEX.to_string())];
+    let link = Link::start_app(&files, &["--no-watch"])?;
+    let settle = |key: &str| -> Result<f64> {
+        let before = link.env.counts()?;
+        let done = |c: &Value| c["delivered"].as_u64().unwrap_or(0) + c["failed"].as_u64().unwrap_or(0);
+        let target = done(&before) + N;
+        let t = Instant::now();
+        link.env.run(&["events", "send", key, "--repeat", &N.to_string()])?;
+        let deadline = Instant::now() + Duration::from_secs(300);
+        loop {
+            let c = link.env.counts()?;
+            if done(&c) >= target && c["in_flight"] == 0 {
+                return Ok(N as f64 / t.elapsed().as_secs_f64());
+            }
+            if Instant::now() > deadline {
+                bail!("retry deliveries did not finish: {c}");
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    };
+    settle("ok")?;
+    let (mut clean, mut flaky) = (Vec::new(), Vec::new());
+    for _ in 0..RUNS {
+        clean.push(settle("ok")?);
+        flaky.push(settle("flaky")?);
+    }
+    let (c, f) = (summary(&clean), summary(&flaky));
+    let ratio = f.median / c.median;
+    Ok(Section {
+        rows: vec![Row::new(
+            "retries: 30 % failing attempts, 2 retries (backoff 100 ms ×2), concurrency 10",
+            rate_summary(f),
+            format!("same handler failure-free: {}", rate_summary(c)),
+            "≥ 0.6 × failure-free",
+            Some(ratio >= 0.6),
+        )],
+        notes: vec![format!(
+            "retries: with failures the median is {ratio:.2} of the failure-free one; a retry waiting out its backoff holds no concurrency slot"
         )],
         failed: false,
     })

@@ -396,3 +396,73 @@ export default new Service({
     assert_eq!((code, body.as_str()), (200, r#"{"got":{"a":1}}"#));
     assert_eq!(link.interrupt(), 0);
 }
+
+/// Inodes of the TCP sockets in LISTEN state on this machine (IPv4 and IPv6).
+fn listening_inodes() -> std::collections::HashSet<String> {
+    let mut out = std::collections::HashSet::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        for line in std::fs::read_to_string(table).unwrap_or_default().lines().skip(1) {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            if cols.get(3) == Some(&"0A") {
+                if let Some(inode) = cols.get(9) {
+                    out.insert(inode.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Inodes of the sockets a process holds open.
+fn socket_inodes(pid: u32) -> Vec<String> {
+    let mut out = Vec::new();
+    for fd in std::fs::read_dir(format!("/proc/{pid}/fd")).into_iter().flatten().flatten() {
+        if let Ok(target) = std::fs::read_link(fd.path()) {
+            let t = target.to_string_lossy();
+            if let Some(inode) = t.strip_prefix("socket:[").and_then(|r| r.strip_suffix(']')) {
+                out.push(inode.to_string());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn nothing_but_the_session_reaches_the_apps_node_process() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let env = Env::new();
+    let index = index();
+    let app = env.app(
+        "app",
+        &[
+            ("node/service.json", SERVICE),
+            ("node/routes.ts", ROUTES),
+            ("node/index.ts", &index),
+            ("node/node_modules/co-body/index.js", CO_BODY),
+        ],
+    );
+    let mut link = env.command(&["link", app.to_str().unwrap(), "--json", "--no-watch", "--no-sample-sender"]);
+    link.env_remove("XDG_RUNTIME_DIR");
+    let mut link = Running::from_command(link);
+    let ready = link.wait_json("ready", |v| v["type"] == "ready");
+    let url = ready["url"].as_str().unwrap().to_string();
+    // The session serves the private route only with the token...
+    assert_eq!(http(&url, "GET", "/_v/app/service-course/secret", &[], "").0, 401);
+    // ...and the app's Node process has no TCP port another user (or a web page) could call.
+    let node = env.node_processes("dev");
+    assert!(!node.is_empty(), "the app's Node.js process");
+    let listening = listening_inodes();
+    for pid in &node {
+        let open = socket_inodes(*pid);
+        assert!(!open.iter().any(|i| listening.contains(i)), "Node.js process {pid} listens on a TCP port");
+    }
+    // Its routes are on a unix socket in the user's private folder.
+    let run = env.home().join("run");
+    let meta = std::fs::metadata(&run).expect("the socket folder");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o700);
+    // SAFETY: geteuid has no preconditions.
+    assert_eq!(meta.uid(), unsafe { libc::geteuid() });
+    let sockets: Vec<_> = std::fs::read_dir(&run).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert!(sockets.iter().any(|n| n.to_string_lossy().ends_with("-routes.sock")), "{sockets:?}");
+    assert_eq!(link.interrupt(), 0);
+}
