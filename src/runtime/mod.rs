@@ -90,7 +90,10 @@ pub type Outbox = mpsc::Sender<SendEvent>;
 /// What the app's Service declares, as the host saw it after loading.
 #[derive(Debug, Clone)]
 pub struct Loaded {
+    /// The Service's callable event handlers.
     pub events: Vec<String>,
+    /// Handlers the Service declares that are not functions, with what they are instead.
+    pub bad_events: std::collections::BTreeMap<String, String>,
     /// The route ids the Service serves.
     pub route_ids: Vec<String>,
     pub client_options: Value,
@@ -289,9 +292,9 @@ impl Host {
     /// Waits for `loaded` (or `load_error`), then runs the worker's tasks.
     async fn finish(mut self, spec: &Spec, terminal: Terminal) -> Result<Worker, Failure> {
         let loaded = match self.next(spec, &terminal).await? {
-            FromHost::Loaded { events, routes, client_options, routes_port, routes_socket } => {
+            FromHost::Loaded { events, routes, bad_events, client_options, routes_port, routes_socket } => {
                 let at = routes_socket.map(RoutesAt::Socket).or(routes_port.map(RoutesAt::Port));
-                Loaded { events, route_ids: routes, client_options, routes: at }
+                Loaded { events, bad_events, route_ids: routes, client_options, routes: at }
             }
             FromHost::LoadError { message, stack } => {
                 return Err(Failure::from(load_diagnostic(&spec.app_root, &message, stack.as_deref())));
@@ -518,7 +521,8 @@ fn load_diagnostic(app_root: &Path, message: &str, stack: Option<&str>) -> Diagn
         }
         None => {
             let mut d = Diagnostic::at_line_col(Path::new("node/index.ts"), None, 1, 1, message.to_string());
-            if let Some(s) = stack {
+            // A stack without frames only repeats the message.
+            if let Some(s) = stack.filter(|s| s.contains("\n    at ")) {
                 d.help = Some(stack::tidy(s, app_root));
             }
             d

@@ -16,6 +16,9 @@ pub enum FromHost {
         events: Vec<String>,
         #[serde(default)]
         routes: Vec<String>,
+        /// Event handlers the Service declares that cannot be called, with what they are.
+        #[serde(default, rename = "badEvents")]
+        bad_events: std::collections::BTreeMap<String, String>,
         #[serde(default, rename = "clientOptions")]
         client_options: Value,
         /// The host's HTTP port for the Service's routes, when it has any.

@@ -417,12 +417,20 @@ fn declaration_problems(app: &App, worker: &Worker) -> Vec<Diagnostic> {
         .events
         .keys()
         .filter(|id| !exported.contains(id))
-        .map(|id| {
-            app.service_json_error(
+        .map(|id| match worker.loaded.bad_events.get(id.as_str()) {
+            Some(what) => app
+                .service_json_error(
+                    &["events", id],
+                    format!("event handler `{id}` in the Service's `events` is {what}, not a function"),
+                )
+                .with_help(format!(
+                    "in node/index.ts, `events: {{ {id} }}` must name an (async) function `{id}(ctx)` — check its import"
+                )),
+            None => app.service_json_error(
                 &["events", id],
                 format!("event handler `{id}` is not in the Service's `events` (it exports: {have})"),
             )
-            .with_help(format!("add `{id}` to `events` in node/index.ts, or rename this entry to an exported handler"))
+            .with_help(format!("add `{id}` to `events` in node/index.ts, or rename this entry to an exported handler")),
         })
         .collect();
     for id in worker.loaded.route_ids.iter().filter(|id| !app.service.routes.contains_key(*id)) {

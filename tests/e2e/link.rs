@@ -191,6 +191,23 @@ fn handler_missing_from_the_service_names_the_exported_ones() {
 }
 
 #[test]
+fn a_handler_that_is_not_a_function_is_refused_at_link() {
+    let env = Env::new();
+    let index = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/service-course/node/index.ts"))
+        .unwrap()
+        .replace("liveUsersUpdate: updateLiveUsers", "liveUsersUpdate: 42 as any");
+    assert!(index.contains("42 as any"), "the template wires liveUsersUpdate: updateLiveUsers");
+    let app = env.app("app", &[("node/index.ts", &index)]);
+    let out = env.run(&["link", app.to_str().unwrap(), "--no-watch"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(
+        text.contains("node/service.json:9:5: event handler `liveUsersUpdate` in the Service's `events` is a number, not a function"),
+        "{text}"
+    );
+}
+
+#[test]
 fn a_throwing_handler_is_retried_then_failed_and_link_survives() {
     let env = Env::new();
     let app = env.app("app", &[("node/event/liveUsersUpdate.ts", "export async function updateLiveUsers(ctx: StatusChangeContext) {\n  console.log('trying', ctx.body.random)\n  throw new Error('boom')\n}\n")]);

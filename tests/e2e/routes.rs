@@ -230,7 +230,9 @@ fn a_legacy_app_without_a_service_gets_a_clear_error() {
     let app = env.app("app", &[("node/index.ts", "export const handlers = { ping: () => 'pong' }\n")]);
     let out = env.run(&["link", app.to_str().unwrap(), "--no-watch"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stdout(&out).contains("node/index.ts does not export a Service"), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(text.contains("node/index.ts does not export a Service"), "{text}");
+    assert_eq!(text.matches("does not export a Service").count(), 1, "said once, not repeated as help: {text}");
 }
 
 #[test]

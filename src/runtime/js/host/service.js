@@ -48,6 +48,16 @@ function isService(candidate) {
  * Loads `entry` and answers `loaded` or `load_error` through `send`. `routes` starts or stops
  * the route server: `routes.start()` resolves with {port} or {socket}.
  */
+/** Why an event handler cannot be called (null when it can: a function, or an array of them). */
+function notCallable(handler) {
+  if (typeof handler === 'function') return null
+  if (Array.isArray(handler)) {
+    if (handler.length > 0 && handler.every((h) => typeof h === 'function')) return null
+    return handler.length === 0 ? 'an empty array' : 'an array holding something that is not a function'
+  }
+  return handler === null ? 'null' : `a ${typeof handler}`
+}
+
 async function loadService(entry, { send, routes, onFailed }) {
   const fail = (message, stack) => {
     loaded.state = 'failed'
@@ -72,9 +82,16 @@ async function loadService(entry, { send, routes, onFailed }) {
   try {
     // Reading the declaration runs app code too (getters, proxies).
     const config = candidate.config
+    const events = config.events || {}
+    const badEvents = {}
+    for (const id of Object.keys(events)) {
+      const why = notCallable(events[id])
+      if (why) badEvents[id] = why
+    }
     answer = {
       type: 'loaded',
-      events: Object.keys(config.events || {}),
+      events: Object.keys(events).filter((id) => !badEvents[id]),
+      badEvents,
       routes: Object.keys(config.routes || {}),
       clientOptions: jsonSafe((config.clients && config.clients.options) || {}) || {},
       routesPort: null,
@@ -100,4 +117,4 @@ async function loadService(entry, { send, routes, onFailed }) {
   send(answer)
 }
 
-module.exports = { loaded, loadService, jsonSafe, isService }
+module.exports = { loaded, loadService, jsonSafe, isService, notCallable }
