@@ -156,11 +156,11 @@ impl Excerpt {
             if from > 0 {
                 text.push('…');
             }
+            let shown = &full[char_offset(full, from)..];
             if start == line_start {
-                let before = caret_char.saturating_sub(from);
-                caret = text.len() + full.chars().skip(from).take(before).map(char::len_utf8).sum::<usize>();
+                caret = text.len() + char_offset(shown, caret_char.saturating_sub(from));
             }
-            text.extend(full.chars().skip(from).take(to - from));
+            text.push_str(&shown[..char_offset(shown, to - from)]);
             if count > to {
                 text.push('…');
             }
@@ -235,8 +235,29 @@ pub fn offset_of(source: &str, line: usize, column: usize) -> usize {
         }
     }
     let line_text = source[start..].split('\n').next().unwrap_or("");
-    let col_bytes: usize = line_text.chars().take(column.saturating_sub(1)).map(char::len_utf8).sum();
-    start + col_bytes
+    start + char_offset(line_text, column.saturating_sub(1))
+}
+
+/// Byte offset of the `n`th character of `s` (0-based), or its length. Lines may be megabytes
+/// long: ASCII is answered at once, and the rest is a plain byte loop (char iterator adaptors
+/// are slow in debug builds, where the test suite runs).
+fn char_offset(s: &str, n: usize) -> usize {
+    let b = s.as_bytes();
+    if b[..n.min(b.len())].is_ascii() {
+        return n.min(b.len());
+    }
+    let (mut i, mut seen) = (0, 0);
+    while i < b.len() {
+        // Every byte but a UTF-8 continuation byte starts a character.
+        if b[i] & 0xC0 != 0x80 {
+            if seen == n {
+                return i;
+            }
+            seen += 1;
+        }
+        i += 1;
+    }
+    b.len()
 }
 
 fn floor_char_boundary(s: &str, mut i: usize) -> usize {
@@ -279,6 +300,15 @@ mod tests {
         let mark = lines.iter().find(|l| l.contains('▲')).unwrap();
         let col = |s: &str, pat: &str| s[..s.find(pat).unwrap()].chars().count();
         assert_eq!(col(mark, "▲"), col(code, "bad"), "{out}");
+    }
+
+    #[test]
+    fn char_offsets() {
+        assert_eq!(char_offset("abc", 2), 2);
+        assert_eq!(char_offset("abc", 9), 3);
+        assert_eq!(char_offset("aéb", 2), 3);
+        assert_eq!(char_offset("aéb", 3), 4);
+        assert_eq!(char_offset("", 0), 0);
     }
 
     #[test]

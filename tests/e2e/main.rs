@@ -7,4 +7,5 @@ mod harness;
 mod failures;
 mod link;
 mod routes;
+mod validation;
 mod workspace;
