@@ -384,6 +384,14 @@ fn subscriptions(app: &App) -> Vec<(String, app::EventSubscription)> {
 
 /// Build, start a worker, and check that it exports every handler service.json names.
 async fn link_once(linked: &mut Linked) -> Result<Worker, Failure> {
+    let node_dir = linked.app.node_dir();
+    if !["index.ts", "index.js"].iter().any(|f| node_dir.join(f).is_file()) {
+        let d = Diagnostic::at_line_col(std::path::Path::new("node/index.ts"), None, 1, 1, "node/index.ts is missing")
+            .with_help(
+                "a VTEX IO service's entry is node/index.ts: `export default new Service({ ... })` from '@vtex/api'",
+            );
+        return Err(d.into());
+    }
     linked.builder.build()??;
     start_worker(linked).await
 }

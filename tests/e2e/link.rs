@@ -191,6 +191,18 @@ fn handler_missing_from_the_service_names_the_exported_ones() {
 }
 
 #[test]
+fn a_missing_entry_is_named_as_the_user_knows_it() {
+    let env = Env::new();
+    let app = env.app("app", &[]);
+    std::fs::remove_file(app.join("node/index.ts")).unwrap();
+    let out = env.run(&["link", app.to_str().unwrap(), "--no-watch"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(text.contains("node/index.ts is missing"), "{text}");
+    assert!(!text.contains(".ioctl"), "no internal build path: {text}");
+}
+
+#[test]
 fn a_handler_that_is_not_a_function_is_refused_at_link() {
     let env = Env::new();
     let index = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/service-course/node/index.ts"))
