@@ -5,6 +5,7 @@
 mod harness;
 
 mod failures;
+mod limits;
 mod link;
 mod routes;
 mod validation;
