@@ -204,8 +204,13 @@ async fn npm_ci(dir: &Path) -> anyhow::Result<()> {
         return Ok(());
     }
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let why = stderr.lines().map(|l| l.trim_start_matches("npm error").trim()).filter(|l| !l.is_empty());
-    let why = why.take(6).collect::<Vec<_>>().join("; ");
+    // npm's own stack frames and `code`/`errno` lines say nothing the first message does not.
+    let lines = stderr.lines().map(|l| l.trim_start_matches("npm error").trim());
+    let lines: Vec<&str> = lines
+        .filter(|l| !l.is_empty() && !l.starts_with("at ") && !l.starts_with("code ") && !l.starts_with("syscall "))
+        .filter(|l| !l.starts_with("errno ") && !l.starts_with("A complete log of this run"))
+        .collect();
+    let why = lines.iter().take(3).copied().collect::<Vec<_>>().join("; ");
     if is_network_failure(&stderr) {
         bail!(
             "cannot reach the npm registry to install ioctl's Node runtime packages ({why}): run ioctl once with network, or set npm's registry (npm config set registry URL)"
