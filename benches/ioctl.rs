@@ -24,9 +24,13 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, bail, Context, Result};
+use harness::children;
 use serde_json::{json, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_ioctl");
+/// The end-to-end tests' harness: the same temp dirs, app copies and `ioctl` command lines.
+#[path = "../tests/e2e/harness.rs"]
+mod harness;
+
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 /// Kept between runs (under target/): the npm packages of the comparisons.
 const PEERS: &str = env!("CARGO_TARGET_TMPDIR");
@@ -351,39 +355,27 @@ fn node() -> String {
     std::env::var("IOCTL_NODE").unwrap_or_else(|_| "node".into())
 }
 
-/// A temp dir with its own IOCTL_HOME, for one link session.
+/// A temp dir with its own IOCTL_HOME, for one link session: the end-to-end tests' harness
+/// (its app copies and its `ioctl` command line), plus what the figures need on top.
 struct Env {
-    dir: tempfile::TempDir,
+    inner: harness::Env,
     /// The session's url and token, once read from its record.
     session: std::cell::OnceCell<(String, String)>,
 }
 
 impl Env {
     fn new() -> Result<Env> {
-        Ok(Env { dir: tempfile::tempdir()?, session: Default::default() })
+        Ok(Env { inner: harness::Env::new(), session: Default::default() })
     }
 
     /// templates/service-course copied to `<tmp>/app`, with `files` written over it.
     fn app(&self, files: &[(&str, String)]) -> Result<PathBuf> {
-        let root = self.dir.path().join("app");
-        copy_dir(&Path::new(ROOT).join("templates/service-course"), &root)?;
-        for (rel, text) in files {
-            let p = root.join(rel);
-            std::fs::create_dir_all(p.parent().unwrap())?;
-            std::fs::write(p, text)?;
-        }
-        Ok(root)
+        let files: Vec<(&str, &str)> = files.iter().map(|(p, t)| (*p, t.as_str())).collect();
+        Ok(self.inner.app("app", &files))
     }
 
     fn ioctl(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(BIN);
-        c.args(args)
-            .env("IOCTL_HOME", self.dir.path().join("home"))
-            .env("NO_COLOR", "1")
-            .env_remove("IOCTL_ACCOUNT")
-            .env_remove("IOCTL_WORKSPACE")
-            .stdin(Stdio::null());
-        c
+        self.inner.command(args)
     }
 
     /// Runs an `ioctl` command to completion; fails unless it exits 0.
@@ -399,7 +391,7 @@ impl Env {
     /// process start, which would compete for the two cores).
     fn counts(&self) -> Result<Value> {
         if self.session.get().is_none() {
-            let record = find_record(&self.dir.path().join("home"))?;
+            let record = find_record(&self.inner.home())?;
             let _ = self.session.set(record);
         }
         let (url, token) = self.session.get().unwrap();
@@ -434,22 +426,6 @@ fn find_record(dir: &Path) -> Result<(String, String)> {
         }
     }
     bail!("no session record under {}", dir.display())
-}
-
-fn copy_dir(from: &Path, to: &Path) -> Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)?.flatten() {
-        let name = entry.file_name();
-        if name == "node_modules" || name == ".ioctl" {
-            continue;
-        }
-        if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &to.join(&name))?;
-        } else {
-            std::fs::copy(entry.path(), to.join(&name))?;
-        }
-    }
-    Ok(())
 }
 
 /// A child process whose output lines are collected with the instant each arrived.
@@ -658,20 +634,6 @@ struct Processes {
     node: u32,
     /// A warm standby Node host, kept for the next relink.
     standby: Option<u32>,
-}
-
-/// Pids of the direct children of `pid`.
-fn children(pid: u32) -> Vec<u32> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
-        let ppid = stat.rsplit_once(')').and_then(|(_, a)| a.split_whitespace().nth(1)?.parse::<u32>().ok());
-        if ppid == Some(pid) {
-            out.push(child);
-        }
-    }
-    out
 }
 
 /// A field of /proc/PID/status in kB (VmRSS, VmHWM).
