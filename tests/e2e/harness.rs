@@ -277,6 +277,23 @@ impl Env {
 
     /// Waits until no delivery is in flight and `n` deliveries were made; returns the counts.
     pub fn settled(&self, n: u64) -> Value {
+        let last = std::cell::RefCell::new(Value::Null);
+        let what = format!("{n} deliveries to settle");
+        let c = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            eventually(&what, || {
+                let c = self.status()["counts"].clone();
+                *last.borrow_mut() = c.clone();
+                (c["deliveries"] == n && c["in_flight"] == 0).then_some(c)
+            })
+        }));
+        match c {
+            Ok(c) => c,
+            Err(_) => panic!("{what}: last counts {}", last.borrow()),
+        }
+    }
+
+    #[allow(dead_code)]
+    fn settled_old(&self, n: u64) -> Value {
         eventually(&format!("{n} deliveries to settle"), || {
             let c = self.status()["counts"].clone();
             (c["deliveries"] == n && c["in_flight"] == 0).then_some(c)

@@ -547,3 +547,52 @@ fn color_can_be_forced_and_joining_says_session_flags_do_not_apply() {
     });
     second.wait_json("ready", |v| v["type"] == "ready");
 }
+
+#[test]
+fn a_terminal_that_does_not_read_never_gets_a_healthy_process_killed() {
+    let env = Env::new();
+    let chatty = "export async function updateLiveUsers(_ctx: StatusChangeContext) {\n  for (let i = 0; i < 2000; i++) console.log('chatty ' + i + ' ' + 'x'.repeat(400))\n  return true\n}\n";
+    let app = env.app(
+        "app",
+        &[
+            ("node/event/liveUsersUpdate.ts", chatty),
+            ("node/service.json", r#"{"events": {"liveUsersUpdate": {"sender": "ioctl.manual", "keys": ["talk"]}}}"#),
+        ],
+    );
+    // `ioctl link | less`, paused: its stdout is a pipe nobody reads.
+    let mut link = env
+        .command(&["link", app.to_str().unwrap(), "--json", "--no-watch", "--no-sample-sender"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Read until it is ready, then stop reading.
+    let mut out = std::io::BufReader::new(link.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("\"type\":\"ready\"") {
+        line.clear();
+        assert!(std::io::BufRead::read_line(&mut out, &mut line).unwrap() > 0, "link ended before ready");
+    }
+    let session = env.session_pid("dev").expect("the session");
+    let node = env.node_processes("dev").first().copied().expect("the app's Node.js process");
+    let sent = env.run(&["events", "send", "talk", "--repeat", "30"]);
+    assert_eq!(sent.status.code(), Some(0), "{}", stderr(&sent));
+    // 60,000 log lines no one reads: every delivery still succeeds, on the same process.
+    let c = env.settled(30);
+    assert_eq!((c["delivered"].as_u64(), c["failed"].as_u64()), (Some(30), Some(0)), "{c}");
+    assert!(alive(node), "the healthy Node.js process was killed");
+    assert_eq!(env.node_processes("dev").first().copied(), Some(node));
+    // The reader comes back: it is told how much it missed.
+    let skipped = eventually("a skipped-lines notice", || {
+        let mut buf = vec![0u8; 1 << 20];
+        let n = std::io::Read::read(&mut out, &mut buf).ok()?;
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        text.lines().find(|l| l.contains("log line(s) skipped: the terminal was not reading")).map(str::to_string)
+    });
+    assert!(skipped.contains("skipped"), "{skipped}");
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(link.id() as i32, libc::SIGINT) };
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    let _ = link.wait();
+    assert!(wait_gone(session));
+}
