@@ -339,3 +339,49 @@ fn soak_ten_thousand_events_with_random_failures_and_a_crash_lose_nothing() {
     );
     assert!(n("failed") > 0 && n("failed") < 100, "with 10% failures and 3 attempts about 10 fail: {}", n("failed"));
 }
+
+#[test]
+fn an_attempt_waits_for_a_restarting_process_instead_of_burning_its_retries() {
+    let env = Env::new();
+    let service = r#"{"events": {"h": {"sender": "ioctl.manual", "keys": ["crash", "work"]}}}"#;
+    let index = r#"import { IOClients, Service } from '@vtex/api'
+
+export default new Service({
+  clients: { implementation: IOClients, options: { events: { timeout: 300, retries: 1, initialBackoffDelay: 10 } } },
+  events: {
+    h: async (ctx: any) => {
+      if (ctx.key === 'crash') process.exit(7)
+      console.log('worked')
+    },
+  },
+})
+"#;
+    let app = env.app("app", &[("node/service.json", service), ("node/index.ts", index)]);
+    let mut link = env.spawn(&["link", app.to_str().unwrap(), "--json", "--no-watch", "--no-sample-sender"]);
+    link.wait_json("ready", |v| v["type"] == "ready");
+    // Two crashing events, one after the other, each attempted twice: four crashes, so the
+    // restart now backs off 800 ms.
+    for n in 1..=2 {
+        assert_eq!(env.run(&["events", "send", "crash"]).status.code(), Some(0));
+        link.wait_json("the crash event failed", |v| {
+            v["message"].as_str().is_some_and(|m| m.contains("attempt 2/2") && m.contains("no retries left"))
+        });
+        let c = env.status()["counts"].clone();
+        assert_eq!(c["failed"], n, "{c}");
+    }
+    if !link.seen.iter().any(|l| l.contains("restarting in 800 ms")) {
+        link.wait_json("the fourth crash", |v| {
+            v["message"].as_str().is_some_and(|m| m.contains("restarting in 800 ms"))
+        });
+    }
+    // An event sent while the process waits out that backoff: its one attempt (300 ms timeout)
+    // waits for the restart and succeeds; no retry is burnt and nobody claims a blocked process.
+    assert_eq!(env.run(&["events", "send", "work"]).status.code(), Some(0));
+    link.wait_json("the work done", |v| v["type"] == "log" && v["message"] == "worked");
+    let c = env.settled(3);
+    assert_eq!((c["delivered"].as_u64(), c["failed"].as_u64()), (Some(1), Some(2)), "{c}");
+    assert!(!link.seen.iter().any(|l| l.contains("was blocked")), "{}", link.seen.join("\n"));
+    let failed = stdout(&env.run(&["events", "failed", "--json"]));
+    assert_eq!(failed.lines().count(), 2, "only the crash events failed: {failed}");
+    assert_eq!(link.interrupt(), 0);
+}
