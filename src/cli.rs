@@ -21,6 +21,9 @@ pub struct Cli {
     /// Colour output: auto (a terminal, unless NO_COLOR is set), always or never
     #[arg(long, global = true, value_enum, default_value = "auto")]
     pub color: ColorChoice,
+    /// Seconds a command waits for the link session to answer [default: 10]
+    #[arg(long, global = true, value_name = "SECONDS", value_parser = timeout_seconds)]
+    pub timeout: Option<Duration>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -96,7 +99,7 @@ pub enum EventsCommand {
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
         repeat: u64,
         /// With --repeat: events per second [default: as fast as handlers take them]
-        #[arg(long)]
+        #[arg(long, value_parser = rate)]
         rate: Option<f64>,
         /// One JSON object per line
         #[arg(long)]
@@ -176,6 +179,26 @@ impl SessionArgs {
             sender_interval: sender_interval(self.sender_interval)?,
             sample_sender: !self.no_sample_sender,
         })
+    }
+}
+
+/// `--rate`: events per second within [`crate::protocol::RATE_RANGE`] (not NaN, ∞, 0 or less).
+fn rate(s: &str) -> Result<f64, String> {
+    let range = crate::protocol::RATE_RANGE;
+    let bad = || format!("give {} to {} events per second", range.start(), range.end());
+    let r: f64 = s.trim().parse().map_err(|_| bad())?;
+    if r.is_finite() && range.contains(&r) {
+        Ok(r)
+    } else {
+        Err(bad())
+    }
+}
+
+/// `--timeout`: a positive number of seconds, at most a day.
+fn timeout_seconds(s: &str) -> Result<Duration, String> {
+    match s.trim().parse::<f64>() {
+        Ok(t) if t.is_finite() && t > 0.0 && t <= 86_400.0 => Ok(Duration::from_secs_f64(t)),
+        _ => Err("give a number of seconds above 0, at most 86400".to_string()),
     }
 }
 

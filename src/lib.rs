@@ -29,6 +29,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         eprintln!("error: {msg}");
         Ok(ExitCode::from(USAGE))
     };
+    if let Some(t) = cli.timeout {
+        client::set_timeout(t);
+    }
     match cli.command {
         Command::Link(args) => match args.options(cli.color) {
             Ok(opts) => client::link::run(opts).await,

@@ -7,6 +7,15 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = ioctl::cli::Cli::parse();
+    // Rust ignores SIGPIPE, so a closed reader (`ioctl status | head -1`) would make the next
+    // print panic. Client commands end quietly instead, as other Unix tools do (status 141).
+    // The session keeps ignoring it: a tail going away must not end it.
+    if !matches!(cli.command, ioctl::cli::Command::SessionServe(_)) {
+        // SAFETY: restoring the default disposition before any thread starts.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     // The session process carries the event path on every core; the other commands (link
     // included: it only relays its app's output) need one thread and less memory.
     let mut builder = match cli.command {

@@ -81,7 +81,8 @@ impl Policy {
             let clamped = if bound.integer { v.trunc() } else { v }.clamp(bound.min, bound.max);
             if clamped != v {
                 warnings.push(format!(
-                    "clients.options.{scope}.{field} is {v}, outside {} to {}{}: using {clamped}",
+                    // The value as written (JSON's short form for 1e30, not thirty digits).
+                    "clients.options.{scope}.{field} is {raw}, outside {} to {}{}: using {clamped}",
                     bound.min,
                     bound.max,
                     if bound.integer { " (whole numbers)" } else { "" }
@@ -89,9 +90,23 @@ impl Policy {
             }
             Some(clamped)
         };
+        let timeout_ms = pick("timeout");
+        // service.json's `timeout: 0` would time every delivery out at once.
+        let mut service_warning = None;
+        let service_timeout_s = match service_timeout_s {
+            Some(0) if timeout_ms.is_none() => {
+                service_warning = Some(format!(
+                    "node/service.json timeout is 0 s, outside 1 to {} s: every delivery would time out; using {} s",
+                    MAX_WAIT_MS / 1000.0,
+                    DEFAULT_TIMEOUT_MS / 1000.0
+                ));
+                None
+            }
+            s => s,
+        };
         let policy = Policy {
             retries: pick("retries").map_or(0, |r| r as u32),
-            timeout_ms: pick("timeout")
+            timeout_ms: timeout_ms
                 .unwrap_or_else(|| service_timeout_s.map_or(DEFAULT_TIMEOUT_MS, |s| f64::from(s) * 1000.0))
                 .min(MAX_WAIT_MS),
             timeout_coefficient: pick("exponentialTimeoutCoefficient").unwrap_or(1.0),
@@ -99,6 +114,7 @@ impl Policy {
             backoff_coefficient: pick("exponentialBackoffCoefficient").unwrap_or(DEFAULT_BACKOFF_COEFFICIENT),
             concurrency: pick("concurrency").map_or(DEFAULT_CONCURRENCY, |c| c as usize),
         };
+        warnings.extend(service_warning);
         (policy, warnings)
     }
 
@@ -540,6 +556,8 @@ mod tests {
     struct Fake {
         work: Duration,
         fail_first: u32,
+        /// When set, only events with this body fail (the others succeed at once).
+        fail_only: Option<Value>,
         hang: bool,
         calls: Mutex<Vec<(u32, Instant)>>,
         running: std::sync::atomic::AtomicUsize,
@@ -551,6 +569,7 @@ mod tests {
             Arc::new(Fake {
                 work: Duration::from_millis(work_ms),
                 fail_first,
+                fail_only: None,
                 hang,
                 calls: Mutex::default(),
                 running: Default::default(),
@@ -560,7 +579,7 @@ mod tests {
     }
 
     impl Target for Fake {
-        async fn deliver(&self, _e: &Event, _h: &str, attempt: u32) -> Result<(), AttemptError> {
+        async fn deliver(&self, e: &Event, _h: &str, attempt: u32) -> Result<(), AttemptError> {
             self.calls.lock().unwrap().push((attempt, Instant::now()));
             let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
             self.max_running.fetch_max(now, Ordering::SeqCst);
@@ -569,7 +588,7 @@ mod tests {
             }
             tokio::time::sleep(self.work).await;
             self.running.fetch_sub(1, Ordering::SeqCst);
-            if attempt <= self.fail_first {
+            if attempt <= self.fail_first && self.fail_only.as_ref().is_none_or(|b| *b == e.body) {
                 Err(AttemptError { message: format!("fail {attempt}"), stack: None })
             } else {
                 Ok(())
@@ -589,6 +608,8 @@ mod tests {
         queue: mpsc::Sender<Delivery>,
         stop: CancellationToken,
         tracker: TaskTracker,
+        /// What a relink does: a new policy for the next attempts.
+        policy: watch::Sender<Policy>,
     }
 
     fn rig(policy: Policy, target: Arc<Fake>) -> Rig {
@@ -604,7 +625,6 @@ mod tests {
         let sub: crate::app::EventSubscription = serde_json::from_value(json!({"keys": ["k"]})).unwrap();
         bus.subscribe(scope, "v.app@1.0.0", vec![("h".into(), sub)], queue.clone());
         let (policy_tx, policy) = watch::channel(policy);
-        std::mem::forget(policy_tx);
         let d = Dispatcher {
             scope: Scope { account: "a".into(), workspace: "w".into() },
             app: "v.app@1.0.0".into(),
@@ -617,7 +637,7 @@ mod tests {
             stop: stop.clone(),
         };
         tokio::spawn(d.run(rx));
-        Rig { bus, dead, queue, stop, tracker }
+        Rig { bus, dead, queue, stop, tracker, policy: policy_tx }
     }
 
     async fn publish(r: &Rig, n: usize) {
@@ -762,5 +782,237 @@ mod tests {
         let c = r.bus.counts();
         assert_eq!((c.delivered, c.failed, c.in_flight), (0, 2, 0));
         drop(r.queue);
+    }
+
+    fn fixed(retries: u32, backoff_ms: f64, concurrency: usize) -> Policy {
+        Policy {
+            retries,
+            timeout_ms: 1000.0,
+            timeout_coefficient: 1.0,
+            backoff_ms,
+            backoff_coefficient: 1.0,
+            concurrency,
+        }
+    }
+
+    /// Polls (in paused time) until `done`, at most `limit`; the paused clock advances as it
+    /// sleeps, so this returns at the first millisecond the condition holds.
+    async fn until(limit: Duration, what: &str, done: impl Fn() -> bool) {
+        let deadline = Instant::now() + limit;
+        while !done() {
+            assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    fn counts_add_up(r: &Rig) {
+        let c = r.bus.counts();
+        assert_eq!(c.deliveries, c.delivered + c.failed + c.in_flight, "{c:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_retry_waiting_out_its_backoff_does_not_block_a_healthy_delivery() {
+        let fake =
+            Arc::new(Fake { fail_only: Some(json!("bad")), ..Arc::into_inner(Fake::new(5, u32::MAX, false)).unwrap() });
+        let r = rig(fixed(2, 10_000.0, 1), fake.clone());
+        let scope = Scope { account: "a".into(), workspace: "w".into() };
+        let start = Instant::now();
+        r.bus.publish(&scope, "x.y", "k", "", json!("bad")).await;
+        r.bus.publish(&scope, "x.y", "k", "", json!("good")).await;
+        // The healthy one runs in the single slot while the failing one waits 10 s to retry.
+        until(Duration::from_secs(5), "the healthy delivery", || r.bus.counts().delivered == 1).await;
+        assert!(start.elapsed() < Duration::from_secs(1), "it waited for the backoff: {:?}", start.elapsed());
+        assert_eq!(fake.calls.lock().unwrap().len(), 2, "failing attempt 1, then the healthy one");
+        assert_eq!(r.bus.counts().in_flight, 1, "the failing one is waiting to retry");
+        counts_add_up(&r);
+        until(Duration::from_secs(60), "the failing one to fail", || r.bus.counts().in_flight == 0).await;
+        let c = r.bus.counts();
+        assert_eq!((c.deliveries, c.delivered, c.failed, c.in_flight), (2, 1, 1, 0));
+        assert_eq!(r.dead.list()[0].attempts.len(), 3);
+        assert!(start.elapsed() >= Duration::from_secs(20), "two backoffs of 10 s: {:?}", start.elapsed());
+    }
+
+    /// A fixed-seed xorshift, so a failure names a reproducible case.
+    struct Xorshift(u64);
+
+    impl Xorshift {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn pick<'a, T>(&mut self, from: &'a [T]) -> &'a T {
+            &from[(self.next() % from.len() as u64) as usize]
+        }
+    }
+
+    #[test]
+    fn extreme_options_never_panic_and_out_of_range_ones_are_named() {
+        let values = [
+            json!(1e30),
+            json!(-1),
+            json!("NaN"),
+            json!("Infinity"),
+            json!(0),
+            json!(0.5),
+            json!(1),
+            json!(3),
+            json!(100),
+            json!(101),
+            json!(1e9),
+            json!(1e308),
+            json!(-1e308),
+            json!(f64::MAX),
+            json!(f64::MIN_POSITIVE),
+            json!(1e-300),
+            json!(u64::MAX),
+            json!(i64::MIN),
+            json!(10_000),
+            json!(3_600_000),
+            json!(3_600_001),
+            json!(null),
+            json!(true),
+            json!("10"),
+            json!([1]),
+        ];
+        let service_timeouts = [None, Some(0), Some(1), Some(u32::MAX)];
+        let mut rng = Xorshift(0x9e37_79b9_7f4a_7c15);
+        let hour = Duration::from_secs(3600);
+        for case in 0..10_000 {
+            let (mut events, mut default) = (serde_json::Map::new(), serde_json::Map::new());
+            for bound in &BOUNDS {
+                match rng.next() % 4 {
+                    0 => {}
+                    1 => {
+                        events.insert(bound.option.into(), rng.pick(&values).clone());
+                    }
+                    2 => {
+                        default.insert(bound.option.into(), rng.pick(&values).clone());
+                    }
+                    _ => {
+                        events.insert(bound.option.into(), rng.pick(&values).clone());
+                        default.insert(bound.option.into(), rng.pick(&values).clone());
+                    }
+                }
+            }
+            let options = json!({"events": events, "default": default});
+            let service_timeout = *rng.pick(&service_timeouts);
+            let (p, warnings) = Policy::from_client_options(&options, service_timeout);
+            for bound in &BOUNDS {
+                // The value that applies: events' over default's.
+                let Some(v) = events.get(bound.option).or_else(|| default.get(bound.option)) else {
+                    continue;
+                };
+                let in_range = v.as_f64().is_some_and(|f| {
+                    f.is_finite() && f >= bound.min && f <= bound.max && (!bound.integer || f.fract() == 0.0)
+                });
+                let named = warnings.iter().any(|w| w.contains(&format!(".{} is", bound.option)));
+                assert_eq!(named, !in_range, "case {case}: {} = {v} in {options}: {warnings:?}", bound.option);
+                if !in_range {
+                    let w = warnings.iter().find(|w| w.contains(bound.option)).unwrap();
+                    assert!(w.contains(&format!("{} to {}", bound.min, bound.max)), "no range in {w:?}");
+                }
+            }
+            assert!(p.concurrency >= 1 && p.concurrency <= 10_000, "case {case}: {p:?}");
+            assert!(p.retries <= 100, "case {case}: {p:?}");
+            assert!(p.timeout_ms >= 1.0, "case {case}: every delivery would time out: {p:?}");
+            let given = events.get("timeout").or_else(|| default.get("timeout")).and_then(Value::as_f64);
+            if service_timeout == Some(0) && given.is_none() {
+                assert!(warnings.iter().any(|w| w.contains("service.json timeout is 0")), "{warnings:?}");
+            }
+            let _ = p.describe();
+            for attempt in 1..=200 {
+                let t = p.attempt_timeout(attempt);
+                assert!(t <= hour, "case {case}: attempt {attempt} timeout {t:?} for {p:?}");
+                let jitter = [0.0, 1.0, -5.0, 7.0, f64::NAN][attempt as usize % 5];
+                let d = p.retry_delay(attempt, jitter);
+                assert!(d <= hour, "case {case}: retry {attempt} delay {d:?} for {p:?}");
+            }
+        }
+    }
+
+    fn letter(app: &str, n: usize) -> DeadLetter {
+        let event = Event {
+            id: format!("e-{n}"),
+            sender: "x.y".into(),
+            key: "k".into(),
+            subject: String::new(),
+            body: json!(n),
+            time: n as i64,
+        };
+        DeadLetter {
+            event: Arc::new(event),
+            app: app.into(),
+            handler: "h".into(),
+            attempts: vec![],
+            // Distinct and in push order, as the real clock gives them.
+            failed_at: format!("2026-01-01T00:00:00.{n:06}Z"),
+        }
+    }
+
+    #[test]
+    fn dead_letters_keep_the_newest_per_app_and_count_the_dropped() {
+        let dead = DeadLetters::default();
+        let extra = 250;
+        for n in 0..DEAD_LETTER_BOUND + extra {
+            dead.push(letter("v.busy@1.0.0", n));
+            if n % 100 == 0 {
+                dead.push(letter("v.quiet@1.0.0", n));
+            }
+        }
+        let all = dead.list();
+        let busy: Vec<_> = all.iter().filter(|l| l.app == "v.busy@1.0.0").collect();
+        assert_eq!(busy.len(), DEAD_LETTER_BOUND);
+        assert_eq!(busy[0].event.id, format!("e-{extra}"), "the oldest kept is the first not dropped");
+        assert_eq!(busy.last().unwrap().event.id, format!("e-{}", DEAD_LETTER_BOUND + extra - 1));
+        let quiet = all.iter().filter(|l| l.app == "v.quiet@1.0.0").count();
+        assert_eq!(quiet, (DEAD_LETTER_BOUND + extra).div_ceil(100), "another app's letters are not pushed out");
+        assert_eq!(dead.dropped(), BTreeMap::from([("v.busy@1.0.0".to_string(), extra as u64)]));
+        // A replay takes letters out; the dropped count stays (they are gone for good).
+        assert_eq!(dead.take(None).len(), DEAD_LETTER_BOUND + quiet);
+        assert!(dead.list().is_empty());
+        assert_eq!(dead.dropped()["v.busy@1.0.0"], extra as u64);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_relink_that_changes_concurrency_resizes_the_limiter() {
+        let fake = Fake::new(100, 0, false);
+        let r = rig(fixed(0, 10.0, 2), fake.clone());
+        let bus = r.bus.clone();
+        let publisher = tokio::spawn(async move {
+            let scope = Scope { account: "a".into(), workspace: "w".into() };
+            for i in 0..200 {
+                bus.publish(&scope, "x.y", "k", "", json!(i)).await;
+            }
+        });
+        let max = || fake.max_running.load(Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(450)).await;
+        assert_eq!(max(), 2);
+
+        r.policy.send(fixed(0, 10.0, 6)).unwrap();
+        fake.max_running.store(0, Ordering::SeqCst);
+        until(Duration::from_secs(2), "6 attempts at once", || max() == 6).await;
+        tokio::time::sleep(Duration::from_millis(450)).await;
+        assert_eq!(max(), 6, "never more than the new limit");
+
+        r.policy.send(fixed(0, 10.0, 1)).unwrap();
+        // Attempts already running finish (100 ms each); from then on, one at a time.
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        fake.max_running.store(0, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(450)).await;
+        assert_eq!(max(), 1);
+        counts_add_up(&r);
+
+        r.policy.send(fixed(0, 10.0, 4)).unwrap();
+        fake.max_running.store(0, Ordering::SeqCst);
+        until(Duration::from_secs(2), "4 attempts at once after growing again", || max() == 4).await;
+        publisher.await.unwrap();
+        while r.bus.counts().delivered < 200 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(max() <= 4);
+        let c = r.bus.counts();
+        assert_eq!((c.deliveries, c.delivered, c.failed, c.in_flight), (200, 200, 0, 0));
     }
 }
