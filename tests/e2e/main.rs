@@ -5,6 +5,7 @@
 mod harness;
 
 mod failures;
+mod hardening;
 mod link;
 mod routes;
 mod workspace;
