@@ -553,7 +553,9 @@ async fn banner(linked: &Linked, session: &Session) {
             terminal.status(Level::Warn, line).await;
         }
     }
-    if !app.service.events.is_empty() {
+    // Before a first good build the policy is not known (the Service declares it): the
+    // relink that loads one prints it, rather than the defaults being shown here.
+    if !app.service.events.is_empty() && linked.worker.borrow().is_some() {
         let policy = linked.policy.borrow().describe();
         terminal.info(format!("delivery policy for {}: {policy}", linked.spec.app_id)).await;
     }

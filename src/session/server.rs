@@ -2,7 +2,7 @@
 //! ones behind the session token), the sample sender's public healthcheck route, and the
 //! control API (`/_ioctl/...`, typed by `protocol`, every path behind the token). Requests
 //! whose Host is not loopback are refused (DNS rebinding); connections that send no complete
-//! request head in time are closed, and their number is bounded.
+//! request head in time are closed, and their number is bounded (silent ones make room).
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -20,7 +20,8 @@ use axum::Router;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::json;
-use tokio::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, mpsc, Semaphore};
 use tokio_stream::wrappers::ReceiverStream;
 
@@ -74,6 +75,7 @@ pub async fn serve(listener: TcpListener, session: Shared) {
     let router = router(session.clone());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let silent = Silent::default();
     loop {
         let stream = tokio::select! {
             a = listener.accept() => match a {
@@ -87,11 +89,24 @@ pub async fn serve(listener: TcpListener, session: Shared) {
             },
             _ = session.shutdown().cancelled() => break,
         };
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
-            tracing::warn!("{MAX_CONNECTIONS} connections are open: closing a new one");
-            continue;
+        // At the bound, the oldest connection that has sent nothing yet makes room: silent
+        // ones (port scans, a page holding sockets open) must not lock the user out.
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                let evicted = silent.evict_oldest();
+                let wait = tokio::time::timeout(Duration::from_secs(1), slots.clone().acquire_owned());
+                match (evicted, wait.await) {
+                    (true, Ok(Ok(slot))) => slot,
+                    _ => {
+                        tracing::warn!("{MAX_CONNECTIONS} connections are open and busy: closing a new one");
+                        continue;
+                    }
+                }
+            }
         };
         tracing::debug!("client connected");
+        let (stream, conn_state) = silent.watch(stream);
         let service = hyper_util::service::TowerToHyperService::new(router.clone());
         let conn = hyper::server::conn::http1::Builder::new()
             .timer(hyper_util::rt::TokioTimer::new())
@@ -99,11 +114,99 @@ pub async fn serve(listener: TcpListener, session: Shared) {
             .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
-            let _ = conn.await;
+            // Dropping an evicted connection closes its socket.
+            tokio::select! {
+                _ = conn => {}
+                _ = conn_state.evict.cancelled() => {}
+            }
+            conn_state.done.store(true, Ordering::Relaxed);
             drop(slot);
         });
     }
     let _ = tokio::time::timeout(Duration::from_secs(2), graceful.shutdown()).await;
+}
+
+/// The open connections, oldest first, with whether each has sent a byte yet.
+#[derive(Default)]
+struct Silent {
+    conns: std::sync::Mutex<std::collections::VecDeque<Arc<ConnState>>>,
+}
+
+struct ConnState {
+    spoke: AtomicBool,
+    done: AtomicBool,
+    /// Cancelled to close the connection (held by its task).
+    evict: tokio_util::sync::CancellationToken,
+}
+
+impl Silent {
+    fn watch(&self, stream: TcpStream) -> (Spoke, Arc<ConnState>) {
+        let state = Arc::new(ConnState {
+            spoke: AtomicBool::new(false),
+            done: AtomicBool::new(false),
+            evict: tokio_util::sync::CancellationToken::new(),
+        });
+        let mut conns = self.conns.lock().unwrap();
+        conns.retain(|c| !c.done.load(Ordering::Relaxed));
+        conns.push_back(state.clone());
+        (Spoke { inner: stream, state: state.clone() }, state)
+    }
+
+    /// Closes the oldest connection that has sent nothing; false if every one has spoken.
+    fn evict_oldest(&self) -> bool {
+        let mut conns = self.conns.lock().unwrap();
+        conns.retain(|c| !c.done.load(Ordering::Relaxed));
+        let Some(i) = conns.iter().position(|c| !c.spoke.load(Ordering::Relaxed)) else {
+            return false;
+        };
+        let c = conns.remove(i).expect("index from position");
+        tracing::debug!("closing a connection that sent nothing, to make room");
+        c.evict.cancel();
+        true
+    }
+}
+
+/// A connection's stream that notes its first byte read.
+struct Spoke {
+    inner: TcpStream,
+    state: Arc<ConnState>,
+}
+
+impl tokio::io::AsyncRead for Spoke {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let poll = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.state.spoke.store(true, Ordering::Relaxed);
+        }
+        poll
+    }
+}
+
+impl tokio::io::AsyncWrite for Spoke {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }
 
 /// Refuses requests whose Host is not this machine's loopback (a page using DNS rebinding

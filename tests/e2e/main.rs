@@ -5,7 +5,7 @@
 mod harness;
 
 mod failures;
-mod limits;
+mod hardening;
 mod link;
 mod routes;
 mod validation;
