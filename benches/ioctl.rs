@@ -1029,7 +1029,10 @@ fn end_to_end() -> Result<Section> {
         rates.push(N as f64 / t.elapsed().as_secs_f64());
     }
     link.proc.stop()?;
-    let built = link.app.join("node/.ioctl/build/event/noop.js");
+    // The session's build of the app (under IOCTL_HOME/build/ACCOUNT/WORKSPACE/APP-KEY/).
+    let builds = link.env.inner.home().join("build/local/dev");
+    let app_build = std::fs::read_dir(&builds)?.flatten().next().context("no build of the bench app")?.path();
+    let built = app_build.join("node/event/noop.js");
     let mut ceiling = Vec::new();
     for _ in 0..RUNS {
         ceiling.push(node_ceiling(&built)?);

@@ -1,6 +1,10 @@
-//! Build: transpiles the app's node/**/*.ts into CommonJS JavaScript with source maps, under
-//! node/.ioctl/build (mirroring node/), with tsc's semantics (esModuleInterop, type-only
-//! imports removed, `useDefineForClassFields: false`). Only changed files are redone.
+//! Build: transpiles the app's TypeScript into CommonJS JavaScript with source maps, with
+//! tsc's semantics (esModuleInterop, type-only imports removed, `useDefineForClassFields:
+//! false`). Every .ts under node/ is built, and every .ts outside node/ that those import
+//! (`../common/utils`), into a build folder of the session's (so two workspaces linking one
+//! app never share one) that mirrors the app folder. The code still runs from where it was
+//! written: the host loads each .ts through its build (`__dirname`, relative imports, JSON
+//! and assets stay the source's). Only changed files are redone.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -66,13 +70,13 @@ pub fn transpile(path: &Path, display: &Path, source: &str) -> Result<Transpiled
                     .apply(helpers::inject_helpers(unresolved))
                     .apply(hygiene())
                     .apply(fixer(None));
-                emit(&cm, &program, path)
+                emit(&cm, &program)
             })
         })
         .map_err(|e| Diagnostic::at_offset(display, source, 0, format!("cannot emit JavaScript: {e}")))
 }
 
-fn emit(cm: &Lrc<SourceMap>, program: &Program, path: &Path) -> anyhow::Result<Transpiled> {
+fn emit(cm: &Lrc<SourceMap>, program: &Program) -> anyhow::Result<Transpiled> {
     let mut code = Vec::new();
     let mut mappings = Vec::new();
     {
@@ -87,32 +91,43 @@ fn emit(cm: &Lrc<SourceMap>, program: &Program, path: &Path) -> anyhow::Result<T
     let map = cm.build_source_map(&mappings, None, swc_core::common::source_map::DefaultSourceMapGenConfig);
     let mut map_json = Vec::new();
     map.to_writer(&mut map_json)?;
-    let mut code = String::from_utf8(code)?;
-    let stem = path.file_stem().unwrap_or_default().to_string_lossy();
-    code.push_str(&format!("\n//# sourceMappingURL={stem}.js.map\n"));
+    let code = String::from_utf8(code)?;
     Ok(Transpiled { code, map: String::from_utf8(map_json)? })
 }
 
 /// What a build did.
 #[derive(Debug, Default)]
 pub struct BuildReport {
-    /// Source files seen (TypeScript plus copied JS/JSON).
+    /// TypeScript files of the app (node/ and what it imports from outside it).
     pub files: usize,
-    /// Files transpiled or copied this time (the rest were unchanged).
+    /// Files transpiled this time (the rest were unchanged).
     pub rebuilt: usize,
 }
 
-/// Builds an app's node/ folder incrementally into node/.ioctl/build.
+/// One built source: the hash of what was built, and the app files outside node/ it imports.
+#[derive(Debug, Clone)]
+struct Built {
+    hash: u64,
+    imports: Vec<PathBuf>,
+}
+
+/// Builds an app's TypeScript incrementally into `out_dir`, which mirrors the app folder
+/// (`node/index.ts` → `out_dir/node/index.js`, with `index.js.map` beside it).
 pub struct Builder {
+    app_root: PathBuf,
     node_dir: PathBuf,
     out_dir: PathBuf,
-    /// Source path → hash of the content last built, so unchanged files are skipped.
-    built: HashMap<PathBuf, u64>,
+    built: HashMap<PathBuf, Built>,
 }
 
 impl Builder {
-    pub fn new(node_dir: &Path) -> Self {
-        Builder { node_dir: node_dir.to_path_buf(), out_dir: out_dir(node_dir), built: HashMap::new() }
+    pub fn new(app_root: &Path, out_dir: &Path) -> Self {
+        Builder {
+            app_root: app_root.to_path_buf(),
+            node_dir: app_root.join("node"),
+            out_dir: out_dir.to_path_buf(),
+            built: HashMap::new(),
+        }
     }
 
     pub fn out_dir(&self) -> &Path {
@@ -122,69 +137,130 @@ impl Builder {
     /// Transpiles what changed since the last call. All syntax errors are returned (one per
     /// file); the previous output stays in place when there are any.
     pub fn build(&mut self) -> anyhow::Result<Result<BuildReport, Vec<Diagnostic>>> {
-        let app_root = self.node_dir.parent().unwrap_or(&self.node_dir).to_path_buf();
-        let mut sources = Vec::new();
-        collect(&self.node_dir, &mut sources)
+        let mut pending = Vec::new();
+        collect(&self.node_dir, &mut pending)
             .with_context(|| format!("{}: cannot list files", self.node_dir.display()))?;
-        let mut report = BuildReport { files: sources.len(), rebuilt: 0 };
-        let mut errors = Vec::new();
-        let mut outputs = Vec::new();
-        for src in &sources {
-            let text = std::fs::read(src).with_context(|| format!("{}: cannot read", src.display()))?;
-            let hash = hash(&text);
-            if self.built.get(src) == Some(&hash) {
+        let mut sources: Vec<PathBuf> = Vec::new();
+        let mut report = BuildReport::default();
+        let (mut errors, mut outputs) = (Vec::new(), Vec::new());
+        let mut seen = std::collections::HashSet::new();
+        // node/'s sources, then the files outside node/ they import (transitively).
+        while let Some(src) = pending.pop() {
+            if !seen.insert(src.clone()) {
                 continue;
             }
-            let rel = src.strip_prefix(&self.node_dir).unwrap_or(src);
-            let is_ts = matches!(src.extension().and_then(|e| e.to_str()), Some("ts" | "tsx"));
-            if is_ts {
-                let display = src.strip_prefix(&app_root).unwrap_or(src);
-                let text = String::from_utf8(text).map_err(|_| anyhow::anyhow!("{}: not UTF-8 text", src.display()))?;
-                match transpile(src, display, &text) {
-                    Ok(t) => outputs.push((src.clone(), hash, rel.with_extension("js"), Some(t), None)),
-                    Err(d) => errors.push(d),
+            sources.push(src.clone());
+            let text = std::fs::read(&src).with_context(|| format!("{}: cannot read", src.display()))?;
+            let hash = hash(&text);
+            if let Some(b) = self.built.get(&src).filter(|b| b.hash == hash) {
+                pending.extend(b.imports.iter().cloned());
+                continue;
+            }
+            let display = src.strip_prefix(&self.app_root).unwrap_or(&src).to_path_buf();
+            let text = String::from_utf8(text).map_err(|_| anyhow::anyhow!("{}: not UTF-8 text", src.display()))?;
+            match transpile(&src, &display, &text) {
+                Ok(t) => {
+                    let imports = self.outside_imports(&src, &t.code);
+                    pending.extend(imports.iter().cloned());
+                    outputs.push((src, Built { hash, imports }, t));
                 }
-            } else {
-                outputs.push((src.clone(), hash, rel.to_path_buf(), None, Some(text)));
+                Err(d) => errors.push(d),
             }
         }
+        report.files = sources.len();
         if !errors.is_empty() {
             return Ok(Err(errors));
         }
-        for (src, hash, rel, transpiled, raw) in outputs {
-            let dest = self.out_dir.join(&rel);
+        for (src, built, t) in outputs {
+            let dest = self.output_of(&src);
             if let Some(parent) = dest.parent() {
-                std::fs::create_dir_all(parent)
-                    .with_context(|| format!("{}: cannot create folder", parent.display()))?;
+                crate::protocol::record::private_dir(parent)?;
             }
-            match (transpiled, raw) {
-                (Some(t), _) => {
-                    write(&dest, t.code.as_bytes())?;
-                    write(&dest.with_extension("js.map"), t.map.as_bytes())?;
-                }
-                (None, Some(bytes)) => write(&dest, &bytes)?,
-                (None, None) => {}
-            }
-            self.built.insert(src, hash);
+            let map_path = dest.with_extension("js.map");
+            let map_name = map_path.file_name().unwrap_or_default().to_string_lossy();
+            let code = format!("{}\n//# sourceMappingURL={map_name}\n", t.code);
+            write(&dest, code.as_bytes())?;
+            write(&map_path, t.map.as_bytes())?;
+            self.built.insert(src, built);
             report.rebuilt += 1;
         }
         // Sources that disappeared: drop their output so a stale module cannot load.
-        let gone: Vec<PathBuf> = self.built.keys().filter(|p| !sources.contains(p)).cloned().collect();
+        let gone: Vec<PathBuf> = self.built.keys().filter(|p| !seen.contains(*p)).cloned().collect();
         for src in gone {
             self.built.remove(&src);
-            let rel = src.strip_prefix(&self.node_dir).unwrap_or(&src);
-            let is_ts = matches!(src.extension().and_then(|e| e.to_str()), Some("ts" | "tsx"));
-            let dest = self.out_dir.join(if is_ts { rel.with_extension("js") } else { rel.to_path_buf() });
+            let dest = self.output_of(&src);
             let _ = std::fs::remove_file(&dest);
             let _ = std::fs::remove_file(dest.with_extension("js.map"));
         }
         Ok(Ok(report))
     }
+
+    /// Where the build of `src` goes: the same path under `out_dir`, as `.js`.
+    pub fn output_of(&self, src: &Path) -> PathBuf {
+        let rel = src.strip_prefix(&self.app_root).unwrap_or(src);
+        self.out_dir.join(rel).with_extension("js")
+    }
+
+    /// The app's TypeScript files outside node/ that `code` (built from `src`) requires by a
+    /// relative path, as Node would resolve them with `.ts` registered.
+    fn outside_imports(&self, src: &Path, code: &str) -> Vec<PathBuf> {
+        let dir = src.parent().unwrap_or(&self.app_root);
+        relative_requires(code)
+            .filter_map(|spec| resolve_ts(&dir.join(spec)))
+            .filter(|p| p.starts_with(&self.app_root) && !p.starts_with(&self.node_dir))
+            .filter(|p| !p.components().any(|c| c.as_os_str() == "node_modules"))
+            .collect()
+    }
 }
 
-/// Where an app's build output goes.
-pub fn out_dir(node_dir: &Path) -> PathBuf {
-    node_dir.join(IOCTL_DIR).join("build")
+/// The relative specifiers of `require("./x")` / `require("../x")` calls in built code.
+fn relative_requires(code: &str) -> impl Iterator<Item = &str> {
+    code.match_indices("require(\"").filter_map(|(i, m)| {
+        let rest = &code[i + m.len()..];
+        let spec = &rest[..rest.find('"')?];
+        (spec.starts_with("./") || spec.starts_with("../")).then_some(spec)
+    })
+}
+
+/// `base`, `base.ts`, `base.tsx`, `base/index.ts`, `base/index.tsx`: the TypeScript file Node
+/// would load for it, if it is one.
+fn resolve_ts(base: &Path) -> Option<PathBuf> {
+    let ext = base.extension().and_then(|e| e.to_str());
+    if matches!(ext, Some("ts" | "tsx")) {
+        return base.is_file().then(|| normalize(base));
+    }
+    if matches!(ext, Some("js" | "json" | "cjs" | "node")) && base.is_file() {
+        return None;
+    }
+    let with = |e: &str| PathBuf::from(format!("{}.{e}", base.display()));
+    [with("ts"), with("tsx"), base.join("index.ts"), base.join("index.tsx")]
+        .into_iter()
+        .find(|p| p.is_file())
+        .filter(|_| !with("js").is_file())
+        .map(|p| normalize(&p))
+}
+
+/// `a/b/../c` → `a/c` (without touching the file system).
+fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Where the build of the app at `app_root` goes for one account/workspace: under
+/// `$IOCTL_HOME/build/ACCOUNT/WORKSPACE/`, one folder per app folder.
+pub fn out_dir(home: &Path, scope: &crate::protocol::Scope, app_root: &Path) -> PathBuf {
+    let name = app_root.file_name().unwrap_or_default().to_string_lossy();
+    let key = hash(app_root.to_string_lossy().as_bytes());
+    home.join("build").join(&scope.account).join(&scope.workspace).join(format!("{name}-{key:016x}"))
 }
 
 fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
@@ -197,8 +273,8 @@ fn hash(bytes: &[u8]) -> u64 {
     h.finish()
 }
 
-/// Whether a path under node/ is app source that the build uses. node_modules, ioctl's own
-/// folder, dot-folders, declaration files and tests are not.
+/// Whether a path under node/ is TypeScript the build transpiles. node_modules, ioctl's own
+/// folder, dot-folders, declaration files and tests are not (JS and JSON load in place).
 pub fn is_source(rel: &Path) -> bool {
     let skip_dir = rel.components().any(|c| {
         let s = c.as_os_str().to_string_lossy();
@@ -211,7 +287,7 @@ pub fn is_source(rel: &Path) -> bool {
     if name.ends_with(".d.ts") || name.contains(".test.") || name.contains(".spec.") {
         return false;
     }
-    matches!(rel.extension().and_then(|e| e.to_str()), Some("ts" | "tsx" | "js" | "cjs" | "json"))
+    matches!(rel.extension().and_then(|e| e.to_str()), Some("ts" | "tsx"))
 }
 
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
@@ -247,7 +323,6 @@ mod tests {
         assert!(!out.contains("vtex.store-graphql"), "{out}");
         assert!(out.contains("require(\"@vtex/api\")"), "{out}");
         assert!(out.contains("exports"), "{out}");
-        assert!(out.contains("sourceMappingURL=x.js.map"));
     }
 
     #[test]
@@ -267,11 +342,42 @@ mod tests {
     #[test]
     fn which_files_are_sources() {
         assert!(is_source(Path::new("event/a.ts")));
-        assert!(is_source(Path::new("data.json")));
+        assert!(!is_source(Path::new("data.json")), "JSON loads from where it is");
         assert!(!is_source(Path::new("node_modules/x/index.ts")));
         assert!(!is_source(Path::new(".ioctl/build/index.js")));
         assert!(!is_source(Path::new("typings.d.ts")));
         assert!(!is_source(Path::new("__tests__/a.ts")));
         assert!(!is_source(Path::new("a.test.ts")));
+    }
+}
+
+#[cfg(test)]
+mod builder_tests {
+    use super::*;
+
+    #[test]
+    fn imports_outside_node_are_built_and_dropped_when_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("app");
+        let write = |rel: &str, text: &str| {
+            let p = root.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        write("node/index.ts", "import { a } from '../common/a'\nexport const x = a\n");
+        write("common/a.ts", "export { b as a } from './b'\n");
+        write("common/b.ts", "export const b = 1\n");
+        write("common/unused.ts", "export const u = 1\n");
+        let out = dir.path().join("out");
+        let mut builder = Builder::new(&root, &out);
+        let report = builder.build().unwrap().unwrap();
+        assert_eq!((report.files, report.rebuilt), (3, 3), "index, and the two it reaches");
+        assert!(out.join("common/b.js").is_file() && out.join("common/b.js.map").is_file());
+        assert!(!out.join("common/unused.js").exists(), "not imported, not built");
+        let again = builder.build().unwrap().unwrap();
+        assert_eq!(again.rebuilt, 0, "nothing changed");
+        write("node/index.ts", "export const x = 2\n");
+        builder.build().unwrap().unwrap();
+        assert!(!out.join("common/a.js").exists(), "no longer imported: its output is gone");
     }
 }

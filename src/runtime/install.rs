@@ -19,6 +19,7 @@ const FILES: &[(&str, &str)] = &[
     ("host/events.js", include_str!("js/host/events.js")),
     ("host/logging.js", include_str!("js/host/logging.js")),
     ("host/modules.js", include_str!("js/host/modules.js")),
+    ("host/typescript.js", include_str!("js/host/typescript.js")),
     ("host/routes.js", include_str!("js/host/routes.js")),
     ("host/send_event.js", include_str!("js/host/send_event.js")),
     ("host/service.js", include_str!("js/host/service.js")),

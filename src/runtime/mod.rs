@@ -48,8 +48,10 @@ pub struct Spec {
     pub scope: Scope,
     /// The private folder (0700) for the host's sockets.
     pub sockets: PathBuf,
-    /// The built app's entry (`index.js` of the build).
+    /// The app's entry, where it was written (`node/index.ts`).
     pub entry: PathBuf,
+    /// Where the build of the app's TypeScript mirrors the app folder.
+    pub build_dir: PathBuf,
     /// Where the app's `sendEvent` calls go (the session publishes them).
     pub outbox: Outbox,
 }
@@ -193,6 +195,8 @@ impl Host {
             .current_dir(&spec.node_dir)
             .env("IOCTL_SOCKET", &sock)
             .env("IOCTL_ROUTES_SOCKET", &routes_sock)
+            .env("IOCTL_APP_ROOT", &spec.app_root)
+            .env("IOCTL_BUILD_DIR", &spec.build_dir)
             .envs(runtime.env())
             .envs(app_env(spec))
             .env("VTEX_ACCOUNT", &spec.scope.account)

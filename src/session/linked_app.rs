@@ -122,7 +122,7 @@ async fn prepare(session: &Session, root: &std::path::Path, terminal: &Terminal)
     let outbox = start_outbox(&tracker, session.bus().clone(), session.scope().clone());
     let (policy, _) = Policy::from_client_options(&json!({}), app.service.timeout);
     Ok(Linked {
-        builder: Builder::new(&app.node_dir()),
+        builder: Builder::new(&app.root, &crate::build::out_dir(session.home(), session.scope(), &app.root)),
         policy: watch::channel(policy).0,
         spec: spec_for(&app, session, outbox),
         app,
@@ -355,7 +355,8 @@ fn spec_for(app: &App, session: &Session, outbox: Outbox) -> Spec {
         version: m.version.clone(),
         scope: session.scope().clone(),
         sockets: session.sockets().to_path_buf(),
-        entry: crate::build::out_dir(&app.node_dir()).join("index.js"),
+        entry: app.node_dir().join("index.ts"),
+        build_dir: crate::build::out_dir(session.home(), session.scope(), &app.root),
         outbox,
     }
 }

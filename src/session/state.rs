@@ -106,6 +106,11 @@ impl Session {
         &self.setup.node
     }
 
+    /// `$IOCTL_HOME` of the session.
+    pub fn home(&self) -> &Path {
+        &self.setup.home
+    }
+
     pub fn sockets(&self) -> &Path {
         &self.setup.sockets
     }

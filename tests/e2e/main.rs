@@ -7,6 +7,7 @@ mod harness;
 mod failures;
 mod hardening;
 mod link;
+mod real_apps;
 mod routes;
 mod validation;
 mod workspace;

@@ -21,6 +21,7 @@ if (!SOCKET || (!STANDBY && !env.IOCTL_ENTRY)) {
 }
 
 require('./host/modules').install()
+require('./host/typescript').install({ appRoot: env.IOCTL_APP_ROOT, buildDir: env.IOCTL_BUILD_DIR })
 const vtexApi = require('./vtex-api')
 const logging = require('./host/logging')
 const { Transport } = require('./host/transport')
@@ -66,7 +67,7 @@ function onLoad(message) {
     return
   }
   if (typeof message.entry !== 'string' || message.entry === '') {
-    const text = 'ioctl host: `load` needs an `entry` (absolute path of the built index.js)'
+    const text = 'ioctl host: `load` needs an `entry` (absolute path of node/index.ts)'
     loaded.state = 'failed'
     send({ type: 'load_error', message: text, stack: `Error: ${text}` })
     exitAfterFlush(1)

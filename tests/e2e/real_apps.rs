@@ -1,0 +1,112 @@
+//! End to end: apps shaped like the ones VTEX developers write — code that reads files next to
+//! it, shared folders beside node/, JSON imports — run exactly as their own tsc output would in
+//! place, with stacks on the .ts lines.
+
+use serde_json::Value;
+
+use crate::harness::*;
+
+const SERVICE: &str = r#"{
+  "routes": { "page": { "path": "/_v/app/real/page", "public": true } },
+  "events": { "h": { "sender": "ioctl.manual", "keys": ["boom"] } }
+}"#;
+
+/// node/index.ts: a route that renders assets read through `__dirname`, a JSON import and a
+/// helper from `../common`; an event handler that throws inside `../common`.
+const INDEX: &str = r#"import { Service } from '@vtex/api'
+import { readFileSync } from 'fs'
+import { join } from 'path'
+
+import { greet, explode } from '../common/utils'
+import { VERSION } from '../common'
+import settings from './data/settings.json'
+
+const template = readFileSync(join(__dirname, '../assets/mail.html'), 'utf8')
+const resolved = require.resolve('./data/settings.json')
+
+export default new Service({
+  routes: {
+    page: async (ctx: any) => {
+      ctx.body = {
+        html: template.replace('{{name}}', greet(settings.name)),
+        version: VERSION,
+        dirname: __dirname,
+        resolved,
+      }
+    },
+  },
+  events: {
+    h: async () => explode(),
+  },
+})
+"#;
+
+const UTILS: &str = "export function greet(name: string) {\n  return `hello ${name}`\n}\n\nexport function explode(): never {\n  throw new Error('exploded in common')\n}\n";
+
+fn app(env: &Env, name: &str) -> std::path::PathBuf {
+    env.app(
+        name,
+        &[
+            ("node/service.json", SERVICE),
+            ("node/index.ts", INDEX),
+            ("node/data/settings.json", r#"{"name": "Ana"}"#),
+            ("common/utils.ts", UTILS),
+            ("common/index.ts", "export const VERSION = 'v1'\n"),
+            ("assets/mail.html", "<p>{{name}}</p>\n"),
+        ],
+    )
+}
+
+fn get(url: &str, path: &str) -> Value {
+    let addr = url.strip_prefix("http://").unwrap();
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    use std::io::{Read, Write};
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    let body = answer.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
+    serde_json::from_str(body.trim()).unwrap_or_else(|e| panic!("{e}: {answer}"))
+}
+
+#[test]
+fn code_runs_from_where_it_was_written() {
+    let env = Env::new();
+    let root = app(&env, "app");
+    let mut link = env.spawn(&["link", root.to_str().unwrap(), "--json", "--no-sample-sender"]);
+    let ready = link.wait_json("ready", |v| v["type"] == "ready");
+    assert_eq!(ready["linked"], true, "{}", link.seen.join("\n"));
+    let url = ready["url"].as_str().unwrap().to_string();
+    let page = get(&url, "/_v/app/real/page");
+    assert_eq!(page["html"], "<p>hello Ana</p>\n", "assets through __dirname, JSON import, ../common");
+    assert_eq!(page["version"], "v1", "a folder import of ../common/index.ts");
+    assert_eq!(page["dirname"], root.join("node").to_str().unwrap(), "__dirname is the source folder");
+    assert_eq!(page["resolved"], root.join("node/data/settings.json").to_str().unwrap());
+    // A throw inside ../common points at its .ts line.
+    assert_eq!(env.run(&["events", "send", "boom"]).status.code(), Some(0));
+    let failed = link.wait_json("the failure", |v| v["type"] == "log" && v["handler"] == "h");
+    let message = failed["message"].as_str().unwrap();
+    assert!(message.contains("exploded in common") && message.contains("common/utils.ts:6:9"), "{message}");
+    // Saving a file outside node/ relinks, and the new code runs.
+    std::fs::write(root.join("common/index.ts"), "export const VERSION = 'v2'\n").unwrap();
+    link.wait_json("relinked", |v| v["type"] == "relinked");
+    assert_eq!(get(&url, "/_v/app/real/page")["version"], "v2");
+    // ioctl writes nothing into the app folder.
+    assert!(!root.join("node/.ioctl/build").exists(), "no build inside the app");
+    assert_eq!(link.interrupt(), 0);
+}
+
+#[test]
+fn two_workspaces_linking_one_folder_keep_their_own_builds() {
+    let env = Env::new();
+    let root = app(&env, "app");
+    let mut dev = env.spawn(&["link", root.to_str().unwrap(), "--json", "--no-sample-sender", "-w", "dev"]);
+    let mut qa = env.spawn(&["link", root.to_str().unwrap(), "--json", "--no-sample-sender", "-w", "qa"]);
+    let dev_url = dev.wait_json("dev ready", |v| v["type"] == "ready")["url"].as_str().unwrap().to_string();
+    let qa_url = qa.wait_json("qa ready", |v| v["type"] == "ready")["url"].as_str().unwrap().to_string();
+    assert_eq!(get(&dev_url, "/_v/app/real/page")["version"], "v1");
+    assert_eq!(get(&qa_url, "/_v/app/real/page")["version"], "v1");
+    let builds = |w: &str| std::fs::read_dir(env.home().join("build/local").join(w)).map(|d| d.count()).unwrap_or(0);
+    assert_eq!((builds("dev"), builds("qa")), (1, 1), "one build folder per workspace");
+    assert_eq!(dev.interrupt(), 0);
+    assert_eq!(qa.interrupt(), 0);
+}
