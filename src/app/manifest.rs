@@ -106,6 +106,19 @@ impl Manifest {
             return Err(json::error_at(file, source, &["builders"], "this app has no `node` builder")
                 .with_help("a Node service app declares \"builders\": { \"node\": \"6.x\" }"));
         }
+        let node = &m.builders["node"];
+        let major: Option<u32> = node.split('.').next().and_then(|v| v.parse().ok());
+        if major.is_some_and(|v| v < 4) {
+            return Err(json::error_at(
+                file,
+                source,
+                &["builders", "node"],
+                format!("node builder {node} is the pre-Service API, which ioctl (and VTEX today) no longer runs"),
+            )
+            .with_help(
+                "move to \"node\": \"6.x\" and export `new Service({ routes, events })` from '@vtex/api' in node/index.ts",
+            ));
+        }
         let warnings = json::unknown_fields(file, source, &[], &m.extra, KNOWN);
         Ok((m, warnings))
     }

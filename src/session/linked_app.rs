@@ -47,6 +47,9 @@ struct Linked {
     terminal: Terminal,
     /// The app's subscription on the bus, once registered.
     subscriber: Option<SubscriberId>,
+    /// When the link command started, and whether `ready` was said (the first live version).
+    started_at: SystemTime,
+    ready: bool,
 }
 
 /// What a linked app has registered with the session, undone at unlink.
@@ -99,15 +102,28 @@ async fn run_once(
     };
     let reg = register(session, &linked);
     linked.subscriber = Some(reg.subscriber);
+    linked.started_at = started_at;
     banner(&linked, session).await;
-    let elapsed_ms = started_at.elapsed().map_or(0, |d| d.as_millis() as u64);
-    let scope = session.scope();
-    let ready = json!({"type": "ready", "app": linked.spec.full_id, "account": scope.account, "workspace": scope.workspace, "url": session.url(), "elapsed_ms": elapsed_ms, "linked": ok});
-    terminal.record(None, format!("ready in {elapsed_ms} ms"), ready).await;
-    tracing::info!(app = linked.spec.full_id, elapsed_ms, ok, "app ready");
+    // A first build that failed is no `ready`: that comes with the first version that links.
+    if ok {
+        announce_ready(&mut linked, session).await;
+    }
 
     let renamed = watch_and_supervise(&mut linked, session, req.watch, unlink).await;
     stop(&mut linked, session, reg, renamed).await
+}
+
+/// `ready in N ms` (from the link command's start), once: when the first version is live.
+async fn announce_ready(linked: &mut Linked, session: &Session) {
+    if linked.ready {
+        return;
+    }
+    linked.ready = true;
+    let elapsed_ms = linked.started_at.elapsed().map_or(0, |d| d.as_millis() as u64);
+    let scope = session.scope();
+    let ready = json!({"type": "ready", "app": linked.spec.full_id, "account": scope.account, "workspace": scope.workspace, "url": session.url(), "elapsed_ms": elapsed_ms, "linked": true});
+    linked.terminal.record(None, format!("ready in {elapsed_ms} ms"), ready).await;
+    tracing::info!(app = linked.spec.full_id, elapsed_ms, "app ready");
 }
 
 /// Reads the app and sets up what every version of it shares.
@@ -132,6 +148,8 @@ async fn prepare(session: &Session, root: &std::path::Path, terminal: &Terminal)
         tracker,
         terminal: terminal.clone(),
         subscriber: None,
+        started_at: SystemTime::now(),
+        ready: false,
     })
 }
 
@@ -514,6 +532,7 @@ async fn switch_to(linked: &mut Linked, session: &Session, worker: Worker, t0: I
         .terminal
         .record(Some(Level::Info), format!("relinked in {ms} ms"), json!({"type": "relinked", "elapsed_ms": ms}))
         .await;
+    announce_ready(linked, session).await;
 }
 
 async fn show_failure(terminal: &Terminal, f: &Failure, watching: bool) {

@@ -484,7 +484,10 @@ fn relinks_print_the_policy_when_it_changes_or_first_loads() {
     );
     let mut link = env.spawn(&["link", app.to_str().unwrap(), "--json", "--no-sample-sender"]);
     link.wait_json("the build error", |v| v["type"] == "error");
-    link.wait_json("ready", |v| v["type"] == "ready");
+    link.wait_json("the wait for changes", |v| {
+        v["message"].as_str().is_some_and(|m| m.contains("App build failed. Waiting for changes"))
+    });
+    assert!(!link.seen.iter().any(|l| l.contains("\"type\":\"ready\"")), "no ready before a version links");
     assert!(
         !link.seen.iter().any(|l| l.contains("delivery policy for")),
         "a policy was announced before the Service declaring it loaded:\n{}",

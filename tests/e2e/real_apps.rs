@@ -110,3 +110,49 @@ fn two_workspaces_linking_one_folder_keep_their_own_builds() {
     assert_eq!(dev.interrupt(), 0);
     assert_eq!(qa.interrupt(), 0);
 }
+
+#[test]
+fn a_link_that_never_linked_a_version_is_not_ready_and_fails() {
+    let env = Env::new();
+    let broken = env.app("app", &[("node/index.ts", "export default new Service({ oops\n")]);
+    // Watching: the build error, no `ready`, and Ctrl-C exits 1 since nothing ever linked.
+    let mut link = env.spawn(&["link", broken.to_str().unwrap(), "--json", "--no-sample-sender"]);
+    link.wait_json("the wait for changes", |v| {
+        v["message"].as_str().is_some_and(|m| m.contains("App build failed. Waiting for changes"))
+    });
+    assert_eq!(link.interrupt(), 1);
+    assert!(!link.seen.iter().any(|l| l.contains("\"type\":\"ready\"")), "{}", link.seen.join("\n"));
+    // Once fixed, the first version that links is the `ready`.
+    let mut link = env.spawn(&["link", broken.to_str().unwrap(), "--json", "--no-sample-sender"]);
+    link.wait_json("the build error", |v| v["type"] == "error" || v["type"] == "diagnostic" || v["level"] == "error");
+    let index = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/service-course/node/index.ts"))
+        .unwrap();
+    std::fs::write(broken.join("node/index.ts"), index).unwrap();
+    let ready = link.wait_json("ready after the fix", |v| v["type"] == "ready");
+    assert_eq!(ready["linked"], true);
+    assert_eq!(link.interrupt(), 0);
+    // Not watching: exit 1, no ready.
+    std::fs::write(broken.join("node/index.ts"), "export default new Service({ oops\n").unwrap();
+    let out = env.run(&["link", broken.to_str().unwrap(), "--no-watch", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!stdout(&out).contains("\"type\":\"ready\""), "{}", stdout(&out));
+}
+
+#[test]
+fn an_app_for_the_pre_service_api_is_refused_with_what_to_change() {
+    let env = Env::new();
+    let legacy = env.app(
+        "app",
+        &[("node/index.ts", "export default {\n  routes: { ping: (ctx: any) => { ctx.body = 'pong' } },\n}\n")],
+    );
+    let out = env.run(&["link", legacy.to_str().unwrap(), "--no-watch"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(text.contains("pre-Service API") && text.contains("new Service({ routes, events })"), "{text}");
+    let manifest = std::fs::read_to_string(legacy.join("manifest.json")).unwrap().replace("\"6.x\"", "\"3.x\"");
+    std::fs::write(legacy.join("manifest.json"), manifest).unwrap();
+    let out = env.run(&["link", legacy.to_str().unwrap(), "--no-watch"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(text.contains("manifest.json:") && text.contains("node builder 3.x is the pre-Service API"), "{text}");
+}

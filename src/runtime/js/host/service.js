@@ -73,6 +73,11 @@ async function loadService(entry, { send, routes, onFailed }) {
     return fail(message, stack)
   }
   const candidate = exported != null && exported.default !== undefined ? exported.default : exported
+  if (!isService(candidate) && candidate && typeof candidate === 'object' && (candidate.routes || candidate.events)) {
+    const message =
+      'node/index.ts exports `{ routes }` (the pre-Service API of node builder 3.x): export `new Service({ routes, events })` from \'@vtex/api\' instead, with "node": "6.x" in manifest.json'
+    return fail(message, `Error: ${message}`)
+  }
   if (!isService(candidate)) {
     const message =
       "node/index.ts does not export a Service: expected `export default new Service({...})` from '@vtex/api'"
