@@ -93,7 +93,7 @@ impl ServiceJson {
                 if !is_app_id(sender) {
                     let msg = format!("invalid sender `{}` in event handler `{id}`", json::clip(sender, 60));
                     return Err(json::error_at(file, source, &["events", id, "sender"], msg).with_help(
-                        "a sender is an app id without version, `vendor.name`, e.g. \"vtex.events-example\"",
+                        "a sender is an app id without version, `vendor.name`, e.g. \"vtex.events-example\", or a VTEX system sender (\"apps\")",
                     ));
                 }
             } else {
@@ -192,7 +192,14 @@ fn check_duplicates(file: &Path, source: &str) -> Result<(), Diagnostic> {
     Ok(())
 }
 
+/// VTEX's system senders: not `vendor.name` ids, but valid senders (`apps` fires `setup` to an
+/// app when it is installed in a workspace).
+pub const SYSTEM_SENDERS: &[&str] = &["apps"];
+
 fn is_app_id(s: &str) -> bool {
+    if SYSTEM_SENDERS.contains(&s) {
+        return true;
+    }
     match s.split_once('.') {
         Some((v, n)) => {
             let word =

@@ -270,6 +270,31 @@ impl Bus {
         subject: &str,
         body: Value,
     ) -> (Arc<Event>, usize) {
+        self.publish_for(scope, None, sender, key, subject, body).await
+    }
+
+    /// Publishes an event meant for one app only (`app` = `vendor.name@version`), as VTEX
+    /// fires `apps`/`setup` to the app being installed.
+    pub async fn publish_to(
+        &self,
+        scope: &Scope,
+        app: &str,
+        sender: &str,
+        key: &str,
+        body: Value,
+    ) -> (Arc<Event>, usize) {
+        self.publish_for(scope, Some(app), sender, key, "", body).await
+    }
+
+    async fn publish_for(
+        &self,
+        scope: &Scope,
+        only: Option<&str>,
+        sender: &str,
+        key: &str,
+        subject: &str,
+        body: Value,
+    ) -> (Arc<Event>, usize) {
         let seq = self.next_event.fetch_add(1, Ordering::Relaxed);
         let event = Arc::new(Event {
             id: format!("{}-{seq}", self.id_prefix),
@@ -290,7 +315,7 @@ impl Bus {
         let mut full = Vec::new();
         {
             let subs = self.subscribers.lock().unwrap();
-            for s in subs.values().filter(|s| &s.scope == scope) {
+            for s in subs.values().filter(|s| &s.scope == scope && only.is_none_or(|app| s.app == app)) {
                 for (handler, _) in s.handlers.iter().filter(|(_, sub)| sub.matches(sender, key)) {
                     matched += 1;
                     let ticket = Ticket::new(&self.counters, &s.counters);

@@ -124,6 +124,13 @@ async fn announce_ready(linked: &mut Linked, session: &Session) {
     let ready = json!({"type": "ready", "app": linked.spec.full_id, "account": scope.account, "workspace": scope.workspace, "url": session.url(), "elapsed_ms": elapsed_ms, "linked": true});
     linked.terminal.record(None, format!("ready in {elapsed_ms} ms"), ready).await;
     tracing::info!(app = linked.spec.full_id, elapsed_ms, "app ready");
+    // As installing an app in a workspace does on VTEX: `apps` fires `setup` to it.
+    let wants_setup = linked.app.service.events.values().any(|s| s.matches("apps", "setup"));
+    if wants_setup {
+        let bus = session.bus().clone();
+        let (scope, app) = (session.scope().clone(), linked.spec.full_id.clone());
+        linked.tracker.spawn(async move { bus.publish_to(&scope, &app, "apps", "setup", json!({})).await });
+    }
 }
 
 /// Reads the app and sets up what every version of it shares.
@@ -566,8 +573,18 @@ async fn banner(linked: &Linked, session: &Session) {
     }
     let served = linked.worker.borrow().as_ref().map(|w| w.loaded.route_ids.clone());
     for (id, r) in &app.service.routes {
-        let access = if r.public { "public" } else { "private: needs the session token" };
-        terminal.info(format!("route {id}: {url}{} ({access})", r.path)).await;
+        if r.public {
+            terminal.info(format!("route {id}: {url}{} (public)", r.path)).await;
+        } else {
+            // As on VTEX, the app's private domain; the store-domain form works too.
+            let (m, scope) = (&app.manifest, session.scope());
+            let major = m.version.split('.').next().unwrap_or("0");
+            let private =
+                format!("{url}/{}.{}/v{major}/{}/{}{}", m.vendor, m.name, scope.account, scope.workspace, r.path);
+            terminal
+                .info(format!("route {id}: {private} (private: needs the session token; also {url}{})", r.path))
+                .await;
+        }
         if served.as_ref().is_some_and(|s| !s.contains(id)) {
             let line = format!("route `{id}` is declared in node/service.json but the Service has no handler for it");
             terminal.status(Level::Warn, line).await;

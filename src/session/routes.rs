@@ -38,7 +38,38 @@ impl Table {
 
     /// The first route whose pattern matches `path`, with its params.
     pub fn lookup(&self, path: &str) -> Option<(Route, BTreeMap<String, String>)> {
-        let all = self.routes.read().unwrap();
-        all.iter().find_map(|r| r.pattern.matches(path).map(|p| (r.clone(), p)))
+        self.lookup_on(path, &Domain::Store)
     }
+
+    /// The route `path` reaches on `domain`, as VTEX routes it: a public and a private route
+    /// may share a path; the store's domain prefers the public one, an app's private domain
+    /// (only that app's routes) the private one.
+    pub fn lookup_on(&self, path: &str, domain: &Domain) -> Option<(Route, BTreeMap<String, String>)> {
+        let all = self.routes.read().unwrap();
+        let mut matching =
+            all.iter()
+                .filter(|r| match domain {
+                    Domain::Store => true,
+                    Domain::App { id, major } => r.app.split_once('@').is_some_and(|(app_id, version)| {
+                        app_id == id && version.split('.').next() == Some(major.as_str())
+                    }),
+                })
+                .filter_map(|r| r.pattern.matches(path).map(|p| (r, p)));
+        let preferred_public = matches!(domain, Domain::Store);
+        let first = matching.next()?;
+        if first.0.public == preferred_public {
+            return Some((first.0.clone(), first.1));
+        }
+        let better = matching.find(|(r, _)| r.public == preferred_public);
+        let (r, p) = better.unwrap_or(first);
+        Some((r.clone(), p))
+    }
+}
+
+/// Where a request arrived, as on VTEX: the store's domain (`{workspace}--{account}.myvtex.com`,
+/// here the session URL), or an app's private domain (`/{vendor}.{name}/v{major}/...`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Domain {
+    Store,
+    App { id: String, major: String },
 }

@@ -25,7 +25,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, mpsc, Semaphore};
 use tokio_stream::wrappers::ReceiverStream;
 
-use super::routes::Route;
+use super::routes::{Domain, Route};
 use super::state::Session;
 use crate::protocol::{
     path, sample_sender, ErrorBody, ErrorCode, FailedHeader, Hello, LinkRequest, PublishRequest, ReplayRequest,
@@ -299,9 +299,8 @@ async fn hcheck(State(s): State<Shared>, req: Request) -> Response {
 async fn app_route(State(s): State<Shared>, req: Request) -> Response {
     let path = req.uri().path().to_string();
     let scope = s.scope();
-    let prefix = format!("/{}/{}", scope.account, scope.workspace);
-    let local = path.strip_prefix(&prefix).filter(|p| p.starts_with('/')).unwrap_or(&path).to_string();
-    let Some((route, params)) = s.route(&local) else {
+    let (domain, local) = domain_of(&path, scope);
+    let Some((route, params)) = s.route_on(&local, &domain) else {
         return (StatusCode::NOT_FOUND, format!("no route matches {path} in {scope}\n")).into_response();
     };
     let cookie = req.headers().get("vtexidclientautcookie").and_then(|v| v.to_str().ok());
@@ -315,6 +314,13 @@ async fn app_route(State(s): State<Shared>, req: Request) -> Response {
         return (StatusCode::UNAUTHORIZED, message).into_response();
     }
     let worker = route.worker.borrow().clone();
+    if worker.as_ref().is_some_and(|w| !w.loaded.route_ids.contains(&route.id)) {
+        let message = format!(
+            "the Service of {} has no handler for route `{}` (declared in node/service.json, missing from `routes` in node/index.ts)\n",
+            route.app, route.id
+        );
+        return (StatusCode::NOT_FOUND, message).into_response();
+    }
     let Some(at) = worker.as_ref().and_then(|w| w.loaded.routes.clone()) else {
         let message = format!("{} is not running (see the link terminal)\n", route.app);
         return (StatusCode::SERVICE_UNAVAILABLE, message).into_response();
@@ -323,6 +329,25 @@ async fn app_route(State(s): State<Shared>, req: Request) -> Response {
         Ok(resp) => resp,
         Err(e) => (StatusCode::BAD_GATEWAY, format!("{} did not answer: {e:#}\n", route.app)).into_response(),
     }
+}
+
+/// Which domain a path arrived on, and the route path on it: `/{vendor}.{name}/v{major}/
+/// {account}/{workspace}/rest` is an app's private domain; otherwise the store's, with an
+/// optional `/{account}/{workspace}` prefix.
+fn domain_of(path: &str, scope: &crate::protocol::Scope) -> (Domain, String) {
+    let scoped = format!("/{}/{}", scope.account, scope.workspace);
+    let mut parts = path.trim_start_matches('/').splitn(3, '/');
+    if let (Some(app), Some(major)) = (parts.next(), parts.next()) {
+        let major = major.strip_prefix('v').filter(|m| !m.is_empty() && m.bytes().all(|b| b.is_ascii_digit()));
+        let rest = parts.next().map(|r| format!("/{r}")).unwrap_or_default();
+        if let (Some(major), true) = (major, app.contains('.')) {
+            if let Some(local) = rest.strip_prefix(&scoped).filter(|p| p.starts_with('/')) {
+                return (Domain::App { id: app.to_string(), major: major.to_string() }, local.to_string());
+            }
+        }
+    }
+    let local = path.strip_prefix(&scoped).filter(|p| p.starts_with('/')).unwrap_or(path);
+    (Domain::Store, local.to_string())
 }
 
 async fn proxy(

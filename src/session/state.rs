@@ -309,6 +309,11 @@ impl Session {
         self.routes.lookup(path)
     }
 
+    /// The route a request reaches on `domain` (see [`routes::Domain`]).
+    pub fn route_on(&self, path: &str, domain: &routes::Domain) -> Option<(Route, BTreeMap<String, String>)> {
+        self.routes.lookup_on(path, domain)
+    }
+
     /// Publishes a manual event (`repeat` times, paced at `rate`); each publish waits for room
     /// in full queues, so a big repeat is paced by the handlers.
     pub async fn publish(&self, p: &PublishRequest) -> Result<PublishResponse, ErrorBody> {

@@ -156,3 +156,65 @@ fn an_app_for_the_pre_service_api_is_refused_with_what_to_change() {
     let text = stdout(&out);
     assert!(text.contains("manifest.json:") && text.contains("node builder 3.x is the pre-Service API"), "{text}");
 }
+
+#[test]
+fn the_apps_setup_event_fires_when_the_app_links_and_on_demand() {
+    let env = Env::new();
+    let service = r#"{"events": {"onSetup": {"sender": "apps", "keys": ["setup"]}}}"#;
+    let index = "import { Service } from '@vtex/api'\n\nexport default new Service({\n  events: { onSetup: async (ctx: any) => { console.log('setup ran from ' + ctx.sender) } },\n})\n";
+    let app = env.app("app", &[("node/service.json", service), ("node/index.ts", index)]);
+    let mut link = env.spawn(&["link", app.to_str().unwrap(), "--json", "--no-sample-sender"]);
+    link.wait_json("ready", |v| v["type"] == "ready");
+    link.wait_json("setup on link", |v| v["type"] == "log" && v["message"] == "setup ran from apps");
+    let mut tail = env.spawn(&["events", "tail", "--json"]);
+    tail.wait_json("hello", |v| v["type"] == "hello");
+    let sent = env.run(&["events", "send", "setup", "--sender", "apps"]);
+    assert_eq!(sent.status.code(), Some(0), "{}", stderr(&sent));
+    let event = tail.wait_json("the setup event", |v| v["type"] == "event" && v["key"] == "setup");
+    assert_eq!(event["sender"], "apps");
+    link.wait_json("setup again", |v| v["type"] == "log" && v["message"] == "setup ran from apps");
+    assert_eq!(link.interrupt(), 0);
+}
+
+#[test]
+fn a_public_and_a_private_route_share_a_path_as_on_vtex() {
+    let env = Env::new();
+    let service = r#"{"routes": {
+      "pub": { "path": "/_v/shared", "public": true },
+      "priv": { "path": "/_v/shared", "public": false },
+      "ghost": { "path": "/_v/ghost", "public": true }
+    }}"#;
+    let index = "import { Service } from '@vtex/api'\n\nexport default new Service({\n  routes: {\n    pub: async (ctx: any) => { ctx.body = 'public' },\n    priv: async (ctx: any) => { ctx.body = 'private' },\n  },\n})\n";
+    let app = env.app("app", &[("node/service.json", service), ("node/index.ts", index)]);
+    let mut link = env.spawn(&["link", app.to_str().unwrap(), "--json", "--no-sample-sender"]);
+    let url = link.wait_json("ready", |v| v["type"] == "ready")["url"].as_str().unwrap().to_string();
+    let private_url = format!("{url}/vtex.service-course/v0/local/dev/_v/shared");
+    assert!(link.seen.iter().any(|l| l.contains(&private_url)), "link prints the private domain URL");
+    let token =
+        serde_json::from_str::<Value>(&std::fs::read_to_string(env.home().join("sessions/local/dev.json")).unwrap())
+            .unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    let raw = |path: &str, auth: bool| {
+        let addr = url.strip_prefix("http://").unwrap();
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        use std::io::{Read, Write};
+        let auth = if auth { format!("Authorization: Bearer {token}\r\n") } else { String::new() };
+        write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n").unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).unwrap();
+        let status = answer.split_whitespace().nth(1).unwrap_or_default().to_string();
+        (status, answer.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default())
+    };
+    // The store's domain reaches the public route, the app's private domain the private one.
+    assert_eq!(raw("/_v/shared", false), ("200".into(), "public".into()));
+    assert_eq!(raw("/local/dev/_v/shared", false), ("200".into(), "public".into()));
+    assert_eq!(raw("/vtex.service-course/v0/local/dev/_v/shared", false).0, "401");
+    assert_eq!(raw("/vtex.service-course/v0/local/dev/_v/shared", true), ("200".into(), "private".into()));
+    // Declared but not implemented: a 404 that says so.
+    let (status, body) = raw("/_v/ghost", false);
+    assert_eq!(status, "404");
+    assert!(body.contains("has no handler for route `ghost`"), "{body}");
+    assert_eq!(link.interrupt(), 0);
+}
