@@ -47,6 +47,14 @@ const BASES = {
   Checkout: [JanusClient],
   Logistics: [JanusClient],
   OMS: [JanusClient],
+  // The other classes of @vtex/clients.
+  Affiliate: [JanusClient],
+  Conditions: [JanusClient],
+  MasterDataEntity: [JanusClient],
+  OMSProxy: [AppClient, 'vtex.oms-api-proxy@0.x'],
+  RatesAndBenefits: [JanusClient],
+  Search: [AppClient, 'vtex.catalog-api-proxy@0.x'],
+  Suggestions: [ExternalClient, 'https://api.vtex.com/suggestions'],
 }
 
 /** `new Client(context, options)` as the base's constructor takes it. */
