@@ -80,5 +80,5 @@ fn vtex_clients_without_node_modules_links_and_its_cloud_calls_fail_naming_clien
     let text = logged["message"].as_str().unwrap();
     assert!(text.starts_with(r#"{"content":{"name":"Error","message":"catalog unavailable","status":503}}"#), "{text}");
     assert!(text.contains("Error: catalog unavailable (status 503)\n    at sku ("), "{text}");
-    assert!(text.contains("node/index.ts:24:"), "the stack points at the .ts line: {text}");
+    assert!(text.contains("node/index.ts:25:22)"), "the stack points at the .ts line: {text}");
 }
