@@ -37,6 +37,11 @@ const FILES: &[(&str, &str)] = &[
     ("vtex-api/lru_cache.js", include_str!("js/vtex-api/lru_cache.js")),
     ("vtex-api/not_emulated.js", include_str!("js/vtex-api/not_emulated.js")),
     ("vtex-api/service.js", include_str!("js/vtex-api/service.js")),
+    ("vtex-api/caches.js", include_str!("js/vtex-api/caches.js")),
+    ("vtex-api/platform.js", include_str!("js/vtex-api/platform.js")),
+    ("vtex-api/utils.js", include_str!("js/vtex-api/utils.js")),
+    ("vtex-clients/package.json", include_str!("js/vtex-clients/package.json")),
+    ("vtex-clients/index.js", include_str!("js/vtex-clients/index.js")),
 ];
 
 /// The runtime's pinned npm package set.

@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod clients;
 mod failures;
 mod hardening;
 mod link;

@@ -6,6 +6,7 @@
 
 const util = require('node:util')
 const { AsyncLocalStorage } = require('node:async_hooks')
+const { formatLogMessage, holdsError } = require('../vtex-api/logger')
 
 /** Store of each delivery's or request's async context: {handler, delivery}. */
 const handlerContext = new AsyncLocalStorage()
@@ -36,11 +37,20 @@ function logUnattributed(level, message) {
 
 const CONSOLE_LEVELS = { log: 'info', info: 'info', warn: 'warn', error: 'error', debug: 'debug' }
 
+/**
+ * console.* arguments as one line: errors, and objects holding errors, as the logger shows
+ * them (message, status and stack, not util.inspect's dump of an axios error's request).
+ */
+function formatConsole(args) {
+  const first = args.length > 0 && typeof args[0] === 'string' && args[0].includes('%') ? 1 : 0
+  return util.format(...args.map((arg, i) => (i >= first && holdsError(arg) ? formatLogMessage(arg) : arg)))
+}
+
 /** console.* as log lines (Node's own console would write to stdout, unattributed). */
 function captureConsole() {
   for (const [name, level] of Object.entries(CONSOLE_LEVELS)) {
     console[name] = function (...args) {
-      log(level, util.format(...args))
+      log(level, formatConsole(args))
     }
   }
   console.trace = function trace(...args) {
@@ -53,11 +63,11 @@ function captureConsole() {
 /** Outside any handler, or left behind by one: reported, and the worker keeps running. */
 function reportUncaught() {
   const report = (what, reason) => {
-    const text = reason instanceof Error ? reason.stack || String(reason) : util.inspect(reason)
+    const text = reason instanceof Error ? formatLogMessage(reason) : util.inspect(reason)
     logUnattributed('error', `${what}: ${text}`)
   }
   process.on('uncaughtException', (err) => report('Uncaught exception', err))
   process.on('unhandledRejection', (reason) => report('Unhandled promise rejection', reason))
 }
 
-module.exports = { handlerContext, setSink, log, logUnattributed, captureConsole, reportUncaught }
+module.exports = { handlerContext, setSink, log, logUnattributed, formatConsole, captureConsole, reportUncaught }

@@ -1,7 +1,9 @@
 'use strict'
-// The client base classes apps extend: IOClient, ExternalClient (real HTTP), and the clients of
-// VTEX's own services (Janus, apps, infra, GraphQL), whose calls fail saying why; plus
-// ctx.clients.events, the one built-in client ioctl emulates, through the host's socket.
+// The client base classes apps extend: IOClient, ExternalClient (real HTTP), GraphQLClient, and
+// the clients of VTEX's own services (Janus, apps, infra, GraphQL), whose calls fail saying why;
+// plus ctx.clients.events, the one built-in client ioctl emulates, through the host's socket.
+// The class hierarchy is @vtex/api's: JanusClient is an ExternalClient, AppGraphQLClient an
+// IOGraphQLClient, so that `instanceof` checks apps make hold.
 
 const hooks = require('./hooks')
 const { messageOf } = require('./errors')
@@ -51,9 +53,9 @@ class ExternalClient extends IOClient {
   }
 }
 
-class JanusClient extends IOClient {
+class JanusClient extends ExternalClient {
   constructor(context, options = {}, environment) {
-    super(context, options)
+    super(`http://portal.vtexcommerce${environment || 'stable'}.com.br`, context, options)
     this.environment = environment
     this.http = new UnreachableHttpClient(this.constructor.name, "VTEX's Janus API gateway")
   }
@@ -76,9 +78,38 @@ class InfraClient extends IOClient {
   }
 }
 
-class AppGraphQLClient extends AppClient {
+/** GraphQL over an HttpClient: POSTs `{query, variables}`, rejecting on GraphQL errors. */
+class GraphQLClient {
+  constructor(http) {
+    this.http = http
+    const settle = (throwOnError) => (response) => {
+      if (throwOnError === false || !response || !Array.isArray(response.errors) || !response.errors.length) {
+        return response
+      }
+      const err = new Error(`${(http && http.name) || 'GraphQLClient'}: ${response.errors[0].message}`)
+      err.graphQLErrors = response.errors
+      throw err
+    }
+    // @vtex/api sends queries as GET with a body, which fetch cannot send: POST carries the same.
+    this.query = ({ query, variables, extensions, throwOnError }, config = {}) =>
+      this.http.post(config.url || '', { query, variables, extensions }, config).then(settle(throwOnError))
+    this.mutate = ({ mutate, variables, throwOnError }, config = {}) =>
+      this.http.post(config.url || '', { query: mutate, variables }, config).then(settle(throwOnError))
+  }
+}
+
+class IOGraphQLClient extends IOClient {
+  constructor(context, options = {}) {
+    super(context, options)
+    this.graphql = new GraphQLClient(this.http)
+  }
+}
+
+class AppGraphQLClient extends IOGraphQLClient {
   constructor(app, context, options = {}) {
-    super(app, context, options)
+    super(context, options)
+    this.app = app
+    this.http = new UnreachableHttpClient(this.constructor.name, `the VTEX IO app ${app}`)
     const fail = (kind) => () =>
       Promise.reject(
         new Error(
@@ -91,7 +122,11 @@ class AppGraphQLClient extends AppClient {
 }
 
 /** ctx.clients.events: the one built-in client ioctl emulates, through the host's socket. */
-class Events extends IOClient {
+class Events extends InfraClient {
+  constructor(context, options = {}) {
+    super('courier@0.x', context, options)
+  }
+
   sendEvent(subject, route, message) {
     // Created now so that a failure's stack points at the app's call site.
     const failure = new Error()
@@ -112,6 +147,8 @@ module.exports = {
   JanusClient,
   AppClient,
   InfraClient,
+  GraphQLClient,
+  IOGraphQLClient,
   AppGraphQLClient,
   UnreachableHttpClient,
   Events,

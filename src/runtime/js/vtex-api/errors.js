@@ -1,5 +1,6 @@
 'use strict'
 // @vtex/api's error classes. A route that throws one answers with its `status` (host/routes.js).
+// As in @vtex/api, the 4xx ones extend ResolverWarning (handled by the app: logged as warnings).
 
 function messageOf(message) {
   if (typeof message === 'string') return message
@@ -16,25 +17,31 @@ class ResolverError extends Error {
   }
 }
 
-class UserInputError extends ResolverError {
+class ResolverWarning extends ResolverError {
+  constructor(message, status = 422, code = 'RESOLVER_WARNING') {
+    super(message, status, code)
+  }
+}
+
+class UserInputError extends ResolverWarning {
   constructor(message) {
     super(message, 400, 'USER_INPUT_ERROR')
   }
 }
 
-class AuthenticationError extends ResolverError {
+class AuthenticationError extends ResolverWarning {
   constructor(message) {
     super(message, 401, 'UNAUTHENTICATED')
   }
 }
 
-class ForbiddenError extends ResolverError {
+class ForbiddenError extends ResolverWarning {
   constructor(message) {
     super(message, 403, 'FORBIDDEN')
   }
 }
 
-class NotFoundError extends ResolverError {
+class NotFoundError extends ResolverWarning {
   constructor(message) {
     super(message, 404, 'NOT_FOUND')
   }
@@ -46,18 +53,23 @@ class TooManyRequestsError extends ResolverError {
   }
 }
 
+const tooManyRequestsStatus = 429
+const cancelledRequestStatus = 499
+const cancelledErrorCode = 'request_cancelled'
+
 // @vtex/api only sets `code`; 499 ("client closed request") gives it a status like the others.
 class RequestCancelledError extends Error {
   constructor(message = 'Request cancelled') {
     super(messageOf(message))
-    this.status = 499
-    this.code = 'request_cancelled'
+    this.status = cancelledRequestStatus
+    this.code = cancelledErrorCode
   }
 }
 
 // Names on the prototypes, so that stack headers read `NotFoundError: ...`.
 for (const ErrorClass of [
   ResolverError,
+  ResolverWarning,
   UserInputError,
   AuthenticationError,
   ForbiddenError,
@@ -71,10 +83,14 @@ for (const ErrorClass of [
 module.exports = {
   messageOf,
   ResolverError,
+  ResolverWarning,
   UserInputError,
   AuthenticationError,
   ForbiddenError,
   NotFoundError,
   TooManyRequestsError,
   RequestCancelledError,
+  tooManyRequestsStatus,
+  cancelledRequestStatus,
+  cancelledErrorCode,
 }

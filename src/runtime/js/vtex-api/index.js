@@ -2,7 +2,9 @@
 // ioctl's stand-in for the `@vtex/api` npm package, loaded by every `require('@vtex/api')` of a
 // service run by ioctl (host/modules.js redirects the resolution here). It owns the runtime
 // values apps import; one file per part: errors, constants, service (Service, method), logger,
-// lru_cache, limiter, http (ExternalClient's HTTP with retries), clients, not_emulated, io_clients.
+// lru_cache, caches, limiter, http (ExternalClient's HTTP with retries), clients, not_emulated,
+// io_clients, utils (pure helpers), platform (tracing, metrics, directives, worker entry points).
+// Every runtime export of the real package (6.x) exists here: test/exports.test.js checks it.
 
 const constants = require('./constants')
 const errors = require('./errors')
@@ -14,6 +16,9 @@ const { HttpClient } = require('./http')
 const clients = require('./clients')
 const { notEmulatedClasses } = require('./not_emulated')
 const { IOClients } = require('./io_clients')
+const caches = require('./caches')
+const utils = require('./utils')
+const platform = require('./platform')
 
 module.exports = {
   // Service declaration
@@ -27,6 +32,8 @@ module.exports = {
   AppClient: clients.AppClient,
   InfraClient: clients.InfraClient,
   AppGraphQLClient: clients.AppGraphQLClient,
+  IOGraphQLClient: clients.IOGraphQLClient,
+  GraphQLClient: clients.GraphQLClient,
   HttpClient,
   Events: clients.Events,
   Apps: notEmulatedClasses.apps,
@@ -48,8 +55,15 @@ module.exports = {
   VBase: notEmulatedClasses.vbase,
   Workspaces: notEmulatedClasses.workspaces,
   CatalogGraphQL: notEmulatedClasses.catalogGraphQL,
+  Catalog: notEmulatedClasses.catalog,
+  PaymentProvider: notEmulatedClasses.paymentProvider,
+  Sphinx: notEmulatedClasses.Sphinx,
+  Housekeeper: notEmulatedClasses.Housekeeper,
   // Caching, logging, metrics
   LRUCache,
+  DiskCache: caches.DiskCache,
+  LRUDiskCache: caches.LRUDiskCache,
+  MultilayeredCache: caches.MultilayeredCache,
   Logger,
   LogLevel: constants.LogLevel,
   MetricsAccumulator,
@@ -57,17 +71,32 @@ module.exports = {
   CacheType: constants.CacheType,
   // Errors
   ResolverError: errors.ResolverError,
+  ResolverWarning: errors.ResolverWarning,
   UserInputError: errors.UserInputError,
   AuthenticationError: errors.AuthenticationError,
   ForbiddenError: errors.ForbiddenError,
   NotFoundError: errors.NotFoundError,
   TooManyRequestsError: errors.TooManyRequestsError,
   RequestCancelledError: errors.RequestCancelledError,
+  tooManyRequestsStatus: errors.tooManyRequestsStatus,
+  cancelledRequestStatus: errors.cancelledRequestStatus,
+  cancelledErrorCode: errors.cancelledErrorCode,
   // Constants
   APP: constants.APP,
   LINKED: constants.LINKED,
   PRODUCTION: constants.PRODUCTION,
   REGION: constants.REGION,
+  BILLING_TYPE: constants.BILLING_TYPE,
+  ContractStatus: constants.ContractStatus,
+  ...constants.VALUES,
+  // Helpers (utils.js) and the rest of the runtime (platform.js)
+  ...utils,
+  ...platform,
   // Not part of @vtex/api: the host fills in `log` and `sendEvent`, and composes with `compose`.
   __ioctl: Object.assign(hooks, { compose }),
+}
+
+// Read when used: a standby host learns the app's identity and place only when it loads it.
+for (const [name, read] of Object.entries({ ...constants.FROM_ENV, appPath: platform.appPath })) {
+  Object.defineProperty(module.exports, name, { get: read, enumerable: true, configurable: true })
 }

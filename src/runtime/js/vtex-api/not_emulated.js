@@ -1,30 +1,92 @@
 'use strict'
 // Built-in clients of VTEX services ioctl cannot emulate (masterdata, vbase, apps, ...): they
-// construct fine, and any method they do not define themselves rejects, naming the call.
+// construct fine, and any method they do not define themselves rejects, naming the call. Each
+// extends the base class its @vtex/api counterpart extends (BASES).
 
-const { IOClient } = require('./clients')
+const {
+  IOClient,
+  ExternalClient,
+  JanusClient,
+  AppClient,
+  InfraClient,
+  AppGraphQLClient,
+  UnreachableHttpClient,
+} = require('./clients')
 
 // Properties a caller may probe on any object without meaning a VTEX API call.
 const INERT_PROPERTIES = new Set(['then', 'catch', 'toJSON', 'inspect', 'asymmetricMatch', 'nodeType', '$$typeof'])
 
 /**
- * A client class for a VTEX service ioctl cannot emulate. Instances (and subclasses) work,
- * but any method they don't define themselves rejects, naming the call.
+ * What each class extends in @vtex/api (or @vtex/clients), and the app or URL it talks to:
+ * `new Apps(ctx, options)` becomes `InfraClient('apps@0.x', ctx, options)`, and so on.
  */
-function notEmulatedClient(className, clientKey) {
-  const fallback = new Proxy(Object.create(IOClient.prototype), {
+const BASES = {
+  Apps: [InfraClient, 'apps@0.x'],
+  Assets: [InfraClient, 'apps@0.x'],
+  Billing: [AppClient, 'vtex.billing@0.x'],
+  BillingMetrics: [InfraClient, 'colossus@0.x'],
+  Builder: [AppClient, 'vtex.builder-hub@0.x'],
+  Housekeeper: [InfraClient, 'housekeeper@0.x'],
+  ID: [ExternalClient, 'http://vtexid.vtex.com.br/api/vtexid'],
+  LicenseManager: [JanusClient],
+  MasterData: [ExternalClient, 'http://api.vtex.com/api/dataentities'],
+  MessagesGraphQL: [AppGraphQLClient, 'vtex.messages@1.x'],
+  Metadata: [InfraClient, 'apps@0.x'],
+  PaymentProvider: [ExternalClient, 'http://vtexpayments.com.br/payment-provider'],
+  Registry: [InfraClient, 'apps@0.x'],
+  Router: [InfraClient, 'router'],
+  Segment: [JanusClient],
+  Session: [JanusClient],
+  Settings: [AppClient, 'vtex.settings-server@0.x'],
+  Sphinx: [InfraClient, 'sphinx@0.x'],
+  TenantClient: [JanusClient],
+  VBase: [InfraClient, 'vbase@2.x'],
+  Workspaces: [InfraClient, 'router'],
+  CatalogGraphQL: [AppGraphQLClient, 'vtex.catalog-graphql@1.x'],
+  Catalog: [JanusClient],
+  Checkout: [JanusClient],
+  Logistics: [JanusClient],
+  OMS: [JanusClient],
+  // The other classes of @vtex/clients.
+  Affiliate: [JanusClient],
+  Conditions: [JanusClient],
+  MasterDataEntity: [JanusClient],
+  OMSProxy: [AppClient, 'vtex.oms-api-proxy@0.x'],
+  RatesAndBenefits: [JanusClient],
+  Search: [AppClient, 'vtex.catalog-api-proxy@0.x'],
+  Suggestions: [ExternalClient, 'https://api.vtex.com/suggestions'],
+}
+
+/** `new Client(context, options)` as the base's constructor takes it. */
+function baseArguments(Base, target, context, options) {
+  if (Base === IOClient || Base === JanusClient) return [context, options]
+  return [target, context, options]
+}
+
+/**
+ * A client class for a VTEX service ioctl cannot emulate. Instances (and subclasses) work,
+ * but any method they don't define themselves rejects with `describe(method)`: by default
+ * `ctx.clients.<clientKey>.<method>() needs VTEX's cloud...`.
+ */
+function notEmulatedClient(className, clientKey, describe = (prop) => `ctx.clients.${clientKey}.${prop}()`) {
+  const [Base, target] = BASES[className] || [IOClient]
+  const fallback = new Proxy(Object.create(Base.prototype), {
     get(target, prop, receiver) {
       if (typeof prop === 'symbol' || prop in target || INERT_PROPERTIES.has(prop)) {
         return Reflect.get(target, prop, receiver)
       }
       return function notEmulated() {
-        return Promise.reject(
-          new Error(`ctx.clients.${clientKey}.${prop}() needs VTEX's cloud and is not emulated by ioctl`),
-        )
+        return Promise.reject(new Error(`${describe(prop)} needs VTEX's cloud and is not emulated by ioctl`))
       }
     },
   })
-  const Client = class extends IOClient {}
+  const Client = class extends Base {
+    constructor(context, options = {}) {
+      super(...baseArguments(Base, target, context, options))
+      // ExternalClient-based ones would otherwise make real requests to VTEX's hosts.
+      if (Base === ExternalClient) this.http = new UnreachableHttpClient(className, `VTEX's ${target}`)
+    }
+  }
   Object.defineProperty(Client, 'name', { value: className })
   Object.setPrototypeOf(Client.prototype, fallback)
   return Client
@@ -49,6 +111,7 @@ const NOT_EMULATED = {
   tenant: 'TenantClient',
   vbase: 'VBase',
   workspaces: 'Workspaces',
+  janusCatalogSystem: 'Catalog',
   catalogGraphQL: 'CatalogGraphQL',
   // From @vtex/clients rather than @vtex/api; apps reach them as ctx.clients.<name> too.
   catalog: 'Catalog',
@@ -61,5 +124,9 @@ const notEmulatedClasses = {}
 for (const [key, className] of Object.entries(NOT_EMULATED)) {
   notEmulatedClasses[key] = notEmulatedClient(className, key)
 }
+// Exported by @vtex/api but not among ctx.clients: named by their class.
+for (const className of ['Sphinx', 'Housekeeper']) {
+  notEmulatedClasses[className] = notEmulatedClient(className, null, (prop) => `${className}.${prop}()`)
+}
 
-module.exports = { NOT_EMULATED, notEmulatedClasses, notEmulatedClient }
+module.exports = { NOT_EMULATED, BASES, notEmulatedClasses, notEmulatedClient }

@@ -1,0 +1,161 @@
+'use strict'
+// @vtex/api's other caches: DiskCache and LRUDiskCache (JSON files under a folder the app
+// names, as on VTEX; an unreadable file is a miss, a failed write answers false) and
+// MultilayeredCache (layers tried in order, the missed ones filled on the way back).
+
+const fs = require('node:fs/promises')
+const { existsSync } = require('node:fs')
+const path = require('node:path')
+const { LRUCache } = require('./lru_cache')
+
+async function readJSON(file) {
+  return JSON.parse(await fs.readFile(file, 'utf8'))
+}
+
+async function writeJSON(file, value) {
+  await fs.mkdir(path.dirname(file), { recursive: true })
+  await fs.writeFile(file, JSON.stringify(value))
+}
+
+class DiskCache {
+  constructor(cachePath, readFile = readJSON, writeFile = writeJSON) {
+    this.cachePath = cachePath
+    this.readFile = readFile
+    this.writeFile = writeFile
+    this.hits = 0
+    this.total = 0
+  }
+  getPathKey(key) {
+    return path.join(this.cachePath, key)
+  }
+  has(key) {
+    return existsSync(this.getPathKey(key))
+  }
+  async get(key) {
+    this.total += 1
+    try {
+      const data = await this.readFile(this.getPathKey(key))
+      this.hits += 1
+      return data
+    } catch {
+      return null
+    }
+  }
+  async set(key, value) {
+    try {
+      await this.writeFile(this.getPathKey(key), value)
+      return true
+    } catch {
+      return false
+    }
+  }
+  getStats(name = 'disk-cache') {
+    const stats = { hits: this.hits, name, total: this.total }
+    this.hits = 0
+    this.total = 0
+    return stats
+  }
+}
+
+/** Files on disk, with an in-memory LRU index of their times of death (`max`, `maxAge`). */
+class LRUDiskCache {
+  constructor(cachePath, options = {}, readFile = readJSON, writeFile = writeJSON) {
+    this.files = new DiskCache(cachePath, readFile, writeFile)
+    this.cachePath = cachePath
+    this.hits = 0
+    this.total = 0
+    this.disposed = 0
+    this.lruStorage = new LRUCache({
+      ...options,
+      dispose: (key) => {
+        this.disposed += 1
+        fs.rm(this.files.getPathKey(key), { force: true }).catch(() => {})
+      },
+    })
+  }
+  has(key) {
+    return this.lruStorage.has(key)
+  }
+  async get(key) {
+    const timeOfDeath = this.lruStorage.get(key)
+    this.total += 1
+    if (timeOfDeath === undefined) return undefined
+    const data = await this.files.get(key)
+    if (data !== null) this.hits += 1
+    if (timeOfDeath < Date.now()) this.lruStorage.del(key)
+    return data
+  }
+  async set(key, value, maxAge) {
+    this.lruStorage.set(key, maxAge ? maxAge + Date.now() : NaN, maxAge)
+    return this.files.set(key, value)
+  }
+  getStats(name = 'disk-lru-cache') {
+    const lru = this.lruStorage.getStats()
+    const stats = {
+      disposedItems: this.disposed,
+      hitRate: this.total > 0 ? this.hits / this.total : undefined,
+      hits: this.hits,
+      itemCount: lru.itemCount,
+      length: lru.length,
+      max: this.lruStorage.max,
+      name,
+      total: this.total,
+    }
+    this.hits = 0
+    this.total = 0
+    this.disposed = 0
+    return stats
+  }
+}
+
+class MultilayeredCache {
+  constructor(caches) {
+    this.caches = caches
+    this.hits = 0
+    this.total = 0
+  }
+  async get(key, fetcher) {
+    this.total += 1
+    let value
+    let maxAge
+    let found = -1
+    for (let i = 0; i < this.caches.length; i += 1) {
+      const [got, has] = await Promise.all([this.caches[i].get(key), this.caches[i].has(key)])
+      value = got
+      if (has) {
+        this.hits += 1
+        found = i
+        break
+      }
+    }
+    if (found === -1) {
+      if (!fetcher) return undefined
+      ;({ value, maxAge } = await fetcher())
+      found = this.caches.length
+    }
+    await Promise.all(this.caches.slice(0, found).map((cache) => cache.set(key, value, maxAge)))
+    return value
+  }
+  async set(key, value, maxAge) {
+    return (await Promise.all(this.caches.map((cache) => cache.set(key, value, maxAge)))).some(Boolean)
+  }
+  async has(key) {
+    return (await Promise.all(this.caches.map((cache) => cache.has(key)))).some(Boolean)
+  }
+  getStats(name = 'multilayred-cache') {
+    const stats = {
+      hitRate: this.total > 0 ? this.hits / this.total : undefined,
+      hits: this.hits,
+      name,
+      total: this.total,
+    }
+    this.resetCounters()
+    return stats
+  }
+  resetCounters() {
+    this.hits = 0
+    this.total = 0
+  }
+}
+
+module.exports = { DiskCache, LRUDiskCache, MultilayeredCache }
