@@ -513,6 +513,9 @@ fn attempt_error(error: Option<HostError>, app_root: &Path) -> AttemptError {
 
 /// A load failure as a positioned diagnostic at the app's own frame, when there is one.
 fn load_diagnostic(app_root: &Path, message: &str, stack: Option<&str>) -> Diagnostic {
+    if let Some(d) = missing_module(app_root, message) {
+        return d;
+    }
     // The stack's headline carries the error's name ("ReferenceError: ...").
     let headline = stack.and_then(|s| s.lines().find(|l| l.ends_with(message) && l.len() > message.len()));
     let message = headline.unwrap_or(message);
@@ -532,6 +535,47 @@ fn load_diagnostic(app_root: &Path, message: &str, stack: Option<&str>) -> Diagn
             d
         }
     }
+}
+
+/// "Cannot find module 'X'", positioned at the import (or require) of X in the .ts file that
+/// asked for it (the first file of Node's require stack), with what to do about it.
+fn missing_module(app_root: &Path, message: &str) -> Option<Diagnostic> {
+    let rest = message.strip_prefix("Cannot find module '")?;
+    let module = &rest[..rest.find('\'')?];
+    let requirer = message.lines().find_map(|l| l.strip_prefix("- ")).map(PathBuf::from)?;
+    if !requirer.starts_with(app_root) {
+        return None;
+    }
+    let source = std::fs::read_to_string(&requirer).ok()?;
+    let (line, col) = import_position(&source, module).unwrap_or((1, 1));
+    let rel = requirer.strip_prefix(app_root).unwrap_or(&requirer).to_path_buf();
+    let help = if module.starts_with('.') {
+        format!("no file `{module}` (.ts, .js, .json or a folder with index.ts) next to {}", rel.display())
+    } else {
+        format!("add `{module}` to the dependencies in node/package.json and run `npm install` in node/")
+    };
+    let d = Diagnostic::at_line_col(&rel, Some(&source), line, col, format!("Cannot find module '{module}'"));
+    Some(d.with_help(help))
+}
+
+/// Line and column (1-based) of `module`'s specifier in an import, export-from or require.
+fn import_position(source: &str, module: &str) -> Option<(usize, usize)> {
+    for (i, line) in source.lines().enumerate() {
+        for quote in ['\'', '"', '`'] {
+            let needle = format!("{quote}{module}{quote}");
+            if let Some(at) = line.find(&needle) {
+                let before = line[..at].trim_end();
+                let importing = before.ends_with("from")
+                    || before.ends_with("require(")
+                    || before.ends_with("import(")
+                    || before.ends_with("import");
+                if importing {
+                    return Some((i + 1, line[..at].chars().count() + 2));
+                }
+            }
+        }
+    }
+    None
 }
 
 /// A log line of the app's, tagged with its id; logged errors carry stacks, shown as tidy

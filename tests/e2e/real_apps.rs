@@ -218,3 +218,15 @@ fn a_public_and_a_private_route_share_a_path_as_on_vtex() {
     assert!(body.contains("has no handler for route `ghost`"), "{body}");
     assert_eq!(link.interrupt(), 0);
 }
+
+#[test]
+fn a_missing_import_is_positioned_at_its_line() {
+    let env = Env::new();
+    let clients = "import { IOClients } from '@vtex/api'\n\n// a comment, then the import that fails\nimport leftPad from 'left-pad-not-installed'\n\nexport class Clients extends IOClients {\n  get pad() { return leftPad }\n}\n";
+    let app = env.app("app", &[("node/clients/index.ts", clients)]);
+    let out = env.run(&["link", app.to_str().unwrap(), "--no-watch"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(text.contains("node/clients/index.ts:4:22: Cannot find module 'left-pad-not-installed'"), "{text}");
+    assert!(text.contains("node/package.json"), "says what to do: {text}");
+}
