@@ -230,3 +230,26 @@ fn a_missing_import_is_positioned_at_its_line() {
     assert!(text.contains("node/clients/index.ts:4:22: Cannot find module 'left-pad-not-installed'"), "{text}");
     assert!(text.contains("node/package.json"), "says what to do: {text}");
 }
+
+#[test]
+fn packages_vtex_api_brings_along_resolve_with_a_warning() {
+    let env = Env::new();
+    let index = "import { Service } from '@vtex/api'\nimport axios from 'axios'\nimport { map } from 'ramda'\n\nconsole.log('axios ' + typeof axios.get + ', ramda ' + map((x: number) => x * 2, [1, 2]).join(','))\n\nexport default new Service({})\n";
+    let service = r#"{"events": {}}"#;
+    let app = env.app("app", &[("node/index.ts", index), ("node/service.json", service)]);
+    let mut link = env.spawn(&["link", app.to_str().unwrap(), "--json", "--no-sample-sender", "--no-watch"]);
+    link.wait_json("ready", |v| v["type"] == "ready");
+    // Logged while loading, so before `ready`.
+    assert!(link.seen.iter().any(|l| l.contains("axios function, ramda 2,4")), "{}", link.seen.join("\n"));
+    let warned = |name: &str| link.seen.iter().filter(|l| l.contains(&format!("node/index.ts imports {name}"))).count();
+    // The template's package.json declares ramda (but has no node_modules); axios it does not.
+    assert_eq!(warned("axios"), 1, "{}", link.seen.join("\n"));
+    assert!(link.seen.iter().any(|l| l.contains(
+        "imports axios, which node/package.json does not declare; it resolves on VTEX only through @vtex/api"
+    )));
+    assert!(link
+        .seen
+        .iter()
+        .any(|l| l.contains("imports ramda, which node/package.json declares but node/node_modules lacks")));
+    assert_eq!(link.interrupt(), 0);
+}

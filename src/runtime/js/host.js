@@ -20,7 +20,8 @@ if (!SOCKET || (!STANDBY && !env.IOCTL_ENTRY)) {
   process.exit(2)
 }
 
-require('./host/modules').install()
+const modules = require('./host/modules')
+modules.install()
 require('./host/typescript').install({ appRoot: env.IOCTL_APP_ROOT, buildDir: env.IOCTL_BUILD_DIR })
 const vtexApi = require('./vtex-api')
 const logging = require('./host/logging')
@@ -38,6 +39,7 @@ const eventSender = new EventSender((line) => transport.writeLine(line))
 const routes = new RouteServer(env.IOCTL_ROUTES_SOCKET)
 
 logging.setSink(send)
+modules.onUndeclared((text) => logUnattributed('warn', text))
 logging.captureConsole()
 logging.reportUncaught()
 vtexApi.__ioctl.log = log

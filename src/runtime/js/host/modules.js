@@ -16,6 +16,60 @@ const VTEX_CLIENTS_FILE = fs.realpathSync(path.join(__dirname, '..', 'vtex-clien
 /** Bare requests answered from the runtime's packages when the app's node_modules lack them. */
 const FALLBACKS = new Set(['co-body'])
 
+/**
+ * Packages `@vtex/api` depends on: on VTEX an app that requires one without declaring it still
+ * gets it (through @vtex/api's dependencies). Here it comes from the runtime's package set,
+ * with one warning per package, since it works on VTEX only by that accident.
+ */
+const BROUGHT_BY_VTEX_API = new Set([
+  'axios',
+  'bluebird',
+  'fs-extra',
+  'mime-types',
+  'p-limit',
+  'qs',
+  'ramda',
+  'semver',
+  'uuid',
+])
+
+let warn = () => {}
+const warned = new Set()
+
+/** Where the warnings about undeclared packages go (the host's log, once it is set up). */
+function onUndeclared(sink) {
+  warn = sink
+}
+
+/** `ramda/src/map` → `ramda`, `@scope/pkg/x` → `@scope/pkg`. */
+function packageName(request) {
+  const parts = request.split('/')
+  return request.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]
+}
+
+/** The dependencies node/package.json declares (none when it is missing or unreadable). */
+function declared() {
+  const root = process.env.IOCTL_APP_ROOT
+  if (!root) return {}
+  try {
+    const pkg = JSON.parse(fs.readFileSync(path.join(root, 'node', 'package.json'), 'utf8'))
+    return { ...(pkg.devDependencies || {}), ...(pkg.peerDependencies || {}), ...(pkg.dependencies || {}) }
+  } catch {
+    return {}
+  }
+}
+
+function noticeUndeclared(name, parent) {
+  if (warned.has(name)) return
+  warned.add(name)
+  const root = process.env.IOCTL_APP_ROOT || ''
+  const from = parent && parent.filename ? path.relative(root, parent.filename) : 'the app'
+  const text = Object.prototype.hasOwnProperty.call(declared(), name)
+    ? `${from} imports ${name}, which node/package.json declares but node/node_modules lacks: using ioctl's copy — run \`npm install\` in node/`
+    : `${from} imports ${name}, which node/package.json does not declare; it resolves on VTEX only through @vtex/api — add it to dependencies`
+  warn(text)
+}
+
 function install() {
   const resolveFilename = Module._resolveFilename
   Module._resolveFilename = function resolveForApp(request, ...rest) {
@@ -24,10 +78,18 @@ function install() {
     try {
       return resolveFilename.call(this, request, ...rest)
     } catch (err) {
-      if (err && err.code === 'MODULE_NOT_FOUND' && FALLBACKS.has(request)) return packages.resolve(request)
+      if (err && err.code === 'MODULE_NOT_FOUND') {
+        const name = packageName(request)
+        if (FALLBACKS.has(name)) return packages.resolve(request)
+        if (BROUGHT_BY_VTEX_API.has(name)) {
+          const resolved = packages.resolve(request)
+          noticeUndeclared(name, rest[0])
+          return resolved
+        }
+      }
       throw err
     }
   }
 }
 
-module.exports = { install, VTEX_API_FILE, VTEX_CLIENTS_FILE }
+module.exports = { install, onUndeclared, packageName, BROUGHT_BY_VTEX_API, VTEX_API_FILE, VTEX_CLIENTS_FILE }
