@@ -163,9 +163,7 @@ async fn install_packages(cache: &Path, set: &PackageSet, terminal: &Terminal) -
     ));
     let _ = std::fs::remove_dir_all(&tmp);
     create_private_dir(&tmp)?;
-    terminal
-        .info(format!("installing {} ({}) into {}, once", set.what, package_names(set), dir.display()))
-        .await;
+    terminal.info(format!("installing {} ({}) into {}, once", set.what, package_names(set), dir.display())).await;
     let started = Instant::now();
     let result = npm_ci(&tmp, set).await;
     if let Err(e) = result {

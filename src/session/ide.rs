@@ -79,8 +79,12 @@ impl Ide {
             return (StatusCode::SERVICE_UNAVAILABLE, text).into_response();
         };
         match std::fs::read(modules.join(file)) {
-            Ok(bytes) => ([(header::CONTENT_TYPE, *kind), (header::CACHE_CONTROL, "max-age=3600")], bytes).into_response(),
-            Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{}: {e}\n", modules.join(file).display())).into_response(),
+            Ok(bytes) => {
+                ([(header::CONTENT_TYPE, *kind), (header::CACHE_CONTROL, "max-age=3600")], bytes).into_response()
+            }
+            Err(e) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, format!("{}: {e}\n", modules.join(file).display())).into_response()
+            }
         }
     }
 }

@@ -612,7 +612,13 @@ async fn graphql_banner(linked: &Linked, session: &Session) {
         linked.terminal.status(Level::Warn, line).await;
     }
     let login = session.ide_login();
-    linked.terminal.info(format!("graphql IDE: {url}{}?login={login} (one-time link: logs this browser in)", crate::protocol::path::IDE)).await;
+    linked
+        .terminal
+        .info(format!(
+            "graphql IDE: {url}{}?login={login} (one-time link: logs this browser in)",
+            crate::protocol::path::IDE
+        ))
+        .await;
 }
 
 async fn sender_banner(linked: &Linked, session: &Session) {

@@ -51,11 +51,8 @@ impl Table {
     /// The GraphQL endpoints of the linked apps, by app id.
     pub fn graphql_apps(&self) -> Vec<GraphqlApp> {
         let all = self.routes.read().unwrap();
-        let mut apps: Vec<GraphqlApp> = all
-            .iter()
-            .filter(|r| r.graphql)
-            .map(|r| GraphqlApp { app: r.app.clone(), path: r.id.clone() })
-            .collect();
+        let mut apps: Vec<GraphqlApp> =
+            all.iter().filter(|r| r.graphql).map(|r| GraphqlApp { app: r.app.clone(), path: r.id.clone() }).collect();
         apps.sort_by(|a, b| a.app.cmp(&b.app));
         apps
     }

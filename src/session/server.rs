@@ -62,9 +62,7 @@ fn router(session: Shared) -> Router {
         .route(path::GRAPHQL_APPS, get(graphql_apps))
         .route(&format!("{}/{{id}}", path::APPS), delete(unlink_app))
         .route_layer(middleware::from_fn_with_state(session.clone(), require_token));
-    let mut app = Router::new()
-        .route(path::IDE, get(ide))
-        .route(&format!("{}/{{*rest}}", path::IDE), get(ide));
+    let mut app = Router::new().route(path::IDE, get(ide)).route(&format!("{}/{{*rest}}", path::IDE), get(ide));
     // With the sample sender off, its path is free for a linked app's own route.
     if session.arm().is_some() {
         app = app.route(sample_sender::HCHECK_PATH, get(hcheck));
@@ -227,7 +225,10 @@ async fn app_route(State(s): State<Shared>, req: Request) -> Response {
 /// pass credentials, a `VtexIdclientAutCookie` header or cookie (the IDE's login sets that).
 fn authorized(s: &Session, headers: &HeaderMap) -> bool {
     let header = headers.get("vtexidclientautcookie").and_then(|v| v.to_str().ok());
-    [bearer(headers), header, super::ide::cookie(headers, super::ide::COOKIE)].into_iter().flatten().any(|t| s.token_is(t))
+    [bearer(headers), header, super::ide::cookie(headers, super::ide::COOKIE)]
+        .into_iter()
+        .flatten()
+        .any(|t| s.token_is(t))
 }
 
 /// The linked apps' GraphQL endpoints, for `ioctl graphql`.
@@ -266,7 +267,13 @@ async fn proxy(
     let h = &mut parts.headers;
     h.insert("x-ioctl-route-id", route.id.parse()?);
     h.insert("x-ioctl-route-params", encode_uri_component(&serde_json::to_string(params)?).parse()?);
-    let kind = if route.graphql { "graphql" } else if route.public { "public" } else { "private" };
+    let kind = if route.graphql {
+        "graphql"
+    } else if route.public {
+        "public"
+    } else {
+        "private"
+    };
     h.insert("x-ioctl-route-type", kind.parse()?);
     h.insert("x-ioctl-request-id", next_request_id().parse()?);
     let request = axum::http::Request::from_parts(parts, body);

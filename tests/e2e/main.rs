@@ -5,6 +5,7 @@
 mod harness;
 
 mod failures;
+mod graphql;
 mod limits;
 mod link;
 mod routes;
