@@ -101,9 +101,11 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// The answer to a valid one-time login: the cookie, and the page without the login in its URL.
-pub fn logged_in(token: &str) -> Response {
+/// `query`: the page's other parameters, kept.
+pub fn logged_in(token: &str, query: &str) -> Response {
     let cookie = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict");
-    (StatusCode::SEE_OTHER, [(header::SET_COOKIE, cookie), (header::LOCATION, path::IDE.to_string())]).into_response()
+    let page = if query.is_empty() { path::IDE.to_string() } else { format!("{}?{query}", path::IDE) };
+    (StatusCode::SEE_OTHER, [(header::SET_COOKIE, cookie), (header::LOCATION, page)]).into_response()
 }
 
 /// The answer without a login.

@@ -242,7 +242,10 @@ async fn ide(State(s): State<Shared>, req: Request) -> Response {
     let login = req.uri().query().and_then(|q| q.split('&').find_map(|p| p.strip_prefix("login=")));
     if let Some(login) = login {
         if s.take_ide_login(login) {
-            return super::ide::logged_in(s.token());
+            // The page's other parameters (?app=, ?query=) stay; the login leaves the URL.
+            let rest: Vec<&str> =
+                req.uri().query().unwrap_or("").split('&').filter(|p| !p.starts_with("login=")).collect();
+            return super::ide::logged_in(s.token(), &rest.join("&"));
         }
     }
     if !authorized(&s, req.headers()) {

@@ -5,6 +5,7 @@
 // Usage: node tests/browser/graphiql.js LOGIN_URL EXPECTED_TEXT SCREENSHOT.png
 // (tests/e2e/graphql.rs runs it; .ci/run installs chromium and playwright-core).
 
+/* global document -- page.waitForFunction's and $eval's callbacks run in the page */
 const { chromium } = require('playwright-core')
 
 async function main() {
@@ -29,14 +30,20 @@ async function main() {
     if (page.url().includes('login=')) throw new Error(`the login stayed in the URL: ${page.url()}`)
     const app = await page.$eval('#app', (select) => select.value)
     await page.click('.graphiql-execute-button')
-    await page.waitForFunction(
-      (text) => {
-        const result = document.querySelector('.graphiql-response')
-        return result && result.textContent.includes(text)
-      },
-      expected,
-      { timeout: 20000 },
-    )
+    try {
+      await page.waitForFunction(
+        (text) => {
+          const result = document.querySelector('.graphiql-response')
+          return result && result.textContent.includes(text)
+        },
+        expected,
+        { timeout: 20000 },
+      )
+    } catch (err) {
+      await page.screenshot({ path: screenshot })
+      const shown = await page.$eval('body', (body) => body.innerText.slice(0, 2000))
+      throw new Error(`${err.message}\nthe page shows (screenshot ${screenshot}):\n${shown}\n${failures.join('; ')}`)
+    }
     await page.screenshot({ path: screenshot })
     if (failures.length > 0) throw new Error(`errors on the page: ${failures.join('; ')}`)
     console.log(`ok: ${app} answered in the IDE with ${JSON.stringify(expected)}; screenshot ${screenshot}`)
