@@ -2,7 +2,7 @@
 //! a 2-core machine once built (the first run also installs tsx with npm). It prints a table
 //! and writes it, with the machine and the method, to BENCHMARKS.md; it exits 1 if a figure
 //! could not be measured. `cargo bench --bench ioctl -- NAME...` runs only the named figures
-//! (link, relink, bus, e2e, latency, memory) and leaves BENCHMARKS.md alone.
+//! (link, relink, bus, e2e, retry, latency, memory, graphql) and leaves BENCHMARKS.md alone.
 //!
 //! The CLI figures run the real release binary as a process, with its own IOCTL_HOME, on
 //! apps copied from templates/service-course; the bus figure calls the library in-process.
@@ -43,7 +43,7 @@ type Figure = fn() -> Result<Section>;
 
 fn main() {
     let only: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
-    let figures: [(&str, Figure); 7] = [
+    let figures: [(&str, Figure); 8] = [
         ("link", link_ready),
         ("relink", relink),
         ("bus", bus_alone),
@@ -51,6 +51,7 @@ fn main() {
         ("retry", retry_throughput),
         ("latency", latency),
         ("memory", memory),
+        ("graphql", graphql),
     ];
     let started = Instant::now();
     let mut sections = Vec::new();
@@ -1336,6 +1337,235 @@ fn memory() -> Result<Section> {
             ),
         ],
         notes,
+        failed: false,
+    })
+}
+
+// --- GraphQL: a trivial query through ioctl vs graphql-js execute in plain Node -----------------
+
+/// The trivial query both sides run (one resolver, reading ctx.vtex).
+const GRAPHQL_QUERY: &str = "{ whoami }";
+
+/// The plain-Node side: the same schema (ioctl's build of tests/fixtures/graphql-books, with the
+/// app's built resolvers and directive), `execute` on a parsed document: per-call p50 at
+/// 1,000 calls/s and the most calls per second, as one JSON line.
+const GRAPHQL_PLAIN: &str = r#"
+const [runtime, build, appRoot, query] = process.argv.slice(1)
+require(runtime + '/host/modules').install()
+const { buildSchema } = require(runtime + '/host/graphql/schema')
+const { readField } = require(runtime + '/host/graphql/directives')
+const graphql = require('graphql')
+const { resolvers } = require(build + '/resolvers.js')
+const { Upper } = require(build + '/directives.js')
+const schema = buildSchema(appRoot, { resolvers, schemaDirectives: { upper: Upper } }, () => {})
+const document = graphql.parse(query)
+const run = () => graphql.execute({ schema, document, rootValue: null, contextValue: { vtex: { account: 'local', workspace: 'dev' }, graphql: { cacheHints: [] } }, fieldResolver: readField })
+async function main() {
+  for (let i = 0; i < 5000; i++) await run()
+  const samples = []
+  const t0 = performance.now()
+  for (let i = 0; i < 3000; i++) {
+    const due = t0 + i
+    while (performance.now() < due) await new Promise((r) => setImmediate(r))
+    const t = performance.now()
+    const r = await run()
+    samples.push(performance.now() - t)
+    if (r.errors) throw new Error(JSON.stringify(r.errors))
+  }
+  samples.sort((a, b) => a - b)
+  const n = 50000
+  const t = performance.now()
+  for (let i = 0; i < n; i++) await run()
+  console.log(JSON.stringify({ p50: samples[samples.length >> 1], rate: n / ((performance.now() - t) / 1000) }))
+}
+main()
+"#;
+
+/// A keep-alive HTTP/1.1 connection posting GraphQL queries to the session.
+struct GraphqlConn {
+    stream: BufReader<TcpStream>,
+    request: Vec<u8>,
+}
+
+impl GraphqlConn {
+    fn open(url: &str, token: &str, path: &str, query: &str) -> Result<GraphqlConn> {
+        let addr = url.strip_prefix("http://").context("session url")?;
+        let stream = TcpStream::connect(addr)?;
+        stream.set_nodelay(true)?;
+        let body = json!({ "query": query }).to_string();
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        Ok(GraphqlConn { stream: BufReader::new(stream), request: request.into_bytes() })
+    }
+
+    /// One query and its whole answer (Content-Length or chunked); fails unless 200 without errors.
+    fn query(&mut self) -> Result<()> {
+        self.stream.get_mut().write_all(&self.request)?;
+        let mut line = String::new();
+        let (mut length, mut chunked, mut status) = (None, false, String::new());
+        loop {
+            line.clear();
+            if self.stream.read_line(&mut line)? == 0 {
+                bail!("the session closed the connection");
+            }
+            let l = line.trim_end();
+            if status.is_empty() {
+                status = l.to_string();
+            } else if l.is_empty() {
+                break;
+            } else if let Some((k, v)) = l.split_once(':') {
+                match k.to_ascii_lowercase().as_str() {
+                    "content-length" => length = v.trim().parse::<usize>().ok(),
+                    "transfer-encoding" => chunked = v.contains("chunked"),
+                    _ => {}
+                }
+            }
+        }
+        let mut body = Vec::new();
+        if let Some(n) = length {
+            body.resize(n, 0);
+            self.stream.read_exact(&mut body)?;
+        } else if chunked {
+            loop {
+                line.clear();
+                self.stream.read_line(&mut line)?;
+                let n = usize::from_str_radix(line.trim(), 16)?;
+                let mut chunk = vec![0; n + 2];
+                self.stream.read_exact(&mut chunk)?;
+                if n == 0 {
+                    break;
+                }
+                body.extend_from_slice(&chunk[..n]);
+            }
+        }
+        if !status.contains(" 200 ") || body.windows(9).any(|w| w == b"\"errors\":") {
+            bail!("{status}: {}", String::from_utf8_lossy(&body));
+        }
+        Ok(())
+    }
+}
+
+/// The newest runtime package set in ioctl's cache (the link just installed or reused it).
+fn runtime_modules() -> Result<PathBuf> {
+    let cache = std::env::var_os("IOCTL_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/ioctl")))
+        .context("no HOME")?;
+    let mut found: Vec<(SystemTime, PathBuf)> = std::fs::read_dir(&cache)?
+        .flatten()
+        .map(|e| e.path().join("node_modules"))
+        .filter(|p| {
+            p.join("graphql-tools").is_dir() && p.parent().is_some_and(|d| d.to_string_lossy().contains("runtime-"))
+        })
+        .filter_map(|p| Some((p.metadata().ok()?.modified().ok()?, p)))
+        .collect();
+    found.sort();
+    found
+        .pop()
+        .map(|(_, p)| p)
+        .with_context(|| format!("no runtime package set with graphql-tools in {}", cache.display()))
+}
+
+fn graphql() -> Result<Section> {
+    const RUNS: usize = 3;
+    let env = Env::new()?;
+    let app = env.inner.dir.path().join("books");
+    harness::copy_dir(&Path::new(ROOT).join("tests/fixtures/graphql-books"), &app);
+    let mut proc =
+        Proc::spawn(env.ioctl(&["link", app.to_str().unwrap(), "--json", "--no-watch", "--no-sample-sender"]))?;
+    let (_, ready) = proc.json("ready", |v| v["type"] == "ready" || v["type"] == "error")?;
+    if ready["linked"] != true {
+        bail!("link failed: {ready}");
+    }
+    let (url, token) = find_record(&env.inner.home())?;
+    let path = "/ioctl.books/v1/local/dev/_v/graphql";
+    let mut p50s = Vec::new();
+    let mut rates = Vec::new();
+    for _ in 0..RUNS {
+        let mut conn = GraphqlConn::open(&url, &token, path, GRAPHQL_QUERY)?;
+        for _ in 0..2000 {
+            conn.query()?;
+        }
+        // 3,000 queries paced at 1,000/s on one connection.
+        let mut samples = Vec::new();
+        let t0 = Instant::now();
+        for i in 0..3000u64 {
+            let due = t0 + Duration::from_millis(i);
+            while Instant::now() < due {
+                std::hint::spin_loop();
+            }
+            let t = Instant::now();
+            conn.query()?;
+            samples.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        p50s.push(percentile(&sorted(&samples), 50.0));
+        // The most queries per second: 4 connections back to back.
+        const PER: usize = 5000;
+        let t = Instant::now();
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let (url, token) = (url.clone(), token.clone());
+                std::thread::spawn(move || -> Result<()> {
+                    let mut c = GraphqlConn::open(&url, &token, path, GRAPHQL_QUERY)?;
+                    for _ in 0..PER {
+                        c.query()?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        for th in threads {
+            th.join().map_err(|_| anyhow!("a client thread panicked"))??;
+        }
+        rates.push((4 * PER) as f64 / t.elapsed().as_secs_f64());
+    }
+    let runtime = app.join("node/.ioctl/runtime");
+    let build = app.join("node/.ioctl/build");
+    let modules = runtime_modules()?;
+    proc.stop()?;
+    let mut plain_p50 = Vec::new();
+    let mut plain_rate = Vec::new();
+    for _ in 0..RUNS {
+        let out = Command::new(node())
+            .args(["-e", GRAPHQL_PLAIN, "--"])
+            .args([&runtime, &build, &app])
+            .arg(GRAPHQL_QUERY)
+            .env("IOCTL_RUNTIME_MODULES", &modules)
+            .current_dir(app.join("node"))
+            .output()?;
+        if !out.status.success() {
+            bail!("plain graphql-js run failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let v: Value = serde_json::from_slice(&out.stdout)?;
+        plain_p50.push(v["p50"].as_f64().context("p50")?);
+        plain_rate.push(v["rate"].as_f64().context("rate")?);
+    }
+    let (p, pp, r, pr) = (summary(&p50s), summary(&plain_p50), summary(&rates), summary(&plain_rate));
+    let overhead = p.median - pp.median;
+    Ok(Section {
+        rows: vec![
+            Row::new(
+                "GraphQL `{ whoami }` p50 at 1,000 queries/s (one keep-alive connection)",
+                ms_summary(p),
+                format!("graphql-js execute in plain Node on the same schema: {}; overhead {}", ms_summary(pp), ms(overhead)),
+                "overhead ≤ 0.5 ms",
+                Some(overhead <= 0.5),
+            ),
+            Row::new(
+                "GraphQL `{ whoami }` queries/s on one app (4 connections)",
+                rate_summary(r),
+                format!("graphql-js execute in plain Node: {}", rate_summary(pr)),
+                "≥ 5,000/s",
+                Some(r.median >= 5000.0),
+            ),
+        ],
+        notes: vec![format!(
+            "graphql: a query through ioctl (HTTP to the session, a new unix-socket connection to the Node host per request, Koa, graphql-js) takes {} at p50 against {:.1} µs for graphql-js's execute alone",
+            ms(p.median),
+            pp.median * 1000.0
+        )],
         failed: false,
     })
 }

@@ -43,6 +43,25 @@ pub enum Command {
     /// Inspect the events of a link session
     #[command(subcommand)]
     Events(EventsCommand),
+    /// Run a GraphQL query against a linked app (exit 1 when the result has errors)
+    Graphql {
+        /// The query (or mutation) text
+        query: String,
+        #[command(flatten)]
+        scope: ScopeArgs,
+        /// Variables, a JSON object
+        #[arg(long)]
+        variables: Option<String>,
+        /// The operation to run, when the query holds several
+        #[arg(long)]
+        operation: Option<String>,
+        /// The app (vendor.name, or vendor.name@version) when several linked apps serve GraphQL
+        #[arg(long)]
+        app: Option<String>,
+        /// The whole response as one JSON object
+        #[arg(long)]
+        json: bool,
+    },
     /// Run a link session in the background (started by `ioctl link`; not for direct use)
     #[command(hide = true)]
     SessionServe(SessionArgs),

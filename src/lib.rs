@@ -69,6 +69,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(scope) => client::events::replay(&scope, event_id.as_deref(), all_failed).await,
             Err(m) => usage(m),
         },
+        Command::Graphql { query, scope, variables, operation, app, json } => match scope.scope() {
+            Ok(scope) => {
+                let q = client::graphql::Query { query, variables, operation, app, json };
+                client::graphql::run(&scope, &q, cli.color).await
+            }
+            Err(m) => usage(m),
+        },
         Command::SessionServe(args) => match args.options() {
             Ok(opts) => session::serve(opts).await,
             Err(m) => usage(m),

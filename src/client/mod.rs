@@ -4,6 +4,7 @@
 //! says so, not a hang.
 
 pub mod events;
+pub mod graphql;
 pub mod healthcheck;
 pub mod link;
 pub mod tail;
@@ -85,6 +86,19 @@ impl Session {
         request(method, &self.record.url, path, Some(&self.record.token), json, wait).await
     }
 
+    /// A request to one of the apps' private endpoints as the developer: the token as the
+    /// Bearer and as the `VtexIdclientAutCookie` VTEX's @auth reads (the admin's login).
+    pub async fn request_as_developer(
+        &self,
+        method: &str,
+        path: &str,
+        json: String,
+        wait: Duration,
+    ) -> anyhow::Result<Response<Incoming>> {
+        let user = ("vtexidclientautcookie", self.record.token.as_str());
+        request_with(method, &self.record.url, path, Some(&self.record.token), Some(json), wait, Some(user)).await
+    }
+
     /// A control request whose answer is one JSON value: `T`, or the session's refusal.
     pub async fn call<T: DeserializeOwned>(
         &self,
@@ -133,6 +147,18 @@ async fn request(
     json: Option<String>,
     wait: Duration,
 ) -> anyhow::Result<Response<Incoming>> {
+    request_with(method, base, path, token, json, wait, None).await
+}
+
+async fn request_with(
+    method: &str,
+    base: &str,
+    path: &str,
+    token: Option<&str>,
+    json: Option<String>,
+    wait: Duration,
+    extra: Option<(&str, &str)>,
+) -> anyhow::Result<Response<Incoming>> {
     let authority =
         base.strip_prefix("http://").ok_or_else(|| anyhow!("session url {base} is not http://"))?.trim_end_matches('/');
     let exchange = async {
@@ -146,6 +172,9 @@ async fn request(
         let mut req = Request::builder().method(method).uri(path).header("host", authority);
         if let Some(t) = token {
             req = req.header("authorization", format!("Bearer {t}"));
+        }
+        if let Some((name, value)) = extra {
+            req = req.header(name, value);
         }
         let body = match json {
             Some(j) => {

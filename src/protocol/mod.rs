@@ -22,6 +22,10 @@ pub mod path {
     pub const FAILED: &str = "/_ioctl/events/failed";
     pub const REPLAY: &str = "/_ioctl/events/replay";
     pub const APPS: &str = "/_ioctl/apps";
+    /// The linked apps' GraphQL endpoints (`[{app, path}]`).
+    pub const GRAPHQL_APPS: &str = "/_ioctl/graphql/apps";
+    /// The GraphQL IDE (a browser logs in with `?login=`; its cookie, not the header, after that).
+    pub const IDE: &str = "/_ioctl/ide";
     /// Header of a link's response naming the link, for `DELETE /_ioctl/apps/{id}`.
     pub const LINK_ID_HEADER: &str = "x-ioctl-link-id";
 }

@@ -17,6 +17,10 @@ const FILES: &[(&str, &str)] = &[
     ("host/context.js", include_str!("js/host/context.js")),
     ("host/errors.js", include_str!("js/host/errors.js")),
     ("host/events.js", include_str!("js/host/events.js")),
+    ("host/graphql/directives.js", include_str!("js/host/graphql/directives.js")),
+    ("host/graphql/scalars.js", include_str!("js/host/graphql/scalars.js")),
+    ("host/graphql/schema.js", include_str!("js/host/graphql/schema.js")),
+    ("host/graphql/serve.js", include_str!("js/host/graphql/serve.js")),
     ("host/logging.js", include_str!("js/host/logging.js")),
     ("host/modules.js", include_str!("js/host/modules.js")),
     ("host/typescript.js", include_str!("js/host/typescript.js")),
@@ -29,6 +33,7 @@ const FILES: &[(&str, &str)] = &[
     ("vtex-api/clients.js", include_str!("js/vtex-api/clients.js")),
     ("vtex-api/constants.js", include_str!("js/vtex-api/constants.js")),
     ("vtex-api/errors.js", include_str!("js/vtex-api/errors.js")),
+    ("vtex-api/graphql_client.js", include_str!("js/vtex-api/graphql_client.js")),
     ("vtex-api/hooks.js", include_str!("js/vtex-api/hooks.js")),
     ("vtex-api/http.js", include_str!("js/vtex-api/http.js")),
     ("vtex-api/io_clients.js", include_str!("js/vtex-api/io_clients.js")),
@@ -47,6 +52,25 @@ const FILES: &[(&str, &str)] = &[
 /// The runtime's pinned npm package set.
 const PACKAGE_JSON: &str = include_str!("js/package.json");
 const PACKAGE_LOCK: &str = include_str!("js/package-lock.json");
+
+/// A pinned npm package set: its cache folder's prefix, package.json and package-lock.json.
+struct PackageSet {
+    prefix: &'static str,
+    what: &'static str,
+    json: &'static str,
+    lock: &'static str,
+}
+
+const RUNTIME: PackageSet =
+    PackageSet { prefix: "runtime", what: "ioctl's Node runtime packages", json: PACKAGE_JSON, lock: PACKAGE_LOCK };
+
+/// The GraphQL IDE's pinned package set (GraphiQL's static build, React), served by the session.
+const IDE: PackageSet = PackageSet {
+    prefix: "graphiql",
+    what: "the GraphQL IDE's packages",
+    json: include_str!("ide/package.json"),
+    lock: include_str!("ide/package-lock.json"),
+};
 
 /// Where the runtime's files are, for starting a Node host.
 #[derive(Debug, Clone)]
@@ -76,8 +100,13 @@ pub async fn install_runtime(node_dir: &Path, terminal: &Terminal) -> anyhow::Re
     for (path, text) in FILES {
         write_if_changed(&runtime.join(path), text)?;
     }
-    let packages = install_packages(&cache_dir()?, terminal).await?;
+    let packages = install_packages(&cache_dir()?, &RUNTIME, terminal).await?;
     Ok(Installed { dir: runtime, modules: packages.join("node_modules") })
+}
+
+/// Installs the GraphQL IDE's package set into the shared cache (once); its node_modules.
+pub async fn install_ide(terminal: &Terminal) -> anyhow::Result<PathBuf> {
+    Ok(install_packages(&cache_dir()?, &IDE, terminal).await?.join("node_modules"))
 }
 
 fn write_if_changed(path: &Path, text: &str) -> anyhow::Result<()> {
@@ -109,14 +138,14 @@ fn fnv1a(parts: &[&str]) -> u64 {
     hash
 }
 
-/// The folder of this package set in the cache: `runtime-<hash of package.json + lockfile>`.
-fn packages_dir(cache: &Path) -> PathBuf {
-    cache.join(format!("runtime-{:016x}", fnv1a(&[PACKAGE_JSON, PACKAGE_LOCK])))
+/// The folder of a package set in the cache: `runtime-<hash of package.json + lockfile>`.
+fn packages_dir(cache: &Path, set: &PackageSet) -> PathBuf {
+    cache.join(format!("{}-{:016x}", set.prefix, fnv1a(&[set.json, set.lock])))
 }
 
 /// "koa 2.16.4, cookies 0.9.1, ...": the package set's direct dependencies, for the progress line.
-fn package_names() -> String {
-    let manifest: serde_json::Value = serde_json::from_str(PACKAGE_JSON).unwrap_or_default();
+fn package_names(set: &PackageSet) -> String {
+    let manifest: serde_json::Value = serde_json::from_str(set.json).unwrap_or_default();
     let deps = manifest["dependencies"].as_object().cloned().unwrap_or_default();
     deps.iter().map(|(name, v)| format!("{name} {}", v.as_str().unwrap_or("?"))).collect::<Vec<_>>().join(", ")
 }
@@ -124,8 +153,8 @@ fn package_names() -> String {
 /// Installs the package set with `npm ci` into a temp folder beside its final place, then
 /// renames it there: a session never sees a half install, and of two installing at once the
 /// second to finish drops its copy and uses the first's.
-async fn install_packages(cache: &Path, terminal: &Terminal) -> anyhow::Result<PathBuf> {
-    let dir = packages_dir(cache);
+async fn install_packages(cache: &Path, set: &PackageSet, terminal: &Terminal) -> anyhow::Result<PathBuf> {
+    let dir = packages_dir(cache, set);
     if dir.join("node_modules").is_dir() {
         return Ok(dir);
     }
@@ -140,11 +169,9 @@ async fn install_packages(cache: &Path, terminal: &Terminal) -> anyhow::Result<P
     ));
     let _ = std::fs::remove_dir_all(&tmp);
     create_private_dir(&tmp)?;
-    terminal
-        .info(format!("installing ioctl's Node runtime packages ({}) into {}, once", package_names(), dir.display()))
-        .await;
+    terminal.info(format!("installing {} ({}) into {}, once", set.what, package_names(set), dir.display())).await;
     let started = Instant::now();
-    let result = npm_ci(&tmp).await;
+    let result = npm_ci(&tmp, set).await;
     if let Err(e) = result {
         let _ = std::fs::remove_dir_all(&tmp);
         return Err(e);
@@ -179,8 +206,8 @@ fn npm() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("npm"))
 }
 
-async fn npm_ci(dir: &Path) -> anyhow::Result<()> {
-    for (name, text) in [("package.json", PACKAGE_JSON), ("package-lock.json", PACKAGE_LOCK)] {
+async fn npm_ci(dir: &Path, set: &PackageSet) -> anyhow::Result<()> {
+    for (name, text) in [("package.json", set.json), ("package-lock.json", set.lock)] {
         let path = dir.join(name);
         std::fs::write(&path, text).with_context(|| format!("{}: cannot write", path.display()))?;
     }
@@ -201,8 +228,9 @@ async fn npm_ci(dir: &Path) -> anyhow::Result<()> {
     let out = match out {
         Ok(out) => out,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
-            "npm not found ({}): ioctl installs its Node runtime packages (koa) with npm once; install Node.js's npm and put it on PATH",
-            npm.display()
+            "npm not found ({}): ioctl installs {} with npm once; install Node.js's npm and put it on PATH",
+            npm.display(),
+            set.what
         ),
         Err(e) => bail!("cannot run npm ({}): {e}", npm.display()),
     };
@@ -219,10 +247,11 @@ async fn npm_ci(dir: &Path) -> anyhow::Result<()> {
     let why = lines.iter().take(3).copied().collect::<Vec<_>>().join("; ");
     if is_network_failure(&stderr) {
         bail!(
-            "cannot reach the npm registry to install ioctl's Node runtime packages ({why}): run ioctl once with network, or set npm's registry (npm config set registry URL)"
+            "cannot reach the npm registry to install {} ({why}): run ioctl once with network, or set npm's registry (npm config set registry URL)",
+            set.what
         );
     }
-    bail!("npm ci of ioctl's Node runtime packages failed in {} ({}): {why}", dir.display(), out.status)
+    bail!("npm ci of {} failed in {} ({}): {why}", set.what, dir.display(), out.status)
 }
 
 fn is_network_failure(stderr: &str) -> bool {
@@ -261,11 +290,15 @@ mod tests {
 
     #[test]
     fn the_cache_folder_is_keyed_by_the_package_set() {
-        let dir = packages_dir(Path::new("/c"));
+        let dir = packages_dir(Path::new("/c"), &RUNTIME);
         let name = dir.file_name().unwrap().to_str().unwrap();
         assert!(name.starts_with("runtime-") && name.len() == "runtime-".len() + 16, "{name}");
         assert_ne!(fnv1a(&["a", "b"]), fnv1a(&["ab", ""]));
-        assert!(package_names().contains("koa 2."), "{}", package_names());
+        assert!(package_names(&RUNTIME).contains("koa 2."), "{}", package_names(&RUNTIME));
+        // VTEX's runtime builds schemas with graphql-js 14 and graphql-tools 4.
+        assert!(package_names(&RUNTIME).contains("graphql 14."), "{}", package_names(&RUNTIME));
+        assert!(package_names(&RUNTIME).contains("graphql-tools 4."), "{}", package_names(&RUNTIME));
+        assert!(packages_dir(Path::new("/c"), &IDE).to_string_lossy().starts_with("/c/graphiql-"));
     }
 
     #[test]

@@ -6,7 +6,7 @@ mod install;
 pub mod protocol;
 pub mod stack;
 
-pub use install::{install_runtime, Installed};
+pub use install::{install_ide, install_runtime, Installed};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -54,6 +54,9 @@ pub struct Spec {
     pub build_dir: PathBuf,
     /// Where the app's `sendEvent` calls go (the session publishes them).
     pub outbox: Outbox,
+    /// The session's URL and token, for the app's AppGraphQLClient calls to other linked apps
+    /// (and @auth): the host gets them as IOCTL_SESSION_URL / IOCTL_SESSION_TOKEN.
+    pub session: (String, String),
 }
 
 /// An event the app fires with `ctx.clients.events.sendEvent`, for the session to publish;
@@ -99,8 +102,10 @@ pub struct Loaded {
     /// The route ids the Service serves.
     pub route_ids: Vec<String>,
     pub client_options: Value,
-    /// Where the host serves the Service's routes.
+    /// Where the host serves the Service's routes (and its GraphQL).
     pub routes: Option<RoutesAt>,
+    /// Whether the Service serves GraphQL (its schema built).
+    pub graphql: bool,
 }
 
 /// Where a host serves its routes: a unix socket only this user can open (or, from an older
@@ -203,6 +208,8 @@ impl Host {
             .env("VTEX_WORKSPACE", &spec.scope.workspace)
             .env("VTEX_REGION", "local")
             .env("VTEX_PRODUCTION", "false")
+            .env("IOCTL_SESSION_URL", &spec.session.0)
+            .env("IOCTL_SESSION_TOKEN", &spec.session.1)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -296,11 +303,14 @@ impl Host {
     /// Waits for `loaded` (or `load_error`), then runs the worker's tasks.
     async fn finish(mut self, spec: &Spec, terminal: Terminal) -> Result<Worker, Failure> {
         let loaded = match self.next(spec, &terminal).await? {
-            FromHost::Loaded { events, routes, bad_events, client_options, routes_port, routes_socket } => {
+            FromHost::Loaded { events, routes, bad_events, client_options, routes_port, routes_socket, graphql } => {
                 let at = routes_socket.map(RoutesAt::Socket).or(routes_port.map(RoutesAt::Port));
-                Loaded { events, bad_events, route_ids: routes, client_options, routes: at }
+                Loaded { events, bad_events, route_ids: routes, client_options, routes: at, graphql }
             }
-            FromHost::LoadError { message, stack } => {
+            FromHost::LoadError { diagnostics: Some(found), .. } if !found.is_empty() => {
+                return Err(Failure::App(found.iter().map(|d| file_diagnostic(&spec.app_root, d)).collect()));
+            }
+            FromHost::LoadError { message, stack, .. } => {
                 return Err(Failure::from(load_diagnostic(&spec.app_root, &message, stack.as_deref())));
             }
             said => return Err(Failure::Internal(anyhow!("unexpected message from Node.js: {said:?}"))),
@@ -508,6 +518,17 @@ fn attempt_error(error: Option<HostError>, app_root: &Path) -> AttemptError {
             AttemptError { message, stack: e.stack.map(|s| stack::tidy(&s, app_root)) }
         }
         None => AttemptError { message: "the handler failed".into(), stack: None },
+    }
+}
+
+/// A problem the host positioned in one of the app's files (a .graphql file), with its code frame.
+fn file_diagnostic(app_root: &Path, d: &protocol::HostDiagnostic) -> Diagnostic {
+    match &d.file {
+        Some(file) => {
+            let source = std::fs::read_to_string(app_root.join(file)).ok();
+            Diagnostic::at_line_col(Path::new(file), source.as_deref(), d.line, d.column, d.message.clone())
+        }
+        None => Diagnostic::at_line_col(Path::new("graphql"), None, 1, 1, d.message.clone()),
     }
 }
 

@@ -27,6 +27,9 @@ pub enum FromHost {
         /// The unix socket the host serves the routes on (when ioctl gave it one).
         #[serde(default, rename = "routesSocket", alias = "routes_socket")]
         routes_socket: Option<std::path::PathBuf>,
+        /// The Service declares `graphql` and its schema built: served on the routes socket.
+        #[serde(default)]
+        graphql: bool,
     },
     /// A warm standby host is up and waits for `load`.
     Standby,
@@ -37,6 +40,9 @@ pub enum FromHost {
         message: String,
         #[serde(default)]
         stack: Option<String>,
+        /// Problems positioned in the app's files (its GraphQL schema), when known.
+        #[serde(default)]
+        diagnostics: Option<Vec<HostDiagnostic>>,
     },
     /// console.* or ctx.vtex.logger.* output.
     Log {
@@ -64,6 +70,18 @@ pub enum FromHost {
         #[serde(default)]
         body: Value,
     },
+}
+
+/// A problem the host found at a place of one of the app's files (path relative to the app).
+#[derive(Debug, Clone, Deserialize)]
+pub struct HostDiagnostic {
+    #[serde(default)]
+    pub file: Option<String>,
+    #[serde(default)]
+    pub line: usize,
+    #[serde(default)]
+    pub column: usize,
+    pub message: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -141,6 +141,13 @@ async fn prepare(session: &Session, root: &std::path::Path, terminal: &Terminal)
     }
     terminal.info(format!("Linking app {} in {}", app.manifest.full_id(), session.scope())).await;
     let runtime = runtime::install_runtime(&app.node_dir(), terminal).await?;
+    if has_graphql(&app) {
+        // The IDE is a convenience: without its packages the app still serves its GraphQL.
+        match runtime::install_ide(terminal).await {
+            Ok(modules) => session.ide().set_modules(modules),
+            Err(e) => terminal.status(Level::Warn, format!("{e:#}; the GraphQL IDE will not load")).await,
+        }
+    }
     let tracker = TaskTracker::new();
     let outbox = start_outbox(&tracker, session.bus().clone(), session.scope().clone());
     let (policy, _) = Policy::from_client_options(&json!({}), app.service.timeout);
@@ -184,7 +191,7 @@ async fn first_link(linked: &mut Linked) -> Result<(), Failure> {
 fn register(session: &Session, linked: &Linked) -> Registration {
     let full_id = &linked.spec.full_id;
     let (queue, queue_rx) = mpsc::channel(QUEUE_BOUND);
-    session.set_routes(full_id, route_table(&linked.app, full_id, &linked.worker));
+    session.set_routes(full_id, route_table(&linked.app, full_id, session.scope(), &linked.worker));
     let (subscriber, counters) =
         session.bus().subscribe(session.scope().clone(), full_id, subscriptions(&linked.app), queue.clone());
     let stop_deliveries = CancellationToken::new();
@@ -383,11 +390,38 @@ fn spec_for(app: &App, session: &Session, outbox: Outbox) -> Spec {
         entry: app.node_dir().join("index.ts"),
         build_dir: crate::build::out_dir(session.home(), session.scope(), &app.root),
         outbox,
+        session: (session.url().to_string(), session.token().to_string()),
     }
 }
 
-/// The app's service.json routes, served by whichever version of it is live.
-fn route_table(app: &App, full_id: &str, worker: &watch::Sender<Option<Arc<Worker>>>) -> Vec<Route> {
+/// Where other apps reach this app's GraphQL, as on VTEX:
+/// `/{vendor}.{name}/v{major}/{account}/{workspace}/_v/graphql`.
+fn graphql_path(app: &App, scope: &Scope) -> String {
+    let m = &app.manifest;
+    let major = m.version.split('.').next().unwrap_or("0");
+    format!("/{}.{}/v{major}/{}/{}/_v/graphql", m.vendor, m.name, scope.account, scope.workspace)
+}
+
+/// Whether the app has a graphql/ folder (its Service then serves the schema in it).
+fn has_graphql(app: &App) -> bool {
+    app.root.join("graphql").is_dir()
+}
+
+/// The app's service.json routes (and its GraphQL endpoint when it has a graphql/ folder),
+/// served by whichever version of it is live.
+fn route_table(app: &App, full_id: &str, scope: &Scope, worker: &watch::Sender<Option<Arc<Worker>>>) -> Vec<Route> {
+    let timeout = Duration::from_secs(app.service.timeout.unwrap_or(10).into());
+    let graphql = has_graphql(app).then(|| graphql_path(app, scope)).and_then(|path| {
+        Some(Route {
+            app: full_id.to_string(),
+            pattern: Pattern::parse(&path).ok()?,
+            id: path,
+            public: false,
+            timeout,
+            worker: worker.subscribe(),
+            graphql: true,
+        })
+    });
     app.service
         .routes
         .iter()
@@ -397,10 +431,12 @@ fn route_table(app: &App, full_id: &str, worker: &watch::Sender<Option<Arc<Worke
                 id: id.clone(),
                 public: r.public,
                 pattern: Pattern::parse(&r.path).ok()?,
-                timeout: Duration::from_secs(app.service.timeout.unwrap_or(10).into()),
+                timeout,
                 worker: worker.subscribe(),
+                graphql: false,
             })
         })
+        .chain(graphql)
         .collect()
 }
 
@@ -526,7 +562,7 @@ async fn switch_to(linked: &mut Linked, session: &Session, worker: Worker, t0: I
     if let Some(id) = linked.subscriber {
         session.bus().resubscribe(id, subscriptions(&linked.app));
     }
-    session.set_routes(&full_id, route_table(&linked.app, &full_id, &linked.worker));
+    session.set_routes(&full_id, route_table(&linked.app, &full_id, session.scope(), &linked.worker));
     if let Some(old) = old {
         linked.tracker.spawn(async move {
             old.drain(STOP_GRACE).await;
@@ -561,7 +597,7 @@ async fn show_failure(terminal: &Terminal, f: &Failure, watching: bool) {
 
 async fn banner(linked: &Linked, session: &Session) {
     let (app, terminal, url) = (&linked.app, &linked.terminal, session.url());
-    if app.service.events.is_empty() && app.service.routes.is_empty() {
+    if app.service.events.is_empty() && app.service.routes.is_empty() && !has_graphql(app) {
         terminal
             .status(Level::Warn, "node/service.json declares no events and no routes: nothing will call this app")
             .await;
@@ -596,8 +632,32 @@ async fn banner(linked: &Linked, session: &Session) {
         let policy = linked.policy.borrow().describe();
         terminal.info(format!("delivery policy for {}: {policy}", linked.spec.app_id)).await;
     }
+    graphql_banner(linked, session).await;
     terminal.info(format!("session {url} (token in {})", session.record_path().display())).await;
     sender_banner(linked, session).await;
+}
+
+/// The GraphQL endpoint (private: the token) and the IDE's one-time login URL.
+async fn graphql_banner(linked: &Linked, session: &Session) {
+    if !has_graphql(&linked.app) {
+        return;
+    }
+    let url = session.url();
+    let path = graphql_path(&linked.app, session.scope());
+    let serving = linked.worker.borrow().as_ref().is_some_and(|w| w.loaded.graphql);
+    linked.terminal.info(format!("graphql: {url}{path} (private: needs the session token)")).await;
+    if !serving && linked.worker.borrow().is_some() {
+        let line = "graphql/ is there but the Service declares no `graphql: { resolvers }`: nothing serves the schema";
+        linked.terminal.status(Level::Warn, line).await;
+    }
+    let login = session.ide_login();
+    linked
+        .terminal
+        .info(format!(
+            "graphql IDE: {url}{}?login={login} (one-time link: logs this browser in)",
+            crate::protocol::path::IDE
+        ))
+        .await;
 }
 
 async fn sender_banner(linked: &Linked, session: &Session) {

@@ -5,6 +5,7 @@
 
 pub mod bus;
 mod delivery;
+mod ide;
 mod linked_app;
 mod routes;
 mod sender;

@@ -13,6 +13,7 @@ use crate::runtime::Worker;
 #[derive(Clone)]
 pub struct Route {
     pub app: String,
+    /// The service.json route id; for the GraphQL endpoint, its path.
     pub id: String,
     pub public: bool,
     pub pattern: Pattern,
@@ -20,6 +21,17 @@ pub struct Route {
     pub timeout: std::time::Duration,
     /// The app's live version (its host serves the route on `routes_port`).
     pub worker: watch::Receiver<Option<Arc<Worker>>>,
+    /// The app's GraphQL endpoint (`/_v/graphql`) rather than a service.json route.
+    pub graphql: bool,
+}
+
+/// One linked app's GraphQL endpoint, as `ioctl graphql` and the IDE list them.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct GraphqlApp {
+    /// `vendor.name@version`.
+    pub app: String,
+    /// The endpoint's path on the session (`/{vendor}.{name}/v{major}/{account}/{workspace}/_v/graphql`).
+    pub path: String,
 }
 
 /// All routes of the session; the server reads, link replaces an app's routes on relink.
@@ -34,6 +46,15 @@ impl Table {
         let mut all = self.routes.write().unwrap();
         all.retain(|r| r.app != app);
         all.extend(routes);
+    }
+
+    /// The GraphQL endpoints of the linked apps, by app id.
+    pub fn graphql_apps(&self) -> Vec<GraphqlApp> {
+        let all = self.routes.read().unwrap();
+        let mut apps: Vec<GraphqlApp> =
+            all.iter().filter(|r| r.graphql).map(|r| GraphqlApp { app: r.app.clone(), path: r.id.clone() }).collect();
+        apps.sort_by(|a, b| a.app.cmp(&b.app));
+        apps
     }
 
     /// The first route whose pattern matches `path`, with its params.

@@ -60,9 +60,10 @@ fn router(session: Shared) -> Router {
         .route(path::FAILED, get(failed))
         .route(path::REPLAY, post(replay))
         .route(path::APPS, post(link_app))
+        .route(path::GRAPHQL_APPS, get(graphql_apps))
         .route(&format!("{}/{{id}}", path::APPS), delete(unlink_app))
         .route_layer(middleware::from_fn_with_state(session.clone(), require_token));
-    let mut app = Router::new();
+    let mut app = Router::new().route(path::IDE, get(ide)).route(&format!("{}/{{*rest}}", path::IDE), get(ide));
     // With the sample sender off, its path is free for a linked app's own route.
     if session.arm().is_some() {
         app = app.route(sample_sender::HCHECK_PATH, get(hcheck));
@@ -303,9 +304,7 @@ async fn app_route(State(s): State<Shared>, req: Request) -> Response {
     let Some((route, params)) = s.route_on(&local, &domain) else {
         return (StatusCode::NOT_FOUND, format!("no route matches {path} in {scope}\n")).into_response();
     };
-    let cookie = req.headers().get("vtexidclientautcookie").and_then(|v| v.to_str().ok());
-    // `VtexIdclientAutCookie: <token>` is how VTEX apps pass credentials; accept it too.
-    let authorized = [bearer(req.headers()), cookie].into_iter().flatten().any(|t| s.token_is(t));
+    let authorized = authorized(&s, req.headers());
     if !route.public && !authorized {
         let message = format!(
             "route `{}` of {} is private: send the session token (Authorization: Bearer <token>)\n",
@@ -350,6 +349,42 @@ fn domain_of(path: &str, scope: &crate::protocol::Scope) -> (Domain, String) {
     (Domain::Store, local.to_string())
 }
 
+/// Whether the request carries the session token: `Authorization: Bearer`, or as VTEX apps
+/// pass credentials, a `VtexIdclientAutCookie` header or cookie (the IDE's login sets that).
+fn authorized(s: &Session, headers: &HeaderMap) -> bool {
+    let header = headers.get("vtexidclientautcookie").and_then(|v| v.to_str().ok());
+    [bearer(headers), header, super::ide::cookie(headers, super::ide::COOKIE)]
+        .into_iter()
+        .flatten()
+        .any(|t| s.token_is(t))
+}
+
+/// The linked apps' GraphQL endpoints, for `ioctl graphql`.
+async fn graphql_apps(State(s): State<Shared>) -> Response {
+    json_response(StatusCode::OK, &s.graphql_apps())
+}
+
+/// The GraphQL IDE: `?login=` (one-time) sets the cookie; then the page, its files and the app list.
+async fn ide(State(s): State<Shared>, req: Request) -> Response {
+    let rest = req.uri().path().strip_prefix(path::IDE).unwrap_or("").to_string();
+    let login = req.uri().query().and_then(|q| q.split('&').find_map(|p| p.strip_prefix("login=")));
+    if let Some(login) = login {
+        if s.take_ide_login(login) {
+            // The page's other parameters (?app=, ?query=) stay; the login leaves the URL.
+            let rest: Vec<&str> =
+                req.uri().query().unwrap_or("").split('&').filter(|p| !p.starts_with("login=")).collect();
+            return super::ide::logged_in(s.token(), &rest.join("&"));
+        }
+    }
+    if !authorized(&s, req.headers()) {
+        return super::ide::login_needed();
+    }
+    if rest == "/apps" {
+        return json_response(StatusCode::OK, &s.graphql_apps());
+    }
+    s.ide().serve(&rest)
+}
+
 async fn proxy(
     req: Request,
     at: &RoutesAt,
@@ -363,7 +398,14 @@ async fn proxy(
     let h = &mut parts.headers;
     h.insert("x-ioctl-route-id", route.id.parse()?);
     h.insert("x-ioctl-route-params", encode_uri_component(&serde_json::to_string(params)?).parse()?);
-    h.insert("x-ioctl-route-type", if route.public { "public" } else { "private" }.parse()?);
+    let kind = if route.graphql {
+        "graphql"
+    } else if route.public {
+        "public"
+    } else {
+        "private"
+    };
+    h.insert("x-ioctl-route-type", kind.parse()?);
     h.insert("x-ioctl-request-id", next_request_id().parse()?);
     let request = axum::http::Request::from_parts(parts, body);
     // As on VTEX, a request longer than the service's `timeout` is cut off.

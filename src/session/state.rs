@@ -71,6 +71,7 @@ pub struct Session {
     bus: Arc<Bus>,
     dead: Arc<DeadLetters>,
     routes: routes::Table,
+    ide: super::ide::Ide,
     tracker: TaskTracker,
     /// Cancelled when the session ends: every task of the session listens to it.
     shutdown: CancellationToken,
@@ -88,6 +89,7 @@ impl Session {
             bus: Bus::new(),
             dead: Arc::default(),
             routes: routes::Table::default(),
+            ide: super::ide::Ide::default(),
             tracker: TaskTracker::new(),
             shutdown: CancellationToken::new(),
             apps: Mutex::default(),
@@ -124,6 +126,31 @@ impl Session {
         // Both are short hex strings; compare without an early exit all the same.
         let (a, b) = (token.as_bytes(), self.setup.token.as_bytes());
         a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+
+    /// The token itself, for the Node hosts (their AppGraphQLClient calls other linked apps).
+    pub fn token(&self) -> &str {
+        &self.setup.token
+    }
+
+    /// A fresh one-time login for the GraphQL IDE (the link banner prints it).
+    pub fn ide_login(&self) -> String {
+        self.ide.issue()
+    }
+
+    /// Whether `login` is an unused IDE login; it is used up by this call.
+    pub fn take_ide_login(&self, login: &str) -> bool {
+        self.ide.take(login)
+    }
+
+    /// The GraphQL IDE's state (logins, its packages).
+    pub fn ide(&self) -> &super::ide::Ide {
+        &self.ide
+    }
+
+    /// The linked apps' GraphQL endpoints.
+    pub fn graphql_apps(&self) -> Vec<super::routes::GraphqlApp> {
+        self.routes.graphql_apps()
     }
 
     pub fn bus(&self) -> &Arc<Bus> {

@@ -6,6 +6,7 @@ mod harness;
 
 mod clients;
 mod failures;
+mod graphql;
 mod hardening;
 mod link;
 mod real_apps;

@@ -2,7 +2,9 @@
 // Module resolution for the app: `@vtex/api` and `@vtex/clients`, from anywhere (the app's
 // node_modules included), are ioctl's stand-ins; and a few packages apps use without declaring a copy ioctl could install
 // (co-body) come from the runtime's package set when the app has no copy of its own. The app's
-// own copy always wins, and ioctl's koa never leaks into the app's resolution.
+// own copy always wins, and ioctl's koa never leaks into the app's resolution. `graphql` and
+// `graphql-tools` (with their subpaths) are always the runtime's copies, as in VTEX's runtime:
+// graphql-js checks `instanceof` across its modules, so one process holds exactly one copy.
 
 const Module = require('node:module')
 const fs = require('node:fs')
@@ -70,11 +72,19 @@ function noticeUndeclared(name, parent) {
   warn(text)
 }
 
+/** Packages the app always gets from the runtime's set (the schema is built with these). */
+const SHARED = ['graphql', 'graphql-tools']
+
+function sharedPackage(request) {
+  return SHARED.find((name) => request === name || request.startsWith(`${name}/`))
+}
+
 function install() {
   const resolveFilename = Module._resolveFilename
   Module._resolveFilename = function resolveForApp(request, ...rest) {
     if (request === '@vtex/api' || request.startsWith('@vtex/api/')) return VTEX_API_FILE
     if (request === '@vtex/clients' || request.startsWith('@vtex/clients/')) return VTEX_CLIENTS_FILE
+    if (sharedPackage(request)) return packages.resolve(request)
     try {
       return resolveFilename.call(this, request, ...rest)
     } catch (err) {

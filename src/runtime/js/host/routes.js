@@ -5,7 +5,8 @@
 // app never sees them. Each request runs config.routes[routeId] as Koa middleware, with VTEX's
 // additions to ctx (vtex, clients, params) and VTEX's error answers: the error's status
 // (UserInputError 400, AuthenticationError 401, ForbiddenError 403, NotFoundError 404, else
-// err.status or 500) and `{"message", "code"}` as JSON.
+// err.status or 500) and `{"message", "code"}` as JSON. x-ioctl-route-type `graphql` runs the
+// app's GraphQL instead (graphql/serve.js) in the same Koa context.
 
 const fs = require('node:fs')
 const http = require('node:http')
@@ -149,7 +150,9 @@ function createApp() {
     ctx.cookies = new LocalCookies(ctx.req, ctx.res, { keys: app.keys, secure: ctx.request.secure })
     try {
       ctx.clients = createClients(loaded.service, ctx.vtex)
-      await routeChain(loaded.service, route.id)(ctx, next)
+      // Required on first use: apps without GraphQL never load graphql-js.
+      if (ctx.req[ROUTE].graphql) await require('./graphql/serve').serveGraphql(ctx, loaded.schema)
+      else await routeChain(loaded.service, route.id)(ctx, next)
     } catch (err) {
       routeFailed(ctx, err)
     }
@@ -175,6 +178,10 @@ function requestHandler() {
       return
     }
     const service = loaded.service
+    if (ioctl.type === 'graphql') {
+      serveGraphqlRequest(req, res, ioctl, koaHandler)
+      return
+    }
     const routes = (service && service.config.routes) || {}
     if (!service || !hasOwn(routes, routeId)) {
       const known = Object.keys(routes).join(', ') || 'none'
@@ -186,6 +193,17 @@ function requestHandler() {
     req[ROUTE] = { route, requestId: ioctl.requestId || randomId() }
     handlerContext.run({ handler: routeId, delivery: null }, () => koaHandler(req, res))
   }
+}
+
+/** A request for the app's GraphQL (x-ioctl-route-type: graphql), run in Koa like a private route. */
+function serveGraphqlRequest(req, res, ioctl, koaHandler) {
+  if (!loaded.schema) {
+    plainAnswer(res, 404, 'ioctl: this app serves no GraphQL (its Service declares no `graphql`)\n')
+    return
+  }
+  const route = { id: 'graphql', params: {}, type: 'private' }
+  req[ROUTE] = { route, requestId: ioctl.requestId || randomId(), graphql: true }
+  handlerContext.run({ handler: 'graphql', delivery: null }, () => koaHandler(req, res))
 }
 
 /** The route server: started once (a standby starts it before its app loads). */

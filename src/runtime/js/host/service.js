@@ -5,9 +5,21 @@
 const path = require('node:path')
 const vtexApi = require('../vtex-api')
 const { errorInfo } = require('./errors')
+const { log } = require('./logging')
 
-/** The loaded Service, and 'waiting' (standby, no `load` yet) | 'loading' | 'loaded' | 'failed'. */
-const loaded = { service: null, state: 'waiting' }
+/**
+ * The loaded Service, and 'waiting' (standby, no `load` yet) | 'loading' | 'loaded' | 'failed';
+ * `schema`: its executable GraphQL schema when it declares `graphql`.
+ */
+const loaded = { service: null, state: 'waiting', schema: null }
+
+/** The Service's GraphQL schema (null without `graphql`); throws the schema's problems. */
+function graphqlSchema(config) {
+  if (!config.graphql) return null
+  // Loaded on demand: apps without GraphQL never pay for graphql-js.
+  const { buildSchema } = require('./graphql/schema')
+  return buildSchema(path.dirname(process.cwd()), config.graphql, (message) => log('warn', message))
+}
 
 /** Options as ioctl reads them: JSON values only; functions, class instances (caches, agents), cycles dropped. */
 function jsonSafe(value, seen = new Set()) {
@@ -59,9 +71,9 @@ function notCallable(handler) {
 }
 
 async function loadService(entry, { send, routes, onFailed }) {
-  const fail = (message, stack) => {
+  const fail = (message, stack, diagnostics) => {
     loaded.state = 'failed'
-    send({ type: 'load_error', message, stack })
+    send({ type: 'load_error', message, stack, diagnostics })
     onFailed()
   }
   loaded.state = 'loading'
@@ -101,12 +113,14 @@ async function loadService(entry, { send, routes, onFailed }) {
       clientOptions: jsonSafe((config.clients && config.clients.options) || {}) || {},
       routesPort: null,
     }
+    loaded.schema = graphqlSchema(config)
+    answer.graphql = loaded.schema !== null
   } catch (err) {
     const { message, stack } = errorInfo(err)
-    return fail(message, stack)
+    return fail(message, stack, err && err.diagnostics)
   }
   loaded.service = candidate
-  if (answer.routes.length > 0) {
+  if (answer.routes.length > 0 || answer.graphql) {
     try {
       const where = await routes.start()
       if (where.socket) answer.routes_socket = where.socket

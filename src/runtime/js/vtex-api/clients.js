@@ -1,7 +1,8 @@
 'use strict'
 // The client base classes apps extend: IOClient, ExternalClient (real HTTP), GraphQLClient, and
-// the clients of VTEX's own services (Janus, apps, infra, GraphQL), whose calls fail saying why;
-// plus ctx.clients.events, the one built-in client ioctl emulates, through the host's socket.
+// the clients of VTEX's own services (Janus, apps, infra), whose calls fail saying why;
+// AppGraphQLClient, which reaches the GraphQL of another app linked into the same session; plus
+// ctx.clients.events, the one built-in client ioctl emulates, through the host's socket.
 // The class hierarchy is @vtex/api's: JanusClient is an ExternalClient, AppGraphQLClient an
 // IOGraphQLClient, so that `instanceof` checks apps make hold.
 
@@ -9,6 +10,7 @@ const hooks = require('./hooks')
 const { messageOf } = require('./errors')
 const { HttpClient, RETRY_SETTINGS } = require('./http')
 const { limiterFor } = require('./limiter')
+const { LocalGraphQLClient } = require('./graphql_client')
 
 /** `this.http` of clients that would call VTEX's own services: every call rejects with why. */
 class UnreachableHttpClient {
@@ -110,14 +112,7 @@ class AppGraphQLClient extends IOGraphQLClient {
     super(context, options)
     this.app = app
     this.http = new UnreachableHttpClient(this.constructor.name, `the VTEX IO app ${app}`)
-    const fail = (kind) => () =>
-      Promise.reject(
-        new Error(
-          `${this.constructor.name}: a GraphQL ${kind} to the VTEX IO app ${app} ` +
-            "needs VTEX's cloud and is not emulated by ioctl",
-        ),
-      )
-    this.graphql = { query: fail('query'), mutate: fail('mutation') }
+    this.graphql = new LocalGraphQLClient(app, context, options, this.constructor.name)
   }
 }
 

@@ -1,0 +1,140 @@
+//! The GraphQL IDE the session serves: GraphiQL's static build (from a pinned npm package
+//! set installed once into ioctl's cache, no CDN) on a page with one entry per linked GraphQL
+//! app. The browser logs in with a one-time link the link banner prints: it sets the session
+//! token as an HttpOnly, SameSite=Strict `VtexIdclientAutCookie`, which the app routes and
+//! GraphQL endpoints accept as VTEX's admin accepts its login cookie.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
+
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use crate::protocol::path;
+
+/// The cookie that carries the session token (VTEX's login cookie name).
+pub const COOKIE: &str = "VtexIdclientAutCookie";
+/// How many unused one-time logins are kept (the oldest is forgotten past that).
+const LOGINS_KEPT: usize = 64;
+
+/// The page: GraphiQL on React, an app picker, a fetcher that sends the login cookie.
+const PAGE: &str = include_str!("ide/index.html");
+
+/// Files of the IDE package set the page loads, as (name under /_ioctl/ide/static/, path in
+/// node_modules, content type).
+const STATIC: &[(&str, &str, &str)] = &[
+    ("react.js", "react/umd/react.production.min.js", "text/javascript; charset=utf-8"),
+    ("react-dom.js", "react-dom/umd/react-dom.production.min.js", "text/javascript; charset=utf-8"),
+    ("graphiql.js", "graphiql/graphiql.min.js", "text/javascript; charset=utf-8"),
+    ("graphiql.css", "graphiql/graphiql.min.css", "text/css; charset=utf-8"),
+];
+
+/// The IDE's state in the session: unused one-time logins and where its packages are.
+#[derive(Default)]
+pub struct Ide {
+    logins: Mutex<VecDeque<String>>,
+    modules: OnceLock<PathBuf>,
+}
+
+impl Ide {
+    /// A new one-time login.
+    pub fn issue(&self) -> String {
+        let login = crate::protocol::record::new_token().unwrap_or_else(|_| format!("{:x}", std::process::id()));
+        let mut logins = self.logins.lock().unwrap();
+        if logins.len() >= LOGINS_KEPT {
+            logins.pop_front();
+        }
+        logins.push_back(login.clone());
+        login
+    }
+
+    /// Uses `login` up; whether it was an unused one.
+    pub fn take(&self, login: &str) -> bool {
+        let mut logins = self.logins.lock().unwrap();
+        let Some(at) = logins.iter().position(|l| l == login) else { return false };
+        logins.remove(at);
+        true
+    }
+
+    /// The IDE package set's node_modules, once installed (the first GraphQL app's link does).
+    pub fn set_modules(&self, modules: PathBuf) {
+        let _ = self.modules.set(modules);
+    }
+
+    /// The page, or a static file of it (`rest` is the path after /_ioctl/ide).
+    pub fn serve(&self, rest: &str) -> Response {
+        if rest.is_empty() || rest == "/" {
+            return ([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], PAGE)
+                .into_response();
+        }
+        let Some(name) = rest.strip_prefix("/static/") else {
+            return (StatusCode::NOT_FOUND, "no such IDE page\n").into_response();
+        };
+        let Some((_, file, kind)) = STATIC.iter().find(|(n, _, _)| *n == name) else {
+            return (StatusCode::NOT_FOUND, "no such IDE file\n").into_response();
+        };
+        let Some(modules) = self.modules.get() else {
+            let text = "the GraphQL IDE's packages are not installed: link a GraphQL app (with network, once)\n";
+            return (StatusCode::SERVICE_UNAVAILABLE, text).into_response();
+        };
+        match std::fs::read(modules.join(file)) {
+            Ok(bytes) => {
+                ([(header::CONTENT_TYPE, *kind), (header::CACHE_CONTROL, "max-age=3600")], bytes).into_response()
+            }
+            Err(e) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, format!("{}: {e}\n", modules.join(file).display())).into_response()
+            }
+        }
+    }
+}
+
+/// The value of cookie `name` in the request's Cookie headers.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find_map(|(k, v)| (k == name).then_some(v))
+}
+
+/// The answer to a valid one-time login: the cookie, and the page without the login in its URL.
+/// `query`: the page's other parameters, kept.
+pub fn logged_in(token: &str, query: &str) -> Response {
+    let cookie = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict");
+    let page = if query.is_empty() { path::IDE.to_string() } else { format!("{}?{query}", path::IDE) };
+    (StatusCode::SEE_OTHER, [(header::SET_COOKIE, cookie), (header::LOCATION, page)]).into_response()
+}
+
+/// The answer without a login.
+pub fn login_needed() -> Response {
+    let text = "this GraphQL IDE needs a login: open the one-time `graphql IDE` link `ioctl link` printed \
+                (each link works once; relink or link again for a new one)\n";
+    (StatusCode::UNAUTHORIZED, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_login_works_once() {
+        let ide = Ide::default();
+        let login = ide.issue();
+        assert!(!ide.take("nope"));
+        assert!(ide.take(&login));
+        assert!(!ide.take(&login));
+    }
+
+    #[test]
+    fn cookies_are_read_from_every_header() {
+        let mut h = HeaderMap::new();
+        h.append(header::COOKIE, "a=1; VtexIdclientAutCookie=t0k".parse().unwrap());
+        h.append(header::COOKIE, "b=2".parse().unwrap());
+        assert_eq!(cookie(&h, COOKIE), Some("t0k"));
+        assert_eq!(cookie(&h, "b"), Some("2"));
+        assert_eq!(cookie(&h, "c"), None);
+    }
+}
