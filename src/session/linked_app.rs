@@ -411,10 +411,11 @@ fn has_graphql(app: &App) -> bool {
 /// served by whichever version of it is live.
 fn route_table(app: &App, full_id: &str, scope: &Scope, worker: &watch::Sender<Option<Arc<Worker>>>) -> Vec<Route> {
     let timeout = Duration::from_secs(app.service.timeout.unwrap_or(10).into());
+    // Served on the app's private domain only (the session's lookup keeps it off the store's).
     let graphql = has_graphql(app).then(|| graphql_path(app, scope)).and_then(|path| {
         Some(Route {
             app: full_id.to_string(),
-            pattern: Pattern::parse(&path).ok()?,
+            pattern: Pattern::parse("/_v/graphql").ok()?,
             id: path,
             public: false,
             timeout,

@@ -70,7 +70,7 @@ impl Table {
         let mut matching =
             all.iter()
                 .filter(|r| match domain {
-                    Domain::Store => true,
+                    Domain::Store => !r.graphql,
                     Domain::App { id, major } => r.app.split_once('@').is_some_and(|(app_id, version)| {
                         app_id == id && version.split('.').next() == Some(major.as_str())
                     }),

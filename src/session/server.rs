@@ -313,7 +313,7 @@ async fn app_route(State(s): State<Shared>, req: Request) -> Response {
         return (StatusCode::UNAUTHORIZED, message).into_response();
     }
     let worker = route.worker.borrow().clone();
-    if worker.as_ref().is_some_and(|w| !w.loaded.route_ids.contains(&route.id)) {
+    if !route.graphql && worker.as_ref().is_some_and(|w| !w.loaded.route_ids.contains(&route.id)) {
         let message = format!(
             "the Service of {} has no handler for route `{}` (declared in node/service.json, missing from `routes` in node/index.ts)\n",
             route.app, route.id
