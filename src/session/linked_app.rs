@@ -47,6 +47,8 @@ struct Linked {
     terminal: Terminal,
     /// The app's subscription on the bus, once registered.
     subscriber: Option<SubscriberId>,
+    /// The session's local platform storage (settings, VBase, Master Data).
+    store: Arc<crate::store::Store>,
 }
 
 /// What a linked app has registered with the session, undone at unlink.
@@ -120,11 +122,13 @@ async fn prepare(session: &Session, root: &std::path::Path, terminal: &Terminal)
     let runtime = runtime::install_runtime(&app.node_dir(), terminal).await?;
     let tracker = TaskTracker::new();
     let outbox = start_outbox(&tracker, session.bus().clone(), session.scope().clone());
+    let platform = super::platform::start(&tracker, session.store().clone());
     let (policy, _) = Policy::from_client_options(&json!({}), app.service.timeout);
     Ok(Linked {
         builder: Builder::new(&app.node_dir()),
         policy: watch::channel(policy).0,
-        spec: spec_for(&app, session, outbox),
+        spec: spec_for(&app, session, outbox, platform),
+        store: session.store().clone(),
         app,
         runtime,
         worker: watch::channel(None).0,
@@ -342,7 +346,7 @@ async fn apply_policy(linked: &Linked, client_options: &serde_json::Value, annou
     linked.policy.send_replace(policy);
 }
 
-fn spec_for(app: &App, session: &Session, outbox: Outbox) -> Spec {
+fn spec_for(app: &App, session: &Session, outbox: Outbox, platform: runtime::Platform) -> Spec {
     let m = &app.manifest;
     Spec {
         node: session.node().to_path_buf(),
@@ -357,6 +361,7 @@ fn spec_for(app: &App, session: &Session, outbox: Outbox) -> Spec {
         sockets: session.sockets().to_path_buf(),
         entry: crate::build::out_dir(&app.node_dir()).join("index.js"),
         outbox,
+        platform,
     }
 }
 
@@ -412,6 +417,8 @@ async fn start_worker(linked: &Linked) -> Result<Worker, Failure> {
         worker.stop(Duration::from_millis(200)).await;
         return Err(Failure::App(problems));
     }
+    let schema = linked.app.manifest.settings_schema.clone();
+    super::platform::record_settings_schema(linked.store.clone(), linked.app.manifest.id(), schema).await;
     Ok(worker)
 }
 

@@ -6,6 +6,7 @@
 pub mod bus;
 mod delivery;
 mod linked_app;
+mod platform;
 mod routes;
 mod sender;
 mod server;

@@ -15,6 +15,7 @@ const { createClients, ioContext, randomId } = require('./context')
 const { errorCode, errorInfo, errorStatus } = require('./errors')
 const { handlerContext, log } = require('./logging')
 const { loaded } = require('./service')
+const { fillSettings } = require('./settings')
 
 const Koa = packages.load('koa')
 const Cookies = packages.load('cookies')
@@ -149,6 +150,7 @@ function createApp() {
     ctx.cookies = new LocalCookies(ctx.req, ctx.res, { keys: app.keys, secure: ctx.request.secure })
     try {
       ctx.clients = createClients(loaded.service, ctx.vtex)
+      await fillSettings('routes', route.id, ctx)
       await routeChain(loaded.service, route.id)(ctx, next)
     } catch (err) {
       routeFailed(ctx, err)

@@ -2,7 +2,8 @@
 // ioctl's stand-in for the `@vtex/api` npm package, loaded by every `require('@vtex/api')` of a
 // service run by ioctl (host/modules.js redirects the resolution here). It owns the runtime
 // values apps import; one file per part: errors, constants, service (Service, method), logger,
-// lru_cache, limiter, http (ExternalClient's HTTP with retries), clients, not_emulated, io_clients.
+// lru_cache, limiter, http (ExternalClient's HTTP with retries), clients, not_emulated, the local
+// platform clients (platform, apps, vbase, masterdata), io_clients.
 
 const constants = require('./constants')
 const errors = require('./errors')
@@ -13,7 +14,7 @@ const { LRUCache } = require('./lru_cache')
 const { HttpClient } = require('./http')
 const clients = require('./clients')
 const { notEmulatedClasses } = require('./not_emulated')
-const { IOClients } = require('./io_clients')
+const { IOClients, LOCAL } = require('./io_clients')
 
 module.exports = {
   // Service declaration
@@ -29,14 +30,14 @@ module.exports = {
   AppGraphQLClient: clients.AppGraphQLClient,
   HttpClient,
   Events: clients.Events,
-  Apps: notEmulatedClasses.apps,
+  Apps: LOCAL.apps,
   Assets: notEmulatedClasses.assets,
   Billing: notEmulatedClasses.billing,
   BillingMetrics: notEmulatedClasses.billingMetrics,
   Builder: notEmulatedClasses.builder,
   ID: notEmulatedClasses.id,
   LicenseManager: notEmulatedClasses.licenseManager,
-  MasterData: notEmulatedClasses.masterdata,
+  MasterData: LOCAL.masterdata,
   MessagesGraphQL: notEmulatedClasses.messagesGraphQL,
   Metadata: notEmulatedClasses.metadata,
   Registry: notEmulatedClasses.registry,
@@ -45,7 +46,7 @@ module.exports = {
   Session: notEmulatedClasses.session,
   Settings: notEmulatedClasses.settings,
   TenantClient: notEmulatedClasses.tenant,
-  VBase: notEmulatedClasses.vbase,
+  VBase: LOCAL.vbase,
   Workspaces: notEmulatedClasses.workspaces,
   CatalogGraphQL: notEmulatedClasses.catalogGraphQL,
   // Caching, logging, metrics
@@ -68,6 +69,6 @@ module.exports = {
   LINKED: constants.LINKED,
   PRODUCTION: constants.PRODUCTION,
   REGION: constants.REGION,
-  // Not part of @vtex/api: the host fills in `log` and `sendEvent`, and composes with `compose`.
+  // Not part of @vtex/api: the host fills in `log`, `sendEvent` and `platform`, and composes with `compose`.
   __ioctl: Object.assign(hooks, { compose }),
 }

@@ -1,8 +1,10 @@
 'use strict'
-// Built-in clients of VTEX services ioctl cannot emulate (masterdata, vbase, apps, ...): they
-// construct fine, and any method they do not define themselves rejects, naming the call.
+// Built-in clients of VTEX services ioctl cannot emulate (oms, catalog, checkout, ...): they
+// construct fine, and any method they do not define themselves rejects, naming the call and the
+// services ioctl does run locally. apps, vbase and masterdata extend these with local methods.
 
 const { IOClient } = require('./clients')
+const { LOCAL_SERVICES } = require('./platform')
 
 // Properties a caller may probe on any object without meaning a VTEX API call.
 const INERT_PROPERTIES = new Set(['then', 'catch', 'toJSON', 'inspect', 'asymmetricMatch', 'nodeType', '$$typeof'])
@@ -19,7 +21,9 @@ function notEmulatedClient(className, clientKey) {
       }
       return function notEmulated() {
         return Promise.reject(
-          new Error(`ctx.clients.${clientKey}.${prop}() needs VTEX's cloud and is not emulated by ioctl`),
+          new Error(
+            `ctx.clients.${clientKey}.${prop}() needs VTEX's cloud and is not emulated by ioctl (${LOCAL_SERVICES})`,
+          ),
         )
       }
     },
