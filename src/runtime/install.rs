@@ -20,11 +20,14 @@ const FILES: &[(&str, &str)] = &[
     ("host/logging.js", include_str!("js/host/logging.js")),
     ("host/modules.js", include_str!("js/host/modules.js")),
     ("host/routes.js", include_str!("js/host/routes.js")),
+    ("host/platform.js", include_str!("js/host/platform.js")),
     ("host/send_event.js", include_str!("js/host/send_event.js")),
+    ("host/settings.js", include_str!("js/host/settings.js")),
     ("host/service.js", include_str!("js/host/service.js")),
     ("host/transport.js", include_str!("js/host/transport.js")),
     ("vtex-api/package.json", include_str!("js/vtex-api/package.json")),
     ("vtex-api/index.js", include_str!("js/vtex-api/index.js")),
+    ("vtex-api/apps.js", include_str!("js/vtex-api/apps.js")),
     ("vtex-api/clients.js", include_str!("js/vtex-api/clients.js")),
     ("vtex-api/constants.js", include_str!("js/vtex-api/constants.js")),
     ("vtex-api/errors.js", include_str!("js/vtex-api/errors.js")),
@@ -34,8 +37,11 @@ const FILES: &[(&str, &str)] = &[
     ("vtex-api/limiter.js", include_str!("js/vtex-api/limiter.js")),
     ("vtex-api/logger.js", include_str!("js/vtex-api/logger.js")),
     ("vtex-api/lru_cache.js", include_str!("js/vtex-api/lru_cache.js")),
+    ("vtex-api/masterdata.js", include_str!("js/vtex-api/masterdata.js")),
     ("vtex-api/not_emulated.js", include_str!("js/vtex-api/not_emulated.js")),
+    ("vtex-api/platform.js", include_str!("js/vtex-api/platform.js")),
     ("vtex-api/service.js", include_str!("js/vtex-api/service.js")),
+    ("vtex-api/vbase.js", include_str!("js/vtex-api/vbase.js")),
 ];
 
 /// The runtime's pinned npm package set.

@@ -542,7 +542,9 @@ async fn handle(msg: FromHost, spec: &Spec, pending: &Pending, terminal: &Termin
                     let reply = Reply { request, tx: tx.clone() };
                     match spec.platform.try_send(PlatformCall { app: spec.app_id.clone(), call, reply }) {
                         Ok(()) => None,
-                        Err(_) => Some(crate::store::StoreError::new(503, "ioctl's local platform services are overloaded")),
+                        Err(_) => {
+                            Some(crate::store::StoreError::new(503, "ioctl's local platform services are overloaded"))
+                        }
                     }
                 }
             };

@@ -7,6 +7,7 @@ mod harness;
 mod failures;
 mod limits;
 mod link;
+mod platform;
 mod routes;
 mod validation;
 mod workspace;
