@@ -187,7 +187,7 @@ fn settings_cli_works_without_a_session_from_the_app_folder() {
     let o = c.current_dir(&app).output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     let mut c = env.command(&["settings", "set", "maxItems=0"]);
-    let o = c.current_dir(&app.join("node")).output().unwrap();
+    let o = c.current_dir(app.join("node")).output().unwrap();
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("/maxItems: ") && stderr(&o).contains("not saved"), "{}", stderr(&o));
     let mut c = env.command(&["settings", "get", "--json"]);
