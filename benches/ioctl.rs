@@ -2,7 +2,7 @@
 //! a 2-core machine once built (the first run also installs tsx with npm). It prints a table
 //! and writes it, with the machine and the method, to BENCHMARKS.md; it exits 1 if a figure
 //! could not be measured. `cargo bench --bench ioctl -- NAME...` runs only the named figures
-//! (link, relink, bus, e2e, retry, latency, memory, graphql) and leaves BENCHMARKS.md alone.
+//! (link, relink, bus, e2e, retry, latency, memory, graphql, platform) and leaves BENCHMARKS.md alone.
 //!
 //! The CLI figures run the real release binary as a process, with its own IOCTL_HOME, on
 //! apps copied from templates/service-course; the bus figure calls the library in-process.
@@ -43,7 +43,7 @@ type Figure = fn() -> Result<Section>;
 
 fn main() {
     let only: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
-    let figures: [(&str, Figure); 8] = [
+    let figures: [(&str, Figure); 9] = [
         ("link", link_ready),
         ("relink", relink),
         ("bus", bus_alone),
@@ -52,6 +52,7 @@ fn main() {
         ("latency", latency),
         ("memory", memory),
         ("graphql", graphql),
+        ("platform", platform),
     ];
     let started = Instant::now();
     let mut sections = Vec::new();
@@ -1522,7 +1523,10 @@ fn graphql() -> Result<Section> {
         rates.push((4 * PER) as f64 / t.elapsed().as_secs_f64());
     }
     let runtime = app.join("node/.ioctl/runtime");
-    let build = app.join("node/.ioctl/build");
+    // The session's build of the app mirrors it: node/ holds the built resolvers.
+    let builds = env.inner.home().join("build/local/dev");
+    let app_build = std::fs::read_dir(&builds)?.flatten().next().context("no build of the GraphQL app")?.path();
+    let build = app_build.join("node");
     let modules = runtime_modules()?;
     proc.stop()?;
     let mut plain_p50 = Vec::new();
@@ -1565,6 +1569,128 @@ fn graphql() -> Result<Section> {
             "graphql: a query through ioctl (HTTP to the session, a new unix-socket connection to the Node host per request, Koa, graphql-js) takes {} at p50 against {:.1} µs for graphql-js's execute alone",
             ms(p.median),
             pp.median * 1000.0
+        )],
+        failed: false,
+    })
+}
+
+// --- local platform services: VBase and Master Data through a handler --------------------------
+
+const PLATFORM_SERVICE: &str = r#"{
+  "memory": 256, "timeout": 30,
+  "routes": {
+    "vbase": { "path": "/_v/bench/vbase", "public": true },
+    "search": { "path": "/_v/bench/search", "public": true }
+  }
+}"#;
+
+/// Each route times its platform calls inside the handler and answers the milliseconds.
+const PLATFORM_INDEX: &str = r#"import { Service } from '@vtex/api'
+import { performance } from 'perf_hooks'
+
+async function vbase(ctx: any) {
+  const t = performance.now()
+  await ctx.clients.vbase.saveJSON('bench', 'key', { at: t })
+  const got = await ctx.clients.vbase.getJSON('bench', 'key')
+  ctx.body = { ms: performance.now() - t, ok: got.at === t }
+}
+
+async function search(ctx: any) {
+  const t = performance.now()
+  const docs = await ctx.clients.masterdata.searchDocuments({
+    dataEntity: 'bench', fields: ['id', 'email'], where: ctx.query.where, pagination: { page: 1, pageSize: 10 },
+  })
+  ctx.body = { ms: performance.now() - t, n: docs.length }
+}
+
+export default new Service({ routes: { vbase, search } })
+"#;
+
+/// GET `path` on the session; the JSON answer.
+fn get_json(url: &str, path: &str) -> Result<Value> {
+    let addr = url.strip_prefix("http://").context("session url")?;
+    let mut s = TcpStream::connect(addr)?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    let mut answer = String::new();
+    s.read_to_string(&mut answer)?;
+    let (head, body) = answer.split_once("\r\n\r\n").context("malformed HTTP answer")?;
+    if !head.starts_with("HTTP/1.1 200") {
+        bail!("GET {path}: {head}\n{body}");
+    }
+    Ok(serde_json::from_str(body.trim())?)
+}
+
+fn platform() -> Result<Section> {
+    const DOCS: usize = 100_000;
+    const SAMPLES: usize = 500;
+    let files =
+        vec![("node/service.json", PLATFORM_SERVICE.to_string()), ("node/index.ts", PLATFORM_INDEX.to_string())];
+    let mut link = Link::start_app(&files, &["--no-watch"])?;
+    let (url, _) = find_record(&link.env.inner.home())?;
+
+    // Import: the CLI process, start to end.
+    let file = link.env.inner.dir.path().join("docs.ndjson");
+    let mut text = String::with_capacity(DOCS * 80);
+    for i in 0..DOCS {
+        text.push_str(&format!(
+            "{{\"id\":\"d{i}\",\"email\":\"user{i}@example.com\",\"group\":{},\"name\":\"User {i}\"}}\n",
+            i % 100
+        ));
+    }
+    std::fs::write(&file, text)?;
+    let t = Instant::now();
+    link.env.run(&["masterdata", "import", "bench", file.to_str().unwrap()])?;
+    let import_s = t.elapsed().as_secs_f64();
+
+    let mut vbase = Vec::new();
+    for i in 0..SAMPLES + 50 {
+        let v = get_json(&url, "/_v/bench/vbase")?;
+        if v["ok"] != true {
+            bail!("saveJSON + getJSON did not read back what it saved: {v}");
+        }
+        if i >= 50 {
+            vbase.push(v["ms"].as_f64().unwrap_or(f64::NAN));
+        }
+    }
+    let mut search = Vec::new();
+    for i in 0..SAMPLES + 20 {
+        let k = (i * 7919) % DOCS;
+        let v = get_json(&url, &format!("/_v/bench/search?where=email%3Duser{k}%40example.com"))?;
+        if v["n"] != 1 {
+            bail!("the search for user{k} found {}", v["n"]);
+        }
+        if i >= 20 {
+            search.push(v["ms"].as_f64().unwrap_or(f64::NAN));
+        }
+    }
+    link.proc.stop()?;
+    let (v, q) = (summary(&vbase), summary(&search));
+    Ok(Section {
+        rows: vec![
+            Row::new(
+                "VBase saveJSON + getJSON, inside a route handler (p50)",
+                ms_summary(v),
+                format!("p90 {} ms", ms(percentile(&sorted(&vbase), 90.0))),
+                "≤ 1 ms",
+                Some(v.median <= 1.0),
+            ),
+            Row::new(
+                "Master Data searchDocuments, equality where over 100,000 documents (p50)",
+                ms_summary(q),
+                format!("p90 {} ms", ms(percentile(&sorted(&search), 90.0))),
+                "≤ 10 ms",
+                Some(q.median <= 10.0),
+            ),
+            Row::new(
+                "ioctl masterdata import of 100,000 documents (NDJSON)",
+                format!("{import_s:.2} s"),
+                String::new(),
+                "≤ 10 s",
+                Some(import_s <= 10.0),
+            ),
+        ],
+        notes: vec![format!(
+            "platform: handler-side timings (performance.now around the client calls), {SAMPLES} samples each after a warm-up; the first equality search on a field builds its index"
         )],
         failed: false,
     })

@@ -73,6 +73,18 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// App settings of a workspace: show them, or set them (checked against settingsSchema)
+    #[command(subcommand)]
+    Settings(SettingsCommand),
+    /// VBase files of a workspace: list, read, write, remove
+    #[command(subcommand)]
+    Vbase(VbaseCommand),
+    /// Master Data documents of an account: search, import, export
+    #[command(subcommand)]
+    Masterdata(MasterdataCommand),
+    /// A workspace's local data (settings, VBase, Master Data): export, import, reset
+    #[command(subcommand)]
+    Data(DataCommand),
     /// Create an app from a template
     #[command(about = crate::init::about(), long_about = None)]
     Init {
@@ -141,6 +153,23 @@ pub enum EventsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Fire a realistic platform event (orders-broadcast, broadcaster, apps setup)
+    Trigger {
+        /// Event name (see --list)
+        #[arg(required_unless_present = "list")]
+        name: Option<String>,
+        #[command(flatten)]
+        scope: ScopeArgs,
+        /// Override a body field: FIELD=VALUE (VALUE as JSON when it parses, else text)
+        #[arg(long = "set", value_name = "FIELD=VALUE")]
+        set: Vec<String>,
+        /// List the events it can fire, with their sender and key
+        #[arg(long, conflicts_with = "name")]
+        list: bool,
+        /// One JSON object per line
+        #[arg(long)]
+        json: bool,
+    },
     /// Deliver failed events again
     Replay {
         /// Id of the failed event
@@ -149,6 +178,144 @@ pub enum EventsCommand {
         /// Replay every failed event
         #[arg(long)]
         all_failed: bool,
+        #[command(flatten)]
+        scope: ScopeArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SettingsCommand {
+    /// Show an app's settings (saved values over settingsSchema defaults)
+    Get {
+        /// App id (vendor.name) [default: the app in the current folder]
+        app: Option<String>,
+        #[command(flatten)]
+        scope: ScopeArgs,
+        /// One JSON object
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set an app's settings: [APP] KEY=VALUE... (VALUE as JSON when it parses), or --file
+    Set {
+        /// [APP] KEY=VALUE...: APP defaults to the app in the current folder
+        #[arg(value_name = "[APP] KEY=VALUE")]
+        args: Vec<String>,
+        /// A JSON file holding the whole settings object
+        #[arg(long)]
+        file: Option<PathBuf>,
+        #[command(flatten)]
+        scope: ScopeArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VbaseCommand {
+    /// List the files of a bucket (PATH: a prefix)
+    Ls {
+        app: String,
+        bucket: String,
+        prefix: Option<String>,
+        #[command(flatten)]
+        scope: ScopeArgs,
+        /// One JSON object per line
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a file
+    Get {
+        app: String,
+        bucket: String,
+        path: String,
+        #[command(flatten)]
+        scope: ScopeArgs,
+    },
+    /// Write a file from --data JSON or --file F
+    Put {
+        app: String,
+        bucket: String,
+        path: String,
+        /// JSON content
+        #[arg(long, conflicts_with = "file", required_unless_present = "file")]
+        data: Option<String>,
+        /// File to store
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// Seconds until the file expires
+        #[arg(long)]
+        ttl: Option<f64>,
+        #[command(flatten)]
+        scope: ScopeArgs,
+    },
+    /// Remove a file
+    Rm {
+        app: String,
+        bucket: String,
+        path: String,
+        #[command(flatten)]
+        scope: ScopeArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MasterdataCommand {
+    /// Search documents of a data entity
+    Search {
+        entity: String,
+        /// Condition: field=value, <>, <, >, between A AND B, is null, * wildcards, AND/OR, ( )
+        #[arg(long = "where", value_name = "W")]
+        where_: Option<String>,
+        /// Fields to show, comma-separated [default: _all]
+        #[arg(long)]
+        fields: Option<String>,
+        /// field ASC|DESC
+        #[arg(long)]
+        sort: Option<String>,
+        /// Page (from 1)
+        #[arg(long, default_value_t = 1)]
+        page: usize,
+        /// Documents per page (at most 100)
+        #[arg(long, default_value_t = 100)]
+        page_size: usize,
+        #[command(flatten)]
+        scope: ScopeArgs,
+        /// One JSON object
+        #[arg(long)]
+        json: bool,
+    },
+    /// Import documents from a JSON array or NDJSON file
+    Import {
+        entity: String,
+        file: PathBuf,
+        #[command(flatten)]
+        scope: ScopeArgs,
+    },
+    /// Print every document of a data entity as a JSON array
+    Export {
+        entity: String,
+        #[command(flatten)]
+        scope: ScopeArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Write the workspace's settings, VBase files and the account's Master Data to DIR as JSON
+    Export {
+        dir: PathBuf,
+        #[command(flatten)]
+        scope: ScopeArgs,
+    },
+    /// Save what `data export` wrote (or a fixture folder) into the workspace
+    Import {
+        dir: PathBuf,
+        #[command(flatten)]
+        scope: ScopeArgs,
+    },
+    /// Clear the workspace's settings and VBase files and the account's Master Data
+    Reset {
+        /// Do not ask
+        #[arg(long)]
+        yes: bool,
         #[command(flatten)]
         scope: ScopeArgs,
     },

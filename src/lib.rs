@@ -14,11 +14,12 @@ pub mod protocol;
 mod random;
 pub mod runtime;
 pub mod session;
+pub mod store;
 pub mod terminal;
 
 use std::process::ExitCode;
 
-use cli::{Cli, Command, EventsCommand};
+use cli::{Cli, Command, DataCommand, EventsCommand, MasterdataCommand, SettingsCommand, VbaseCommand};
 
 /// Exit code for bad usage (clap uses the same).
 pub const USAGE: u8 = 2;
@@ -84,6 +85,81 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(scope) => client::events::status(&scope, json).await,
             Err(m) => usage(m),
         },
+        Command::Events(EventsCommand::Trigger { name, scope, set, list, json }) => match (scope.scope(), name) {
+            (Err(m), _) => usage(m),
+            (Ok(_), _) if list => client::trigger::list(json),
+            (Ok(scope), Some(name)) => client::trigger::fire(&scope, &name, &set, json).await,
+            (Ok(_), None) => usage("name the event to trigger (see --list)".into()),
+        },
+        Command::Settings(c) => storage::settings(c),
+        Command::Vbase(c) => storage::vbase(c),
+        Command::Masterdata(c) => storage::masterdata(c),
+        Command::Data(c) => storage::data(c),
         Command::Init { template, dir } => init::run(&template, &dir),
+    }
+}
+
+/// The storage commands: they open the workspace's storage directly (no session needed).
+mod storage {
+    use super::*;
+
+    fn scoped(
+        scope: &cli::ScopeArgs,
+        run: impl FnOnce(&protocol::Scope) -> anyhow::Result<ExitCode>,
+    ) -> anyhow::Result<ExitCode> {
+        match scope.scope() {
+            Ok(s) => run(&s),
+            Err(m) => {
+                eprintln!("error: {m}");
+                Ok(ExitCode::from(USAGE))
+            }
+        }
+    }
+
+    pub fn settings(c: SettingsCommand) -> anyhow::Result<ExitCode> {
+        match c {
+            SettingsCommand::Get { app, scope, json } => {
+                scoped(&scope, |s| client::settings::get(s, app.as_deref(), json))
+            }
+            SettingsCommand::Set { args, file, scope } => {
+                scoped(&scope, |s| client::settings::set(s, &args, file.as_deref()))
+            }
+        }
+    }
+
+    pub fn vbase(c: VbaseCommand) -> anyhow::Result<ExitCode> {
+        use client::vbase;
+        match c {
+            VbaseCommand::Ls { app, bucket, prefix, scope, json } => {
+                scoped(&scope, |s| vbase::ls(s, &app, &bucket, prefix.as_deref(), json))
+            }
+            VbaseCommand::Get { app, bucket, path, scope } => scoped(&scope, |s| vbase::get(s, &app, &bucket, &path)),
+            VbaseCommand::Put { app, bucket, path, data, file, ttl, scope } => {
+                scoped(&scope, |s| vbase::put(s, (&app, &bucket, &path), data.as_deref(), file.as_deref(), ttl))
+            }
+            VbaseCommand::Rm { app, bucket, path, scope } => scoped(&scope, |s| vbase::rm(s, &app, &bucket, &path)),
+        }
+    }
+
+    pub fn masterdata(c: MasterdataCommand) -> anyhow::Result<ExitCode> {
+        use client::masterdata;
+        match c {
+            MasterdataCommand::Search { entity, where_, fields, sort, page, page_size, scope, json } => {
+                let search = masterdata::Search { entity, where_, fields, sort, page, page_size, json };
+                scoped(&scope, |s| masterdata::search(s, &search))
+            }
+            MasterdataCommand::Import { entity, file, scope } => {
+                scoped(&scope, |s| masterdata::import(s, &entity, &file))
+            }
+            MasterdataCommand::Export { entity, scope } => scoped(&scope, |s| masterdata::export(s, &entity)),
+        }
+    }
+
+    pub fn data(c: DataCommand) -> anyhow::Result<ExitCode> {
+        match c {
+            DataCommand::Export { dir, scope } => scoped(&scope, |s| client::data::export(s, &dir)),
+            DataCommand::Import { dir, scope } => scoped(&scope, |s| client::data::import(s, &dir)),
+            DataCommand::Reset { yes, scope } => scoped(&scope, |s| client::data::reset(s, yes)),
+        }
     }
 }

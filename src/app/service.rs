@@ -118,7 +118,13 @@ impl ServiceJson {
                 return Err(json::error_at(file, source, &["routes", id, "path"], msg)
                     .with_help("write the full path, e.g. \"/_v/app/my-app/status/:code\""));
             }
-            warnings.extend(json::unknown_fields(file, source, &["routes", id], &route.extra, "path, public"));
+            warnings.extend(json::unknown_fields(
+                file,
+                source,
+                &["routes", id],
+                &route.extra,
+                "path, public, settingsType",
+            ));
         }
         Ok((s, warnings))
     }

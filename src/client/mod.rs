@@ -1,13 +1,19 @@
 //! The client commands: short processes that find the link session of a scope (its record)
 //! and talk to it over loopback HTTP with the types of `protocol`. Every request has a
 //! deadline for its answer's head (`--timeout`), so an unresponsive session is an error that
-//! says so, not a hang.
+//! says so, not a hang. The storage commands (`settings`, `vbase`, `masterdata`, `data`) open
+//! the workspace's storage directly instead, so they work whether or not a session runs.
 
+pub mod data;
 pub mod events;
 pub mod graphql;
 pub mod healthcheck;
 pub mod link;
+pub mod masterdata;
+pub mod settings;
 pub mod tail;
+pub mod trigger;
+pub mod vbase;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -33,6 +39,13 @@ pub fn set_timeout(timeout: Duration) {
 
 pub fn timeout() -> Duration {
     Duration::from_millis(TIMEOUT_MS.load(Ordering::Relaxed))
+}
+
+/// The local storage of `scope` under `$IOCTL_HOME`, which a running session shares (SQLite
+/// orders their writes).
+pub fn local_store(scope: &Scope) -> anyhow::Result<crate::store::Store> {
+    let home = record::home()?;
+    Ok(crate::store::Store::new(crate::store::Location::new(&home, &scope.account, &scope.workspace)))
 }
 
 /// A session the command talks to: its record (URL, token).

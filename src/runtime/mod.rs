@@ -57,7 +57,50 @@ pub struct Spec {
     /// The session's URL and token, for the app's AppGraphQLClient calls to other linked apps
     /// (and @auth): the host gets them as IOCTL_SESSION_URL / IOCTL_SESSION_TOKEN.
     pub session: (String, String),
+    /// Where the app's platform calls go (the session runs them on its storage).
+    pub platform: Platform,
 }
+
+/// One call of the app's local platform clients (settings, VBase, Master Data), for the
+/// session to run; `reply` answers the app's promise.
+#[derive(Debug)]
+pub struct PlatformCall {
+    /// `vendor.name` of the calling app.
+    pub app: String,
+    pub call: crate::store::call::Call,
+    pub reply: Reply,
+}
+
+/// The way back to the app for one platform call.
+#[derive(Debug)]
+pub struct Reply {
+    request: u64,
+    tx: mpsc::Sender<String>,
+}
+
+impl Reply {
+    /// Resolves (or rejects, with the error's status) the app's promise.
+    pub async fn send(self, result: Result<Value, crate::store::StoreError>) {
+        let _ = self.tx.send(platform_result(self.request, result)).await;
+    }
+}
+
+fn platform_result(request: u64, result: Result<Value, crate::store::StoreError>) -> String {
+    let message = match result {
+        Ok(value) => ToHost::PlatformResult { request, ok: true, value: Some(value), error: None },
+        Err(e) => ToHost::PlatformResult {
+            request,
+            ok: false,
+            value: None,
+            error: Some(protocol::PlatformError { status: e.status, message: e.message }),
+        },
+    };
+    message.line()
+}
+
+/// The session's end of the apps' platform calls. Bounded: the host keeps at most 64 calls
+/// unanswered per process, so the reader task never waits on it (see `handle`).
+pub type Platform = mpsc::Sender<PlatformCall>;
 
 /// An event the app fires with `ctx.clients.events.sendEvent`, for the session to publish;
 /// `ack` answers the app's promise. The channel is bounded and the host keeps at most a few
@@ -502,6 +545,26 @@ async fn handle(msg: FromHost, spec: &Spec, pending: &Pending, terminal: &Termin
             // its bounded sendEvent window makes the app wait.
             let ack = Ack { request, tx: tx.clone() };
             let _ = spec.outbox.send(SendEvent { sender: spec.app_id.clone(), key, subject, body, ack }).await;
+        }
+        FromHost::Platform { request, call } => {
+            // try_send: the reader must keep reading results and pongs. The host's window
+            // (64 per process) keeps the channel from filling; if it ever does, the call
+            // fails with 503 instead of stalling the reader.
+            let refused = match serde_json::from_value::<crate::store::call::Call>(call) {
+                Err(e) => Some(crate::store::StoreError::bad_request(format!("unknown platform call: {e}"))),
+                Ok(call) => {
+                    let reply = Reply { request, tx: tx.clone() };
+                    match spec.platform.try_send(PlatformCall { app: spec.app_id.clone(), call, reply }) {
+                        Ok(()) => None,
+                        Err(_) => {
+                            Some(crate::store::StoreError::new(503, "ioctl's local platform services are overloaded"))
+                        }
+                    }
+                }
+            };
+            if let Some(e) = refused {
+                let _ = tx.send(platform_result(request, Err(e))).await;
+            }
         }
         FromHost::Loaded { .. } | FromHost::LoadError { .. } | FromHost::Standby | FromHost::Pong { .. } => {}
     }

@@ -62,6 +62,9 @@ pub enum FromHost {
         #[serde(default)]
         error: Option<HostError>,
     },
+    /// A call of a local platform client (apps, vbase, masterdata): `call` is a
+    /// [`crate::store::call::Call`], parsed on arrival so that a malformed one is answered.
+    Platform { request: u64, call: Value },
     /// ctx.clients.events.sendEvent(subject, key, body).
     SendEvent {
         request: u64,
@@ -93,6 +96,13 @@ pub struct HostError {
     pub stack: Option<String>,
 }
 
+/// Why a platform call failed: the status VTEX's service would answer, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlatformError {
+    pub status: u16,
+    pub message: String,
+}
+
 /// ioctl → Node.
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -109,6 +119,15 @@ pub enum ToHost<'a> {
         event_id: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
         error: Option<String>,
+    },
+    /// The answer to one `platform` call.
+    PlatformResult {
+        request: u64,
+        ok: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        value: Option<Value>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<PlatformError>,
     },
     /// Load the app (a standby host).
     Load {

@@ -50,6 +50,8 @@ struct Linked {
     /// When the link command started, and whether `ready` was said (the first live version).
     started_at: SystemTime,
     ready: bool,
+    /// The session's local platform storage (settings, VBase, Master Data).
+    store: Arc<crate::store::Store>,
 }
 
 /// What a linked app has registered with the session, undone at unlink.
@@ -150,11 +152,13 @@ async fn prepare(session: &Session, root: &std::path::Path, terminal: &Terminal)
     }
     let tracker = TaskTracker::new();
     let outbox = start_outbox(&tracker, session.bus().clone(), session.scope().clone());
+    let platform = super::platform::start(&tracker, session.store().clone());
     let (policy, _) = Policy::from_client_options(&json!({}), app.service.timeout);
     Ok(Linked {
         builder: Builder::new(&app.root, &crate::build::out_dir(session.home(), session.scope(), &app.root)),
         policy: watch::channel(policy).0,
-        spec: spec_for(&app, session, outbox),
+        spec: spec_for(&app, session, outbox, platform),
+        store: session.store().clone(),
         app,
         runtime,
         worker: watch::channel(None).0,
@@ -374,7 +378,7 @@ async fn apply_policy(linked: &Linked, client_options: &serde_json::Value, annou
     linked.policy.send_replace(policy);
 }
 
-fn spec_for(app: &App, session: &Session, outbox: Outbox) -> Spec {
+fn spec_for(app: &App, session: &Session, outbox: Outbox, platform: runtime::Platform) -> Spec {
     let m = &app.manifest;
     Spec {
         node: session.node().to_path_buf(),
@@ -391,6 +395,7 @@ fn spec_for(app: &App, session: &Session, outbox: Outbox) -> Spec {
         build_dir: crate::build::out_dir(session.home(), session.scope(), &app.root),
         outbox,
         session: (session.url().to_string(), session.token().to_string()),
+        platform,
     }
 }
 
@@ -475,6 +480,8 @@ async fn start_worker(linked: &Linked) -> Result<Worker, Failure> {
         worker.stop(Duration::from_millis(200)).await;
         return Err(Failure::App(problems));
     }
+    let schema = linked.app.manifest.settings_schema.clone();
+    super::platform::record_settings_schema(linked.store.clone(), linked.app.manifest.id(), schema).await;
     Ok(worker)
 }
 

@@ -7,6 +7,7 @@ pub mod bus;
 mod delivery;
 mod ide;
 mod linked_app;
+mod platform;
 mod routes;
 mod sender;
 mod server;

@@ -76,10 +76,14 @@ pub struct Session {
     /// Cancelled when the session ends: every task of the session listens to it.
     shutdown: CancellationToken,
     apps: Mutex<Apps>,
+    /// App settings, VBase and Master Data of the session's scope.
+    store: Arc<crate::store::Store>,
 }
 
 impl Session {
     pub fn new(setup: Setup) -> Arc<Session> {
+        let location = crate::store::Location::new(&setup.home, &setup.scope.account, &setup.scope.workspace);
+        let store = Arc::new(crate::store::Store::new(location));
         Arc::new(Session {
             started: chrono::Utc::now().to_rfc3339(),
             record_path: record::path(&setup.home, &setup.scope),
@@ -93,11 +97,17 @@ impl Session {
             tracker: TaskTracker::new(),
             shutdown: CancellationToken::new(),
             apps: Mutex::default(),
+            store,
         })
     }
 
     pub fn scope(&self) -> &Scope {
         &self.setup.scope
+    }
+
+    /// The local platform storage the apps' clients use.
+    pub fn store(&self) -> &Arc<crate::store::Store> {
+        &self.store
     }
 
     pub fn url(&self) -> &str {

@@ -9,6 +9,7 @@ mod failures;
 mod graphql;
 mod hardening;
 mod link;
+mod platform;
 mod real_apps;
 mod routes;
 mod validation;

@@ -263,9 +263,9 @@ export async function probe(ctx: EventContext<Clients>) {
   console.log('app', APP.ID, APP.NAME, 'linked', LINKED, 'production', PRODUCTION, 'env', process.env.VTEX_APP_ID, process.env.VTEX_ACCOUNT, process.env.VTEX_WORKSPACE)
   console.log('status client', typeof ctx.clients.status.constructor, 'forbidden', new ForbiddenError('x').status, 'product', product === undefined)
   try {
-    await ctx.clients.masterdata.getDocument({ dataEntity: 'CL', id: '1', fields: ['id'] })
+    await (ctx.clients as any).oms.order('1')
   } catch (e) {
-    console.log('masterdata:', (e as Error).message)
+    console.log('oms:', (e as Error).message)
   }
 }
 
@@ -283,9 +283,10 @@ export default new Service<Clients, {}, {}>({
         v["message"] == "app vtex.service-course@0.0.1 service-course linked true production false env vtex.service-course@0.0.1 local dev"
     });
     link.wait_json("clients and errors", |v| v["message"] == "status client function forbidden 403 product true");
-    let m = link.wait_json("cloud client", |v| v["message"].as_str().is_some_and(|m| m.starts_with("masterdata:")));
+    // (masterdata, vbase and apps settings run locally now: tests/e2e/platform.rs.)
+    let m = link.wait_json("cloud client", |v| v["message"].as_str().is_some_and(|m| m.starts_with("oms:")));
     let m = m["message"].as_str().unwrap();
-    assert!(m.contains("masterdata") && m.contains("getDocument") && m.contains("VTEX"), "{m}");
+    assert!(m.contains("ctx.clients.oms.order()") && m.contains("VTEX's cloud") && m.contains("locally"), "{m}");
 }
 
 #[test]

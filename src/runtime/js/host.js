@@ -2,7 +2,8 @@
 // ioctl's Node host: the entry of a service process. It wires the parts under host/: module
 // resolution (`@vtex/api` is ioctl's stand-in), the socket to ioctl (transport), logs with
 // handler attribution (logging), loading the service (service), event deliveries (events), the
-// route server on Koa (routes) and sendEvent (send_event).
+// route server on Koa (routes), sendEvent (send_event) and the local platform clients' calls
+// (platform).
 //
 // With IOCTL_STANDBY=1 it starts without an app ("warm standby"): everything but the app is
 // ready, it says `standby`, and loads the app when ioctl sends `load`.
@@ -27,6 +28,7 @@ const vtexApi = require('./vtex-api')
 const logging = require('./host/logging')
 const { Transport } = require('./host/transport')
 const { EventSender } = require('./host/send_event')
+const { PlatformCalls } = require('./host/platform')
 const { deliver } = require('./host/events')
 const { loaded, loadService } = require('./host/service')
 const { RouteServer } = require('./host/routes')
@@ -36,6 +38,7 @@ const { log, logUnattributed } = logging
 const transport = new Transport({ onMessage, onError: (text) => logUnattributed('error', text) })
 const send = (message) => transport.send(message)
 const eventSender = new EventSender((line) => transport.writeLine(line))
+const platformCalls = new PlatformCalls(send)
 const routes = new RouteServer(env.IOCTL_ROUTES_SOCKET)
 
 logging.setSink(send)
@@ -44,6 +47,7 @@ logging.captureConsole()
 logging.reportUncaught()
 vtexApi.__ioctl.log = log
 vtexApi.__ioctl.sendEvent = (subject, key, body) => eventSender.send(subject, key, body)
+vtexApi.__ioctl.platform = (call) => platformCalls.call(call)
 globalThis.metrics = new vtexApi.MetricsAccumulator()
 
 /** Exit code to use once the socket is gone; null while running normally. */
@@ -101,6 +105,9 @@ function onMessage(message) {
       break
     case 'send_event_ack':
       eventSender.onAck(message)
+      break
+    case 'platform_result':
+      platformCalls.onResult(message)
       break
     case 'load':
       onLoad(message)

@@ -8,6 +8,7 @@ const { createClients, ioContext, randomId } = require('./context')
 const { errorInfo } = require('./errors')
 const { handlerContext } = require('./logging')
 const { loaded } = require('./service')
+const { fillSettings } = require('./settings')
 
 const hasOwn = (object, key) => Object.prototype.hasOwnProperty.call(object, key)
 
@@ -38,7 +39,9 @@ async function runHandler(service, handler, event) {
     throw err
   }
   const chain = vtexApi.__ioctl.compose(events[handler], `events.${handler}`)
-  await chain(eventContext(service, handler, event || {}))
+  const ctx = eventContext(service, handler, event || {})
+  await fillSettings('events', handler, ctx)
+  await chain(ctx)
 }
 
 /** Answers one `deliver` message with its `result` through `send`. */

@@ -16,6 +16,7 @@ const { createClients, ioContext, randomId } = require('./context')
 const { errorCode, errorInfo, errorStatus } = require('./errors')
 const { handlerContext, log } = require('./logging')
 const { loaded } = require('./service')
+const { fillSettings } = require('./settings')
 
 const Koa = packages.load('koa')
 const Cookies = packages.load('cookies')
@@ -151,8 +152,12 @@ function createApp() {
     try {
       ctx.clients = createClients(loaded.service, ctx.vtex)
       // Required on first use: apps without GraphQL never load graphql-js.
-      if (ctx.req[ROUTE].graphql) await require('./graphql/serve').serveGraphql(ctx, loaded.schema)
-      else await routeChain(loaded.service, route.id)(ctx, next)
+      if (ctx.req[ROUTE].graphql) {
+        await require('./graphql/serve').serveGraphql(ctx, loaded.schema)
+      } else {
+        await fillSettings('routes', route.id, ctx)
+        await routeChain(loaded.service, route.id)(ctx, next)
+      }
     } catch (err) {
       routeFailed(ctx, err)
     }

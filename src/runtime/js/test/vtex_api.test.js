@@ -138,12 +138,15 @@ test('the logger formats strings, errors and objects into one line each', (t) =>
 
 test('clients of VTEX services construct, and fail clearly when called', async () => {
   const clients = new vtexApi.IOClients({}, { account: 'a' })
-  assert.equal(clients.masterdata.constructor.name, 'MasterData')
-  assert.equal(clients.masterdata, clients.masterdata, 'one instance per IOClients')
+  assert.equal(clients.oms.constructor.name, 'OMS')
+  assert.equal(clients.oms, clients.oms, 'one instance per IOClients')
   assert.equal(clients.vbase.then, undefined, 'not a thenable')
-  await assert.rejects(clients.masterdata.getDocument({ id: '1' }), {
-    message: "ctx.clients.masterdata.getDocument() needs VTEX's cloud and is not emulated by ioctl",
+  await assert.rejects(clients.oms.order('1'), {
+    message:
+      "ctx.clients.oms.order() needs VTEX's cloud and is not emulated by ioctl (ioctl runs these locally: " +
+      'ctx.clients.apps getAppSettings/saveAppSettings, ctx.clients.vbase, ctx.clients.masterdata and ctx.clients.events)',
   })
+  await assert.rejects(clients.apps.getApp('x'), /ctx.clients.apps.getApp\(\) needs VTEX's cloud/)
   class Mine extends vtexApi.JanusClient {
     fetch() {
       return this.http.get('/api/x')

@@ -1,6 +1,7 @@
 'use strict'
 // What the host (host/) plugs into the stand-in. When the stand-in is loaded outside ioctl's
-// host (unit tests, a REPL) these defaults keep it usable: logs go to stderr, sendEvent rejects.
+// host (unit tests, a REPL) these defaults keep it usable: logs go to stderr, sendEvent and the
+// platform clients reject.
 
 const hooks = {
   /** (level, message) -> void: one log line, attributed by the host to the current handler. */
@@ -10,6 +11,10 @@ const hooks = {
   /** (subject, key, body) -> Promise<eventId>: fires an event through ioctl's bus. */
   sendEvent() {
     return Promise.reject(new Error('sendEvent is only available when the service runs under ioctl'))
+  },
+  /** ({service, method, ...args}) -> Promise<value>: one call of ioctl's local platform services. */
+  platform() {
+    return Promise.reject({ status: 503, message: 'local platform services need the service to run under ioctl' })
   },
 }
 

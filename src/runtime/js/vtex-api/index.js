@@ -3,7 +3,8 @@
 // service run by ioctl (host/modules.js redirects the resolution here). It owns the runtime
 // values apps import; one file per part: errors, constants, service (Service, method), logger,
 // lru_cache, caches, limiter, http (ExternalClient's HTTP with retries), clients, not_emulated,
-// io_clients, utils (pure helpers), platform (tracing, metrics, directives, worker entry points).
+// io_clients, utils (pure helpers), platform (tracing, metrics, directives, worker entry points),
+// and the local platform clients (local_platform, apps, vbase, masterdata).
 // Every runtime export of the real package (6.x) exists here: test/exports.test.js checks it.
 
 const constants = require('./constants')
@@ -15,7 +16,7 @@ const { LRUCache } = require('./lru_cache')
 const { HttpClient } = require('./http')
 const clients = require('./clients')
 const { notEmulatedClasses } = require('./not_emulated')
-const { IOClients } = require('./io_clients')
+const { IOClients, LOCAL } = require('./io_clients')
 const caches = require('./caches')
 const utils = require('./utils')
 const platform = require('./platform')
@@ -36,14 +37,14 @@ module.exports = {
   GraphQLClient: clients.GraphQLClient,
   HttpClient,
   Events: clients.Events,
-  Apps: notEmulatedClasses.apps,
+  Apps: LOCAL.apps,
   Assets: notEmulatedClasses.assets,
   Billing: notEmulatedClasses.billing,
   BillingMetrics: notEmulatedClasses.billingMetrics,
   Builder: notEmulatedClasses.builder,
   ID: notEmulatedClasses.id,
   LicenseManager: notEmulatedClasses.licenseManager,
-  MasterData: notEmulatedClasses.masterdata,
+  MasterData: LOCAL.masterdata,
   MessagesGraphQL: notEmulatedClasses.messagesGraphQL,
   Metadata: notEmulatedClasses.metadata,
   Registry: notEmulatedClasses.registry,
@@ -52,7 +53,7 @@ module.exports = {
   Session: notEmulatedClasses.session,
   Settings: notEmulatedClasses.settings,
   TenantClient: notEmulatedClasses.tenant,
-  VBase: notEmulatedClasses.vbase,
+  VBase: LOCAL.vbase,
   Workspaces: notEmulatedClasses.workspaces,
   CatalogGraphQL: notEmulatedClasses.catalogGraphQL,
   Catalog: notEmulatedClasses.catalog,
@@ -92,7 +93,7 @@ module.exports = {
   // Helpers (utils.js) and the rest of the runtime (platform.js)
   ...utils,
   ...platform,
-  // Not part of @vtex/api: the host fills in `log` and `sendEvent`, and composes with `compose`.
+  // Not part of @vtex/api: the host fills in `log`, `sendEvent` and `platform`, and composes with `compose`.
   __ioctl: Object.assign(hooks, { compose }),
 }
 

@@ -1,10 +1,17 @@
 'use strict'
 // IOClients: ctx.clients, built afresh for each delivery and request. getOrSet constructs each
-// client once with the app's clients.options (default, then its own key).
+// client once with the app's clients.options (default, then its own key). apps, vbase and
+// masterdata are ioctl's local versions; the other VTEX clients fail when called.
 
 const { Events } = require('./clients')
+const { Apps } = require('./apps')
+const { MasterData } = require('./masterdata')
+const { VBase } = require('./vbase')
 const { LIMITER_KEY, limiterKeyFor } = require('./limiter')
 const { NOT_EMULATED, notEmulatedClasses } = require('./not_emulated')
+
+/** The clients ioctl runs locally, in place of their not-emulated classes. */
+const LOCAL = { apps: Apps, masterdata: MasterData, vbase: VBase }
 
 class IOClients {
   constructor(clientOptions = {}, ctx) {
@@ -35,10 +42,10 @@ class IOClients {
 for (const key of Object.keys(NOT_EMULATED)) {
   Object.defineProperty(IOClients.prototype, key, {
     get() {
-      return this.getOrSet(key, notEmulatedClasses[key])
+      return this.getOrSet(key, LOCAL[key] || notEmulatedClasses[key])
     },
     configurable: true,
   })
 }
 
-module.exports = { IOClients }
+module.exports = { IOClients, LOCAL }

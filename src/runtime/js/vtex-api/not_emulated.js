@@ -1,7 +1,8 @@
 'use strict'
-// Built-in clients of VTEX services ioctl cannot emulate (masterdata, vbase, apps, ...): they
-// construct fine, and any method they do not define themselves rejects, naming the call. Each
-// extends the base class its @vtex/api counterpart extends (BASES).
+// Built-in clients of VTEX services ioctl cannot emulate (oms, catalog, checkout, ...): they
+// construct fine, and any method they do not define themselves rejects, naming the call and the
+// services ioctl does run locally. Each extends the base class its @vtex/api counterpart extends
+// (BASES); apps, vbase and masterdata extend these with local methods.
 
 const {
   IOClient,
@@ -12,6 +13,7 @@ const {
   AppGraphQLClient,
   UnreachableHttpClient,
 } = require('./clients')
+const { LOCAL_SERVICES } = require('./local_platform')
 
 // Properties a caller may probe on any object without meaning a VTEX API call.
 const INERT_PROPERTIES = new Set(['then', 'catch', 'toJSON', 'inspect', 'asymmetricMatch', 'nodeType', '$$typeof'])
@@ -76,7 +78,9 @@ function notEmulatedClient(className, clientKey, describe = (prop) => `ctx.clien
         return Reflect.get(target, prop, receiver)
       }
       return function notEmulated() {
-        return Promise.reject(new Error(`${describe(prop)} needs VTEX's cloud and is not emulated by ioctl`))
+        return Promise.reject(
+          new Error(`${describe(prop)} needs VTEX's cloud and is not emulated by ioctl (${LOCAL_SERVICES})`),
+        )
       }
     },
   })

@@ -1,0 +1,145 @@
+//! Local platform storage — app settings, VBase and Master Data — in SQLite files under
+//! `$IOCTL_HOME/data`: a leaf that the session (for the apps' clients) and the CLI commands
+//! (`settings`, `vbase`, `masterdata`, `data`) both open, together or apart.
+
+pub mod call;
+mod db;
+pub mod masterdata;
+pub mod schema;
+pub mod settings;
+pub mod snapshot;
+pub mod vbase;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+pub use db::Db;
+
+/// A refused or failed storage operation, with the HTTP status VTEX's service would answer
+/// (the apps' clients turn it into an error whose `response.status` is this status).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreError {
+    pub status: u16,
+    pub message: String,
+}
+
+impl StoreError {
+    pub fn new(status: u16, message: impl Into<String>) -> StoreError {
+        StoreError { status, message: message.into() }
+    }
+    pub fn bad_request(message: impl Into<String>) -> StoreError {
+        StoreError::new(400, message)
+    }
+    pub fn not_found(message: impl Into<String>) -> StoreError {
+        StoreError::new(404, message)
+    }
+    pub fn conflict(message: impl Into<String>) -> StoreError {
+        StoreError::new(409, message)
+    }
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> StoreError {
+        StoreError::new(500, format!("local storage failed: {e}"))
+    }
+}
+
+impl From<anyhow::Error> for StoreError {
+    fn from(e: anyhow::Error) -> StoreError {
+        StoreError::new(500, format!("{e:#}"))
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Where the data of an account and workspace lives: `DATA/ACCOUNT/WORKSPACE.sqlite` (app
+/// settings and VBase) and `DATA/ACCOUNT/masterdata.sqlite` (Master Data is per account).
+#[derive(Debug, Clone)]
+pub struct Location {
+    pub data: PathBuf,
+    pub account: String,
+    pub workspace: String,
+}
+
+impl Location {
+    /// `$IOCTL_HOME/data` for `account`/`workspace`.
+    pub fn new(home: &Path, account: &str, workspace: &str) -> Location {
+        Location { data: home.join("data"), account: account.to_string(), workspace: workspace.to_string() }
+    }
+
+    pub fn workspace_file(&self) -> PathBuf {
+        self.data.join(&self.account).join(format!("{}.sqlite", self.workspace))
+    }
+
+    pub fn masterdata_file(&self) -> PathBuf {
+        self.data.join(&self.account).join("masterdata.sqlite")
+    }
+}
+
+/// The storage of one account/workspace, its two databases opened on first use. Each
+/// connection is behind a mutex: callers run on blocking threads (`spawn_blocking`), and
+/// SQLite's own locks (WAL, busy timeout) order them against other processes.
+pub struct Store {
+    location: Location,
+    workspace: Mutex<Option<Arc<Mutex<Db>>>>,
+    masterdata: Mutex<Option<Arc<Mutex<Db>>>>,
+}
+
+impl Store {
+    pub fn new(location: Location) -> Store {
+        Store { location, workspace: Mutex::default(), masterdata: Mutex::default() }
+    }
+
+    pub fn location(&self) -> &Location {
+        &self.location
+    }
+
+    /// The workspace database (settings, VBase), opened on first use.
+    pub fn workspace(&self) -> Result<Arc<Mutex<Db>>> {
+        Self::opened(&self.workspace, &self.location.workspace_file(), db::Kind::Workspace)
+    }
+
+    /// The account's Master Data database, opened on first use.
+    pub fn masterdata(&self) -> Result<Arc<Mutex<Db>>> {
+        Self::opened(&self.masterdata, &self.location.masterdata_file(), db::Kind::MasterData)
+    }
+
+    fn opened(slot: &Mutex<Option<Arc<Mutex<Db>>>>, path: &Path, kind: db::Kind) -> Result<Arc<Mutex<Db>>> {
+        let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(db) = slot.as_ref() {
+            return Ok(db.clone());
+        }
+        let db = Arc::new(Mutex::new(Db::open(path, kind)?));
+        *slot = Some(db.clone());
+        Ok(db)
+    }
+}
+
+/// Locks a connection; a panic while it was held leaves SQLite consistent (its transaction
+/// rolled back when dropped), so a poisoned lock is still usable.
+pub fn lock(db: &Mutex<Db>) -> MutexGuard<'_, Db> {
+    db.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Seconds since the epoch.
+pub fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Milliseconds since the epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// An app's storage key: `vendor.name`, whatever version (`vendor.name@1.2.3`) a caller names.
+pub fn app_key(app: &str) -> String {
+    app.split('@').next().unwrap_or(app).trim().to_string()
+}

@@ -1,0 +1,47 @@
+//! JSON Schema checks (app `settingsSchema`, Master Data schemas) with `boon`: errors name
+//! the path of each offending field (`/a/b`, `/` for the whole value) and what is wrong there.
+
+use serde_json::Value;
+
+/// Why a value was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Invalid {
+    /// The schema itself cannot be compiled.
+    Schema(String),
+    /// The value does not match: `path: problem`, `; `-separated.
+    Value(String),
+}
+
+impl std::fmt::Display for Invalid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Invalid::Schema(e) => write!(f, "the schema is not a valid JSON Schema: {e}"),
+            Invalid::Value(e) => f.write_str(e),
+        }
+    }
+}
+
+/// Checks `value` against `schema`.
+pub fn validate(schema: &Value, value: &Value) -> Result<(), Invalid> {
+    const URL: &str = "file:///ioctl/schema.json";
+    let mut schemas = boon::Schemas::new();
+    let mut compiler = boon::Compiler::new();
+    compiler.add_resource(URL, schema.clone()).map_err(|e| Invalid::Schema(e.to_string()))?;
+    let index = compiler.compile(URL, &mut schemas).map_err(|e| Invalid::Schema(e.to_string()))?;
+    schemas.validate(value, index).map_err(|e| {
+        let mut leaves = Vec::new();
+        collect_leaves(&e, &mut leaves);
+        Invalid::Value(leaves.join("; "))
+    })
+}
+
+fn collect_leaves(e: &boon::ValidationError, out: &mut Vec<String>) {
+    if e.causes.is_empty() {
+        let at = e.instance_location.to_string();
+        let at = if at.is_empty() { "/".to_string() } else { at };
+        out.push(format!("{at}: {}", e.kind));
+    }
+    for c in &e.causes {
+        collect_leaves(c, out);
+    }
+}

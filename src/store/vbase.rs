@@ -1,0 +1,205 @@
+//! VBase: files per app in named buckets of one workspace, each with a content hash (its
+//! etag, which `ifMatch` saves compare against: a stale hash is a 409), a gzip flag, and an
+//! optional expiry (`ttl`): an expired file reads as missing and is removed.
+
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
+
+use super::{app_key, now_ms, Db, Result, StoreError};
+
+/// Files listed per page when the caller sets no `limit`, and at most.
+pub const LIST_DEFAULT: usize = 1000;
+pub const LIST_MAX: usize = 10_000;
+
+#[derive(Debug, Clone)]
+pub struct File {
+    pub data: Vec<u8>,
+    pub content_type: String,
+    pub gzip: bool,
+    pub hash: String,
+    /// Milliseconds since the epoch, when a `ttl` was given.
+    pub expires_at: Option<i64>,
+}
+
+/// One file to save.
+pub struct Save<'a> {
+    pub data: &'a [u8],
+    pub content_type: &'a str,
+    pub gzip: bool,
+    /// Seconds the file lives.
+    pub ttl: Option<f64>,
+    /// Save only if the stored file's hash is this one.
+    pub if_match: Option<&'a str>,
+}
+
+/// A content hash (FNV-1a, 64 bits): an etag that changes with the content, not a digest for security.
+pub fn hash(data: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in data {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+fn missing(bucket: &str, path: &str) -> StoreError {
+    StoreError::not_found(format!("VBase: no file `{path}` in bucket `{bucket}`"))
+}
+
+pub fn get(db: &Db, app: &str, bucket: &str, path: &str) -> Result<File> {
+    let row = db
+        .conn
+        .query_row(
+            "SELECT data, content_type, gzip, hash, expires_at FROM vbase WHERE app = ?1 AND bucket = ?2 AND path = ?3",
+            params![app_key(app), bucket, path],
+            |r| {
+                Ok(File {
+                    data: r.get(0)?,
+                    content_type: r.get(1)?,
+                    gzip: r.get::<_, i64>(2)? != 0,
+                    hash: r.get(3)?,
+                    expires_at: r.get(4)?,
+                })
+            },
+        )
+        .optional()?;
+    match row {
+        Some(f) if f.expires_at.is_some_and(|t| t <= now_ms()) => {
+            db.conn.execute(
+                "DELETE FROM vbase WHERE app = ?1 AND bucket = ?2 AND path = ?3 AND expires_at <= ?4",
+                params![app_key(app), bucket, path, now_ms()],
+            )?;
+            Err(missing(bucket, path))
+        }
+        Some(f) => Ok(f),
+        None => Err(missing(bucket, path)),
+    }
+}
+
+/// Saves a file; returns its new hash. With `if_match`, a file whose hash differs (or that is
+/// missing) is left alone and the save is a 409.
+pub fn save(db: &mut Db, app: &str, bucket: &str, path: &str, file: &Save) -> Result<String> {
+    check_name("bucket", bucket)?;
+    check_name("path", path)?;
+    let app = app_key(app);
+    let hash = hash(file.data);
+    let now = now_ms();
+    let expires_at = match file.ttl {
+        Some(t) if t.is_finite() && t > 0.0 => Some(now + (t * 1000.0) as i64),
+        Some(t) => {
+            return Err(StoreError::bad_request(format!("VBase: ttl must be a positive number of seconds, not {t}")))
+        }
+        None => None,
+    };
+    let tx = db.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    if let Some(expected) = file.if_match {
+        let current: Option<String> = tx
+            .query_row(
+                "SELECT hash FROM vbase WHERE app = ?1 AND bucket = ?2 AND path = ?3 AND (expires_at IS NULL OR expires_at > ?4)",
+                params![app, bucket, path, now],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if current.as_deref() != Some(expected.trim_matches('"')) {
+            let now_is = current.map_or("missing".to_string(), |h| format!("at hash {h}"));
+            return Err(StoreError::conflict(format!(
+                "VBase: `{path}` in bucket `{bucket}` changed (ifMatch {expected}, the file is {now_is})"
+            )));
+        }
+    }
+    tx.execute(
+        "INSERT INTO vbase (app, bucket, path, data, content_type, gzip, hash, expires_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+         ON CONFLICT (app, bucket, path) DO UPDATE SET data = excluded.data, content_type = excluded.content_type, \
+         gzip = excluded.gzip, hash = excluded.hash, expires_at = excluded.expires_at, updated_at = excluded.updated_at",
+        params![app, bucket, path, file.data, file.content_type, file.gzip as i64, hash, expires_at, now],
+    )?;
+    tx.commit()?;
+    Ok(hash)
+}
+
+pub fn delete(db: &Db, app: &str, bucket: &str, path: &str) -> Result<()> {
+    let n = db.conn.execute(
+        "DELETE FROM vbase WHERE app = ?1 AND bucket = ?2 AND path = ?3 AND (expires_at IS NULL OR expires_at > ?4)",
+        params![app_key(app), bucket, path, now_ms()],
+    )?;
+    if n == 0 {
+        return Err(missing(bucket, path));
+    }
+    Ok(())
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Listing {
+    pub data: Vec<Entry>,
+    /// Pass as `next` (or `marker`) to get the following page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Entry {
+    pub path: String,
+    pub hash: String,
+}
+
+/// Files of `bucket` whose path starts with `prefix`, in path order, after `marker`.
+pub fn list(
+    db: &Db,
+    app: &str,
+    bucket: &str,
+    prefix: &str,
+    marker: Option<&str>,
+    limit: Option<usize>,
+) -> Result<Listing> {
+    let limit = limit.unwrap_or(LIST_DEFAULT);
+    if limit == 0 || limit > LIST_MAX {
+        return Err(StoreError::bad_request(format!("VBase: limit must be from 1 to {LIST_MAX}, not {limit}")));
+    }
+    let mut stmt = db.conn.prepare_cached(
+        "SELECT path, hash FROM vbase WHERE app = ?1 AND bucket = ?2 AND substr(path, 1, length(?3)) = ?3 \
+         AND path > ?4 AND (expires_at IS NULL OR expires_at > ?5) ORDER BY path LIMIT ?6",
+    )?;
+    let rows = stmt
+        .query_map(params![app_key(app), bucket, prefix, marker.unwrap_or(""), now_ms(), (limit + 1) as i64], |r| {
+            Ok(Entry { path: r.get(0)?, hash: r.get(1)? })
+        })?;
+    let mut data = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+    let next = if data.len() > limit {
+        data.truncate(limit);
+        data.last().map(|e| e.path.clone())
+    } else {
+        None
+    };
+    Ok(Listing { data, next })
+}
+
+/// Every live file of the workspace, for export: (app, bucket, path, file).
+pub fn all(db: &Db) -> Result<Vec<(String, String, String, File)>> {
+    let mut stmt = db.conn.prepare(
+        "SELECT app, bucket, path, data, content_type, gzip, hash, expires_at FROM vbase \
+         WHERE expires_at IS NULL OR expires_at > ?1 ORDER BY app, bucket, path",
+    )?;
+    let rows = stmt.query_map([now_ms()], |r| {
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            File {
+                data: r.get(3)?,
+                content_type: r.get(4)?,
+                gzip: r.get::<_, i64>(5)? != 0,
+                hash: r.get(6)?,
+                expires_at: r.get(7)?,
+            },
+        ))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+fn check_name(what: &str, name: &str) -> Result<()> {
+    if name.is_empty() || name.len() > 1024 || name.contains('\0') {
+        return Err(StoreError::bad_request(format!("VBase: invalid {what} `{name}`")));
+    }
+    Ok(())
+}
