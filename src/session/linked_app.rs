@@ -92,6 +92,7 @@ async fn run_once(
             return Ended::Unlinked;
         }
     };
+    let watching = start_watching(&linked, req.watch).await;
     let ok = match first_link(&mut linked).await {
         Ok(()) => true,
         Err(f) => {
@@ -111,7 +112,7 @@ async fn run_once(
         announce_ready(&mut linked, session).await;
     }
 
-    let renamed = watch_and_supervise(&mut linked, session, req.watch, unlink).await;
+    let renamed = watch_and_supervise(&mut linked, session, watching, unlink).await;
     stop(&mut linked, session, reg, renamed).await
 }
 
@@ -216,18 +217,30 @@ fn register(session: &Session, linked: &Linked) -> Registration {
 
 /// Saves, crashes, unlink: relinks on every batch of changes, restarts a crashed process with
 /// backoff. Returns whether manifest.json renamed the app.
-async fn watch_and_supervise(linked: &mut Linked, session: &Session, watch: bool, unlink: &CancellationToken) -> bool {
-    let watching = if watch {
-        match fswatch::start(&linked.app.root) {
-            Ok(w) => Some(w),
-            Err(e) => {
-                linked.terminal.status(Level::Warn, format!("{e:#}; linked once, not watching")).await;
-                None
-            }
+/// Starts watching the app folder (before the first build, so that a save made while it
+/// builds, or right after it failed, is not missed).
+async fn start_watching(
+    linked: &Linked,
+    watch: bool,
+) -> Option<(fswatch::Watch, mpsc::Receiver<Vec<fswatch::Change>>)> {
+    if !watch {
+        return None;
+    }
+    match fswatch::start(&linked.app.root) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            linked.terminal.status(Level::Warn, format!("{e:#}; linked once, not watching")).await;
+            None
         }
-    } else {
-        None
-    };
+    }
+}
+
+async fn watch_and_supervise(
+    linked: &mut Linked,
+    session: &Session,
+    watching: Option<(fswatch::Watch, mpsc::Receiver<Vec<fswatch::Change>>)>,
+    unlink: &CancellationToken,
+) -> bool {
     let (_watch, mut changes) = match watching {
         Some((w, rx)) => {
             linked.prepare_spare();

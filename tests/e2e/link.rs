@@ -582,17 +582,31 @@ fn a_terminal_that_does_not_read_never_gets_a_healthy_process_killed() {
     assert_eq!((c["delivered"].as_u64(), c["failed"].as_u64()), (Some(30), Some(0)), "{c}");
     assert!(alive(node), "the healthy Node.js process was killed");
     assert_eq!(env.node_processes("dev").first().copied(), Some(node));
-    // The reader comes back: it is told how much it missed.
-    let skipped = eventually("a skipped-lines notice", || {
-        let mut buf = vec![0u8; 1 << 20];
-        let n = std::io::Read::read(&mut out, &mut buf).ok()?;
-        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-        text.lines().find(|l| l.contains("log line(s) skipped: the terminal was not reading")).map(str::to_string)
+    // The reader comes back (a thread reads every line from now on): with the next log line,
+    // it is told how much it missed.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(out).map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
     });
-    assert!(skipped.contains("skipped"), "{skipped}");
+    let mut told = false;
+    let until = std::time::Instant::now() + WAIT;
+    let mut more = 0;
+    while !told && std::time::Instant::now() < until {
+        if more < 5 {
+            more += 1;
+            assert_eq!(env.run(&["events", "send", "talk"]).status.code(), Some(0));
+        }
+        while let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+            told |= line.contains("log line(s) skipped: the terminal was not reading");
+        }
+    }
+    assert!(told, "the reader was never told how many lines it missed");
     // SAFETY: signalling our own child.
     unsafe { libc::kill(link.id() as i32, libc::SIGINT) };
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
     let _ = link.wait();
     assert!(wait_gone(session));
 }
