@@ -358,7 +358,7 @@ impl Host {
             }
             said => return Err(Failure::Internal(anyhow!("unexpected message from Node.js: {said:?}"))),
         };
-        let Host { mut child, mut lines, mut write, routes_sock } = self;
+        let Host { child, mut lines, mut write, routes_sock } = self;
         let (tx, mut rx) = mpsc::channel::<String>(1024);
         tokio::spawn(async move {
             while let Some(line) = rx.recv().await {
@@ -396,26 +396,7 @@ impl Host {
                 }
             });
         }
-        // Supervisor: owns the child; on exit, fails what was in flight.
-        {
-            let (pending, exited, kill, reason) = (pending.clone(), exited.clone(), kill.clone(), exit_reason.clone());
-            tokio::spawn(async move {
-                let status = tokio::select! {
-                    s = child.wait() => s.ok(),
-                    _ = kill.cancelled() => {
-                        let _ = child.start_kill();
-                        child.wait().await.ok()
-                    }
-                };
-                let status = describe_status(status);
-                let why = format!("the Node.js process exited ({status})");
-                *reason.lock().unwrap() = Some(status);
-                for (_, reply) in pending.lock().unwrap().drain() {
-                    let _ = reply.send(Err(AttemptError { message: why.clone(), stack: None }));
-                }
-                exited.cancel();
-            });
-        }
+        supervise(child, pending.clone(), exited.clone(), kill.clone(), exit_reason.clone());
         Ok(Worker {
             loaded,
             tx,
@@ -428,6 +409,33 @@ impl Host {
             routes_sock,
         })
     }
+}
+
+/// The supervisor of a host process: owns the child; when it exits (or `kill` is cancelled and
+/// it is killed), records why, fails every attempt still in flight, and cancels `exited`.
+fn supervise(
+    mut child: tokio::process::Child,
+    pending: Pending,
+    exited: CancellationToken,
+    kill: CancellationToken,
+    reason: Arc<Mutex<Option<String>>>,
+) {
+    tokio::spawn(async move {
+        let status = tokio::select! {
+            s = child.wait() => s.ok(),
+            _ = kill.cancelled() => {
+                let _ = child.start_kill();
+                child.wait().await.ok()
+            }
+        };
+        let status = describe_status(status);
+        let why = format!("the Node.js process exited ({status})");
+        *reason.lock().unwrap() = Some(status);
+        for (_, reply) in pending.lock().unwrap().drain() {
+            let _ = reply.send(Err(AttemptError { message: why.clone(), stack: None }));
+        }
+        exited.cancel();
+    });
 }
 
 impl Worker {

@@ -18,8 +18,8 @@ const { handlerContext, log } = require('./logging')
 const { loaded } = require('./service')
 const { fillSettings } = require('./settings')
 
-const Koa = packages.load('koa')
-const Cookies = packages.load('cookies')
+// koa and cookies load with the first app that has routes (an app with events only never
+// pays for them at start).
 
 const hasOwn = (object, key) => Object.prototype.hasOwnProperty.call(object, key)
 const IOCTL_HEADER = /^x-ioctl-/i
@@ -31,16 +31,22 @@ const ROUTE = Symbol('ioctl.route')
  * request came over https (as in Koa); an explicit `secure: true` is allowed over plain http
  * too, which is all ioctl serves locally (the cookies package would throw).
  */
-class LocalCookies extends Cookies {
-  set(name, value, options) {
-    if (!options || !options.secure || this.secure) return super.set(name, value, options)
-    this.secure = true
-    try {
-      return super.set(name, value, options)
-    } finally {
-      this.secure = false
+let LocalCookies = null
+function localCookies() {
+  if (LocalCookies) return LocalCookies
+  const Cookies = packages.load('cookies')
+  LocalCookies = class LocalCookies extends Cookies {
+    set(name, value, options) {
+      if (!options || !options.secure || this.secure) return super.set(name, value, options)
+      this.secure = true
+      try {
+        return super.set(name, value, options)
+      } finally {
+        this.secure = false
+      }
     }
   }
+  return LocalCookies
 }
 
 /** Reads and removes ioctl's x-ioctl-* headers. */
@@ -132,6 +138,7 @@ function routeChain(service, routeId) {
 
 /** The Koa application every route runs in. */
 function createApp() {
+  const Koa = packages.load('koa')
   const app = new Koa({ proxy: true })
   // A body stream that fails (a missing file: 404) answers with the error.
   app.context.onerror = function onerror(err) {
@@ -148,7 +155,8 @@ function createApp() {
     ctx.params = route.params
     ctx.timings = {}
     ctx.metrics = {}
-    ctx.cookies = new LocalCookies(ctx.req, ctx.res, { keys: app.keys, secure: ctx.request.secure })
+    const Cookies = localCookies()
+    ctx.cookies = new Cookies(ctx.req, ctx.res, { keys: app.keys, secure: ctx.request.secure })
     try {
       ctx.clients = createClients(loaded.service, ctx.vtex)
       // Required on first use: apps without GraphQL never load graphql-js.
