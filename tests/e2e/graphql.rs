@@ -4,7 +4,6 @@
 //! `ioctl graphql`; ioctl.reader reaches it with AppGraphQLClient; a broken schema is a
 //! positioned diagnostic while the last good version keeps serving; the IDE in a real browser.
 
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::harness::*;
@@ -36,25 +35,6 @@ fn token(env: &Env) -> String {
     let record: Value =
         serde_json::from_str(&std::fs::read_to_string(env.home().join("sessions/local/dev.json")).unwrap()).unwrap();
     record["token"].as_str().unwrap().to_string()
-}
-
-/// One HTTP/1.1 request on a fresh connection: (status, lowercased head, body).
-fn http(url: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String, String) {
-    let addr = url.strip_prefix("http://").unwrap();
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    let mut req =
-        format!("{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {}\r\n", body.len());
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    req.push_str(body);
-    s.write_all(req.as_bytes()).unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let (head, body) = out.split_once("\r\n\r\n").unwrap();
-    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (status, head.to_ascii_lowercase(), body.to_string())
 }
 
 /// POSTs a query to ioctl.books with the session token (as another app would).

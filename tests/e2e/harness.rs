@@ -291,14 +291,6 @@ impl Env {
             Err(_) => panic!("{what}: last counts {}", last.borrow()),
         }
     }
-
-    #[allow(dead_code)]
-    fn settled_old(&self, n: u64) -> Value {
-        eventually(&format!("{n} deliveries to settle"), || {
-            let c = self.status()["counts"].clone();
-            (c["deliveries"] == n && c["in_flight"] == 0).then_some(c)
-        })
-    }
 }
 
 /// One HTTP/1.1 request on a fresh connection to `url` (`http://host:port`): (status, lower-cased head, body).

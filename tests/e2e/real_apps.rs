@@ -58,14 +58,8 @@ fn app(env: &Env, name: &str) -> std::path::PathBuf {
 }
 
 fn get(url: &str, path: &str) -> Value {
-    let addr = url.strip_prefix("http://").unwrap();
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    use std::io::{Read, Write};
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).unwrap();
-    let body = answer.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
-    serde_json::from_str(body.trim()).unwrap_or_else(|e| panic!("{e}: {answer}"))
+    let (_, _, body) = http(url, "GET", path, &[], "");
+    serde_json::from_str(body.trim()).unwrap_or_else(|e| panic!("{e}: {body}"))
 }
 
 #[test]
