@@ -26,6 +26,7 @@ const FILES: &[(&str, &str)] = &[
     ("host/typescript.js", include_str!("js/host/typescript.js")),
     ("host/routes.js", include_str!("js/host/routes.js")),
     ("host/platform.js", include_str!("js/host/platform.js")),
+    ("host/request_window.js", include_str!("js/host/request_window.js")),
     ("host/send_event.js", include_str!("js/host/send_event.js")),
     ("host/settings.js", include_str!("js/host/settings.js")),
     ("host/service.js", include_str!("js/host/service.js")),

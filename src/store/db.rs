@@ -78,7 +78,7 @@ pub struct Db {
 impl Db {
     pub fn open(path: &Path, kind: Kind) -> anyhow::Result<Db> {
         if let Some(dir) = path.parent() {
-            private_dirs(dir)?;
+            crate::protocol::record::private_dir(dir)?;
         }
         if !path.exists() {
             use std::os::unix::fs::OpenOptionsExt;
@@ -111,16 +111,4 @@ impl Db {
     pub fn conn(&self) -> &Connection {
         &self.conn
     }
-}
-
-/// Creates `dir` and its missing parents 0700.
-fn private_dirs(dir: &Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .with_context(|| format!("{}: cannot create folder", dir.display()))?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-        .with_context(|| format!("{}: cannot make it private (0700)", dir.display()))
 }

@@ -4,7 +4,7 @@
 // most MAX_IN_FLIGHT calls wait for their answer at once per process (ioctl's channel holds
 // more than that, so its reader never waits); further calls wait for a slot.
 
-const { Limiter } = require('../vtex-api/limiter')
+const { RequestWindow } = require('./request_window')
 
 const MAX_IN_FLIGHT = 64
 
@@ -12,35 +12,24 @@ class PlatformCalls {
   /** `send(message)` sends one message to ioctl. */
   constructor(send, maxInFlight = MAX_IN_FLIGHT) {
     this.send = send
-    this.slots = new Limiter(maxInFlight)
-    this.nextRequest = 1
-    /** request id -> {resolve, reject} of the calls waiting for their answer. */
-    this.awaiting = new Map()
+    this.window = new RequestWindow(maxInFlight)
   }
 
   /** Resolves with the call's value; rejects with {status, message}. */
   call(call) {
-    return this.slots.run(
-      () =>
-        new Promise((resolve, reject) => {
-          const request = this.nextRequest++
-          this.awaiting.set(request, { resolve, reject })
-          this.send({ type: 'platform', request, call })
-        }),
-    )
+    return this.window.open((request) => this.send({ type: 'platform', request, call }))
   }
 
   /** ioctl's answer to one call; it frees the call's slot. */
   onResult(result) {
-    const waiter = this.awaiting.get(result.request)
+    const waiter = this.window.take(result.request)
     if (!waiter) return
-    this.awaiting.delete(result.request)
     if (result.ok) waiter.resolve(result.value === undefined ? null : result.value)
     else waiter.reject(result.error || { status: 500, message: 'the platform call failed' })
   }
 
   get inFlight() {
-    return this.awaiting.size
+    return this.window.inFlight
   }
 }
 

@@ -4,7 +4,7 @@
 // calls wait for a slot, so an app firing events in a loop without awaiting them slows down to
 // the bus's pace instead of flooding ioctl (and its own memory) with messages.
 
-const { Limiter } = require('../vtex-api/limiter')
+const { RequestWindow } = require('./request_window')
 
 const MAX_IN_FLIGHT = 64
 
@@ -12,10 +12,7 @@ class EventSender {
   /** `writeLine(json)` sends one serialized message. */
   constructor(writeLine, maxInFlight = MAX_IN_FLIGHT) {
     this.writeLine = writeLine
-    this.slots = new Limiter(maxInFlight)
-    this.nextRequest = 1
-    /** request id -> {resolve, reject} of the calls waiting for their ack. */
-    this.awaitingAck = new Map()
+    this.window = new RequestWindow(maxInFlight)
   }
 
   /** Resolves with the event's id once ioctl has published it. */
@@ -29,28 +26,20 @@ class EventSender {
     // Serialized once, here; the request id is only known once a slot is free.
     const fields = `"subject":${JSON.stringify(subject == null ? '' : String(subject))},"key":${JSON.stringify(String(key))}`
     const rest = `${fields},"body":${bodyJson === undefined ? 'null' : bodyJson}}`
-    return this.slots.run(
-      () =>
-        new Promise((resolve, reject) => {
-          const request = this.nextRequest++
-          this.awaitingAck.set(request, { resolve, reject })
-          this.writeLine(`{"type":"send_event","request":${request},${rest}`)
-        }),
-    )
+    return this.window.open((request) => this.writeLine(`{"type":"send_event","request":${request},${rest}`))
   }
 
   /** ioctl's answer to one send_event; it frees the call's slot. */
   onAck(ack) {
-    const waiter = this.awaitingAck.get(ack.request)
+    const waiter = this.window.take(ack.request)
     if (!waiter) return
-    this.awaitingAck.delete(ack.request)
     if (ack.error != null) waiter.reject(new Error(String(ack.error)))
     else waiter.resolve(ack.event_id)
   }
 
   /** Calls holding a slot (sent, not yet acknowledged). */
   get inFlight() {
-    return this.awaitingAck.size
+    return this.window.inFlight
   }
 }
 

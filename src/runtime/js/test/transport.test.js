@@ -141,5 +141,5 @@ test('a body that is not JSON is refused without taking a slot', async () => {
   const cyclic = {}
   cyclic.self = cyclic
   await assert.rejects(sender.send('', 'k', cyclic), /the event body cannot be sent as JSON/)
-  assert.equal(sender.slots.running, 0)
+  assert.equal(sender.window.slots.running, 0)
 })
