@@ -23,6 +23,7 @@ const FILES: &[(&str, &str)] = &[
     ("host/graphql/serve.js", include_str!("js/host/graphql/serve.js")),
     ("host/logging.js", include_str!("js/host/logging.js")),
     ("host/modules.js", include_str!("js/host/modules.js")),
+    ("host/preload.js", include_str!("js/host/preload.js")),
     ("host/typescript.js", include_str!("js/host/typescript.js")),
     ("host/routes.js", include_str!("js/host/routes.js")),
     ("host/platform.js", include_str!("js/host/platform.js")),

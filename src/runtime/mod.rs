@@ -2,10 +2,12 @@
 //! app's built code under host.js with ioctl's stand-in for `@vtex/api`. ioctl talks to it
 //! over a unix socket (see `protocol`); its stdout and stderr become log lines.
 
+mod deps;
 mod install;
 pub mod protocol;
 pub mod stack;
 
+pub use deps::{DepsState, Preload, INSTALL_MARKERS};
 pub use install::{install_ide, install_runtime, Installed};
 
 use std::collections::HashMap;
@@ -149,6 +151,8 @@ pub struct Loaded {
     pub routes: Option<RoutesAt>,
     /// Whether the Service serves GraphQL (its schema built).
     pub graphql: bool,
+    /// What the next standby should preload.
+    pub preload: Vec<String>,
 }
 
 /// Where a host serves its routes: a unix socket only this user can open (or, from an older
@@ -209,7 +213,7 @@ static SOCKET_SEQ: AtomicU64 = AtomicU64::new(0);
 impl Worker {
     /// Starts Node on the built app and waits until it has loaded (or failed to).
     pub async fn start(spec: &Spec, runtime: &Installed, terminal: Terminal) -> Result<Worker, Failure> {
-        let host = Host::spawn(spec, runtime, &terminal, false).await?;
+        let host = Host::spawn(spec, runtime, &terminal, None).await?;
         host.finish(spec, terminal).await
     }
 }
@@ -222,11 +226,19 @@ pub struct Host {
     write: tokio::net::unix::OwnedWriteHalf,
     /// Where the host serves the app's routes; removed when the worker goes.
     routes_sock: PathBuf,
+    /// A standby's preloaded dependencies, as they were on disk when it started.
+    deps: Option<DepsState>,
 }
 
 impl Host {
-    /// Spawns host.js and waits for it to connect; a standby also waits for its `standby` line.
-    pub async fn spawn(spec: &Spec, runtime: &Installed, terminal: &Terminal, standby: bool) -> Result<Host, Failure> {
+    /// Spawns host.js and waits for it to connect; a standby (`Some`, with the packages to
+    /// preload) also waits for its `standby` line.
+    pub async fn spawn(
+        spec: &Spec,
+        runtime: &Installed,
+        terminal: &Terminal,
+        standby: Option<&Preload>,
+    ) -> Result<Host, Failure> {
         let other = Failure::Internal;
         // In the user's private socket folder (0700): nobody else can open, or pre-create, them.
         let name = format!("{}-{}", std::process::id(), SOCKET_SEQ.fetch_add(1, Ordering::Relaxed));
@@ -259,8 +271,9 @@ impl Host {
             // Its own process group: Ctrl-C in the terminal reaches ioctl, which stops it.
             .process_group(0)
             .kill_on_drop(true);
-        if standby {
+        if let Some(preload) = standby {
             command.env("IOCTL_STANDBY", "1");
+            command.env("IOCTL_PRELOAD", serde_json::to_string(&preload.files).unwrap_or_default());
         } else {
             command.env("IOCTL_ENTRY", &spec.entry);
         }
@@ -285,8 +298,9 @@ impl Host {
             Err(_) => return Err(other(anyhow!("Node.js did not connect within {} s", LOAD_TIMEOUT.as_secs()))),
         };
         let (read, write) = stream.into_split();
-        let mut host = Host { child, lines: BufReader::new(read).lines(), write, routes_sock };
-        if standby {
+        let deps = standby.map(|p| p.deps.clone());
+        let mut host = Host { child, lines: BufReader::new(read).lines(), write, routes_sock, deps };
+        if standby.is_some() {
             match host.next(spec, terminal).await? {
                 FromHost::Standby => {}
                 said => return Err(other(anyhow!("the standby Node.js said {said:?} before `standby`"))),
@@ -298,6 +312,11 @@ impl Host {
     /// Whether the process is still there (a standby may have died while waiting).
     pub fn alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Whether the dependencies this standby preloaded are still those on disk.
+    pub fn deps_current(&self, now: &DepsState) -> bool {
+        self.deps.as_ref().is_none_or(|d| d == now)
     }
 
     /// Loads the (freshly built) app into this standby host.
@@ -346,9 +365,18 @@ impl Host {
     /// Waits for `loaded` (or `load_error`), then runs the worker's tasks.
     async fn finish(mut self, spec: &Spec, terminal: Terminal) -> Result<Worker, Failure> {
         let loaded = match self.next(spec, &terminal).await? {
-            FromHost::Loaded { events, routes, bad_events, client_options, routes_port, routes_socket, graphql } => {
+            FromHost::Loaded {
+                events,
+                routes,
+                bad_events,
+                client_options,
+                routes_port,
+                routes_socket,
+                graphql,
+                preload,
+            } => {
                 let at = routes_socket.map(RoutesAt::Socket).or(routes_port.map(RoutesAt::Port));
-                Loaded { events, bad_events, route_ids: routes, client_options, routes: at, graphql }
+                Loaded { events, bad_events, route_ids: routes, client_options, routes: at, graphql, preload }
             }
             FromHost::LoadError { diagnostics: Some(found), .. } if !found.is_empty() => {
                 return Err(Failure::App(found.iter().map(|d| file_diagnostic(&spec.app_root, d)).collect()));
@@ -358,7 +386,7 @@ impl Host {
             }
             said => return Err(Failure::Internal(anyhow!("unexpected message from Node.js: {said:?}"))),
         };
-        let Host { child, mut lines, mut write, routes_sock } = self;
+        let Host { child, mut lines, mut write, routes_sock, .. } = self;
         let (tx, mut rx) = mpsc::channel::<String>(1024);
         tokio::spawn(async move {
             while let Some(line) = rx.recv().await {

@@ -30,6 +30,10 @@ pub enum FromHost {
         /// The Service declares `graphql` and its schema built: served on the routes socket.
         #[serde(default)]
         graphql: bool,
+        /// The packages the app required by name (and the runtime parts it used), for the
+        /// next standby to preload.
+        #[serde(default)]
+        preload: Vec<String>,
     },
     /// A warm standby host is up and waits for `load`.
     Standby,

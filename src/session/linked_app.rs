@@ -360,17 +360,21 @@ async fn stop(linked: &mut Linked, session: &Session, reg: Registration, renamed
 }
 
 impl Linked {
-    /// Starts a standby host in the background, unless one is ready.
+    /// Starts a standby host in the background, unless one is ready. It preloads the packages
+    /// the live version required; one whose dependencies changed on disk since is replaced.
     fn prepare_spare(&self) {
         let (slot, spec, installed, terminal) =
             (self.spare.clone(), self.spec.clone(), self.runtime.clone(), self.terminal.clone());
+        let files = self.worker.borrow().as_ref().map(|w| w.loaded.preload.clone()).unwrap_or_default();
         self.tracker.spawn(async move {
             let mut held = slot.lock().await;
-            if held.as_mut().is_some_and(Host::alive) {
+            let deps = runtime::DepsState::read(&spec.node_dir);
+            if held.as_mut().is_some_and(|h| h.alive() && h.deps_current(&deps)) {
                 return;
             }
+            let preload = runtime::Preload { files, deps };
             // A failed standby is not worth reporting: the next relink starts cold and says why.
-            *held = Host::spawn(&spec, &installed, &terminal, true).await.ok();
+            *held = Host::spawn(&spec, &installed, &terminal, Some(&preload)).await.ok();
         });
     }
 }
@@ -479,7 +483,9 @@ async fn link_once(linked: &mut Linked) -> Result<Worker, Failure> {
 
 async fn start_worker(linked: &Linked) -> Result<Worker, Failure> {
     // A warm standby when one is ready, else (or if it turns out dead) a cold start.
-    let spare = linked.spare.try_lock().ok().and_then(|mut s| s.take());
+    // A standby whose preloaded dependencies changed on disk (npm install) is dropped.
+    let deps = runtime::DepsState::read(&linked.spec.node_dir);
+    let spare = linked.spare.try_lock().ok().and_then(|mut s| s.take()).filter(|h| h.deps_current(&deps));
     let (spec, terminal) = (&linked.spec, linked.terminal.clone());
     let worker = match spare {
         Some(host) => match host.load(spec, terminal.clone()).await {

@@ -1,6 +1,7 @@
 //! Watching the app folder: the notify callback only forwards paths; an async task collects
 //! them until a quiet window passes and hands over one batch of changes per burst of saves.
-//! node_modules, ioctl's .ioctl output, dot-folders and editor temp files are ignored.
+//! node_modules (but for the marker files an install rewrites), ioctl's .ioctl output,
+//! dot-folders and editor temp files are ignored.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -12,6 +13,22 @@ use tokio::sync::mpsc;
 
 /// Quiet time after the last file event before a batch is handed over.
 pub const QUIET: Duration = Duration::from_millis(20);
+
+/// Quiet time after an event that completes a save (the file closed after writing, renamed
+/// into place, or removed): what else belongs to the same save follows within microseconds.
+pub const QUIET_AFTER_SAVE: Duration = Duration::from_millis(4);
+
+/// Whether `kind` ends a save, rather than being part of one still going on.
+fn completes_save(kind: &notify::EventKind) -> bool {
+    use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
+    use notify::EventKind::{Access, Modify, Remove};
+    matches!(
+        kind,
+        Access(AccessKind::Close(AccessMode::Write))
+            | Modify(ModifyKind::Name(RenameMode::To | RenameMode::Both))
+            | Remove(_)
+    )
+}
 
 /// One changed file, relative to the app root.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -27,15 +44,17 @@ pub struct Watch {
 
 /// Starts watching `root`; batches of changes arrive on the returned receiver.
 pub fn start(root: &Path) -> anyhow::Result<(Watch, mpsc::Receiver<Vec<Change>>)> {
-    let (raw_tx, mut raw_rx) = mpsc::channel::<PathBuf>(4096);
+    let (raw_tx, mut raw_rx) = mpsc::channel::<Seen>(4096);
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
         if let Ok(event) = res {
-            if matches!(event.kind, notify::EventKind::Access(_)) {
+            let complete = completes_save(&event.kind);
+            if matches!(event.kind, notify::EventKind::Access(_)) && !complete {
                 return;
             }
-            for p in event.paths {
+            let created = matches!(event.kind, notify::EventKind::Create(_));
+            for path in event.paths {
                 // Blocks notify's thread if the collector is behind: backpressure, not loss.
-                let _ = raw_tx.blocking_send(p);
+                let _ = raw_tx.blocking_send(Seen { path, complete, created });
             }
         }
     })
@@ -46,23 +65,7 @@ pub fn start(root: &Path) -> anyhow::Result<(Watch, mpsc::Receiver<Vec<Change>>)
     let root = root.to_path_buf();
     tokio::spawn(async move {
         while let Some(first) = raw_rx.recv().await {
-            let mut paths = BTreeSet::from([first]);
-            loop {
-                match tokio::time::timeout(QUIET, raw_rx.recv()).await {
-                    Ok(Some(p)) => {
-                        paths.insert(p);
-                    }
-                    Ok(None) => break,
-                    Err(_) => break, // quiet window passed
-                }
-            }
-            let batch: Vec<Change> = paths
-                .into_iter()
-                .filter_map(|p| {
-                    let rel = p.strip_prefix(&root).ok()?.to_path_buf();
-                    (!ignored(&rel) && !p.is_dir()).then(|| Change { deleted: !p.exists(), path: rel })
-                })
-                .collect();
+            let batch = collect_batch(&root, first, &mut raw_rx).await;
             if !batch.is_empty() && tx.send(batch).await.is_err() {
                 break;
             }
@@ -71,11 +74,53 @@ pub fn start(root: &Path) -> anyhow::Result<(Watch, mpsc::Receiver<Vec<Change>>)
     Ok((Watch { _watcher: watcher }, rx))
 }
 
+/// One file event, as the collector needs it.
+struct Seen {
+    path: PathBuf,
+    /// The event completes a save (see [`completes_save`]).
+    complete: bool,
+    /// The file was created.
+    created: bool,
+}
+
+/// The events of one burst of saves, from `first` until a quiet window passes, as changes.
+/// A file created and gone again within the burst (`sed -i`'s temp file, renamed over the
+/// real one) is no change.
+async fn collect_batch(root: &Path, first: Seen, raw_rx: &mut mpsc::Receiver<Seen>) -> Vec<Change> {
+    let mut created = BTreeSet::new();
+    let mut paths = BTreeSet::new();
+    let mut next = Some(first);
+    while let Some(seen) = next.take() {
+        if seen.created {
+            created.insert(seen.path.clone());
+        }
+        paths.insert(seen.path);
+        let quiet = if seen.complete { QUIET_AFTER_SAVE } else { QUIET };
+        // None: the quiet window passed, or the watcher is gone.
+        next = tokio::time::timeout(quiet, raw_rx.recv()).await.ok().flatten();
+    }
+    paths
+        .into_iter()
+        .filter_map(|p| {
+            let rel = p.strip_prefix(root).ok()?.to_path_buf();
+            let deleted = !p.exists();
+            let transient = deleted && created.contains(&p);
+            (!ignored(&rel) && !p.is_dir() && !transient).then_some(Change { deleted, path: rel })
+        })
+        .collect()
+}
+
 /// Paths a save of the user's never touches: dependencies, ioctl's output, VCS, editor files.
 pub fn ignored(rel: &Path) -> bool {
     let parts: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
     if parts.is_empty() {
         return true;
+    }
+    // An install (npm, yarn, pnpm) rewrites one of these last: the app's dependencies changed.
+    if let [node, modules, marker] = parts.as_slice() {
+        if node == "node" && modules == "node_modules" && crate::runtime::INSTALL_MARKERS.contains(&marker.as_str()) {
+            return false;
+        }
     }
     if parts.iter().any(|p| p == "node_modules" || p.starts_with('.')) {
         return true;
@@ -96,6 +141,8 @@ mod tests {
     #[test]
     fn ignores_what_is_not_source() {
         assert!(ignored(Path::new("node/node_modules/x/index.js")));
+        assert!(!ignored(Path::new("node/node_modules/.package-lock.json")), "npm install relinks");
+        assert!(ignored(Path::new("node/node_modules/x/.package-lock.json")));
         assert!(ignored(Path::new("node/.ioctl/build/index.js")));
         assert!(ignored(Path::new(".git/index")));
         assert!(ignored(Path::new("node/index.ts~")));
@@ -116,6 +163,11 @@ mod tests {
             std::fs::write(root.join("node/a.ts"), format!("export const a = {i}\n")).unwrap();
         }
         std::fs::write(root.join("node/.a.ts.swp"), "x").unwrap();
+        let batch = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.unwrap().unwrap();
+        assert_eq!(batch, vec![Change { path: PathBuf::from("node/a.ts"), deleted: false }]);
+        // sed -i: a temp file written, then renamed over the real one.
+        std::fs::write(root.join("node/sedAb12Cd"), "export const a = 'sed'\n").unwrap();
+        std::fs::rename(root.join("node/sedAb12Cd"), root.join("node/a.ts")).unwrap();
         let batch = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.unwrap().unwrap();
         assert_eq!(batch, vec![Change { path: PathBuf::from("node/a.ts"), deleted: false }]);
         std::fs::remove_file(root.join("node/a.ts")).unwrap();

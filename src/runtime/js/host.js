@@ -125,7 +125,9 @@ function onMessage(message) {
 
 /**
  * Standby: do now what `load` would otherwise pay for. Nothing here may touch the app's files
- * (the next build lands in the same folder, and require's cache must not hold it).
+ * (the next build lands in the same folder, and require's cache must not hold it); its
+ * dependencies, which a save does not change, it loads (ioctl drops a standby whose
+ * dependencies changed on disk).
  */
 async function prewarm() {
   // Lazily loaded internals apps use: fetch/undici (ExternalClient), the source-map-aware
@@ -136,6 +138,8 @@ async function prewarm() {
   new URL('http://127.0.0.1/?a=1')
   querystring.parse('a=1&a=2')
   randomId()
+  // The packages the previous version of the app loaded (IOCTL_PRELOAD, a JSON array).
+  require('./host/preload').preload(env.IOCTL_PRELOAD, env.IOCTL_APP_ROOT)
   try {
     await routes.start()
   } catch {

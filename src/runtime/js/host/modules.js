@@ -10,6 +10,7 @@ const Module = require('node:module')
 const fs = require('node:fs')
 const path = require('node:path')
 const packages = require('../packages')
+const preload = require('./preload')
 
 // Real path: the redirected requests and the host's own require share one module instance.
 const VTEX_API_FILE = fs.realpathSync(path.join(__dirname, '..', 'vtex-api', 'index.js'))
@@ -81,7 +82,14 @@ function sharedPackage(request) {
 
 function install() {
   const resolveFilename = Module._resolveFilename
+  const appRoot = process.env.IOCTL_APP_ROOT
   Module._resolveFilename = function resolveForApp(request, ...rest) {
+    const resolved = resolveRequest.call(this, request, rest)
+    preload.noteRequest(request, rest[0], resolved, appRoot)
+    return resolved
+  }
+
+  function resolveRequest(request, rest) {
     if (request === '@vtex/api' || request.startsWith('@vtex/api/')) return VTEX_API_FILE
     if (request === '@vtex/clients' || request.startsWith('@vtex/clients/')) return VTEX_CLIENTS_FILE
     if (sharedPackage(request)) return packages.resolve(request)

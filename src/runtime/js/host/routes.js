@@ -17,6 +17,7 @@ const { errorCode, errorInfo, errorStatus } = require('./errors')
 const { handlerContext, log } = require('./logging')
 const { loaded } = require('./service')
 const { fillSettings } = require('./settings')
+const preload = require('./preload')
 
 // koa and cookies load with the first app that has routes (an app with events only never
 // pays for them at start).
@@ -139,6 +140,9 @@ function routeChain(service, routeId) {
 /** The Koa application every route runs in. */
 function createApp() {
   const Koa = packages.load('koa')
+  // The next standby loads Koa and cookies before its app, as this host did for its own.
+  preload.note(packages.resolve('koa'))
+  preload.note(packages.resolve('cookies'))
   const app = new Koa({ proxy: true })
   // A body stream that fails (a missing file: 404) answers with the error.
   app.context.onerror = function onerror(err) {

@@ -6,6 +6,7 @@ const path = require('node:path')
 const vtexApi = require('../vtex-api')
 const { errorInfo } = require('./errors')
 const { log } = require('./logging')
+const preload = require('./preload')
 
 /**
  * The loaded Service, and 'waiting' (standby, no `load` yet) | 'loading' | 'loaded' | 'failed';
@@ -18,6 +19,8 @@ function graphqlSchema(config) {
   if (!config.graphql) return null
   // Loaded on demand: apps without GraphQL never pay for graphql-js.
   const { buildSchema } = require('./graphql/schema')
+  preload.note(require.resolve('./graphql/schema'))
+  preload.note(require.resolve('./graphql/serve'))
   return buildSchema(path.dirname(process.cwd()), config.graphql, (message) => log('warn', message))
 }
 
@@ -133,6 +136,7 @@ async function loadService(entry, { send, routes, onFailed }) {
     routes.stop()
   }
   loaded.state = 'loaded'
+  answer.preload = preload.list()
   send(answer)
 }
 
