@@ -270,6 +270,9 @@ pub enum MasterdataCommand {
         /// field ASC|DESC
         #[arg(long)]
         sort: Option<String>,
+        /// Only documents that match this schema of the entity (fields default to its v-default-fields)
+        #[arg(long, value_name = "NAME")]
+        schema: Option<String>,
         /// Page (from 1)
         #[arg(long, default_value_t = 1)]
         page: usize,

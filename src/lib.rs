@@ -144,8 +144,8 @@ mod storage {
     pub fn masterdata(c: MasterdataCommand) -> anyhow::Result<ExitCode> {
         use client::masterdata;
         match c {
-            MasterdataCommand::Search { entity, where_, fields, sort, page, page_size, scope, json } => {
-                let search = masterdata::Search { entity, where_, fields, sort, page, page_size, json };
+            MasterdataCommand::Search { entity, where_, fields, sort, schema, page, page_size, scope, json } => {
+                let search = masterdata::Search { entity, where_, fields, sort, schema, page, page_size, json };
                 scoped(&scope, |s| masterdata::search(s, &search))
             }
             MasterdataCommand::Import { entity, file, scope } => {

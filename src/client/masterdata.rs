@@ -15,6 +15,7 @@ pub struct Search {
     pub where_: Option<String>,
     pub fields: Option<String>,
     pub sort: Option<String>,
+    pub schema: Option<String>,
     pub page: usize,
     pub page_size: usize,
     pub json: bool,
@@ -28,6 +29,7 @@ pub fn search(scope: &Scope, s: &Search) -> anyhow::Result<ExitCode> {
         fields: s.fields.iter().cloned().collect(),
         where_: s.where_.clone(),
         sort: s.sort.clone(),
+        schema: s.schema.clone(),
     };
     let (data, total) = match masterdata::search(&mut lock(&db), &q, s.page, s.page_size) {
         Ok(found) => found,

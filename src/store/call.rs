@@ -100,6 +100,9 @@ pub enum MasterdataCall {
         where_: Option<String>,
         #[serde(default)]
         sort: Option<String>,
+        /// Only documents that match this schema of the entity.
+        #[serde(default)]
+        schema: Option<String>,
         page: usize,
         page_size: usize,
     },
@@ -111,6 +114,8 @@ pub enum MasterdataCall {
         where_: Option<String>,
         #[serde(default)]
         sort: Option<String>,
+        #[serde(default)]
+        schema: Option<String>,
         #[serde(default)]
         size: Option<usize>,
         #[serde(default)]
@@ -203,16 +208,16 @@ impl Store {
             }
             MasterdataCall::GetDocument { data_entity, id, fields } => masterdata::get(&db, &data_entity, &id, &fields),
             MasterdataCall::DeleteDocument { data_entity, id } => {
-                masterdata::delete(&db, &data_entity, &id)?;
+                masterdata::delete(&mut db, &data_entity, &id)?;
                 Ok(Value::Null)
             }
-            MasterdataCall::SearchDocuments { data_entity, fields, where_, sort, page, page_size } => {
-                let q = Query { entity: data_entity, fields, where_, sort };
+            MasterdataCall::SearchDocuments { data_entity, fields, where_, sort, schema, page, page_size } => {
+                let q = Query { entity: data_entity, fields, where_, sort, schema };
                 let (data, total) = masterdata::search(&mut db, &q, page, page_size)?;
                 Ok(json!({ "data": data, "total": total }))
             }
-            MasterdataCall::ScrollDocuments { data_entity, fields, where_, sort, size, md_token } => {
-                let q = Query { entity: data_entity, fields, where_, sort };
+            MasterdataCall::ScrollDocuments { data_entity, fields, where_, sort, schema, size, md_token } => {
+                let q = Query { entity: data_entity, fields, where_, sort, schema };
                 let (token, data) = masterdata::scroll(&mut db, &q, size.unwrap_or(100), md_token.as_deref())?;
                 Ok(json!({ "mdToken": token, "data": data }))
             }

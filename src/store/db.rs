@@ -11,7 +11,7 @@ use rusqlite::Connection;
 /// How long a writer waits for another process's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// App settings and VBase of one account/workspace.
     Workspace,
@@ -59,6 +59,15 @@ CREATE TABLE IF NOT EXISTS schemas (
   body TEXT NOT NULL,
   PRIMARY KEY (entity, name)
 ) WITHOUT ROWID;
+-- Which documents match which schemas of their entity (a search with `schema` returns only
+-- those): kept by every document write and delete and by every schema save; filled from the
+-- documents the first time a file gets this table (see `Db::open`).
+CREATE TABLE IF NOT EXISTS schema_members (
+  entity TEXT NOT NULL,
+  id TEXT NOT NULL,
+  schema TEXT NOT NULL,
+  PRIMARY KEY (entity, id, schema)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS scrolls (
   token TEXT PRIMARY KEY,
   query TEXT NOT NULL,
@@ -96,12 +105,32 @@ impl Db {
         let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         anyhow::ensure!(mode.eq_ignore_ascii_case("wal"), "{}: cannot use WAL mode (got {mode})", path.display());
         conn.execute_batch("PRAGMA synchronous=FULL;")?;
-        let tables = match kind {
-            Kind::Workspace => WORKSPACE_TABLES,
-            Kind::MasterData => MASTERDATA_TABLES,
-        };
-        conn.execute_batch(tables).with_context(|| format!("{}: cannot create its tables", path.display()))?;
-        Ok(Db { conn, path: path.to_path_buf(), indexed: Default::default() })
+        let mut db = Db { conn, path: path.to_path_buf(), indexed: Default::default() };
+        db.create_tables(kind).with_context(|| format!("{}: cannot create its tables", path.display()))?;
+        Ok(db)
+    }
+
+    /// Creates the tables a file lacks. A Master Data file made before `schema_members`
+    /// existed gets it filled from its documents and schemas, in one write transaction, so
+    /// two processes opening such a file at once do not both fill it. (Once the table is
+    /// there, opening takes no write lock.)
+    fn create_tables(&mut self, kind: Kind) -> anyhow::Result<()> {
+        if kind == Kind::Workspace {
+            self.conn.execute_batch(WORKSPACE_TABLES)?;
+            return Ok(());
+        }
+        if has_members(&self.conn)? {
+            self.conn.execute_batch(MASTERDATA_TABLES)?;
+            return Ok(());
+        }
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let filled = has_members(&tx)?;
+        tx.execute_batch(MASTERDATA_TABLES)?;
+        if !filled {
+            super::masterdata::rebuild_members(&tx).map_err(|e| anyhow::anyhow!("filling schema_members: {e}"))?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     pub fn path(&self) -> &Path {
@@ -111,4 +140,18 @@ impl Db {
     pub fn conn(&self) -> &Connection {
         &self.conn
     }
+}
+
+fn has_members(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row("SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'schema_members'", [], |r| {
+        r.get(0)
+    })
+}
+
+/// A database of `kind` in a fresh temporary folder (removed when the folder is dropped).
+#[cfg(test)]
+pub(crate) fn temp(kind: Kind) -> (tempfile::TempDir, Db) {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let db = Db::open(&dir.path().join("test.sqlite"), kind).expect("a test database");
+    (dir, db)
 }

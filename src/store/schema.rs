@@ -21,18 +21,41 @@ impl std::fmt::Display for Invalid {
     }
 }
 
+/// A compiled schema, to check many values against it (a search's schema filter checks every
+/// document of an entity when the schema changes).
+pub struct Compiled {
+    schemas: boon::Schemas,
+    index: boon::SchemaIndex,
+}
+
+impl Compiled {
+    pub fn new(schema: &Value) -> Result<Compiled, Invalid> {
+        const URL: &str = "file:///ioctl/schema.json";
+        let mut schemas = boon::Schemas::new();
+        let mut compiler = boon::Compiler::new();
+        compiler.add_resource(URL, schema.clone()).map_err(|e| Invalid::Schema(e.to_string()))?;
+        let index = compiler.compile(URL, &mut schemas).map_err(|e| Invalid::Schema(e.to_string()))?;
+        Ok(Compiled { schemas, index })
+    }
+
+    /// Checks `value` against the schema.
+    pub fn check(&self, value: &Value) -> Result<(), Invalid> {
+        self.schemas.validate(value, self.index).map_err(|e| {
+            let mut leaves = Vec::new();
+            collect_leaves(&e, &mut leaves);
+            Invalid::Value(leaves.join("; "))
+        })
+    }
+
+    /// Whether `value` matches the schema.
+    pub fn accepts(&self, value: &Value) -> bool {
+        self.schemas.validate(value, self.index).is_ok()
+    }
+}
+
 /// Checks `value` against `schema`.
 pub fn validate(schema: &Value, value: &Value) -> Result<(), Invalid> {
-    const URL: &str = "file:///ioctl/schema.json";
-    let mut schemas = boon::Schemas::new();
-    let mut compiler = boon::Compiler::new();
-    compiler.add_resource(URL, schema.clone()).map_err(|e| Invalid::Schema(e.to_string()))?;
-    let index = compiler.compile(URL, &mut schemas).map_err(|e| Invalid::Schema(e.to_string()))?;
-    schemas.validate(value, index).map_err(|e| {
-        let mut leaves = Vec::new();
-        collect_leaves(&e, &mut leaves);
-        Invalid::Value(leaves.join("; "))
-    })
+    Compiled::new(schema)?.check(value)
 }
 
 fn collect_leaves(e: &boon::ValidationError, out: &mut Vec<String>) {

@@ -169,13 +169,56 @@ pub fn import(store: &Store, dir: &Path) -> anyhow::Result<Counts> {
 }
 
 /// Clears the workspace's settings and VBase files and the account's Master Data (documents,
-/// schemas, scrolls). Rows are deleted, not files, so a running session's connections stay good.
+/// schemas and which documents match them, scrolls). Rows are deleted, not files, so a running session's connections stay good.
 pub fn reset(store: &Store) -> anyhow::Result<()> {
     let ws = store.workspace()?;
     lock(&ws).conn.execute_batch("BEGIN IMMEDIATE; DELETE FROM settings; DELETE FROM vbase; COMMIT;")?;
     let md = store.masterdata()?;
-    lock(&md)
-        .conn
-        .execute_batch("BEGIN IMMEDIATE; DELETE FROM documents; DELETE FROM schemas; DELETE FROM scrolls; COMMIT;")?;
+    lock(&md).conn.execute_batch(
+        "BEGIN IMMEDIATE; DELETE FROM documents; DELETE FROM schemas; DELETE FROM schema_members; \
+         DELETE FROM scrolls; COMMIT;",
+    )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Location;
+    use serde_json::json;
+
+    /// The ids a search under schema `v1` of `reviews` returns, and its total.
+    fn under_v1(store: &Store) -> (Vec<String>, u64) {
+        let md = store.masterdata().unwrap();
+        let q = masterdata::Query { entity: "reviews".into(), schema: Some("v1".into()), ..Default::default() };
+        let (docs, total) = masterdata::search(&mut lock(&md), &q, 1, 10).unwrap();
+        (docs.iter().map(|d| d["id"].as_str().unwrap().to_string()).collect(), total)
+    }
+
+    #[test]
+    fn reset_and_import_keep_which_documents_match_a_schema() {
+        let home = tempfile::tempdir().unwrap();
+        let store = Store::new(Location::new(home.path(), "acc", "dev"));
+        {
+            let md = store.masterdata().unwrap();
+            let mut md = lock(&md);
+            let body = json!({"type": "object", "required": ["rating"]});
+            masterdata::put_schema(&mut md, "reviews", "v1", &body).unwrap();
+            masterdata::import(&mut md, "reviews", &[json!({"id": "a", "rating": 1}), json!({"id": "b"})]).unwrap();
+        }
+        assert_eq!(under_v1(&store), (vec!["a".to_string()], 1));
+        let snap = home.path().join("snap");
+        assert_eq!(export(&store, &snap).unwrap().schemas, 1);
+
+        reset(&store).unwrap();
+        let left: i64 = lock(&store.masterdata().unwrap())
+            .conn
+            .query_row("SELECT count(*) FROM schema_members", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(left, 0, "reset forgets the memberships with the documents");
+
+        let counts = import(&store, &snap).unwrap();
+        assert_eq!((counts.documents, counts.schemas), (2, 1));
+        assert_eq!(under_v1(&store), (vec!["a".to_string()], 1));
+    }
 }

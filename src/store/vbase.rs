@@ -203,3 +203,95 @@ fn check_name(what: &str, name: &str) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::db::{temp, Kind};
+
+    fn plain(data: &[u8]) -> Save<'_> {
+        Save { data, content_type: "application/json", gzip: false, ttl: None, if_match: None }
+    }
+
+    /// Makes a file's `ttl` run out now, rather than sleeping until it does.
+    fn expire(db: &Db, path: &str) {
+        db.conn.execute("UPDATE vbase SET expires_at = ?1 WHERE path = ?2", params![now_ms() - 1, path]).unwrap();
+    }
+
+    #[test]
+    fn saved_files_read_back_per_app_and_missing_ones_are_404() {
+        let (_dir, mut db) = temp(Kind::Workspace);
+        let hash = save(&mut db, "acme.app@1.2.3", "b", "k.json", &plain(br#"{"a":1}"#)).unwrap();
+        let f = get(&db, "acme.app", "b", "k.json").unwrap();
+        assert_eq!(
+            (f.data.as_slice(), f.content_type.as_str(), f.hash.as_str()),
+            (&br#"{"a":1}"#[..], "application/json", hash.as_str())
+        );
+        // A JSON `null` is a file like any other, not a missing one.
+        save(&mut db, "acme.app", "b", "null.json", &plain(b"null")).unwrap();
+        assert_eq!(get(&db, "acme.app", "b", "null.json").unwrap().data, b"null");
+        let e = get(&db, "acme.other", "b", "k.json").unwrap_err();
+        assert_eq!((e.status, e.message.as_str()), (404, "VBase: no file `k.json` in bucket `b`"));
+        delete(&db, "acme.app", "b", "k.json").unwrap();
+        assert_eq!(get(&db, "acme.app", "b", "k.json").unwrap_err().status, 404);
+        assert_eq!(delete(&db, "acme.app", "b", "k.json").unwrap_err().status, 404);
+        assert_eq!(save(&mut db, "acme.app", "", "k", &plain(b"1")).unwrap_err().status, 400);
+    }
+
+    #[test]
+    fn if_match_saves_only_over_the_hash_it_names() {
+        let (_dir, mut db) = temp(Kind::Workspace);
+        let first = save(&mut db, "acme.app", "b", "k", &plain(b"1")).unwrap();
+        let second = save(&mut db, "acme.app", "b", "k", &Save { if_match: Some(&first), ..plain(b"2") }).unwrap();
+        assert_ne!(first, second);
+        let stale = save(&mut db, "acme.app", "b", "k", &Save { if_match: Some(&first), ..plain(b"3") }).unwrap_err();
+        assert_eq!(stale.status, 409);
+        assert!(stale.message.contains(&format!("ifMatch {first}, the file is at hash {second}")), "{}", stale.message);
+        assert_eq!(get(&db, "acme.app", "b", "k").unwrap().data, b"2", "a refused save changes nothing");
+        let quoted = format!("\"{second}\"");
+        save(&mut db, "acme.app", "b", "k", &Save { if_match: Some(&quoted), ..plain(b"4") }).unwrap();
+        let missing = save(&mut db, "acme.app", "b", "new", &Save { if_match: Some(&first), ..plain(b"1") });
+        assert!(missing.unwrap_err().message.contains("the file is missing"));
+    }
+
+    #[test]
+    fn a_file_past_its_ttl_reads_as_missing_and_is_not_listed() {
+        let (_dir, mut db) = temp(Kind::Workspace);
+        save(&mut db, "acme.app", "b", "short", &Save { ttl: Some(60.0), ..plain(b"1") }).unwrap();
+        save(&mut db, "acme.app", "b", "kept", &plain(b"1")).unwrap();
+        let f = get(&db, "acme.app", "b", "short").unwrap();
+        assert!(f.expires_at.is_some_and(|t| t > now_ms() + 59_000), "{:?}", f.expires_at);
+        expire(&db, "short");
+        let paths: Vec<String> =
+            list(&db, "acme.app", "b", "", None, None).unwrap().data.into_iter().map(|e| e.path).collect();
+        assert_eq!(paths, ["kept"]);
+        assert_eq!(get(&db, "acme.app", "b", "short").unwrap_err().status, 404);
+        let left: i64 = db.conn.query_row("SELECT count(*) FROM vbase", [], |r| r.get(0)).unwrap();
+        assert_eq!(left, 1, "reading an expired file removes it");
+        for bad in [0.0, -1.0, f64::NAN] {
+            let e = save(&mut db, "acme.app", "b", "x", &Save { ttl: Some(bad), ..plain(b"1") }).unwrap_err();
+            assert_eq!(e.status, 400, "ttl {bad}");
+        }
+    }
+
+    #[test]
+    fn listings_page_in_path_order_with_next_and_limit() {
+        let (_dir, mut db) = temp(Kind::Workspace);
+        for p in ["a/3", "a/1", "b/1", "a/5", "a/2", "a/4"] {
+            save(&mut db, "acme.app", "b", p, &plain(p.as_bytes())).unwrap();
+        }
+        let page = |next: Option<&str>| list(&db, "acme.app", "b", "a/", next, Some(2)).unwrap();
+        let paths = |l: &Listing| l.data.iter().map(|e| e.path.clone()).collect::<Vec<_>>();
+        let first = page(None);
+        assert_eq!((paths(&first), first.next.as_deref()), (vec!["a/1".to_string(), "a/2".into()], Some("a/2")));
+        let second = page(first.next.as_deref());
+        assert_eq!((paths(&second), second.next.as_deref()), (vec!["a/3".to_string(), "a/4".into()], Some("a/4")));
+        let last = page(second.next.as_deref());
+        assert_eq!((paths(&last), last.next), (vec!["a/5".to_string()], None));
+        let exact = list(&db, "acme.app", "b", "", None, Some(6)).unwrap();
+        assert_eq!((exact.data.len(), exact.next), (6, None), "no `next` when the page holds the rest");
+        assert_eq!(list(&db, "acme.app", "b", "", None, None).unwrap().data.len(), 6);
+        assert_eq!(list(&db, "acme.app", "b", "", None, Some(0)).unwrap_err().status, 400);
+        assert_eq!(list(&db, "acme.app", "b", "", None, Some(LIST_MAX + 1)).unwrap_err().status, 400);
+    }
+}

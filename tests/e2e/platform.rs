@@ -422,6 +422,63 @@ fn masterdata_documents_search_where_grammar_pagination_scroll_and_schemas() {
 }
 
 #[test]
+fn masterdata_search_under_a_schema_returns_only_matching_documents_in_handlers_and_the_cli() {
+    let env = Env::new();
+    let app = fixture(&env, "app");
+    let (mut link, url) = link(&env, &app, &[]);
+    let md = |method: &str, args: Value| call(&url, "masterdata", method, json!([args]));
+    let body = json!({"type": "object", "required": ["rating"], "v-default-fields": ["id", "rating"]});
+    ok(md("createOrUpdateSchema", json!({"dataEntity": "reviews", "schemaName": "v1", "schemaBody": body})));
+    for (id, rating) in [("a", Some(5)), ("b", None), ("c", Some(3)), ("d", None), ("e", Some(1))] {
+        let mut fields = json!({"id": id, "text": format!("review {id}")});
+        if let Some(r) = rating {
+            fields["rating"] = json!(r);
+        }
+        ok(md("createDocument", json!({"dataEntity": "reviews", "fields": fields})));
+    }
+
+    // Only documents that match v1, counted in the total; no fields named: v1's v-default-fields.
+    let page = ok(md(
+        "searchDocumentsWithPaginationInfo",
+        json!({"dataEntity": "reviews", "schema": "v1", "pagination": {"page": 1, "pageSize": 2}}),
+    ));
+    assert_eq!(page["data"], json!([{"id": "a", "rating": 5}, {"id": "c", "rating": 3}]));
+    assert_eq!(page["pagination"], json!({"page": 1, "pageSize": 2, "total": 3}));
+    let all = ok(md(
+        "searchDocuments",
+        json!({"dataEntity": "reviews", "fields": ["id"], "pagination": {"page": 1, "pageSize": 10}}),
+    ));
+    assert_eq!(all.as_array().unwrap().len(), 5, "without a schema, every document: {all}");
+    // A document that stops matching leaves the search; one that starts matching joins it.
+    ok(md("updatePartialDocument", json!({"dataEntity": "reviews", "id": "b", "fields": {"rating": 2}})));
+    ok(md("updateEntireDocument", json!({"dataEntity": "reviews", "id": "a", "fields": {"text": "no rating"}})));
+    let scrolled =
+        ok(md("scrollDocuments", json!({"dataEntity": "reviews", "schema": "v1", "fields": ["id"], "size": 10})));
+    assert_eq!(scrolled["data"], json!([{"id": "b"}, {"id": "c"}, {"id": "e"}]));
+    let m = failed(
+        md(
+            "searchDocuments",
+            json!({"dataEntity": "reviews", "schema": "v9", "pagination": {"page": 1, "pageSize": 10}}),
+        ),
+        404,
+    );
+    assert!(m.contains("no schema `v9` in data entity `reviews`"), "{m}");
+
+    // The CLI searches under a schema too.
+    let v: Value =
+        serde_json::from_str(&run_ok(&env, &["masterdata", "search", "reviews", "--schema", "v1", "--json"])).unwrap();
+    assert_eq!(v["total"], 3);
+    assert_eq!(v["data"], json!([{"id": "b", "rating": 2}, {"id": "c", "rating": 3}, {"id": "e", "rating": 1}]));
+    let out =
+        run_ok(&env, &["masterdata", "search", "reviews", "--schema", "v1", "--fields", "text", "--where", "id=c"]);
+    assert_eq!(out.trim(), r#"{"text":"review c"}"#);
+    let o = env.run(&["masterdata", "search", "reviews", "--schema", "v9"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("no schema `v9` in data entity `reviews`"), "{}", stderr(&o));
+    assert_eq!(link.interrupt(), 0);
+}
+
+#[test]
 fn triggered_platform_events_reach_handlers_with_settings() {
     let env = Env::new();
     let list = run_ok(&env, &["events", "trigger", "--list"]);

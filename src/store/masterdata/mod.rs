@@ -1,6 +1,8 @@
 //! Master Data v2 of one account: JSON documents in data entities, with generated ids,
 //! whole and partial updates, searches (`where`, `fields`, `sort`, pages of at most 100),
 //! scrolls with expiring tokens, and JSON Schemas that documents saved under them must match.
+//! A search naming a schema returns only the documents that match it: which documents match
+//! which schemas is kept in `schema_members`, on every write and every schema save.
 //! A field a `where` reads gets an expression index the first time, so an equality search
 //! over 100,000 documents reads a handful of rows, not all of them.
 
@@ -11,6 +13,7 @@ use rusqlite::{params, params_from_iter, OptionalExtension, TransactionBehavior}
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::schema::{Compiled, Invalid};
 use super::{now_ms, Db, Result, StoreError};
 
 /// Largest `pageSize` of a search, as on VTEX.
@@ -94,13 +97,84 @@ fn load(tx: &rusqlite::Connection, entity: &str, id: &str) -> Result<Option<Map<
     Ok(text.and_then(|t| serde_json::from_str::<Value>(&t).ok()).and_then(|v| v.as_object().cloned()))
 }
 
-fn check_schema(tx: &rusqlite::Connection, entity: &str, schema: Option<&str>, doc: &Map<String, Value>) -> Result<()> {
-    let Some(name) = schema else { return Ok(()) };
-    let body = schema_body(tx, entity, name)?;
-    let doc = Value::Object(doc.clone());
-    super::schema::validate(&body, &doc).map_err(|e| {
+fn no_schema(entity: &str, name: &str) -> StoreError {
+    StoreError::not_found(format!("Master Data: no schema `{name}` in data entity `{entity}`"))
+}
+
+/// The schemas of an entity, compiled (a body that does not compile matches no document).
+type EntitySchemas = Vec<(String, std::result::Result<Compiled, Invalid>)>;
+
+fn entity_schemas(conn: &rusqlite::Connection, entity: &str) -> Result<EntitySchemas> {
+    let mut stmt = conn.prepare_cached("SELECT name, body FROM schemas WHERE entity = ?1 ORDER BY name")?;
+    let rows = stmt.query_map([entity], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (name, text) = row?;
+        let compiled = serde_json::from_str::<Value>(&text)
+            .map_err(|e| Invalid::Schema(format!("stored body is not JSON: {e}")))
+            .and_then(|body| Compiled::new(&body));
+        out.push((name, compiled));
+    }
+    Ok(out)
+}
+
+/// A document saved under schema `name` must match it.
+fn check_schema(entity: &str, name: &str, schemas: &EntitySchemas, doc: &Value) -> Result<()> {
+    let Some((_, compiled)) = schemas.iter().find(|(n, _)| n == name) else { return Err(no_schema(entity, name)) };
+    compiled.as_ref().map_err(Invalid::clone).and_then(|c| c.check(doc)).map_err(|e| {
         StoreError::bad_request(format!("Master Data: the document does not match schema `{name}` of `{entity}`: {e}"))
     })
+}
+
+/// Records which of its entity's schemas document `id` matches, replacing what was recorded.
+fn set_members(
+    conn: &rusqlite::Connection,
+    entity: &str,
+    id: &str,
+    doc: &Value,
+    schemas: &EntitySchemas,
+) -> Result<()> {
+    conn.prepare_cached("DELETE FROM schema_members WHERE entity = ?1 AND id = ?2")?.execute(params![entity, id])?;
+    let mut insert = conn.prepare_cached("INSERT INTO schema_members (entity, id, schema) VALUES (?1, ?2, ?3)")?;
+    for (name, compiled) in schemas {
+        if compiled.as_ref().is_ok_and(|c| c.accepts(doc)) {
+            insert.execute(params![entity, id, name])?;
+        }
+    }
+    Ok(())
+}
+
+/// Records anew which documents of `entity` match its schema `name` (saved or changed).
+fn recompute_members(conn: &rusqlite::Connection, entity: &str, name: &str, compiled: &Compiled) -> Result<()> {
+    conn.execute("DELETE FROM schema_members WHERE entity = ?1 AND schema = ?2", params![entity, name])?;
+    let mut docs = conn.prepare("SELECT id, doc FROM documents WHERE entity = ?1")?;
+    let mut insert = conn.prepare_cached("INSERT INTO schema_members (entity, id, schema) VALUES (?1, ?2, ?3)")?;
+    let mut rows = docs.query([entity])?;
+    while let Some(row) = rows.next()? {
+        let (id, text): (String, String) = (row.get(0)?, row.get(1)?);
+        if serde_json::from_str::<Value>(&text).is_ok_and(|doc| compiled.accepts(&doc)) {
+            insert.execute(params![entity, id, name])?;
+        }
+    }
+    Ok(())
+}
+
+/// Fills `schema_members` from every document and schema of the file (a file made before the
+/// table existed; the caller holds a write transaction).
+pub(crate) fn rebuild_members(conn: &rusqlite::Connection) -> Result<()> {
+    conn.execute("DELETE FROM schema_members", [])?;
+    let all: Vec<(String, String, String)> = {
+        let mut stmt = conn.prepare("SELECT entity, name, body FROM schemas")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    for (entity, name, text) in all {
+        let Some(compiled) = serde_json::from_str::<Value>(&text).ok().and_then(|b| Compiled::new(&b).ok()) else {
+            continue;
+        };
+        recompute_members(conn, &entity, &name, &compiled)?;
+    }
+    Ok(())
 }
 
 fn store(
@@ -112,8 +186,12 @@ fn store(
     exists: bool,
 ) -> Result<()> {
     doc.insert("id".into(), Value::String(id.to_string()));
-    check_schema(tx, entity, schema, doc)?;
-    let text = Value::Object(doc.clone()).to_string();
+    let value = Value::Object(doc.clone());
+    let schemas = entity_schemas(tx, entity)?;
+    if let Some(name) = schema {
+        check_schema(entity, name, &schemas, &value)?;
+    }
+    let text = value.to_string();
     let now = now_ms();
     if exists {
         tx.execute(
@@ -126,7 +204,7 @@ fn store(
             params![entity, id, text, schema, now],
         )?;
     }
-    Ok(())
+    set_members(tx, entity, id, &value, &schemas)
 }
 
 /// How a write treats the document that is there already.
@@ -181,10 +259,14 @@ pub fn write(
     Ok(created(entity, &id))
 }
 
+/// The field names a caller gave (a list, or comma-separated in each item).
+fn named(fields: &[String]) -> Vec<String> {
+    fields.iter().flat_map(|f| f.split(',')).map(|f| f.trim().to_string()).filter(|f| !f.is_empty()).collect()
+}
+
 /// The fields a read returns: `None` for all (`_all`, or none named).
 pub fn field_list(fields: &[String]) -> Result<Option<Vec<String>>> {
-    let names: Vec<String> =
-        fields.iter().flat_map(|f| f.split(',')).map(|f| f.trim().to_string()).filter(|f| !f.is_empty()).collect();
+    let names = named(fields);
     if names.is_empty() || names.iter().any(|f| f == "_all") {
         return Ok(None);
     }
@@ -221,12 +303,33 @@ pub fn get(db: &Db, entity: &str, id: &str, fields: &[String]) -> Result<Value> 
     }
 }
 
-pub fn delete(db: &Db, entity: &str, id: &str) -> Result<()> {
-    check_entity(entity)?;
-    match db.conn.execute("DELETE FROM documents WHERE entity = ?1 AND id = ?2", params![entity, id])? {
-        0 => Err(not_found(entity, id)),
-        _ => Ok(()),
+/// The fields a search returns: those named; with none named, the `v-default-fields` of the
+/// schema it names, as on VTEX, else every field (`_all` is every field, whatever the schema).
+fn search_fields(fields: &[String], schema: Option<&Value>) -> Result<Option<Vec<String>>> {
+    if named(fields).is_empty() {
+        if let Some(defaults) = schema.and_then(default_fields) {
+            return Ok(Some(defaults));
+        }
     }
+    field_list(fields)
+}
+
+/// A schema's `v-default-fields` (none when absent or empty).
+fn default_fields(schema: &Value) -> Option<Vec<String>> {
+    let list = schema.get("v-default-fields")?.as_array()?;
+    let names: Vec<String> = list.iter().filter_map(Value::as_str).map(str::to_string).collect();
+    (!names.is_empty()).then_some(names)
+}
+
+pub fn delete(db: &mut Db, entity: &str, id: &str) -> Result<()> {
+    check_entity(entity)?;
+    let tx = db.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    if tx.execute("DELETE FROM documents WHERE entity = ?1 AND id = ?2", params![entity, id])? == 0 {
+        return Err(not_found(entity, id));
+    }
+    tx.execute("DELETE FROM schema_members WHERE entity = ?1 AND id = ?2", params![entity, id])?;
+    tx.commit()?;
+    Ok(())
 }
 
 /// A search's condition, order and fields.
@@ -239,13 +342,38 @@ pub struct Query {
     pub where_: Option<String>,
     #[serde(default)]
     pub sort: Option<String>,
+    /// Only the documents that match this schema of the entity (a 404 when it has none such).
+    #[serde(default)]
+    pub schema: Option<String>,
 }
 
-/// SQL (after `FROM documents`) and parameters for a query, indexing the fields it reads.
-fn plan(db: &mut Db, q: &Query) -> Result<(String, Vec<SqlValue>, String)> {
+/// How to run a query: the condition (after `FROM documents WHERE`) and its parameters, the
+/// order, and the fields to return.
+struct Plan {
+    cond: String,
+    params: Vec<SqlValue>,
+    order: String,
+    fields: Option<Vec<String>>,
+}
+
+/// Plans a query, indexing the fields its `where` reads.
+fn plan(db: &mut Db, q: &Query) -> Result<Plan> {
     check_entity(&q.entity)?;
     let mut params = vec![SqlValue::Text(q.entity.clone())];
     let mut cond = String::from("entity = ?");
+    let schema = match q.schema.as_deref() {
+        Some(name) => {
+            let body = schema_body(&db.conn, &q.entity, name)?;
+            cond.push_str(
+                " AND EXISTS (SELECT 1 FROM schema_members m \
+                 WHERE m.entity = documents.entity AND m.id = documents.id AND m.schema = ?)",
+            );
+            params.push(SqlValue::Text(name.to_string()));
+            Some(body)
+        }
+        None => None,
+    };
+    let fields = search_fields(&q.fields, schema.as_ref())?;
     let source = q.where_.as_deref().unwrap_or("");
     let expr =
         query::parse(source).map_err(|e| StoreError::bad_request(format!("Master Data: {}", e.render(source))))?;
@@ -258,7 +386,7 @@ fn plan(db: &mut Db, q: &Query) -> Result<(String, Vec<SqlValue>, String)> {
         cond.push_str(" AND ");
         cond.push_str(&query::to_sql(&expr, &mut params));
     }
-    Ok((cond, params, order_by(q.sort.as_deref())?))
+    Ok(Plan { cond, params, order: order_by(q.sort.as_deref())?, fields })
 }
 
 fn order_by(sort: Option<&str>) -> Result<String> {
@@ -308,8 +436,7 @@ pub fn search(db: &mut Db, q: &Query, page: usize, page_size: usize) -> Result<(
             "Master Data: pageSize must be from 1 to {MAX_PAGE_SIZE}, not {page_size} (scrollDocuments reads more)"
         )));
     }
-    let fields = field_list(&q.fields)?;
-    let (cond, mut params, order) = plan(db, q)?;
+    let Plan { cond, mut params, order, fields } = plan(db, q)?;
     let total: i64 = db.conn.query_row(
         &format!("SELECT count(*) FROM documents WHERE {cond}"),
         params_from_iter(params.iter()),
@@ -361,8 +488,7 @@ pub fn scroll(db: &mut Db, q: &Query, size: usize, token: Option<&str>) -> Resul
             (new_id().replace('-', ""), Scroll { query: q.clone(), size }, 0)
         }
     };
-    let fields = field_list(&scroll.query.fields)?;
-    let (cond, mut params, order) = plan(db, &scroll.query)?;
+    let Plan { cond, mut params, order, fields } = plan(db, &scroll.query)?;
     params.push(SqlValue::Integer(scroll.size as i64));
     params.push(SqlValue::Integer(position as i64));
     let data = {
@@ -385,8 +511,7 @@ fn schema_body(conn: &rusqlite::Connection, entity: &str, name: &str) -> Result<
     let text: Option<String> = conn
         .query_row("SELECT body FROM schemas WHERE entity = ?1 AND name = ?2", params![entity, name], |r| r.get(0))
         .optional()?;
-    text.and_then(|t| serde_json::from_str(&t).ok())
-        .ok_or_else(|| StoreError::not_found(format!("Master Data: no schema `{name}` in data entity `{entity}`")))
+    text.and_then(|t| serde_json::from_str(&t).ok()).ok_or_else(|| no_schema(entity, name))
 }
 
 pub fn get_schema(db: &Db, entity: &str, name: &str) -> Result<Value> {
@@ -394,19 +519,31 @@ pub fn get_schema(db: &Db, entity: &str, name: &str) -> Result<Value> {
     schema_body(&db.conn, entity, name)
 }
 
-/// Saves a schema (a JSON Schema; its `v-indexed` fields get an index).
+/// Saves a schema (a JSON Schema; its `v-indexed` fields get an index, its `v-default-fields`
+/// are what a search under it returns when it names no fields) and records which documents
+/// of the entity match it.
 pub fn put_schema(db: &mut Db, entity: &str, name: &str, body: &Value) -> Result<()> {
     check_entity(entity)?;
     if name.is_empty() {
         return Err(StoreError::bad_request("Master Data: a schema needs a name"));
     }
-    if let Err(e @ super::schema::Invalid::Schema(_)) = super::schema::validate(body, &Value::Object(Map::new())) {
-        return Err(StoreError::bad_request(format!("Master Data: schema `{name}`: {e}")));
+    let compiled =
+        Compiled::new(body).map_err(|e| StoreError::bad_request(format!("Master Data: schema `{name}`: {e}")))?;
+    for key in ["v-indexed", "v-default-fields"] {
+        let ok = body.get(key).is_none_or(|v| v.as_array().is_some_and(|a| a.iter().all(Value::is_string)));
+        if !ok {
+            return Err(StoreError::bad_request(format!(
+                "Master Data: schema `{name}`: `{key}` must be an array of field names"
+            )));
+        }
     }
-    db.conn.execute(
+    let tx = db.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute(
         "INSERT INTO schemas (entity, name, body) VALUES (?1, ?2, ?3) ON CONFLICT (entity, name) DO UPDATE SET body = excluded.body",
         params![entity, name, body.to_string()],
     )?;
+    recompute_members(&tx, entity, name, &compiled)?;
+    tx.commit()?;
     for field in body.get("v-indexed").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
         ensure_index(db, field)?;
     }
@@ -430,6 +567,7 @@ pub fn import(db: &mut Db, entity: &str, docs: &[Value]) -> Result<usize> {
     check_entity(entity)?;
     let now = now_ms();
     let tx = db.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let schemas = entity_schemas(&tx, entity)?;
     {
         let mut insert = tx.prepare(
             "INSERT INTO documents (entity, id, doc, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4) \
@@ -440,7 +578,9 @@ pub fn import(db: &mut Db, entity: &str, docs: &[Value]) -> Result<usize> {
                 object(doc).map_err(|e| StoreError::bad_request(format!("document {}: {}", i + 1, e.message)))?;
             let id = given_id(&map).unwrap_or_else(new_id);
             map.insert("id".into(), Value::String(id.clone()));
-            insert.execute(params![entity, id, Value::Object(map).to_string(), now])?;
+            let doc = Value::Object(map);
+            insert.execute(params![entity, id, doc.to_string(), now])?;
+            set_members(&tx, entity, &id, &doc, &schemas)?;
         }
     }
     tx.commit()?;
@@ -464,4 +604,217 @@ pub fn entities(db: &Db) -> Result<Vec<String>> {
     let mut stmt = db.conn.prepare("SELECT entity FROM documents UNION SELECT entity FROM schemas ORDER BY 1")?;
     let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::db::{temp, Kind};
+    use serde_json::json;
+
+    fn db() -> (tempfile::TempDir, Db) {
+        temp(Kind::MasterData)
+    }
+
+    fn q(entity: &str, where_: Option<&str>, schema: Option<&str>) -> Query {
+        Query {
+            entity: entity.into(),
+            fields: vec!["id".into()],
+            where_: where_.map(Into::into),
+            schema: schema.map(Into::into),
+            sort: None,
+        }
+    }
+
+    fn ids(docs: &[Value]) -> Vec<&str> {
+        docs.iter().map(|d| d["id"].as_str().unwrap_or("?")).collect()
+    }
+
+    fn put(db: &mut Db, entity: &str, fields: Value) {
+        write(db, entity, Write::Replace, None, &fields, None).unwrap();
+    }
+
+    /// `people`: p00..p09, ages 20..29, even ones `red`.
+    fn people(db: &mut Db) {
+        let docs: Vec<Value> = (0..10)
+            .map(|i| json!({"id": format!("p{i:02}"), "age": 20 + i, "team": if i % 2 == 0 { "red" } else { "blue" }}))
+            .collect();
+        assert_eq!(import(db, "people", &docs).unwrap(), 10);
+    }
+
+    #[test]
+    fn documents_are_created_read_updated_and_deleted() {
+        let (_dir, mut db) = db();
+        let c = write(&mut db, "CL", Write::Create, None, &json!({"name": "Ann", "age": 31}), None).unwrap();
+        let id = c.document_id.clone();
+        assert_eq!((c.id, c.href), (format!("CL-{id}"), format!("/api/dataentities/CL/documents/{id}")));
+        assert_eq!(get(&db, "CL", &id, &["name".into()]).unwrap(), json!({"name": "Ann"}));
+        assert_eq!(get(&db, "CL", &id, &["_all".into()]).unwrap(), json!({"id": id, "name": "Ann", "age": 31}));
+        assert_eq!(get(&db, "CL", &id, &["name,nope".into()]).unwrap(), json!({"name": "Ann", "nope": null}));
+
+        let dup = write(&mut db, "CL", Write::Create, None, &json!({"id": id, "name": "dup"}), None).unwrap_err();
+        assert_eq!(dup.status, 409, "{}", dup.message);
+        write(&mut db, "CL", Write::MergeExisting, Some(&id), &json!({"city": "Rio"}), None).unwrap();
+        assert_eq!(get(&db, "CL", &id, &[]).unwrap(), json!({"id": id, "name": "Ann", "age": 31, "city": "Rio"}));
+        write(&mut db, "CL", Write::ReplaceExisting, Some(&id), &json!({"name": "Ann B"}), None).unwrap();
+        assert_eq!(get(&db, "CL", &id, &[]).unwrap(), json!({"id": id, "name": "Ann B"}));
+
+        for mode in [Write::MergeExisting, Write::ReplaceExisting] {
+            let e = write(&mut db, "CL", mode, Some("nope"), &json!({"a": 1}), None).unwrap_err();
+            assert_eq!((e.status, e.message.as_str()), (404, "Master Data: no document `nope` in data entity `CL`"));
+            assert_eq!(write(&mut db, "CL", mode, None, &json!({"a": 1}), None).unwrap_err().status, 400);
+        }
+        write(&mut db, "CL", Write::Replace, None, &json!({"id": "u1", "name": "Uma", "age": 20}), None).unwrap();
+        write(&mut db, "CL", Write::Merge, None, &json!({"id": "u1", "email": "u@x"}), None).unwrap();
+        assert_eq!(get(&db, "CL", "u1", &[]).unwrap(), json!({"id": "u1", "name": "Uma", "age": 20, "email": "u@x"}));
+
+        delete(&mut db, "CL", &id).unwrap();
+        assert_eq!(get(&db, "CL", &id, &[]).unwrap_err().status, 404);
+        assert_eq!(delete(&mut db, "CL", &id).unwrap_err().status, 404);
+        for bad in [json!([1]), json!({"id": 5}), json!({"id": ""})] {
+            assert_eq!(write(&mut db, "CL", Write::Create, None, &bad, None).unwrap_err().status, 400, "{bad}");
+        }
+        assert_eq!(get(&db, "bad entity", "x", &[]).unwrap_err().status, 400);
+    }
+
+    #[test]
+    fn searches_filter_sort_and_page_with_the_total() {
+        let (_dir, mut db) = db();
+        people(&mut db);
+        let (found, total) = search(&mut db, &q("people", Some("team=red AND age>23"), None), 1, 100).unwrap();
+        assert_eq!((ids(&found), total), (vec!["p04", "p06", "p08"], 3));
+        let sorted = Query { sort: Some("age DESC".into()), ..q("people", None, None) };
+        let (page, total) = search(&mut db, &sorted, 2, 3).unwrap();
+        assert_eq!((ids(&page), total), (vec!["p06", "p05", "p04"], 10));
+        let (past, total) = search(&mut db, &sorted, 5, 3).unwrap();
+        assert_eq!((past.len(), total), (0, 10), "a page past the end is empty, the total still counts");
+        assert_eq!(search(&mut db, &sorted, 0, 3).unwrap_err().status, 400);
+        assert_eq!(search(&mut db, &sorted, 1, MAX_PAGE_SIZE + 1).unwrap_err().status, 400);
+        let e = search(&mut db, &q("people", Some("age="), None), 1, 10).unwrap_err();
+        assert!(e.status == 400 && e.message.contains("invalid where at column 5"), "{}", e.message);
+        let e = search(&mut db, &Query { sort: Some("age UP".into()), ..q("people", None, None) }, 1, 10).unwrap_err();
+        assert_eq!(e.status, 400);
+    }
+
+    #[test]
+    fn scrolls_page_through_everything_and_unknown_or_expired_tokens_are_refused() {
+        let (_dir, mut db) = db();
+        people(&mut db);
+        let query = q("people", Some("team=red"), None);
+        let (token, first) = scroll(&mut db, &query, 2, None).unwrap();
+        assert_eq!(ids(&first), ["p00", "p02"]);
+        let (same, second) = scroll(&mut db, &query, 2, Some(&token)).unwrap();
+        assert_eq!((same.as_str(), ids(&second)), (token.as_str(), vec!["p04", "p06"]));
+        assert_eq!(ids(&scroll(&mut db, &query, 2, Some(&token)).unwrap().1), ["p08"]);
+        assert!(scroll(&mut db, &query, 2, Some(&token)).unwrap().1.is_empty());
+        assert_eq!(scroll(&mut db, &query, 0, None).unwrap_err().status, 400);
+        assert_eq!(scroll(&mut db, &query, MAX_SCROLL_SIZE + 1, None).unwrap_err().status, 400);
+        assert!(scroll(&mut db, &query, 2, Some("nope")).unwrap_err().message.contains("expired or is unknown"));
+        db.conn.execute("UPDATE scrolls SET expires_at = ?1", [now_ms() - 1]).unwrap();
+        assert_eq!(scroll(&mut db, &query, 2, Some(&token)).unwrap_err().status, 400);
+    }
+
+    fn rated() -> Value {
+        json!({"type": "object", "required": ["rating"], "properties": {"rating": {"type": "integer", "maximum": 5}}})
+    }
+
+    #[test]
+    fn a_search_under_a_schema_returns_and_counts_only_the_documents_that_match_it() {
+        let (_dir, mut db) = db();
+        put_schema(&mut db, "reviews", "v1", &rated()).unwrap();
+        for i in 0..12 {
+            // r00, r03, r06, r09 have no rating; r01, r04, r07, r10 a rating of 9.
+            let rating = match i % 3 {
+                0 => Value::Null,
+                1 => json!(9),
+                _ => json!(4),
+            };
+            let mut doc = json!({"id": format!("r{i:02}"), "text": "ok"});
+            if !rating.is_null() {
+                doc["rating"] = rating;
+            }
+            put(&mut db, "reviews", doc);
+        }
+        let (page, total) = search(&mut db, &q("reviews", None, Some("v1")), 1, 3).unwrap();
+        assert_eq!((ids(&page), total), (vec!["r02", "r05", "r08"], 4));
+        let (page, total) = search(&mut db, &q("reviews", None, Some("v1")), 2, 3).unwrap();
+        assert_eq!((ids(&page), total), (vec!["r11"], 4));
+        let (all, total) = search(&mut db, &q("reviews", None, None), 1, 100).unwrap();
+        assert_eq!((all.len(), total), (12, 12), "without a schema, every document");
+        let (found, total) = search(&mut db, &q("reviews", Some("id=r0*"), Some("v1")), 1, 100).unwrap();
+        assert_eq!((ids(&found), total), (vec!["r02", "r05", "r08"], 3));
+
+        let e = search(&mut db, &q("reviews", None, Some("v9")), 1, 10).unwrap_err();
+        assert_eq!((e.status, e.message.as_str()), (404, "Master Data: no schema `v9` in data entity `reviews`"));
+        assert_eq!(scroll(&mut db, &q("reviews", None, Some("v9")), 10, None).unwrap_err().status, 404);
+        let (_, scrolled) = scroll(&mut db, &q("reviews", None, Some("v1")), 10, None).unwrap();
+        assert_eq!(ids(&scrolled), ["r02", "r05", "r08", "r11"]);
+
+        // Writes and deletes move documents in and out; a changed schema re-sorts them all.
+        write(&mut db, "reviews", Write::MergeExisting, Some("r00"), &json!({"rating": 3}), None).unwrap();
+        write(&mut db, "reviews", Write::MergeExisting, Some("r02"), &json!({"rating": 7}), None).unwrap();
+        delete(&mut db, "reviews", "r05").unwrap();
+        let under = |db: &mut Db, schema: &str| {
+            ids(&search(db, &q("reviews", None, Some(schema)), 1, 100).unwrap().0).join(",")
+        };
+        assert_eq!(under(&mut db, "v1"), "r00,r08,r11");
+        let loose = json!({"type": "object", "properties": {"rating": {"type": "integer", "maximum": 10}}});
+        put_schema(&mut db, "reviews", "v1", &loose).unwrap();
+        assert_eq!(under(&mut db, "v1"), "r00,r01,r02,r03,r04,r06,r07,r08,r09,r10,r11");
+        put_schema(&mut db, "reviews", "v2", &rated()).unwrap();
+        assert_eq!(under(&mut db, "v2"), "r00,r08,r11", "each schema has its own documents");
+        put_schema(&mut db, "other", "v1", &rated()).unwrap();
+        assert_eq!(search(&mut db, &q("other", None, Some("v1")), 1, 10).unwrap().1, 0, "and each entity");
+    }
+
+    #[test]
+    fn writes_under_a_schema_must_match_it() {
+        let (_dir, mut db) = db();
+        let e = write(&mut db, "reviews", Write::Create, None, &json!({"rating": 1}), Some("v1")).unwrap_err();
+        assert_eq!((e.status, e.message.as_str()), (404, "Master Data: no schema `v1` in data entity `reviews`"));
+        put_schema(&mut db, "reviews", "v1", &rated()).unwrap();
+        let e = write(&mut db, "reviews", Write::Create, None, &json!({"rating": 9}), Some("v1")).unwrap_err();
+        assert!(e.status == 400 && e.message.contains("/rating: "), "{}", e.message);
+        write(&mut db, "reviews", Write::Create, Some("ok"), &json!({"rating": 2}), Some("v1")).unwrap();
+        assert_eq!(get_schema(&db, "reviews", "v1").unwrap(), rated());
+        assert_eq!(get_schema(&db, "reviews", "v2").unwrap_err().status, 404);
+        for bad in [json!({"type": 5}), json!({"v-default-fields": "id"}), json!({"v-indexed": [1]})] {
+            assert_eq!(put_schema(&mut db, "reviews", "bad", &bad).unwrap_err().status, 400, "{bad}");
+        }
+        assert_eq!(put_schema(&mut db, "reviews", "", &rated()).unwrap_err().status, 400);
+    }
+
+    #[test]
+    fn a_search_under_a_schema_with_no_fields_returns_its_v_default_fields() {
+        let (_dir, mut db) = db();
+        let body = json!({"type": "object", "v-default-fields": ["id", "name"]});
+        put_schema(&mut db, "CL", "v1", &body).unwrap();
+        put(&mut db, "CL", json!({"id": "a", "name": "Ann", "age": 31}));
+        let none = Query { fields: vec![], ..q("CL", None, Some("v1")) };
+        assert_eq!(search(&mut db, &none, 1, 10).unwrap().0, [json!({"id": "a", "name": "Ann"})]);
+        let named = Query { fields: vec!["age".into()], ..none.clone() };
+        assert_eq!(search(&mut db, &named, 1, 10).unwrap().0, [json!({"age": 31})]);
+        let all = Query { fields: vec!["_all".into()], ..none.clone() };
+        assert_eq!(search(&mut db, &all, 1, 10).unwrap().0, [json!({"id": "a", "name": "Ann", "age": 31})]);
+        let (_, scrolled) = scroll(&mut db, &none, 10, None).unwrap();
+        assert_eq!(scrolled, [json!({"id": "a", "name": "Ann"})]);
+        let unscoped = Query { schema: None, ..none };
+        assert_eq!(search(&mut db, &unscoped, 1, 10).unwrap().0, [json!({"id": "a", "name": "Ann", "age": 31})]);
+    }
+
+    #[test]
+    fn a_file_from_before_schema_members_gets_them_filled_when_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("masterdata.sqlite");
+        {
+            let mut db = Db::open(&path, Kind::MasterData).unwrap();
+            put_schema(&mut db, "reviews", "v1", &rated()).unwrap();
+            put(&mut db, "reviews", json!({"id": "good", "rating": 1}));
+            put(&mut db, "reviews", json!({"id": "bad"}));
+            db.conn.execute_batch("DROP TABLE schema_members").unwrap();
+        }
+        let mut db = Db::open(&path, Kind::MasterData).unwrap();
+        let (found, total) = search(&mut db, &q("reviews", None, Some("v1")), 1, 10).unwrap();
+        assert_eq!((ids(&found), total), (vec!["good"], 1));
+    }
 }

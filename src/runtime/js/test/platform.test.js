@@ -92,6 +92,31 @@ test('masterdata.searchDocumentsWithPaginationInfo returns the pagination with t
   })
 })
 
+test('masterdata searches and scrolls forward their schema', async () => {
+  const md = new vtexApi.IOClients({}, {}).masterdata
+  const seen = []
+  await withPlatform(
+    (call) => (
+      seen.push(call),
+      call.method === 'scrollDocuments' ? { mdToken: 't', data: [] } : { data: [], total: 0 }
+    ),
+    async () => {
+      await md.searchDocuments({ dataEntity: 'CL', schema: 'v1', pagination: { page: 1, pageSize: 5 } })
+      await md.scrollDocuments({ dataEntity: 'CL', schema: 'v1', size: 10 })
+      await md.searchDocuments({ dataEntity: 'CL' })
+    },
+  )
+  assert.deepEqual(
+    seen.map((c) => [c.method, c.schema]),
+    [
+      ['searchDocuments', 'v1'],
+      ['scrollDocuments', 'v1'],
+      ['searchDocuments', undefined],
+    ],
+  )
+  assert.ok(!('schema' in seen[2]), 'no schema key when none is given')
+})
+
 test('PlatformCalls pairs answers with calls and keeps at most N in flight', async () => {
   const sent = []
   const calls = new PlatformCalls((m) => sent.push(m), 2)

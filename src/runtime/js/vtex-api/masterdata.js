@@ -52,11 +52,13 @@ class MasterData extends notEmulatedClient('MasterData', 'masterdata') {
     )
   }
 
-  search(caller, { dataEntity, fields, where, pagination, sort } = {}) {
+  /** `schema`: only the documents that match that schema of the entity (its v-default-fields when no fields). */
+  search(caller, { dataEntity, fields, where, pagination, sort, schema } = {}) {
     const { page = 1, pageSize = 15 } = pagination || {}
     const args = { method: 'searchDocuments', dataEntity, fields: fieldList(fields), page, pageSize }
     if (where != null) args.where = String(where)
     if (sort != null) args.sort = String(sort)
+    if (schema != null) args.schema = String(schema)
     return this.call(`searchDocuments('${dataEntity}')`, caller, args).then((answer) => ({
       data: answer.data,
       pagination: { page, pageSize, total: answer.total },
@@ -74,12 +76,13 @@ class MasterData extends notEmulatedClient('MasterData', 'masterdata') {
   }
 
   /** -> {mdToken, data}: pass mdToken back for the next page; it expires when unused. */
-  scrollDocuments({ dataEntity, fields, mdToken, size, sort, where } = {}) {
+  scrollDocuments({ dataEntity, fields, mdToken, size, sort, where, schema } = {}) {
     const args = { method: 'scrollDocuments', dataEntity, fields: fieldList(fields) }
     if (mdToken != null) args.mdToken = String(mdToken)
     if (size != null) args.size = Number(size)
     if (sort != null) args.sort = String(sort)
     if (where != null) args.where = String(where)
+    if (schema != null) args.schema = String(schema)
     return this.call(`scrollDocuments('${dataEntity}')`, MasterData.prototype.scrollDocuments, args)
   }
 
