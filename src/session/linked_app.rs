@@ -52,6 +52,8 @@ struct Linked {
     ready: bool,
     /// The session's local platform storage (settings, VBase, Master Data).
     store: Arc<crate::store::Store>,
+    /// The `settingsSchema` last recorded in the store: a relink that keeps it writes nothing.
+    recorded_schema: std::sync::Mutex<Option<Option<serde_json::Value>>>,
 }
 
 /// What a linked app has registered with the session, undone at unlink.
@@ -160,6 +162,7 @@ async fn prepare(session: &Session, root: &std::path::Path, terminal: &Terminal)
         policy: watch::channel(policy).0,
         spec: spec_for(&app, session, outbox, platform),
         store: session.store().clone(),
+        recorded_schema: Default::default(),
         app,
         runtime,
         worker: watch::channel(None).0,
@@ -500,7 +503,11 @@ async fn start_worker(linked: &Linked) -> Result<Worker, Failure> {
         return Err(Failure::App(problems));
     }
     let schema = linked.app.manifest.settings_schema.clone();
-    super::platform::record_settings_schema(linked.store.clone(), linked.app.manifest.id(), schema).await;
+    let changed = linked.recorded_schema.lock().unwrap().as_ref() != Some(&schema);
+    if changed {
+        super::platform::record_settings_schema(linked.store.clone(), linked.app.manifest.id(), schema.clone()).await;
+        *linked.recorded_schema.lock().unwrap() = Some(schema);
+    }
     Ok(worker)
 }
 

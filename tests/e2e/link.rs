@@ -610,3 +610,70 @@ fn a_terminal_that_does_not_read_never_gets_a_healthy_process_killed() {
     let _ = link.wait();
     assert!(wait_gone(session));
 }
+
+/// node/node_modules/greeting: says `text`, and whether it loaded before any of the app's
+/// modules (as a warm standby preloads it) or while the app loaded.
+fn greeting_package(app: &std::path::Path, text: &str) {
+    let dir = app.join("node/node_modules/greeting");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("package.json"), r#"{"name":"greeting","version":"1.0.0","main":"index.js"}"#).unwrap();
+    let index = format!(
+        "const appLoading = Object.keys(require.cache).some((f) => f.endsWith('liveUsersUpdate.ts'))\n\
+         module.exports = {{ text: '{text}', preloaded: !appLoading }}\n"
+    );
+    std::fs::write(dir.join("index.js"), index).unwrap();
+}
+
+fn greeting_handler(tag: &str) -> String {
+    format!(
+        "const greeting = require('greeting')\n\nexport async function updateLiveUsers() {{\n  \
+         console.log(`{tag} ${{greeting.text}} preloaded=${{greeting.preloaded}}`)\n}}\n"
+    )
+}
+
+/// Saves the handler with new tags until a relink shows `text` from a preloaded package;
+/// every version must show `text`. (The standby preloads in the background after a relink,
+/// so a save right after one may start cold.)
+fn relink_until_preloaded(link: &mut Running, handler: &std::path::Path, text: &str, from: usize) -> usize {
+    for n in from..from + 6 {
+        let tag = format!("v{n}");
+        std::fs::write(handler, greeting_handler(&tag)).unwrap();
+        let line = link.wait_json("the new version", |v| {
+            v["type"] == "log" && v["message"].as_str().is_some_and(|m| m.starts_with(&format!("{tag} ")))
+        });
+        let message = line["message"].as_str().unwrap();
+        assert!(message.starts_with(&format!("{tag} {text} ")), "stale dependency after relink: {message}");
+        if message.ends_with("preloaded=true") {
+            return n + 1;
+        }
+    }
+    panic!("no relink used a standby that had preloaded `greeting`");
+}
+
+#[test]
+fn relinks_use_preloaded_dependencies_and_an_install_replaces_them() {
+    let env = Env::new();
+    let app = env.app("app", &[("node/event/liveUsersUpdate.ts", &greeting_handler("v0"))]);
+    greeting_package(&app, "hello-1");
+    let handler = app.join("node/event/liveUsersUpdate.ts");
+    let mut link = env.spawn(&["link", app.to_str().unwrap(), "--json", "--sender-interval", "0.2"]);
+    link.wait_json("ready", |v| v["type"] == "ready");
+    assert_eq!(env.run(&["healthcheck"]).status.code(), Some(0));
+    link.wait_json("first version", |v| v["message"] == "v0 hello-1 preloaded=false");
+    let next = relink_until_preloaded(&mut link, &handler, "hello-1", 1);
+
+    // `npm install` of a new version: the package changes and npm rewrites its marker last.
+    greeting_package(&app, "hello-2");
+    std::fs::write(app.join("node/node_modules/.package-lock.json"), r#"{"lockfileVersion":3,"packages":{}}"#)
+        .unwrap();
+    let change = link.wait_json("the install", |v| v["type"] == "change");
+    assert_eq!(change["path"], "node/node_modules/.package-lock.json");
+    link.wait_json("relinked", |v| v["type"] == "relinked");
+    // (A stale standby would keep saying hello-1: this waits, then fails.)
+    let line = link.wait_json("the reinstalled package", |v| {
+        v["type"] == "log" && v["message"].as_str().is_some_and(|m| m.starts_with(&format!("v{} hello-2", next - 1)))
+    });
+    assert_eq!(line["message"], format!("v{} hello-2 preloaded=false", next - 1), "loaded afresh after the install");
+    relink_until_preloaded(&mut link, &handler, "hello-2", next);
+    assert_eq!(link.interrupt(), 0);
+}
