@@ -88,6 +88,19 @@ pub struct Installed {
 }
 
 impl Installed {
+    /// What a first standby of an app preloads of the runtime (before any version has said
+    /// what it used): Koa for an app with routes or GraphQL, the schema builder for GraphQL.
+    pub fn parts_for(&self, routes: bool, graphql: bool) -> Vec<String> {
+        let mut parts = Vec::new();
+        if routes || graphql {
+            parts.extend(["koa", "cookies"].map(|p| self.modules.join(p)));
+        }
+        if graphql {
+            parts.extend(["host/graphql/schema.js", "host/graphql/serve.js"].map(|p| self.dir.join(p)));
+        }
+        parts.into_iter().map(|p| p.to_string_lossy().into_owned()).collect()
+    }
+
     /// The host's entry file (what `node` runs).
     pub fn host_js(&self) -> PathBuf {
         self.dir.join("host.js")

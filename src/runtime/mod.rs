@@ -153,6 +153,8 @@ pub struct Loaded {
     pub graphql: bool,
     /// What the next standby should preload.
     pub preload: Vec<String>,
+    /// How long the load took inside Node.
+    pub timings: protocol::LoadTimings,
 }
 
 /// Where a host serves its routes: a unix socket only this user can open (or, from an older
@@ -374,9 +376,10 @@ impl Host {
                 routes_socket,
                 graphql,
                 preload,
+                timings,
             } => {
                 let at = routes_socket.map(RoutesAt::Socket).or(routes_port.map(RoutesAt::Port));
-                Loaded { events, bad_events, route_ids: routes, client_options, routes: at, graphql, preload }
+                Loaded { events, bad_events, route_ids: routes, client_options, routes: at, graphql, preload, timings }
             }
             FromHost::LoadError { diagnostics: Some(found), .. } if !found.is_empty() => {
                 return Err(Failure::App(found.iter().map(|d| file_diagnostic(&spec.app_root, d)).collect()));

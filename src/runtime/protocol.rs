@@ -6,6 +6,16 @@ use serde_json::Value;
 
 use crate::protocol::Event;
 
+/// Where the host's `load` went, in ms (absent from an older host.js).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoadTimings {
+    /// Requiring the app's entry: its modules (and any package not preloaded) and their top level.
+    pub require_ms: Option<f64>,
+    /// Building the GraphQL schema (when the Service declares `graphql`).
+    pub schema_ms: Option<f64>,
+}
+
 /// Node → ioctl.
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -34,6 +44,9 @@ pub enum FromHost {
         /// next standby to preload.
         #[serde(default)]
         preload: Vec<String>,
+        /// How long loading took inside Node.
+        #[serde(default)]
+        timings: LoadTimings,
     },
     /// A warm standby host is up and waits for `load`.
     Standby,

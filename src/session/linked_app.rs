@@ -28,6 +28,8 @@ use crate::terminal::{Level, Output, Terminal};
 const STOP_GRACE: Duration = Duration::from_secs(5);
 /// Bound of each app's delivery queue: publishers wait beyond it.
 const QUEUE_BOUND: usize = 1024;
+/// How long a relink waits for a standby that is still starting before it starts cold.
+const SPARE_WAIT: Duration = Duration::from_secs(5);
 /// Bound of each app's `sendEvent` outbox (the host keeps at most 64 unanswered per process).
 const OUTBOX_BOUND: usize = 256;
 
@@ -189,7 +191,9 @@ fn start_outbox(tracker: &TaskTracker, bus: Arc<Bus>, scope: Scope) -> Outbox {
 
 /// The first build and start; the app's policy comes from what its Service declares.
 async fn first_link(linked: &mut Linked) -> Result<(), Failure> {
-    let worker = link_once(linked).await?;
+    // Node starts (and loads what it can of the runtime) while swc builds the app.
+    linked.prepare_spare();
+    let worker = link_once(linked, &mut Phases::start()).await?;
     apply_policy(linked, &worker.loaded.client_options, false).await;
     linked.worker.send_replace(Some(Arc::new(worker)));
     Ok(())
@@ -366,11 +370,16 @@ impl Linked {
     /// Starts a standby host in the background, unless one is ready. It preloads the packages
     /// the live version required; one whose dependencies changed on disk since is replaced.
     fn prepare_spare(&self) {
-        let (slot, spec, installed, terminal) =
-            (self.spare.clone(), self.spec.clone(), self.runtime.clone(), self.terminal.clone());
-        let files = self.worker.borrow().as_ref().map(|w| w.loaded.preload.clone()).unwrap_or_default();
+        // Taken here, not in the task: a relink right after this waits for this standby.
+        let Ok(mut held) = self.spare.clone().try_lock_owned() else {
+            return; // one is being prepared
+        };
+        let (spec, installed, terminal) = (self.spec.clone(), self.runtime.clone(), self.terminal.clone());
+        let files = match self.worker.borrow().as_ref() {
+            Some(w) => w.loaded.preload.clone(),
+            None => self.runtime.parts_for(!self.app.service.routes.is_empty(), has_graphql(&self.app)),
+        };
         self.tracker.spawn(async move {
-            let mut held = slot.lock().await;
             let deps = runtime::DepsState::read(&spec.node_dir);
             if held.as_mut().is_some_and(|h| h.alive() && h.deps_current(&deps)) {
                 return;
@@ -471,7 +480,7 @@ fn subscriptions(app: &App) -> Vec<(String, app::EventSubscription)> {
 }
 
 /// Build, start a worker, and check that it exports every handler service.json names.
-async fn link_once(linked: &mut Linked) -> Result<Worker, Failure> {
+async fn link_once(linked: &mut Linked, phases: &mut Phases) -> Result<Worker, Failure> {
     let node_dir = linked.app.node_dir();
     if !["index.ts", "index.js"].iter().any(|f| node_dir.join(f).is_file()) {
         let d = Diagnostic::at_line_col(std::path::Path::new("node/index.ts"), None, 1, 1, "node/index.ts is missing")
@@ -481,14 +490,22 @@ async fn link_once(linked: &mut Linked) -> Result<Worker, Failure> {
         return Err(d.into());
     }
     linked.builder.build()??;
-    start_worker(linked).await
+    phases.build = phases.lap();
+    let worker = start_worker(linked).await;
+    phases.load = phases.lap();
+    worker
 }
 
 async fn start_worker(linked: &Linked) -> Result<Worker, Failure> {
     // A warm standby when one is ready, else (or if it turns out dead) a cold start.
-    // A standby whose preloaded dependencies changed on disk (npm install) is dropped.
+    // A standby still starting is worth waiting for: it began before this save, so it is
+    // ready sooner than a cold start would be. One whose preloaded dependencies changed on
+    // disk (npm install) is dropped.
     let deps = runtime::DepsState::read(&linked.spec.node_dir);
-    let spare = linked.spare.try_lock().ok().and_then(|mut s| s.take()).filter(|h| h.deps_current(&deps));
+    let spare = match tokio::time::timeout(SPARE_WAIT, linked.spare.lock()).await {
+        Ok(mut slot) => slot.take().filter(|h| h.deps_current(&deps)),
+        Err(_) => None,
+    };
     let (spec, terminal) = (&linked.spec, linked.terminal.clone());
     let worker = match spare {
         Some(host) => match host.load(spec, terminal.clone()).await {
@@ -561,7 +578,7 @@ enum Relink {
 /// Returns `Renamed` when manifest.json now names another app (vendor, name or version):
 /// the caller unlinks the old id and links the new one.
 async fn relink(linked: &mut Linked, session: &Session) -> Relink {
-    let t0 = Instant::now();
+    let mut phases = Phases::start();
     let previous = linked.app.clone();
     let app = match App::load(&linked.app.root) {
         Ok(app) => app,
@@ -577,8 +594,9 @@ async fn relink(linked: &mut Linked, session: &Session) -> Relink {
         return Relink::Renamed;
     }
     linked.app = app;
-    match link_once(linked).await {
-        Ok(worker) => switch_to(linked, session, worker, t0).await,
+    phases.read = phases.lap();
+    match link_once(linked, &mut phases).await {
+        Ok(worker) => switch_to(linked, session, worker, phases).await,
         Err(f) => {
             linked.app = previous;
             show_failure(&linked.terminal, &f, true).await
@@ -587,9 +605,42 @@ async fn relink(linked: &mut Linked, session: &Session) -> Relink {
     Relink::Done
 }
 
+/// Where a relink's time went, in ms (the `relinked` record's `phases`).
+#[derive(Debug, Default)]
+struct Phases {
+    t0: Option<Instant>,
+    last: Option<Instant>,
+    /// Rereading manifest.json and service.json.
+    read: f64,
+    /// Transpiling what changed (and checking what did not).
+    build: f64,
+    /// Loading the build into the (standby) Node process, until it says `loaded`.
+    load: f64,
+}
+
+impl Phases {
+    fn start() -> Phases {
+        let now = Instant::now();
+        Phases { t0: Some(now), last: Some(now), ..Default::default() }
+    }
+
+    /// Milliseconds since the previous lap.
+    fn lap(&mut self) -> f64 {
+        let now = Instant::now();
+        let ms = self.last.map_or(0.0, |l| (now - l).as_secs_f64() * 1000.0);
+        self.last = Some(now);
+        ms
+    }
+
+    fn total_ms(&self) -> u64 {
+        self.t0.map_or(0, |t| t.elapsed().as_millis() as u64)
+    }
+}
+
 /// Makes `worker` the live version: new policy, subscriptions and routes; the old version
 /// drains its in-flight work and stops.
-async fn switch_to(linked: &mut Linked, session: &Session, worker: Worker, t0: Instant) {
+async fn switch_to(linked: &mut Linked, session: &Session, worker: Worker, mut phases: Phases) {
+    let load_timings = worker.loaded.timings.clone();
     apply_policy(linked, &worker.loaded.client_options, true).await;
     let full_id = linked.spec.full_id.clone();
     let old = linked.worker.send_replace(Some(Arc::new(worker)));
@@ -603,12 +654,15 @@ async fn switch_to(linked: &mut Linked, session: &Session, worker: Worker, t0: I
             old.stop(Duration::from_millis(500)).await;
         });
     }
-    let ms = t0.elapsed().as_millis() as u64;
+    let switch = phases.lap();
+    let ms = phases.total_ms();
     tracing::info!(app = full_id, ms, "relinked");
-    linked
-        .terminal
-        .record(Some(Level::Info), format!("relinked in {ms} ms"), json!({"type": "relinked", "elapsed_ms": ms}))
-        .await;
+    let round = |x: f64| (x * 10.0).round() / 10.0;
+    let record = json!({"type": "relinked", "elapsed_ms": ms, "phases": {
+        "read_ms": round(phases.read), "build_ms": round(phases.build), "load_ms": round(phases.load),
+        "switch_ms": round(switch), "app_modules_ms": load_timings.require_ms, "graphql_ms": load_timings.schema_ms,
+    }});
+    linked.terminal.record(Some(Level::Info), format!("relinked in {ms} ms"), record).await;
     announce_ready(linked, session).await;
 }
 

@@ -664,8 +664,7 @@ fn relinks_use_preloaded_dependencies_and_an_install_replaces_them() {
 
     // `npm install` of a new version: the package changes and npm rewrites its marker last.
     greeting_package(&app, "hello-2");
-    std::fs::write(app.join("node/node_modules/.package-lock.json"), r#"{"lockfileVersion":3,"packages":{}}"#)
-        .unwrap();
+    std::fs::write(app.join("node/node_modules/.package-lock.json"), r#"{"lockfileVersion":3,"packages":{}}"#).unwrap();
     let change = link.wait_json("the install", |v| v["type"] == "change");
     assert_eq!(change["path"], "node/node_modules/.package-lock.json");
     link.wait_json("relinked", |v| v["type"] == "relinked");

@@ -81,6 +81,7 @@ async function loadService(entry, { send, routes, onFailed }) {
   }
   loaded.state = 'loading'
   let exported
+  const started = performance.now()
   try {
     exported = require(path.resolve(entry))
   } catch (err) {
@@ -116,7 +117,11 @@ async function loadService(entry, { send, routes, onFailed }) {
       clientOptions: jsonSafe((config.clients && config.clients.options) || {}) || {},
       routesPort: null,
     }
+    const required = performance.now()
     loaded.schema = graphqlSchema(config)
+    const round = (ms) => Math.round(ms * 10) / 10
+    const schemaMs = loaded.schema === null ? null : round(performance.now() - required)
+    answer.timings = { requireMs: round(required - started), schemaMs }
     answer.graphql = loaded.schema !== null
   } catch (err) {
     const { message, stack } = errorInfo(err)
