@@ -375,16 +375,16 @@ impl Linked {
             return; // one is being prepared
         };
         let (spec, installed, terminal) = (self.spec.clone(), self.runtime.clone(), self.terminal.clone());
-        let files = match self.worker.borrow().as_ref() {
-            Some(w) => w.loaded.preload.clone(),
-            None => self.runtime.parts_for(!self.app.service.routes.is_empty(), has_graphql(&self.app)),
+        let (files, warm) = match self.worker.borrow().as_ref() {
+            Some(w) => (w.loaded.preload.clone(), true),
+            None => (self.runtime.parts_for(!self.app.service.routes.is_empty(), has_graphql(&self.app)), false),
         };
         self.tracker.spawn(async move {
             let deps = runtime::DepsState::read(&spec.node_dir);
             if held.as_mut().is_some_and(|h| h.alive() && h.deps_current(&deps)) {
                 return;
             }
-            let preload = runtime::Preload { files, deps };
+            let preload = runtime::Preload { files, deps, warm };
             // A failed standby is not worth reporting: the next relink starts cold and says why.
             *held = Host::spawn(&spec, &installed, &terminal, Some(&preload)).await.ok();
         });

@@ -130,6 +130,11 @@ function onMessage(message) {
  * dependencies changed on disk).
  */
 async function prewarm() {
+  // The packages the previous version of the app loaded (IOCTL_PRELOAD, a JSON array).
+  require('./host/preload').preload(env.IOCTL_PRELOAD, env.IOCTL_APP_ROOT)
+  // IOCTL_PREWARM=0: a first link's standby, loaded as soon as the build is done; the rest
+  // would only delay it.
+  if (env.IOCTL_PREWARM === '0') return
   // Lazily loaded internals apps use: fetch/undici (ExternalClient), the source-map-aware
   // stack formatting, util.inspect, the URL parser.
   void [globalThis.fetch, globalThis.Headers, globalThis.Request, globalThis.Response, AbortSignal.timeout]
@@ -138,8 +143,6 @@ async function prewarm() {
   new URL('http://127.0.0.1/?a=1')
   querystring.parse('a=1&a=2')
   randomId()
-  // The packages the previous version of the app loaded (IOCTL_PRELOAD, a JSON array).
-  require('./host/preload').preload(env.IOCTL_PRELOAD, env.IOCTL_APP_ROOT)
   try {
     await routes.start()
   } catch {

@@ -2,7 +2,6 @@
 // Errors as ioctl reads them ({name, message, stack}), and as a route answers them: VTEX's
 // statuses (a ResolverError's status, else err.status / err.statusCode, else 500) and codes.
 
-const http = require('node:http')
 const { MODULES } = require('../packages')
 const { ResolverError } = require('../vtex-api/errors')
 
@@ -41,7 +40,8 @@ function errorCode(err, status) {
   const code = err !== null && typeof err === 'object' ? err.code : undefined
   if (typeof code === 'string' || typeof code === 'number') return code
   if (status >= 500) return 'INTERNAL_SERVER_ERROR'
-  return (http.STATUS_CODES[status] || 'ERROR').toUpperCase().replace(/[^A-Z0-9]+/g, '_')
+  // node:http loads with the first route error (an events-only app never needs it).
+  return (require('node:http').STATUS_CODES[status] || 'ERROR').toUpperCase().replace(/[^A-Z0-9]+/g, '_')
 }
 
 module.exports = { errorInfo, errorStatus, errorCode, withoutRuntimeFrames }

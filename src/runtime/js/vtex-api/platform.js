@@ -5,8 +5,6 @@
 // What needs VTEX's runtime (starting its worker, its log client, the messages app) throws a
 // clear error when called.
 
-const http = require('node:http')
-const https = require('node:https')
 const path = require('node:path')
 const hooks = require('./hooks')
 const { LogLevel, VALUES } = require('./constants')
@@ -191,8 +189,9 @@ class Recorder {
   }
 }
 
-const createHttpAgent = () => new http.Agent({ keepAlive: true, maxFreeSockets: 50 })
-const createHttpsAgent = () => new https.Agent({ keepAlive: true, maxFreeSockets: 50 })
+// node:http and node:https (with tls) load only if an app asks for an agent.
+const createHttpAgent = () => new (require('node:http').Agent)({ keepAlive: true, maxFreeSockets: 50 })
+const createHttpsAgent = () => new (require('node:https').Agent)({ keepAlive: true, maxFreeSockets: 50 })
 
 /** timer(middleware): records how long each middleware took in ctx.timings, as VTEX does. */
 function timed(middleware, serverTiming) {
