@@ -642,11 +642,16 @@ impl Link {
             i += 1;
         }
         let comm = |p: u32| std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
-        let hosts: Vec<(u32, bool)> = all
-            .iter()
-            .filter(|p| has(**p, "cmdline", b"host.js"))
-            .map(|p| (*p, has(*p, "environ", b"IOCTL_STANDBY=1\0")))
-            .collect();
+        // With no relink yet, the host serving is the oldest; the spare started after it.
+        let started = |p: u32| {
+            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+            // Field 22 (starttime), counted after the `(comm)` field, which may hold spaces.
+            let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+            after.split_whitespace().nth(19).and_then(|t| t.parse::<u64>().ok()).unwrap_or(u64::MAX)
+        };
+        let mut hosts: Vec<u32> = all.iter().copied().filter(|p| has(*p, "cmdline", b"host.js")).collect();
+        hosts.sort_by_key(|p| (started(*p), *p));
+        let hosts: Vec<(u32, bool)> = hosts.iter().enumerate().map(|(i, p)| (*p, i > 0)).collect();
         Ok(Processes {
             ioctl: all.iter().copied().filter(|p| comm(*p).trim() == "ioctl").collect(),
             node: hosts.iter().find(|h| !h.1).context("no Node process serving the app under ioctl")?.0,

@@ -47,9 +47,6 @@ pub struct Preload {
     /// Absolute files, in the order the app first required them.
     pub files: Vec<String>,
     pub deps: DepsState,
-    /// Also warm up what a version may use later (fetch, the routes server, ...): for a
-    /// relink's standby, not for a first link's, which loads as soon as the build is done.
-    pub warm: bool,
 }
 
 #[cfg(test)]

@@ -88,8 +88,8 @@ pub struct Installed {
 }
 
 impl Installed {
-    /// What a first standby of an app preloads of the runtime (before any version has said
-    /// what it used): Koa for an app with routes or GraphQL, the schema builder for GraphQL.
+    /// What a standby preloads of the runtime before any version of the app has loaded (its
+    /// first build failed): Koa for an app with routes or GraphQL, the schema builder for GraphQL.
     pub fn parts_for(&self, routes: bool, graphql: bool) -> Vec<String> {
         let mut parts = Vec::new();
         if routes || graphql {

@@ -276,7 +276,6 @@ impl Host {
         if let Some(preload) = standby {
             command.env("IOCTL_STANDBY", "1");
             command.env("IOCTL_PRELOAD", serde_json::to_string(&preload.files).unwrap_or_default());
-            command.env("IOCTL_PREWARM", if preload.warm { "1" } else { "0" });
         } else {
             command.env("IOCTL_ENTRY", &spec.entry);
         }

@@ -191,8 +191,6 @@ fn start_outbox(tracker: &TaskTracker, bus: Arc<Bus>, scope: Scope) -> Outbox {
 
 /// The first build and start; the app's policy comes from what its Service declares.
 async fn first_link(linked: &mut Linked) -> Result<(), Failure> {
-    // Node starts (and loads what it can of the runtime) while swc builds the app.
-    linked.prepare_spare();
     let worker = link_once(linked, &mut Phases::start()).await?;
     apply_policy(linked, &worker.loaded.client_options, false).await;
     linked.worker.send_replace(Some(Arc::new(worker)));
@@ -375,16 +373,17 @@ impl Linked {
             return; // one is being prepared
         };
         let (spec, installed, terminal) = (self.spec.clone(), self.runtime.clone(), self.terminal.clone());
-        let (files, warm) = match self.worker.borrow().as_ref() {
-            Some(w) => (w.loaded.preload.clone(), true),
-            None => (self.runtime.parts_for(!self.app.service.routes.is_empty(), has_graphql(&self.app)), false),
+        let files = match self.worker.borrow().as_ref() {
+            Some(w) => w.loaded.preload.clone(),
+            // No version has loaded yet (the first build failed): what the runtime knows it needs.
+            None => self.runtime.parts_for(!self.app.service.routes.is_empty(), has_graphql(&self.app)),
         };
         self.tracker.spawn(async move {
             let deps = runtime::DepsState::read(&spec.node_dir);
             if held.as_mut().is_some_and(|h| h.alive() && h.deps_current(&deps)) {
                 return;
             }
-            let preload = runtime::Preload { files, deps, warm };
+            let preload = runtime::Preload { files, deps };
             // A failed standby is not worth reporting: the next relink starts cold and says why.
             *held = Host::spawn(&spec, &installed, &terminal, Some(&preload)).await.ok();
         });

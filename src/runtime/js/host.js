@@ -132,9 +132,6 @@ function onMessage(message) {
 async function prewarm() {
   // The packages the previous version of the app loaded (IOCTL_PRELOAD, a JSON array).
   require('./host/preload').preload(env.IOCTL_PRELOAD, env.IOCTL_APP_ROOT)
-  // IOCTL_PREWARM=0: a first link's standby, loaded as soon as the build is done; the rest
-  // would only delay it.
-  if (env.IOCTL_PREWARM === '0') return
   // Lazily loaded internals apps use: fetch/undici (ExternalClient), the source-map-aware
   // stack formatting, util.inspect, the URL parser.
   void [globalThis.fetch, globalThis.Headers, globalThis.Request, globalThis.Response, AbortSignal.timeout]
