@@ -12,6 +12,7 @@ mod routes;
 mod sender;
 mod server;
 mod state;
+mod upstream;
 mod watch;
 
 use std::io::Write;

@@ -324,7 +324,7 @@ async fn app_route(State(s): State<Shared>, req: Request) -> Response {
         let message = format!("{} is not running (see the link terminal)\n", route.app);
         return (StatusCode::SERVICE_UNAVAILABLE, message).into_response();
     };
-    match proxy(req, &at, &local, &route, &params).await {
+    match proxy(s.upstream(), req, &at, &local, &route, &params).await {
         Ok(resp) => resp,
         Err(e) => (StatusCode::BAD_GATEWAY, format!("{} did not answer: {e:#}\n", route.app)).into_response(),
     }
@@ -386,6 +386,7 @@ async fn ide(State(s): State<Shared>, req: Request) -> Response {
 }
 
 async fn proxy(
+    upstream: &super::upstream::Upstream,
     req: Request,
     at: &RoutesAt,
     local_path: &str,
@@ -409,7 +410,7 @@ async fn proxy(
     h.insert("x-ioctl-request-id", next_request_id().parse()?);
     let request = axum::http::Request::from_parts(parts, body);
     // As on VTEX, a request longer than the service's `timeout` is cut off.
-    let answer = tokio::time::timeout(route.timeout, send(at, request)).await;
+    let answer = tokio::time::timeout(route.timeout, upstream.send(at, request)).await;
     let Ok(resp) = answer else {
         let message = format!(
             "route `{}` of {} did not answer within {} s (node/service.json `timeout`)\n",
@@ -421,30 +422,6 @@ async fn proxy(
     };
     let (parts, body) = resp?.into_parts();
     Ok(Response::from_parts(parts, Body::new(body)))
-}
-
-/// Sends one request to a host's route server.
-async fn send(
-    at: &RoutesAt,
-    request: axum::http::Request<Body>,
-) -> anyhow::Result<hyper::Response<hyper::body::Incoming>> {
-    let mut sender = match at {
-        RoutesAt::Socket(p) => handshake(tokio::net::UnixStream::connect(p).await?).await?,
-        RoutesAt::Port(port) => handshake(tokio::net::TcpStream::connect(("127.0.0.1", *port)).await?).await?,
-    };
-    Ok(sender.send_request(request).await?)
-}
-
-async fn handshake<S>(stream: S) -> anyhow::Result<hyper::client::conn::http1::SendRequest<Body>>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let (sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
-    // The connection is driven until the response is read; it ends with the request.
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    Ok(sender)
 }
 
 fn next_request_id() -> String {

@@ -78,6 +78,8 @@ pub struct Session {
     apps: Mutex<Apps>,
     /// App settings, VBase and Master Data of the session's scope.
     store: Arc<crate::store::Store>,
+    /// Keep-alive connections to the apps' route servers.
+    upstream: super::upstream::Upstream,
 }
 
 impl Session {
@@ -90,6 +92,7 @@ impl Session {
             arm: setup.sample_sender.then(Arm::new),
             setup,
             sender_muted: Arc::default(),
+            upstream: Default::default(),
             bus: Bus::new(),
             dead: Arc::default(),
             routes: routes::Table::default(),
@@ -108,6 +111,11 @@ impl Session {
     /// The local platform storage the apps' clients use.
     pub fn store(&self) -> &Arc<crate::store::Store> {
         &self.store
+    }
+
+    /// The keep-alive connections to the apps' route servers.
+    pub fn upstream(&self) -> &super::upstream::Upstream {
+        &self.upstream
     }
 
     pub fn url(&self) -> &str {
