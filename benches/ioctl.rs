@@ -1860,7 +1860,7 @@ fn graphql() -> Result<Section> {
             ),
         ],
         notes: vec![format!(
-            "graphql: a query through ioctl (HTTP to the session, a new unix-socket connection to the Node host per request, Koa, graphql-js) takes {} at p50 against {:.1} µs for graphql-js's execute alone",
+            "graphql: a query through ioctl (HTTP to the session, a pooled keep-alive unix-socket connection to the Node host, Koa, graphql-js) takes {} at p50 against {:.1} µs for graphql-js's execute alone",
             ms(p.median),
             pp.median * 1000.0
         )],
