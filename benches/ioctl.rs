@@ -30,6 +30,7 @@ use serde_json::{json, Value};
 /// The end-to-end tests' harness: the same temp dirs, app copies and `ioctl` command lines.
 #[path = "../tests/e2e/harness.rs"]
 mod harness;
+mod npm;
 mod real_app;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -982,31 +983,9 @@ fn install_tsx() -> Result<(PathBuf, String)> {
     let bin = dir.join("node_modules/.bin/tsx");
     if !bin.exists() {
         eprintln!("bench: installing tsx with npm into {}", dir.display());
-        std::fs::create_dir_all(&dir)?;
-        let mut npm = Command::new("npm")
-            .args(["install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix"])
-            .arg(&dir)
-            .arg("tsx@4")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .context("cannot run npm")?;
-        let deadline = Instant::now() + Duration::from_secs(180);
-        let status = loop {
-            if let Some(s) = npm.try_wait()? {
-                break s;
-            }
-            if Instant::now() > deadline {
-                let _ = npm.kill();
-                bail!("npm install tsx did not finish within 180 s");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        };
-        if !status.success() || !bin.exists() {
-            let mut err = String::new();
-            npm.stderr.take().map(|mut e| e.read_to_string(&mut err));
-            bail!("npm install tsx failed: {}", err.trim().lines().last().unwrap_or("no message"));
+        npm::install(&dir, &["tsx@4"], "tsx")?;
+        if !bin.exists() {
+            bail!("npm installed tsx without {}", bin.display());
         }
     }
     let package: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("node_modules/tsx/package.json"))?)?;

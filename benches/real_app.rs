@@ -3,12 +3,9 @@
 //! typings), a Service with routes, events and a GraphQL schema, and real npm dependencies
 //! (axios, ramda, co-body, date-fns, uuid, lodash) installed once under target/tmp.
 
+use anyhow::{Context, Result};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-use anyhow::{bail, Context, Result};
 
 /// The app's dependencies, pinned so every run loads the same code.
 pub const PACKAGE_JSON: &str = r#"{
@@ -129,28 +126,7 @@ pub fn install(peers: &Path) -> Result<PathBuf> {
     eprintln!("bench: installing the real-sized app's dependencies with npm into {}", dir.display());
     std::fs::create_dir_all(&dir)?;
     std::fs::write(dir.join("package.json"), PACKAGE_JSON)?;
-    let mut npm = Command::new("npm")
-        .args(["install", "--no-audit", "--no-fund", "--loglevel=error", "--omit=dev"])
-        .current_dir(&dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .context("cannot run npm")?;
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let status = loop {
-        if let Some(s) = npm.try_wait()? {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = npm.kill();
-            bail!("npm install did not finish within 300 s");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    if !status.success() {
-        bail!("npm install of the real-sized app's dependencies failed ({status})");
-    }
+    super::npm::install(&dir, &[], "the real-sized app's dependencies")?;
     Ok(modules)
 }
 
