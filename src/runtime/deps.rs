@@ -4,35 +4,29 @@
 use std::path::Path;
 use std::time::SystemTime;
 
-/// Files npm, yarn and pnpm rewrite whenever they change what node/node_modules holds, plus
-/// the manifests a user edits.
-const WATCHED: [&str; 8] = [
-    "package.json",
-    "package-lock.json",
-    "yarn.lock",
-    "pnpm-lock.yaml",
-    "node_modules",
-    "node_modules/.package-lock.json",
-    "node_modules/.yarn-integrity",
-    "node_modules/.modules.yaml",
-];
+/// What a user edits or an install rewrites under node/: the manifests, the lockfiles and
+/// node_modules itself.
+const MANIFESTS: [&str; 5] = ["package.json", "package-lock.json", "yarn.lock", "pnpm-lock.yaml", "node_modules"];
 
-/// Names under node/node_modules whose change means an install happened (the watcher relinks
-/// on them, though it ignores the rest of node_modules).
+/// Names under node/node_modules that npm, yarn and pnpm rewrite whenever an install changed
+/// what it holds (the watcher relinks on them, though it ignores the rest of node_modules).
 pub const INSTALL_MARKERS: [&str; 3] = [".package-lock.json", ".yarn-integrity", ".modules.yaml"];
 
-/// Modification time and size of each of [`WATCHED`] under node/ (None when absent).
+/// Modification time and size of each of [`MANIFESTS`] and [`INSTALL_MARKERS`] under node/
+/// (None when absent).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DepsState(Vec<Option<(SystemTime, u64)>>);
 
 impl DepsState {
     /// Reads the state now: a handful of `stat` calls.
     pub fn read(node_dir: &Path) -> DepsState {
+        let modules = node_dir.join("node_modules");
+        let files =
+            MANIFESTS.iter().map(|rel| node_dir.join(rel)).chain(INSTALL_MARKERS.iter().map(|m| modules.join(m)));
         DepsState(
-            WATCHED
-                .iter()
-                .map(|rel| {
-                    let m = std::fs::metadata(node_dir.join(rel)).ok()?;
+            files
+                .map(|path| {
+                    let m = std::fs::metadata(path).ok()?;
                     Some((m.modified().ok()?, m.len()))
                 })
                 .collect(),

@@ -605,10 +605,10 @@ async fn relink(linked: &mut Linked, session: &Session) -> Relink {
 }
 
 /// Where a relink's time went, in ms (the `relinked` record's `phases`).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Phases {
-    t0: Option<Instant>,
-    last: Option<Instant>,
+    t0: Instant,
+    last: Instant,
     /// Rereading manifest.json and service.json.
     read: f64,
     /// Transpiling what changed (and checking what did not).
@@ -620,19 +620,19 @@ struct Phases {
 impl Phases {
     fn start() -> Phases {
         let now = Instant::now();
-        Phases { t0: Some(now), last: Some(now), ..Default::default() }
+        Phases { t0: now, last: now, read: 0.0, build: 0.0, load: 0.0 }
     }
 
     /// Milliseconds since the previous lap.
     fn lap(&mut self) -> f64 {
         let now = Instant::now();
-        let ms = self.last.map_or(0.0, |l| (now - l).as_secs_f64() * 1000.0);
-        self.last = Some(now);
+        let ms = (now - self.last).as_secs_f64() * 1000.0;
+        self.last = now;
         ms
     }
 
     fn total_ms(&self) -> u64 {
-        self.t0.map_or(0, |t| t.elapsed().as_millis() as u64)
+        self.t0.elapsed().as_millis() as u64
     }
 }
 
