@@ -306,7 +306,8 @@ Goals are those of issue 6 for a 2-core machine; a missed goal is reported as me
   templates/service-course (so swc transpiles every file) with a fresh `IOCTL_HOME` (so the
   session process and the Node host start too), from spawning the command to reading its
   `ready` line; then Ctrl-C. Beside it, interleaved run by run: spawning `node -e ''` until
-  it exits. One unrecorded warm-up of each first.
+  it exits. One unrecorded warm-up of each first. With `IOCTL_BENCH_BASELINE=PATH` (another
+  build of ioctl, e.g. of an earlier commit), that build's link → ready too, run by run.
 - **relink**: a linked app whose handler logs, on the first event each loaded version
   handles, its version and the time it started (`performance.timeOrigin +
   performance.now()`). Events stream in at 1,000/s (`ioctl events send --repeat --rate
@@ -337,7 +338,8 @@ Goals are those of issue 6 for a 2-core machine; a missed goal is reported as me
   100,000-event burst has been delivered, in a watching session (as people run it). ioctl's
   figure is the sum over its processes (`ioctl link` and the session process it starts);
   the Node figure is the host serving the app. Beside it, a bare idle `node` started at the
-  same time. A fresh session per run.
+  same time, and with `IOCTL_BENCH_BASELINE` that build's idle RSS, linked the same way
+  beside it. A fresh session per run.
 - **retries**: one `--no-watch` link of an app whose handler does 2 ms of asynchronous work
   (concurrency 10, 2 retries, backoff 100 ms ×2 with ioctl's jitter); bursts of 30,000
   events from `ioctl events send KEY --repeat 30000`, timed until every event is delivered
@@ -385,6 +387,19 @@ fn node() -> String {
     std::env::var("IOCTL_NODE").unwrap_or_else(|_| "node".into())
 }
 
+/// `IOCTL_BENCH_BASELINE`: another build of ioctl (say, of an earlier commit) whose link →
+/// ready and idle RSS are measured beside this one's, interleaved in the same run.
+fn baseline() -> Option<PathBuf> {
+    let bin = PathBuf::from(std::env::var_os("IOCTL_BENCH_BASELINE")?);
+    assert!(bin.is_file(), "IOCTL_BENCH_BASELINE={}: no such file", bin.display());
+    Some(bin)
+}
+
+/// How the baseline is named in the table: `baseline (PATH)`.
+fn baseline_name(bin: &Path) -> String {
+    format!("baseline (`{}`)", bin.display())
+}
+
 /// A temp dir with its own IOCTL_HOME, for one link session: the end-to-end tests' harness
 /// (its app copies and its `ioctl` command line), plus what the figures need on top.
 struct Env {
@@ -406,6 +421,11 @@ impl Env {
 
     fn ioctl(&self, args: &[&str]) -> Command {
         self.inner.command(args)
+    }
+
+    /// An `ioctl` command line run by another build (`bin`).
+    fn ioctl_of(&self, bin: &Path, args: &[&str]) -> Command {
+        self.inner.command_of(bin, args)
     }
 
     /// Runs an `ioctl` command to completion; fails unless it exits 0.
@@ -571,6 +591,8 @@ impl Drop for Proc {
 struct Link {
     proc: Proc,
     app: PathBuf,
+    /// The executable's name, as /proc/PID/comm shows it (`ioctl`, or the baseline's).
+    comm: String,
     // Last: dropped after the process has stopped.
     env: Env,
 }
@@ -583,16 +605,23 @@ impl Link {
 
     /// Links the template with `files` written over it, and waits for `ready`.
     fn start_app(files: &[(&str, String)], extra: &[&str]) -> Result<Link> {
+        Link::start_with(Path::new(harness::BIN), files, extra)
+    }
+
+    /// `start_app`, run by the build `bin`.
+    fn start_with(bin: &Path, files: &[(&str, String)], extra: &[&str]) -> Result<Link> {
         let env = Env::new()?;
         let app = env.app(files)?;
         let mut args = vec!["link", app.to_str().unwrap(), "--json", "--no-sample-sender"];
         args.extend_from_slice(extra);
-        let mut proc = Proc::spawn(env.ioctl(&args))?;
+        let mut proc = Proc::spawn(env.ioctl_of(bin, &args))?;
         let (_, ready) = proc.json("ready", |v| v["type"] == "ready" || v["type"] == "error")?;
         if ready["type"] != "ready" || ready["linked"] != true {
             bail!("link failed: {ready}");
         }
-        Ok(Link { proc, app, env })
+        // The kernel keeps the first 15 bytes of the name.
+        let comm = bin.file_name().map_or("ioctl".into(), |n| n.to_string_lossy().chars().take(15).collect());
+        Ok(Link { proc, app, comm, env })
     }
 
     fn delivered(&self) -> Result<u64> {
@@ -654,7 +683,7 @@ impl Link {
         hosts.sort_by_key(|p| (started(*p), *p));
         let hosts: Vec<(u32, bool)> = hosts.iter().enumerate().map(|(i, p)| (*p, i > 0)).collect();
         Ok(Processes {
-            ioctl: all.iter().copied().filter(|p| comm(*p).trim() == "ioctl").collect(),
+            ioctl: all.iter().copied().filter(|p| comm(*p).trim() == self.comm).collect(),
             node: hosts.iter().find(|h| !h.1).context("no Node process serving the app under ioctl")?.0,
             standby: hosts.iter().find(|h| h.1).map(|h| h.0),
         })
@@ -767,18 +796,32 @@ fn parse_probe(text: &str) -> Option<(usize, f64)> {
 
 // --- link → ready ------------------------------------------------------------------------------------
 
+/// Spawning `ioctl link` (the build `bin`) on a fresh template copy with a fresh IOCTL_HOME
+/// until its `ready` line: (ms, the ready record).
+fn link_once(bin: &Path) -> Result<(f64, Value)> {
+    let env = Env::new()?;
+    let app = env.app(&[])?;
+    let t = Instant::now();
+    let mut link =
+        Proc::spawn(env.ioctl_of(bin, &["link", app.to_str().unwrap(), "--json", "--no-watch", "--no-sample-sender"]))?;
+    let (at, ready) = link.json("ready", |v| v["type"] == "ready")?;
+    link.stop()?;
+    Ok(((at - t).as_secs_f64() * 1000.0, ready))
+}
+
 fn link_ready() -> Result<Section> {
     const RUNS: usize = 20;
     let (mut wall, mut reported, mut bare) = (Vec::new(), Vec::new(), Vec::new());
+    let base = baseline();
+    let mut base_wall = Vec::new();
     for run in 0..=RUNS {
-        let env = Env::new()?;
-        let app = env.app(&[])?;
-        let t = Instant::now();
-        let mut link =
-            Proc::spawn(env.ioctl(&["link", app.to_str().unwrap(), "--json", "--no-watch", "--no-sample-sender"]))?;
-        let (at, ready) = link.json("ready", |v| v["type"] == "ready")?;
-        let link_ms = (at - t).as_secs_f64() * 1000.0;
-        link.stop()?;
+        let (link_ms, ready) = link_once(Path::new(harness::BIN))?;
+        if let Some(bin) = &base {
+            let (ms, _) = link_once(bin)?;
+            if run > 0 {
+                base_wall.push(ms);
+            }
+        }
 
         let t = Instant::now();
         let status = Command::new(node()).args(["-e", ""]).status()?;
@@ -794,11 +837,15 @@ fn link_ready() -> Result<Section> {
     }
     let s = summary(&wall);
     let (b, r) = (summary(&bare), summary(&reported));
+    let mut beside = format!("`node -e ''`: {}", ms_summary(b));
+    if let Some(bin) = &base {
+        beside += &format!("; {}: {}", baseline_name(bin), ms_summary(summary(&base_wall)));
+    }
     Ok(Section {
         rows: vec![Row::new(
             "link → ready",
             ms_summary(s),
-            format!("`node -e ''`: {}", ms_summary(b)),
+            beside,
             "median ≤ 150 ms",
             Some(s.median <= 150.0),
         )],
@@ -1038,7 +1085,7 @@ fn link_real(modules: &Path, extra: &[&str]) -> Result<(Link, f64)> {
     if ready["type"] != "ready" || ready["linked"] != true {
         bail!("the real-sized app did not link: {ready}");
     }
-    Ok((Link { proc, app, env }, (at - t).as_secs_f64() * 1000.0))
+    Ok((Link { proc, app, comm: "ioctl".into(), env }, (at - t).as_secs_f64() * 1000.0))
 }
 
 /// The real-sized app's node/ code as a plain Node program that loads the whole app (its
@@ -1530,6 +1577,8 @@ fn memory() -> Result<Section> {
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut each: Vec<Vec<f64>> = Vec::new();
     let (mut node_idle, mut node_after, mut standby, mut bare) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let base = baseline();
+    let mut base_idle = Vec::new();
     for _ in 0..RUNS {
         let mut bare_node = Proc::spawn({
             let mut c = Command::new(node());
@@ -1556,6 +1605,13 @@ fn memory() -> Result<Section> {
         }
         bare.push(mb(status_kb(bare_node.pid(), "VmRSS")?));
         bare_node.stop()?;
+        if let Some(bin) = &base {
+            // The baseline idles beside this one's link, watching as well.
+            let mut other = Link::start_with(bin, &bench_app(), &[])?;
+            std::thread::sleep(Duration::from_secs(1));
+            base_idle.push(sum_mb(&other.processes()?.ioctl, "VmRSS")?);
+            other.proc.stop()?;
+        }
         link.burst("noop", N, None)?;
         std::thread::sleep(Duration::from_secs(1));
         growth.push(sum_mb(&p.ioctl, "VmRSS")? - before);
@@ -1586,7 +1642,15 @@ fn memory() -> Result<Section> {
     });
     Ok(Section {
         rows: vec![
-            Row::new("ioctl RSS, idle", mb_summary(i), String::new(), "≤ 15 MB", Some(i.median <= 15.0)),
+            Row::new(
+                "ioctl RSS, idle",
+                mb_summary(i),
+                base.as_ref().map_or(String::new(), |bin| {
+                    format!("{}: {}", baseline_name(bin), mb_summary(summary(&base_idle)))
+                }),
+                "≤ 15 MB",
+                Some(i.median <= 15.0),
+            ),
             Row::new(
                 "ioctl RSS growth after 100,000 events",
                 mb_summary(g),

@@ -42,6 +42,7 @@ const FILES: &[(&str, &str)] = &[
     ("vtex-api/hooks.js", include_str!("js/vtex-api/hooks.js")),
     ("vtex-api/http.js", include_str!("js/vtex-api/http.js")),
     ("vtex-api/io_clients.js", include_str!("js/vtex-api/io_clients.js")),
+    ("vtex-api/lazy.js", include_str!("js/vtex-api/lazy.js")),
     ("vtex-api/limiter.js", include_str!("js/vtex-api/limiter.js")),
     ("vtex-api/logger.js", include_str!("js/vtex-api/logger.js")),
     ("vtex-api/lru_cache.js", include_str!("js/vtex-api/lru_cache.js")),

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{anyhow, Context};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
 use tokio::net::UnixListener;
@@ -193,21 +193,33 @@ pub struct Worker {
     routes_sock: PathBuf,
 }
 
-/// Finds Node.js (`$IOCTL_NODE` or `node` on PATH) and checks it is 18 or newer.
-pub async fn find_node() -> anyhow::Result<PathBuf> {
-    let node = std::env::var_os("IOCTL_NODE").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("node"));
-    let out = Command::new(&node).arg("--version").output().await.map_err(|e| {
+/// Finds Node.js: `$IOCTL_NODE`, or `node` on PATH. Only the file is looked up here, so a
+/// session starts without paying for a Node process; host.js checks the version (18 or newer)
+/// as it starts and says so when it is older.
+pub fn find_node() -> anyhow::Result<PathBuf> {
+    let cannot_run = |node: &Path, why: &dyn std::fmt::Display| {
         anyhow!(
-            "cannot run Node.js ({}): {e}; install Node.js 18 or newer and put `node` on PATH (or set IOCTL_NODE)",
+            "cannot run Node.js ({}): {why}; install Node.js 18 or newer and put `node` on PATH (or set IOCTL_NODE)",
             node.display()
         )
-    })?;
-    let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    let major: u32 = version.trim_start_matches('v').split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0);
-    if major < 18 {
-        bail!("Node.js {version} is too old: ioctl needs Node.js 18 or newer (found at {})", node.display());
+    };
+    if let Some(node) = std::env::var_os("IOCTL_NODE").map(PathBuf::from) {
+        return match std::fs::metadata(&node) {
+            Ok(m) if is_executable(&m) => Ok(node),
+            Ok(_) => Err(cannot_run(&node, &"not an executable file")),
+            Err(e) => Err(cannot_run(&node, &e)),
+        };
     }
-    Ok(node)
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("node"))
+        .find(|node| std::fs::metadata(node).is_ok_and(|m| is_executable(&m)))
+        .ok_or_else(|| cannot_run(Path::new("node"), &"not found on PATH"))
+}
+
+fn is_executable(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    meta.is_file() && meta.permissions().mode() & 0o111 != 0
 }
 
 static SOCKET_SEQ: AtomicU64 = AtomicU64::new(0);

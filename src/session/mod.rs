@@ -92,7 +92,7 @@ pub async fn serve(opts: Options) -> anyhow::Result<ExitCode> {
 }
 
 async fn start(opts: &Options) -> anyhow::Result<(Arc<Session>, record::Written)> {
-    let node = crate::runtime::find_node().await?;
+    let node = crate::runtime::find_node()?;
     let home = record::home()?;
     let sockets = record::socket_dir(&home)?;
     let (listener, addr) = server::bind(opts.port).await?;

@@ -50,7 +50,15 @@ pub fn start(tracker: &TaskTracker, store: Arc<Store>) -> Platform {
 /// set` checks them from any folder).
 pub async fn record_settings_schema(store: Arc<Store>, app: String, schema: Option<serde_json::Value>) {
     let done = tokio::task::spawn_blocking(move || {
-        let db = store.workspace()?;
+        // No schema and no database yet: nothing recorded to remove, and a link of an app
+        // that stores nothing creates no database.
+        let db = match schema {
+            Some(_) => store.workspace()?,
+            None => match store.workspace_if_stored()? {
+                Some(db) => db,
+                None => return Ok(()),
+            },
+        };
         let db = store::lock(&db);
         store::settings::record_schema(&db, &app, schema.as_ref())
     })

@@ -107,6 +107,16 @@ impl Store {
         Self::opened(&self.workspace, &self.location.workspace_file(), db::Kind::Workspace)
     }
 
+    /// The workspace database if it was opened or exists on disk; None when nothing was ever
+    /// stored in this workspace (so there is nothing to read or remove).
+    pub fn workspace_if_stored(&self) -> Result<Option<Arc<Mutex<Db>>>> {
+        let opened = self.workspace.lock().unwrap_or_else(|p| p.into_inner()).is_some();
+        if !opened && !self.location.workspace_file().exists() {
+            return Ok(None);
+        }
+        self.workspace().map(Some)
+    }
+
     /// The account's Master Data database, opened on first use.
     pub fn masterdata(&self) -> Result<Arc<Mutex<Db>>> {
         Self::opened(&self.masterdata, &self.location.masterdata_file(), db::Kind::MasterData)

@@ -46,7 +46,12 @@ impl Env {
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(BIN);
+        self.command_of(Path::new(BIN), args)
+    }
+
+    /// `command`, running another build of ioctl (the benchmarks' baseline).
+    pub fn command_of(&self, bin: &Path, args: &[&str]) -> Command {
+        let mut c = Command::new(bin);
         c.args(args)
             .env("IOCTL_HOME", self.home())
             .env("NO_COLOR", "1")

@@ -530,6 +530,28 @@ fn a_missing_node_is_a_clear_error() {
 }
 
 #[test]
+fn a_node_older_than_18_is_a_clear_error() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let app = env.app("app", &[]);
+    // A real Node that reports itself as 16.20.0, the way an old install would.
+    let fake = env.dir.path().join("old-node.js");
+    std::fs::write(
+        &fake,
+        "Object.defineProperty(process, 'versions', { value: { ...process.versions, node: '16.20.0' } })\n\
+         Object.defineProperty(process, 'version', { value: 'v16.20.0' })\n",
+    )
+    .unwrap();
+    let node = env.dir.path().join("node16");
+    std::fs::write(&node, format!("#!/bin/sh\nexec node --require {} \"$@\"\n", fake.display())).unwrap();
+    std::fs::set_permissions(&node, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = env.command(&["link", app.to_str().unwrap(), "--no-watch"]).env("IOCTL_NODE", &node).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(all.contains("Node.js v16.20.0") && all.contains("is too old: ioctl needs Node.js 18 or newer"), "{all}");
+}
+
+#[test]
 fn color_can_be_forced_and_joining_says_session_flags_do_not_apply() {
     let env = Env::new();
     let a = env.app("a", &[]);

@@ -8,6 +8,15 @@
 // With IOCTL_STANDBY=1 it starts without an app ("warm standby"): everything but the app is
 // ready, it says `standby`, and loads the app when ioctl sends `load`.
 
+// First, before any other module loads: ioctl needs Node.js 18 or newer (the session only
+// looks the file up, so that it starts without running Node once more).
+if (Number(process.versions.node.split('.')[0]) < 18) {
+  process.stderr.write(
+    `ioctl host: Node.js ${process.version} (${process.execPath}) is too old: ioctl needs Node.js 18 or newer; install it and put \`node\` on PATH (or set IOCTL_NODE)\n`,
+  )
+  process.exit(3)
+}
+
 const querystring = require('node:querystring')
 const util = require('node:util')
 
@@ -62,7 +71,10 @@ function exitAfterFlush(code) {
 }
 
 function load(entry) {
-  return loadService(entry, { send, routes, onFailed: () => exitAfterFlush(1) })
+  const loading = loadService(entry, { send, routes, onFailed: () => exitAfterFlush(1) })
+  // Once ioctl has been told, load what the first delivery or request would otherwise pay for
+  // (node:crypto, for their ids): off the way to `ready`, and not on the first event's.
+  return loading.then(() => setImmediate(randomId))
 }
 
 /** `{"type":"load","entry":...,"env"?:{...}}` to a standby host. */

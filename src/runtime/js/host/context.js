@@ -2,14 +2,14 @@
 // What every handler gets, for events and routes alike: ctx.vtex (the IOContext of one delivery
 // or request, with its logger) and a fresh ctx.clients built from the Service's clients config.
 
-const crypto = require('node:crypto')
 const vtexApi = require('../vtex-api')
 
 const env = process.env
 const LOCAL_AUTH_TOKEN = 'ioctl-local-auth-token'
 
+/** 32 random hex digits. node:crypto loads on first use (host.js warms it once the app is ready). */
 function randomId() {
-  return crypto.randomBytes(16).toString('hex')
+  return require('node:crypto').randomBytes(16).toString('hex')
 }
 
 /** ctx.vtex for one delivery or request of `route` ({id, type, params}). */

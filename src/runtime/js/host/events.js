@@ -2,7 +2,6 @@
 // Event deliveries: run the Service's handler for one `deliver` message, inside the handler's
 // log attribution, and answer with a `result` (ok, elapsed time, or the error).
 
-const { performance } = require('node:perf_hooks')
 const vtexApi = require('../vtex-api')
 const { createClients, ioContext, randomId } = require('./context')
 const { errorInfo } = require('./errors')

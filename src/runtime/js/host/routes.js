@@ -9,7 +9,6 @@
 // app's GraphQL instead (graphql/serve.js) in the same Koa context.
 
 const fs = require('node:fs')
-const http = require('node:http')
 const packages = require('../packages')
 const vtexApi = require('../vtex-api')
 const { createClients, ioContext, randomId } = require('./context')
@@ -115,7 +114,7 @@ function routeFailed(ctx, err, { enoentIs404 = false } = {}) {
     }
     const body = JSON.stringify({ message: info.message, code: errorCode(err, status) })
     res.statusCode = status
-    res.statusMessage = http.STATUS_CODES[status] || ''
+    res.statusMessage = require('node:http').STATUS_CODES[status] || ''
     res.setHeader('Content-Type', 'application/json; charset=utf-8')
     res.setHeader('Content-Length', Buffer.byteLength(body))
     res.end(body)
@@ -236,7 +235,8 @@ class RouteServer {
   start() {
     if (!this.listening) {
       // No request timeout of our own: ioctl enforces service.json's timeout.
-      const server = (this.server = http.createServer({ requestTimeout: 0 }, requestHandler()))
+      // node:http loads here: an app without routes never needs it.
+      const server = (this.server = require('node:http').createServer({ requestTimeout: 0 }, requestHandler()))
       // Idle keep-alive connections are closed by ioctl's pool, never under it by us.
       server.keepAliveTimeout = 0
       this.listening = new Promise((resolve, reject) => {

@@ -4,7 +4,8 @@
 // values apps import; one file per part: errors, constants, service (Service, method), logger,
 // lru_cache, caches, limiter, http (ExternalClient's HTTP with retries), clients, not_emulated,
 // io_clients, utils (pure helpers), platform (tracing, metrics, directives, worker entry points),
-// and the local platform clients (local_platform, apps, vbase, masterdata).
+// and the local platform clients (local_platform, apps, vbase, masterdata). The rarely used parts
+// load on first read (lazy.js).
 // Every runtime export of the real package (6.x) exists here: test/exports.test.js checks it.
 
 const constants = require('./constants')
@@ -17,9 +18,39 @@ const { HttpClient } = require('./http')
 const clients = require('./clients')
 const { notEmulatedClasses } = require('./not_emulated')
 const { IOClients, LOCAL } = require('./io_clients')
-const caches = require('./caches')
+const { lazy } = require('./lazy')
 const utils = require('./utils')
 const platform = require('./platform')
+
+/** Exports that are local platform clients: export name → key of LOCAL. */
+const LOCAL_CLIENTS = {
+  Apps: 'apps',
+  MasterData: 'masterdata',
+  VBase: 'vbase',
+}
+/** Exports that are not-emulated clients: export name → key of notEmulatedClasses. */
+const NOT_EMULATED_CLIENTS = {
+  Assets: 'assets',
+  Billing: 'billing',
+  BillingMetrics: 'billingMetrics',
+  Builder: 'builder',
+  ID: 'id',
+  LicenseManager: 'licenseManager',
+  MessagesGraphQL: 'messagesGraphQL',
+  Metadata: 'metadata',
+  Registry: 'registry',
+  Router: 'router',
+  Segment: 'segment',
+  Session: 'session',
+  Settings: 'settings',
+  TenantClient: 'tenant',
+  Workspaces: 'workspaces',
+  CatalogGraphQL: 'catalogGraphQL',
+  Catalog: 'catalog',
+  PaymentProvider: 'paymentProvider',
+  Sphinx: 'Sphinx',
+  Housekeeper: 'Housekeeper',
+}
 
 module.exports = {
   // Service declaration
@@ -37,34 +68,8 @@ module.exports = {
   GraphQLClient: clients.GraphQLClient,
   HttpClient,
   Events: clients.Events,
-  Apps: LOCAL.apps,
-  Assets: notEmulatedClasses.assets,
-  Billing: notEmulatedClasses.billing,
-  BillingMetrics: notEmulatedClasses.billingMetrics,
-  Builder: notEmulatedClasses.builder,
-  ID: notEmulatedClasses.id,
-  LicenseManager: notEmulatedClasses.licenseManager,
-  MasterData: LOCAL.masterdata,
-  MessagesGraphQL: notEmulatedClasses.messagesGraphQL,
-  Metadata: notEmulatedClasses.metadata,
-  Registry: notEmulatedClasses.registry,
-  Router: notEmulatedClasses.router,
-  Segment: notEmulatedClasses.segment,
-  Session: notEmulatedClasses.session,
-  Settings: notEmulatedClasses.settings,
-  TenantClient: notEmulatedClasses.tenant,
-  VBase: LOCAL.vbase,
-  Workspaces: notEmulatedClasses.workspaces,
-  CatalogGraphQL: notEmulatedClasses.catalogGraphQL,
-  Catalog: notEmulatedClasses.catalog,
-  PaymentProvider: notEmulatedClasses.paymentProvider,
-  Sphinx: notEmulatedClasses.Sphinx,
-  Housekeeper: notEmulatedClasses.Housekeeper,
   // Caching, logging, metrics
   LRUCache,
-  DiskCache: caches.DiskCache,
-  LRUDiskCache: caches.LRUDiskCache,
-  MultilayeredCache: caches.MultilayeredCache,
   Logger,
   LogLevel: constants.LogLevel,
   MetricsAccumulator,
@@ -95,6 +100,16 @@ module.exports = {
   ...platform,
   // Not part of @vtex/api: the host fills in `log`, `sendEvent` and `platform`, and composes with `compose`.
   __ioctl: Object.assign(hooks, { compose }),
+}
+
+// Made on first read (lazy.js): the local platform clients, the clients ioctl does not emulate,
+// the disk caches. An app that never touches them does not pay for loading them.
+for (const [name, key] of Object.entries(LOCAL_CLIENTS)) lazy(module.exports, name, () => LOCAL[key])
+for (const [name, key] of Object.entries(NOT_EMULATED_CLIENTS)) {
+  lazy(module.exports, name, () => notEmulatedClasses[key])
+}
+for (const name of ['DiskCache', 'LRUDiskCache', 'MultilayeredCache']) {
+  lazy(module.exports, name, () => require('./caches')[name])
 }
 
 // Read when used: a standby host learns the app's identity and place only when it loads it.

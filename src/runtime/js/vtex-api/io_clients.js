@@ -4,14 +4,15 @@
 // masterdata are ioctl's local versions; the other VTEX clients fail when called.
 
 const { Events } = require('./clients')
-const { Apps } = require('./apps')
-const { MasterData } = require('./masterdata')
-const { VBase } = require('./vbase')
+const { lazy } = require('./lazy')
 const { LIMITER_KEY, limiterKeyFor } = require('./limiter')
 const { NOT_EMULATED, notEmulatedClasses } = require('./not_emulated')
 
-/** The clients ioctl runs locally, in place of their not-emulated classes. */
-const LOCAL = { apps: Apps, masterdata: MasterData, vbase: VBase }
+/** The clients ioctl runs locally, in place of their not-emulated classes (loaded when first used). */
+const LOCAL = {}
+lazy(LOCAL, 'apps', () => require('./apps').Apps)
+lazy(LOCAL, 'masterdata', () => require('./masterdata').MasterData)
+lazy(LOCAL, 'vbase', () => require('./vbase').VBase)
 
 class IOClients {
   constructor(clientOptions = {}, ctx) {
@@ -42,7 +43,7 @@ class IOClients {
 for (const key of Object.keys(NOT_EMULATED)) {
   Object.defineProperty(IOClients.prototype, key, {
     get() {
-      return this.getOrSet(key, LOCAL[key] || notEmulatedClasses[key])
+      return this.getOrSet(key, key in LOCAL ? LOCAL[key] : notEmulatedClasses[key])
     },
     configurable: true,
   })

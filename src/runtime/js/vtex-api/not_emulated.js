@@ -14,6 +14,7 @@ const {
   UnreachableHttpClient,
 } = require('./clients')
 const { LOCAL_SERVICES } = require('./local_platform')
+const { lazy } = require('./lazy')
 
 // Properties a caller may probe on any object without meaning a VTEX API call.
 const INERT_PROPERTIES = new Set(['then', 'catch', 'toJSON', 'inspect', 'asymmetricMatch', 'nodeType', '$$typeof'])
@@ -124,13 +125,14 @@ const NOT_EMULATED = {
   oms: 'OMS',
   paymentProvider: 'PaymentProvider',
 }
+/** A class for each key of NOT_EMULATED (and Sphinx, Housekeeper), made when first read. */
 const notEmulatedClasses = {}
 for (const [key, className] of Object.entries(NOT_EMULATED)) {
-  notEmulatedClasses[key] = notEmulatedClient(className, key)
+  lazy(notEmulatedClasses, key, () => notEmulatedClient(className, key))
 }
 // Exported by @vtex/api but not among ctx.clients: named by their class.
 for (const className of ['Sphinx', 'Housekeeper']) {
-  notEmulatedClasses[className] = notEmulatedClient(className, null, (prop) => `${className}.${prop}()`)
+  lazy(notEmulatedClasses, className, () => notEmulatedClient(className, null, (prop) => `${className}.${prop}()`))
 }
 
 module.exports = { NOT_EMULATED, BASES, notEmulatedClasses, notEmulatedClient }
