@@ -326,7 +326,8 @@ Goals are those of issue 6 for a 2-core machine; a missed goal is reported as me
   100,000 events from `ioctl events send noop --repeat 100000`, timed from starting that
   command until the session's counts (the control API `ioctl status` reads) show them all
   delivered. An unrecorded 10,000-event warm-up burst first. Beside it, the ceiling: a
-  plain Node loop that `await`s the same built handler module 1,000,000 times in-process.
+  plain Node loop that `await`s the same built handler module 1,000,000 times in-process;
+  with `IOCTL_BENCH_BASELINE`, that build's link of the same app, burst for burst.
 - **latency**: in one session, `ioctl events send lat --repeat 3000 --rate 1000`; the
   handler records each event's id and its own start time in memory (logging each would
   load the path it measures) and logs them all afterwards. The publish time of each event
@@ -397,7 +398,7 @@ fn baseline() -> Option<PathBuf> {
 
 /// How the baseline is named in the table: `baseline (PATH)`.
 fn baseline_name(bin: &Path) -> String {
-    format!("baseline (`{}`)", bin.display())
+    format!("baseline (`{}`)", bin.strip_prefix(ROOT).unwrap_or(bin).display())
 }
 
 /// A temp dir with its own IOCTL_HOME, for one link session: the end-to-end tests' harness
@@ -430,7 +431,12 @@ impl Env {
 
     /// Runs an `ioctl` command to completion; fails unless it exits 0.
     fn run(&self, args: &[&str]) -> Result<()> {
-        let out = self.ioctl(args).output()?;
+        self.run_of(Path::new(harness::BIN), args)
+    }
+
+    /// `run`, by the build `bin`.
+    fn run_of(&self, bin: &Path, args: &[&str]) -> Result<()> {
+        let out = self.ioctl_of(bin, args).output()?;
         if !out.status.success() {
             bail!("ioctl {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
         }
@@ -591,7 +597,9 @@ impl Drop for Proc {
 struct Link {
     proc: Proc,
     app: PathBuf,
-    /// The executable's name, as /proc/PID/comm shows it (`ioctl`, or the baseline's).
+    /// The build that runs it (this one, or the baseline), and its name as /proc/PID/comm
+    /// shows it.
+    bin: PathBuf,
     comm: String,
     // Last: dropped after the process has stopped.
     env: Env,
@@ -621,7 +629,7 @@ impl Link {
         }
         // The kernel keeps the first 15 bytes of the name.
         let comm = bin.file_name().map_or("ioctl".into(), |n| n.to_string_lossy().chars().take(15).collect());
-        Ok(Link { proc, app, comm, env })
+        Ok(Link { proc, app, bin: bin.to_path_buf(), comm, env })
     }
 
     fn delivered(&self) -> Result<u64> {
@@ -655,7 +663,7 @@ impl Link {
         if let Some(r) = &rate_text {
             args.extend(["--rate", r.as_str()]);
         }
-        self.env.run(&args)?;
+        self.env.run_of(&self.bin, &args)?;
         self.wait_delivered(before + n)
     }
 
@@ -1085,7 +1093,7 @@ fn link_real(modules: &Path, extra: &[&str]) -> Result<(Link, f64)> {
     if ready["type"] != "ready" || ready["linked"] != true {
         bail!("the real-sized app did not link: {ready}");
     }
-    Ok((Link { proc, app, comm: "ioctl".into(), env }, (at - t).as_secs_f64() * 1000.0))
+    Ok((Link { proc, app, bin: harness::BIN.into(), comm: "ioctl".into(), env }, (at - t).as_secs_f64() * 1000.0))
 }
 
 /// The real-sized app's node/ code as a plain Node program that loads the whole app (its
@@ -1334,13 +1342,31 @@ fn end_to_end() -> Result<Section> {
     const N: u64 = 100_000;
     let mut link = Link::start(&["--no-watch"])?;
     link.burst("noop", 10_000, None)?;
-    let mut rates = Vec::new();
-    for _ in 0..RUNS {
+    // The baseline's link, burst for burst with this one's.
+    let base = baseline();
+    let mut other = match &base {
+        Some(bin) => Some(Link::start_with(bin, &bench_app(), &["--no-watch"])?),
+        None => None,
+    };
+    if let Some(o) = &other {
+        o.burst("noop", 10_000, None)?;
+    }
+    let (mut rates, mut base_rates) = (Vec::new(), Vec::new());
+    let timed = |link: &Link| -> Result<f64> {
         let t = Instant::now();
         link.burst("noop", N, None)?;
-        rates.push(N as f64 / t.elapsed().as_secs_f64());
+        Ok(N as f64 / t.elapsed().as_secs_f64())
+    };
+    for _ in 0..RUNS {
+        rates.push(timed(&link)?);
+        if let Some(o) = &other {
+            base_rates.push(timed(o)?);
+        }
     }
     link.proc.stop()?;
+    if let Some(o) = &mut other {
+        o.proc.stop()?;
+    }
     // The session's build of the app (under IOCTL_HOME/build/ACCOUNT/WORKSPACE/APP-KEY/).
     let builds = link.env.inner.home().join("build/local/dev");
     let app_build = std::fs::read_dir(&builds)?.flatten().next().context("no build of the bench app")?.path();
@@ -1355,7 +1381,15 @@ fn end_to_end() -> Result<Section> {
         rows: vec![Row::new(
             "end to end (bus → one Node handler doing nothing)",
             rate_summary(s),
-            format!("ceiling, a plain Node loop calling the same handler: {}", rate_summary(c)),
+            format!(
+                "ceiling, a plain Node loop calling the same handler: {}{}",
+                rate_summary(c),
+                base.as_ref().map_or(String::new(), |bin| format!(
+                    "; {}: {}",
+                    baseline_name(bin),
+                    rate_summary(summary(&base_rates))
+                ))
+            ),
             "≥ 50,000/s",
             Some(s.median >= 50_000.0),
         )],

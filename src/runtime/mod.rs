@@ -291,6 +291,7 @@ impl Host {
         } else {
             command.env("IOCTL_ENTRY", &spec.entry);
         }
+        let spawned = std::time::Instant::now();
         let mut child = command
             .spawn()
             .with_context(|| format!("cannot start Node.js ({})", spec.node.display()))
@@ -311,6 +312,8 @@ impl Host {
             Ok(Err(e)) => return Err(other(anyhow!("Node.js did not connect: {e}"))),
             Err(_) => return Err(other(anyhow!("Node.js did not connect within {} s", LOAD_TIMEOUT.as_secs()))),
         };
+        let connect_ms = spawned.elapsed().as_secs_f64() * 1000.0;
+        tracing::debug!(app = spec.full_id, connect_ms, standby = standby.is_some(), "Node.js connected");
         let (read, write) = stream.into_split();
         let deps = standby.map(|p| p.deps.clone());
         let mut host = Host { child, lines: BufReader::new(read).lines(), write, routes_sock, deps };

@@ -147,7 +147,10 @@ async fn prepare(session: &Session, root: &std::path::Path, terminal: &Terminal)
         terminal.send(Output::Diagnostic { level: Level::Warn, diagnostic: w.clone() }).await;
     }
     terminal.info(format!("Linking app {} in {}", app.manifest.full_id(), session.scope())).await;
+    let installing = Instant::now();
     let runtime = runtime::install_runtime(&app.node_dir(), terminal).await?;
+    let install_ms = installing.elapsed().as_secs_f64() * 1000.0;
+    tracing::debug!(app = app.manifest.full_id(), install_ms, "runtime files in place");
     if has_graphql(&app) {
         // The IDE is a convenience: without its packages the app still serves its GraphQL.
         match runtime::install_ide(terminal).await {
@@ -191,7 +194,15 @@ fn start_outbox(tracker: &TaskTracker, bus: Arc<Bus>, scope: Scope) -> Outbox {
 
 /// The first build and start; the app's policy comes from what its Service declares.
 async fn first_link(linked: &mut Linked) -> Result<(), Failure> {
-    let worker = link_once(linked, &mut Phases::start()).await?;
+    let mut phases = Phases::start();
+    let worker = link_once(linked, &mut phases).await?;
+    tracing::debug!(
+        app = linked.spec.full_id,
+        build_ms = phases.build,
+        load_ms = phases.load,
+        require_ms = worker.loaded.timings.require_ms,
+        "first version built and loaded"
+    );
     apply_policy(linked, &worker.loaded.client_options, false).await;
     linked.worker.send_replace(Some(Arc::new(worker)));
     Ok(())

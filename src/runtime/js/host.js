@@ -36,8 +36,6 @@ require('./host/typescript').install({ appRoot: env.IOCTL_APP_ROOT, buildDir: en
 const vtexApi = require('./vtex-api')
 const logging = require('./host/logging')
 const { Transport } = require('./host/transport')
-const { EventSender } = require('./host/send_event')
-const { PlatformCalls } = require('./host/platform')
 const { deliver } = require('./host/events')
 const { loaded, loadService } = require('./host/service')
 const { RouteServer } = require('./host/routes')
@@ -46,8 +44,23 @@ const { randomId } = require('./host/context')
 const { log, logUnattributed } = logging
 const transport = new Transport({ onMessage, onError: (text) => logUnattributed('error', text) })
 const send = (message) => transport.send(message)
-const eventSender = new EventSender((line) => transport.writeLine(line))
-const platformCalls = new PlatformCalls(send)
+// sendEvent and the platform clients' calls: set up by the first app call that needs them.
+let eventSender = null
+let platformCalls = null
+function eventSenderOf() {
+  if (eventSender === null) {
+    const { EventSender } = require('./host/send_event')
+    eventSender = new EventSender((line) => transport.writeLine(line))
+  }
+  return eventSender
+}
+function platformCallsOf() {
+  if (platformCalls === null) {
+    const { PlatformCalls } = require('./host/platform')
+    platformCalls = new PlatformCalls(send)
+  }
+  return platformCalls
+}
 const routes = new RouteServer(env.IOCTL_ROUTES_SOCKET)
 
 logging.setSink(send)
@@ -55,8 +68,8 @@ modules.onUndeclared((text) => logUnattributed('warn', text))
 logging.captureConsole()
 logging.reportUncaught()
 vtexApi.__ioctl.log = log
-vtexApi.__ioctl.sendEvent = (subject, key, body) => eventSender.send(subject, key, body)
-vtexApi.__ioctl.platform = (call) => platformCalls.call(call)
+vtexApi.__ioctl.sendEvent = (subject, key, body) => eventSenderOf().send(subject, key, body)
+vtexApi.__ioctl.platform = (call) => platformCallsOf().call(call)
 globalThis.metrics = new vtexApi.MetricsAccumulator()
 
 /** Exit code to use once the socket is gone; null while running normally. */
@@ -72,9 +85,17 @@ function exitAfterFlush(code) {
 
 function load(entry) {
   const loading = loadService(entry, { send, routes, onFailed: () => exitAfterFlush(1) })
-  // Once ioctl has been told, load what the first delivery or request would otherwise pay for
-  // (node:crypto, for their ids): off the way to `ready`, and not on the first event's.
-  return loading.then(() => setImmediate(randomId))
+  // Once ioctl has been told, load what the first delivery or request would otherwise pay for:
+  // off the way to `ready`, and not on the first event's.
+  return loading.then(() => setImmediate(warmUp))
+}
+
+/** Loads the parts of the host and stand-in that load on first use (ids, sendEvent, platform calls, HTTP). */
+function warmUp() {
+  randomId()
+  eventSenderOf()
+  platformCallsOf()
+  require('./vtex-api/http')
 }
 
 /** `{"type":"load","entry":...,"env"?:{...}}` to a standby host. */
@@ -116,10 +137,10 @@ function onMessage(message) {
       deliver(message, send)
       break
     case 'send_event_ack':
-      eventSender.onAck(message)
+      eventSenderOf().onAck(message)
       break
     case 'platform_result':
-      platformCalls.onResult(message)
+      platformCallsOf().onResult(message)
       break
     case 'load':
       onLoad(message)
@@ -151,7 +172,7 @@ async function prewarm() {
   util.inspect({ a: [1, { b: 'c' }] })
   new URL('http://127.0.0.1/?a=1')
   querystring.parse('a=1&a=2')
-  randomId()
+  warmUp()
   try {
     await routes.start()
   } catch {

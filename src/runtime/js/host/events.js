@@ -37,10 +37,23 @@ async function runHandler(service, handler, event) {
     err.stack = `Error: ${err.message}`
     throw err
   }
-  const chain = vtexApi.__ioctl.compose(events[handler], `events.${handler}`)
+  const chain = eventChain(events, handler)
   const ctx = eventContext(service, handler, event || {})
-  await fillSettings('events', handler, ctx)
+  const filling = fillSettings('events', handler, ctx)
+  if (filling !== null) await filling
   await chain(ctx)
+}
+
+/** handler id -> its composed middleware, made on first delivery (a process loads one Service). */
+const eventChains = new Map()
+
+function eventChain(events, handler) {
+  let chain = eventChains.get(handler)
+  if (!chain) {
+    chain = vtexApi.__ioctl.compose(events[handler], `events.${handler}`)
+    eventChains.set(handler, chain)
+  }
+  return chain
 }
 
 /** Answers one `deliver` message with its `result` through `send`. */

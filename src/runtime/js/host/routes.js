@@ -166,7 +166,8 @@ function createApp() {
       if (ctx.req[ROUTE].graphql) {
         await require('./graphql/serve').serveGraphql(ctx, loaded.schema)
       } else {
-        await fillSettings('routes', route.id, ctx)
+        const filling = fillSettings('routes', route.id, ctx)
+        if (filling !== null) await filling
         await routeChain(loaded.service, route.id)(ctx, next)
       }
     } catch (err) {

@@ -21,9 +21,9 @@ function fresh(body) {
   return JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }))
 }
 
-test('requiring @vtex/api loads neither the local platform clients, the not-emulated ones nor the disk caches', () => {
+test('requiring @vtex/api loads neither the local platform clients, the not-emulated ones, the disk caches nor HTTP', () => {
   const loaded = fresh('console.log(JSON.stringify(loaded()))')
-  for (const part of ['apps.js', 'vbase.js', 'masterdata.js', 'caches.js']) {
+  for (const part of ['apps.js', 'vbase.js', 'masterdata.js', 'caches.js', 'http.js', 'graphql_client.js']) {
     assert.ok(!loaded.includes(part), `${part} is not loaded: ${loaded}`)
   }
   assert.ok(loaded.includes('index.js') && loaded.includes('service.js'))

@@ -14,7 +14,6 @@ const hooks = require('./hooks')
 const { Service, compose, method } = require('./service')
 const { Logger, MetricsAccumulator } = require('./logger')
 const { LRUCache } = require('./lru_cache')
-const { HttpClient } = require('./http')
 const clients = require('./clients')
 const { notEmulatedClasses } = require('./not_emulated')
 const { IOClients, LOCAL } = require('./io_clients')
@@ -66,7 +65,6 @@ module.exports = {
   AppGraphQLClient: clients.AppGraphQLClient,
   IOGraphQLClient: clients.IOGraphQLClient,
   GraphQLClient: clients.GraphQLClient,
-  HttpClient,
   Events: clients.Events,
   // Caching, logging, metrics
   LRUCache,
@@ -103,7 +101,7 @@ module.exports = {
 }
 
 // Made on first read (lazy.js): the local platform clients, the clients ioctl does not emulate,
-// the disk caches. An app that never touches them does not pay for loading them.
+// the disk caches, the HTTP client. An app that never touches them does not pay for loading them.
 for (const [name, key] of Object.entries(LOCAL_CLIENTS)) lazy(module.exports, name, () => LOCAL[key])
 for (const [name, key] of Object.entries(NOT_EMULATED_CLIENTS)) {
   lazy(module.exports, name, () => notEmulatedClasses[key])
@@ -111,6 +109,7 @@ for (const [name, key] of Object.entries(NOT_EMULATED_CLIENTS)) {
 for (const name of ['DiskCache', 'LRUDiskCache', 'MultilayeredCache']) {
   lazy(module.exports, name, () => require('./caches')[name])
 }
+lazy(module.exports, 'HttpClient', () => require('./http').HttpClient)
 
 // Read when used: a standby host learns the app's identity and place only when it loads it.
 for (const [name, read] of Object.entries({ ...constants.FROM_ENV, appPath: platform.appPath })) {
