@@ -333,7 +333,8 @@ Goals are those of issue 6 for a 2-core machine; a missed goal is reported as me
   load the path it measures) and logs them all afterwards. The publish time of each event
   is the µs `time` ioctl stamps when `publish` starts, read from `ioctl events tail
   --json`. Latency = handler start − publish time, per event; p50/p99 per run of 3,000,
-  after an unrecorded 500-event warm-up. The Rust/Node clock agreement is measured by
+  after an unrecorded 500-event warm-up; with `IOCTL_BENCH_BASELINE`, the same in a link by
+  that build, after this one's. The Rust/Node clock agreement is measured by
   ping-pong with a Node process (offset of the round trip with the smallest RTT).
 - **memory**: VmRSS from /proc/PID/status, 1 s after `ready` (idle) and 1 s after a
   100,000-event burst has been delivered, in a watching session (as people run it). ioctl's
@@ -1499,60 +1500,76 @@ const ctx = { body: {}, key: 'noop', sender: 'ioctl.manual', subject: '', state:
 
 // --- latency -------------------------------------------------------------------------------------------
 
-fn latency() -> Result<Section> {
+/// Publish → handler start at 1,000 events/s, run after run, in one link by the build `bin`.
+struct LatencySeries {
+    p50: Vec<f64>,
+    p99: Vec<f64>,
+    worst: Vec<f64>,
+    best: f64,
+}
+
+fn latency_series(bin: &Path) -> Result<LatencySeries> {
     const RUNS: usize = 5;
     const N: u64 = 3000;
-    let (offset, within) = clock_offset()?;
-    let mut link = Link::start(&["--no-watch"])?;
-    let mut tail = Proc::spawn(link.env.ioctl(&["events", "tail", "--json", "--key", "lat"]))?;
-    tail.json("tail's hello", |v| v["type"] == "hello")?;
-    let (mut p50, mut p99, mut worst, mut best) = (Vec::new(), Vec::new(), Vec::new(), f64::INFINITY);
+    let mut link = Link::start_with(bin, &bench_app(), &["--no-watch"])?;
+    let mut tail = Proc::spawn(link.env.ioctl_of(bin, &["events", "tail", "--json", "--key", "lat"]))?;
+    if bin == Path::new(harness::BIN) {
+        tail.json("tail's hello", |v| v["type"] == "hello")?;
+    } else {
+        // A build from before the versioned protocol says no hello: give it time to subscribe.
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let mut series = LatencySeries { p50: Vec::new(), p99: Vec::new(), worst: Vec::new(), best: f64::INFINITY };
     for run in 0..=RUNS {
         let n = if run == 0 { 500 } else { N };
-        let mut samples = latency_run(&mut link, &mut tail, n)?;
-        samples = sorted(&samples);
+        let samples = sorted(&latency_run(&mut link, &mut tail, n)?);
         if run > 0 {
-            p50.push(percentile(&samples, 50.0));
-            p99.push(percentile(&samples, 99.0));
-            worst.push(*samples.last().unwrap());
-            best = best.min(samples[0]);
+            series.p50.push(percentile(&samples, 50.0));
+            series.p99.push(percentile(&samples, 99.0));
+            series.worst.push(*samples.last().unwrap());
+            series.best = series.best.min(samples[0]);
         }
     }
-    let (a, b) = (summary(&p50), summary(&p99));
+    tail.stop()?;
+    link.proc.stop()?;
+    Ok(series)
+}
+
+fn latency() -> Result<Section> {
+    let (offset, within) = clock_offset()?;
+    let mine = latency_series(Path::new(harness::BIN))?;
+    let base = baseline().map(|bin| (baseline_name(&bin), latency_series(&bin)));
+    let (a, b) = (summary(&mine.p50), summary(&mine.p99));
+    let mut beside = (String::new(), format!("max per run: {}", ms_summary(summary(&mine.worst))));
+    let mut notes = vec![format!(
+        "latency: Node's wall clock (`performance.timeOrigin + performance.now()`) read {:+.3} ms against \
+         Rust's `SystemTime` (±{:.3} ms, half the best ping-pong round trip); latencies are not corrected for it. \
+         3,000 events per run, smallest latency seen {} ms",
+        offset,
+        within,
+        ms(mine.best)
+    )];
+    match base {
+        Some((name, Ok(other))) => {
+            beside.0 = format!("{name}: {}", ms_summary(summary(&other.p50)));
+            beside.1 += &format!("; {name}: {}", ms_summary(summary(&other.p99)));
+        }
+        Some((name, Err(e))) => notes.push(format!("latency: the {name} could not be measured: {e:#}")),
+        None => {}
+    }
     Ok(Section {
         rows: vec![
-            Row::new(
-                "latency at 1,000 events/s, p50 (publish → handler start)",
-                ms_summary(a),
-                String::new(),
-                "",
-                None,
-            ),
-            Row::new(
-                "latency at 1,000 events/s, p99",
-                ms_summary(b),
-                format!("max per run: {}", ms_summary(summary(&worst))),
-                "p99 ≤ 2 ms",
-                Some(b.median <= 2.0),
-            ),
+            Row::new("latency at 1,000 events/s, p50 (publish → handler start)", ms_summary(a), beside.0, "", None),
+            Row::new("latency at 1,000 events/s, p99", ms_summary(b), beside.1, "p99 ≤ 2 ms", Some(b.median <= 2.0)),
         ],
-        notes: vec![format!(
-            "latency: Node's wall clock (`performance.timeOrigin + performance.now()`) read {:+.3} ms against \
-             Rust's `SystemTime` (±{:.3} ms, half the best ping-pong round trip); latencies are not corrected for it. \
-             {} events per run, smallest latency seen {} ms",
-            offset,
-            within,
-            count(N as f64),
-            ms(best)
-        )],
+        notes,
         failed: false,
     })
 }
 
-/// One paced burst: publish → handler start of each event, in ms.
 fn latency_run(link: &mut Link, tail: &mut Proc, n: u64) -> Result<Vec<f64>> {
     link.burst("lat", n, Some(1000))?;
-    link.env.run(&["events", "send", "dump"])?;
+    link.env.run_of(&link.bin, &["events", "send", "dump"])?;
     let (_, dump) = link
         .proc
         .json("the latency dump", |v| v["message"].as_str().is_some_and(|m| m.starts_with("latency-probe")))?;
