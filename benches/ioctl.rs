@@ -1530,7 +1530,9 @@ fn latency_series(bin: &Path) -> Result<LatencySeries> {
             series.best = series.best.min(samples[0]);
         }
     }
-    tail.stop()?;
+    // SIGTERM: a tail started from a non-interactive shell's background job ignores Ctrl-C.
+    tail.signal(libc::SIGTERM);
+    drop(tail);
     link.proc.stop()?;
     Ok(series)
 }
