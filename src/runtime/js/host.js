@@ -34,6 +34,7 @@ const modules = require('./host/modules')
 modules.install()
 require('./host/typescript').install({ appRoot: env.IOCTL_APP_ROOT, buildDir: env.IOCTL_BUILD_DIR })
 const vtexApi = require('./vtex-api')
+const { lazy } = require('./vtex-api/lazy')
 const logging = require('./host/logging')
 const { Transport } = require('./host/transport')
 const { deliver } = require('./host/events')
@@ -45,22 +46,9 @@ const { log, logUnattributed } = logging
 const transport = new Transport({ onMessage, onError: (text) => logUnattributed('error', text) })
 const send = (message) => transport.send(message)
 // sendEvent and the platform clients' calls: set up by the first app call that needs them.
-let eventSender = null
-let platformCalls = null
-function eventSenderOf() {
-  if (eventSender === null) {
-    const { EventSender } = require('./host/send_event')
-    eventSender = new EventSender((line) => transport.writeLine(line))
-  }
-  return eventSender
-}
-function platformCallsOf() {
-  if (platformCalls === null) {
-    const { PlatformCalls } = require('./host/platform')
-    platformCalls = new PlatformCalls(send)
-  }
-  return platformCalls
-}
+const calls = {}
+lazy(calls, 'events', () => new (require('./host/send_event').EventSender)((line) => transport.writeLine(line)))
+lazy(calls, 'platform', () => new (require('./host/platform').PlatformCalls)(send))
 const routes = new RouteServer(env.IOCTL_ROUTES_SOCKET)
 
 logging.setSink(send)
@@ -68,8 +56,8 @@ modules.onUndeclared((text) => logUnattributed('warn', text))
 logging.captureConsole()
 logging.reportUncaught()
 vtexApi.__ioctl.log = log
-vtexApi.__ioctl.sendEvent = (subject, key, body) => eventSenderOf().send(subject, key, body)
-vtexApi.__ioctl.platform = (call) => platformCallsOf().call(call)
+vtexApi.__ioctl.sendEvent = (subject, key, body) => calls.events.send(subject, key, body)
+vtexApi.__ioctl.platform = (call) => calls.platform.call(call)
 globalThis.metrics = new vtexApi.MetricsAccumulator()
 
 /** Exit code to use once the socket is gone; null while running normally. */
@@ -93,9 +81,7 @@ function load(entry) {
 /** Loads the parts of the host and stand-in that load on first use (ids, sendEvent, platform calls, HTTP). */
 function warmUp() {
   randomId()
-  eventSenderOf()
-  platformCallsOf()
-  require('./vtex-api/http')
+  void [calls.events, calls.platform, vtexApi.HttpClient]
 }
 
 /** `{"type":"load","entry":...,"env"?:{...}}` to a standby host. */
@@ -137,10 +123,10 @@ function onMessage(message) {
       deliver(message, send)
       break
     case 'send_event_ack':
-      eventSenderOf().onAck(message)
+      calls.events.onAck(message)
       break
     case 'platform_result':
-      platformCallsOf().onResult(message)
+      calls.platform.onResult(message)
       break
     case 'load':
       onLoad(message)

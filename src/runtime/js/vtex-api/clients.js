@@ -8,13 +8,13 @@
 
 const hooks = require('./hooks')
 const { messageOf } = require('./errors')
+const { lazy } = require('./lazy')
 const { limiterFor } = require('./limiter')
 
-// Loaded with the first client that needs them (node:stream, timers, retries; GraphQL).
-let http = null
-let graphqlClient = null
-const httpModule = () => http || (http = require('./http'))
-const graphqlClientModule = () => graphqlClient || (graphqlClient = require('./graphql_client'))
+/** Loaded with the first client that needs them (node:stream, timers, retries; GraphQL). */
+const parts = {}
+lazy(parts, 'http', () => require('./http'))
+lazy(parts, 'graphqlClient', () => require('./graphql_client'))
 
 /** `this.http` of clients that would call VTEX's own services: every call rejects with why. */
 class UnreachableHttpClient {
@@ -46,7 +46,7 @@ class ExternalClient extends IOClient {
   constructor(baseURL, context, options = {}) {
     super(context, options)
     this.baseURL = baseURL
-    const { HttpClient, RETRY_SETTINGS } = httpModule()
+    const { HttpClient, RETRY_SETTINGS } = parts.http
     this.http = new HttpClient({
       baseURL: /^[a-z][a-z\d+\-.]*:\/\//i.test(baseURL || '') ? baseURL : baseURL && `http://${baseURL}`,
       headers: options.headers,
@@ -117,7 +117,7 @@ class AppGraphQLClient extends IOGraphQLClient {
     super(context, options)
     this.app = app
     this.http = new UnreachableHttpClient(this.constructor.name, `the VTEX IO app ${app}`)
-    const { LocalGraphQLClient } = graphqlClientModule()
+    const { LocalGraphQLClient } = parts.graphqlClient
     this.graphql = new LocalGraphQLClient(app, context, options, this.constructor.name)
   }
 }
