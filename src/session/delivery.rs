@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -259,34 +260,39 @@ impl DeadLetters {
 struct Limiter {
     permits: Arc<Semaphore>,
     size: Mutex<usize>,
+    /// Permits a shrink still has to retire: held by running attempts when it came.
+    owed: AtomicUsize,
 }
 
 impl Limiter {
     fn new(size: usize) -> Limiter {
-        Limiter { permits: Arc::new(Semaphore::new(size)), size: Mutex::new(size) }
+        Limiter { permits: Arc::new(Semaphore::new(size)), size: Mutex::new(size), owed: AtomicUsize::new(0) }
     }
 
+    /// A permit for one attempt. Permits a shrink is owed are retired first, as they come
+    /// back, so no attempt starts above the new limit.
     async fn acquire(&self) -> OwnedSemaphorePermit {
-        self.permits.clone().acquire_owned().await.expect("the limiter's semaphore is never closed")
+        loop {
+            let permit = self.permits.clone().acquire_owned().await.expect("the limiter's semaphore is never closed");
+            if self.owed.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |o| o.checked_sub(1)).is_err() {
+                return permit;
+            }
+            permit.forget();
+        }
     }
 
-    /// Changes the limit; when it shrinks, a task on `tracker` retires the excess permits as
-    /// running attempts release them.
-    fn resize(&self, size: usize, tracker: &TaskTracker) {
+    /// Changes the limit: growing first cancels what a shrink is still owed, then adds permits;
+    /// shrinking retires the free permits now and the rest as running attempts release them.
+    fn resize(&self, size: usize) {
         let mut current = self.size.lock().unwrap();
         if size > *current {
-            self.permits.add_permits(size - *current);
+            let grow = size - *current;
+            let owed = self.owed.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |o| Some(o.saturating_sub(grow)));
+            self.permits.add_permits(grow - owed.unwrap_or(0).min(grow));
         } else if size < *current {
             let excess = *current - size;
             let retired = self.permits.forget_permits(excess);
-            if retired < excess {
-                let (permits, rest) = (self.permits.clone(), (excess - retired) as u32);
-                tracker.spawn(async move {
-                    if let Ok(p) = permits.acquire_many_owned(rest).await {
-                        p.forget();
-                    }
-                });
-            }
+            self.owed.fetch_add(excess - retired, Ordering::SeqCst);
         }
         *current = size;
     }
@@ -314,14 +320,16 @@ impl<W: Target> Dispatcher<W> {
         let mut policy = self.policy.clone();
         let this = Arc::new(self);
         loop {
+            // Biased: a new policy applies from the next delivery on, however full the queue.
             let delivery = tokio::select! {
-                d = queue.recv() => match d { Some(d) => d, None => break },
+                biased;
                 Ok(()) = policy.changed() => {
                     let size = policy.borrow_and_update().concurrency;
-                    limiter.resize(size, &this.tracker);
+                    limiter.resize(size);
                     continue;
                 }
                 _ = this.stop.cancelled() => break,
+                d = queue.recv() => match d { Some(d) => d, None => break },
             };
             // Waiting for a permit here stops taking from the queue, so publishers feel it.
             let permit = tokio::select! {
