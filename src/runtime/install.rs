@@ -1,7 +1,7 @@
-//! The runtime on disk: the host's JavaScript and the `@vtex/api` stand-in (embedded in the
-//! binary) written where a linked app's Node process loads them, and the runtime's npm packages
-//! (koa and its companions, pinned by an embedded package-lock.json) installed once into a cache
-//! shared by every session and every IOCTL_HOME.
+//! The runtime on disk, in a cache shared by every session and every IOCTL_HOME: the host's
+//! JavaScript and the `@vtex/api` stand-in (embedded in the binary), written once per version
+//! of them with bundle.js (the same sources in one file, for loader.js), and the runtime's npm
+//! packages (koa and its companions, pinned by an embedded package-lock.json) installed once.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -13,6 +13,7 @@ use crate::terminal::Terminal;
 /// Every file of the runtime's JavaScript, as (path under the runtime folder, text).
 const FILES: &[(&str, &str)] = &[
     ("host.js", include_str!("js/host.js")),
+    ("loader.js", include_str!("js/loader.js")),
     ("packages.js", include_str!("js/packages.js")),
     ("host/context.js", include_str!("js/host/context.js")),
     ("host/errors.js", include_str!("js/host/errors.js")),
@@ -102,9 +103,14 @@ impl Installed {
         parts.into_iter().map(|p| p.to_string_lossy().into_owned()).collect()
     }
 
-    /// The host's entry file (what `node` runs).
+    /// The host's entry file (what `node` runs): bundle.js, which runs host.js through loader.js.
     pub fn host_js(&self) -> PathBuf {
-        self.dir.join("host.js")
+        self.dir.join(BUNDLE)
+    }
+
+    /// The folder of the runtime's JavaScript (stack frames in it are ioctl's, not the app's).
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// Environment variables the host needs: where the runtime's npm packages are.
@@ -113,17 +119,13 @@ impl Installed {
     }
 }
 
-/// Writes the runtime's JavaScript under node/.ioctl/runtime (only what changed), and installs
-/// its npm packages into the shared cache unless they are there already.
-pub async fn install_runtime(node_dir: &Path, terminal: &Terminal) -> anyhow::Result<Installed> {
-    let ioctl_dir = node_dir.join(crate::build::IOCTL_DIR);
-    let runtime = ioctl_dir.join("runtime");
-    write_if_changed(&ioctl_dir.join(".gitignore"), "# written by ioctl: build output, not source\n*\n")?;
-    for (path, text) in FILES {
-        write_if_changed(&runtime.join(path), text)?;
-    }
-    let packages = install_packages(&cache_dir()?, &RUNTIME, terminal).await?;
-    Ok(Installed { dir: runtime, modules: packages.join("node_modules") })
+/// Puts the runtime's JavaScript and its npm packages into the shared cache, unless they are
+/// there already (then this is two stat calls).
+pub async fn install_runtime(terminal: &Terminal) -> anyhow::Result<Installed> {
+    let cache = cache_dir()?;
+    let dir = install_host_files(&cache)?;
+    let packages = install_packages(&cache, &RUNTIME, terminal).await?;
+    Ok(Installed { dir, modules: packages.join("node_modules") })
 }
 
 /// Installs the GraphQL IDE's package set into the shared cache (once); its node_modules.
@@ -131,14 +133,85 @@ pub async fn install_ide(terminal: &Terminal) -> anyhow::Result<PathBuf> {
     Ok(install_packages(&cache_dir()?, &IDE, terminal).await?.join("node_modules"))
 }
 
-fn write_if_changed(path: &Path, text: &str) -> anyhow::Result<()> {
-    if std::fs::read_to_string(path).ok().as_deref() == Some(text) {
-        return Ok(());
+/// The file `node` runs: every runtime module's source, handed to loader.js.
+const BUNDLE: &str = "bundle.js";
+
+/// The runtime's JavaScript folder in the cache: `host-<hash of its files>`, so a folder's
+/// content never changes once written (loader.js's code cache relies on that).
+fn host_dir(cache: &Path) -> PathBuf {
+    static HASH: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let hash = HASH.get_or_init(|| fnv1a(&FILES.iter().flat_map(|(path, text)| [*path, *text]).collect::<Vec<_>>()));
+    cache.join(format!("host-{hash:016x}"))
+}
+
+/// bundle.js: loader.js runs host.js from these sources (package.json files and loader.js
+/// itself are read from disk).
+fn bundle() -> String {
+    let sources: serde_json::Map<String, serde_json::Value> = FILES
+        .iter()
+        .filter(|(path, _)| path.ends_with(".js") && *path != "loader.js")
+        .map(|(path, text)| ((*path).to_string(), serde_json::Value::from(*text)))
+        .collect();
+    let sources = serde_json::to_string(&sources).unwrap_or_default();
+    format!("'use strict'\n// Written by ioctl: the runtime's modules, for loader.js to run.\nrequire('./loader').run(module, {sources})\n")
+}
+
+/// Writes the runtime's files and bundle.js into a temp folder, then renames it into place: a
+/// host never sees half a runtime, and of two sessions writing at once the second keeps the
+/// first's.
+fn install_host_files(cache: &Path) -> anyhow::Result<PathBuf> {
+    let dir = host_dir(cache);
+    if dir.join(BUNDLE).is_file() {
+        return Ok(dir);
     }
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).with_context(|| format!("{}: cannot create folder", parent.display()))?;
+    create_private_dir(cache)?;
+    let tmp = temp_dir_for(cache, &dir);
+    let _ = std::fs::remove_dir_all(&tmp);
+    let written = write_host_files(&tmp)
+        .and_then(|()| std::fs::rename(&tmp, &dir).with_context(|| format!("{}: cannot move here", dir.display())));
+    if let Err(e) = written {
+        let _ = std::fs::remove_dir_all(&tmp);
+        if !dir.join(BUNDLE).is_file() {
+            return Err(e);
+        }
     }
-    std::fs::write(path, text).with_context(|| format!("{}: cannot write", path.display()))
+    Ok(dir)
+}
+
+fn write_host_files(dir: &Path) -> anyhow::Result<()> {
+    let bundle = bundle();
+    for (path, text) in FILES.iter().copied().chain([(BUNDLE, bundle.as_str())]) {
+        let path = dir.join(path);
+        create_private_dir(path.parent().unwrap_or(dir))?;
+        write_private(&path, text)?;
+    }
+    Ok(())
+}
+
+/// A file only the user can read or write.
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("{}: cannot create", path.display()))?;
+    file.write_all(text.as_bytes()).with_context(|| format!("{}: cannot write", path.display()))
+}
+
+/// A temp folder beside `dir` in the cache, unique per process and per install in it (two apps
+/// of a session may link at once).
+fn temp_dir_for(cache: &Path, dir: &Path) -> PathBuf {
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    cache.join(format!(
+        ".{}.tmp-{}-{}",
+        dir.file_name().and_then(|n| n.to_str()).unwrap_or("runtime"),
+        std::process::id(),
+        SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ))
 }
 
 /// `$IOCTL_CACHE`, else the user's cache folder + `ioctl` (e.g. ~/.cache/ioctl).
@@ -181,14 +254,7 @@ async fn install_packages(cache: &Path, set: &PackageSet, terminal: &Terminal) -
         return Ok(dir);
     }
     create_private_dir(cache)?;
-    // Unique per process and per install in it (two apps of a session may link at once).
-    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let tmp = cache.join(format!(
-        ".{}.tmp-{}-{}",
-        dir.file_name().and_then(|n| n.to_str()).unwrap_or("runtime"),
-        std::process::id(),
-        SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    ));
+    let tmp = temp_dir_for(cache, &dir);
     let _ = std::fs::remove_dir_all(&tmp);
     create_private_dir(&tmp)?;
     terminal.info(format!("installing {} ({}) into {}, once", set.what, package_names(set), dir.display())).await;
@@ -321,6 +387,30 @@ mod tests {
         assert!(package_names(&RUNTIME).contains("graphql 14."), "{}", package_names(&RUNTIME));
         assert!(package_names(&RUNTIME).contains("graphql-tools 4."), "{}", package_names(&RUNTIME));
         assert!(packages_dir(Path::new("/c"), &IDE).to_string_lossy().starts_with("/c/graphiql-"));
+    }
+
+    /// The host's files go into the cache once, private to the user, bundle.js among them.
+    #[test]
+    fn the_host_files_are_written_once_and_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let cache = std::env::temp_dir().join(format!("ioctl-install-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&cache);
+        let dir = install_host_files(&cache).unwrap();
+        assert!(dir.file_name().unwrap().to_str().unwrap().starts_with("host-"), "{}", dir.display());
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&dir.join("host/graphql")), 0o700);
+        assert_eq!(mode(&dir.join("vtex-api/index.js")), 0o600);
+        let bundle = std::fs::read_to_string(dir.join(BUNDLE)).unwrap();
+        assert!(bundle.contains("require('./loader').run(module, {") && bundle.contains("\"host/events.js\":"));
+        assert!(!bundle.contains("\"loader.js\":"), "loader.js is read from disk");
+        // A second install finds it in place and writes nothing.
+        std::fs::write(dir.join("host.js"), "changed").unwrap();
+        assert_eq!(install_host_files(&cache).unwrap(), dir);
+        assert_eq!(std::fs::read_to_string(dir.join("host.js")).unwrap(), "changed");
+        let leftovers: Vec<_> = std::fs::read_dir(&cache).unwrap().flatten().filter(|e| e.path() != dir).collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+        std::fs::remove_dir_all(&cache).unwrap();
     }
 
     #[test]

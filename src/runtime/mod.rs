@@ -39,6 +39,8 @@ const LOAD_TIMEOUT: Duration = Duration::from_secs(20);
 pub struct Spec {
     pub node: PathBuf,
     pub app_root: PathBuf,
+    /// The runtime's JavaScript folder: stack frames in it are ioctl's, hidden from the user.
+    pub runtime_dir: PathBuf,
     pub node_dir: PathBuf,
     /// `vendor.name`: the sender of the events it fires.
     pub app_id: String,
@@ -400,7 +402,7 @@ impl Host {
                 return Err(Failure::App(found.iter().map(|d| file_diagnostic(&spec.app_root, d)).collect()));
             }
             FromHost::LoadError { message, stack, .. } => {
-                return Err(Failure::from(load_diagnostic(&spec.app_root, &message, stack.as_deref())));
+                return Err(Failure::from(load_diagnostic(spec, &message, stack.as_deref())));
             }
             said => return Err(Failure::Internal(anyhow!("unexpected message from Node.js: {said:?}"))),
         };
@@ -578,7 +580,7 @@ async fn handle(msg: FromHost, spec: &Spec, pending: &Pending, terminal: &Termin
             let reply = pending.lock().unwrap().remove(&delivery);
             match reply {
                 Some(reply) => {
-                    let result = if ok { Ok(()) } else { Err(attempt_error(error, &spec.app_root)) };
+                    let result = if ok { Ok(()) } else { Err(attempt_error(error, spec)) };
                     let _ = reply.send(result);
                 }
                 None => {
@@ -624,7 +626,7 @@ async fn handle(msg: FromHost, spec: &Spec, pending: &Pending, terminal: &Termin
     }
 }
 
-fn attempt_error(error: Option<HostError>, app_root: &Path) -> AttemptError {
+fn attempt_error(error: Option<HostError>, spec: &Spec) -> AttemptError {
     match error {
         Some(e) => {
             let message = if e.name.is_empty() || e.message.starts_with(&e.name) {
@@ -632,7 +634,7 @@ fn attempt_error(error: Option<HostError>, app_root: &Path) -> AttemptError {
             } else {
                 format!("{}: {}", e.name, e.message)
             };
-            AttemptError { message, stack: e.stack.map(|s| stack::tidy(&s, app_root)) }
+            AttemptError { message, stack: e.stack.map(|s| stack::tidy(&s, &spec.app_root, &spec.runtime_dir)) }
         }
         None => AttemptError { message: "the handler failed".into(), stack: None },
     }
@@ -650,7 +652,8 @@ fn file_diagnostic(app_root: &Path, d: &protocol::HostDiagnostic) -> Diagnostic 
 }
 
 /// A load failure as a positioned diagnostic at the app's own frame, when there is one.
-fn load_diagnostic(app_root: &Path, message: &str, stack: Option<&str>) -> Diagnostic {
+fn load_diagnostic(spec: &Spec, message: &str, stack: Option<&str>) -> Diagnostic {
+    let app_root = &spec.app_root;
     if let Some(d) = missing_module(app_root, message) {
         return d;
     }
@@ -668,7 +671,7 @@ fn load_diagnostic(app_root: &Path, message: &str, stack: Option<&str>) -> Diagn
             let mut d = Diagnostic::at_line_col(Path::new("node/index.ts"), None, 1, 1, message.to_string());
             // A stack without frames only repeats the message.
             if let Some(s) = stack.filter(|s| s.contains("\n    at ")) {
-                d.help = Some(stack::tidy(s, app_root));
+                d.help = Some(stack::tidy(s, app_root, &spec.runtime_dir));
             }
             d
         }
@@ -719,7 +722,8 @@ fn import_position(source: &str, module: &str) -> Option<(usize, usize)> {
 /// A log line of the app's, tagged with its id; logged errors carry stacks, shown as tidy
 /// as failed attempts' stacks.
 fn app_log(spec: &Spec, level: &str, message: String, handler: Option<String>) -> Output {
-    let message = if message.contains("\n    at ") { stack::tidy(&message, &spec.app_root) } else { message };
+    let message =
+        if message.contains("\n    at ") { stack::tidy(&message, &spec.app_root, &spec.runtime_dir) } else { message };
     Output::Log { level: Level::parse(level), message, app: Some(spec.full_id.clone()), handler }
 }
 

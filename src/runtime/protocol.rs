@@ -14,6 +14,9 @@ pub struct LoadTimings {
     pub require_ms: Option<f64>,
     /// Building the GraphQL schema (when the Service declares `graphql`).
     pub schema_ms: Option<f64>,
+    /// The runtime's modules loaded from bundle.js, and those of them V8's code cache served.
+    pub runtime_modules: Option<u32>,
+    pub cached_modules: Option<u32>,
 }
 
 /// Node → ioctl.

@@ -35,13 +35,14 @@ fn frame_location(line: &str) -> Option<(String, usize, usize)> {
     }
 }
 
-/// The stack as the user should read it: app paths relative to the app root, ioctl's own
-/// host frames and Node internals dropped.
-pub fn tidy(stack: &str, app_root: &Path) -> String {
+/// The stack as the user should read it: app paths relative to the app root, the frames of
+/// ioctl's runtime (in `runtime_dir`) and Node internals dropped.
+pub fn tidy(stack: &str, app_root: &Path, runtime_dir: &Path) -> String {
     let prefix = format!("{}/", app_root.display());
+    let runtime = format!("{}/", runtime_dir.display());
     stack
         .lines()
-        .filter(|l| !(l.contains("/.ioctl/runtime/") || l.contains("(node:") || l.trim_start().starts_with("at node:")))
+        .filter(|l| !(l.contains(&runtime) || l.contains("(node:") || l.trim_start().starts_with("at node:")))
         .map(|l| l.replace(&prefix, ""))
         .collect::<Vec<_>>()
         .join("\n")
@@ -51,7 +52,7 @@ pub fn tidy(stack: &str, app_root: &Path) -> String {
 mod tests {
     use super::*;
 
-    const STACK: &str = "ReferenceError: foo is not defined\n    at Object.<anonymous> (/app/node/node_modules/x/index.js:1:1)\n    at Object.<anonymous> (/app/node/event/a.ts:4:11)\n    at Module._compile (node:internal/modules/cjs/loader:1256:14)\n    at run (/app/node/.ioctl/runtime/host.js:9:3)";
+    const STACK: &str = "ReferenceError: foo is not defined\n    at Object.<anonymous> (/app/node/node_modules/x/index.js:1:1)\n    at Object.<anonymous> (/app/node/event/a.ts:4:11)\n    at Module._compile (node:internal/modules/cjs/loader:1256:14)\n    at run (/cache/ioctl/host-0123/host.js:9:3)";
 
     #[test]
     fn finds_app_frame() {
@@ -64,7 +65,7 @@ mod tests {
 
     #[test]
     fn tidy_drops_host_frames_and_shortens() {
-        let t = tidy(STACK, Path::new("/app"));
+        let t = tidy(STACK, Path::new("/app"), Path::new("/cache/ioctl/host-0123"));
         assert!(t.contains("(node/event/a.ts:4:11)"), "{t}");
         assert!(!t.contains("host.js"));
         assert!(!t.contains("node:internal"));

@@ -148,7 +148,7 @@ async fn prepare(session: &Session, root: &std::path::Path, terminal: &Terminal)
     }
     terminal.info(format!("Linking app {} in {}", app.manifest.full_id(), session.scope())).await;
     let installing = Instant::now();
-    let runtime = runtime::install_runtime(&app.node_dir(), terminal).await?;
+    let runtime = runtime::install_runtime(terminal).await?;
     let install_ms = installing.elapsed().as_secs_f64() * 1000.0;
     tracing::debug!(app = app.manifest.full_id(), install_ms, "runtime files in place");
     if has_graphql(&app) {
@@ -165,7 +165,7 @@ async fn prepare(session: &Session, root: &std::path::Path, terminal: &Terminal)
     Ok(Linked {
         builder: Builder::new(&app.root, &crate::build::out_dir(session.home(), session.scope(), &app.root)),
         policy: watch::channel(policy).0,
-        spec: spec_for(&app, session, outbox, platform),
+        spec: spec_for(&app, session, &runtime, outbox, platform),
         store: session.store().clone(),
         recorded_schema: Default::default(),
         app,
@@ -201,6 +201,8 @@ async fn first_link(linked: &mut Linked) -> Result<(), Failure> {
         build_ms = phases.build,
         load_ms = phases.load,
         require_ms = worker.loaded.timings.require_ms,
+        runtime_modules = worker.loaded.timings.runtime_modules,
+        cached_modules = worker.loaded.timings.cached_modules,
         "first version built and loaded"
     );
     apply_policy(linked, &worker.loaded.client_options, false).await;
@@ -417,11 +419,12 @@ async fn apply_policy(linked: &Linked, client_options: &serde_json::Value, annou
     linked.policy.send_replace(policy);
 }
 
-fn spec_for(app: &App, session: &Session, outbox: Outbox, platform: runtime::Platform) -> Spec {
+fn spec_for(app: &App, session: &Session, runtime: &Installed, outbox: Outbox, platform: runtime::Platform) -> Spec {
     let m = &app.manifest;
     Spec {
         node: session.node().to_path_buf(),
         app_root: app.root.clone(),
+        runtime_dir: runtime.dir().to_path_buf(),
         node_dir: app.node_dir(),
         app_id: m.id(),
         full_id: m.full_id(),

@@ -74,8 +74,14 @@ function exitAfterFlush(code) {
 function load(entry) {
   const loading = loadService(entry, { send, routes, onFailed: () => exitAfterFlush(1) })
   // Once ioctl has been told, load what the first delivery or request would otherwise pay for:
-  // off the way to `ready`, and not on the first event's.
-  return loading.then(() => setImmediate(warmUp))
+  // off the way to `ready`, and not on the first event's. The first host of this runtime and
+  // Node version then writes the code cache later hosts start from (see loader.js).
+  return loading.then(() =>
+    setImmediate(() => {
+      warmUp()
+      require('./loader').saveCodeCache()
+    }),
+  )
 }
 
 /** Loads the parts of the host and stand-in that load on first use (ids, sendEvent, platform calls, HTTP). */

@@ -16,7 +16,7 @@ function isPackageRequest(request) {
   return !(request.startsWith('.') || path.isAbsolute(request) || request.startsWith('node:'))
 }
 
-/** The runtime's own folder (node/.ioctl/runtime): its modules may export a `warmUp()`. */
+/** The runtime's own folder (in ioctl's cache): its modules may export a `warmUp()`. */
 const RUNTIME_DIR = path.dirname(__dirname)
 
 function isRuntimeFile(filename) {

@@ -121,7 +121,13 @@ async function loadService(entry, { send, routes, onFailed }) {
     loaded.schema = graphqlSchema(config)
     const round = (ms) => Math.round(ms * 10) / 10
     const schemaMs = loaded.schema === null ? null : round(performance.now() - required)
-    answer.timings = { requireMs: round(required - started), schemaMs }
+    const code = require('../loader').stats()
+    answer.timings = {
+      requireMs: round(required - started),
+      schemaMs,
+      runtimeModules: code.modules,
+      cachedModules: code.accepted,
+    }
     answer.graphql = loaded.schema !== null
   } catch (err) {
     const { message, stack } = errorInfo(err)
