@@ -1508,51 +1508,87 @@ struct LatencySeries {
     best: f64,
 }
 
-fn latency_series(bin: &Path) -> Result<LatencySeries> {
-    const RUNS: usize = 5;
-    const N: u64 = 3000;
-    let mut link = Link::start_with(bin, &bench_app(), &["--no-watch"])?;
-    let mut tail = Proc::spawn(link.env.ioctl_of(bin, &["events", "tail", "--json", "--key", "lat"]))?;
-    if bin == Path::new(harness::BIN) {
-        tail.json("tail's hello", |v| v["type"] == "hello")?;
-    } else {
-        // A build from before the versioned protocol says no hello: give it time to subscribe.
-        std::thread::sleep(Duration::from_secs(1));
-    }
-    let mut series = LatencySeries { p50: Vec::new(), p99: Vec::new(), worst: Vec::new(), best: f64::INFINITY };
-    for run in 0..=RUNS {
-        let n = if run == 0 { 500 } else { N };
-        let samples = sorted(&latency_run(&mut link, &mut tail, n)?);
-        if run > 0 {
-            series.p50.push(percentile(&samples, 50.0));
-            series.p99.push(percentile(&samples, 99.0));
-            series.worst.push(*samples.last().unwrap());
-            series.best = series.best.min(samples[0]);
+/// Runs of 3,000 events (after 500 to warm up); with a baseline, its runs alternate with this
+/// build's (each round the other goes first), so a slow spell of the machine hits both.
+const LATENCY_RUNS: usize = 7;
+
+/// One link (and its tail) measuring latency run after run.
+struct LatencyRig {
+    link: Link,
+    tail: Proc,
+    series: LatencySeries,
+}
+
+impl LatencyRig {
+    fn start(bin: &Path) -> Result<LatencyRig> {
+        let link = Link::start_with(bin, &bench_app(), &["--no-watch"])?;
+        let mut tail = Proc::spawn(link.env.ioctl_of(bin, &["events", "tail", "--json", "--key", "lat"]))?;
+        if bin == Path::new(harness::BIN) {
+            tail.json("tail's hello", |v| v["type"] == "hello")?;
+        } else {
+            // A build from before the versioned protocol says no hello: give it time to subscribe.
+            std::thread::sleep(Duration::from_secs(1));
         }
+        let series = LatencySeries { p50: Vec::new(), p99: Vec::new(), worst: Vec::new(), best: f64::INFINITY };
+        let mut rig = LatencyRig { link, tail, series };
+        latency_run(&mut rig.link, &mut rig.tail, 500)?;
+        Ok(rig)
     }
-    // SIGTERM: a tail started from a non-interactive shell's background job ignores Ctrl-C.
-    tail.signal(libc::SIGTERM);
-    drop(tail);
-    link.proc.stop()?;
-    Ok(series)
+
+    fn measure(&mut self) -> Result<()> {
+        let samples = sorted(&latency_run(&mut self.link, &mut self.tail, 3000)?);
+        self.series.p50.push(percentile(&samples, 50.0));
+        self.series.p99.push(percentile(&samples, 99.0));
+        self.series.worst.push(*samples.last().unwrap());
+        self.series.best = self.series.best.min(samples[0]);
+        Ok(())
+    }
+
+    fn stop(mut self) -> Result<LatencySeries> {
+        // SIGTERM: a tail started from a non-interactive shell's background job ignores Ctrl-C.
+        self.tail.signal(libc::SIGTERM);
+        drop(self.tail);
+        self.link.proc.stop()?;
+        Ok(self.series)
+    }
 }
 
 fn latency() -> Result<Section> {
     let (offset, within) = clock_offset()?;
-    let mine = latency_series(Path::new(harness::BIN))?;
-    let base = baseline().map(|bin| (baseline_name(&bin), latency_series(&bin)));
+    let mut mine = LatencyRig::start(Path::new(harness::BIN))?;
+    let mut base = baseline().map(|bin| (baseline_name(&bin), LatencyRig::start(&bin)));
+    for round in 0..LATENCY_RUNS {
+        let other = match &mut base {
+            Some((_, Ok(rig))) => Some(rig),
+            _ => None,
+        };
+        match other {
+            Some(other) if round % 2 == 1 => {
+                other.measure()?;
+                mine.measure()?;
+            }
+            Some(other) => {
+                mine.measure()?;
+                other.measure()?;
+            }
+            None => mine.measure()?,
+        }
+    }
+    let mine = mine.stop()?;
+    let base = base.map(|(name, rig)| (name, rig.and_then(LatencyRig::stop)));
     let (a, b) = (summary(&mine.p50), summary(&mine.p99));
     let mut beside = (String::new(), format!("max per run: {}", ms_summary(summary(&mine.worst))));
     let mut notes = vec![format!(
         "latency: Node's wall clock (`performance.timeOrigin + performance.now()`) read {:+.3} ms against \
          Rust's `SystemTime` (±{:.3} ms, half the best ping-pong round trip); latencies are not corrected for it. \
-         3,000 events per run, smallest latency seen {} ms",
+         {LATENCY_RUNS} runs of 3,000 events, smallest latency seen {} ms",
         offset,
         within,
         ms(mine.best)
     )];
     match base {
         Some((name, Ok(other))) => {
+            notes[0].push_str(&format!("; the {name}'s runs alternate with these"));
             beside.0 = format!("{name}: {}", ms_summary(summary(&other.p50)));
             beside.1 += &format!("; {name}: {}", ms_summary(summary(&other.p99)));
         }
