@@ -305,9 +305,10 @@ Goals are those of issue 6 for a 2-core machine; a missed goal is reported as me
 - **link → ready**: `ioctl link APP --json --no-watch --no-sample-sender` on a fresh copy of
   templates/service-course (so swc transpiles every file) with a fresh `IOCTL_HOME` (so the
   session process and the Node host start too), from spawning the command to reading its
-  `ready` line; then Ctrl-C. Beside it, interleaved run by run: spawning `node -e ''` until
-  it exits. One unrecorded warm-up of each first. With `IOCTL_BENCH_BASELINE=PATH` (another
-  build of ioctl, e.g. of an earlier commit), that build's link → ready too, run by run.
+  `ready` line; then Ctrl-C, and the next link waits until the session has ended. Beside
+  it, interleaved run by run: spawning `node -e ''` until it exits. One unrecorded warm-up of
+  each first. With `IOCTL_BENCH_BASELINE=PATH` (another build of ioctl, e.g. of an earlier
+  commit), that build's link → ready too, run by run, each round the other build first.
 - **relink**: a linked app whose handler logs, on the first event each loaded version
   handles, its version and the time it started (`performance.timeOrigin +
   performance.now()`). Events stream in at 1,000/s (`ioctl events send --repeat --rate
@@ -334,7 +335,7 @@ Goals are those of issue 6 for a 2-core machine; a missed goal is reported as me
   is the µs `time` ioctl stamps when `publish` starts, read from `ioctl events tail
   --json`. Latency = handler start − publish time, per event; p50/p99 per run of 3,000,
   after an unrecorded 500-event warm-up; with `IOCTL_BENCH_BASELINE`, the same in a link by
-  that build, after this one's. The Rust/Node clock agreement is measured by
+  that build, both links up, their runs alternating (each round the other first). The Rust/Node clock agreement is measured by
   ping-pong with a Node process (offset of the round trip with the smallest RTT).
 - **memory**: VmRSS from /proc/PID/status, 1 s after `ready` (idle) and 1 s after a
   100,000-event burst has been delivered, in a watching session (as people run it). ioctl's
@@ -688,7 +689,9 @@ impl Link {
             let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
             after.split_whitespace().nth(19).and_then(|t| t.parse::<u64>().ok()).unwrap_or(u64::MAX)
         };
-        let mut hosts: Vec<u32> = all.iter().copied().filter(|p| has(*p, "cmdline", b"host.js")).collect();
+        // bundle.js: the host's entry since the runtime moved into the cache; host.js before.
+        let is_host = |p: u32| has(p, "cmdline", b"/bundle.js") || has(p, "cmdline", b"/host.js");
+        let mut hosts: Vec<u32> = all.iter().copied().filter(|p| is_host(*p)).collect();
         hosts.sort_by_key(|p| (started(*p), *p));
         let hosts: Vec<(u32, bool)> = hosts.iter().enumerate().map(|(i, p)| (*p, i > 0)).collect();
         Ok(Processes {
@@ -815,6 +818,12 @@ fn link_once(bin: &Path) -> Result<(f64, Value)> {
         Proc::spawn(env.ioctl_of(bin, &["link", app.to_str().unwrap(), "--json", "--no-watch", "--no-sample-sender"]))?;
     let (at, ready) = link.json("ready", |v| v["type"] == "ready")?;
     link.stop()?;
+    // The session outlives its client by its own shutdown: let it end (its record goes with
+    // it) before the next link starts, so one build's teardown never lands on the other's start.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while find_record(&env.inner.home()).is_ok() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
     Ok(((at - t).as_secs_f64() * 1000.0, ready))
 }
 
@@ -824,12 +833,23 @@ fn link_ready() -> Result<Section> {
     let base = baseline();
     let mut base_wall = Vec::new();
     for run in 0..=RUNS {
-        let (link_ms, ready) = link_once(Path::new(harness::BIN))?;
-        if let Some(bin) = &base {
-            let (ms, _) = link_once(bin)?;
-            if run > 0 {
-                base_wall.push(ms);
+        // With a baseline, each round the other build goes first.
+        let base_first = base.is_some() && run % 2 == 1;
+        let mut base_once = || -> Result<()> {
+            if let Some(bin) = &base {
+                let (ms, _) = link_once(bin)?;
+                if run > 0 {
+                    base_wall.push(ms);
+                }
             }
+            Ok(())
+        };
+        if base_first {
+            base_once()?;
+        }
+        let (link_ms, ready) = link_once(Path::new(harness::BIN))?;
+        if !base_first {
+            base_once()?;
         }
 
         let t = Instant::now();
@@ -1202,7 +1222,7 @@ fn real_sized() -> Result<Section> {
     // Saves 400 ms apart (as the template's figure): sooner than a standby loads them.
     let rapid = relink_runs(&mut link, &file, (RUNS + 2, RUNS), Duration::from_millis(400), real_probe)?;
     let mut notes = Vec::new();
-    let beside = real_peers(&modules, &link.app.join("node/.ioctl/runtime"), RUNS, &mut notes);
+    let beside = real_peers(&modules, &host_runtime_dir(link.proc.pid())?, RUNS, &mut notes);
     let (c, t, d, own) = (summary(&cold), summary(&r.total), summary(&r.detect), summary(&r.reported));
     let name = format!("{}-file app", real_app::ts_files());
     notes.insert(
@@ -1866,6 +1886,28 @@ impl GraphqlConn {
     }
 }
 
+/// The runtime folder (its JavaScript, in ioctl's cache) of the Node host under the process
+/// `root`: the folder of the bundle.js it runs.
+fn host_runtime_dir(root: u32) -> Result<PathBuf> {
+    let mut all = vec![root];
+    let mut i = 0;
+    while i < all.len() {
+        all.extend(children(all[i]));
+        i += 1;
+    }
+    all.iter()
+        .filter_map(|p| std::fs::read(format!("/proc/{p}/cmdline")).ok())
+        .flat_map(|cmdline| {
+            cmdline
+                .split(|b| *b == 0)
+                .map(|a| PathBuf::from(String::from_utf8_lossy(a).into_owned()))
+                .collect::<Vec<_>>()
+        })
+        .find(|arg| arg.file_name().is_some_and(|n| n == "bundle.js"))
+        .and_then(|bundle| bundle.parent().map(Path::to_path_buf))
+        .with_context(|| format!("no Node host (bundle.js) under process {root}"))
+}
+
 /// The newest runtime package set in ioctl's cache (the link just installed or reused it).
 fn runtime_modules() -> Result<PathBuf> {
     let cache = std::env::var_os("IOCTL_CACHE")
@@ -1940,7 +1982,7 @@ fn graphql() -> Result<Section> {
         }
         rates.push((4 * PER) as f64 / t.elapsed().as_secs_f64());
     }
-    let runtime = app.join("node/.ioctl/runtime");
+    let runtime = host_runtime_dir(proc.pid())?;
     // The session's build of the app mirrors it: node/ holds the built resolvers.
     let builds = env.inner.home().join("build/local/dev");
     let app_build = std::fs::read_dir(&builds)?.flatten().next().context("no build of the GraphQL app")?.path();
