@@ -49,6 +49,11 @@ pub fn start(tracker: &TaskTracker, store: Arc<Store>) -> Platform {
 /// Records the app's `settingsSchema` (so its settings get their defaults, and `ioctl settings
 /// set` checks them from any folder).
 pub async fn record_settings_schema(store: Arc<Store>, app: String, schema: Option<serde_json::Value>) {
+    // No schema and no database: nothing to record or remove, and no blocking thread (its
+    // malloc arena would stay in the session's memory) to find that out.
+    if schema.is_none() && !store.workspace_stored() {
+        return;
+    }
     let done = tokio::task::spawn_blocking(move || {
         // No schema and no database yet: nothing recorded to remove, and a link of an app
         // that stores nothing creates no database.

@@ -110,11 +110,16 @@ impl Store {
     /// The workspace database if it was opened or exists on disk; None when nothing was ever
     /// stored in this workspace (so there is nothing to read or remove).
     pub fn workspace_if_stored(&self) -> Result<Option<Arc<Mutex<Db>>>> {
-        let opened = self.workspace.lock().unwrap_or_else(|p| p.into_inner()).is_some();
-        if !opened && !self.location.workspace_file().exists() {
+        if !self.workspace_stored() {
             return Ok(None);
         }
         self.workspace().map(Some)
+    }
+
+    /// Whether anything was ever stored in this workspace: its database is open or on disk
+    /// (a stat, cheap enough for an async task).
+    pub fn workspace_stored(&self) -> bool {
+        self.workspace.lock().unwrap_or_else(|p| p.into_inner()).is_some() || self.location.workspace_file().exists()
     }
 
     /// The account's Master Data database, opened on first use.
