@@ -188,7 +188,8 @@ fn write_host_files(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A file only the user can read or write.
+/// A file only the user can read or write, on disk before the folder is renamed into place
+/// (a crash right after must not leave a truncated runtime that every later link would run).
 fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
@@ -199,7 +200,9 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
         .mode(0o600)
         .open(path)
         .with_context(|| format!("{}: cannot create", path.display()))?;
-    file.write_all(text.as_bytes()).with_context(|| format!("{}: cannot write", path.display()))
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("{}: cannot write", path.display()))
 }
 
 /// A temp folder beside `dir` in the cache, unique per process and per install in it (two apps
