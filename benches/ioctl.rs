@@ -675,12 +675,7 @@ impl Link {
         let has = |p: u32, file: &str, what: &[u8]| {
             std::fs::read(format!("/proc/{p}/{file}")).is_ok_and(|c| c.windows(what.len()).any(|w| w == what))
         };
-        let mut all = vec![self.proc.pid()];
-        let mut i = 0;
-        while i < all.len() {
-            all.extend(children(all[i]));
-            i += 1;
-        }
+        let all = descendants(self.proc.pid());
         let comm = |p: u32| std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
         // With no relink yet, the host serving is the oldest; the spare started after it.
         let started = |p: u32| {
@@ -1886,16 +1881,22 @@ impl GraphqlConn {
     }
 }
 
-/// The runtime folder (its JavaScript, in ioctl's cache) of the Node host under the process
-/// `root`: the folder of the bundle.js it runs.
-fn host_runtime_dir(root: u32) -> Result<PathBuf> {
+/// `root` and every process under it, parents before their children.
+fn descendants(root: u32) -> Vec<u32> {
     let mut all = vec![root];
     let mut i = 0;
     while i < all.len() {
         all.extend(children(all[i]));
         i += 1;
     }
-    all.iter()
+    all
+}
+
+/// The runtime folder (its JavaScript, in ioctl's cache) of the Node host under the process
+/// `root`: the folder of the bundle.js it runs.
+fn host_runtime_dir(root: u32) -> Result<PathBuf> {
+    descendants(root)
+        .iter()
         .filter_map(|p| std::fs::read(format!("/proc/{p}/cmdline")).ok())
         .flat_map(|cmdline| {
             cmdline

@@ -22,9 +22,6 @@ use swc_core::ecma::transforms::typescript::strip;
 
 use crate::diagnostic::Diagnostic;
 
-/// Folder under node/ that holds everything ioctl writes; the watcher ignores it.
-pub const IOCTL_DIR: &str = ".ioctl";
-
 /// JavaScript and its source map for one TypeScript file.
 #[derive(Debug)]
 pub struct Transpiled {

@@ -18,7 +18,6 @@ const PARAMS = '(function (exports, require, module, __filename, __dirname) { '
 
 /** What the loader did, for `saveCodeCache` and the tests. */
 const state = {
-  dir: null,
   cacheFile: null,
   /** Runtime-relative path → its vm.Script (to write its code cache from). */
   scripts: new Map(),
@@ -72,7 +71,6 @@ function resolveInBundle(sources, from, request) {
  */
 function run(main, sources, entry = 'host.js') {
   const dir = path.dirname(main.filename)
-  state.dir = dir
   state.cacheFile = cacheFileIn(dir)
   const cached = readCodeCache(state.cacheFile)
   state.cached = cached
@@ -139,4 +137,4 @@ function stats() {
   return { modules: state.scripts.size, accepted: state.accepted.size, rejected: state.rejected, saved: state.saved }
 }
 
-module.exports = { run, saveCodeCache, stats, cacheFileIn }
+module.exports = { run, saveCodeCache, stats }
