@@ -119,7 +119,8 @@ test('the app gets the runtime copies of graphql and graphql-tools', () => {
 
 test('sanitize strips unsafe HTML; cache hints sum up to the smallest maxAge and most private scope', () => {
   assert.equal(sanitize('<b>hi</b><script>alert(1)</script>'), 'hi')
-  assert.equal(sanitize('<a href="javascript:x()" onclick="y()">a</a>', { allowHTMLTags: true }), '<a href="#">a</a>')
+  // js-xss keeps a whitelisted attribute whose URL it refuses as a bare name (no '#' put in).
+  assert.equal(sanitize('<a href="javascript:x()" onclick="y()">a</a>', { allowHTMLTags: true }), '<a href>a</a>')
   assert.deepEqual(cacheControlOf([]), { maxAge: 0, scope: 'PUBLIC' })
   assert.deepEqual(cacheControlOf([{ maxAge: 120 }, { maxAge: 3600, scope: 'PRIVATE' }]), {
     maxAge: 120,

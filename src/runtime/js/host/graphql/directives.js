@@ -101,7 +101,7 @@ function cacheControlOf(hints) {
 
 class Sanitize extends SchemaDirectiveVisitor {
   visitArgumentDefinition(argument, details) {
-    const options = { allowHTMLTags: Boolean(this.args.allowHTMLTags) }
+    const options = { allowHTMLTags: this.args.allowHTMLTags, stripIgnoreTag: this.args.stripIgnoreTag }
     wrapResolver(details.field, {
       before(args) {
         if (!(argument.name in args)) return args

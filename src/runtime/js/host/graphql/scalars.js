@@ -1,32 +1,54 @@
 'use strict'
-// VTEX's own scalars: IOSanitizedString (a string with unsafe HTML removed) and the upload
-// scalars (IOUpload, Upload), which ioctl does not serve locally yet; and the sanitizer the
-// @sanitize directive shares.
+// VTEX's own scalars: IOSanitizedString (a string with unsafe HTML removed, by js-xss as on
+// VTEX) and the upload scalars (IOUpload, Upload), which ioctl does not serve locally yet; and
+// the sanitizer the @sanitize directive shares.
 
 const packages = require('../../packages')
 
 const { GraphQLScalarType, Kind } = packages.load('graphql')
+const { FilterXSS } = packages.load('xss')
 
-/** Elements whose content is code or embeds something: removed with what they hold. */
-const UNSAFE_ELEMENTS = /<(script|style|iframe|object|embed|template|noscript)\b[^>]*>[\s\S]*?<\/\1\s*>/gi
-/** Their opening tags alone (unclosed), and other tags that load or run something. */
-const UNSAFE_TAGS = /<\/?(script|style|iframe|object|embed|template|noscript|link|meta|base|form)\b[^>]*>/gi
-/** on*="..." handlers and javascript:/vbscript:/data: URLs inside the tags that stay. */
-const EVENT_ATTRIBUTES = /\s+on[a-z]+\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>]+)/gi
-const SCRIPT_URLS =
-  /(\s(?:href|src|action|formaction|xlink:href)\s*=\s*)(["']?)\s*(?:javascript|vbscript|data):[^"'\s>]*\2/gi
-const ANY_TAG = /<\/?[a-z!][^>]*>/gi
+// VTEX's runtime (@vtex/api 6.51.3, which depends on xss ^1.0.6: lib/service/worker/runtime/
+// graphql/schema/typeDefs/sanitizedString.js and schemaDirectives/Sanitize.js) runs
+// IOSanitizedString and @sanitize(allowHTMLTags, stripIgnoreTag) on xss's filterXSS with
+// { stripIgnoreTag (default true), whiteList: [] unless allowHTMLTags (then xss's default
+// whitelist), escapeHtml: a no-op when stripIgnoreTag }. Two deliberate differences here: a `<`
+// left in the text becomes `&lt;` (with the no-op, a tag split around a stripped one,
+// `<scr<script>ipt>`, comes out whole as `<script>`, and one left open in an unclosed quote
+// comes out raw for the page's own markup to close); and the bodies of <script> and <style> go
+// with their tags (VTEX keeps them as text; an unclosed one leaves xss's `[removed]` marker).
+
+/** Text's `<` as an entity: no tag can be put back together from what is left. */
+function escapeLessThan(text) {
+  return text.replace(/</g, '&lt;')
+}
+
+/** The FilterXSS of each option set, built once. */
+const filters = new Map()
+
+function filterFor(allowHTMLTags, stripIgnoreTag) {
+  const key = `${allowHTMLTags}/${stripIgnoreTag}`
+  let filter = filters.get(key)
+  if (!filter) {
+    filter = new FilterXSS({
+      ...(allowHTMLTags ? {} : { whiteList: {} }),
+      stripIgnoreTag,
+      ...(stripIgnoreTag ? { stripIgnoreTagBody: ['script', 'style'], escapeHtml: escapeLessThan } : {}),
+    })
+    filters.set(key, filter)
+  }
+  return filter
+}
 
 /**
- * Unsafe HTML removed from `value`: scripts, embeds, event handlers and script URLs always;
- * every other tag too unless `allowHTMLTags` (then safe markup stays). Not a string: unchanged.
+ * `value` filtered by js-xss: only whitelisted tags and attributes stay (none unless
+ * `allowHTMLTags`), URLs only with safe schemes (entities and blanks decoded first), the others
+ * removed (escaped with `stripIgnoreTag: false`), <script>/<style> with their content. Not a
+ * string: unchanged.
  */
-function sanitize(value, { allowHTMLTags = false } = {}) {
+function sanitize(value, { allowHTMLTags = false, stripIgnoreTag = true } = {}) {
   if (typeof value !== 'string') return value
-  let out = value.replace(UNSAFE_ELEMENTS, '').replace(UNSAFE_TAGS, '')
-  if (!allowHTMLTags) return out.replace(ANY_TAG, '')
-  out = out.replace(EVENT_ATTRIBUTES, '').replace(SCRIPT_URLS, '$1$2#$2')
-  return out
+  return filterFor(Boolean(allowHTMLTags), stripIgnoreTag !== false).process(value)
 }
 
 const sanitizedString = new GraphQLScalarType({
