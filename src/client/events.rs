@@ -4,14 +4,14 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
+use anyhow::{anyhow, bail, Context};
 use serde_json::{json, Value};
 
 use super::{Lines, Session};
 use crate::diagnostic::Diagnostic;
 use crate::protocol::{
-    path, DeadLetter, FailedHeader, PublishRequest, PublishResponse, ReplayRequest, ReplayResponse, Scope, SessionInfo,
-    MAX_BODY,
+    path, DeadLetter, FailedHeader, PublishLine, PublishRequest, PublishResponse, ReplayRequest, ReplayResponse, Scope,
+    SessionInfo, MAX_BODY, PUBLISH_SILENCE,
 };
 
 /// The sender of events published with `ioctl events send` unless `--sender` says otherwise.
@@ -92,27 +92,95 @@ pub async fn send(scope: &Scope, args: &Send, color: crate::terminal::ColorChoic
             MAX_BODY >> 20
         );
     }
-    // A paced or big repeat is answered when the last event is published.
-    let publishing = args.rate.map_or(args.repeat as f64 * 0.001, |r| args.repeat as f64 / r);
-    let wait = super::timeout() + std::time::Duration::from_secs_f64(publishing.min(86_400.0));
-    let answer: PublishResponse =
-        session.call("POST", path::EVENTS, Some(request), wait).await.map_err(super::Refusal::into_error)?;
+    let answer = match publish(&session, request).await? {
+        Ok(answer) => answer,
+        Err(cut) => {
+            if args.json {
+                let (n, d) = (cut.published, cut.deliveries);
+                println!("{}", json!({"type": "cut_off", "published": n, "deliveries": d, "repeat": args.repeat}));
+            }
+            let (n, of) = (cut.published, args.repeat);
+            bail!("{:#}; {n} of {of} event(s) were published (the session's last report)", cut.error);
+        }
+    };
     if args.json {
         println!(
             "{}",
-            json!({"type": "published", "id": answer.id, "published": answer.published, "deliveries": answer.deliveries})
+            json!({"type": "published", "id": answer.id, "published": answer.published, "deliveries": answer.deliveries, "stopped": answer.stopped})
         );
     } else {
         let n = answer.deliveries;
         let to = if n == 0 { " (no handler subscribes to it)".to_string() } else { format!(" to {n} handler(s)") };
         let id = answer.id.as_deref().unwrap_or("?");
-        if args.repeat > 1 {
+        if answer.stopped {
+            let p = answer.published;
+            println!("stopped: published {p} of {} events {} from {sender} (first {id}){to}", args.repeat, args.key);
+        } else if args.repeat > 1 {
             println!("published {} events {} from {sender} (first {id}){to}", args.repeat, args.key);
         } else {
             println!("published {id} {} from {sender}{to}", args.key);
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if answer.stopped { ExitCode::from(130) } else { ExitCode::SUCCESS })
+}
+
+/// A publish that ended without the session's answer: how far it had got, and why.
+pub struct CutOff {
+    pub published: u64,
+    pub deliveries: u64,
+    pub error: anyhow::Error,
+}
+
+/// Publishes `request` (a [`PublishRequest`] as JSON) through the session and follows its
+/// progress. A session that says nothing for `--timeout` has stopped answering (a busy one
+/// still reports its progress); Ctrl-C asks it to stop between two events, and its answer
+/// then says how many were published. A refusal is the error; a cut-off says how far it got.
+pub async fn publish(session: &Session, request: String) -> anyhow::Result<Result<PublishResponse, CutOff>> {
+    let resp = session.request("POST", path::EVENTS, Some(request), super::timeout()).await?;
+    if !resp.status().is_success() {
+        let status = resp.status();
+        bail!("{}", super::refusal(status, &super::text(resp).await?).error);
+    }
+    let mut lines = Lines::new(resp);
+    let (mut job, mut published, mut deliveries) = (None, 0, 0);
+    let cut = |published, deliveries, error| Ok(Err(CutOff { published, deliveries, error }));
+    let mut interrupt = std::pin::pin!(tokio::signal::ctrl_c());
+    let mut interrupted = false;
+    let silence = super::timeout().max(PUBLISH_SILENCE);
+    loop {
+        let next = tokio::select! {
+            next = tokio::time::timeout(silence, lines.next()) => next,
+            _ = &mut interrupt, if !interrupted => {
+                interrupted = true;
+                let Some(job) = job else {
+                    return cut(published, deliveries, anyhow!("interrupted before the session started publishing"));
+                };
+                let stop = format!("{}/{job}", path::EVENTS);
+                if let Err(e) = session.request("DELETE", &stop, None, super::timeout()).await {
+                    return cut(published, deliveries, e.context("interrupted, and the session did not take the stop"));
+                }
+                continue;
+            }
+        };
+        let line = match next {
+            Ok(Ok(Some(line))) => line,
+            Ok(Ok(None)) => return cut(published, deliveries, anyhow!("the link session ended the answer early")),
+            Ok(Err(e)) => return cut(published, deliveries, e.context("lost the connection to the link session")),
+            Err(_) => {
+                let error = anyhow!(
+                    "the link session at {} said nothing for {:.1} s (is it stopped or overloaded?); `--timeout SECONDS` waits longer",
+                    session.url(),
+                    silence.as_secs_f64()
+                );
+                return cut(published, deliveries, error);
+            }
+        };
+        match serde_json::from_slice::<PublishLine>(&line).context("unreadable answer from the link session")? {
+            PublishLine::Started { job: j } => job = Some(j),
+            PublishLine::Progress { published: p, deliveries: d } => (published, deliveries) = (p, d),
+            PublishLine::Done(answer) => return Ok(Ok(answer)),
+        }
+    }
 }
 
 /// `ioctl events failed`: the dead letters, streamed from the session one at a time.

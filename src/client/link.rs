@@ -87,28 +87,43 @@ async fn link(
         .map(str::to_string)
         .context("the link session did not name the link")?;
 
-    // Print the app's output until the session ends it; Ctrl-C asks for a graceful unlink,
-    // a second Ctrl-C leaves at once (the session then unlinks the app by itself).
+    // Print the app's output until the session ends it. The first Ctrl-C asks for a graceful
+    // unlink, the second for a forced one (the session ends the app's Node processes at once)
+    // and waits a moment for it; a third, or a session that does not do it in time, leaves.
     let mut lines = Lines::new(resp);
     lines.hello(super::timeout()).await?;
+    let unlink_path = format!("{}/{link_id}", path::APPS);
     let mut ready = false;
-    let mut unlinking = false;
+    let mut presses = 0;
+    let mut asked = None;
+    let mut forced_at = None;
     loop {
         let line = tokio::select! {
             l = lines.next() => l,
             _ = stop.recv() => {
-                if unlinking {
-                    terminal.status(Level::Warn, "forced stop: the session unlinks the app").await;
-                    return Ok(ExitCode::from(130));
-                }
-                unlinking = true;
-                let path = format!("{}/{link_id}", path::APPS);
-                let session = Session { record: rec.clone() };
-                if let Err(e) = session.request("DELETE", &path, None, super::timeout()).await {
-                    terminal.status(Level::Warn, format!("could not ask the session to unlink: {e:#}")).await;
-                    return Ok(ExitCode::from(1));
+                presses += 1;
+                match presses {
+                    1 => asked = Some(Box::pin(ask_unlink(rec.clone(), unlink_path.clone(), super::timeout()))),
+                    2 => {
+                        terminal.status(Level::Warn, "forced stop: ending the app's Node.js processes (Ctrl-C again to leave now)").await;
+                        let force = format!("{unlink_path}?force=true");
+                        asked = Some(Box::pin(ask_unlink(rec.clone(), force, FORCE_WAIT)));
+                        forced_at = Some(tokio::time::Instant::now());
+                    }
+                    _ => return Ok(left_running(terminal, &rec).await),
                 }
                 continue;
+            }
+            Some(answer) = async { Some(asked.as_mut()?.await) } => {
+                asked = None;
+                if let Err(e) = answer {
+                    terminal.status(Level::Warn, format!("could not ask the session to unlink: {e:#}")).await;
+                    return Ok(left_running(terminal, &rec).await);
+                }
+                continue;
+            }
+            _ = async { tokio::time::sleep_until(forced_at? + FORCE_WAIT).await; Some(()) }, if forced_at.is_some() => {
+                return Ok(left_running(terminal, &rec).await);
             }
         };
         let line = match line {
@@ -129,7 +144,62 @@ async fn link(
         };
         terminal.send(msg).await;
     }
+    if forced_at.is_some() {
+        terminal.status(Level::Warn, "forced stop: the app's Node.js processes have ended").await;
+    }
+    session_ended(&rec, root, terminal).await;
+    if presses >= 2 {
+        return Ok(ExitCode::from(130));
+    }
     Ok(if ready { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// How long a forced stop waits for the session to end the app's processes.
+const FORCE_WAIT: Duration = Duration::from_secs(3);
+/// How long an unlinked app's link waits for a session that is ending (its last app left).
+const SESSION_END_WAIT: Duration = Duration::from_secs(3);
+
+/// Asks the session to unlink (`path` says whether by force); the answer comes at once.
+async fn ask_unlink(record: Record, path: String, wait: Duration) -> anyhow::Result<()> {
+    let resp = Session { record }.request("DELETE", &path, None, wait).await?;
+    if !resp.status().is_success() {
+        let status = resp.status();
+        bail!("{}", super::refusal(status, &super::text(resp).await?).error);
+    }
+    Ok(())
+}
+
+/// The link leaves before the session has ended the app: say who still runs.
+async fn left_running(terminal: &Terminal, rec: &Record) -> ExitCode {
+    let message = format!(
+        "the link session (pid {}) did not end the app in time; it is stopped or overloaded: `kill {}` ends it and its Node.js processes",
+        rec.pid, rec.pid
+    );
+    terminal.status(Level::Warn, message).await;
+    ExitCode::from(130)
+}
+
+/// After the app is unlinked: if it was the session's last app, waits (bounded) for the
+/// session process to end, so that the next command does not meet a session on its way out,
+/// and says so when it takes longer.
+async fn session_ended(rec: &Record, root: &Path, terminal: &Terminal) {
+    let Ok(home) = record::home() else { return };
+    let scope = Scope { account: rec.account.clone(), workspace: rec.workspace.clone() };
+    let mine = App::load(root).ok().map(|a| a.manifest.full_id());
+    let deadline = tokio::time::Instant::now() + SESSION_END_WAIT;
+    loop {
+        let current = record::find(&home, &scope).ok().flatten().filter(|r| r.pid == rec.pid);
+        // Going on with other apps (it rewrote its record without this one), or gone.
+        if current.is_some_and(|r| r.apps.iter().any(|a| Some(a) != mine.as_ref())) || !record::alive(rec.pid) {
+            return;
+        }
+        if tokio::time::Instant::now() > deadline {
+            let message = format!("the link session (pid {}) is still ending; see its log", rec.pid);
+            terminal.status(Level::Warn, message).await;
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Ctrl-C or SIGTERM came before the app was linked.

@@ -8,7 +8,7 @@ use anyhow::bail;
 use serde_json::{json, Value};
 
 use super::Session;
-use crate::protocol::{path, PublishRequest, PublishResponse, Scope};
+use crate::protocol::{PublishRequest, Scope};
 
 const ORDERS: &str = "vtex.orders-broadcast";
 const BROADCASTER: &str = "vtex.broadcaster";
@@ -136,10 +136,10 @@ pub async fn fire(scope: &Scope, name: &str, sets: &[String], json_out: bool) ->
         repeat: None,
         rate: None,
     };
-    let answer: PublishResponse = session
-        .call("POST", path::EVENTS, Some(serde_json::to_string(&request)?), super::timeout())
-        .await
-        .map_err(super::Refusal::into_error)?;
+    let answer = match super::events::publish(&session, serde_json::to_string(&request)?).await? {
+        Ok(answer) => answer,
+        Err(cut) => return Err(cut.error.context("the event may not have been published")),
+    };
     let id = answer.id.as_deref().unwrap_or("?");
     if json_out {
         println!(

@@ -12,12 +12,14 @@ use serde_json::Value;
 
 /// Bumped whenever a request, a response or a stream line changes shape. A session record and
 /// the first line of every stream carry it; a client meeting another version says so.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// The control API (every path needs the session token).
 pub mod path {
     pub const SESSION: &str = "/_ioctl/session";
     pub const TAIL: &str = "/_ioctl/events/tail";
+    /// `POST`: publish (a [`super::PublishLine`] stream answers). `DELETE {EVENTS}/{job}`
+    /// stops a running publish.
     pub const EVENTS: &str = "/_ioctl/events";
     pub const FAILED: &str = "/_ioctl/events/failed";
     pub const REPLAY: &str = "/_ioctl/events/replay";
@@ -150,7 +152,31 @@ pub struct PublishResponse {
     pub id: Option<String>,
     pub deliveries: u64,
     pub published: u64,
+    /// Whether the publish was stopped (`DELETE`, or the session ending) before `repeat`.
+    #[serde(default)]
+    pub stopped: bool,
 }
+
+/// The NDJSON lines that answer `POST /_ioctl/events`. The events are published by a task of
+/// the session, not by the request: a client that goes away stops the publishing between two
+/// events (never in the middle of one), and the counts stay whole.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum PublishLine {
+    /// First: the job's id, for `DELETE /_ioctl/events/{job}`.
+    Started { job: u64 },
+    /// Every [`PUBLISH_PROGRESS`] while publishing, even when full queues hold the publisher
+    /// back: a session that says nothing for the client's `--timeout` has stopped answering.
+    Progress { published: u64, deliveries: u64 },
+    /// Last: how it ended.
+    Done(PublishResponse),
+}
+
+/// How often a running publish reports its progress.
+pub const PUBLISH_PROGRESS: std::time::Duration = std::time::Duration::from_millis(100);
+/// The least silence after which a client takes a publishing session for stopped, whatever
+/// its `--timeout`: ten progress reports missed, not one late.
+pub const PUBLISH_SILENCE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// `POST /_ioctl/events/replay`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

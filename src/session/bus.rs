@@ -312,7 +312,7 @@ impl Bus {
         // Queues with room take the delivery right away, under the lock (it never waits);
         // full ones are waited for after it, so one slow app does not block the others.
         let (mut matched, mut made) = (0, 0);
-        let mut full = Vec::new();
+        let mut full = Waiting::default();
         {
             let subs = self.subscribers.lock().unwrap();
             for s in subs.values().filter(|s| &s.scope == scope && only.is_none_or(|app| s.app == app)) {
@@ -321,7 +321,7 @@ impl Bus {
                     let ticket = Ticket::new(&self.counters, &s.counters);
                     match s.queue.try_send(Delivery { event: event.clone(), handler: handler.clone(), ticket }) {
                         Ok(()) => made += 1,
-                        Err(mpsc::error::TrySendError::Full(d)) => full.push((d, s.queue.clone())),
+                        Err(mpsc::error::TrySendError::Full(d)) => full.0.push_back((d, s.queue.clone())),
                         // The app is unlinking: count it as failed, not lost.
                         Err(mpsc::error::TrySendError::Closed(d)) => d.ticket.failed(),
                     }
@@ -331,13 +331,42 @@ impl Bus {
         if matched == 0 {
             self.counters.unmatched.fetch_add(1, Ordering::SeqCst);
         }
-        for (delivery, queue) in full {
-            match queue.send(delivery).await {
-                Ok(()) => made += 1,
-                Err(mpsc::error::SendError(d)) => d.ticket.failed(),
+        made += full.send_all().await;
+        (event, made)
+    }
+}
+
+/// Deliveries waiting for room in full queues. If the publisher goes away while it waits
+/// (its future is dropped: a client that gave up, a session ending), the deliveries not yet
+/// queued are counted as failed, so the counts still add up.
+#[derive(Default)]
+struct Waiting(std::collections::VecDeque<(Delivery, mpsc::Sender<Delivery>)>);
+
+impl Waiting {
+    /// Queues each delivery as its queue makes room; how many were queued.
+    async fn send_all(&mut self) -> usize {
+        let mut made = 0;
+        while let Some(queue) = self.0.front().map(|(_, q)| q.clone()) {
+            // A permit first: the delivery stays here (and is failed on drop) until it has room.
+            let permit = queue.reserve().await;
+            let (delivery, _) = self.0.pop_front().expect("front was just seen");
+            match permit {
+                Ok(permit) => {
+                    permit.send(delivery);
+                    made += 1;
+                }
+                Err(_) => delivery.ticket.failed(),
             }
         }
-        (event, made)
+        made
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        for (delivery, _) in self.0.drain(..) {
+            delivery.ticket.failed();
+        }
     }
 }
 
@@ -386,6 +415,25 @@ mod tests {
         for c in [bus.counts(), app.snapshot()] {
             assert_eq!((c.deliveries, c.delivered, c.failed, c.in_flight), (2, 0, 1, 0));
             assert_ne!(c.deliveries, c.delivered + c.failed + c.in_flight, "the loss shows");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_publisher_dropped_while_waiting_counts_its_deliveries_failed() {
+        let bus = Bus::new();
+        let (tx, mut rx) = mpsc::channel(1);
+        let (_, app) = bus.subscribe(scope("dev"), "v.a@1.0.0", vec![("h".into(), sub("x.y", "k"))], tx);
+        bus.publish(&scope("dev"), "x.y", "k", "", json!(1)).await;
+        let bus2 = bus.clone();
+        let second = tokio::spawn(async move { bus2.publish(&scope("dev"), "x.y", "k", "", json!(2)).await });
+        tokio::task::yield_now().await;
+        assert!(!second.is_finished(), "the queue is full: the publisher waits");
+        second.abort(); // the client gave up
+        let _ = second.await;
+        rx.recv().await.unwrap().ticket.delivered();
+        for c in [bus.counts(), app.snapshot()] {
+            assert_eq!((c.deliveries, c.delivered, c.failed, c.in_flight), (2, 1, 1, 0));
+            assert_eq!(c.deliveries, c.delivered + c.failed + c.in_flight, "nothing lost");
         }
     }
 

@@ -32,6 +32,9 @@ const QUEUE_BOUND: usize = 1024;
 const SPARE_WAIT: Duration = Duration::from_secs(5);
 /// Bound of each app's `sendEvent` outbox (the host keeps at most 64 unanswered per process).
 const OUTBOX_BOUND: usize = 256;
+/// How long a forced stop waits for its killed processes' deliveries to be counted, and an
+/// unlink for the outbox and platform tasks to end.
+const SERVICES_STOP: Duration = Duration::from_secs(2);
 
 /// The linked app's state that relinks replace.
 struct Linked {
@@ -44,8 +47,12 @@ struct Linked {
     /// A warm standby Node host for the next relink (filled in the background after each
     /// link), so a relink loads the new build without paying for a process start.
     spare: Arc<tokio::sync::Mutex<Option<Host>>>,
-    /// This app's own tasks (dispatcher, deliveries, standby starts, the outbox).
+    /// This app's own tasks (dispatcher, deliveries, standby starts): a graceful stop waits
+    /// for them.
     tracker: TaskTracker,
+    /// The services the app's processes call (the outbox, platform calls): they serve until
+    /// the app's last process is gone, then stop.
+    services: Services,
     terminal: Terminal,
     /// The app's subscription on the bus, once registered.
     subscriber: Option<SubscriberId>,
@@ -71,9 +78,38 @@ enum Ended {
     Renamed,
 }
 
-/// Links the app and keeps it linked until `unlink` is cancelled; everything it has to say
+/// How a link is asked to end. The session holds one per link; the link command's `DELETE`
+/// (and its stream going away) request it. `graceful` lets running handlers finish, bounded
+/// by [`STOP_GRACE`]; `force` (a second Ctrl-C) ends the app's Node processes at once, even
+/// in the middle of a graceful stop.
+#[derive(Clone, Default)]
+pub struct Unlink {
+    graceful: CancellationToken,
+    force: CancellationToken,
+}
+
+impl Unlink {
+    /// Asks the link to end; `force` does not wait for running handlers.
+    pub fn request(&self, force: bool) {
+        self.graceful.cancel();
+        if force {
+            self.force.cancel();
+        }
+    }
+
+    /// A guard that asks for a graceful unlink when dropped (the link's output stream).
+    pub fn drop_guard(&self) -> tokio_util::sync::DropGuard {
+        self.graceful.clone().drop_guard()
+    }
+
+    async fn requested(&self) {
+        self.graceful.cancelled().await
+    }
+}
+
+/// Links the app and keeps it linked until `unlink` is requested; everything it has to say
 /// goes to `terminal`. A link command that sees no `ready` record failed.
-pub async fn run(session: Arc<Session>, req: LinkRequest, terminal: Terminal, unlink: CancellationToken) {
+pub async fn run(session: Arc<Session>, req: LinkRequest, terminal: Terminal, unlink: Unlink) {
     // A manifest.json that renames the app ends one link and starts the next under the new id.
     let mut started_at = SystemTime::UNIX_EPOCH + Duration::from_micros(req.started_at_us);
     while let Ended::Renamed = run_once(&session, &req, started_at, &terminal, &unlink).await {
@@ -87,7 +123,7 @@ async fn run_once(
     req: &LinkRequest,
     started_at: SystemTime,
     terminal: &Terminal,
-    unlink: &CancellationToken,
+    unlink: &Unlink,
 ) -> Ended {
     let mut linked = match prepare(session, &req.root, terminal).await {
         Ok(l) => l,
@@ -117,7 +153,7 @@ async fn run_once(
     }
 
     let renamed = watch_and_supervise(&mut linked, session, watching, unlink).await;
-    stop(&mut linked, session, reg, renamed).await
+    stop(&mut linked, session, reg, renamed, &unlink.force).await
 }
 
 /// `ready in N ms` (from the link command's start), once: when the first version is live.
@@ -158,9 +194,9 @@ async fn prepare(session: &Session, root: &std::path::Path, terminal: &Terminal)
             Err(e) => terminal.status(Level::Warn, format!("{e:#}; the GraphQL IDE will not load")).await,
         }
     }
-    let tracker = TaskTracker::new();
-    let outbox = start_outbox(&tracker, session.bus().clone(), session.scope().clone());
-    let platform = super::platform::start(&tracker, session.store().clone());
+    let services = Services::default();
+    let outbox = start_outbox(&services, session.bus().clone(), session.scope().clone());
+    let platform = super::platform::start(&services.tracker, services.stop.clone(), session.store().clone());
     let (policy, _) = Policy::from_client_options(&json!({}), app.service.timeout);
     Ok(Linked {
         builder: Builder::new(&app.root, &crate::build::out_dir(session.home(), session.scope(), &app.root)),
@@ -172,7 +208,8 @@ async fn prepare(session: &Session, root: &std::path::Path, terminal: &Terminal)
         runtime,
         worker: watch::channel(None).0,
         spare: Arc::default(),
-        tracker,
+        tracker: TaskTracker::new(),
+        services,
         terminal: terminal.clone(),
         subscriber: None,
         started_at: SystemTime::now(),
@@ -180,11 +217,38 @@ async fn prepare(session: &Session, root: &std::path::Path, terminal: &Terminal)
     })
 }
 
+/// The tasks serving the app's processes, and the signal that ends them once no process is
+/// left to call them (their channels' senders live in the [`Spec`] too, so they would not
+/// end by themselves).
+#[derive(Default)]
+struct Services {
+    tracker: TaskTracker,
+    stop: CancellationToken,
+}
+
+impl Services {
+    /// Ends the services (an event being published finishes first) and waits for them.
+    async fn stop(&self) {
+        self.stop.cancel();
+        self.tracker.close();
+        if tokio::time::timeout(SERVICES_STOP, self.tracker.wait()).await.is_err() {
+            tracing::warn!("the app's outbox or platform calls did not end within {SERVICES_STOP:?}");
+        }
+    }
+}
+
 /// The task that publishes the app's `sendEvent` calls, one at a time, and answers each.
-fn start_outbox(tracker: &TaskTracker, bus: Arc<Bus>, scope: Scope) -> Outbox {
+fn start_outbox(services: &Services, bus: Arc<Bus>, scope: Scope) -> Outbox {
     let (tx, mut rx) = mpsc::channel::<SendEvent>(OUTBOX_BOUND);
-    tracker.spawn(async move {
-        while let Some(e) = rx.recv().await {
+    let stop = services.stop.clone();
+    services.tracker.spawn(async move {
+        loop {
+            let e = tokio::select! {
+                biased;
+                e = rx.recv() => e,
+                _ = stop.cancelled() => None,
+            };
+            let Some(e) = e else { break };
             let (event, _) = bus.publish(&scope, &e.sender, &e.key, &e.subject, e.body).await;
             e.ack.published(event.id.clone()).await;
         }
@@ -257,7 +321,7 @@ async fn watch_and_supervise(
     linked: &mut Linked,
     session: &Session,
     watching: Option<(fswatch::Watch, mpsc::Receiver<Vec<fswatch::Change>>)>,
-    unlink: &CancellationToken,
+    unlink: &Unlink,
 ) -> bool {
     let (_watch, mut changes) = match watching {
         Some((w, rx)) => {
@@ -276,7 +340,7 @@ async fn watch_and_supervise(
             }
         };
         tokio::select! {
-            _ = unlink.cancelled() => return false,
+            _ = unlink.requested() => return false,
             Some(batch) = changes.recv() => {
                 show_changes(&linked.terminal, &batch).await;
                 if let Relink::Renamed = relink(linked, session).await {
@@ -298,7 +362,7 @@ async fn watch_and_supervise(
                 )).await;
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
-                    _ = unlink.cancelled() => return false,
+                    _ = unlink.requested() => return false,
                 }
                 restart(linked).await;
             }
@@ -345,11 +409,18 @@ async fn show_changes(terminal: &Terminal, batch: &[fswatch::Change]) {
     }
 }
 
-/// Graceful stop: no new events for this app, running handlers finish (bounded), then the
-/// process stops and the summary is printed (unless the app is only being renamed).
-async fn stop(linked: &mut Linked, session: &Session, reg: Registration, renamed: bool) -> Ended {
+/// Graceful stop: no new events for this app, running handlers finish (bounded, or cut short
+/// by `force`), then the processes stop, the services they called end, and the summary is
+/// printed (unless the app is only being renamed).
+async fn stop(
+    linked: &mut Linked,
+    session: &Session,
+    reg: Registration,
+    renamed: bool,
+    force: &CancellationToken,
+) -> Ended {
     let terminal = linked.terminal.clone();
-    if !terminal.is_closed() && !renamed {
+    if !terminal.is_closed() && !renamed && !force.is_cancelled() {
         terminal.info("stopping: waiting for running handlers (Ctrl-C again to force)").await;
     }
     session.bus().unsubscribe(reg.subscriber);
@@ -357,11 +428,27 @@ async fn stop(linked: &mut Linked, session: &Session, reg: Registration, renamed
     drop(reg.queue);
     reg.stop_deliveries.cancel();
     linked.tracker.close();
-    let _ = tokio::time::timeout(STOP_GRACE, linked.tracker.wait()).await;
+    let forced = tokio::select! {
+        done = tokio::time::timeout(STOP_GRACE, linked.tracker.wait()) => {
+            if done.is_err() {
+                let tasks = linked.tracker.len();
+                tracing::warn!(app = linked.spec.full_id, tasks, "stop: running handlers did not finish within the {STOP_GRACE:?} grace period");
+            }
+            false
+        }
+        _ = force.cancelled() => true,
+    };
+    let grace = if forced { Duration::ZERO } else { Duration::from_millis(500) };
     if let Some(w) = linked.worker.send_replace(None) {
-        w.stop(Duration::from_millis(500)).await;
+        w.stop(grace).await;
     }
     drop(linked.spare.lock().await.take());
+    if forced {
+        // The killed process's attempts fail; let the dispatcher count them before the summary.
+        let _ = tokio::time::timeout(SERVICES_STOP, linked.tracker.wait()).await;
+        tracing::info!(app = linked.spec.full_id, "forced stop: the app's Node processes ended");
+    }
+    linked.services.stop().await;
     if renamed {
         return Ended::Renamed;
     }

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, Semaphore};
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::runtime::{Platform, PlatformCall};
@@ -18,14 +19,20 @@ const CHANNEL_BOUND: usize = 256;
 /// threads would only wait on its locks.
 const WORKERS: usize = 4;
 
-/// Starts the task that runs `app`'s platform calls; it ends when every sender is dropped
-/// (the app unlinked and its workers gone).
-pub fn start(tracker: &TaskTracker, store: Arc<Store>) -> Platform {
+/// Starts the task that runs `app`'s platform calls; it ends when every sender is dropped or
+/// `stop` is cancelled (the app unlinked and its processes gone), calls already taken finish.
+pub fn start(tracker: &TaskTracker, stop: CancellationToken, store: Arc<Store>) -> Platform {
     let (tx, mut rx) = mpsc::channel::<PlatformCall>(CHANNEL_BOUND);
     let calls = tracker.clone();
     tracker.spawn(async move {
         let slots = Arc::new(Semaphore::new(WORKERS));
-        while let Some(call) = rx.recv().await {
+        loop {
+            let call = tokio::select! {
+                biased;
+                call = rx.recv() => call,
+                _ = stop.cancelled() => None,
+            };
+            let Some(call) = call else { break };
             let Ok(permit) = slots.clone().acquire_owned().await else { break };
             let store = store.clone();
             calls.spawn(async move {

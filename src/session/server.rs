@@ -28,8 +28,8 @@ use tokio_stream::wrappers::ReceiverStream;
 use super::routes::{Domain, Route};
 use super::state::Session;
 use crate::protocol::{
-    path, sample_sender, ErrorBody, ErrorCode, FailedHeader, Hello, LinkRequest, PublishRequest, ReplayRequest,
-    SessionInfo, VERSION,
+    path, sample_sender, ErrorBody, ErrorCode, FailedHeader, Hello, LinkRequest, PublishLine, PublishRequest,
+    ReplayRequest, SessionInfo, PUBLISH_PROGRESS, VERSION,
 };
 use crate::runtime::RoutesAt;
 use crate::terminal::Output;
@@ -57,6 +57,7 @@ fn router(session: Shared) -> Router {
         .route(path::SESSION, get(session_info))
         .route(path::TAIL, get(tail))
         .route(path::EVENTS, post(publish))
+        .route(&format!("{}/{{job}}", path::EVENTS), delete(stop_publish))
         .route(path::FAILED, get(failed))
         .route(path::REPLAY, post(replay))
         .route(path::APPS, post(link_app))
@@ -490,14 +491,53 @@ async fn tail(State(s): State<Shared>) -> Response {
     ndjson(rx)
 }
 
+/// Publishes in a task of the session and streams its [`PublishLine`]s: the job, its progress
+/// every [`PUBLISH_PROGRESS`], then the answer. A client that goes away stops the job.
 async fn publish(State(s): State<Shared>, req: Request) -> Response {
     let p: PublishRequest = match body(req, "event").await {
         Ok(p) => p,
         Err(resp) => return resp,
     };
-    match s.publish(&p).await {
-        Ok(answer) => json_response(StatusCode::OK, &answer),
-        Err(e) => refused(e),
+    let job = match s.start_publish(p) {
+        Ok(job) => job,
+        Err(e) => return refused(e),
+    };
+    let (tx, rx) = mpsc::channel(16);
+    s.tracker().spawn(async move {
+        let _stop_when_gone = job.stop.clone().drop_guard();
+        if tx.send(line(&PublishLine::Started { job: job.id })).await.is_err() {
+            return;
+        }
+        let mut tick = tokio::time::interval(PUBLISH_PROGRESS);
+        tick.tick().await;
+        let mut done = job.done;
+        loop {
+            tokio::select! {
+                answer = &mut done => {
+                    if let Ok(answer) = answer {
+                        let _ = tx.send(line(&PublishLine::Done(answer))).await;
+                    }
+                    return;
+                }
+                _ = tick.tick() => {
+                    let (published, deliveries) = job.progress.get();
+                    if tx.send(line(&PublishLine::Progress { published, deliveries })).await.is_err() {
+                        return;
+                    }
+                }
+                _ = tx.closed() => return,
+            }
+        }
+    });
+    ndjson(rx)
+}
+
+/// `DELETE /_ioctl/events/{job}`: stops a running publish (its stream then ends with the count).
+async fn stop_publish(State(s): State<Shared>, Path(job): Path<u64>) -> Response {
+    if s.stop_publish(job) {
+        json_response(StatusCode::OK, &json!({ "stopping": job }))
+    } else {
+        refuse(StatusCode::NOT_FOUND, ErrorCode::NotFound, format!("no running publish {job} in this session"))
     }
 }
 
@@ -558,8 +598,11 @@ async fn link_app(State(s): State<Shared>, req: Request) -> Response {
     }
 }
 
-async fn unlink_app(State(s): State<Shared>, Path(id): Path<u64>) -> Response {
-    if s.unlink(id) {
+/// `DELETE /_ioctl/apps/{id}[?force=true]`: a graceful unlink, or with `force` (a second
+/// Ctrl-C) one that ends the app's processes without waiting for running handlers.
+async fn unlink_app(State(s): State<Shared>, Path(id): Path<u64>, req: Request) -> Response {
+    let force = req.uri().query().is_some_and(|q| q.split('&').any(|p| p == "force=true"));
+    if s.unlink(id, force) {
         json_response(StatusCode::OK, &json!({ "unlinking": id }))
     } else {
         refuse(StatusCode::NOT_FOUND, ErrorCode::NotFound, format!("no link {id} in this session"))

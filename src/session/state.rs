@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{broadcast, mpsc};
@@ -41,7 +41,7 @@ struct LinkedApp {
     root: PathBuf,
     id: Option<String>,
     terminal: Terminal,
-    unlink: CancellationToken,
+    unlink: linked_app::Unlink,
 }
 
 #[derive(Default)]
@@ -56,7 +56,7 @@ struct Apps {
 pub struct Accepted {
     pub id: u64,
     pub output: mpsc::Receiver<Output>,
-    pub unlink: CancellationToken,
+    pub unlink: linked_app::Unlink,
 }
 
 pub struct Session {
@@ -80,6 +80,54 @@ pub struct Session {
     store: Arc<crate::store::Store>,
     /// Keep-alive connections to the apps' route servers.
     upstream: super::upstream::Upstream,
+    /// The publishes running now (`ioctl events send`), by job id.
+    publishing: Jobs,
+}
+
+/// A publish running in the session: its id, its progress, its answer when it ends.
+pub struct PublishJob {
+    pub id: u64,
+    pub progress: Arc<PublishProgress>,
+    pub done: tokio::sync::oneshot::Receiver<PublishResponse>,
+    /// Cancelled to stop the publishing between two events.
+    pub stop: CancellationToken,
+}
+
+/// How far a publish has got.
+#[derive(Default)]
+pub struct PublishProgress {
+    published: AtomicU64,
+    deliveries: AtomicU64,
+}
+
+impl PublishProgress {
+    /// (published, deliveries) so far.
+    pub fn get(&self) -> (u64, u64) {
+        (self.published.load(Ordering::Relaxed), self.deliveries.load(Ordering::Relaxed))
+    }
+}
+
+/// The running publishes' stop signals, by job id.
+#[derive(Default)]
+struct Jobs {
+    next: AtomicU64,
+    running: Mutex<HashMap<u64, CancellationToken>>,
+}
+
+impl Jobs {
+    fn start(&self, stop: CancellationToken) -> u64 {
+        let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
+        self.running.lock().unwrap().insert(id, stop);
+        id
+    }
+
+    fn end(&self, id: u64) {
+        self.running.lock().unwrap().remove(&id);
+    }
+
+    fn stop(&self, id: u64) -> bool {
+        self.running.lock().unwrap().get(&id).map(CancellationToken::cancel).is_some()
+    }
 }
 
 impl Session {
@@ -100,6 +148,7 @@ impl Session {
             tracker: TaskTracker::new(),
             shutdown: CancellationToken::new(),
             apps: Mutex::default(),
+            publishing: Jobs::default(),
             store,
         })
     }
@@ -227,7 +276,7 @@ impl Session {
     pub fn link(self: &Arc<Self>, req: LinkRequest) -> Result<Accepted, ErrorBody> {
         let id = crate::app::App::load(&req.root).ok().map(|a| a.manifest.full_id());
         let (terminal, output) = Terminal::channel();
-        let unlink = CancellationToken::new();
+        let unlink = linked_app::Unlink::default();
         let link_id = {
             let mut apps = self.apps.lock().unwrap();
             if apps.closing {
@@ -274,11 +323,12 @@ impl Session {
         self.apps_changed();
     }
 
-    /// Asks a linked app to unlink gracefully; false if there is no such link.
-    pub fn unlink(&self, link_id: u64) -> bool {
+    /// Asks a linked app to unlink (gracefully, or with `force` at once); false if there is
+    /// no such link.
+    pub fn unlink(&self, link_id: u64, force: bool) -> bool {
         match self.apps.lock().unwrap().linked.get(&link_id) {
             Some(app) => {
-                app.unlink.cancel();
+                app.unlink.request(force);
                 true
             }
             None => false,
@@ -312,7 +362,7 @@ impl Session {
         let mut apps = self.apps.lock().unwrap();
         apps.closing = true;
         for app in apps.linked.values() {
-            app.unlink.cancel();
+            app.unlink.request(false);
         }
     }
 
@@ -359,9 +409,11 @@ impl Session {
         self.routes.lookup_on(path, domain)
     }
 
-    /// Publishes a manual event (`repeat` times, paced at `rate`); each publish waits for room
-    /// in full queues, so a big repeat is paced by the handlers.
-    pub async fn publish(&self, p: &PublishRequest) -> Result<PublishResponse, ErrorBody> {
+    /// Starts publishing a manual event (`repeat` times, paced at `rate`) in a task of the
+    /// session; each publish waits for room in full queues, so a big repeat is paced by the
+    /// handlers. The job ends after `repeat` events, or between two events when it is stopped
+    /// ([`PublishJob::stop`], [`Session::stop_publish`], the session ending).
+    pub fn start_publish(self: &Arc<Self>, p: PublishRequest) -> Result<PublishJob, ErrorBody> {
         let bad = |error: String| ErrorBody { code: ErrorCode::BadRequest, error };
         if p.key.is_empty() {
             return Err(bad("an event needs a key".into()));
@@ -379,16 +431,44 @@ impl Session {
                 return Err(bad(format!("rate {r} is out of range: give {lo} to {hi} events per second")));
             }
         };
-        let (mut first, mut deliveries) = (None, 0);
-        for _ in 0..repeat {
-            if let Some(t) = pace.as_mut() {
-                t.tick().await;
+        let stop = self.shutdown.child_token();
+        let id = self.publishing.start(stop.clone());
+        let progress = Arc::new(PublishProgress::default());
+        let (done_tx, done) = tokio::sync::oneshot::channel();
+        let (me, counts) = (self.clone(), progress.clone());
+        let stopping = stop.clone();
+        self.tracker.spawn(async move {
+            let mut first = None;
+            for _ in 0..repeat {
+                if let Some(t) = pace.as_mut() {
+                    tokio::select! {
+                        _ = t.tick() => {}
+                        _ = stopping.cancelled() => break,
+                    }
+                }
+                if stopping.is_cancelled() {
+                    break;
+                }
+                // Not raced against `stopping`: an event is published whole.
+                let (event, n) = me.bus.publish(me.scope(), &p.sender, &p.key, &p.subject, p.body.clone()).await;
+                first.get_or_insert(event.id.clone());
+                counts.deliveries.fetch_add(n as u64, Ordering::Relaxed);
+                counts.published.fetch_add(1, Ordering::Relaxed);
             }
-            let (event, n) = self.bus.publish(self.scope(), &p.sender, &p.key, &p.subject, p.body.clone()).await;
-            first.get_or_insert(event.id.clone());
-            deliveries += n as u64;
-        }
-        Ok(PublishResponse { id: first, deliveries, published: repeat })
+            me.publishing.end(id);
+            let (published, deliveries) = counts.get();
+            let stopped = published < repeat;
+            if stopped {
+                tracing::info!(job = id, published, repeat, "publish stopped");
+            }
+            let _ = done_tx.send(PublishResponse { id: first, deliveries, published, stopped });
+        });
+        Ok(PublishJob { id, progress, done, stop })
+    }
+
+    /// Stops a running publish between two events; false if there is no such job (any more).
+    pub fn stop_publish(&self, job: u64) -> bool {
+        self.publishing.stop(job)
     }
 
     /// Delivers dead letters again (to the handler that failed them); a new failure puts them back.
