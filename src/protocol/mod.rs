@@ -245,6 +245,8 @@ pub enum ErrorCode {
     ForbiddenHost,
     /// The body is over the limit.
     TooLarge,
+    /// Every connection the session serves is busy: retry shortly.
+    Overloaded,
 }
 
 /// The body of every refused control request.

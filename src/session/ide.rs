@@ -1,8 +1,10 @@
 //! The GraphQL IDE the session serves: GraphiQL's static build (from a pinned npm package
 //! set installed once into ioctl's cache, no CDN) on a page with one entry per linked GraphQL
-//! app. The browser logs in with a one-time link the link banner prints: it sets the session
-//! token as an HttpOnly, SameSite=Strict `VtexIdclientAutCookie`, which the app routes and
-//! GraphQL endpoints accept as VTEX's admin accepts its login cookie.
+//! app. The browser logs in with a one-time link the link banner prints: it sets a page
+//! credential (not the session token) as an HttpOnly, SameSite=Strict `ioctl_login` cookie.
+//! Browsers send cookies to every port of a host, so the credential is scoped: the server
+//! accepts it only from the session's own origin, and only for the IDE and GraphQL endpoints;
+//! it dies with the session.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -13,9 +15,10 @@ use axum::response::{IntoResponse, Response};
 
 use crate::protocol::path;
 
-/// The cookie that carries the session token (VTEX's login cookie name).
-pub const COOKIE: &str = "VtexIdclientAutCookie";
-/// How many unused one-time logins are kept (the oldest is forgotten past that).
+/// The cookie that carries a page credential.
+pub const COOKIE: &str = "ioctl_login";
+/// How many unused one-time logins, and how many page credentials, are kept (the oldest is
+/// forgotten past that).
 const LOGINS_KEPT: usize = 64;
 
 /// The page: GraphiQL on React, an app picker, a fetcher that sends the login cookie.
@@ -30,31 +33,58 @@ const STATIC: &[(&str, &str, &str)] = &[
     ("graphiql.css", "graphiql/graphiql.min.css", "text/css; charset=utf-8"),
 ];
 
-/// The IDE's state in the session: unused one-time logins and where its packages are.
+/// The IDE's state in the session: unused one-time logins, the page credentials they were
+/// exchanged for, and where its packages are.
 #[derive(Default)]
 pub struct Ide {
     logins: Mutex<VecDeque<String>>,
+    pages: Mutex<VecDeque<String>>,
     modules: OnceLock<PathBuf>,
 }
 
+/// A fresh random secret, kept in `kept` (bounded: the oldest is forgotten).
+fn remember(kept: &Mutex<VecDeque<String>>) -> Option<String> {
+    let secret = crate::protocol::record::new_token().ok()?;
+    let mut kept = kept.lock().unwrap();
+    if kept.len() >= LOGINS_KEPT {
+        kept.pop_front();
+    }
+    kept.push_back(secret.clone());
+    Some(secret)
+}
+
+/// Whether two secrets (short hex strings) are equal, compared without an early exit.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Whether `secret` is one of `kept`, compared without an early exit.
+fn known(kept: &Mutex<VecDeque<String>>, secret: &str) -> Option<usize> {
+    kept.lock().unwrap().iter().position(|k| same_secret(k, secret))
+}
+
 impl Ide {
-    /// A new one-time login.
-    pub fn issue(&self) -> String {
-        let login = crate::protocol::record::new_token().unwrap_or_else(|_| format!("{:x}", std::process::id()));
-        let mut logins = self.logins.lock().unwrap();
-        if logins.len() >= LOGINS_KEPT {
-            logins.pop_front();
-        }
-        logins.push_back(login.clone());
-        login
+    /// A new one-time login; none when the system has no randomness to make one.
+    pub fn issue(&self) -> Option<String> {
+        remember(&self.logins)
     }
 
     /// Uses `login` up; whether it was an unused one.
     pub fn take(&self, login: &str) -> bool {
-        let mut logins = self.logins.lock().unwrap();
-        let Some(at) = logins.iter().position(|l| l == login) else { return false };
-        logins.remove(at);
+        let Some(at) = known(&self.logins, login) else { return false };
+        self.logins.lock().unwrap().remove(at);
         true
+    }
+
+    /// Exchanges a used login for a page credential (the cookie's value).
+    pub fn page_credential(&self) -> Option<String> {
+        remember(&self.pages)
+    }
+
+    /// Whether `credential` is a page credential this session issued.
+    pub fn is_page(&self, credential: &str) -> bool {
+        known(&self.pages, credential).is_some()
     }
 
     /// The IDE package set's node_modules, once installed (the first GraphQL app's link does).
@@ -100,10 +130,10 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .find_map(|(k, v)| (k == name).then_some(v))
 }
 
-/// The answer to a valid one-time login: the cookie, and the page without the login in its URL.
-/// `query`: the page's other parameters, kept.
-pub fn logged_in(token: &str, query: &str) -> Response {
-    let cookie = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict");
+/// The answer to a valid one-time login: the cookie with a page credential, and the page
+/// without the login in its URL. `query`: the page's other parameters, kept.
+pub fn logged_in(credential: &str, query: &str) -> Response {
+    let cookie = format!("{COOKIE}={credential}; Path=/; HttpOnly; SameSite=Strict");
     let page = if query.is_empty() { path::IDE.to_string() } else { format!("{}?{query}", path::IDE) };
     (StatusCode::SEE_OTHER, [(header::SET_COOKIE, cookie), (header::LOCATION, page)]).into_response()
 }
@@ -122,16 +152,18 @@ mod tests {
     #[test]
     fn a_login_works_once() {
         let ide = Ide::default();
-        let login = ide.issue();
+        let login = ide.issue().unwrap();
         assert!(!ide.take("nope"));
         assert!(ide.take(&login));
         assert!(!ide.take(&login));
+        let page = ide.page_credential().unwrap();
+        assert!(ide.is_page(&page) && !ide.is_page(&login) && !ide.is_page(""));
     }
 
     #[test]
     fn cookies_are_read_from_every_header() {
         let mut h = HeaderMap::new();
-        h.append(header::COOKIE, "a=1; VtexIdclientAutCookie=t0k".parse().unwrap());
+        h.append(header::COOKIE, "a=1; ioctl_login=t0k".parse().unwrap());
         h.append(header::COOKIE, "b=2".parse().unwrap());
         assert_eq!(cookie(&h, COOKIE), Some("t0k"));
         assert_eq!(cookie(&h, "b"), Some("2"));

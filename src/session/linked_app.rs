@@ -838,7 +838,10 @@ async fn graphql_banner(linked: &Linked, session: &Session) {
         let line = "graphql/ is there but the Service declares no `graphql: { resolvers }`: nothing serves the schema";
         linked.terminal.status(Level::Warn, line).await;
     }
-    let login = session.ide_login();
+    let Some(login) = session.ide_login() else {
+        linked.terminal.status(Level::Warn, "graphql IDE: no login link (cannot read /dev/urandom)").await;
+        return;
+    };
     linked
         .terminal
         .info(format!(

@@ -20,8 +20,8 @@ use axum::Router;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::json;
-use std::sync::atomic::{AtomicBool, Ordering};
-use tokio::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc, Semaphore};
 use tokio_stream::wrappers::ReceiverStream;
 
@@ -38,8 +38,12 @@ type Shared = Arc<Session>;
 
 /// A connection must send a whole request head within this (idle keep-alive ones included).
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// Connections served at once; more are closed at accept (loopback clients are all one).
+/// Connections served at once; at the bound, the one that has waited longest for a request
+/// head is closed to make room (loopback clients are all one).
 pub const MAX_CONNECTIONS: usize = 128;
+/// Connections accepted beyond the bound when all are busy with requests: theirs are answered
+/// 503 with `Retry-After`, unless they carry the session token (the user's own commands).
+pub const RESERVE: usize = 32;
 /// Largest control request body (a manual event's data included).
 pub const MAX_BODY: usize = crate::protocol::MAX_BODY;
 
@@ -77,7 +81,8 @@ pub async fn serve(listener: TcpListener, session: Shared) {
     let router = router(session.clone());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    let silent = Silent::default();
+    let reserve = Arc::new(Semaphore::new(RESERVE));
+    let conns = Arc::new(Conns::default());
     loop {
         let stream = tokio::select! {
             a = listener.accept() => match a {
@@ -91,123 +96,187 @@ pub async fn serve(listener: TcpListener, session: Shared) {
             },
             _ = session.shutdown().cancelled() => break,
         };
-        // At the bound, the oldest connection that has sent nothing yet makes room: silent
-        // ones (port scans, a page holding sockets open) must not lock the user out.
-        let slot = match slots.clone().try_acquire_owned() {
-            Ok(slot) => slot,
-            Err(_) => {
-                let evicted = silent.evict_oldest();
-                let wait = tokio::time::timeout(Duration::from_secs(1), slots.clone().acquire_owned());
-                match (evicted, wait.await) {
-                    (true, Ok(Ok(slot))) => slot,
-                    _ => {
-                        tracing::warn!("{MAX_CONNECTIONS} connections are open and busy: closing a new one");
-                        continue;
-                    }
-                }
-            }
+        let Some((slot, reserved)) = admit(&slots, &reserve, &conns).await else {
+            tracing::warn!("{} connections are open and busy: closing a new one", MAX_CONNECTIONS + RESERVE);
+            continue;
         };
-        tracing::debug!("client connected");
-        let (stream, conn_state) = silent.watch(stream);
-        let service = hyper_util::service::TowerToHyperService::new(router.clone());
-        let conn = hyper::server::conn::http1::Builder::new()
+        tracing::debug!(reserved, "client connected");
+        let conn = conns.add();
+        let service = ConnService { router: router.clone(), session: session.clone(), conn: conn.clone(), reserved };
+        let served = hyper::server::conn::http1::Builder::new()
             .timer(hyper_util::rt::TokioTimer::new())
             .header_read_timeout(HEADER_READ_TIMEOUT)
             .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
-        let conn = graceful.watch(conn);
+        let served = graceful.watch(served);
         tokio::spawn(async move {
             // Dropping an evicted connection closes its socket.
             tokio::select! {
-                _ = conn => {}
-                _ = conn_state.evict.cancelled() => {}
+                _ = served => {}
+                _ = conn.evict.cancelled() => {}
             }
-            conn_state.done.store(true, Ordering::Relaxed);
+            conn.done.store(true, Ordering::Relaxed);
             drop(slot);
         });
     }
     let _ = tokio::time::timeout(Duration::from_secs(2), graceful.shutdown()).await;
 }
 
-/// The open connections, oldest first, with whether each has sent a byte yet.
-#[derive(Default)]
-struct Silent {
-    conns: std::sync::Mutex<std::collections::VecDeque<Arc<ConnState>>>,
+/// A slot for a new connection: a free one; else the one of the connection that has waited
+/// longest for a request head (silent, sending its head slowly, or idle between requests) is
+/// freed for it; else one of the reserve, whose requests only the session token gets served.
+/// `None` when even the reserve is busy. The bool says whether the slot is of the reserve.
+async fn admit(
+    slots: &Arc<Semaphore>,
+    reserve: &Arc<Semaphore>,
+    conns: &Conns,
+) -> Option<(tokio::sync::OwnedSemaphorePermit, bool)> {
+    if let Ok(slot) = slots.clone().try_acquire_owned() {
+        return Some((slot, false));
+    }
+    if conns.evict_longest_waiting() {
+        // The evicted connection's task gives its slot back as soon as it runs.
+        if let Ok(Ok(slot)) = tokio::time::timeout(Duration::from_secs(1), slots.clone().acquire_owned()).await {
+            return Some((slot, false));
+        }
+    }
+    reserve.clone().try_acquire_owned().ok().map(|slot| (slot, true))
 }
 
-struct ConnState {
-    spoke: AtomicBool,
+/// Serves one connection's requests with the router, noting when the connection is busy with
+/// a request and when it waits for the next head. A connection admitted into the reserve
+/// (over the bound) answers 503 with `Retry-After` unless the request carries the token.
+struct ConnService {
+    router: Router,
+    session: Shared,
+    conn: Arc<Conn>,
+    reserved: bool,
+}
+
+impl hyper::service::Service<Request<hyper::body::Incoming>> for ConnService {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn call(&self, req: Request<hyper::body::Incoming>) -> Self::Future {
+        use tower::ServiceExt as _;
+        self.conn.busy();
+        let idle = IdleOnDrop(self.conn.clone());
+        if self.reserved && !bearer(req.headers()).is_some_and(|t| self.session.token_is(t)) {
+            return Box::pin(async move {
+                drop(idle);
+                Ok(overloaded())
+            });
+        }
+        let router = self.router.clone();
+        Box::pin(async move {
+            let resp = router.oneshot(req.map(Body::new)).await.unwrap_or_else(|e| match e {});
+            // The connection waits for its next head once the whole answer is sent.
+            Ok(resp.map(|body| Body::new(Guarded { inner: body, _idle: idle })))
+        })
+    }
+}
+
+/// The answer over the connection bound.
+fn overloaded() -> Response {
+    let error = format!("the session serves {MAX_CONNECTIONS} connections at once and all are busy; retry shortly");
+    let mut resp = refuse(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Overloaded, error);
+    resp.headers_mut().insert(header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
+    resp.headers_mut().insert(header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+    resp
+}
+
+/// A response body that marks its connection as waiting for a head again when dropped.
+struct Guarded {
+    inner: Body,
+    _idle: IdleOnDrop,
+}
+
+impl hyper::body::Body for Guarded {
+    type Data = hyper::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.get_mut().inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+struct IdleOnDrop(Arc<Conn>);
+
+impl Drop for IdleOnDrop {
+    fn drop(&mut self) {
+        self.0.waiting();
+    }
+}
+
+/// The open connections, oldest first, with since when each waits for a request head.
+#[derive(Default)]
+struct Conns {
+    list: std::sync::Mutex<std::collections::VecDeque<Arc<Conn>>>,
+    epoch: std::sync::OnceLock<std::time::Instant>,
+}
+
+struct Conn {
+    /// Milliseconds (since the epoch of [`Conns`], plus one) since which it has waited for a
+    /// request head; [`BUSY`] while one of its requests is served.
+    waiting_since: AtomicU64,
+    epoch: std::time::Instant,
     done: AtomicBool,
     /// Cancelled to close the connection (held by its task).
     evict: tokio_util::sync::CancellationToken,
 }
 
-impl Silent {
-    fn watch(&self, stream: TcpStream) -> (Spoke, Arc<ConnState>) {
-        let state = Arc::new(ConnState {
-            spoke: AtomicBool::new(false),
+const BUSY: u64 = 0;
+
+impl Conn {
+    fn busy(&self) {
+        self.waiting_since.store(BUSY, Ordering::Relaxed);
+    }
+
+    fn waiting(&self) {
+        self.waiting_since.store(self.epoch.elapsed().as_millis() as u64 + 1, Ordering::Relaxed);
+    }
+}
+
+impl Conns {
+    fn add(&self) -> Arc<Conn> {
+        let epoch = *self.epoch.get_or_init(std::time::Instant::now);
+        let conn = Arc::new(Conn {
+            waiting_since: AtomicU64::new(BUSY),
+            epoch,
             done: AtomicBool::new(false),
             evict: tokio_util::sync::CancellationToken::new(),
         });
-        let mut conns = self.conns.lock().unwrap();
-        conns.retain(|c| !c.done.load(Ordering::Relaxed));
-        conns.push_back(state.clone());
-        (Spoke { inner: stream, state: state.clone() }, state)
+        conn.waiting();
+        let mut list = self.list.lock().unwrap();
+        list.retain(|c| !c.done.load(Ordering::Relaxed));
+        list.push_back(conn.clone());
+        conn
     }
 
-    /// Closes the oldest connection that has sent nothing; false if every one has spoken.
-    fn evict_oldest(&self) -> bool {
-        let mut conns = self.conns.lock().unwrap();
-        conns.retain(|c| !c.done.load(Ordering::Relaxed));
-        let Some(i) = conns.iter().position(|c| !c.spoke.load(Ordering::Relaxed)) else {
+    /// Closes the connection that has waited longest for a request head; false if every one
+    /// is busy with a request.
+    fn evict_longest_waiting(&self) -> bool {
+        let mut list = self.list.lock().unwrap();
+        list.retain(|c| !c.done.load(Ordering::Relaxed));
+        let since = |c: &Arc<Conn>| c.waiting_since.load(Ordering::Relaxed);
+        let Some(i) = (0..list.len()).filter(|&i| since(&list[i]) != BUSY).min_by_key(|&i| since(&list[i])) else {
             return false;
         };
-        let c = conns.remove(i).expect("index from position");
-        tracing::debug!("closing a connection that sent nothing, to make room");
+        let c = list.remove(i).expect("index in range");
+        tracing::debug!("closing the connection that waited longest for a request head, to make room");
         c.evict.cancel();
         true
-    }
-}
-
-/// A connection's stream that notes its first byte read.
-struct Spoke {
-    inner: TcpStream,
-    state: Arc<ConnState>,
-}
-
-impl tokio::io::AsyncRead for Spoke {
-    fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let poll = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
-        if buf.filled().len() > before {
-            self.state.spoke.store(true, Ordering::Relaxed);
-        }
-        poll
-    }
-}
-
-impl tokio::io::AsyncWrite for Spoke {
-    fn poll_write(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-    fn poll_flush(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
-    }
-    fn poll_shutdown(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 
@@ -256,6 +325,7 @@ fn refused(e: ErrorBody) -> Response {
         ErrorCode::SessionEnding | ErrorCode::AlreadyLinked => StatusCode::CONFLICT,
         ErrorCode::ForbiddenHost => StatusCode::MISDIRECTED_REQUEST,
         ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
     };
     json_response(status, &e)
 }
@@ -305,12 +375,16 @@ async fn app_route(State(s): State<Shared>, req: Request) -> Response {
     let Some((route, params)) = s.route_on(&local, &domain) else {
         return (StatusCode::NOT_FOUND, format!("no route matches {path} in {scope}\n")).into_response();
     };
-    let authorized = authorized(&s, req.headers());
-    if !route.public && !authorized {
-        let message = format!(
-            "route `{}` of {} is private: send the session token (Authorization: Bearer <token>)\n",
-            route.id, route.app
-        );
+    let caller = caller(&s, &req);
+    let allowed = route.public || caller == Caller::Token || (caller == Caller::Page && route.graphql);
+    if !allowed {
+        let message = match caller {
+            Caller::Refused(why) => format!("route `{}` of {}: {why}\n", route.id, route.app),
+            _ => format!(
+                "route `{}` of {} is private: send the session token (Authorization: Bearer <token>)\n",
+                route.id, route.app
+            ),
+        };
         return (StatusCode::UNAUTHORIZED, message).into_response();
     }
     let worker = route.worker.borrow().clone();
@@ -325,7 +399,8 @@ async fn app_route(State(s): State<Shared>, req: Request) -> Response {
         let message = format!("{} is not running (see the link terminal)\n", route.app);
         return (StatusCode::SERVICE_UNAVAILABLE, message).into_response();
     };
-    match proxy(s.upstream(), req, &at, &local, &route, &params).await {
+    let user = (caller == Caller::Page).then(|| s.token());
+    match proxy(s.upstream(), req, &at, &local, &route, &params, user).await {
         Ok(resp) => resp,
         Err(e) => (StatusCode::BAD_GATEWAY, format!("{} did not answer: {e:#}\n", route.app)).into_response(),
     }
@@ -350,14 +425,63 @@ fn domain_of(path: &str, scope: &crate::protocol::Scope) -> (Domain, String) {
     (Domain::Store, local.to_string())
 }
 
-/// Whether the request carries the session token: `Authorization: Bearer`, or as VTEX apps
-/// pass credentials, a `VtexIdclientAutCookie` header or cookie (the IDE's login sets that).
-fn authorized(s: &Session, headers: &HeaderMap) -> bool {
+/// Who sent a request, as far as the session can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Caller {
+    /// It carries the session token: `Authorization: Bearer`, or as VTEX apps pass
+    /// credentials, a `VtexIdclientAutCookie` header.
+    Token,
+    /// The IDE's page: its login cookie, sent from the session's own origin.
+    Page,
+    /// Nothing that identifies the user.
+    Nobody,
+    /// A login cookie from where the page cannot be: another origin (any page on any port of
+    /// this host gets the cookie), a script without a browser's headers, or a form.
+    Refused(&'static str),
+}
+
+fn caller(s: &Session, req: &Request) -> Caller {
+    let headers = req.headers();
     let header = headers.get("vtexidclientautcookie").and_then(|v| v.to_str().ok());
-    [bearer(headers), header, super::ide::cookie(headers, super::ide::COOKIE)]
-        .into_iter()
-        .flatten()
-        .any(|t| s.token_is(t))
+    if [bearer(headers), header].into_iter().flatten().any(|t| s.token_is(t)) {
+        return Caller::Token;
+    }
+    match super::ide::cookie(headers, super::ide::COOKIE) {
+        Some(c) if s.ide().is_page(c) => match from_own_page(req) {
+            Ok(()) => Caller::Page,
+            Err(why) => Caller::Refused(why),
+        },
+        _ => Caller::Nobody,
+    }
+}
+
+/// Whether a cookie-borne request comes from the session's own pages: the browser's
+/// `Sec-Fetch-Site` says same-origin (or the user's own navigation), its `Origin` (when sent)
+/// is this server, and a request that changes something is JSON (which a form or a
+/// cross-origin `fetch` without a preflight cannot send).
+fn from_own_page(req: &Request) -> Result<(), &'static str> {
+    let headers = req.headers();
+    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let site = get("sec-fetch-site");
+    let origin = get("origin");
+    if site.is_none() && origin.is_none() {
+        return Err("the login cookie is for the browser page; scripts send the session token");
+    }
+    if site.is_some_and(|site| site != "same-origin" && site != "none") {
+        return Err("the login cookie only works from the session's own pages (Sec-Fetch-Site is not same-origin)");
+    }
+    let own = get("host").map(|host| format!("http://{host}"));
+    if origin.is_some_and(|origin| Some(origin) != own.as_deref()) {
+        return Err("the login cookie only works from the session's own pages (Origin is another site)");
+    }
+    let reads = matches!(*req.method(), axum::http::Method::GET | axum::http::Method::HEAD);
+    let json = get("content-type").is_some_and(|t| t.trim_start().to_ascii_lowercase().starts_with("application/json"));
+    if !reads && !json {
+        return Err(
+            "a request with the login cookie that changes something must be JSON (Content-Type: application/json)",
+        );
+    }
+    Ok(())
 }
 
 /// The linked apps' GraphQL endpoints, for `ioctl graphql`.
@@ -371,14 +495,18 @@ async fn ide(State(s): State<Shared>, req: Request) -> Response {
     let login = req.uri().query().and_then(|q| q.split('&').find_map(|p| p.strip_prefix("login=")));
     if let Some(login) = login {
         if s.take_ide_login(login) {
-            // The page's other parameters (?app=, ?query=) stay; the login leaves the URL.
-            let rest: Vec<&str> =
-                req.uri().query().unwrap_or("").split('&').filter(|p| !p.starts_with("login=")).collect();
-            return super::ide::logged_in(s.token(), &rest.join("&"));
+            if let Some(credential) = s.ide().page_credential() {
+                // The page's other parameters (?app=, ?query=) stay; the login leaves the URL.
+                let rest: Vec<&str> =
+                    req.uri().query().unwrap_or("").split('&').filter(|p| !p.starts_with("login=")).collect();
+                return super::ide::logged_in(&credential, &rest.join("&"));
+            }
         }
     }
-    if !authorized(&s, req.headers()) {
-        return super::ide::login_needed();
+    match caller(&s, &req) {
+        Caller::Token | Caller::Page => {}
+        Caller::Refused(why) => return (StatusCode::FORBIDDEN, format!("{why}\n")).into_response(),
+        Caller::Nobody => return super::ide::login_needed(),
     }
     if rest == "/apps" {
         return json_response(StatusCode::OK, &s.graphql_apps());
@@ -393,11 +521,19 @@ async fn proxy(
     local_path: &str,
     route: &Route,
     params: &BTreeMap<String, String>,
+    user: Option<&str>,
 ) -> anyhow::Result<Response> {
     let (mut parts, body) = req.into_parts();
     let query = parts.uri.query().map(|q| format!("?{q}")).unwrap_or_default();
     parts.uri = format!("{local_path}{query}").parse()?;
     let h = &mut parts.headers;
+    // The page credential stays with the session; the IDE's requests reach the app as the
+    // developer's, as `ioctl graphql` sends them (the token as the VtexIdclientAutCookie
+    // VTEX's @auth reads).
+    without_cookie(h, super::ide::COOKIE);
+    if let Some(token) = user {
+        h.insert("vtexidclientautcookie", token.parse()?);
+    }
     h.insert("x-ioctl-route-id", route.id.parse()?);
     h.insert("x-ioctl-route-params", encode_uri_component(&serde_json::to_string(params)?).parse()?);
     let kind = if route.graphql {
@@ -423,6 +559,29 @@ async fn proxy(
     };
     let (parts, body) = resp?.into_parts();
     Ok(Response::from_parts(parts, Body::new(body)))
+}
+
+/// Removes cookie `name` from the request's Cookie headers (dropping a header left empty).
+fn without_cookie(headers: &mut HeaderMap, name: &str) {
+    let kept: Vec<String> = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .map(str::trim)
+                .filter(|pair| pair.split_once('=').map_or(*pair, |(k, _)| k) != name)
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+        .filter(|v| !v.is_empty())
+        .collect();
+    headers.remove(header::COOKIE);
+    for v in kept {
+        if let Ok(v) = v.parse() {
+            headers.append(header::COOKIE, v);
+        }
+    }
 }
 
 fn next_request_id() -> String {

@@ -190,9 +190,7 @@ impl Session {
 
     /// Whether `token` is this session's.
     pub fn token_is(&self, token: &str) -> bool {
-        // Both are short hex strings; compare without an early exit all the same.
-        let (a, b) = (token.as_bytes(), self.setup.token.as_bytes());
-        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+        super::ide::same_secret(token, &self.setup.token)
     }
 
     /// The token itself, for the Node hosts (their AppGraphQLClient calls other linked apps).
@@ -201,7 +199,7 @@ impl Session {
     }
 
     /// A fresh one-time login for the GraphQL IDE (the link banner prints it).
-    pub fn ide_login(&self) -> String {
+    pub fn ide_login(&self) -> Option<String> {
         self.ide.issue()
     }
 

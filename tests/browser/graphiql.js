@@ -23,7 +23,7 @@ async function main() {
     await page.goto(`${loginUrl}&query=${query}`)
     await page.waitForSelector('.graphiql-execute-button', { timeout: 20000 })
     const cookies = await page.context().cookies()
-    const login = cookies.find((c) => c.name === 'VtexIdclientAutCookie')
+    const login = cookies.find((c) => c.name === 'ioctl_login')
     if (!login || !login.httpOnly || login.sameSite !== 'Strict') {
       throw new Error(`no HttpOnly SameSite=Strict login cookie: ${JSON.stringify(cookies)}`)
     }

@@ -151,24 +151,26 @@ fn a_graphql_app_answers_through_its_url_ioctl_graphql_and_another_apps_client()
         json!({"via": "AppGraphQLClient", "book": {"title": "Dune", "author": {"name": "Frank Herbert", "books": 1}}})
     );
 
-    // The IDE: the one-time login sets an HttpOnly SameSite cookie, once.
+    // The IDE: the one-time login sets an HttpOnly SameSite cookie (a page credential, not
+    // the session token), once.
     let login_line = seen.lines().find(|l| l.contains("graphql IDE: ")).unwrap();
     let login = login_line.split("?login=").nth(1).unwrap().split(' ').next().unwrap().to_string();
     assert_eq!(http(&url, "GET", "/_ioctl/ide", &[], "").0, 401);
     let (status, head, _) = http(&url, "GET", &format!("/_ioctl/ide?login={login}"), &[], "");
     assert_eq!(status, 303);
-    assert!(
-        head.contains(&format!("set-cookie: vtexidclientautcookie={token}; path=/; httponly; samesite=strict")),
-        "{head}"
-    );
+    let set = head.lines().find_map(|l| l.strip_prefix("set-cookie: ioctl_login=")).unwrap_or_else(|| panic!("{head}"));
+    let (credential, attributes) = set.split_once(';').unwrap();
+    assert_eq!(attributes.trim(), "path=/; httponly; samesite=strict", "{head}");
+    assert!(credential.len() >= 32 && credential != token, "the cookie does not carry the session token: {head}");
     assert_eq!(http(&url, "GET", &format!("/_ioctl/ide?login={login}"), &[], "").0, 401, "a login works once");
-    let cookie = format!("VtexIdclientAutCookie={token}");
-    let (status, _, body) = http(&url, "GET", "/_ioctl/ide/apps", &[("cookie", &cookie)], "");
+    let cookie = format!("ioctl_login={credential}");
+    let page = [("cookie", cookie.as_str()), ("sec-fetch-site", "same-origin")];
+    let (status, _, body) = http(&url, "GET", "/_ioctl/ide/apps", &page, "");
     assert_eq!(
         (status, serde_json::from_str::<Value>(&body).unwrap()),
         (200, json!([{"app": "ioctl.books@1.2.0", "path": BOOKS_PATH}]))
     );
-    let (status, head, _) = http(&url, "GET", "/_ioctl/ide/static/graphiql.js", &[("cookie", &cookie)], "");
+    let (status, head, _) = http(&url, "GET", "/_ioctl/ide/static/graphiql.js", &page, "");
     assert_eq!(status, 200);
     assert!(head.contains("content-type: text/javascript"), "{head}");
 }

@@ -9,6 +9,7 @@ mod failures;
 mod graphql;
 mod hardening;
 mod hardening_session;
+mod hardening_web;
 mod link;
 mod platform;
 mod real_apps;

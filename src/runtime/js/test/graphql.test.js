@@ -174,7 +174,13 @@ test('execution as VTEX runs it: GET and POST, errors, cache policy, @auth, uplo
   assert.deepEqual(res.body.data, { hello: 'HELLO YOU', book: { id: '7', title: 'DUNE', author: null } })
   assert.deepEqual(res.body.extensions.cacheControl, { maxAge: 120, scope: 'PRIVATE' })
 
+  res = await request(port, { method: 'GET', path: `/?query=${encodeURIComponent('{ hello(name: "x") }')}` })
+  assert.deepEqual(res.body.data, { hello: 'HELLO X' })
   res = await request(port, { method: 'GET', path: `/?query=${encodeURIComponent('mutation { add(a: 2, b: 3) }')}` })
+  assert.equal(res.status, 405, 'a GET may only query')
+  assert.equal(res.headers.allow, 'POST')
+  assert.equal(res.body.errors[0].extensions.code, 'METHOD_NOT_ALLOWED')
+  res = await post('mutation { add(a: 2, b: 3) }')
   assert.deepEqual(res.body.data, { add: 5 })
 
   res = await post('{ fails method }')

@@ -134,6 +134,15 @@ async function serveGraphql(ctx, schema) {
     answer(ctx, 400, { errors: outcome.errors.map((e) => formatError(e, outcome.code)) })
     return
   }
+  // A GET is a link or an <img> away for any page: it may only read (as express-graphql and
+  // Apollo Server refuse GET mutations).
+  const operation = graphql.getOperationAST(outcome.document, request.operationName)
+  if ((ctx.method === 'GET' || ctx.method === 'HEAD') && operation && operation.operation !== 'query') {
+    ctx.set('Allow', 'POST')
+    const message = `a ${operation.operation} needs POST: a GET request may only query`
+    answer(ctx, 405, { errors: [{ message, extensions: { code: 'METHOD_NOT_ALLOWED' } }] })
+    return
+  }
   const hints = []
   ctx.graphql = { query: request, cacheHints: hints }
   const result = await graphql.execute({
