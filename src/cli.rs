@@ -152,6 +152,15 @@ pub enum EventsCommand {
         /// One JSON object per line
         #[arg(long)]
         json: bool,
+        /// Show the newest N failed events (default 100)
+        #[arg(long, value_name = "N", conflicts_with = "all")]
+        limit: Option<usize>,
+        /// Skip the newest N first (the next page)
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        skip: usize,
+        /// Show every failed event kept
+        #[arg(long)]
+        all: bool,
     },
     /// Fire a realistic platform event (orders-broadcast, broadcaster, apps setup)
     Trigger {

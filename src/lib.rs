@@ -62,8 +62,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Err(m) => usage(m),
             }
         }
-        Command::Events(EventsCommand::Failed { scope, json }) => match scope.scope() {
-            Ok(scope) => client::events::failed(&scope, json).await,
+        Command::Events(EventsCommand::Failed { scope, json, limit, skip, all }) => match scope.scope() {
+            Ok(scope) => {
+                let limit = if all { None } else { Some(limit.unwrap_or(client::events::FAILED_PAGE)) };
+                client::events::failed(&scope, json, crate::protocol::FailedPage { limit, skip }).await
+            }
             Err(m) => usage(m),
         },
         Command::Events(EventsCommand::Replay { event_id, all_failed, scope }) => match scope.scope() {

@@ -10,8 +10,8 @@ use serde_json::{json, Value};
 use super::{Lines, Session};
 use crate::diagnostic::Diagnostic;
 use crate::protocol::{
-    path, DeadLetter, FailedHeader, PublishLine, PublishRequest, PublishResponse, ReplayRequest, ReplayResponse, Scope,
-    SessionInfo, MAX_BODY, PUBLISH_SILENCE,
+    path, DeadLetter, FailedHeader, FailedPage, PublishLine, PublishRequest, PublishResponse, ReplayRequest,
+    ReplayResponse, Scope, SessionInfo, MAX_BODY, PUBLISH_SILENCE,
 };
 
 /// The sender of events published with `ioctl events send` unless `--sender` says otherwise.
@@ -183,10 +183,16 @@ pub async fn publish(session: &Session, request: String) -> anyhow::Result<Resul
     }
 }
 
-/// `ioctl events failed`: the dead letters, streamed from the session one at a time.
-pub async fn failed(scope: &Scope, json_out: bool) -> anyhow::Result<ExitCode> {
+/// How many failed events `ioctl events failed` shows unless told otherwise.
+pub const FAILED_PAGE: usize = 100;
+
+/// `ioctl events failed`: a page of the dead letters (the newest first), streamed from the
+/// session one at a time.
+pub async fn failed(scope: &Scope, json_out: bool, page: FailedPage) -> anyhow::Result<ExitCode> {
     let session = Session::find(scope)?;
-    let resp = session.request("GET", path::FAILED, None, super::timeout()).await?;
+    let limit = page.limit.map(|l| format!("limit={l}&")).unwrap_or_default();
+    let path = format!("{}?{limit}skip={}", path::FAILED, page.skip);
+    let resp = session.request("GET", &path, None, super::timeout()).await?;
     if !resp.status().is_success() {
         let status = resp.status();
         bail!("{}", super::refusal(status, &super::text(resp).await?).error);
@@ -209,19 +215,38 @@ pub async fn failed(scope: &Scope, json_out: bool) -> anyhow::Result<ExitCode> {
         }
     }
     let dropped: u64 = header.dropped.values().sum();
+    let older = header.total.saturating_sub(header.skipped + count);
     if json_out {
+        if older > 0 || header.skipped > 0 {
+            let (total, skipped) = (header.total, header.skipped);
+            println!("{}", json!({"type": "page", "shown": count, "skipped": skipped, "older": older, "total": total}));
+        }
         if dropped > 0 {
-            println!("{}", json!({"type": "dropped", "dropped": header.dropped, "bound": header.bound}));
+            let bytes = header.bytes_bound;
+            println!(
+                "{}",
+                json!({"type": "dropped", "dropped": header.dropped, "bound": header.bound, "bytes_bound": bytes})
+            );
         }
         return Ok(ExitCode::SUCCESS);
     }
-    if count == 0 && dropped == 0 {
+    if header.total == 0 && dropped == 0 {
         println!("no failed events in {scope}");
         return Ok(ExitCode::SUCCESS);
     }
     println!("{count} failed event(s); `ioctl events replay EVENT_ID` or `--all-failed` delivers them again");
+    if older > 0 {
+        let next = header.skipped + count;
+        println!(
+            "{older} older failed event(s) not shown: `ioctl events failed --skip {next}` for the next page, or --all"
+        );
+    }
     for (app, n) in &header.dropped {
-        println!("{app}: {n} older failed event(s) dropped (each app keeps its newest {})", header.bound);
+        println!(
+            "{app}: {n} older failed event(s) dropped (each app keeps its newest {}, at most {} MiB of them)",
+            header.bound,
+            header.bytes_bound >> 20
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

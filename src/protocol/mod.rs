@@ -217,6 +217,25 @@ pub struct FailedHeader {
     pub dropped: std::collections::BTreeMap<String, u64>,
     /// How many letters each app keeps at most.
     pub bound: usize,
+    /// How many bytes of letters each app keeps at most.
+    #[serde(default)]
+    pub bytes_bound: usize,
+    /// How many letters are kept in all (the page may hold fewer).
+    #[serde(default)]
+    pub total: usize,
+    /// How many of the newest letters were skipped before this page.
+    #[serde(default)]
+    pub skipped: usize,
+}
+
+/// `GET /_ioctl/events/failed?limit=N&skip=K`: a page of the dead letters, counted from the
+/// newest (the page itself is oldest first); all of them without `limit`.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct FailedPage {
+    #[serde(default)]
+    pub limit: Option<usize>,
+    #[serde(default)]
+    pub skip: usize,
 }
 
 /// The first line of a link's output stream and of a tail: who is talking, in which version.

@@ -31,6 +31,30 @@ const DEFAULT_CONCURRENCY: usize = 100;
 const MAX_WAIT_MS: f64 = 3_600_000.0;
 /// Dead letters kept per app (newest kept; the dropped ones are counted).
 pub const DEAD_LETTER_BOUND: usize = 1000;
+/// Bytes of dead letters each app keeps at most (bodies, errors and stacks): past it, the
+/// oldest are dropped (and counted), as past [`DEAD_LETTER_BOUND`].
+pub const DEAD_LETTER_BYTES: usize = 32 << 20;
+/// An attempt's error message or stack is kept up to this many bytes.
+const ATTEMPT_TEXT_MAX: usize = 16 << 10;
+
+/// `text`, cut to [`ATTEMPT_TEXT_MAX`] bytes (at a character boundary) with what was cut said.
+fn bounded(text: &str) -> String {
+    if text.len() <= ATTEMPT_TEXT_MAX {
+        return text.to_string();
+    }
+    let mut end = ATTEMPT_TEXT_MAX;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} more bytes not kept)", &text[..end], text.len() - end)
+}
+
+/// About how many bytes a letter holds (what [`DEAD_LETTER_BYTES`] counts).
+fn letter_bytes(l: &DeadLetter) -> usize {
+    let body = serde_json::to_vec(&l.event.body).map_or(0, |b| b.len());
+    let attempts: usize = l.attempts.iter().map(|a| 64 + a.error.len() + a.stack.as_ref().map_or(0, String::len)).sum();
+    256 + body + l.event.key.len() + l.event.subject.len() + attempts
+}
 
 /// The accepted range of each delivery option; a value outside it is clamped, with a warning.
 struct Bound {
@@ -210,27 +234,41 @@ pub struct DeadLetters {
 
 #[derive(Default)]
 struct Letters {
-    /// Oldest first, per app.
-    by_app: HashMap<String, VecDeque<Arc<DeadLetter>>>,
+    /// Oldest first, per app, with their sizes.
+    by_app: HashMap<String, AppLetters>,
     dropped: BTreeMap<String, u64>,
+}
+
+#[derive(Default)]
+struct AppLetters {
+    letters: VecDeque<(Arc<DeadLetter>, usize)>,
+    bytes: usize,
 }
 
 impl DeadLetters {
     pub fn push(&self, letter: DeadLetter) {
         let mut inner = self.inner.lock().unwrap();
         let app = letter.app.clone();
-        let letters = inner.by_app.entry(app.clone()).or_default();
-        letters.push_back(Arc::new(letter));
-        if letters.len() > DEAD_LETTER_BOUND {
-            letters.pop_front();
-            *inner.dropped.entry(app).or_default() += 1;
+        let size = letter_bytes(&letter);
+        let kept = inner.by_app.entry(app.clone()).or_default();
+        kept.letters.push_back((Arc::new(letter), size));
+        kept.bytes += size;
+        let mut dropped = 0;
+        while kept.letters.len() > DEAD_LETTER_BOUND || (kept.bytes > DEAD_LETTER_BYTES && kept.letters.len() > 1) {
+            let (_, size) = kept.letters.pop_front().expect("more than one letter");
+            kept.bytes -= size;
+            dropped += 1;
+        }
+        if dropped > 0 {
+            *inner.dropped.entry(app).or_default() += dropped;
         }
     }
 
     /// Every kept letter, oldest first (cheap: the letters are shared, not copied).
     pub fn list(&self) -> Vec<Arc<DeadLetter>> {
         let inner = self.inner.lock().unwrap();
-        let mut all: Vec<Arc<DeadLetter>> = inner.by_app.values().flatten().cloned().collect();
+        let mut all: Vec<Arc<DeadLetter>> =
+            inner.by_app.values().flat_map(|a| a.letters.iter().map(|(l, _)| l.clone())).collect();
         all.sort_by(|a, b| a.failed_at.cmp(&b.failed_at));
         all
     }
@@ -244,11 +282,12 @@ impl DeadLetters {
     pub fn take(&self, event_id: Option<&str>) -> Vec<Arc<DeadLetter>> {
         let mut inner = self.inner.lock().unwrap();
         let mut taken = Vec::new();
-        for letters in inner.by_app.values_mut() {
+        for app in inner.by_app.values_mut() {
             let (out, kept): (VecDeque<_>, VecDeque<_>) =
-                letters.drain(..).partition(|l| event_id.is_none_or(|id| l.event.id == id));
-            *letters = kept;
-            taken.extend(out);
+                app.letters.drain(..).partition(|(l, _)| event_id.is_none_or(|id| l.event.id == id));
+            app.bytes = kept.iter().map(|(_, size)| size).sum();
+            app.letters = kept;
+            taken.extend(out.into_iter().map(|(l, _)| l));
         }
         taken.sort_by(|a, b| a.failed_at.cmp(&b.failed_at));
         taken
@@ -403,8 +442,8 @@ impl<W: Target> Dispatcher<W> {
             history.push(AttemptRecord {
                 attempt,
                 elapsed_ms: (elapsed_ms * 100.0).round() / 100.0,
-                error: error.message.clone(),
-                stack: error.stack.clone(),
+                error: bounded(&error.message),
+                stack: error.stack.as_deref().map(bounded),
             });
             let outcome = if last { Outcome::Failed } else { Outcome::Retry };
             self.report(&d, outcome, attempt, elapsed_ms, Some(error.message), delay.map(|d| d.as_millis() as u64));
@@ -981,6 +1020,24 @@ mod tests {
         assert_eq!(dead.take(None).len(), DEAD_LETTER_BOUND + quiet);
         assert!(dead.list().is_empty());
         assert_eq!(dead.dropped()["v.busy@1.0.0"], extra as u64);
+    }
+
+    #[test]
+    fn dead_letters_are_bounded_in_bytes_and_huge_errors_are_cut() {
+        let dead = DeadLetters::default();
+        let big = json!({ "blob": "x".repeat(1 << 20) });
+        for n in 0..150 {
+            let mut l = letter("v.big@1.0.0", n);
+            l.event = Arc::new(Event { body: big.clone(), ..(*l.event).clone() });
+            dead.push(l);
+        }
+        let kept = dead.list();
+        assert!(kept.len() < 40 && kept.len() * (1 << 20) <= DEAD_LETTER_BYTES, "{} letters kept", kept.len());
+        assert_eq!(dead.dropped()["v.big@1.0.0"], 150 - kept.len() as u64);
+        assert_eq!(kept.last().unwrap().event.id, "e-149", "the newest are kept");
+        let error = bounded(&"e".repeat(100_000));
+        assert!(error.len() < ATTEMPT_TEXT_MAX + 64 && error.ends_with("(83616 more bytes not kept)"), "{error}");
+        assert_eq!(bounded("short"), "short");
     }
 
     #[tokio::test(start_paused = true)]

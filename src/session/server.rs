@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -28,8 +28,8 @@ use tokio_stream::wrappers::ReceiverStream;
 use super::routes::{Domain, Route};
 use super::state::Session;
 use crate::protocol::{
-    path, sample_sender, ErrorBody, ErrorCode, FailedHeader, Hello, LinkRequest, PublishLine, PublishRequest,
-    ReplayRequest, SessionInfo, PUBLISH_PROGRESS, VERSION,
+    path, sample_sender, ErrorBody, ErrorCode, FailedHeader, FailedPage, Hello, LinkRequest, PublishLine,
+    PublishRequest, ReplayRequest, SessionInfo, PUBLISH_PROGRESS, VERSION,
 };
 use crate::runtime::RoutesAt;
 use crate::terminal::Output;
@@ -700,14 +700,22 @@ async fn stop_publish(State(s): State<Shared>, Path(job): Path<u64>) -> Response
     }
 }
 
-/// The dead letters as NDJSON: a [`FailedHeader`], then one letter per line, written as the
-/// reader takes them (the letters are shared, not copied into one big answer).
-async fn failed(State(s): State<Shared>) -> Response {
-    let letters = s.dead_letters().list();
+/// A page of the dead letters as NDJSON: a [`FailedHeader`], then one letter per line, written
+/// as the reader takes them (the letters are shared, not copied into one big answer).
+async fn failed(State(s): State<Shared>, Query(page): Query<FailedPage>) -> Response {
+    let mut letters = s.dead_letters().list();
+    let total = letters.len();
+    let end = total.saturating_sub(page.skip);
+    let start = page.limit.map_or(0, |limit| end.saturating_sub(limit));
+    letters.truncate(end);
+    letters.drain(..start);
     let header = FailedHeader {
         protocol: VERSION,
         dropped: s.dead_letters().dropped(),
         bound: super::delivery::DEAD_LETTER_BOUND,
+        bytes_bound: super::delivery::DEAD_LETTER_BYTES,
+        total,
+        skipped: total - end,
     };
     let (tx, rx) = mpsc::channel(64);
     s.tracker().spawn(async move {

@@ -10,7 +10,8 @@ const SERVICE: &str = r#"{
   "timeout": 60,
   "events": {
     "slow": { "sender": "ioctl.manual", "keys": ["slow"] },
-    "hang": { "sender": "ioctl.manual", "keys": ["hang"] }
+    "hang": { "sender": "ioctl.manual", "keys": ["hang"] },
+    "broken": { "sender": "ioctl.manual", "keys": ["broken"] }
   }
 }"#;
 
@@ -23,6 +24,7 @@ export default new Service({
   events: {
     slow: async () => { await new Promise((resolve) => setTimeout(resolve, 4)) },
     hang: () => { console.log('hanging'); return new Promise(() => {}) },
+    broken: async () => { throw new Error('broken ' + 'x'.repeat(100000)) },
   },
 })
 "#;
@@ -160,4 +162,39 @@ fn ctrl_c_leaves_a_stopped_session_without_waiting_out_the_timeout() {
     let said = link.seen.join("\n");
     assert!(said.contains(&format!("kill {session}")), "names the session to end:\n{said}");
     assert!(wait_gone(session), "the resumed session ends: its link is gone");
+}
+
+#[test]
+fn dead_letters_are_bounded_in_bytes_and_listed_by_page() {
+    let env = Env::new();
+    let mut link = link(&env);
+    // 24 failed events of 1.9 MiB each: more than the 32 MiB an app keeps.
+    let body = env.dir.path().join("big.json");
+    std::fs::write(&body, serde_json::json!({ "blob": "b".repeat(1_900_000) }).to_string()).unwrap();
+    for _ in 0..24 {
+        let out = env.run(&["events", "send", "broken", "--data-file", body.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    env.settled(24);
+    let out = env.run(&["events", "failed", "--json", "--all"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(out.stdout.len() < 40 << 20, "{} bytes listed", out.stdout.len());
+    let lines: Vec<Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let kept = lines.iter().filter(|l| l["type"] == "failed").count();
+    let dropped = lines.iter().find(|l| l["type"] == "dropped").expect("the dropped letters are said");
+    assert_eq!(dropped["dropped"]["vtex.service-course@0.0.1"].as_u64(), Some(24 - kept as u64), "{dropped}");
+    assert!(kept >= 10 && kept < 24, "{kept} kept");
+    let error = lines[0]["attempts"][0]["error"].as_str().unwrap();
+    assert!(error.len() < 17 << 10 && error.contains("more bytes not kept"), "a 100 kB error is cut: {}", error.len());
+
+    // Pages, newest first: the default shows 100; --limit and --skip page through.
+    let out = env.run(&["events", "failed", "--limit", "2"]);
+    let text = stdout(&out);
+    assert_eq!(text.lines().filter(|l| l.contains(" broken from ioctl.manual")).count(), 2, "{text}");
+    let older = kept - 2;
+    assert!(
+        text.contains(&format!("{older} older failed event(s) not shown: `ioctl events failed --skip 2`")),
+        "{text}"
+    );
+    assert_eq!(link.interrupt(), 0);
 }
