@@ -10,6 +10,7 @@ pub mod client;
 pub mod diagnostic;
 pub mod failure;
 mod init;
+mod lock;
 pub mod protocol;
 mod random;
 pub mod runtime;

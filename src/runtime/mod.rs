@@ -10,6 +10,7 @@ pub mod stack;
 pub use deps::{DepsState, Preload, INSTALL_MARKERS};
 pub use install::{install_ide, install_runtime, Installed};
 
+use crate::lock::Locked;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -429,7 +430,7 @@ impl Host {
                 while let Ok(Some(line)) = lines.next_line().await {
                     match serde_json::from_str::<FromHost>(&line) {
                         Ok(FromHost::Pong { id }) => {
-                            if let Some(p) = pings.lock().unwrap().remove(&id) {
+                            if let Some(p) = pings.locked().remove(&id) {
                                 let _ = p.send(());
                             }
                         }
@@ -478,8 +479,8 @@ fn supervise(
         };
         let status = describe_status(status);
         let why = format!("the Node.js process exited ({status})");
-        *reason.lock().unwrap() = Some(status);
-        for (_, reply) in pending.lock().unwrap().drain() {
+        *reason.locked() = Some(status);
+        for (_, reply) in pending.locked().drain() {
             let _ = reply.send(Err(AttemptError { message: why.clone(), stack: None }));
         }
         exited.cancel();
@@ -492,7 +493,7 @@ impl Worker {
     pub async fn deliver(&self, event: &Event, handler: &str, attempt: u32) -> Result<(), AttemptError> {
         let id = self.next_delivery.fetch_add(1, Ordering::Relaxed);
         let (reply_tx, reply_rx) = oneshot::channel();
-        self.pending.lock().unwrap().insert(id, reply_tx);
+        self.pending.locked().insert(id, reply_tx);
         let _guard = Abandon { pending: &self.pending, id };
         let line = ToHost::Deliver { delivery: id, attempt, handler, event }.line();
         if self.exited.is_cancelled() || self.tx.send(line).await.is_err() {
@@ -510,10 +511,10 @@ impl Worker {
         }
         let id = self.next_delivery.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
-        self.pings.lock().unwrap().insert(id, tx);
+        self.pings.locked().insert(id, tx);
         let _ = self.tx.send(ToHost::Ping { id }.line()).await;
         let answered = matches!(tokio::time::timeout(limit, rx).await, Ok(Ok(())));
-        self.pings.lock().unwrap().remove(&id);
+        self.pings.locked().remove(&id);
         if !answered && !self.exited.is_cancelled() {
             self.kill.cancel();
         }
@@ -527,12 +528,12 @@ impl Worker {
 
     /// Why the process exited (`None` while it runs).
     pub fn exit_reason(&self) -> Option<String> {
-        self.exit_reason.lock().unwrap().clone()
+        self.exit_reason.locked().clone()
     }
 
     /// Attempts currently running in this process.
     pub fn in_flight(&self) -> usize {
-        self.pending.lock().unwrap().len()
+        self.pending.locked().len()
     }
 
     /// Waits (up to `limit`) until no attempt runs here, so a replaced version can finish
@@ -569,7 +570,7 @@ struct Abandon<'a> {
 
 impl Drop for Abandon<'_> {
     fn drop(&mut self) {
-        self.pending.lock().unwrap().remove(&self.id);
+        self.pending.locked().remove(&self.id);
     }
 }
 
@@ -577,7 +578,7 @@ async fn handle(msg: FromHost, spec: &Spec, pending: &Pending, terminal: &Termin
     match msg {
         FromHost::Log { level, message, handler, .. } => terminal.log(app_log(spec, &level, message, handler)),
         FromHost::Result { delivery, ok, error, .. } => {
-            let reply = pending.lock().unwrap().remove(&delivery);
+            let reply = pending.locked().remove(&delivery);
             match reply {
                 Some(reply) => {
                     let result = if ok { Ok(()) } else { Err(attempt_error(error, spec)) };

@@ -3,6 +3,7 @@
 //! queue (publishers wait when it is full: backpressure, never a drop). Everything that
 //! happens is also broadcast as [`Activity`] for `events tail` and the link summary.
 
+use crate::lock::Locked;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -207,7 +208,7 @@ impl Bus {
         let handlers = handlers.into_iter().map(|(h, s)| (Arc::from(h), s)).collect();
         let counters = Arc::new(Counters::default());
         let sub = Subscriber { scope, app: app.to_string(), handlers, queue, counters: counters.clone() };
-        self.subscribers.lock().unwrap().insert(id, sub);
+        self.subscribers.locked().insert(id, sub);
         (id, counters)
     }
 
@@ -220,7 +221,7 @@ impl Bus {
     /// Gives the event back when the app is not linked (any more).
     pub async fn redeliver(&self, app: &str, event: Arc<Event>, handler: &str) -> Result<(), Arc<Event>> {
         let target = {
-            let subs = self.subscribers.lock().unwrap();
+            let subs = self.subscribers.locked();
             subs.values().find(|s| s.app == app).map(|s| (s.queue.clone(), s.counters.clone()))
         };
         let Some((queue, app_counts)) = target else { return Err(event) };
@@ -236,13 +237,13 @@ impl Bus {
 
     /// Replaces an app's handlers (after a relink changed service.json).
     pub fn resubscribe(&self, id: SubscriberId, handlers: Vec<(String, EventSubscription)>) {
-        if let Some(s) = self.subscribers.lock().unwrap().get_mut(&id) {
+        if let Some(s) = self.subscribers.locked().get_mut(&id) {
             s.handlers = handlers.into_iter().map(|(h, s)| (Arc::from(h), s)).collect();
         }
     }
 
     pub fn unsubscribe(&self, id: SubscriberId) {
-        self.subscribers.lock().unwrap().remove(&id);
+        self.subscribers.locked().remove(&id);
     }
 
     /// Watches everything that happens on the bus (all scopes: filter by [`Activity::scope`]).
@@ -314,7 +315,7 @@ impl Bus {
         let (mut matched, mut made) = (0, 0);
         let mut full = Waiting::default();
         {
-            let subs = self.subscribers.lock().unwrap();
+            let subs = self.subscribers.locked();
             for s in subs.values().filter(|s| &s.scope == scope && only.is_none_or(|app| s.app == app)) {
                 for (handler, _) in s.handlers.iter().filter(|(_, sub)| sub.matches(sender, key)) {
                     matched += 1;

@@ -3,6 +3,7 @@
 //! that runs each delivery with at most `concurrency` attempts running, retrying with backoff
 //! until it succeeds or fails for good, and the dead letters of failed events.
 
+use crate::lock::Locked;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -247,7 +248,7 @@ struct AppLetters {
 
 impl DeadLetters {
     pub fn push(&self, letter: DeadLetter) {
-        let mut inner = self.inner.lock().unwrap();
+        let mut inner = self.inner.locked();
         let app = letter.app.clone();
         let size = letter_bytes(&letter);
         let kept = inner.by_app.entry(app.clone()).or_default();
@@ -266,7 +267,7 @@ impl DeadLetters {
 
     /// Every kept letter, oldest first (cheap: the letters are shared, not copied).
     pub fn list(&self) -> Vec<Arc<DeadLetter>> {
-        let inner = self.inner.lock().unwrap();
+        let inner = self.inner.locked();
         let mut all: Vec<Arc<DeadLetter>> =
             inner.by_app.values().flat_map(|a| a.letters.iter().map(|(l, _)| l.clone())).collect();
         all.sort_by(|a, b| a.failed_at.cmp(&b.failed_at));
@@ -275,12 +276,12 @@ impl DeadLetters {
 
     /// How many letters each app had to drop.
     pub fn dropped(&self) -> BTreeMap<String, u64> {
-        self.inner.lock().unwrap().dropped.clone()
+        self.inner.locked().dropped.clone()
     }
 
     /// Removes and returns the letters of one event (all of them with `None`).
     pub fn take(&self, event_id: Option<&str>) -> Vec<Arc<DeadLetter>> {
-        let mut inner = self.inner.lock().unwrap();
+        let mut inner = self.inner.locked();
         let mut taken = Vec::new();
         for app in inner.by_app.values_mut() {
             let (out, kept): (VecDeque<_>, VecDeque<_>) =
@@ -323,7 +324,7 @@ impl Limiter {
     /// Changes the limit: growing first cancels what a shrink is still owed, then adds permits;
     /// shrinking retires the free permits now and the rest as running attempts release them.
     fn resize(&self, size: usize) {
-        let mut current = self.size.lock().unwrap();
+        let mut current = self.size.locked();
         if size > *current {
             let grow = size - *current;
             let owed = self.owed.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |o| Some(o.saturating_sub(grow)));
@@ -627,7 +628,7 @@ mod tests {
 
     impl Target for Fake {
         async fn deliver(&self, e: &Event, _h: &str, attempt: u32) -> Result<(), AttemptError> {
-            self.calls.lock().unwrap().push((attempt, Instant::now()));
+            self.calls.locked().push((attempt, Instant::now()));
             let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
             self.max_running.fetch_max(now, Ordering::SeqCst);
             if self.hang {
@@ -719,7 +720,7 @@ mod tests {
         let r = rig(p, fake.clone());
         publish(&r, 1).await;
         settle(&r).await;
-        let calls = fake.calls.lock().unwrap().clone();
+        let calls = fake.calls.locked().clone();
         assert_eq!(calls.iter().map(|c| c.0).collect::<Vec<_>>(), vec![1, 2, 3]);
         // attempt 2 starts 10 ms (work) + 100..120 ms (backoff 1) after attempt 1, attempt 3 10 + 200..240 ms after 2.
         let gap1 = calls[1].1 - calls[0].1;
@@ -771,7 +772,7 @@ mod tests {
         let r = rig(p, fake.clone());
         publish(&r, 1).await;
         settle(&r).await;
-        let calls = fake.calls.lock().unwrap().clone();
+        let calls = fake.calls.locked().clone();
         assert_eq!(calls.len(), 3);
         let gap1 = calls[1].1 - calls[0].1; // 100 ms timeout + 10..12 ms backoff
         let gap2 = calls[2].1 - calls[1].1; // 300 ms timeout + 10..12 ms backoff
@@ -869,7 +870,7 @@ mod tests {
         // The healthy one runs in the single slot while the failing one waits 10 s to retry.
         until(Duration::from_secs(5), "the healthy delivery", || r.bus.counts().delivered == 1).await;
         assert!(start.elapsed() < Duration::from_secs(1), "it waited for the backoff: {:?}", start.elapsed());
-        assert_eq!(fake.calls.lock().unwrap().len(), 2, "failing attempt 1, then the healthy one");
+        assert_eq!(fake.calls.locked().len(), 2, "failing attempt 1, then the healthy one");
         assert_eq!(r.bus.counts().in_flight, 1, "the failing one is waiting to retry");
         counts_add_up(&r);
         until(Duration::from_secs(60), "the failing one to fail", || r.bus.counts().in_flight == 0).await;

@@ -6,6 +6,7 @@
 //! accepts it only from the session's own origin, and only for the IDE and GraphQL endpoints;
 //! it dies with the session.
 
+use crate::lock::Locked;
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
@@ -45,7 +46,7 @@ pub struct Ide {
 /// A fresh random secret, kept in `kept` (bounded: the oldest is forgotten).
 fn remember(kept: &Mutex<VecDeque<String>>) -> Option<String> {
     let secret = crate::protocol::record::new_token().ok()?;
-    let mut kept = kept.lock().unwrap();
+    let mut kept = kept.locked();
     if kept.len() >= LOGINS_KEPT {
         kept.pop_front();
     }
@@ -61,7 +62,7 @@ pub fn same_secret(a: &str, b: &str) -> bool {
 
 /// Whether `secret` is one of `kept`, compared without an early exit.
 fn known(kept: &Mutex<VecDeque<String>>, secret: &str) -> Option<usize> {
-    kept.lock().unwrap().iter().position(|k| same_secret(k, secret))
+    kept.locked().iter().position(|k| same_secret(k, secret))
 }
 
 impl Ide {
@@ -73,7 +74,7 @@ impl Ide {
     /// Uses `login` up; whether it was an unused one.
     pub fn take(&self, login: &str) -> bool {
         let Some(at) = known(&self.logins, login) else { return false };
-        self.logins.lock().unwrap().remove(at);
+        self.logins.locked().remove(at);
         true
     }
 

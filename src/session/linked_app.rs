@@ -2,6 +2,7 @@
 //! for the next relink), subscribes its handlers, serves its routes, relinks on every save,
 //! restarts a crashed process, and stops gracefully when its link command goes.
 
+use crate::lock::Locked;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -620,10 +621,10 @@ async fn start_worker(linked: &Linked) -> Result<Worker, Failure> {
         return Err(Failure::App(problems));
     }
     let schema = linked.app.manifest.settings_schema.clone();
-    let changed = linked.recorded_schema.lock().unwrap().as_ref() != Some(&schema);
+    let changed = linked.recorded_schema.locked().as_ref() != Some(&schema);
     if changed {
         super::platform::record_settings_schema(linked.store.clone(), linked.app.manifest.id(), schema.clone()).await;
-        *linked.recorded_schema.lock().unwrap() = Some(schema);
+        *linked.recorded_schema.locked() = Some(schema);
     }
     Ok(worker)
 }

@@ -4,6 +4,7 @@
 //! whose Host is not loopback are refused (DNS rebinding); connections that send no complete
 //! request head in time are closed, and their number is bounded (silent ones make room).
 
+use crate::lock::Locked;
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -258,7 +259,7 @@ impl Conns {
             evict: tokio_util::sync::CancellationToken::new(),
         });
         conn.waiting();
-        let mut list = self.list.lock().unwrap();
+        let mut list = self.list.locked();
         list.retain(|c| !c.done.load(Ordering::Relaxed));
         list.push_back(conn.clone());
         conn
@@ -267,7 +268,7 @@ impl Conns {
     /// Closes the connection that has waited longest for a request head; false if every one
     /// is busy with a request.
     fn evict_longest_waiting(&self) -> bool {
-        let mut list = self.list.lock().unwrap();
+        let mut list = self.list.locked();
         list.retain(|c| !c.done.load(Ordering::Relaxed));
         let since = |c: &Arc<Conn>| c.waiting_since.load(Ordering::Relaxed);
         let Some(i) = (0..list.len()).filter(|&i| since(&list[i]) != BUSY).min_by_key(|&i| since(&list[i])) else {

@@ -3,6 +3,7 @@
 //! unlinking, route lookup, publishing, replaying and "the set of apps changed" keep their
 //! invariants here; the server and each linked app only call these methods.
 
+use crate::lock::Locked;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -117,16 +118,16 @@ struct Jobs {
 impl Jobs {
     fn start(&self, stop: CancellationToken) -> u64 {
         let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
-        self.running.lock().unwrap().insert(id, stop);
+        self.running.locked().insert(id, stop);
         id
     }
 
     fn end(&self, id: u64) {
-        self.running.lock().unwrap().remove(&id);
+        self.running.locked().remove(&id);
     }
 
     fn stop(&self, id: u64) -> bool {
-        self.running.lock().unwrap().get(&id).map(CancellationToken::cancel).is_some()
+        self.running.locked().get(&id).map(CancellationToken::cancel).is_some()
     }
 }
 
@@ -255,7 +256,7 @@ impl Session {
 
     /// The session's record, as written under `$IOCTL_HOME/sessions/`.
     pub fn record(&self) -> Record {
-        let apps = self.apps.lock().unwrap();
+        let apps = self.apps.locked();
         let mut ids: Vec<String> = apps.linked.values().filter_map(|a| a.id.clone()).collect();
         ids.sort();
         Record {
@@ -276,7 +277,7 @@ impl Session {
         let (terminal, output) = Terminal::channel();
         let unlink = linked_app::Unlink::default();
         let link_id = {
-            let mut apps = self.apps.lock().unwrap();
+            let mut apps = self.apps.locked();
             if apps.closing {
                 return Err(ErrorBody {
                     code: ErrorCode::SessionEnding,
@@ -314,7 +315,7 @@ impl Session {
     /// The app at `root` now has another id (its manifest.json changed).
     pub fn renamed(&self, root: &Path) {
         let id = crate::app::App::load(root).ok().map(|a| a.manifest.full_id());
-        if let Some(app) = self.apps.lock().unwrap().linked.values_mut().find(|a| a.root == root) {
+        if let Some(app) = self.apps.locked().linked.values_mut().find(|a| a.root == root) {
             tracing::info!(root = %root.display(), id = ?id, "app renamed");
             app.id = id;
         }
@@ -324,7 +325,7 @@ impl Session {
     /// Asks a linked app to unlink (gracefully, or with `force` at once); false if there is
     /// no such link.
     pub fn unlink(&self, link_id: u64, force: bool) -> bool {
-        match self.apps.lock().unwrap().linked.get(&link_id) {
+        match self.apps.locked().linked.get(&link_id) {
             Some(app) => {
                 app.unlink.request(force);
                 true
@@ -335,7 +336,7 @@ impl Session {
 
     fn unlinked(&self, link_id: u64) {
         let last = {
-            let mut apps = self.apps.lock().unwrap();
+            let mut apps = self.apps.locked();
             apps.linked.remove(&link_id);
             apps.closing = apps.linked.is_empty();
             apps.closing
@@ -350,14 +351,14 @@ impl Session {
 
     /// Closes the session to new apps when none ever came; true if it is now closing.
     pub fn close_if_unused(&self) -> bool {
-        let mut apps = self.apps.lock().unwrap();
+        let mut apps = self.apps.locked();
         apps.closing |= apps.linked.is_empty() && apps.next_id == 0;
         apps.closing
     }
 
     /// Closes the session to new apps and asks every linked app to unlink.
     pub fn unlink_all(&self) {
-        let mut apps = self.apps.lock().unwrap();
+        let mut apps = self.apps.locked();
         apps.closing = true;
         for app in apps.linked.values() {
             app.unlink.request(false);
@@ -365,13 +366,13 @@ impl Session {
     }
 
     pub fn has_apps(&self) -> bool {
-        !self.apps.lock().unwrap().linked.is_empty()
+        !self.apps.locked().linked.is_empty()
     }
 
     /// The set of linked apps changed: rewrite the record, mute or unmute the sample sender.
     fn apps_changed(&self) {
         let real_sender = {
-            let apps = self.apps.lock().unwrap();
+            let apps = self.apps.locked();
             apps.linked
                 .values()
                 .any(|a| a.id.as_deref().and_then(|id| id.split('@').next()) == Some(sample_sender::APP_ID))
@@ -385,7 +386,7 @@ impl Session {
 
     /// Shows session-level output (the sample sender's) in every linked app's terminal.
     pub async fn announce(&self, msg: Output) {
-        let terminals: Vec<Terminal> = self.apps.lock().unwrap().linked.values().map(|a| a.terminal.clone()).collect();
+        let terminals: Vec<Terminal> = self.apps.locked().linked.values().map(|a| a.terminal.clone()).collect();
         for t in terminals {
             t.send(msg.clone()).await;
         }
@@ -496,5 +497,38 @@ impl Session {
             }
         }
         Ok(ReplayResponse { replayed })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_while_the_apps_are_locked_does_not_break_the_session() {
+        let home = tempfile::tempdir().unwrap();
+        let session = Session::new(Setup {
+            scope: Scope { account: "local".into(), workspace: "dev".into() },
+            url: "http://127.0.0.1:1".into(),
+            token: "t0k".into(),
+            home: home.path().to_path_buf(),
+            node: "node".into(),
+            sockets: home.path().join("run"),
+            sample_sender: false,
+        });
+        let panicked = std::thread::scope(|s| {
+            s.spawn(|| {
+                let _apps = session.apps.lock();
+                panic!("a bug in one task while it holds the apps");
+            })
+            .join()
+            .is_err()
+        });
+        assert!(panicked && session.apps.is_poisoned());
+        // Every later use of the apps still works: the record, a link's checks, unlinking.
+        assert!(!session.has_apps());
+        assert!(session.record().apps.is_empty());
+        assert!(!session.unlink(1, false));
+        assert!(session.close_if_unused());
     }
 }

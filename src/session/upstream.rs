@@ -3,6 +3,7 @@
 //! connect and two handshakes. A connection goes back to its pool once its response has been
 //! read to the end; one that closed is dropped.
 
+use crate::lock::Locked;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -44,7 +45,7 @@ impl Upstream {
     }
 
     fn take(&self, key: &str) -> Option<SendRequest<Body>> {
-        let mut idle = self.idle.lock().unwrap();
+        let mut idle = self.idle.locked();
         let list = idle.get_mut(key)?;
         while let Some(s) = list.pop() {
             if s.is_ready() && !s.is_closed() {
@@ -55,7 +56,7 @@ impl Upstream {
     }
 
     fn put(&self, key: String, sender: SendRequest<Body>) {
-        let mut idle = self.idle.lock().unwrap();
+        let mut idle = self.idle.locked();
         // Connections to hosts that are gone (relinked or stopped versions) closed: drop them.
         idle.retain(|_, list| {
             list.retain(|s| !s.is_closed());
