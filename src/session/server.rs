@@ -216,7 +216,7 @@ struct IdleOnDrop(Arc<Conn>);
 
 impl Drop for IdleOnDrop {
     fn drop(&mut self) {
-        self.0.waiting();
+        self.0.answered();
     }
 }
 
@@ -231,6 +231,9 @@ struct Conn {
     /// Milliseconds (since the epoch of [`Conns`], plus one) since which it has waited for a
     /// request head; [`BUSY`] while one of its requests is served.
     waiting_since: AtomicU64,
+    /// Its requests whose answers are not sent yet (a pipelined one may start before the
+    /// previous answer's body is dropped).
+    in_flight: std::sync::atomic::AtomicU32,
     epoch: std::time::Instant,
     done: AtomicBool,
     /// Cancelled to close the connection (held by its task).
@@ -241,7 +244,15 @@ const BUSY: u64 = 0;
 
 impl Conn {
     fn busy(&self) {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
         self.waiting_since.store(BUSY, Ordering::Relaxed);
+    }
+
+    /// A request's answer is sent: the connection waits for a head again when it was the last.
+    fn answered(&self) {
+        if self.in_flight.fetch_sub(1, Ordering::Relaxed) == 1 {
+            self.waiting();
+        }
     }
 
     fn waiting(&self) {
@@ -254,6 +265,7 @@ impl Conns {
         let epoch = *self.epoch.get_or_init(std::time::Instant::now);
         let conn = Arc::new(Conn {
             waiting_since: AtomicU64::new(BUSY),
+            in_flight: Default::default(),
             epoch,
             done: AtomicBool::new(false),
             evict: tokio_util::sync::CancellationToken::new(),
