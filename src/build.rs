@@ -256,7 +256,8 @@ fn normalize(p: &Path) -> PathBuf {
 /// `$IOCTL_HOME/build/ACCOUNT/WORKSPACE/`, one folder per app folder.
 pub fn out_dir(home: &Path, scope: &crate::protocol::Scope, app_root: &Path) -> PathBuf {
     let name = app_root.file_name().unwrap_or_default().to_string_lossy();
-    let key = hash(app_root.to_string_lossy().as_bytes());
+    // Stable across ioctl builds (std's hasher is not): the folder outlives the session.
+    let key = crate::stable_hash::fnv1a(&[&app_root.to_string_lossy()]);
     home.join("build").join(&scope.account).join(&scope.workspace).join(format!("{name}-{key:016x}"))
 }
 
@@ -264,6 +265,7 @@ fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     std::fs::write(path, bytes).with_context(|| format!("{}: cannot write", path.display()))
 }
 
+/// A source's content hash, compared within one session only (so std's hasher will do).
 fn hash(bytes: &[u8]) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     bytes.hash(&mut h);
@@ -345,6 +347,15 @@ mod tests {
         assert!(!is_source(Path::new("typings.d.ts")));
         assert!(!is_source(Path::new("__tests__/a.ts")));
         assert!(!is_source(Path::new("a.test.ts")));
+    }
+
+    /// The build folder's name persists across runs (and ioctl versions): its hash is FNV-1a,
+    /// pinned here, not std's hasher, which Rust does not keep stable.
+    #[test]
+    fn the_build_folder_name_is_stable() {
+        let scope = crate::protocol::Scope { account: "acme".into(), workspace: "dev".into() };
+        let dir = out_dir(Path::new("/h"), &scope, Path::new("/apps/my-app"));
+        assert_eq!(dir, Path::new("/h/build/acme/dev/my-app-3e4dfc78c236fde9"));
     }
 }
 

@@ -14,6 +14,7 @@ pub mod protocol;
 mod random;
 pub mod runtime;
 pub mod session;
+mod stable_hash;
 pub mod store;
 pub mod terminal;
 

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context};
 
+use crate::stable_hash::fnv1a;
 use crate::terminal::Terminal;
 
 /// Every file of the runtime's JavaScript, as (path under the runtime folder, text).
@@ -227,15 +228,6 @@ fn cache_dir() -> anyhow::Result<PathBuf> {
     })
 }
 
-/// FNV-1a: stable across Rust versions and platforms (unlike std's hasher), enough to key a cache.
-fn fnv1a(parts: &[&str]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in parts.iter().flat_map(|p| p.bytes().chain([0])) {
-        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-    }
-    hash
-}
-
 /// The folder of a package set in the cache: `runtime-<hash of package.json + lockfile>`.
 fn packages_dir(cache: &Path, set: &PackageSet) -> PathBuf {
     cache.join(format!("{}-{:016x}", set.prefix, fnv1a(&[set.json, set.lock])))
@@ -384,7 +376,6 @@ mod tests {
         let dir = packages_dir(Path::new("/c"), &RUNTIME);
         let name = dir.file_name().unwrap().to_str().unwrap();
         assert!(name.starts_with("runtime-") && name.len() == "runtime-".len() + 16, "{name}");
-        assert_ne!(fnv1a(&["a", "b"]), fnv1a(&["ab", ""]));
         assert!(package_names(&RUNTIME).contains("koa 2."), "{}", package_names(&RUNTIME));
         // VTEX's runtime builds schemas with graphql-js 14 and graphql-tools 4.
         assert!(package_names(&RUNTIME).contains("graphql 14."), "{}", package_names(&RUNTIME));
