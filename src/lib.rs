@@ -10,6 +10,7 @@ pub mod client;
 pub mod diagnostic;
 pub mod failure;
 mod init;
+mod private_fs;
 pub mod protocol;
 mod random;
 pub mod runtime;

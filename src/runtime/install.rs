@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context};
 
+use crate::private_fs;
 use crate::stable_hash::fnv1a;
 use crate::terminal::Terminal;
 
@@ -121,7 +122,7 @@ impl Installed {
 }
 
 /// Puts the runtime's JavaScript and its npm packages into the shared cache, unless they are
-/// there already (then this is two stat calls).
+/// there already (then this is a few stat calls).
 pub async fn install_runtime(terminal: &Terminal) -> anyhow::Result<Installed> {
     let cache = cache_dir()?;
     let dir = install_host_files(&cache)?;
@@ -162,13 +163,15 @@ fn bundle() -> String {
 /// first's.
 fn install_host_files(cache: &Path) -> anyhow::Result<PathBuf> {
     let dir = host_dir(cache);
+    private_fs::not_a_link(&dir)?;
     if dir.join(BUNDLE).is_file() {
+        private_fs::not_a_link(&dir.join(BUNDLE))?;
         return Ok(dir);
     }
-    create_private_dir(cache)?;
+    private_fs::root(cache)?;
     let tmp = temp_dir_for(cache, &dir);
     let _ = std::fs::remove_dir_all(&tmp);
-    let written = write_host_files(&tmp)
+    let written = write_host_files(cache, &tmp)
         .and_then(|()| std::fs::rename(&tmp, &dir).with_context(|| format!("{}: cannot move here", dir.display())));
     if let Err(e) = written {
         let _ = std::fs::remove_dir_all(&tmp);
@@ -179,28 +182,22 @@ fn install_host_files(cache: &Path) -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
-fn write_host_files(dir: &Path) -> anyhow::Result<()> {
+fn write_host_files(cache: &Path, dir: &Path) -> anyhow::Result<()> {
     let bundle = bundle();
     for (path, text) in FILES.iter().copied().chain([(BUNDLE, bundle.as_str())]) {
         let path = dir.join(path);
-        create_private_dir(path.parent().unwrap_or(dir))?;
+        private_fs::dir(cache, path.parent().unwrap_or(dir))?;
         write_private(&path, text)?;
     }
     Ok(())
 }
 
-/// A file only the user can read or write, on disk before the folder is renamed into place
-/// (a crash right after must not leave a truncated runtime that every later link would run).
+/// A file only the user can read or write (0600, no link followed), on disk before the folder
+/// is renamed into place (a crash right after must not leave a truncated runtime that every
+/// later link would run).
 fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("{}: cannot create", path.display()))?;
+    let mut file = private_fs::create(path, true)?;
     file.write_all(text.as_bytes())
         .and_then(|()| file.sync_all())
         .with_context(|| format!("{}: cannot write", path.display()))
@@ -245,13 +242,13 @@ fn package_names(set: &PackageSet) -> String {
 /// second to finish drops its copy and uses the first's.
 async fn install_packages(cache: &Path, set: &PackageSet, terminal: &Terminal) -> anyhow::Result<PathBuf> {
     let dir = packages_dir(cache, set);
+    private_fs::not_a_link(&dir)?;
     if dir.join("node_modules").is_dir() {
         return Ok(dir);
     }
-    create_private_dir(cache)?;
     let tmp = temp_dir_for(cache, &dir);
     let _ = std::fs::remove_dir_all(&tmp);
-    create_private_dir(&tmp)?;
+    private_fs::dir(cache, &tmp)?;
     terminal.info(format!("installing {} ({}) into {}, once", set.what, package_names(set), dir.display())).await;
     let started = Instant::now();
     let result = npm_ci(&tmp, set).await;
@@ -270,16 +267,6 @@ async fn install_packages(cache: &Path, set: &PackageSet, terminal: &Terminal) -
     Ok(dir)
 }
 
-/// A folder only the user can read (it holds code ioctl runs).
-fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .with_context(|| format!("{}: cannot create folder", dir.display()))
-}
-
 /// npm: beside `$IOCTL_NODE` when that is set and has one, else `npm` on PATH.
 fn npm() -> PathBuf {
     std::env::var_os("IOCTL_NODE")
@@ -291,8 +278,7 @@ fn npm() -> PathBuf {
 
 async fn npm_ci(dir: &Path, set: &PackageSet) -> anyhow::Result<()> {
     for (name, text) in [("package.json", set.json), ("package-lock.json", set.lock)] {
-        let path = dir.join(name);
-        std::fs::write(&path, text).with_context(|| format!("{}: cannot write", path.display()))?;
+        private_fs::write(&dir.join(name), text.as_bytes())?;
     }
     let npm = npm();
     let out = tokio::process::Command::new(&npm)
