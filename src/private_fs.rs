@@ -10,7 +10,7 @@
 use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context};
 
@@ -145,6 +145,36 @@ pub fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     create(path, true)?.write_all(bytes).with_context(|| format!("{}: cannot write", path.display()))
 }
 
+/// Makes a tree ioctl installed private, walking it once without following a link: folders
+/// 0700, files 0600, or 0700 when any execute bit was set (npm's `.bin` entries are links to
+/// such files, and links have no mode of their own).
+pub fn make_tree_private(top: &Path) -> anyhow::Result<()> {
+    let mut pending: Vec<PathBuf> = vec![top.to_path_buf()];
+    while let Some(path) = pending.pop() {
+        let meta = std::fs::symlink_metadata(&path).with_context(|| format!("{}: cannot read", path.display()))?;
+        let mode = if meta.is_dir() {
+            let entries = std::fs::read_dir(&path).with_context(|| format!("{}: cannot list", path.display()))?;
+            for entry in entries {
+                pending.push(entry.with_context(|| format!("{}: cannot list", path.display()))?.path());
+            }
+            0o700
+        } else if meta.is_file() {
+            if meta.mode() & 0o111 != 0 {
+                0o700
+            } else {
+                0o600
+            }
+        } else {
+            continue;
+        };
+        if meta.mode() & 0o7777 != mode {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+                .with_context(|| format!("{}: cannot make it private", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,5 +228,26 @@ mod tests {
         write(&file, b"new").unwrap();
         assert_eq!((std::fs::read_to_string(&file).unwrap().as_str(), mode(&file)), ("new", 0o600));
         assert!(write(tmp.path(), b"x").unwrap_err().to_string().contains("not a regular file"));
+    }
+
+    #[test]
+    fn a_tree_is_made_private_without_following_links() {
+        let tmp = tempfile::tempdir().unwrap();
+        let top = tmp.path().join("pkgs");
+        std::fs::create_dir_all(top.join("node_modules/.bin")).unwrap();
+        std::fs::create_dir_all(top.join("node_modules/x/bin")).unwrap();
+        std::fs::write(top.join("node_modules/x/index.js"), "").unwrap();
+        std::fs::write(top.join("node_modules/x/bin/x.js"), "").unwrap();
+        std::fs::set_permissions(top.join("node_modules/x/bin/x.js"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::os::unix::fs::symlink("../x/bin/x.js", top.join("node_modules/.bin/x")).unwrap();
+        let outside = tmp.path().join("outside");
+        std::fs::write(&outside, "").unwrap();
+        std::fs::set_permissions(&outside, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::os::unix::fs::symlink(&outside, top.join("node_modules/out")).unwrap();
+        make_tree_private(&top).unwrap();
+        assert_eq!(mode(&top.join("node_modules/.bin")), 0o700);
+        assert_eq!(mode(&top.join("node_modules/x/index.js")), 0o600);
+        assert_eq!(mode(&top.join("node_modules/x/bin/x.js")), 0o700, "executables stay executable");
+        assert_eq!(mode(&outside), 0o644, "a link's target is not changed");
     }
 }

@@ -244,6 +244,7 @@ async fn install_packages(cache: &Path, set: &PackageSet, terminal: &Terminal) -
     let dir = packages_dir(cache, set);
     private_fs::not_a_link(&dir)?;
     if dir.join("node_modules").is_dir() {
+        made_private(&dir)?;
         return Ok(dir);
     }
     let tmp = temp_dir_for(cache, &dir);
@@ -251,7 +252,7 @@ async fn install_packages(cache: &Path, set: &PackageSet, terminal: &Terminal) -
     private_fs::dir(cache, &tmp)?;
     terminal.info(format!("installing {} ({}) into {}, once", set.what, package_names(set), dir.display())).await;
     let started = Instant::now();
-    let result = npm_ci(&tmp, set).await;
+    let result = npm_ci(&tmp, set).await.and_then(|()| made_private(&tmp));
     if let Err(e) = result {
         let _ = std::fs::remove_dir_all(&tmp);
         return Err(e);
@@ -265,6 +266,21 @@ async fn install_packages(cache: &Path, set: &PackageSet, terminal: &Terminal) -
     }
     terminal.info(format!("installed in {:.1} s", started.elapsed().as_secs_f64())).await;
     Ok(dir)
+}
+
+/// Written into a package set's folder once its tree is private (npm makes files 0644): an
+/// install without it (by an older ioctl) is made private at its next use, once.
+const PRIVATE_MARK: &str = ".private";
+
+/// Makes a package set's installed tree private (folders 0700, files 0600, executables 0700;
+/// npm's links are not followed), unless it was already.
+fn made_private(dir: &Path) -> anyhow::Result<()> {
+    let mark = dir.join(PRIVATE_MARK);
+    if mark.is_file() {
+        return Ok(());
+    }
+    private_fs::make_tree_private(dir)?;
+    private_fs::write(&mark, b"")
 }
 
 /// npm: beside `$IOCTL_NODE` when that is set and has one, else `npm` on PATH.
@@ -391,6 +407,25 @@ mod tests {
         let leftovers: Vec<_> = std::fs::read_dir(&cache).unwrap().flatten().filter(|e| e.path() != dir).collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
         std::fs::remove_dir_all(&cache).unwrap();
+    }
+
+    /// npm's tree is made private once: folders 0700, files 0600, executables 0700.
+    #[test]
+    fn an_installed_package_set_is_made_private_once() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let pkgs = dir.path().join("runtime-0");
+        let file = pkgs.join("node_modules/koa/index.js");
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, "").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        made_private(&pkgs).unwrap();
+        assert_eq!((mode(&pkgs.join("node_modules/koa")), mode(&file)), (0o700, 0o600));
+        assert!(pkgs.join(PRIVATE_MARK).is_file());
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        made_private(&pkgs).unwrap();
+        assert_eq!(mode(&file), 0o644, "walked once, not at every link");
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! End to end, issue 20 items 4 and 14: ioctl's files. Links planted in `$IOCTL_HOME` are
-//! refused, not followed out of it.
+//! refused, not followed out of it; builds and the runtime cache are private.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -136,4 +136,39 @@ fn a_sockets_folder_link_is_refused_before_anything_is_chmodded() {
     assert!(out.contains(&format!("run: {REFUSAL}")), "{out}");
     assert_eq!(code, 1, "{out}");
     assert_untouched(&victim);
+}
+
+/// Asserts folders 0700 and files 0600 (or 0700 where executable) under `dir`; the count.
+fn assert_private(dir: &Path) -> usize {
+    let entries = tree(dir);
+    for p in &entries {
+        let meta = std::fs::symlink_metadata(p).unwrap();
+        if meta.is_dir() {
+            assert_eq!(mode(p), 0o700, "{}", p.display());
+        } else if meta.is_file() {
+            assert!(matches!(mode(p), 0o600 | 0o700), "{} is {:o}", p.display(), mode(p));
+        }
+    }
+    entries.len()
+}
+
+#[test]
+fn builds_and_the_runtime_cache_are_private() {
+    let env = Env::new();
+    let app = routed_app(&env);
+    // A cache of its own: the runtime's packages are installed (npm ci) by this link.
+    let cache = env.dir.path().join("cache");
+    let mut link = Running::from_command(link_command(&env, &app, &[("IOCTL_CACHE", &cache)]));
+    link.wait_json("ready", |v| v["type"] == "ready");
+    let build = env.home().join("build");
+    assert!(assert_private(&build) >= 2, "no build under {}", build.display());
+    assert!(tree(&build).iter().any(|p| p.ends_with("node/index.js")), "{:?}", tree(&build));
+    assert_eq!(mode(&cache), 0o700);
+    let runtime = std::fs::read_dir(&cache).unwrap().flatten().map(|e| e.path());
+    let runtime: Vec<PathBuf> =
+        runtime.filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("runtime-")).collect();
+    assert_eq!(runtime.len(), 1, "{runtime:?}");
+    assert!(assert_private(&runtime[0]) > 100, "the packages of {}", runtime[0].display());
+    assert!(runtime[0].join("node_modules/koa/package.json").is_file());
+    assert_eq!(link.interrupt(), 0);
 }
