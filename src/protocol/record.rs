@@ -125,7 +125,7 @@ pub fn path(home: &Path, scope: &Scope) -> PathBuf {
 }
 
 /// Whether a process with this pid exists (and is not a zombie waiting to be reaped).
-fn alive(pid: u32) -> bool {
+pub fn alive(pid: u32) -> bool {
     if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         // The state follows the parenthesised command name.
         return !stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'));

@@ -1,5 +1,6 @@
 //! End to end, issue 20 items 4 and 14: ioctl's files. Links planted in `$IOCTL_HOME` are
-//! refused, not followed out of it; builds and the runtime cache are private.
+//! refused, not followed out of it; builds and the runtime cache are private; the hosts'
+//! sockets go when the session does.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -171,4 +172,47 @@ fn builds_and_the_runtime_cache_are_private() {
     assert!(assert_private(&runtime[0]) > 100, "the packages of {}", runtime[0].display());
     assert!(runtime[0].join("node_modules/koa/package.json").is_file());
     assert_eq!(link.interrupt(), 0);
+}
+
+/// A unix socket file at `path` with nobody listening (as a killed process leaves it).
+fn stale_socket(path: &Path) {
+    drop(std::os::unix::net::UnixListener::bind(path).unwrap());
+    assert!(path.exists());
+}
+
+fn sockets(dir: &Path) -> Vec<String> {
+    use std::os::unix::fs::FileTypeExt;
+    let entries = std::fs::read_dir(dir).into_iter().flatten().flatten();
+    entries
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_socket()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[test]
+fn the_hosts_sockets_go_with_the_session_and_stale_ones_are_swept() {
+    let env = Env::new();
+    let app = routed_app(&env);
+    let run = env.home().join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o700)).unwrap();
+    // One of a session killed long ago (no such pid), one of a live process (this test).
+    let dead = run.join(format!("{}-0-routes.sock", 0x7fff_fff0u32));
+    let live = run.join(format!("{}-0-routes.sock", std::process::id()));
+    stale_socket(&dead);
+    stale_socket(&live);
+
+    // Watching: a warm standby runs beside the app's process, with a socket of its own.
+    let mut command = env.command(&["link", app.to_str().unwrap(), "--json", "--no-sample-sender"]);
+    command.env_remove("XDG_RUNTIME_DIR");
+    let mut link = Running::from_command(command);
+    link.wait_json("ready", |v| v["type"] == "ready");
+    let session = env.session_pid("dev").unwrap();
+    let ours = |run: &Path| sockets(run).into_iter().filter(|s| s.starts_with(&format!("{session}-"))).count();
+    eventually("the standby's socket beside the app's", || (ours(&run) >= 2).then_some(()));
+    assert!(!dead.exists(), "a dead session's socket was not swept: {:?}", sockets(&run));
+    assert!(live.exists(), "a live process's socket was removed");
+    assert_eq!(link.interrupt(), 0);
+    assert!(wait_gone(session), "the session did not end");
+    assert_eq!(ours(&run), 0, "the ended session left sockets: {:?}", sockets(&run));
 }
