@@ -1,6 +1,6 @@
 //! End to end, issue 20 items 4 and 14: ioctl's files. Links planted in `$IOCTL_HOME` are
 //! refused, not followed out of it; builds and the runtime cache are private; the hosts'
-//! sockets go when the session does.
+//! sockets go when the session does; a session whose folder was removed says so.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -215,4 +215,22 @@ fn the_hosts_sockets_go_with_the_session_and_stale_ones_are_swept() {
     assert_eq!(link.interrupt(), 0);
     assert!(wait_gone(session), "the session did not end");
     assert_eq!(ours(&run), 0, "the ended session left sockets: {:?}", sockets(&run));
+}
+
+#[test]
+fn a_route_of_a_session_whose_folder_was_removed_says_so() {
+    let env = Env::new();
+    let app = routed_app(&env);
+    let mut link = Running::from_command(link_command(&env, &app, &[]));
+    let url = link.wait_json("ready", |v| v["type"] == "ready")["url"].as_str().unwrap().to_string();
+    std::fs::remove_dir_all(env.home()).unwrap();
+    let (status, _, body) = http(&url, "GET", "/_v/hello", &[], "");
+    assert_eq!(status, 502, "{body}");
+    let said = format!(
+        "ioctl's folder {} was removed while the session ran; stop the link and link again",
+        env.home().display()
+    );
+    assert!(body.contains(&said), "{body}");
+    assert!(!body.contains("No such file or directory"), "{body}");
+    assert_eq!(link.interrupt(), 0);
 }
