@@ -21,6 +21,7 @@ use swc_core::ecma::transforms::module::common_js::{self, common_js};
 use swc_core::ecma::transforms::typescript::strip;
 
 use crate::diagnostic::Diagnostic;
+use crate::private_fs;
 
 /// JavaScript and its source map for one TypeScript file.
 #[derive(Debug)]
@@ -109,20 +110,27 @@ struct Built {
 }
 
 /// Builds an app's TypeScript incrementally into `out_dir`, which mirrors the app folder
-/// (`node/index.ts` → `out_dir/node/index.js`, with `index.js.map` beside it).
+/// (`node/index.ts` → `out_dir/node/index.js`, with `index.js.map` beside it): folders 0700,
+/// files 0600, and no link followed below `$IOCTL_HOME` (see `private_fs`).
 pub struct Builder {
     app_root: PathBuf,
     node_dir: PathBuf,
     out_dir: PathBuf,
+    /// Where ioctl's own folders start: `$IOCTL_HOME` for a build under it (see [`out_dir`]),
+    /// else the build folder's parent.
+    root: PathBuf,
     built: HashMap<PathBuf, Built>,
 }
 
 impl Builder {
     pub fn new(app_root: &Path, out_dir: &Path) -> Self {
+        let home = crate::protocol::record::home().ok().filter(|home| out_dir.starts_with(home));
+        let root = home.unwrap_or_else(|| out_dir.parent().unwrap_or(out_dir).to_path_buf());
         Builder {
             app_root: app_root.to_path_buf(),
             node_dir: app_root.join("node"),
             out_dir: out_dir.to_path_buf(),
+            root,
             built: HashMap::new(),
         }
     }
@@ -168,16 +176,17 @@ impl Builder {
         if !errors.is_empty() {
             return Ok(Err(errors));
         }
+        let mut checked = std::collections::HashSet::new();
         for (src, built, t) in outputs {
             let dest = self.output_of(&src);
-            if let Some(parent) = dest.parent() {
-                crate::protocol::record::private_dir(parent)?;
+            if let Some(parent) = dest.parent().filter(|p| checked.insert(p.to_path_buf())) {
+                private_fs::dir(&self.root, parent)?;
             }
             let map_path = dest.with_extension("js.map");
             let map_name = map_path.file_name().unwrap_or_default().to_string_lossy();
             let code = format!("{}\n//# sourceMappingURL={map_name}\n", t.code);
-            write(&dest, code.as_bytes())?;
-            write(&map_path, t.map.as_bytes())?;
+            private_fs::write(&dest, code.as_bytes())?;
+            private_fs::write(&map_path, t.map.as_bytes())?;
             self.built.insert(src, built);
             report.rebuilt += 1;
         }
@@ -186,6 +195,10 @@ impl Builder {
         for src in gone {
             self.built.remove(&src);
             let dest = self.output_of(&src);
+            // Only from a folder that is still ioctl's own (not a link planted since).
+            if dest.parent().is_none_or(|p| private_fs::dir(&self.root, p).is_err()) {
+                continue;
+            }
             let _ = std::fs::remove_file(&dest);
             let _ = std::fs::remove_file(dest.with_extension("js.map"));
         }
@@ -256,14 +269,12 @@ fn normalize(p: &Path) -> PathBuf {
 /// `$IOCTL_HOME/build/ACCOUNT/WORKSPACE/`, one folder per app folder.
 pub fn out_dir(home: &Path, scope: &crate::protocol::Scope, app_root: &Path) -> PathBuf {
     let name = app_root.file_name().unwrap_or_default().to_string_lossy();
-    let key = hash(app_root.to_string_lossy().as_bytes());
+    // Stable across ioctl builds (std's hasher is not): the folder outlives the session.
+    let key = crate::stable_hash::fnv1a(&[&app_root.to_string_lossy()]);
     home.join("build").join(&scope.account).join(&scope.workspace).join(format!("{name}-{key:016x}"))
 }
 
-fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    std::fs::write(path, bytes).with_context(|| format!("{}: cannot write", path.display()))
-}
-
+/// A source's content hash, compared within one session only (so std's hasher will do).
 fn hash(bytes: &[u8]) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     bytes.hash(&mut h);
@@ -345,6 +356,15 @@ mod tests {
         assert!(!is_source(Path::new("typings.d.ts")));
         assert!(!is_source(Path::new("__tests__/a.ts")));
         assert!(!is_source(Path::new("a.test.ts")));
+    }
+
+    /// The build folder's name persists across runs (and ioctl versions): its hash is FNV-1a,
+    /// pinned here, not std's hasher, which Rust does not keep stable.
+    #[test]
+    fn the_build_folder_name_is_stable() {
+        let scope = crate::protocol::Scope { account: "acme".into(), workspace: "dev".into() };
+        let dir = out_dir(Path::new("/h"), &scope, Path::new("/apps/my-app"));
+        assert_eq!(dir, Path::new("/h/build/acme/dev/my-app-3e4dfc78c236fde9"));
     }
 }
 

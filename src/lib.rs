@@ -11,10 +11,12 @@ pub mod diagnostic;
 pub mod failure;
 mod init;
 mod lock;
+mod private_fs;
 pub mod protocol;
 mod random;
 pub mod runtime;
 pub mod session;
+mod stable_hash;
 pub mod store;
 pub mod terminal;
 

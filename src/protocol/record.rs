@@ -9,6 +9,7 @@ use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 
 use super::Scope;
+use crate::private_fs;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Record {
@@ -45,35 +46,35 @@ pub fn home() -> anyhow::Result<PathBuf> {
         .context("cannot find a folder for ioctl's state; set IOCTL_HOME")
 }
 
-/// Creates `dir` (and its parents under it) readable by the user only, and makes an existing
-/// one so.
+/// Makes `dir` — `$IOCTL_HOME` or a folder in it — private to the user: see [`home_dir`].
 pub fn private_dir(dir: &Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .with_context(|| format!("{}: cannot create folder", dir.display()))?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-        .with_context(|| format!("{}: cannot make it private (0700)", dir.display()))
+    home_dir(&home()?, dir)
+}
+
+/// Makes `dir` — `home` or a folder under it — readable by the user only (0700): `home` is
+/// created and made 0700, and each folder below it is created one level at a time, checked
+/// to be a real folder of the user's (a link is refused, never followed) and made 0700.
+pub fn home_dir(home: &Path, dir: &Path) -> anyhow::Result<()> {
+    private_fs::private_root(home)?;
+    private_fs::dir(home, dir)
 }
 
 /// The user's private folder for the Node hosts' unix sockets: `$XDG_RUNTIME_DIR/ioctl` when
-/// there is one, else `$IOCTL_HOME/run`; 0700 and owned by the user, or an error says why.
+/// there is one, else `$IOCTL_HOME/run`; a real folder (not a link), 0700 and owned by the
+/// user, or an error says why (and nothing was changed).
 pub fn socket_dir(home: &Path) -> anyhow::Result<PathBuf> {
-    use std::os::unix::fs::MetadataExt;
-    let dir = std::env::var_os("XDG_RUNTIME_DIR")
-        .filter(|d| !d.is_empty() && Path::new(d).is_dir())
-        .map(|d| PathBuf::from(d).join("ioctl"))
-        .unwrap_or_else(|| home.join("run"));
-    private_dir(&dir)?;
-    let meta = std::fs::symlink_metadata(&dir).with_context(|| format!("{}: cannot read", dir.display()))?;
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let uid = unsafe { libc::geteuid() };
-    if !meta.is_dir() || meta.uid() != uid {
-        bail!("{}: not a folder of yours; remove it, or set XDG_RUNTIME_DIR/IOCTL_HOME elsewhere", dir.display());
+    match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty() && Path::new(d).is_dir()) {
+        Some(runtime) => {
+            let dir = Path::new(&runtime).join("ioctl");
+            private_fs::dir(Path::new(&runtime), &dir)?;
+            Ok(dir)
+        }
+        None => {
+            let dir = home.join("run");
+            home_dir(home, &dir)?;
+            Ok(dir)
+        }
     }
-    Ok(dir)
 }
 
 /// How long logs of ended sessions are kept.
@@ -82,30 +83,30 @@ const LOG_KEEP: std::time::Duration = std::time::Duration::from_secs(14 * 24 * 3
 /// Opens a new session's log (0600): the previous one of the scope becomes `.log.1`, and logs
 /// of any scope untouched for 14 days are removed.
 pub fn session_log(log_path: &Path) -> anyhow::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
+    // Not renamed aside either: a link here is refused, as the log itself would be.
+    private_fs::not_a_link(log_path)?;
     if log_path.exists() {
         let _ = std::fs::rename(log_path, log_path.with_extension("log.1"));
     }
     if let Some(sessions) = log_path.parent().and_then(Path::parent) {
         remove_old_logs(sessions);
     }
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(log_path)
-        .with_context(|| format!("{}: cannot create the session log", log_path.display()))
+    private_fs::create(log_path, true).context("cannot create the session log")
 }
 
+/// Removes old logs from the account folders under `sessions`; a link there is not followed.
 fn remove_old_logs(sessions: &Path) {
     let Ok(accounts) = std::fs::read_dir(sessions) else { return };
     for account in accounts.flatten() {
+        if !account.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
         let Ok(files) = std::fs::read_dir(account.path()) else { continue };
         for f in files.flatten() {
             let p = f.path();
             let is_log =
                 p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with(".log") || n.ends_with(".log.1"));
+            // The entry's own metadata: a link's, not its target's.
             let old = f
                 .metadata()
                 .and_then(|m| m.modified())
@@ -204,23 +205,10 @@ impl Drop for Written {
 pub fn write(home: &Path, record: &Record) -> anyhow::Result<PathBuf> {
     let scope = Scope { account: record.account.clone(), workspace: record.workspace.clone() };
     let path = path(home, &scope);
-    let dir = path.parent().expect("record path has a parent");
-    for d in [home, &home.join("sessions"), dir] {
-        private_dir(d)?;
-    }
+    home_dir(home, path.parent().expect("record path has a parent"))?;
+    private_fs::not_a_link(&path)?;
     let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
-    {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .with_context(|| format!("{}: cannot write session record", tmp.display()))?;
-        f.write_all(serde_json::to_string_pretty(record)?.as_bytes())?;
-    }
+    private_fs::write(&tmp, serde_json::to_string_pretty(record)?.as_bytes()).context("cannot write session record")?;
     std::fs::rename(&tmp, &path).with_context(|| format!("{}: cannot write session record", path.display()))?;
     Ok(path)
 }

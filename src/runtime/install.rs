@@ -8,6 +8,8 @@ use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context};
 
+use crate::private_fs;
+use crate::stable_hash::fnv1a;
 use crate::terminal::Terminal;
 
 /// Every file of the runtime's JavaScript, as (path under the runtime folder, text).
@@ -120,7 +122,7 @@ impl Installed {
 }
 
 /// Puts the runtime's JavaScript and its npm packages into the shared cache, unless they are
-/// there already (then this is two stat calls).
+/// there already (then this is a few stat calls).
 pub async fn install_runtime(terminal: &Terminal) -> anyhow::Result<Installed> {
     let cache = cache_dir()?;
     let dir = install_host_files(&cache)?;
@@ -161,13 +163,15 @@ fn bundle() -> String {
 /// first's.
 fn install_host_files(cache: &Path) -> anyhow::Result<PathBuf> {
     let dir = host_dir(cache);
+    private_fs::not_a_link(&dir)?;
     if dir.join(BUNDLE).is_file() {
+        private_fs::not_a_link(&dir.join(BUNDLE))?;
         return Ok(dir);
     }
-    create_private_dir(cache)?;
+    private_fs::root(cache)?;
     let tmp = temp_dir_for(cache, &dir);
     let _ = std::fs::remove_dir_all(&tmp);
-    let written = write_host_files(&tmp)
+    let written = write_host_files(cache, &tmp)
         .and_then(|()| std::fs::rename(&tmp, &dir).with_context(|| format!("{}: cannot move here", dir.display())));
     if let Err(e) = written {
         let _ = std::fs::remove_dir_all(&tmp);
@@ -178,28 +182,22 @@ fn install_host_files(cache: &Path) -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
-fn write_host_files(dir: &Path) -> anyhow::Result<()> {
+fn write_host_files(cache: &Path, dir: &Path) -> anyhow::Result<()> {
     let bundle = bundle();
     for (path, text) in FILES.iter().copied().chain([(BUNDLE, bundle.as_str())]) {
         let path = dir.join(path);
-        create_private_dir(path.parent().unwrap_or(dir))?;
+        private_fs::dir(cache, path.parent().unwrap_or(dir))?;
         write_private(&path, text)?;
     }
     Ok(())
 }
 
-/// A file only the user can read or write, on disk before the folder is renamed into place
-/// (a crash right after must not leave a truncated runtime that every later link would run).
+/// A file only the user can read or write (0600, no link followed), on disk before the folder
+/// is renamed into place (a crash right after must not leave a truncated runtime that every
+/// later link would run).
 fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("{}: cannot create", path.display()))?;
+    let mut file = private_fs::create(path, true)?;
     file.write_all(text.as_bytes())
         .and_then(|()| file.sync_all())
         .with_context(|| format!("{}: cannot write", path.display()))
@@ -227,15 +225,6 @@ fn cache_dir() -> anyhow::Result<PathBuf> {
     })
 }
 
-/// FNV-1a: stable across Rust versions and platforms (unlike std's hasher), enough to key a cache.
-fn fnv1a(parts: &[&str]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in parts.iter().flat_map(|p| p.bytes().chain([0])) {
-        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-    }
-    hash
-}
-
 /// The folder of a package set in the cache: `runtime-<hash of package.json + lockfile>`.
 fn packages_dir(cache: &Path, set: &PackageSet) -> PathBuf {
     cache.join(format!("{}-{:016x}", set.prefix, fnv1a(&[set.json, set.lock])))
@@ -253,16 +242,17 @@ fn package_names(set: &PackageSet) -> String {
 /// second to finish drops its copy and uses the first's.
 async fn install_packages(cache: &Path, set: &PackageSet, terminal: &Terminal) -> anyhow::Result<PathBuf> {
     let dir = packages_dir(cache, set);
+    private_fs::not_a_link(&dir)?;
     if dir.join("node_modules").is_dir() {
+        made_private(&dir)?;
         return Ok(dir);
     }
-    create_private_dir(cache)?;
     let tmp = temp_dir_for(cache, &dir);
     let _ = std::fs::remove_dir_all(&tmp);
-    create_private_dir(&tmp)?;
+    private_fs::dir(cache, &tmp)?;
     terminal.info(format!("installing {} ({}) into {}, once", set.what, package_names(set), dir.display())).await;
     let started = Instant::now();
-    let result = npm_ci(&tmp, set).await;
+    let result = npm_ci(&tmp, set).await.and_then(|()| made_private(&tmp));
     if let Err(e) = result {
         let _ = std::fs::remove_dir_all(&tmp);
         return Err(e);
@@ -278,14 +268,19 @@ async fn install_packages(cache: &Path, set: &PackageSet, terminal: &Terminal) -
     Ok(dir)
 }
 
-/// A folder only the user can read (it holds code ioctl runs).
-fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .with_context(|| format!("{}: cannot create folder", dir.display()))
+/// Written into a package set's folder once its tree is private (npm makes files 0644): an
+/// install without it (by an older ioctl) is made private at its next use, once.
+const PRIVATE_MARK: &str = ".private";
+
+/// Makes a package set's installed tree private (folders 0700, files 0600, executables 0700;
+/// npm's links are not followed), unless it was already.
+fn made_private(dir: &Path) -> anyhow::Result<()> {
+    let mark = dir.join(PRIVATE_MARK);
+    if mark.is_file() {
+        return Ok(());
+    }
+    private_fs::make_tree_private(dir)?;
+    private_fs::write(&mark, b"")
 }
 
 /// npm: beside `$IOCTL_NODE` when that is set and has one, else `npm` on PATH.
@@ -299,8 +294,7 @@ fn npm() -> PathBuf {
 
 async fn npm_ci(dir: &Path, set: &PackageSet) -> anyhow::Result<()> {
     for (name, text) in [("package.json", set.json), ("package-lock.json", set.lock)] {
-        let path = dir.join(name);
-        std::fs::write(&path, text).with_context(|| format!("{}: cannot write", path.display()))?;
+        private_fs::write(&dir.join(name), text.as_bytes())?;
     }
     let npm = npm();
     let out = tokio::process::Command::new(&npm)
@@ -384,7 +378,6 @@ mod tests {
         let dir = packages_dir(Path::new("/c"), &RUNTIME);
         let name = dir.file_name().unwrap().to_str().unwrap();
         assert!(name.starts_with("runtime-") && name.len() == "runtime-".len() + 16, "{name}");
-        assert_ne!(fnv1a(&["a", "b"]), fnv1a(&["ab", ""]));
         assert!(package_names(&RUNTIME).contains("koa 2."), "{}", package_names(&RUNTIME));
         // VTEX's runtime builds schemas with graphql-js 14 and graphql-tools 4.
         assert!(package_names(&RUNTIME).contains("graphql 14."), "{}", package_names(&RUNTIME));
@@ -414,6 +407,25 @@ mod tests {
         let leftovers: Vec<_> = std::fs::read_dir(&cache).unwrap().flatten().filter(|e| e.path() != dir).collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
         std::fs::remove_dir_all(&cache).unwrap();
+    }
+
+    /// npm's tree is made private once: folders 0700, files 0600, executables 0700.
+    #[test]
+    fn an_installed_package_set_is_made_private_once() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let pkgs = dir.path().join("runtime-0");
+        let file = pkgs.join("node_modules/koa/index.js");
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, "").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        made_private(&pkgs).unwrap();
+        assert_eq!((mode(&pkgs.join("node_modules/koa")), mode(&file)), (0o700, 0o600));
+        assert!(pkgs.join(PRIVATE_MARK).is_file());
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        made_private(&pkgs).unwrap();
+        assert_eq!(mode(&file), 0o644, "walked once, not at every link");
     }
 
     #[test]

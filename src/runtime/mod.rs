@@ -193,7 +193,8 @@ pub struct Worker {
     kill: CancellationToken,
     /// Set when the process has exited: why (exit code or signal).
     exit_reason: Arc<Mutex<Option<String>>>,
-    routes_sock: PathBuf,
+    /// Where the host serves its routes: held only to remove the file with the worker.
+    _routes_sock: SocketFile,
 }
 
 /// Finds Node.js: `$IOCTL_NODE`, or `node` on PATH. Only the file is looked up here, so a
@@ -227,6 +228,35 @@ fn is_executable(meta: &std::fs::Metadata) -> bool {
 
 static SOCKET_SEQ: AtomicU64 = AtomicU64::new(0);
 
+/// A host's socket file, named `PID-SEQ[-routes].sock` after the session that made it; the
+/// file is removed when this is dropped (Node does not remove it when it is killed).
+struct SocketFile(PathBuf);
+
+impl Drop for SocketFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Removes the sockets in the sockets folder that sessions no longer running left (killed,
+/// or ended before they could), by the session pid their names start with. Another
+/// session's sockets, of this IOCTL_HOME or another, stay.
+pub fn sweep_sockets(dir: &Path) {
+    use std::os::unix::fs::FileTypeExt;
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_suffix(".sock")?.split('-').next()?.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let socket = entry.file_type().is_ok_and(|t| t.is_socket());
+        if socket && pid != std::process::id() && !crate::protocol::record::alive(pid) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 impl Worker {
     /// Starts Node on the built app and waits until it has loaded (or failed to).
     pub async fn start(spec: &Spec, runtime: &Installed, terminal: Terminal) -> Result<Worker, Failure> {
@@ -241,8 +271,9 @@ pub struct Host {
     child: tokio::process::Child,
     lines: tokio::io::Lines<BufReader<tokio::net::unix::OwnedReadHalf>>,
     write: tokio::net::unix::OwnedWriteHalf,
-    /// Where the host serves the app's routes; removed when the worker goes.
-    routes_sock: PathBuf,
+    /// Where the host serves the app's routes; removed when the host (or, once it has loaded
+    /// the app, its worker) goes.
+    routes_sock: SocketFile,
     /// A standby's preloaded dependencies, as they were on disk when it started.
     deps: Option<DepsState>,
 }
@@ -259,19 +290,20 @@ impl Host {
         let other = Failure::Internal;
         // In the user's private socket folder (0700): nobody else can open, or pre-create, them.
         let name = format!("{}-{}", std::process::id(), SOCKET_SEQ.fetch_add(1, Ordering::Relaxed));
-        let sock = spec.sockets.join(format!("{name}.sock"));
-        let routes_sock = spec.sockets.join(format!("{name}-routes.sock"));
-        let _ = std::fs::remove_file(&sock);
-        let _ = std::fs::remove_file(&routes_sock);
-        let listener =
-            UnixListener::bind(&sock).with_context(|| format!("{}: cannot listen", sock.display())).map_err(other)?;
+        let sock = SocketFile(spec.sockets.join(format!("{name}.sock")));
+        let routes_sock = SocketFile(spec.sockets.join(format!("{name}-routes.sock")));
+        let _ = std::fs::remove_file(&sock.0);
+        let _ = std::fs::remove_file(&routes_sock.0);
+        let listener = UnixListener::bind(&sock.0)
+            .with_context(|| format!("{}: cannot listen", sock.0.display()))
+            .map_err(other)?;
         let mut command = Command::new(&spec.node);
         command
             .arg("--enable-source-maps")
             .arg(runtime.host_js())
             .current_dir(&spec.node_dir)
-            .env("IOCTL_SOCKET", &sock)
-            .env("IOCTL_ROUTES_SOCKET", &routes_sock)
+            .env("IOCTL_SOCKET", &sock.0)
+            .env("IOCTL_ROUTES_SOCKET", &routes_sock.0)
             .env("IOCTL_APP_ROOT", &spec.app_root)
             .env("IOCTL_BUILD_DIR", &spec.build_dir)
             .envs(runtime.env())
@@ -305,11 +337,11 @@ impl Host {
         let accepted = tokio::select! {
             a = tokio::time::timeout(LOAD_TIMEOUT, listener.accept()) => a,
             status = child.wait() => {
-                let _ = std::fs::remove_file(&sock);
                 return Err(other(anyhow!("Node.js exited before loading the app ({})", describe_status(status.ok()))));
             }
         };
-        let _ = std::fs::remove_file(&sock);
+        // Connected (or not): nobody else is to connect to it.
+        drop(sock);
         let (stream, _) = match accepted {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => return Err(other(anyhow!("Node.js did not connect: {e}"))),
@@ -455,7 +487,7 @@ impl Host {
             exited,
             kill,
             exit_reason,
-            routes_sock,
+            _routes_sock: routes_sock,
         })
     }
 }
@@ -556,9 +588,9 @@ impl Worker {
 }
 
 impl Drop for Worker {
+    /// Kills the process; `_routes_sock` then removes its socket.
     fn drop(&mut self) {
         self.kill.cancel();
-        let _ = std::fs::remove_file(&self.routes_sock);
     }
 }
 

@@ -95,6 +95,7 @@ async fn start(opts: &Options) -> anyhow::Result<(Arc<Session>, record::Written)
     let node = crate::runtime::find_node()?;
     let home = record::home()?;
     let sockets = record::socket_dir(&home)?;
+    crate::runtime::sweep_sockets(&sockets);
     let (listener, addr) = server::bind(opts.port).await?;
     let session = Session::new(Setup {
         scope: opts.scope.clone(),

@@ -1,12 +1,15 @@
 //! Keep-alive connections from the session to the apps' route servers: one pool of idle
 //! HTTP/1.1 connections per host socket, so a route or GraphQL request does not pay for a
 //! connect and two handshakes. A connection goes back to its pool once its response has been
-//! read to the end; one that closed is dropped.
+//! read to the end; one that closed is dropped. A socket that was removed under the session
+//! (`rm -rf $IOCTL_HOME`) is an error saying so, not a bare "No such file or directory".
 
 use crate::lock::Locked;
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use anyhow::anyhow;
 use axum::body::Body;
 use hyper::client::conn::http1::SendRequest;
 
@@ -78,7 +81,11 @@ fn key(at: &RoutesAt) -> String {
 
 async fn connect(at: &RoutesAt) -> anyhow::Result<SendRequest<Body>> {
     match at {
-        RoutesAt::Socket(p) => handshake(tokio::net::UnixStream::connect(p).await?).await,
+        RoutesAt::Socket(p) => match tokio::net::UnixStream::connect(p).await {
+            Ok(stream) => handshake(stream).await,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(socket_gone(p)),
+            Err(e) => Err(e.into()),
+        },
         RoutesAt::Port(port) => handshake(tokio::net::TcpStream::connect(("127.0.0.1", *port)).await?).await,
     }
 }
@@ -93,4 +100,20 @@ where
         let _ = conn.await;
     });
     Ok(sender)
+}
+
+/// A host's socket file that is no longer there: it (or `$IOCTL_HOME`, the whole folder) was
+/// removed under the running session, which cannot reach the app again: say so and what to do.
+fn socket_gone(socket: &Path) -> anyhow::Error {
+    match socket.ancestors().skip(1).take_while(|dir| !dir.exists()).last() {
+        Some(folder) => anyhow!(
+            "the app's socket {} is gone: ioctl's folder {} was removed while the session ran; stop the link and link again",
+            socket.display(),
+            folder.display()
+        ),
+        None => anyhow!(
+            "the app's socket {} is gone: it was removed while the session ran; stop the link and link again",
+            socket.display()
+        ),
+    }
 }

@@ -1,12 +1,15 @@
-//! Opening a storage database: folders 0700, files 0600, WAL with `synchronous=FULL` (a
-//! commit is on disk before it is acknowledged, so it survives `kill -9` and power loss), a
-//! busy timeout (several processes write one file without losing a write), and the tables.
+//! Opening a storage database: folders 0700, files 0600, no link followed (see `private_fs`),
+//! WAL with `synchronous=FULL` (a commit is on disk before it is acknowledged, so it survives
+//! `kill -9` and power loss), a busy timeout (several processes write one file without losing
+//! a write), and the tables.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
-use rusqlite::Connection;
+use rusqlite::{Connection, OpenFlags};
+
+use crate::private_fs;
 
 /// How long a writer waits for another process's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -85,22 +88,31 @@ pub struct Db {
 }
 
 impl Db {
-    pub fn open(path: &Path, kind: Kind) -> anyhow::Result<Db> {
+    /// Opens (creating it) the database at `path`, a file under ioctl's folder `root`: no link
+    /// is followed below `root`, nor at the file or SQLite's `-wal`, `-shm` and `-journal`
+    /// beside it (SQLite itself is told not to follow one either).
+    pub fn open_in(root: &Path, path: &Path, kind: Kind) -> anyhow::Result<Db> {
+        // SQLite's NOFOLLOW refuses a link anywhere in the path, the root's own included (a
+        // home folder reached through one): open through the root's real path.
+        private_fs::root(root)?;
+        let real_root = root.canonicalize().with_context(|| format!("{}: cannot resolve", root.display()))?;
+        let rel =
+            path.strip_prefix(root).with_context(|| format!("{}: not under {}", path.display(), root.display()))?;
+        let path = &real_root.join(rel);
         if let Some(dir) = path.parent() {
-            crate::protocol::record::private_dir(dir)?;
+            private_fs::dir(&real_root, dir)?;
+        }
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            private_fs::not_a_link(&PathBuf::from(format!("{}{suffix}", path.display())))?;
         }
         if !path.exists() {
-            use std::os::unix::fs::OpenOptionsExt;
             // Created 0600 before SQLite opens it: SQLite gives its -wal and -shm files the
             // same permissions.
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .mode(0o600)
-                .open(path)
-                .with_context(|| format!("{}: cannot create", path.display()))?;
+            private_fs::create(path, false)?;
         }
-        let conn = Connection::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
+        let flags = OpenFlags::default() | OpenFlags::SQLITE_OPEN_NOFOLLOW;
+        let conn =
+            Connection::open_with_flags(path, flags).with_context(|| format!("{}: cannot open", path.display()))?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         anyhow::ensure!(mode.eq_ignore_ascii_case("wal"), "{}: cannot use WAL mode (got {mode})", path.display());
@@ -133,6 +145,12 @@ impl Db {
         Ok(())
     }
 
+    /// [`Db::open_in`] the file's own folder (the tests' databases).
+    #[cfg(test)]
+    pub fn open(path: &Path, kind: Kind) -> anyhow::Result<Db> {
+        Db::open_in(path.parent().expect("a database file in a folder"), path, kind)
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -154,4 +172,26 @@ pub(crate) fn temp(kind: Kind) -> (tempfile::TempDir, Db) {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let db = Db::open(&dir.path().join("test.sqlite"), kind).expect("a test database");
     (dir, db)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_link_below_the_root_is_refused_and_the_root_may_be_reached_through_one() {
+        let tmp = tempfile::tempdir().unwrap();
+        let real = tmp.path().join("real");
+        std::fs::create_dir(&real).unwrap();
+        let home = tmp.path().join("home");
+        std::os::unix::fs::symlink(&real, &home).unwrap();
+        let db = Db::open_in(&home, &home.join("data/acc/dev.sqlite"), Kind::Workspace).unwrap();
+        assert!(real.join("data/acc/dev.sqlite").is_file());
+        drop(db);
+        let elsewhere = tmp.path().join("elsewhere.sqlite");
+        std::os::unix::fs::symlink(&elsewhere, real.join("data/acc/masterdata.sqlite")).unwrap();
+        let e = Db::open_in(&home, &home.join("data/acc/masterdata.sqlite"), Kind::MasterData).err().unwrap();
+        assert!(format!("{e:#}").contains("masterdata.sqlite: is a symlink"), "{e:#}");
+        assert!(!elsewhere.exists());
+    }
 }

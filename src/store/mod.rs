@@ -64,6 +64,8 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 /// settings and VBase) and `DATA/ACCOUNT/masterdata.sqlite` (Master Data is per account).
 #[derive(Debug, Clone)]
 pub struct Location {
+    /// `$IOCTL_HOME`: no link below it is followed.
+    pub home: PathBuf,
     pub data: PathBuf,
     pub account: String,
     pub workspace: String,
@@ -72,7 +74,12 @@ pub struct Location {
 impl Location {
     /// `$IOCTL_HOME/data` for `account`/`workspace`.
     pub fn new(home: &Path, account: &str, workspace: &str) -> Location {
-        Location { data: home.join("data"), account: account.to_string(), workspace: workspace.to_string() }
+        Location {
+            home: home.to_path_buf(),
+            data: home.join("data"),
+            account: account.to_string(),
+            workspace: workspace.to_string(),
+        }
     }
 
     pub fn workspace_file(&self) -> PathBuf {
@@ -104,7 +111,7 @@ impl Store {
 
     /// The workspace database (settings, VBase), opened on first use.
     pub fn workspace(&self) -> Result<Arc<Mutex<Db>>> {
-        Self::opened(&self.workspace, &self.location.workspace_file(), db::Kind::Workspace)
+        Self::opened(&self.workspace, &self.location.home, &self.location.workspace_file(), db::Kind::Workspace)
     }
 
     /// The workspace database if it was opened or exists on disk; None when nothing was ever
@@ -124,15 +131,20 @@ impl Store {
 
     /// The account's Master Data database, opened on first use.
     pub fn masterdata(&self) -> Result<Arc<Mutex<Db>>> {
-        Self::opened(&self.masterdata, &self.location.masterdata_file(), db::Kind::MasterData)
+        Self::opened(&self.masterdata, &self.location.home, &self.location.masterdata_file(), db::Kind::MasterData)
     }
 
-    fn opened(slot: &Mutex<Option<Arc<Mutex<Db>>>>, path: &Path, kind: db::Kind) -> Result<Arc<Mutex<Db>>> {
+    fn opened(
+        slot: &Mutex<Option<Arc<Mutex<Db>>>>,
+        home: &Path,
+        path: &Path,
+        kind: db::Kind,
+    ) -> Result<Arc<Mutex<Db>>> {
         let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(db) = slot.as_ref() {
             return Ok(db.clone());
         }
-        let db = Arc::new(Mutex::new(Db::open(path, kind)?));
+        let db = Arc::new(Mutex::new(Db::open_in(home, path, kind)?));
         *slot = Some(db.clone());
         Ok(db)
     }

@@ -8,6 +8,7 @@ mod clients;
 mod failures;
 mod graphql;
 mod hardening;
+mod hardening_files;
 mod hardening_session;
 mod hardening_web;
 mod link;
