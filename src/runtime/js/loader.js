@@ -121,8 +121,15 @@ function saveCodeCache() {
   const index = [...entries].map(([rel, data]) => [rel, data.length])
   const parts = [...entries.values()]
   const tmp = `${state.cacheFile}.${process.pid}.tmp`
+  // A new file, never one that is there (a link planted at the name is not followed).
+  const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants
   try {
-    fs.writeFileSync(tmp, Buffer.concat([Buffer.from(`${JSON.stringify(index)}\n`), ...parts]), { mode: 0o600 })
+    const fd = fs.openSync(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600)
+    try {
+      fs.writeSync(fd, Buffer.concat([Buffer.from(`${JSON.stringify(index)}\n`), ...parts]))
+    } finally {
+      fs.closeSync(fd)
+    }
     fs.renameSync(tmp, state.cacheFile)
   } catch {
     // A read-only cache only costs later hosts the compile this one paid.

@@ -116,3 +116,17 @@ test('a damaged code cache is ignored and rewritten', () => {
   assert.deepEqual(garbage, { saved: true, modules: 3, accepted: 0, rejected: 0 })
   assert.equal(runBundle(dir, report).accepted, 3)
 })
+
+test('the code cache is written to a new file: a link planted at its name is not followed', () => {
+  const dir = runtimeDir()
+  const victim = path.join(dir, 'victim.txt')
+  fs.writeFileSync(victim, 'untouched')
+  // Every name the writer may pick (its temporary file is named by its pid).
+  const script = `
+    const fs = require('node:fs')
+    fs.symlinkSync(${JSON.stringify(victim)}, loaderCache() + '.' + process.pid + '.tmp')
+    console.log(JSON.stringify({ saved: loader.saveCodeCache() }))
+  `.replace('loaderCache()', JSON.stringify(path.join(dir, `code-cache-${process.version}-${process.arch}.bin`)))
+  assert.deepEqual(runBundle(dir, script), { saved: false })
+  assert.equal(fs.readFileSync(victim, 'utf8'), 'untouched')
+})
