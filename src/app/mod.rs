@@ -57,7 +57,7 @@ impl App {
     pub fn load(root: &Path) -> Result<App, LoadError> {
         let (manifest, mut warnings) = read(root, "manifest.json", Manifest::parse)?;
         let service_path = root.join("node/service.json");
-        if !service_path.is_file() {
+        if std::fs::metadata(&service_path).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound) {
             return Err(LoadError::Other(anyhow::anyhow!(
                 "{}: missing; a Node service app has node/service.json and node/index.ts",
                 service_path.display()
@@ -78,7 +78,8 @@ type Parse<T> = fn(&Path, &str) -> Result<(T, Vec<Diagnostic>), Diagnostic>;
 
 fn read<T>(root: &Path, rel: &str, parse: Parse<T>) -> Result<(T, Vec<Diagnostic>), LoadError> {
     let path = root.join(rel);
-    let bytes = std::fs::read(&path).with_context(|| format!("{}: cannot read", path.display()))?;
+    // Never blocks on a FIFO, nor reads a device forever.
+    let bytes = crate::files::read(&path, crate::files::MAX_FILE).map_err(anyhow::Error::from)?;
     parse_bytes(Path::new(rel), &bytes, parse).map_err(LoadError::Diagnostic)
 }
 
@@ -91,7 +92,7 @@ impl App {
     /// A diagnostic aimed at a key path inside node/service.json (e.g. `["events", id]`).
     pub fn service_json_error(&self, keys: &[&str], message: impl Into<String>) -> Diagnostic {
         let rel = Path::new("node/service.json");
-        let bytes = std::fs::read(self.root.join(rel)).unwrap_or_default();
+        let bytes = crate::files::read(&self.root.join(rel), crate::files::MAX_FILE).unwrap_or_default();
         match json::decode(rel, &bytes) {
             Ok(source) => json::error_at(rel, source, keys, message),
             Err(_) => Diagnostic::at_line_col(rel, None, 1, 1, message),

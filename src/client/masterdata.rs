@@ -53,7 +53,7 @@ pub fn search(scope: &Scope, s: &Search) -> anyhow::Result<ExitCode> {
 
 /// Documents from a JSON array, or one JSON object per line (NDJSON).
 pub fn read_documents(path: &Path) -> anyhow::Result<Vec<Value>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let text = crate::files::read_to_string(path, crate::files::MAX_FILE)?;
     if text.trim_start().starts_with('[') {
         return serde_json::from_str(&text)
             .with_context(|| format!("{}: not a JSON array of documents", path.display()));

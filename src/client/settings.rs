@@ -15,7 +15,7 @@ use crate::store::{lock, settings};
 fn current_app() -> anyhow::Result<Option<(String, Option<Value>)>> {
     let Ok(root) = crate::app::find_root(Path::new(".")) else { return Ok(None) };
     let path = root.join("manifest.json");
-    let text = std::fs::read_to_string(&path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let text = crate::files::read_to_string(&path, crate::files::MAX_FILE)?;
     let (manifest, _) = crate::app::manifest::Manifest::parse(&path, &text)
         .map_err(|d| anyhow::anyhow!("{}: {}", path.display(), d.message))?;
     Ok(Some((manifest.id(), manifest.settings_schema.clone())))
@@ -74,7 +74,7 @@ pub fn set(scope: &Scope, args: &[String], file: Option<&Path>) -> anyhow::Resul
     let (id, schema) = resolve(app, &db)?;
     let mut value = match file {
         Some(f) => {
-            let text = std::fs::read_to_string(f).with_context(|| format!("{}: cannot read", f.display()))?;
+            let text = crate::files::read_to_string(f, crate::files::MAX_FILE)?;
             let v: Value = serde_json::from_str(&text).with_context(|| format!("{}: not JSON", f.display()))?;
             if !v.is_object() {
                 bail!("{}: the settings must be a JSON object", f.display());

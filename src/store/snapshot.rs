@@ -64,11 +64,13 @@ fn write_json(path: &Path, value: &impl Serialize) -> anyhow::Result<()> {
     std::fs::write(path, text).with_context(|| format!("{}: cannot write", path.display()))
 }
 
+/// A snapshot file as `T`; `None` when it is absent. Only a regular file of at most
+/// [`MAX_FILE`](crate::files::MAX_FILE) is read (a FIFO or a device is refused).
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<Option<T>> {
-    match std::fs::read_to_string(path) {
+    match crate::files::read_to_string(path, crate::files::MAX_FILE) {
         Ok(text) => serde_json::from_str(&text).map(Some).with_context(|| format!("{}: not valid", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("{}: cannot read", path.display())),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -8,6 +8,7 @@ mod clients;
 mod failures;
 mod graphql;
 mod hardening;
+mod hardening_input;
 mod link;
 mod platform;
 mod real_apps;
