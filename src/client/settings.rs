@@ -92,9 +92,7 @@ pub fn set(scope: &Scope, args: &[String], file: Option<&Path>) -> anyhow::Resul
     }
     match &schema {
         Some(s) => {
-            let mut effective = value.clone();
-            settings::fill_defaults(s, &mut effective);
-            if let Err(e) = settings::validate(s, &effective) {
+            if let Err(e) = settings::check(s, &value) {
                 eprintln!("error: settings of {id} not saved: {e}");
                 return Ok(ExitCode::from(1));
             }

@@ -2,7 +2,7 @@
 //! of the app's `settingsSchema` (manifest.json) filled in, and validated against that schema
 //! (a JSON Schema) before it is saved from the CLI.
 
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{Map, Value};
 
 use super::{app_key, Db, Result, StoreError};
@@ -25,10 +25,15 @@ pub fn effective(db: &Db, app: &str) -> Result<Value> {
 
 /// Replaces the settings saved for `app`.
 pub fn save(db: &Db, app: &str, value: &Value) -> Result<()> {
+    save_in(&db.conn, app, value)
+}
+
+/// [`save`] on a connection (a transaction of the caller's).
+pub(crate) fn save_in(conn: &Connection, app: &str, value: &Value) -> Result<()> {
     if !value.is_object() {
         return Err(StoreError::bad_request("app settings must be a JSON object"));
     }
-    db.conn.execute(
+    conn.execute(
         "INSERT INTO settings (app, value) VALUES (?1, ?2) ON CONFLICT (app) DO UPDATE SET value = excluded.value",
         params![app_key(app), value.to_string()],
     )?;
@@ -49,8 +54,12 @@ pub fn all(db: &Db) -> Result<Vec<(String, Value)>> {
 
 /// The `settingsSchema` recorded for `app` when it was last linked.
 pub fn schema(db: &Db, app: &str) -> Result<Option<Value>> {
-    let text: Option<String> = db
-        .conn
+    schema_in(&db.conn, app)
+}
+
+/// [`schema`] on a connection (a transaction of the caller's).
+pub(crate) fn schema_in(conn: &Connection, app: &str) -> Result<Option<Value>> {
+    let text: Option<String> = conn
         .query_row("SELECT schema FROM settings_schemas WHERE app = ?1", [app_key(app)], |r| r.get(0))
         .optional()?;
     Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
@@ -91,6 +100,13 @@ pub fn fill_defaults(schema: &Value, value: &mut Value) {
             }
         }
     }
+}
+
+/// Checks settings as the app would get them: `value` with the schema's defaults filled in.
+pub fn check(schema: &Value, value: &Value) -> std::result::Result<(), String> {
+    let mut effective = value.clone();
+    fill_defaults(schema, &mut effective);
+    validate(schema, &effective)
 }
 
 /// Checks `value` against the app's `settingsSchema`.

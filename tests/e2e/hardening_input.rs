@@ -4,6 +4,8 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use serde_json::{json, Value};
+
 use crate::harness::*;
 
 /// Runs `ioctl ARGS` (in `dir`) with at most 1 GiB of address space and [`WAIT`] to end: a read
@@ -33,6 +35,12 @@ fn refused(env: &Env, dir: Option<&Path>, args: &[&str], code: i32, expected: &s
     let (got, out) = bounded(env, dir, args);
     assert_eq!(got, code, "{args:?}: {out}");
     assert!(out.contains(expected), "{args:?}: expected `{expected}` in:\n{out}");
+    out
+}
+
+fn run_ok(env: &Env, args: &[&str]) -> String {
+    let (code, out) = bounded(env, None, args);
+    assert_eq!(code, 0, "{args:?}: {out}");
     out
 }
 
@@ -71,13 +79,81 @@ fn a_device_a_fifo_or_a_huge_file_is_refused_at_once_saying_what_it_is() {
     }
 
     // A snapshot whose files link to a device, or are FIFOs: refused, and nothing imported.
+    run_ok(&env, &["settings", "set", "acme.a", "color=blue"]);
     let snap = env.dir.path().join("snap");
     std::fs::create_dir_all(snap.join("masterdata")).unwrap();
     std::os::unix::fs::symlink("/dev/zero", snap.join("settings.json")).unwrap();
     let snap_arg = snap.to_str().unwrap();
-    refused(&env, None, &["data", "import", snap_arg], 1, &format!("settings.json: {device}"));
+    let out = refused(&env, None, &["data", "import", snap_arg], 1, &format!("settings.json: {device}"));
+    assert!(out.contains("nothing was imported"), "{out}");
     std::fs::remove_file(snap.join("settings.json")).unwrap();
     std::fs::write(snap.join("settings.json"), r#"{"acme.a": {"color": "red"}}"#).unwrap();
     mkfifo(&snap.join("masterdata/E.json"));
     refused(&env, None, &["data", "import", snap_arg], 1, "E.json: is a FIFO (named pipe), not a regular file");
+    assert_eq!(run_ok(&env, &["settings", "get", "acme.a", "--json"]).trim(), r#"{"color":"blue"}"#);
+}
+
+/// Settings, VBase and Master Data as the CLI reads them back.
+fn state(env: &Env) -> Vec<String> {
+    let vbase = |path: &str| bounded(env, None, &["vbase", "get", "acme.store-app", "b", path]);
+    vec![
+        run_ok(env, &["settings", "get", "acme.store-app", "--json"]),
+        run_ok(env, &["settings", "get", "acme.other", "--json"]),
+        format!("{:?}", vbase("x.json")),
+        format!("{:?}", vbase("y.json")),
+        run_ok(env, &["masterdata", "export", "things"]),
+        run_ok(env, &["masterdata", "export", "zz"]),
+    ]
+}
+
+#[test]
+fn a_data_import_with_one_bad_file_changes_nothing() {
+    let env = Env::new();
+    // Linking records the app's settingsSchema (maxItems: at most 50) in the workspace.
+    let app = crate::platform::fixture(&env, "app");
+    let (mut link, _) = crate::platform::link(&env, &app, &[]);
+    assert_eq!(link.interrupt(), 0);
+    refused(&env, None, &["settings", "set", "acme.store-app", "maxItems=500"], 1, "/maxItems: ");
+    run_ok(&env, &["settings", "set", "acme.store-app", "maxItems=20"]);
+    run_ok(&env, &["vbase", "put", "acme.store-app", "b", "x.json", "--data", r#"{"v":1}"#]);
+    let docs = env.dir.path().join("docs.json");
+    std::fs::write(&docs, r#"[{"id": "1", "name": "one"}]"#).unwrap();
+    run_ok(&env, &["masterdata", "import", "things", docs.to_str().unwrap()]);
+    let before = state(&env);
+    assert!(
+        before[0].contains(r#""maxItems":20"#) && before[2].contains("0, ") && before[4].contains("one"),
+        "{before:?}"
+    );
+
+    let snap = env.dir.path().join("snap");
+    std::fs::create_dir_all(snap.join("masterdata")).unwrap();
+    let write = |rel: &str, v: Value| std::fs::write(snap.join(rel), v.to_string()).unwrap();
+    write(
+        "vbase.json",
+        json!([
+            {"app": "acme.store-app", "bucket": "b", "path": "x.json", "contentType": "application/json", "json": {"v": 2}},
+            {"app": "acme.store-app", "bucket": "b", "path": "y.json", "contentType": "application/json", "json": 1}
+        ]),
+    );
+    write("masterdata/things.json", json!([{"id": "1", "name": "changed"}, {"id": "2"}]));
+    write("masterdata/_schemas.json", json!([{"entity": "things", "name": "v1", "body": {"type": "object"}}]));
+    let import = ["data", "import", snap.to_str().unwrap()];
+
+    // One settings value over the recorded schema (as `settings set` refuses it).
+    write("settings.json", json!({"acme.other": {"x": 1}, "acme.store-app": {"maxItems": 999}}));
+    let out = refused(&env, None, &import, 1, "settings.json: acme.store-app: /maxItems: must be <=50, but got 999");
+    assert!(out.contains("nothing was imported"), "{out}");
+    assert_eq!(state(&env), before);
+
+    // Good settings, and a document that is not an object in the last entity file.
+    write("settings.json", json!({"acme.other": {"x": 1}, "acme.store-app": {"maxItems": 30}}));
+    write("masterdata/zz.json", json!([{"id": "z"}, 5]));
+    refused(&env, None, &import, 1, "zz.json: document 2: Master Data: a document's fields must be a JSON object");
+    assert_eq!(state(&env), before);
+
+    std::fs::remove_file(snap.join("masterdata/zz.json")).unwrap();
+    let out = run_ok(&env, &import);
+    assert!(out.contains("imported 2 app settings, 2 VBase files, 2 Master Data documents, 1 schemas"), "{out}");
+    let after = state(&env);
+    assert!(after[0].contains(r#""maxItems":30"#) && after[4].contains("changed"), "{after:?}");
 }

@@ -523,6 +523,23 @@ pub fn get_schema(db: &Db, entity: &str, name: &str) -> Result<Value> {
 /// are what a search under it returns when it names no fields) and records which documents
 /// of the entity match it.
 pub fn put_schema(db: &mut Db, entity: &str, name: &str, body: &Value) -> Result<()> {
+    let tx = db.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    put_schema_in(&tx, entity, name, body)?;
+    tx.commit()?;
+    index_schema_fields(db, body)
+}
+
+/// Gives the fields a schema's `v-indexed` names an index (after its transaction committed).
+pub(crate) fn index_schema_fields(db: &mut Db, body: &Value) -> Result<()> {
+    for field in body.get("v-indexed").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+        ensure_index(db, field)?;
+    }
+    Ok(())
+}
+
+/// [`put_schema`] in a write transaction of the caller's, but for the indexes of its
+/// `v-indexed` fields ([`index_schema_fields`] once committed).
+pub(crate) fn put_schema_in(tx: &rusqlite::Connection, entity: &str, name: &str, body: &Value) -> Result<()> {
     check_entity(entity)?;
     if name.is_empty() {
         return Err(StoreError::bad_request("Master Data: a schema needs a name"));
@@ -537,17 +554,11 @@ pub fn put_schema(db: &mut Db, entity: &str, name: &str, body: &Value) -> Result
             )));
         }
     }
-    let tx = db.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     tx.execute(
         "INSERT INTO schemas (entity, name, body) VALUES (?1, ?2, ?3) ON CONFLICT (entity, name) DO UPDATE SET body = excluded.body",
         params![entity, name, body.to_string()],
     )?;
-    recompute_members(&tx, entity, name, &compiled)?;
-    tx.commit()?;
-    for field in body.get("v-indexed").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
-        ensure_index(db, field)?;
-    }
-    Ok(())
+    recompute_members(tx, entity, name, &compiled)
 }
 
 /// Every schema: (entity, name, body).
@@ -565,25 +576,29 @@ pub fn schemas(db: &Db) -> Result<Vec<(String, String, Value)>> {
 /// Saves many documents in one transaction (each created, or replaced when its `id` exists).
 pub fn import(db: &mut Db, entity: &str, docs: &[Value]) -> Result<usize> {
     check_entity(entity)?;
-    let now = now_ms();
     let tx = db.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let schemas = entity_schemas(&tx, entity)?;
-    {
-        let mut insert = tx.prepare(
-            "INSERT INTO documents (entity, id, doc, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4) \
-             ON CONFLICT (entity, id) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at",
-        )?;
-        for (i, doc) in docs.iter().enumerate() {
-            let mut map =
-                object(doc).map_err(|e| StoreError::bad_request(format!("document {}: {}", i + 1, e.message)))?;
-            let id = given_id(&map).unwrap_or_else(new_id);
-            map.insert("id".into(), Value::String(id.clone()));
-            let doc = Value::Object(map);
-            insert.execute(params![entity, id, doc.to_string(), now])?;
-            set_members(&tx, entity, &id, &doc, &schemas)?;
-        }
-    }
+    let n = import_in(&tx, entity, docs)?;
     tx.commit()?;
+    Ok(n)
+}
+
+/// [`import`] in a write transaction of the caller's.
+pub(crate) fn import_in(tx: &rusqlite::Connection, entity: &str, docs: &[Value]) -> Result<usize> {
+    check_entity(entity)?;
+    let now = now_ms();
+    let schemas = entity_schemas(tx, entity)?;
+    let mut insert = tx.prepare(
+        "INSERT INTO documents (entity, id, doc, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4) \
+         ON CONFLICT (entity, id) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at",
+    )?;
+    for (i, doc) in docs.iter().enumerate() {
+        let mut map = object(doc).map_err(|e| StoreError::bad_request(format!("document {}: {}", i + 1, e.message)))?;
+        let id = given_id(&map).unwrap_or_else(new_id);
+        map.insert("id".into(), Value::String(id.clone()));
+        let doc = Value::Object(map);
+        insert.execute(params![entity, id, doc.to_string(), now])?;
+        set_members(tx, entity, &id, &doc, &schemas)?;
+    }
     Ok(docs.len())
 }
 
