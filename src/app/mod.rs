@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
+pub use json::clip;
 pub use manifest::Manifest;
 pub use service::{EventSubscription, ServiceJson};
 

@@ -85,11 +85,12 @@ pub fn set(scope: &Scope, args: &[String], file: Option<&Path>) -> anyhow::Resul
     };
     for pair in pairs {
         let Some((key, text)) = pair.split_once('=') else {
-            eprintln!("error: `{pair}` is not KEY=VALUE");
+            eprintln!("error: `{}` is not KEY=VALUE", crate::app::clip(pair, 60));
             return Ok(ExitCode::from(crate::USAGE));
         };
         settings::set_path(&mut value, key.trim(), loose_value(text)).map_err(anyhow::Error::msg)?;
     }
+    settings::check_depth(&value, &format!("the settings of {id}")).map_err(anyhow::Error::msg)?;
     match &schema {
         Some(s) => {
             if let Err(e) = settings::check(s, &value) {

@@ -48,6 +48,11 @@ fn mkfifo(path: &Path) {
     assert!(Command::new("mkfifo").arg(path).status().unwrap().success());
 }
 
+/// `[[[…]]]`, `n` deep.
+fn nested(n: usize) -> String {
+    format!("{}{}", "[".repeat(n), "]".repeat(n))
+}
+
 #[test]
 fn a_device_a_fifo_or_a_huge_file_is_refused_at_once_saying_what_it_is() {
     let env = Env::new();
@@ -156,4 +161,36 @@ fn a_data_import_with_one_bad_file_changes_nothing() {
     assert!(out.contains("imported 2 app settings, 2 VBase files, 2 Master Data documents, 1 schemas"), "{out}");
     let after = state(&env);
     assert!(after[0].contains(r#""maxItems":30"#) && after[4].contains("changed"), "{after:?}");
+}
+
+#[test]
+fn deep_keys_and_deeply_nested_json_are_errors_not_crashes() {
+    let env = Env::new();
+    run_ok(&env, &["settings", "set", "acme.a", "color=blue"]);
+    let key = vec!["a"; 20_000].join(".");
+    let too_deep = "names 20000 nested fields; a dotted key names at most 64";
+    let out = refused(&env, None, &["settings", "set", "acme.a", &format!("{key}=1")], 1, too_deep);
+    assert!(out.len() < 1000, "the key is clipped in the message: {} bytes", out.len());
+    refused(&env, None, &["events", "trigger", "order-created", "--set", &format!("{key}=1")], 1, too_deep);
+
+    // A value that parses, under a key: deeper than what reads back, so refused, not saved.
+    let value = format!("k={}", nested(127));
+    refused(&env, None, &["settings", "set", "acme.a", &value], 1, "would nest 128 levels deep; at most 100");
+    refused(&env, None, &["events", "trigger", "order-created", "--set", &value], 1, "the event body would nest");
+
+    // JSON deeper than serde_json reads is an error wherever the user passes it.
+    let deep = nested(5000);
+    refused(&env, None, &["events", "send", "k", "--data", &deep], 1, "recursion limit exceeded");
+    refused(&env, None, &["vbase", "put", "acme.a", "b", "x", "--data", &deep], 1, "--data must be JSON");
+    let file = env.dir.path().join("deep.json");
+    std::fs::write(&file, &deep).unwrap();
+    let file = file.to_str().unwrap();
+    refused(&env, None, &["settings", "set", "acme.a", "--file", file], 1, "deep.json: not JSON");
+    refused(&env, None, &["masterdata", "import", "E", file], 1, "deep.json: not a JSON array of documents");
+    refused(&env, None, &["events", "send", "k", "--data-file", file], 1, "recursion limit exceeded");
+    let snap = env.dir.path().join("snap");
+    std::fs::create_dir_all(&snap).unwrap();
+    std::fs::write(snap.join("settings.json"), format!(r#"{{"acme.a": {deep}}}"#)).unwrap();
+    refused(&env, None, &["data", "import", snap.to_str().unwrap()], 1, "settings.json: not valid");
+    assert_eq!(run_ok(&env, &["settings", "get", "acme.a", "--json"]).trim(), r#"{"color":"blue"}"#);
 }
