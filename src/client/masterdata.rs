@@ -44,7 +44,8 @@ pub fn search(scope: &Scope, s: &Search) -> anyhow::Result<ExitCode> {
         for doc in &data {
             println!("{doc}");
         }
-        let first = (s.page - 1) * s.page_size;
+        // A page is non-empty only when page × pageSize fits; saturating keeps it from overflowing.
+        let first = (s.page - 1).saturating_mul(s.page_size);
         let shown = if data.is_empty() { "none".to_string() } else { format!("{}-{}", first + 1, first + data.len()) };
         eprintln!("{shown} of {total} documents in {} of account {}", s.entity, scope.account);
     }

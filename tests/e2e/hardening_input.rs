@@ -194,3 +194,22 @@ fn deep_keys_and_deeply_nested_json_are_errors_not_crashes() {
     refused(&env, None, &["data", "import", snap.to_str().unwrap()], 1, "settings.json: not valid");
     assert_eq!(run_ok(&env, &["settings", "get", "acme.a", "--json"]).trim(), r#"{"color":"blue"}"#);
 }
+
+#[test]
+fn a_search_page_past_any_count_is_empty_not_page_one() {
+    let env = Env::new();
+    let docs = env.dir.path().join("docs.json");
+    std::fs::write(&docs, r#"[{"id": "a"}, {"id": "b"}, {"id": "c"}]"#).unwrap();
+    run_ok(&env, &["masterdata", "import", "E", docs.to_str().unwrap()]);
+    let page = |p: &str, size: &str| {
+        let out = run_ok(&env, &["masterdata", "search", "E", "--page", p, "--page-size", size, "--json"]);
+        serde_json::from_str::<Value>(out.trim()).unwrap()
+    };
+    assert_eq!(page("1", "2")["data"], json!([{"id": "a"}, {"id": "b"}]));
+    for (p, size) in [("9223372036854775807", "100"), ("18446744073709551615", "1"), ("92233720368547759", "100")] {
+        let v = page(p, size);
+        assert_eq!((v["data"].clone(), v["total"].clone()), (json!([]), json!(3)), "page {p} × {size}");
+    }
+    let out = run_ok(&env, &["masterdata", "search", "E", "--page", "9223372036854775807"]);
+    assert!(out.contains("none of 3 documents in E"), "{out}");
+}

@@ -442,8 +442,13 @@ pub fn search(db: &mut Db, q: &Query, page: usize, page_size: usize) -> Result<(
         params_from_iter(params.iter()),
         |r| r.get(0),
     )?;
+    // A page past every document SQLite could hold (page × pageSize overflowing included) is
+    // empty, as any page past the end is.
+    let Some(offset) = (page - 1).checked_mul(page_size).and_then(|o| i64::try_from(o).ok()) else {
+        return Ok((Vec::new(), total as u64));
+    };
     params.push(SqlValue::Integer(page_size as i64));
-    params.push(SqlValue::Integer(((page - 1) * page_size) as i64));
+    params.push(SqlValue::Integer(offset));
     let mut stmt =
         db.conn.prepare_cached(&format!("SELECT doc FROM documents WHERE {cond} ORDER BY {order} LIMIT ? OFFSET ?"))?;
     let rows = stmt.query_map(params_from_iter(params.iter()), |r| r.get::<_, String>(0))?;
@@ -703,6 +708,10 @@ mod tests {
         assert_eq!((ids(&page), total), (vec!["p06", "p05", "p04"], 10));
         let (past, total) = search(&mut db, &sorted, 5, 3).unwrap();
         assert_eq!((past.len(), total), (0, 10), "a page past the end is empty, the total still counts");
+        for (page, size) in [(usize::MAX, MAX_PAGE_SIZE), (i64::MAX as usize, 3), (i64::MAX as usize / 3 + 2, 3)] {
+            let (far, total) = search(&mut db, &sorted, page, size).unwrap();
+            assert_eq!((far.len(), total), (0, 10), "page {page} × {size} overflows: empty, not page 1");
+        }
         assert_eq!(search(&mut db, &sorted, 0, 3).unwrap_err().status, 400);
         assert_eq!(search(&mut db, &sorted, 1, MAX_PAGE_SIZE + 1).unwrap_err().status, 400);
         let e = search(&mut db, &q("people", Some("age="), None), 1, 10).unwrap_err();
