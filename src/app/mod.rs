@@ -41,16 +41,35 @@ impl From<anyhow::Error> for LoadError {
 
 /// The nearest folder at or above `start` that holds manifest.json, as `vtex link` finds it.
 pub fn find_root(start: &Path) -> anyhow::Result<PathBuf> {
-    let start = start.canonicalize().with_context(|| format!("{}: cannot open folder", start.display()))?;
-    for dir in start.ancestors() {
-        if dir.join("manifest.json").is_file() {
-            return Ok(dir.to_path_buf());
-        }
+    if let Some(root) = locate(start)? {
+        return Ok(root);
     }
+    let start = start.canonicalize().with_context(|| format!("{}: cannot open folder", start.display()))?;
     bail!(
         "{}: no manifest.json here or in any parent folder; run ioctl link inside a VTEX IO app (or `ioctl init service-course my-app` to create one)",
         start.display()
     )
+}
+
+/// [`find_root`], `None` when no folder at or above `start` has a manifest.json (or `start`
+/// cannot be opened). One that is there but is no file (a folder, a FIFO, a device) is an
+/// error saying what it is.
+pub fn locate(start: &Path) -> anyhow::Result<Option<PathBuf>> {
+    let Ok(start) = start.canonicalize() else { return Ok(None) };
+    for dir in start.ancestors() {
+        let manifest = dir.join("manifest.json");
+        match std::fs::metadata(&manifest) {
+            Ok(meta) => match crate::files::not_regular(meta.file_type()) {
+                None => return Ok(Some(dir.to_path_buf())),
+                Some(kind) => {
+                    bail!("{}: is {kind}, not a file: an app's manifest.json must be a file", manifest.display())
+                }
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => bail!("{}: cannot read: {e}", manifest.display()),
+        }
+    }
+    Ok(None)
 }
 
 impl App {

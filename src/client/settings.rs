@@ -13,7 +13,7 @@ use crate::store::{lock, settings};
 
 /// The app of the current folder: (id, its settingsSchema).
 fn current_app() -> anyhow::Result<Option<(String, Option<Value>)>> {
-    let Ok(root) = crate::app::find_root(Path::new(".")) else { return Ok(None) };
+    let Some(root) = crate::app::locate(Path::new("."))? else { return Ok(None) };
     let path = root.join("manifest.json");
     let text = crate::files::read_to_string(&path, crate::files::MAX_FILE)?;
     let (manifest, _) = crate::app::manifest::Manifest::parse(&path, &text)
@@ -64,6 +64,10 @@ pub fn set(scope: &Scope, args: &[String], file: Option<&Path>) -> anyhow::Resul
         Some(first) if !first.contains('=') => (Some(first.as_str()), &args[1..]),
         _ => (None, args),
     };
+    if let Err(e) = app.map_or(Ok(()), crate::app::manifest::check_app_id) {
+        eprintln!("error: {e}");
+        return Ok(ExitCode::from(crate::USAGE));
+    }
     if pairs.is_empty() == file.is_none() {
         eprintln!("error: give KEY=VALUE pairs or --file FILE (one of them)");
         return Ok(ExitCode::from(crate::USAGE));

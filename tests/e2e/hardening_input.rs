@@ -213,3 +213,41 @@ fn a_search_page_past_any_count_is_empty_not_page_one() {
     let out = run_ok(&env, &["masterdata", "search", "E", "--page", "9223372036854775807"]);
     assert!(out.contains("none of 3 documents in E"), "{out}");
 }
+
+#[test]
+fn weak_messages_now_name_the_thing_and_what_it_should_be() {
+    let env = Env::new();
+    // manifest.json that is a folder or a FIFO: said so, not "no manifest.json here".
+    let folder = env.app("folder", &[]);
+    std::fs::remove_file(folder.join("manifest.json")).unwrap();
+    std::fs::create_dir(folder.join("manifest.json")).unwrap();
+    let dir = folder.to_str().unwrap();
+    refused(&env, None, &["link", dir, "--no-watch"], 1, "manifest.json: is a folder, not a file");
+    let fifo = env.app("fifo", &[]);
+    std::fs::remove_file(fifo.join("manifest.json")).unwrap();
+    mkfifo(&fifo.join("manifest.json"));
+    let pipe = "manifest.json: is a FIFO (named pipe), not a file";
+    refused(&env, None, &["link", fifo.to_str().unwrap(), "--no-watch"], 1, pipe);
+    refused(&env, Some(&fifo.join("node")), &["settings", "get"], 1, pipe);
+
+    // App ids: the bad one named, and what an id looks like.
+    let form = "an app id is `vendor.name`";
+    let out = refused(&env, None, &["vbase", "get", "not an app", "b", "x"], 2, form);
+    assert!(out.contains("'not an app'"), "{out}");
+    refused(&env, None, &["settings", "get", "vtex"], 2, form);
+    refused(&env, None, &["settings", "set", "Acme.App", "k=1"], 2, &format!("invalid app id `Acme.App`: {form}"));
+
+    // A `where` too complex: a positioned 400-style error with the limit.
+    let ors = |n: usize| (0..n).map(|i| format!("id={i}")).collect::<Vec<_>>().join(" OR ");
+    let column = ors(256).len() + " OR ".len() + 1;
+    let expected =
+        format!("invalid where at column {column}: the condition is too complex: a where joins at most 256 conditions");
+    refused(&env, None, &["masterdata", "search", "E", "--where", &ors(5000)], 1, &expected);
+
+    // Account and workspace names: checked up front, bad usage.
+    let long = "a".repeat(5000);
+    let out = refused(&env, None, &["status", "-a", &long], 2, "invalid account `aaa");
+    assert!(out.contains("use 1 to 64 letters, digits, `-` and `_`") && out.len() < 500, "{out}");
+    refused(&env, None, &["vbase", "ls", "acme.a", "b", "-w", &long], 2, "invalid workspace");
+    assert!(!env.home().join("data").join(&long).exists());
+}

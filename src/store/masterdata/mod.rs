@@ -721,6 +721,24 @@ mod tests {
     }
 
     #[test]
+    fn the_most_complex_where_runs_and_a_more_complex_one_is_a_positioned_400() {
+        let (_dir, mut db) = db();
+        people(&mut db);
+        let deepest = format!("{}age=20{}", "(NOT ".repeat(query::MAX_NESTING / 2), ")".repeat(query::MAX_NESTING / 2));
+        let ands =
+            (0..query::MAX_CONDITIONS - 1).map(|i| format!("age<>{}", 1000 + i)).collect::<Vec<_>>().join(" AND ");
+        let (found, total) =
+            search(&mut db, &q("people", Some(&format!("{deepest} OR ({ands})")), None), 1, 100).unwrap();
+        assert_eq!((found.len(), total), (10, 10), "SQLite takes the largest `where` the parser lets through");
+        let ors = |n: usize| (0..n).map(|i| format!("age={i}")).collect::<Vec<_>>().join(" OR ");
+        let e = search(&mut db, &q("people", Some(&ors(5000)), None), 1, 10).unwrap_err();
+        assert_eq!(e.status, 400, "{}", e.message);
+        let column = ors(query::MAX_CONDITIONS).len() + " OR ".len() + 1;
+        let expected = format!("Master Data: invalid where at column {column}: the condition is too complex");
+        assert!(e.message.starts_with(&expected), "{}", e.message);
+    }
+
+    #[test]
     fn scrolls_page_through_everything_and_unknown_or_expired_tokens_are_refused() {
         let (_dir, mut db) = db();
         people(&mut db);
