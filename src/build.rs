@@ -155,7 +155,8 @@ impl Builder {
                 continue;
             }
             sources.push(src.clone());
-            let text = std::fs::read(&src).with_context(|| format!("{}: cannot read", src.display()))?;
+            // A FIFO or device named *.ts is refused rather than read forever.
+            let text = crate::files::read(&src, crate::files::MAX_FILE)?;
             let hash = hash(&text);
             if let Some(b) = self.built.get(&src).filter(|b| b.hash == hash) {
                 pending.extend(b.imports.iter().cloned());

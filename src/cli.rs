@@ -197,6 +197,7 @@ pub enum SettingsCommand {
     /// Show an app's settings (saved values over settingsSchema defaults)
     Get {
         /// App id (vendor.name) [default: the app in the current folder]
+        #[arg(value_parser = app_id)]
         app: Option<String>,
         #[command(flatten)]
         scope: ScopeArgs,
@@ -221,6 +222,7 @@ pub enum SettingsCommand {
 pub enum VbaseCommand {
     /// List the files of a bucket (PATH: a prefix)
     Ls {
+        #[arg(value_parser = app_id)]
         app: String,
         bucket: String,
         prefix: Option<String>,
@@ -232,6 +234,7 @@ pub enum VbaseCommand {
     },
     /// Print a file
     Get {
+        #[arg(value_parser = app_id)]
         app: String,
         bucket: String,
         path: String,
@@ -240,6 +243,7 @@ pub enum VbaseCommand {
     },
     /// Write a file from --data JSON or --file F
     Put {
+        #[arg(value_parser = app_id)]
         app: String,
         bucket: String,
         path: String,
@@ -257,6 +261,7 @@ pub enum VbaseCommand {
     },
     /// Remove a file
     Rm {
+        #[arg(value_parser = app_id)]
         app: String,
         bucket: String,
         path: String,
@@ -400,6 +405,16 @@ fn rate(text: &str) -> Result<f64, String> {
     }
 }
 
+/// An app id argument: `vendor.name`, optionally `@version`.
+fn app_id(text: &str) -> Result<String, String> {
+    use crate::app::manifest::{is_app_id, APP_ID_FORM};
+    if is_app_id(text) {
+        Ok(text.to_string())
+    } else {
+        Err(APP_ID_FORM.to_string())
+    }
+}
+
 fn sender_interval(seconds: f64) -> Result<Duration, String> {
     if !(seconds.is_finite() && seconds >= 0.01) {
         return Err(format!("--sender-interval must be a number of seconds ≥ 0.01, not {seconds}"));
@@ -407,12 +422,20 @@ fn sender_interval(seconds: f64) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(seconds))
 }
 
+/// The longest account or workspace name (each names a folder and a file under `$IOCTL_HOME`).
+pub const MAX_SCOPE_NAME: usize = 64;
+
 impl ScopeArgs {
     pub fn scope(&self) -> Result<Scope, String> {
         for (what, v) in [("account", &self.account), ("workspace", &self.workspace)] {
-            let ok = !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            let ok = !v.is_empty()
+                && v.len() <= MAX_SCOPE_NAME
+                && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
             if !ok {
-                return Err(format!("invalid {what} `{v}`: use letters, digits, `-` and `_`"));
+                return Err(format!(
+                    "invalid {what} `{}`: use 1 to {MAX_SCOPE_NAME} letters, digits, `-` and `_`",
+                    crate::app::clip(v, 60)
+                ));
             }
         }
         Ok(Scope { account: self.account.clone(), workspace: self.workspace.clone() })
@@ -481,6 +504,37 @@ mod tests {
         }
         let Command::Link(args) = parse(&["link", "-w", "masters"]).unwrap().command else { panic!() };
         assert_eq!(args.options(ColorChoice::Never).unwrap().scope.workspace, "masters");
+    }
+
+    #[test]
+    fn account_and_workspace_names_are_checked_up_front() {
+        let scope = |a: &str, w: &str| ScopeArgs { account: a.into(), workspace: w.into() }.scope();
+        assert!(scope("local", "dev").is_ok());
+        assert!(scope(&"a".repeat(MAX_SCOPE_NAME), &"w".repeat(MAX_SCOPE_NAME)).is_ok());
+        let e = scope(&"a".repeat(5000), "dev").unwrap_err();
+        assert!(
+            e.starts_with("invalid account `aaa") && e.ends_with("use 1 to 64 letters, digits, `-` and `_`"),
+            "{e}"
+        );
+        assert!(e.len() < 200, "the name is clipped: {e}");
+        assert!(scope("local", &"w".repeat(MAX_SCOPE_NAME + 1)).unwrap_err().starts_with("invalid workspace"));
+        for bad in ["", "a/b", "..", "a b"] {
+            assert!(scope(bad, "dev").is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn app_ids_are_checked_by_the_storage_commands() {
+        for args in [
+            &["vbase", "get", "not an app", "b", "x"][..],
+            &["vbase", "ls", "Acme.app", "b"],
+            &["settings", "get", "vtex"],
+        ] {
+            let e = parse(args).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{args:?}");
+            assert!(e.to_string().contains("an app id is `vendor.name`"), "{args:?}: {e}");
+        }
+        assert!(parse(&["vbase", "get", "acme.store-app@1.0.0", "b", "x"]).is_ok());
     }
 
     #[test]

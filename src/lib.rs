@@ -9,6 +9,7 @@ pub mod cli;
 pub mod client;
 pub mod diagnostic;
 pub mod failure;
+pub mod files;
 mod init;
 mod lock;
 mod private_fs;

@@ -124,6 +124,32 @@ impl Manifest {
     }
 }
 
+/// What an app id looks like, for messages.
+pub const APP_ID_FORM: &str = "an app id is `vendor.name`, lowercase letters, digits and `-` (the name starting \
+with a letter), optionally with `@version`, e.g. vtex.service-course or vtex.service-course@0.0.1";
+
+/// Checks an app id as the commands take it: `vendor.name` (as manifest.json spells them),
+/// optionally with `@version`; the error names it and says what an id looks like.
+pub fn check_app_id(id: &str) -> Result<(), String> {
+    if is_app_id(id) {
+        Ok(())
+    } else {
+        Err(format!("invalid app id `{}`: {APP_ID_FORM}", json::clip(id, 60)))
+    }
+}
+
+/// Whether `id` is `vendor.name`, optionally with `@version`.
+pub fn is_app_id(id: &str) -> bool {
+    let (name, version) = match id.split_once('@') {
+        Some((name, version)) => (name, Some(version)),
+        None => (id, None),
+    };
+    let name_ok = name.split_once('.').is_some_and(|(v, n)| is_app_word(v, true) && is_app_word(n, false));
+    let version_ok = version
+        .is_none_or(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+')));
+    name_ok && version_ok
+}
+
 fn is_app_word(s: &str, digit_first_ok: bool) -> bool {
     let mut chars = s.chars();
     match chars.next() {
@@ -202,6 +228,29 @@ mod tests {
         );
         let e = Manifest::parse(Path::new("manifest.json"), &src).unwrap_err();
         assert!(e.message.len() < 200, "{}", e.message.len());
+    }
+
+    #[test]
+    fn app_ids_are_vendor_dot_name_with_an_optional_version() {
+        for good in ["vtex.service-course", "acme.store-app@1.2.3", "1vendor.app@0.x", "a.b@1.0.0-beta+7"] {
+            assert_eq!(check_app_id(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "not an app",
+            "vtex",
+            "vtex.",
+            ".app",
+            "Vtex.app",
+            "vtex.1app",
+            "vtex.a.b",
+            "vtex.app@",
+            "a.b@1 0",
+            "a/b.c",
+        ] {
+            let e = check_app_id(bad).unwrap_err();
+            assert!(e.starts_with(&format!("invalid app id `{bad}`: an app id is `vendor.name`")), "{e}");
+        }
+        assert!(check_app_id(&"x".repeat(5000)).unwrap_err().len() < 300);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
+pub use json::clip;
 pub use manifest::Manifest;
 pub use service::{EventSubscription, ServiceJson};
 
@@ -40,16 +41,35 @@ impl From<anyhow::Error> for LoadError {
 
 /// The nearest folder at or above `start` that holds manifest.json, as `vtex link` finds it.
 pub fn find_root(start: &Path) -> anyhow::Result<PathBuf> {
-    let start = start.canonicalize().with_context(|| format!("{}: cannot open folder", start.display()))?;
-    for dir in start.ancestors() {
-        if dir.join("manifest.json").is_file() {
-            return Ok(dir.to_path_buf());
-        }
+    if let Some(root) = locate(start)? {
+        return Ok(root);
     }
+    let start = start.canonicalize().with_context(|| format!("{}: cannot open folder", start.display()))?;
     bail!(
         "{}: no manifest.json here or in any parent folder; run ioctl link inside a VTEX IO app (or `ioctl init service-course my-app` to create one)",
         start.display()
     )
+}
+
+/// [`find_root`], `None` when no folder at or above `start` has a manifest.json (or `start`
+/// cannot be opened). One that is there but is no file (a folder, a FIFO, a device) is an
+/// error saying what it is.
+pub fn locate(start: &Path) -> anyhow::Result<Option<PathBuf>> {
+    let Ok(start) = start.canonicalize() else { return Ok(None) };
+    for dir in start.ancestors() {
+        let manifest = dir.join("manifest.json");
+        match std::fs::metadata(&manifest) {
+            Ok(meta) => match crate::files::not_regular(meta.file_type()) {
+                None => return Ok(Some(dir.to_path_buf())),
+                Some(kind) => {
+                    bail!("{}: is {kind}, not a file: an app's manifest.json must be a file", manifest.display())
+                }
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => bail!("{}: cannot read: {e}", manifest.display()),
+        }
+    }
+    Ok(None)
 }
 
 impl App {
@@ -57,7 +77,7 @@ impl App {
     pub fn load(root: &Path) -> Result<App, LoadError> {
         let (manifest, mut warnings) = read(root, "manifest.json", Manifest::parse)?;
         let service_path = root.join("node/service.json");
-        if !service_path.is_file() {
+        if std::fs::metadata(&service_path).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound) {
             return Err(LoadError::Other(anyhow::anyhow!(
                 "{}: missing; a Node service app has node/service.json and node/index.ts",
                 service_path.display()
@@ -78,7 +98,8 @@ type Parse<T> = fn(&Path, &str) -> Result<(T, Vec<Diagnostic>), Diagnostic>;
 
 fn read<T>(root: &Path, rel: &str, parse: Parse<T>) -> Result<(T, Vec<Diagnostic>), LoadError> {
     let path = root.join(rel);
-    let bytes = std::fs::read(&path).with_context(|| format!("{}: cannot read", path.display()))?;
+    // Never blocks on a FIFO, nor reads a device forever.
+    let bytes = crate::files::read(&path, crate::files::MAX_FILE).map_err(anyhow::Error::from)?;
     parse_bytes(Path::new(rel), &bytes, parse).map_err(LoadError::Diagnostic)
 }
 
@@ -91,7 +112,7 @@ impl App {
     /// A diagnostic aimed at a key path inside node/service.json (e.g. `["events", id]`).
     pub fn service_json_error(&self, keys: &[&str], message: impl Into<String>) -> Diagnostic {
         let rel = Path::new("node/service.json");
-        let bytes = std::fs::read(self.root.join(rel)).unwrap_or_default();
+        let bytes = crate::files::read(&self.root.join(rel), crate::files::MAX_FILE).unwrap_or_default();
         match json::decode(rel, &bytes) {
             Ok(source) => json::error_at(rel, source, keys, message),
             Err(_) => Diagnostic::at_line_col(rel, None, 1, 1, message),

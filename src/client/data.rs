@@ -15,7 +15,11 @@ pub fn export(scope: &Scope, dir: &Path) -> anyhow::Result<ExitCode> {
 }
 
 pub fn import(scope: &Scope, dir: &Path) -> anyhow::Result<ExitCode> {
-    let counts = snapshot::import(&super::local_store(scope)?, dir)?;
+    let counts = snapshot::import(&super::local_store(scope)?, dir).map_err(|e| {
+        anyhow::anyhow!(
+            "{e:#}\nnothing was imported: the settings, VBase files and Master Data of {scope} are as they were"
+        )
+    })?;
     println!("imported {counts} into {scope} from {}", dir.display());
     Ok(ExitCode::SUCCESS)
 }

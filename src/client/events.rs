@@ -39,11 +39,10 @@ fn body(data: &Data) -> Result<Value, Diagnostic> {
     let (label, text) = match data {
         Data::None => return Ok(json!({})),
         Data::Inline(s) => (Path::new("--data").to_path_buf(), s.clone()),
-        Data::File(p) => match std::fs::read_to_string(p) {
+        // A FIFO or a device is refused, and no more than an event may hold is read.
+        Data::File(p) => match crate::files::read_to_string(p, MAX_BODY as u64) {
             Ok(t) => (p.clone(), t),
-            Err(e) => {
-                return Err(Diagnostic::at_line_col(p, None, 1, 1, format!("cannot read: {e}")));
-            }
+            Err(e) => return Err(Diagnostic::at_line_col(p, None, 1, 1, e.reason())),
         },
     };
     serde_json::from_str(&text).map_err(|e| {

@@ -44,7 +44,8 @@ pub fn search(scope: &Scope, s: &Search) -> anyhow::Result<ExitCode> {
         for doc in &data {
             println!("{doc}");
         }
-        let first = (s.page - 1) * s.page_size;
+        // A page is non-empty only when page × pageSize fits; saturating keeps it from overflowing.
+        let first = (s.page - 1).saturating_mul(s.page_size);
         let shown = if data.is_empty() { "none".to_string() } else { format!("{}-{}", first + 1, first + data.len()) };
         eprintln!("{shown} of {total} documents in {} of account {}", s.entity, scope.account);
     }
@@ -53,7 +54,7 @@ pub fn search(scope: &Scope, s: &Search) -> anyhow::Result<ExitCode> {
 
 /// Documents from a JSON array, or one JSON object per line (NDJSON).
 pub fn read_documents(path: &Path) -> anyhow::Result<Vec<Value>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let text = crate::files::read_to_string(path, crate::files::MAX_FILE)?;
     if text.trim_start().starts_with('[') {
         return serde_json::from_str(&text)
             .with_context(|| format!("{}: not a JSON array of documents", path.display()));

@@ -13,9 +13,9 @@ use crate::store::{lock, settings};
 
 /// The app of the current folder: (id, its settingsSchema).
 fn current_app() -> anyhow::Result<Option<(String, Option<Value>)>> {
-    let Ok(root) = crate::app::find_root(Path::new(".")) else { return Ok(None) };
+    let Some(root) = crate::app::locate(Path::new("."))? else { return Ok(None) };
     let path = root.join("manifest.json");
-    let text = std::fs::read_to_string(&path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let text = crate::files::read_to_string(&path, crate::files::MAX_FILE)?;
     let (manifest, _) = crate::app::manifest::Manifest::parse(&path, &text)
         .map_err(|d| anyhow::anyhow!("{}: {}", path.display(), d.message))?;
     Ok(Some((manifest.id(), manifest.settings_schema.clone())))
@@ -64,6 +64,10 @@ pub fn set(scope: &Scope, args: &[String], file: Option<&Path>) -> anyhow::Resul
         Some(first) if !first.contains('=') => (Some(first.as_str()), &args[1..]),
         _ => (None, args),
     };
+    if let Err(e) = app.map_or(Ok(()), crate::app::manifest::check_app_id) {
+        eprintln!("error: {e}");
+        return Ok(ExitCode::from(crate::USAGE));
+    }
     if pairs.is_empty() == file.is_none() {
         eprintln!("error: give KEY=VALUE pairs or --file FILE (one of them)");
         return Ok(ExitCode::from(crate::USAGE));
@@ -74,7 +78,7 @@ pub fn set(scope: &Scope, args: &[String], file: Option<&Path>) -> anyhow::Resul
     let (id, schema) = resolve(app, &db)?;
     let mut value = match file {
         Some(f) => {
-            let text = std::fs::read_to_string(f).with_context(|| format!("{}: cannot read", f.display()))?;
+            let text = crate::files::read_to_string(f, crate::files::MAX_FILE)?;
             let v: Value = serde_json::from_str(&text).with_context(|| format!("{}: not JSON", f.display()))?;
             if !v.is_object() {
                 bail!("{}: the settings must be a JSON object", f.display());
@@ -85,16 +89,15 @@ pub fn set(scope: &Scope, args: &[String], file: Option<&Path>) -> anyhow::Resul
     };
     for pair in pairs {
         let Some((key, text)) = pair.split_once('=') else {
-            eprintln!("error: `{pair}` is not KEY=VALUE");
+            eprintln!("error: `{}` is not KEY=VALUE", crate::app::clip(pair, 60));
             return Ok(ExitCode::from(crate::USAGE));
         };
         settings::set_path(&mut value, key.trim(), loose_value(text)).map_err(anyhow::Error::msg)?;
     }
+    settings::check_depth(&value, &format!("the settings of {id}")).map_err(anyhow::Error::msg)?;
     match &schema {
         Some(s) => {
-            let mut effective = value.clone();
-            settings::fill_defaults(s, &mut effective);
-            if let Err(e) = settings::validate(s, &effective) {
+            if let Err(e) = settings::check(s, &value) {
                 eprintln!("error: settings of {id} not saved: {e}");
                 return Ok(ExitCode::from(1));
             }

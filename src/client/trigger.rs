@@ -122,11 +122,12 @@ pub async fn fire(scope: &Scope, name: &str, sets: &[String], json_out: bool) ->
     let mut body = body(t, scope);
     for set in sets {
         let Some((field, text)) = set.split_once('=') else {
-            bail!("--set `{set}` is not FIELD=VALUE");
+            bail!("--set `{}` is not FIELD=VALUE", crate::app::clip(set, 60));
         };
         crate::store::settings::set_path(&mut body, field.trim(), super::settings::loose_value(text))
-            .map_err(|e| anyhow::anyhow!("--set {set}: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("--set {}: {e}", crate::app::clip(set, 60)))?;
     }
+    crate::store::settings::check_depth(&body, "the event body").map_err(anyhow::Error::msg)?;
     let session = Session::find(scope)?;
     let request = PublishRequest {
         key: t.key.to_string(),

@@ -69,7 +69,7 @@ pub fn put(
             (v.to_string().into_bytes(), "application/json")
         }
         (None, Some(f)) => {
-            let bytes = std::fs::read(f).with_context(|| format!("{}: cannot read", f.display()))?;
+            let bytes = crate::files::read(f, crate::files::MAX_FILE)?;
             let json = f.extension().is_some_and(|e| e == "json");
             (bytes, if json { "application/json" } else { "application/octet-stream" })
         }

@@ -229,3 +229,30 @@ impl Store {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Location;
+
+    #[test]
+    fn an_apps_search_of_a_page_past_any_count_is_empty() {
+        let home = tempfile::tempdir().unwrap();
+        let store = Store::new(Location::new(home.path(), "acc", "dev"));
+        let call = |text: &str| store.handle("acme.app", serde_json::from_str(text).unwrap());
+        call(
+            r#"{"service":"masterdata","method":"write","mode":"createDocument","dataEntity":"E","fields":{"id":"a"}}"#,
+        )
+        .unwrap();
+        let search = |page: &str| {
+            call(&format!(
+                r#"{{"service":"masterdata","method":"searchDocuments","dataEntity":"E","page":{page},"pageSize":100}}"#
+            ))
+            .unwrap()
+        };
+        assert_eq!(search("1"), json!({"data": [{"id": "a"}], "total": 1}));
+        for far in ["9223372036854775807", "18446744073709551615", "92233720368547759"] {
+            assert_eq!(search(far), json!({"data": [], "total": 1}), "page {far}");
+        }
+    }
+}

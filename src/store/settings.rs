@@ -2,7 +2,7 @@
 //! of the app's `settingsSchema` (manifest.json) filled in, and validated against that schema
 //! (a JSON Schema) before it is saved from the CLI.
 
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{Map, Value};
 
 use super::{app_key, Db, Result, StoreError};
@@ -25,10 +25,15 @@ pub fn effective(db: &Db, app: &str) -> Result<Value> {
 
 /// Replaces the settings saved for `app`.
 pub fn save(db: &Db, app: &str, value: &Value) -> Result<()> {
+    save_in(&db.conn, app, value)
+}
+
+/// [`save`] on a connection (a transaction of the caller's).
+pub(crate) fn save_in(conn: &Connection, app: &str, value: &Value) -> Result<()> {
     if !value.is_object() {
         return Err(StoreError::bad_request("app settings must be a JSON object"));
     }
-    db.conn.execute(
+    conn.execute(
         "INSERT INTO settings (app, value) VALUES (?1, ?2) ON CONFLICT (app) DO UPDATE SET value = excluded.value",
         params![app_key(app), value.to_string()],
     )?;
@@ -49,8 +54,12 @@ pub fn all(db: &Db) -> Result<Vec<(String, Value)>> {
 
 /// The `settingsSchema` recorded for `app` when it was last linked.
 pub fn schema(db: &Db, app: &str) -> Result<Option<Value>> {
-    let text: Option<String> = db
-        .conn
+    schema_in(&db.conn, app)
+}
+
+/// [`schema`] on a connection (a transaction of the caller's).
+pub(crate) fn schema_in(conn: &Connection, app: &str) -> Result<Option<Value>> {
+    let text: Option<String> = conn
         .query_row("SELECT schema FROM settings_schemas WHERE app = ?1", [app_key(app)], |r| r.get(0))
         .optional()?;
     Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
@@ -93,6 +102,13 @@ pub fn fill_defaults(schema: &Value, value: &mut Value) {
     }
 }
 
+/// Checks settings as the app would get them: `value` with the schema's defaults filled in.
+pub fn check(schema: &Value, value: &Value) -> std::result::Result<(), String> {
+    let mut effective = value.clone();
+    fill_defaults(schema, &mut effective);
+    validate(schema, &effective)
+}
+
 /// Checks `value` against the app's `settingsSchema`.
 pub fn validate(schema: &Value, value: &Value) -> std::result::Result<(), String> {
     super::schema::validate(schema, value).map_err(|e| match e {
@@ -101,17 +117,55 @@ pub fn validate(schema: &Value, value: &Value) -> std::result::Result<(), String
     })
 }
 
+/// The most fields a dotted key (`a.b.c` names 3) may name.
+pub const MAX_KEY_DEPTH: usize = 64;
+
+/// How deep settings and event bodies built on the command line may nest (objects and arrays):
+/// below serde_json's limit of 128, so that what is saved or sent reads back.
+pub const MAX_DEPTH: usize = 100;
+
+/// How deeply `value` nests: 0 for a scalar, 1 for `{}` or `[1]`, 2 for `{"a": []}`, ...
+/// (counted without recursion, whatever the depth).
+pub fn depth(value: &Value) -> usize {
+    let mut deepest = 0;
+    let mut pending = vec![(value, 0)];
+    while let Some((v, at)) = pending.pop() {
+        match v {
+            Value::Array(a) => pending.extend(a.iter().map(|c| (c, at + 1))),
+            Value::Object(o) => pending.extend(o.values().map(|c| (c, at + 1))),
+            _ => continue,
+        }
+        deepest = deepest.max(at + 1);
+    }
+    deepest
+}
+
+/// Refuses `value` (named `what`) when it nests deeper than [`MAX_DEPTH`].
+pub fn check_depth(value: &Value, what: &str) -> std::result::Result<(), String> {
+    match depth(value) {
+        d if d > MAX_DEPTH => Err(format!("{what} would nest {d} levels deep; at most {MAX_DEPTH} are allowed")),
+        _ => Ok(()),
+    }
+}
+
 /// Sets `path` (dotted: `a.b.c`) in `target` to `value`, creating objects on the way.
 pub fn set_path(target: &mut Value, path: &str, value: Value) -> std::result::Result<(), String> {
     let mut at = target;
     let parts: Vec<&str> = path.split('.').collect();
+    let shown = crate::app::clip(path, 60);
     if parts.iter().any(|p| p.is_empty()) {
-        return Err(format!("`{path}` is not a field name (use KEY or a.b.c)"));
+        return Err(format!("`{shown}` is not a field name (use KEY or a.b.c)"));
+    }
+    if parts.len() > MAX_KEY_DEPTH {
+        return Err(format!(
+            "`{shown}` names {} nested fields; a dotted key names at most {MAX_KEY_DEPTH}",
+            parts.len()
+        ));
     }
     for (i, part) in parts.iter().enumerate() {
         let obj = match at {
             Value::Object(m) => m,
-            _ => return Err(format!("`{}` is not an object", parts[..i].join("."))),
+            _ => return Err(format!("`{}` is not an object", crate::app::clip(&parts[..i].join("."), 60))),
         };
         if i == parts.len() - 1 {
             obj.insert(part.to_string(), value);
@@ -147,5 +201,27 @@ mod tests {
         assert!(e.starts_with("/n/max: "), "{e}");
         let e = validate(&schema, &json!({"n": {"max": "x"}})).unwrap_err();
         assert!(e.starts_with("/n/max: ") && e.contains("string"), "{e}");
+    }
+
+    #[test]
+    fn deep_keys_and_values_are_errors_not_a_stack_overflow() {
+        let mut v = json!({"kept": 1});
+        let e = set_path(&mut v, &vec!["a"; 20_000].join("."), json!(1)).unwrap_err();
+        assert!(e.ends_with("names 20000 nested fields; a dotted key names at most 64") && e.len() < 200, "{e}");
+        assert_eq!(v, json!({"kept": 1}), "nothing was set");
+        set_path(&mut v, &vec!["a"; MAX_KEY_DEPTH].join("."), json!([[1]])).unwrap();
+        assert_eq!(depth(&v), MAX_KEY_DEPTH + 2);
+        assert_eq!(check_depth(&v, "x"), Ok(()));
+
+        let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        let deep: Value = serde_json::from_str(&nested(127)).unwrap();
+        assert_eq!(depth(&deep), 127);
+        assert_eq!(
+            check_depth(&deep, "the body").unwrap_err(),
+            "the body would nest 127 levels deep; at most 100 are allowed"
+        );
+        let e = serde_json::from_str::<Value>(&nested(100_000)).unwrap_err();
+        assert!(e.to_string().contains("recursion limit exceeded"), "serde_json refuses what it cannot hold: {e}");
+        assert_eq!((depth(&json!(1)), depth(&json!({})), depth(&json!({"a": []}))), (0, 1, 2));
     }
 }

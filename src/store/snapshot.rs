@@ -64,11 +64,13 @@ fn write_json(path: &Path, value: &impl Serialize) -> anyhow::Result<()> {
     std::fs::write(path, text).with_context(|| format!("{}: cannot write", path.display()))
 }
 
+/// A snapshot file as `T`; `None` when it is absent. Only a regular file of at most
+/// [`MAX_FILE`](crate::files::MAX_FILE) is read (a FIFO or a device is refused).
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<Option<T>> {
-    match std::fs::read_to_string(path) {
+    match crate::files::read_to_string(path, crate::files::MAX_FILE) {
         Ok(text) => serde_json::from_str(&text).map(Some).with_context(|| format!("{}: not valid", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("{}: cannot read", path.display())),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -113,20 +115,20 @@ pub fn export(store: &Store, dir: &Path) -> anyhow::Result<Counts> {
     Ok(counts)
 }
 
-pub fn import(store: &Store, dir: &Path) -> anyhow::Result<Counts> {
-    if !dir.is_dir() {
-        bail!("{}: no such folder (`ioctl data export DIR` writes one)", dir.display());
-    }
-    let mut counts = Counts::default();
-    let ws = store.workspace()?;
-    let mut ws = lock(&ws);
-    if let Some(all) = read_json::<Map<String, Value>>(&dir.join("settings.json"))? {
-        for (app, value) in &all {
-            settings::save(&ws, app, value).map_err(|e| anyhow::anyhow!("settings.json: {app}: {e}"))?;
-        }
-        counts.settings = all.len();
+/// What a snapshot holds for the workspace database, read and checked before anything is written.
+struct WorkspaceFiles {
+    settings: Map<String, Value>,
+    /// Each file with its content decoded.
+    files: Vec<(VbaseFile, Vec<u8>)>,
+}
+
+fn read_workspace_files(dir: &Path) -> anyhow::Result<WorkspaceFiles> {
+    let settings = read_json::<Map<String, Value>>(&dir.join("settings.json"))?.unwrap_or_default();
+    if let Some((app, _)) = settings.iter().find(|(_, v)| !v.is_object()) {
+        bail!("settings.json: {app}: app settings must be a JSON object");
     }
     let b64 = base64::engine::general_purpose::STANDARD;
+    let mut files = Vec::new();
     for f in read_json::<Vec<VbaseFile>>(&dir.join("vbase.json"))?.unwrap_or_default() {
         let data = match (&f.json, &f.text, &f.base64) {
             (Some(j), _, _) => j.to_string().into_bytes(),
@@ -134,36 +136,92 @@ pub fn import(store: &Store, dir: &Path) -> anyhow::Result<Counts> {
             (None, None, Some(b)) => b64.decode(b).with_context(|| format!("vbase.json: {}: bad base64", f.path))?,
             (None, None, None) => Vec::new(),
         };
-        let ttl = f.expires_at.map(|t| ((t - super::now_ms()) as f64 / 1000.0).max(0.001));
-        let save = vbase::Save { data: &data, content_type: &f.content_type, gzip: f.gzip, ttl, if_match: None };
-        vbase::save(&mut ws, &f.app, &f.bucket, &f.path, &save)
-            .map_err(|e| anyhow::anyhow!("vbase.json: {}: {e}", f.path))?;
-        counts.files += 1;
+        files.push((f, data));
     }
-    drop(ws);
+    Ok(WorkspaceFiles { settings, files })
+}
 
+/// Each app's settings must pass its recorded `settingsSchema`, as `ioctl settings set` checks them.
+fn check_settings(ws: &rusqlite::Connection, settings: &Map<String, Value>) -> anyhow::Result<()> {
+    for (app, value) in settings {
+        if let Some(schema) = settings::schema_in(ws, app)? {
+            settings::check(&schema, value).map_err(|e| anyhow::anyhow!("settings.json: {app}: {e}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// The snapshot's Master Data entity files, `masterdata/ENTITY.json`, in name order.
+fn entity_files(md_dir: &Path) -> anyhow::Result<Vec<(String, std::path::PathBuf)>> {
+    if !md_dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let entries = std::fs::read_dir(md_dir).with_context(|| format!("{}: cannot read", md_dir.display()))?;
+    let mut names: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+    names.sort();
+    let mut out = Vec::new();
+    for path in names {
+        let Some(entity) = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".json")) else {
+            continue;
+        };
+        if entity != "_schemas" {
+            masterdata::check_entity(entity).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            out.push((entity.to_string(), path));
+        }
+    }
+    Ok(out)
+}
+
+/// Saves a snapshot over what is there, all or nothing: every file is read and checked (each
+/// app's settings against its recorded `settingsSchema`, documents and schemas as a write
+/// checks them) inside one write transaction per database, and both commit only when every
+/// file passed; a failure names the file (and the app, document or field) and changes nothing.
+pub fn import(store: &Store, dir: &Path) -> anyhow::Result<Counts> {
+    if !dir.is_dir() {
+        bail!("{}: no such folder (`ioctl data export DIR` writes one)", dir.display());
+    }
+    let ws_files = read_workspace_files(dir)?;
     let md_dir = dir.join("masterdata");
+    let schema_files = read_json::<Vec<SchemaFile>>(&md_dir.join("_schemas.json"))?.unwrap_or_default();
+    let entities = entity_files(&md_dir)?;
+    let ws = store.workspace()?;
+    let mut ws = lock(&ws);
+    check_settings(&ws.conn, &ws_files.settings)?;
+
     let md = store.masterdata()?;
     let mut md = lock(&md);
-    for s in read_json::<Vec<SchemaFile>>(&md_dir.join("_schemas.json"))?.unwrap_or_default() {
-        masterdata::put_schema(&mut md, &s.entity, &s.name, &s.body)
+    let mut counts = Counts::default();
+    // Master Data first: its files are the big ones, read one at a time while only its
+    // database is locked; the workspace's writes are quick and come last.
+    let md_tx = md.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    for s in &schema_files {
+        masterdata::put_schema_in(&md_tx, &s.entity, &s.name, &s.body)
             .map_err(|e| anyhow::anyhow!("masterdata/_schemas.json: {e}"))?;
         counts.schemas += 1;
     }
-    if md_dir.is_dir() {
-        let mut names: Vec<_> = std::fs::read_dir(&md_dir)?.flatten().map(|e| e.path()).collect();
-        names.sort();
-        for path in names {
-            let Some(entity) = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".json")) else {
-                continue;
-            };
-            if entity == "_schemas" {
-                continue;
-            }
-            let docs: Vec<Value> = read_json(&path)?.unwrap_or_default();
-            counts.documents +=
-                masterdata::import(&mut md, entity, &docs).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        }
+    for (entity, path) in &entities {
+        let docs: Vec<Value> = read_json(path)?.unwrap_or_default();
+        counts.documents +=
+            masterdata::import_in(&md_tx, entity, &docs).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    }
+    let ws_tx = ws.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    for (app, value) in &ws_files.settings {
+        settings::save_in(&ws_tx, app, value).map_err(|e| anyhow::anyhow!("settings.json: {app}: {e}"))?;
+        counts.settings += 1;
+    }
+    for (f, data) in &ws_files.files {
+        let ttl = f.expires_at.map(|t| ((t - super::now_ms()) as f64 / 1000.0).max(0.001));
+        let save = vbase::Save { data, content_type: &f.content_type, gzip: f.gzip, ttl, if_match: None };
+        vbase::save_in(&ws_tx, &f.app, &f.bucket, &f.path, &save)
+            .map_err(|e| anyhow::anyhow!("vbase.json: {}: {e}", f.path))?;
+        counts.files += 1;
+    }
+    // Both transactions hold their write locks and every write succeeded: only a failing disk
+    // could now commit one without the other.
+    ws_tx.commit().context("saving the workspace's settings and VBase files")?;
+    md_tx.commit().context("saving the account's Master Data")?;
+    for s in &schema_files {
+        masterdata::index_schema_fields(&mut md, &s.body)?;
     }
     Ok(counts)
 }
@@ -220,5 +278,66 @@ mod tests {
         let counts = import(&store, &snap).unwrap();
         assert_eq!((counts.documents, counts.schemas), (2, 1));
         assert_eq!(under_v1(&store), (vec!["a".to_string()], 1));
+    }
+
+    /// Settings, VBase and Master Data as a CLI would read them back.
+    fn state(store: &Store) -> (Vec<(String, Value)>, Vec<String>, Vec<Value>) {
+        let ws = store.workspace().unwrap();
+        let ws = lock(&ws);
+        let files =
+            vbase::all(&ws).unwrap().into_iter().map(|(a, b, p, f)| format!("{a}/{b}/{p}:{:?}", f.data)).collect();
+        let md = store.masterdata().unwrap();
+        let md = lock(&md);
+        let docs =
+            masterdata::entities(&md).unwrap().iter().flat_map(|e| masterdata::export(&md, e).unwrap()).collect();
+        (settings::all(&ws).unwrap(), files, docs)
+    }
+
+    #[test]
+    fn an_import_with_one_bad_file_changes_nothing() {
+        let home = tempfile::tempdir().unwrap();
+        let store = Store::new(Location::new(home.path(), "acc", "dev"));
+        {
+            let ws = store.workspace().unwrap();
+            let mut ws = lock(&ws);
+            let schema = json!({"type": "object", "properties": {"maxItems": {"type": "integer", "maximum": 50}}});
+            settings::record_schema(&ws, "acme.a", Some(&schema)).unwrap();
+            settings::save(&ws, "acme.a", &json!({"maxItems": 20})).unwrap();
+            let save =
+                vbase::Save { data: b"1", content_type: "application/json", gzip: false, ttl: None, if_match: None };
+            vbase::save(&mut ws, "acme.a", "b", "x.json", &save).unwrap();
+            let md = store.masterdata().unwrap();
+            masterdata::import(&mut lock(&md), "things", &[json!({"id": "1", "name": "one"})]).unwrap();
+        }
+        let before = state(&store);
+        let snap = home.path().join("snap");
+        std::fs::create_dir_all(snap.join("masterdata")).unwrap();
+        let write = |rel: &str, v: Value| std::fs::write(snap.join(rel), v.to_string()).unwrap();
+        write(
+            "vbase.json",
+            json!([{"app": "acme.a", "bucket": "b", "path": "x.json", "contentType": "application/json", "json": 2}]),
+        );
+        write("masterdata/things.json", json!([{"id": "1", "name": "changed"}, {"id": "2"}]));
+        write("masterdata/_schemas.json", json!([{"entity": "things", "name": "v1", "body": {"type": "object"}}]));
+
+        // A value over the app's recorded settingsSchema: refused, named, nothing written.
+        write("settings.json", json!({"acme.a": {"maxItems": 999}, "acme.b": {"x": 1}}));
+        let e = format!("{:#}", import(&store, &snap).unwrap_err());
+        assert!(e.starts_with("settings.json: acme.a: /maxItems: ") && e.contains("50"), "{e}");
+        assert_eq!(state(&store), before);
+
+        // Good settings, then a bad document in the last entity file: still nothing written.
+        write("settings.json", json!({"acme.a": {"maxItems": 30}}));
+        write("masterdata/zz.json", json!([{"id": "z"}, 5]));
+        let e = format!("{:#}", import(&store, &snap).unwrap_err());
+        assert!(e.contains("zz.json: document 2: Master Data: a document's fields must be a JSON object"), "{e}");
+        assert_eq!(state(&store), before);
+        let md = store.masterdata().unwrap();
+        assert!(masterdata::schemas(&lock(&md)).unwrap().is_empty(), "the schema was not saved either");
+
+        std::fs::remove_file(snap.join("masterdata/zz.json")).unwrap();
+        let counts = import(&store, &snap).unwrap();
+        assert_eq!((counts.settings, counts.files, counts.documents, counts.schemas), (1, 1, 2, 1));
+        assert_ne!(state(&store), before);
     }
 }

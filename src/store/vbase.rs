@@ -2,7 +2,7 @@
 //! etag, which `ifMatch` saves compare against: a stale hash is a 409), a gzip flag, and an
 //! optional expiry (`ttl`): an expired file reads as missing and is removed.
 
-use rusqlite::{params, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::{app_key, now_ms, Db, Result, StoreError};
 
@@ -78,6 +78,14 @@ pub fn get(db: &Db, app: &str, bucket: &str, path: &str) -> Result<File> {
 /// Saves a file; returns its new hash. With `if_match`, a file whose hash differs (or that is
 /// missing) is left alone and the save is a 409.
 pub fn save(db: &mut Db, app: &str, bucket: &str, path: &str, file: &Save) -> Result<String> {
+    let tx = db.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let hash = save_in(&tx, app, bucket, path, file)?;
+    tx.commit()?;
+    Ok(hash)
+}
+
+/// [`save`] in a write transaction of the caller's.
+pub(crate) fn save_in(tx: &Connection, app: &str, bucket: &str, path: &str, file: &Save) -> Result<String> {
     check_name("bucket", bucket)?;
     check_name("path", path)?;
     let app = app_key(app);
@@ -90,7 +98,6 @@ pub fn save(db: &mut Db, app: &str, bucket: &str, path: &str, file: &Save) -> Re
         }
         None => None,
     };
-    let tx = db.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     if let Some(expected) = file.if_match {
         let current: Option<String> = tx
             .query_row(
@@ -113,7 +120,6 @@ pub fn save(db: &mut Db, app: &str, bucket: &str, path: &str, file: &Save) -> Re
          gzip = excluded.gzip, hash = excluded.hash, expires_at = excluded.expires_at, updated_at = excluded.updated_at",
         params![app, bucket, path, file.data, file.content_type, file.gzip as i64, hash, expires_at, now],
     )?;
-    tx.commit()?;
     Ok(hash)
 }
 

@@ -9,6 +9,7 @@ mod failures;
 mod graphql;
 mod hardening;
 mod hardening_files;
+mod hardening_input;
 mod hardening_session;
 mod hardening_web;
 mod link;

@@ -442,8 +442,13 @@ pub fn search(db: &mut Db, q: &Query, page: usize, page_size: usize) -> Result<(
         params_from_iter(params.iter()),
         |r| r.get(0),
     )?;
+    // A page past every document SQLite could hold (page × pageSize overflowing included) is
+    // empty, as any page past the end is.
+    let Some(offset) = (page - 1).checked_mul(page_size).and_then(|o| i64::try_from(o).ok()) else {
+        return Ok((Vec::new(), total as u64));
+    };
     params.push(SqlValue::Integer(page_size as i64));
-    params.push(SqlValue::Integer(((page - 1) * page_size) as i64));
+    params.push(SqlValue::Integer(offset));
     let mut stmt =
         db.conn.prepare_cached(&format!("SELECT doc FROM documents WHERE {cond} ORDER BY {order} LIMIT ? OFFSET ?"))?;
     let rows = stmt.query_map(params_from_iter(params.iter()), |r| r.get::<_, String>(0))?;
@@ -523,6 +528,23 @@ pub fn get_schema(db: &Db, entity: &str, name: &str) -> Result<Value> {
 /// are what a search under it returns when it names no fields) and records which documents
 /// of the entity match it.
 pub fn put_schema(db: &mut Db, entity: &str, name: &str, body: &Value) -> Result<()> {
+    let tx = db.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    put_schema_in(&tx, entity, name, body)?;
+    tx.commit()?;
+    index_schema_fields(db, body)
+}
+
+/// Gives the fields a schema's `v-indexed` names an index (after its transaction committed).
+pub(crate) fn index_schema_fields(db: &mut Db, body: &Value) -> Result<()> {
+    for field in body.get("v-indexed").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+        ensure_index(db, field)?;
+    }
+    Ok(())
+}
+
+/// [`put_schema`] in a write transaction of the caller's, but for the indexes of its
+/// `v-indexed` fields ([`index_schema_fields`] once committed).
+pub(crate) fn put_schema_in(tx: &rusqlite::Connection, entity: &str, name: &str, body: &Value) -> Result<()> {
     check_entity(entity)?;
     if name.is_empty() {
         return Err(StoreError::bad_request("Master Data: a schema needs a name"));
@@ -537,17 +559,11 @@ pub fn put_schema(db: &mut Db, entity: &str, name: &str, body: &Value) -> Result
             )));
         }
     }
-    let tx = db.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     tx.execute(
         "INSERT INTO schemas (entity, name, body) VALUES (?1, ?2, ?3) ON CONFLICT (entity, name) DO UPDATE SET body = excluded.body",
         params![entity, name, body.to_string()],
     )?;
-    recompute_members(&tx, entity, name, &compiled)?;
-    tx.commit()?;
-    for field in body.get("v-indexed").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
-        ensure_index(db, field)?;
-    }
-    Ok(())
+    recompute_members(tx, entity, name, &compiled)
 }
 
 /// Every schema: (entity, name, body).
@@ -565,25 +581,29 @@ pub fn schemas(db: &Db) -> Result<Vec<(String, String, Value)>> {
 /// Saves many documents in one transaction (each created, or replaced when its `id` exists).
 pub fn import(db: &mut Db, entity: &str, docs: &[Value]) -> Result<usize> {
     check_entity(entity)?;
-    let now = now_ms();
     let tx = db.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let schemas = entity_schemas(&tx, entity)?;
-    {
-        let mut insert = tx.prepare(
-            "INSERT INTO documents (entity, id, doc, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4) \
-             ON CONFLICT (entity, id) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at",
-        )?;
-        for (i, doc) in docs.iter().enumerate() {
-            let mut map =
-                object(doc).map_err(|e| StoreError::bad_request(format!("document {}: {}", i + 1, e.message)))?;
-            let id = given_id(&map).unwrap_or_else(new_id);
-            map.insert("id".into(), Value::String(id.clone()));
-            let doc = Value::Object(map);
-            insert.execute(params![entity, id, doc.to_string(), now])?;
-            set_members(&tx, entity, &id, &doc, &schemas)?;
-        }
-    }
+    let n = import_in(&tx, entity, docs)?;
     tx.commit()?;
+    Ok(n)
+}
+
+/// [`import`] in a write transaction of the caller's.
+pub(crate) fn import_in(tx: &rusqlite::Connection, entity: &str, docs: &[Value]) -> Result<usize> {
+    check_entity(entity)?;
+    let now = now_ms();
+    let schemas = entity_schemas(tx, entity)?;
+    let mut insert = tx.prepare(
+        "INSERT INTO documents (entity, id, doc, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4) \
+         ON CONFLICT (entity, id) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at",
+    )?;
+    for (i, doc) in docs.iter().enumerate() {
+        let mut map = object(doc).map_err(|e| StoreError::bad_request(format!("document {}: {}", i + 1, e.message)))?;
+        let id = given_id(&map).unwrap_or_else(new_id);
+        map.insert("id".into(), Value::String(id.clone()));
+        let doc = Value::Object(map);
+        insert.execute(params![entity, id, doc.to_string(), now])?;
+        set_members(tx, entity, &id, &doc, &schemas)?;
+    }
     Ok(docs.len())
 }
 
@@ -688,12 +708,34 @@ mod tests {
         assert_eq!((ids(&page), total), (vec!["p06", "p05", "p04"], 10));
         let (past, total) = search(&mut db, &sorted, 5, 3).unwrap();
         assert_eq!((past.len(), total), (0, 10), "a page past the end is empty, the total still counts");
+        for (page, size) in [(usize::MAX, MAX_PAGE_SIZE), (i64::MAX as usize, 3), (i64::MAX as usize / 3 + 2, 3)] {
+            let (far, total) = search(&mut db, &sorted, page, size).unwrap();
+            assert_eq!((far.len(), total), (0, 10), "page {page} × {size} overflows: empty, not page 1");
+        }
         assert_eq!(search(&mut db, &sorted, 0, 3).unwrap_err().status, 400);
         assert_eq!(search(&mut db, &sorted, 1, MAX_PAGE_SIZE + 1).unwrap_err().status, 400);
         let e = search(&mut db, &q("people", Some("age="), None), 1, 10).unwrap_err();
         assert!(e.status == 400 && e.message.contains("invalid where at column 5"), "{}", e.message);
         let e = search(&mut db, &Query { sort: Some("age UP".into()), ..q("people", None, None) }, 1, 10).unwrap_err();
         assert_eq!(e.status, 400);
+    }
+
+    #[test]
+    fn the_most_complex_where_runs_and_a_more_complex_one_is_a_positioned_400() {
+        let (_dir, mut db) = db();
+        people(&mut db);
+        let deepest = format!("{}age=20{}", "(NOT ".repeat(query::MAX_NESTING / 2), ")".repeat(query::MAX_NESTING / 2));
+        let ands =
+            (0..query::MAX_CONDITIONS - 1).map(|i| format!("age<>{}", 1000 + i)).collect::<Vec<_>>().join(" AND ");
+        let (found, total) =
+            search(&mut db, &q("people", Some(&format!("{deepest} OR ({ands})")), None), 1, 100).unwrap();
+        assert_eq!((found.len(), total), (10, 10), "SQLite takes the largest `where` the parser lets through");
+        let ors = |n: usize| (0..n).map(|i| format!("age={i}")).collect::<Vec<_>>().join(" OR ");
+        let e = search(&mut db, &q("people", Some(&ors(5000)), None), 1, 10).unwrap_err();
+        assert_eq!(e.status, 400, "{}", e.message);
+        let column = ors(query::MAX_CONDITIONS).len() + " OR ".len() + 1;
+        let expected = format!("Master Data: invalid where at column {column}: the condition is too complex");
+        assert!(e.message.starts_with(&expected), "{}", e.message);
     }
 
     #[test]

@@ -3,9 +3,16 @@
 //! `field=value`, `field<>value`, `field<value`, `field>value`, `field between A AND B`,
 //! `field is null` (and `is not null`), `*` wildcards in values, `AND` / `OR` / `NOT` and
 //! parentheses; values bare (`John`, `42`, `2024-01-01`) or quoted (`'John Smith'`, `"x"`).
-//! An error carries the 1-based column it was found at.
+//! An error carries the 1-based column it was found at. A `where` holds at most
+//! [`MAX_CONDITIONS`] conditions and nests parentheses and NOTs at most [`MAX_NESTING`] deep,
+//! so neither the parser, the SQL built from it nor SQLite's own parser recurses without bound.
 
 use rusqlite::types::Value as SqlValue;
+
+/// The most conditions (`field=value`, `between`, `is null`) a `where` may join.
+pub const MAX_CONDITIONS: usize = 256;
+/// How deep parentheses and `NOT`s may nest in a `where`.
+pub const MAX_NESTING: usize = 32;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
@@ -64,6 +71,10 @@ enum Tok {
 struct Lexer {
     toks: Vec<(Tok, usize)>,
     at: usize,
+    /// Open parentheses and NOTs around the token at `at`.
+    nesting: usize,
+    /// Conditions read so far.
+    conditions: usize,
 }
 
 fn lex(src: &str) -> Result<Vec<(Tok, usize)>, ParseError> {
@@ -140,7 +151,7 @@ fn lex(src: &str) -> Result<Vec<(Tok, usize)>, ParseError> {
 
 /// Parses a `where`; the empty string (or only spaces) is no condition.
 pub fn parse(src: &str) -> Result<Option<Expr>, ParseError> {
-    let mut p = Lexer { toks: lex(src)?, at: 0 };
+    let mut p = Lexer { toks: lex(src)?, at: 0, nesting: 0, conditions: 0 };
     if p.peek() == &Tok::End {
         return Ok(None);
     }
@@ -174,6 +185,16 @@ impl Lexer {
         ParseError { column: self.column(), message: message.into() }
     }
 
+    /// Goes one parenthesis or NOT deeper (the token at `at` opens it).
+    fn enter(&mut self) -> Result<(), ParseError> {
+        self.nesting += 1;
+        if self.nesting > MAX_NESTING {
+            return Err(self
+                .error(format!("the condition is too complex: parentheses and NOT nest at most {MAX_NESTING} deep")));
+        }
+        Ok(())
+    }
+
     fn or(&mut self) -> Result<Expr, ParseError> {
         let mut left = self.and()?;
         while keyword(self.peek(), "or") {
@@ -194,8 +215,11 @@ impl Lexer {
 
     fn not(&mut self) -> Result<Expr, ParseError> {
         if keyword(self.peek(), "not") {
+            self.enter()?;
             self.bump();
-            return Ok(Expr::Not(Box::new(self.not()?)));
+            let e = Expr::Not(Box::new(self.not()?));
+            self.nesting -= 1;
+            return Ok(e);
         }
         self.primary()
     }
@@ -203,12 +227,14 @@ impl Lexer {
     fn primary(&mut self) -> Result<Expr, ParseError> {
         match self.peek().clone() {
             Tok::Open => {
+                self.enter()?;
                 self.bump();
                 let e = self.or()?;
                 if self.peek() != &Tok::Close {
                     return Err(self.error("expected `)`"));
                 }
                 self.bump();
+                self.nesting -= 1;
                 Ok(e)
             }
             Tok::Word(w) => {
@@ -218,6 +244,12 @@ impl Lexer {
                 let col = self.column();
                 if !w.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) || w.starts_with('.') {
                     return Err(ParseError { column: col, message: format!("`{w}` is not a field name") });
+                }
+                self.conditions += 1;
+                if self.conditions > MAX_CONDITIONS {
+                    return Err(self.error(format!(
+                        "the condition is too complex: a where joins at most {MAX_CONDITIONS} conditions with AND and OR"
+                    )));
                 }
                 self.bump();
                 self.condition(w)
@@ -448,6 +480,29 @@ mod tests {
         assert_eq!(e.column, 5);
         let rendered = parse("a=1 AND").unwrap_err().render("a=1 AND");
         assert!(rendered.ends_with("\n  a=1 AND\n         ^"), "{rendered}");
+    }
+
+    #[test]
+    fn a_where_too_complex_is_refused_at_the_column_where_it_becomes_so() {
+        let ors = |n: usize| (0..n).map(|i| format!("a={i}")).collect::<Vec<_>>().join(" OR ");
+        assert!(parse(&ors(MAX_CONDITIONS)).is_ok());
+        let src = ors(5000);
+        let e = parse(&src).unwrap_err();
+        let column = ors(MAX_CONDITIONS).len() + " OR ".len() + 1;
+        assert_eq!(e.column, column, "{e:?}");
+        assert!(e.message.contains("too complex") && e.message.contains("at most 256 conditions"), "{e:?}");
+
+        let nested = |n: usize| format!("{}a=1{}", "(".repeat(n), ")".repeat(n));
+        assert!(parse(&nested(MAX_NESTING)).is_ok());
+        let e = parse(&nested(100_000)).unwrap_err();
+        assert_eq!(e.column, MAX_NESTING + 1, "{e:?}");
+        assert!(e.message.contains("nest at most 32 deep"), "{e:?}");
+        let nots = |n: usize| format!("{}a=1", "NOT ".repeat(n));
+        assert!(parse(&nots(MAX_NESTING)).is_ok());
+        assert_eq!(parse(&nots(100_000)).unwrap_err().column, MAX_NESTING * 4 + 1);
+        // Nesting is counted where it is, not in total: many groups side by side are fine.
+        let groups = (0..100).map(|i| format!("(a={i})")).collect::<Vec<_>>().join(" OR ");
+        assert!(parse(&groups).is_ok());
     }
 
     #[test]
