@@ -124,7 +124,7 @@ pub struct Builder {
 
 impl Builder {
     pub fn new(app_root: &Path, out_dir: &Path) -> Self {
-        let home = crate::protocol::record::home().ok().filter(|home| out_dir.starts_with(home));
+        let home = crate::layout::home().ok().filter(|home| out_dir.starts_with(home));
         let root = home.unwrap_or_else(|| out_dir.parent().unwrap_or(out_dir).to_path_buf());
         Builder {
             app_root: app_root.to_path_buf(),
@@ -266,15 +266,6 @@ fn normalize(p: &Path) -> PathBuf {
     out
 }
 
-/// Where the build of the app at `app_root` goes for one account/workspace: under
-/// `$IOCTL_HOME/build/ACCOUNT/WORKSPACE/`, one folder per app folder.
-pub fn out_dir(home: &Path, scope: &crate::protocol::Scope, app_root: &Path) -> PathBuf {
-    let name = app_root.file_name().unwrap_or_default().to_string_lossy();
-    // Stable across ioctl builds (std's hasher is not): the folder outlives the session.
-    let key = crate::stable_hash::fnv1a(&[&app_root.to_string_lossy()]);
-    home.join("build").join(&scope.account).join(&scope.workspace).join(format!("{name}-{key:016x}"))
-}
-
 /// A source's content hash, compared within one session only (so std's hasher will do).
 fn hash(bytes: &[u8]) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -357,15 +348,6 @@ mod tests {
         assert!(!is_source(Path::new("typings.d.ts")));
         assert!(!is_source(Path::new("__tests__/a.ts")));
         assert!(!is_source(Path::new("a.test.ts")));
-    }
-
-    /// The build folder's name persists across runs (and ioctl versions): its hash is FNV-1a,
-    /// pinned here, not std's hasher, which Rust does not keep stable.
-    #[test]
-    fn the_build_folder_name_is_stable() {
-        let scope = crate::protocol::Scope { account: "acme".into(), workspace: "dev".into() };
-        let dir = out_dir(Path::new("/h"), &scope, Path::new("/apps/my-app"));
-        assert_eq!(dir, Path::new("/h/build/acme/dev/my-app-3e4dfc78c236fde9"));
     }
 }
 

@@ -11,6 +11,7 @@ pub mod diagnostic;
 pub mod failure;
 pub mod files;
 mod init;
+pub mod layout;
 mod lock;
 mod private_fs;
 pub mod protocol;

@@ -183,7 +183,7 @@ async fn left_running(terminal: &Terminal, rec: &Record) -> ExitCode {
 /// session process to end, so that the next command does not meet a session on its way out,
 /// and says so when it takes longer.
 async fn session_ended(rec: &Record, root: &Path, terminal: &Terminal) {
-    let Ok(home) = record::home() else { return };
+    let Ok(home) = crate::layout::home() else { return };
     let scope = Scope { account: rec.account.clone(), workspace: rec.workspace.clone() };
     let mine = App::load(root).ok().map(|a| a.manifest.full_id());
     let deadline = tokio::time::Instant::now() + SESSION_END_WAIT;
@@ -223,7 +223,7 @@ async fn join(
     started_at: SystemTime,
     terminal: &Terminal,
 ) -> anyhow::Result<(Session, hyper::Response<hyper::body::Incoming>)> {
-    let home = record::home()?;
+    let home = crate::layout::home()?;
     for _ in 0..3 {
         let (rec, joining) = match record::find(&home, &opts.scope)? {
             Some(r) => (r, true),
@@ -296,9 +296,7 @@ async fn start_session(opts: &Options, home: &Path) -> anyhow::Result<Record> {
     let exe = std::env::current_exe().context("cannot find the ioctl executable to start a session")?;
     let log_path = record::path(home, &opts.scope).with_extension("log");
     if let Some(dir) = log_path.parent() {
-        for d in [home, &home.join("sessions"), dir] {
-            record::private_dir(d)?;
-        }
+        crate::layout::private_dir(home, dir)?;
     }
     let log = record::session_log(&log_path)?;
     let mut cmd = tokio::process::Command::new(exe);

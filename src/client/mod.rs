@@ -44,7 +44,7 @@ pub fn timeout() -> Duration {
 /// The local storage of `scope` under `$IOCTL_HOME`, which a running session shares (SQLite
 /// orders their writes).
 pub fn local_store(scope: &Scope) -> anyhow::Result<crate::store::Store> {
-    let home = record::home()?;
+    let home = crate::layout::home()?;
     Ok(crate::store::Store::new(crate::store::Location::new(&home, &scope.account, &scope.workspace)))
 }
 
@@ -81,7 +81,7 @@ impl Refusal {
 impl Session {
     /// The running session of `scope`, or the error that says how to start one.
     pub fn find(scope: &Scope) -> anyhow::Result<Session> {
-        Ok(Session { record: record::require(&record::home()?, scope)? })
+        Ok(Session { record: record::require(&crate::layout::home()?, scope)? })
     }
 
     pub fn url(&self) -> &str {

@@ -35,48 +35,6 @@ impl Record {
     }
 }
 
-/// ioctl's per-user state folder: `$IOCTL_HOME`, else the platform's state (or data) dir.
-pub fn home() -> anyhow::Result<PathBuf> {
-    if let Some(h) = std::env::var_os("IOCTL_HOME").filter(|h| !h.is_empty()) {
-        return Ok(PathBuf::from(h));
-    }
-    dirs::state_dir()
-        .or_else(dirs::data_local_dir)
-        .map(|d| d.join("ioctl"))
-        .context("cannot find a folder for ioctl's state; set IOCTL_HOME")
-}
-
-/// Makes `dir` — `$IOCTL_HOME` or a folder in it — private to the user: see [`home_dir`].
-pub fn private_dir(dir: &Path) -> anyhow::Result<()> {
-    home_dir(&home()?, dir)
-}
-
-/// Makes `dir` — `home` or a folder under it — readable by the user only (0700): `home` is
-/// created and made 0700, and each folder below it is created one level at a time, checked
-/// to be a real folder of the user's (a link is refused, never followed) and made 0700.
-pub fn home_dir(home: &Path, dir: &Path) -> anyhow::Result<()> {
-    private_fs::private_root(home)?;
-    private_fs::dir(home, dir)
-}
-
-/// The user's private folder for the Node hosts' unix sockets: `$XDG_RUNTIME_DIR/ioctl` when
-/// there is one, else `$IOCTL_HOME/run`; a real folder (not a link), 0700 and owned by the
-/// user, or an error says why (and nothing was changed).
-pub fn socket_dir(home: &Path) -> anyhow::Result<PathBuf> {
-    match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty() && Path::new(d).is_dir()) {
-        Some(runtime) => {
-            let dir = Path::new(&runtime).join("ioctl");
-            private_fs::dir(Path::new(&runtime), &dir)?;
-            Ok(dir)
-        }
-        None => {
-            let dir = home.join("run");
-            home_dir(home, &dir)?;
-            Ok(dir)
-        }
-    }
-}
-
 /// How long logs of ended sessions are kept.
 const LOG_KEEP: std::time::Duration = std::time::Duration::from_secs(14 * 24 * 3600);
 
@@ -120,8 +78,9 @@ fn remove_old_logs(sessions: &Path) {
     }
 }
 
+/// The record of `scope`'s session (see [`crate::layout`]).
 pub fn path(home: &Path, scope: &Scope) -> PathBuf {
-    home.join("sessions").join(&scope.account).join(format!("{}.json", scope.workspace))
+    crate::layout::session_record(home, &scope.account, &scope.workspace)
 }
 
 /// Whether a process with this pid exists (and is not a zombie waiting to be reaped).
@@ -205,7 +164,7 @@ impl Drop for Written {
 pub fn write(home: &Path, record: &Record) -> anyhow::Result<PathBuf> {
     let scope = Scope { account: record.account.clone(), workspace: record.workspace.clone() };
     let path = path(home, &scope);
-    home_dir(home, path.parent().expect("record path has a parent"))?;
+    crate::layout::private_dir(home, path.parent().expect("record path has a parent"))?;
     private_fs::not_a_link(&path)?;
     let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
     private_fs::write(&tmp, serde_json::to_string_pretty(record)?.as_bytes()).context("cannot write session record")?;

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{bail, Context};
 
 use crate::private_fs;
 use crate::stable_hash::fnv1a;
@@ -124,7 +124,7 @@ impl Installed {
 /// Puts the runtime's JavaScript and its npm packages into the shared cache, unless they are
 /// there already (then this is a few stat calls).
 pub async fn install_runtime(terminal: &Terminal) -> anyhow::Result<Installed> {
-    let cache = cache_dir()?;
+    let cache = crate::layout::cache()?;
     let dir = install_host_files(&cache)?;
     let packages = install_packages(&cache, &RUNTIME, terminal).await?;
     Ok(Installed { dir, modules: packages.join("node_modules") })
@@ -132,7 +132,7 @@ pub async fn install_runtime(terminal: &Terminal) -> anyhow::Result<Installed> {
 
 /// Installs the GraphQL IDE's package set into the shared cache (once); its node_modules.
 pub async fn install_ide(terminal: &Terminal) -> anyhow::Result<PathBuf> {
-    Ok(install_packages(&cache_dir()?, &IDE, terminal).await?.join("node_modules"))
+    Ok(install_packages(&crate::layout::cache()?, &IDE, terminal).await?.join("node_modules"))
 }
 
 /// The file `node` runs: every runtime module's source, handed to loader.js.
@@ -213,16 +213,6 @@ fn temp_dir_for(cache: &Path, dir: &Path) -> PathBuf {
         std::process::id(),
         SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     ))
-}
-
-/// `$IOCTL_CACHE`, else the user's cache folder + `ioctl` (e.g. ~/.cache/ioctl).
-fn cache_dir() -> anyhow::Result<PathBuf> {
-    if let Some(dir) = std::env::var_os("IOCTL_CACHE").filter(|d| !d.is_empty()) {
-        return Ok(PathBuf::from(dir));
-    }
-    dirs::cache_dir().map(|d| d.join("ioctl")).ok_or_else(|| {
-        anyhow!("no cache folder for ioctl's Node runtime packages: set HOME (or IOCTL_CACHE to a folder)")
-    })
 }
 
 /// The folder of a package set in the cache: `runtime-<hash of package.json + lockfile>`.

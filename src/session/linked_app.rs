@@ -200,7 +200,7 @@ async fn prepare(session: &Session, root: &std::path::Path, terminal: &Terminal)
     let platform = super::platform::start(&services.tracker, services.stop.clone(), session.store().clone());
     let (policy, _) = Policy::from_client_options(&json!({}), app.service.timeout);
     Ok(Linked {
-        builder: Builder::new(&app.root, &crate::build::out_dir(session.home(), session.scope(), &app.root)),
+        builder: Builder::new(&app.root, &build_dir(session, &app.root)),
         policy: watch::channel(policy).0,
         spec: spec_for(&app, session, &runtime, outbox, platform),
         store: session.store().clone(),
@@ -507,6 +507,12 @@ async fn apply_policy(linked: &Linked, client_options: &serde_json::Value, annou
     linked.policy.send_replace(policy);
 }
 
+/// Where the app's build goes in this session's account/workspace.
+fn build_dir(session: &Session, app_root: &std::path::Path) -> std::path::PathBuf {
+    let scope = session.scope();
+    crate::layout::build_dir(session.home(), &scope.account, &scope.workspace, app_root)
+}
+
 fn spec_for(app: &App, session: &Session, runtime: &Installed, outbox: Outbox, platform: runtime::Platform) -> Spec {
     let m = &app.manifest;
     Spec {
@@ -522,7 +528,7 @@ fn spec_for(app: &App, session: &Session, runtime: &Installed, outbox: Outbox, p
         scope: session.scope().clone(),
         sockets: session.sockets().to_path_buf(),
         entry: app.node_dir().join("index.ts"),
-        build_dir: crate::build::out_dir(session.home(), session.scope(), &app.root),
+        build_dir: build_dir(session, &app.root),
         outbox,
         session: (session.url().to_string(), session.token().to_string()),
         platform,

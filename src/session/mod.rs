@@ -93,8 +93,8 @@ pub async fn serve(opts: Options) -> anyhow::Result<ExitCode> {
 
 async fn start(opts: &Options) -> anyhow::Result<(Arc<Session>, record::Written)> {
     let node = crate::runtime::find_node()?;
-    let home = record::home()?;
-    let sockets = record::socket_dir(&home)?;
+    let home = crate::layout::home()?;
+    let sockets = crate::layout::socket_dir(&home)?;
     crate::runtime::sweep_sockets(&sockets);
     let (listener, addr) = server::bind(opts.port).await?;
     let session = Session::new(Setup {

@@ -66,28 +66,22 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 pub struct Location {
     /// `$IOCTL_HOME`: no link below it is followed.
     pub home: PathBuf,
-    pub data: PathBuf,
     pub account: String,
     pub workspace: String,
 }
 
 impl Location {
-    /// `$IOCTL_HOME/data` for `account`/`workspace`.
+    /// The databases of `account`/`workspace` under `home` (see [`crate::layout`]).
     pub fn new(home: &Path, account: &str, workspace: &str) -> Location {
-        Location {
-            home: home.to_path_buf(),
-            data: home.join("data"),
-            account: account.to_string(),
-            workspace: workspace.to_string(),
-        }
+        Location { home: home.to_path_buf(), account: account.to_string(), workspace: workspace.to_string() }
     }
 
     pub fn workspace_file(&self) -> PathBuf {
-        self.data.join(&self.account).join(format!("{}.sqlite", self.workspace))
+        crate::layout::workspace_db(&self.home, &self.account, &self.workspace)
     }
 
     pub fn masterdata_file(&self) -> PathBuf {
-        self.data.join(&self.account).join("masterdata.sqlite")
+        crate::layout::masterdata_db(&self.home, &self.account)
     }
 }
 
