@@ -290,20 +290,19 @@ pub fn is_source(rel: &Path) -> bool {
     matches!(rel.extension().and_then(|e| e.to_str()), Some("ts" | "tsx"))
 }
 
+/// The TypeScript sources under `dir`, in a stable order, without descending into the folders
+/// [`is_source`] skips (node_modules can be large).
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let path = entry.path();
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        let ty = entry.file_type()?;
-        if ty.is_dir() {
-            if name != "node_modules" && !name.starts_with('.') && name != "__tests__" {
-                collect(&path, out)?;
-            }
-        } else if is_source(Path::new(&*name)) {
-            out.push(path);
+    let skipped = |e: &walkdir::DirEntry| {
+        let name = e.file_name().to_string_lossy();
+        e.depth() > 0
+            && e.file_type().is_dir()
+            && (name == "node_modules" || name.starts_with('.') || name == "__tests__")
+    };
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name().into_iter().filter_entry(|e| !skipped(e)) {
+        let entry = entry?;
+        if entry.file_type().is_file() && is_source(Path::new(entry.file_name())) {
+            out.push(entry.into_path());
         }
     }
     Ok(())

@@ -15,7 +15,6 @@ pub mod layout;
 mod lock;
 mod private_fs;
 pub mod protocol;
-mod random;
 pub mod runtime;
 pub mod session;
 mod stable_hash;

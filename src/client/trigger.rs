@@ -58,7 +58,7 @@ pub fn catalog() -> Vec<Trigger> {
 }
 
 fn digits(n: usize) -> String {
-    (0..n).map(|_| char::from(b'0' + (crate::random::next_u64() % 10) as u8)).collect()
+    (0..n).map(|_| char::from(b'0' + fastrand::u8(0..10))).collect()
 }
 
 /// The event's full default body.
@@ -83,7 +83,7 @@ fn body(t: &Trigger, scope: &Scope) -> Value {
         }
         BROADCASTER => json!({
             "IdSku": digits(4).trim_start_matches('0').to_string() + "1",
-            "ProductId": 1000 + crate::random::next_u64() % 9000,
+            "ProductId": fastrand::u64(1000..10_000),
             "An": scope.account,
             "IdAffiliate": "SCA",
             "DateModified": iso(now),

@@ -174,11 +174,8 @@ pub fn write(home: &Path, record: &Record) -> anyhow::Result<PathBuf> {
 
 /// A random token for the control API (from the OS's random source).
 pub fn new_token() -> anyhow::Result<String> {
-    use std::io::Read;
     let mut bytes = [0u8; 16];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .context("cannot read /dev/urandom for the session token")?;
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("cannot get randomness for the session token: {e}"))?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 

@@ -214,6 +214,8 @@ pub fn find_node() -> anyhow::Result<PathBuf> {
             Err(e) => Err(cannot_run(&node, &e)),
         };
     }
+    // The first executable `node` on PATH, as a shell finds it: five lines that the `which`
+    // crate would replace with a dependency on rustix.
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .map(|dir| dir.join("node"))

@@ -438,7 +438,7 @@ impl<W: Target> Dispatcher<W> {
             };
             drop(held);
             let last = attempt >= attempts;
-            let delay = (!last).then(|| policy.retry_delay(attempt, crate::random::fraction()));
+            let delay = (!last).then(|| policy.retry_delay(attempt, fastrand::f64()));
             self.say_failed(&d, attempt, attempts, &error, delay).await;
             history.push(AttemptRecord {
                 attempt,
@@ -595,7 +595,7 @@ mod tests {
         assert_eq!(p.retry_delay(2, 0.0), Duration::from_millis(100));
         assert_eq!(p.retry_delay(3, 1.0), Duration::from_millis(240));
         for _ in 0..100 {
-            let d = p.retry_delay(1, crate::random::fraction());
+            let d = p.retry_delay(1, fastrand::f64());
             assert!(d >= Duration::from_millis(50) && d <= Duration::from_millis(60), "{d:?}");
         }
     }

@@ -79,7 +79,7 @@ pub async fn run(
         if muted.load(Ordering::Relaxed) {
             continue;
         }
-        let random = crate::random::next_u64() % 101;
+        let random = fastrand::u64(0..=100);
         let publish = bus.publish(&scope, APP_ID, KEY, "", json!({ "random": random.to_string() }));
         tokio::pin!(publish);
         // If delivery is behind, the publish waits; a tick that passes meanwhile is skipped.

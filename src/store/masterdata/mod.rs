@@ -66,11 +66,9 @@ fn not_found(entity: &str, id: &str) -> StoreError {
     StoreError::not_found(format!("Master Data: no document `{id}` in data entity `{entity}`"))
 }
 
-/// A fresh document id (a UUID-shaped random hex string).
+/// A fresh document id: a random UUID (v4), as Master Data makes them.
 pub fn new_id() -> String {
-    let (a, b) = (crate::random::next_u64(), crate::random::next_u64());
-    let hex = format!("{a:016x}{b:016x}");
-    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+    uuid::Uuid::new_v4().to_string()
 }
 
 /// The document's fields: an object whose `id`, when given, must be a non-empty string.
@@ -631,6 +629,14 @@ mod tests {
     use super::*;
     use crate::store::db::{temp, Kind};
     use serde_json::json;
+
+    #[test]
+    fn new_ids_are_uuid_v4() {
+        let (a, b) = (new_id(), new_id());
+        let id = uuid::Uuid::parse_str(&a).unwrap();
+        assert_eq!((id.get_version_num(), a.len(), a.to_lowercase() == a), (4, 36, true), "{a}");
+        assert_ne!(a, b);
+    }
 
     fn db() -> (tempfile::TempDir, Db) {
         temp(Kind::MasterData)
