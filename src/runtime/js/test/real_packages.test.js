@@ -1,0 +1,45 @@
+'use strict'
+// The @vtex/api stand-in on the npm packages the real one is built on (semver, p-limit,
+// lru-cache, from the runtime's pinned set): what VTEX's wrappers add on top of each (app ids
+// for semver, one limit per client name for p-limit, hit and eviction counts for lru-cache)
+// behaves as on VTEX, and the package underneath answers as itself.
+
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const vtexApi = require('../vtex-api')
+const packages = require('../packages')
+
+const semver = packages.load('semver')
+
+test('satisfies checks an app id against the ranges VTEX uses, build and all', () => {
+  assert.equal(vtexApi.satisfies('vtex.store@1.2.3', '1.x'), true)
+  assert.equal(vtexApi.satisfies('vtex.store@2.0.0', '1.x'), false)
+  assert.equal(vtexApi.satisfies('vtex.store@1.2.3+build1712345', '1.x'), true, 'the build is no part of the version')
+  assert.equal(vtexApi.satisfies('vtex.store@1.3.0-beta.1', '1.x'), false, 'a prerelease is outside a major range')
+  assert.equal(vtexApi.satisfies('vtex.store@1.2.3', 'not a range'), false)
+  // As on VTEX: semver 5 throws on a version it cannot read (a range it cannot read is false).
+  assert.throws(() => vtexApi.satisfies('vtex.store', '1.x'), /Invalid Version: vtex\.store/)
+  // The major of an app version, as @vtex/api writes it (`vendor.name@3.x`).
+  const range = vtexApi.versionToMajorRange('3.2.1')
+  assert.equal(range, '3.x')
+  assert.deepEqual(
+    ['3.0.0', '3.99.1', '4.0.0', '2.9.9'].map((version) => vtexApi.satisfies(`a.b@${version}`, range)),
+    [true, true, false, false],
+  )
+  const versions = ['0.2.5', '1.0.0', '1.2.3', '1.2.3-rc.1', '1.10.0', '2.0.0-0', '2.0.0', '10.1.1']
+  const ranges = ['*', '1.x', '1.2.x', '^0.2.0', '^1.0.0', '~1.2.0', '>=1.2.0 <2.0.0', '1.0.0 - 1.2.2', '0.x || >=2']
+  for (const version of versions) {
+    for (const r of ranges) {
+      assert.equal(vtexApi.satisfies(`a.b@${version}`, r), semver.satisfies(version, r), `${version} in ${r}`)
+    }
+  }
+})
+
+test('majorEqualAndGreaterThan: a newer version of the same major, by semver precedence', () => {
+  assert.equal(vtexApi.majorEqualAndGreaterThan('2.10.0', '2.9.3'), true, 'numbers, not strings')
+  assert.equal(vtexApi.majorEqualAndGreaterThan('2.9.3', '2.10.0'), false)
+  assert.equal(vtexApi.majorEqualAndGreaterThan('2.0.0', '2.0.0-beta.10'), true, 'a release is above its prereleases')
+  assert.equal(vtexApi.majorEqualAndGreaterThan('2.0.0-beta.2', '2.0.0-beta.10'), false)
+  assert.equal(vtexApi.majorEqualAndGreaterThan('3.0.0', '2.9.3'), false, 'another major')
+  assert.throws(() => vtexApi.majorEqualAndGreaterThan('2.x', '2.0.0'), /Invalid Version: 2\.x/)
+})
