@@ -8,8 +8,12 @@ const test = require('node:test')
 const assert = require('node:assert/strict')
 const vtexApi = require('../vtex-api')
 const packages = require('../packages')
+const { limiterFor } = require('../vtex-api/limiter')
 
 const semver = packages.load('semver')
+
+/** Lets every pending promise callback and I/O callback run. */
+const settle = () => new Promise((resolve) => setImmediate(resolve))
 
 test('satisfies checks an app id against the ranges VTEX uses, build and all', () => {
   assert.equal(vtexApi.satisfies('vtex.store@1.2.3', '1.x'), true)
@@ -42,4 +46,62 @@ test('majorEqualAndGreaterThan: a newer version of the same major, by semver pre
   assert.equal(vtexApi.majorEqualAndGreaterThan('2.0.0-beta.2', '2.0.0-beta.10'), false)
   assert.equal(vtexApi.majorEqualAndGreaterThan('3.0.0', '2.9.3'), false, 'another major')
   assert.throws(() => vtexApi.majorEqualAndGreaterThan('2.x', '2.0.0'), /Invalid Version: 2\.x/)
+})
+
+test('`concurrency` is one limit per client name per Service, shared by every ctx.clients', () => {
+  class Mine extends vtexApi.ExternalClient {
+    constructor(context, options) {
+      super('http://example.invalid', context, options)
+    }
+  }
+  class Clients extends vtexApi.IOClients {
+    get mine() {
+      return this.getOrSet('mine', Mine)
+    }
+    get other() {
+      return this.getOrSet('other', Mine)
+    }
+  }
+  const options = { default: { concurrency: 3 }, other: { concurrency: 1 } }
+  const [first, second] = [new Clients(options, {}), new Clients(options, {})]
+  assert.ok(typeof first.mine.http.limiter === 'function')
+  assert.equal(first.mine.http.limiter, second.mine.http.limiter, 'two requests share their client’s limit')
+  assert.notEqual(first.mine.http.limiter, first.other.http.limiter, 'another client name has its own')
+  assert.notEqual(new Clients({ ...options }, {}).mine.http.limiter, first.mine.http.limiter, 'another Service too')
+  assert.equal(new Clients({}, {}).mine.http.limiter, undefined, 'no concurrency, no limit')
+  for (const concurrency of [0, -1, 0.5, 'many', null]) assert.equal(limiterFor({ concurrency }), undefined)
+  const limit = limiterFor({ concurrency: 2.9 })
+  for (let i = 0; i < 3; i += 1) limit(() => new Promise(() => {}))
+  assert.deepEqual([limit.activeCount, limit.pendingCount], [2, 1], 'a fractional concurrency rounds down')
+})
+
+test('a client with concurrency 2 has at most 2 requests out; the others go out in turn', async (t) => {
+  const answers = []
+  t.mock.method(globalThis, 'fetch', (url) => {
+    return new Promise((resolve) => answers.push({ url, answer: () => resolve(Response.json({ url })) }))
+  })
+  class Mine extends vtexApi.ExternalClient {
+    constructor(context, options) {
+      super('http://example.invalid', context, options)
+    }
+  }
+  const client = new Mine({}, { concurrency: 2 })
+  const calls = [1, 2, 3, 4, 5].map((n) => client.http.get(`/item/${n}`))
+  await settle()
+  assert.equal(answers.length, 2, 'two requests out, three waiting')
+  answers[0].answer()
+  assert.deepEqual(await calls[0], { url: 'http://example.invalid/item/1' })
+  await settle()
+  assert.deepEqual(
+    answers.map((a) => a.url),
+    ['http://example.invalid/item/1', 'http://example.invalid/item/2', 'http://example.invalid/item/3'],
+    'an answer lets the next in line out',
+  )
+  for (let i = 1; i < 5; i += 1) {
+    answers[i].answer()
+    await calls[i]
+    await settle()
+  }
+  assert.equal(answers.length, 5)
+  assert.equal(client.http.limiter.activeCount + client.http.limiter.pendingCount, 0)
 })

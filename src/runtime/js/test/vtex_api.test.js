@@ -6,7 +6,7 @@ const test = require('node:test')
 const assert = require('node:assert/strict')
 const vtexApi = require('../vtex-api')
 const hooks = require('../vtex-api/hooks')
-const { Limiter } = require('../vtex-api/limiter')
+const { limiterFor } = require('../vtex-api/limiter')
 const { isRetryable, retryDelay, nextTimeout, withParams, combineURL } = require('../vtex-api/http')
 const { errorStatus, errorCode } = require('../host/errors')
 
@@ -70,13 +70,13 @@ test('URLs and params combine as axios does', () => {
   assert.equal(withParams('http://a/b?x=1', { y: 2, z: [1, 2], n: null }), 'http://a/b?x=1&y=2&z%5B%5D=1&z%5B%5D=2')
 })
 
-test('the limiter runs at most max operations at once, in arrival order', async () => {
-  const limiter = new Limiter(2)
+test('the limiter runs at most `concurrency` operations at once, in arrival order', async () => {
+  const limit = limiterFor({ concurrency: 2 })
   let running = 0
   let peak = 0
   const order = []
   const job = (id) =>
-    limiter.run(async () => {
+    limit(async () => {
       running += 1
       peak = Math.max(peak, running)
       await new Promise((resolve) => setImmediate(resolve))
@@ -93,7 +93,7 @@ test('the limiter runs at most max operations at once, in arrival order', async 
     results.filter((r) => r.status === 'fulfilled').map((r) => r.value),
     [1, 3, 4, 5],
   )
-  assert.equal(limiter.running, 0)
+  assert.equal(limit.activeCount, 0)
 })
 
 test('VTEX errors carry their status and code, and routes answer with them', () => {
