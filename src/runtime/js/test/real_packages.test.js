@@ -105,3 +105,75 @@ test('a client with concurrency 2 has at most 2 requests out; the others go out 
   assert.equal(answers.length, 5)
   assert.equal(client.http.limiter.activeCount + client.http.limiter.pendingCount, 0)
 })
+
+test('LRUCache on lru-cache: max counts lengths, maxAge per cache or per entry, evictions in getStats', (t) => {
+  t.mock.timers.enable({ apis: ['Date'] })
+  const cache = new vtexApi.LRUCache({ max: 10, length: (value) => value.length, maxAge: 1000 })
+  assert.equal(cache.set('a', 'xxxx'), true)
+  assert.equal(cache.set('b', 'yyyy'), true)
+  assert.equal(cache.set('c', 'zzzz'), true) // 12 > 10: the least recent, a, goes
+  assert.deepEqual(
+    ['a', 'b', 'c'].map((key) => cache.has(key)),
+    [false, true, true],
+  )
+  assert.equal(cache.set('huge', 'x'.repeat(11)), false, 'longer than max: not stored')
+  assert.equal(cache.set('b', 'yy'), true) // set again: a new value, no eviction
+  cache.set('short', 's', 10) // its own maxAge
+  t.mock.timers.tick(11)
+  assert.equal(cache.get('short'), undefined, 'expired after its own maxAge')
+  assert.equal(cache.get('b'), 'yy')
+  t.mock.timers.tick(1000)
+  assert.equal(cache.get('c'), undefined, "expired after the cache's maxAge")
+  assert.deepEqual(cache.getStats('mine'), {
+    disposedItems: 4, // a, huge, and the expired short and c
+    hitRate: 1 / 3,
+    hits: 1,
+    itemCount: 1,
+    length: 2,
+    max: 10,
+    name: 'mine',
+    total: 3,
+  })
+  assert.deepEqual(cache.getStats(), {
+    disposedItems: 0,
+    hitRate: undefined,
+    hits: 0,
+    itemCount: 1,
+    length: 2,
+    max: 10,
+    name: 'lru-cache',
+    total: 0,
+  })
+  const unbounded = new vtexApi.LRUCache()
+  assert.equal(unbounded.getStats().max, Infinity, 'no max: unbounded, as lru-cache 5')
+})
+
+test('LRUCache.getOrSet fetches once per key and counts each read', async () => {
+  const cache = new vtexApi.LRUCache({ max: 10 })
+  let fetched = 0
+  const fetcher = async () => ({ value: `v${++fetched}` })
+  assert.deepEqual(await Promise.all([cache.getOrSet('k', fetcher), cache.getOrSet('j', fetcher)]), ['v1', 'v2'])
+  assert.equal(await cache.getOrSet('k', fetcher), 'v1')
+  assert.equal(await cache.getOrSet('missing'), undefined, 'no fetcher: a miss')
+  assert.equal(fetched, 2)
+  const stats = cache.getStats()
+  assert.deepEqual([stats.hits, stats.total, stats.itemCount], [1, 4, 2])
+})
+
+test('LRUDiskCache keeps its index in lru-cache: the least recent file goes when max is reached', async () => {
+  const fs = require('node:fs')
+  const os = require('node:os')
+  const path = require('node:path')
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ioctl-lru-disk-'))
+  const cache = new vtexApi.LRUDiskCache(dir, { max: 2 })
+  assert.equal(await cache.set('a', { n: 1 }), true)
+  assert.equal(await cache.set('b', { n: 2 }), true)
+  assert.deepEqual(await cache.get('a'), { n: 1 })
+  assert.equal(await cache.set('a', { n: 3 }), true, 'set again: the file is rewritten, not evicted')
+  assert.deepEqual(await cache.get('a'), { n: 3 })
+  await cache.set('c', { n: 4 })
+  assert.equal(cache.has('b'), false)
+  assert.equal(await cache.get('b'), undefined)
+  const stats = cache.getStats()
+  assert.deepEqual([stats.disposedItems, stats.itemCount, stats.max, stats.hits, stats.total], [1, 2, 2, 2, 3])
+})
