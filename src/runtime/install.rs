@@ -48,7 +48,6 @@ const FILES: &[(&str, &str)] = &[
     ("vtex-api/lazy.js", include_str!("js/vtex-api/lazy.js")),
     ("vtex-api/limiter.js", include_str!("js/vtex-api/limiter.js")),
     ("vtex-api/logger.js", include_str!("js/vtex-api/logger.js")),
-    ("vtex-api/lru_cache.js", include_str!("js/vtex-api/lru_cache.js")),
     ("vtex-api/masterdata.js", include_str!("js/vtex-api/masterdata.js")),
     ("vtex-api/not_emulated.js", include_str!("js/vtex-api/not_emulated.js")),
     ("vtex-api/platform.js", include_str!("js/vtex-api/platform.js")),

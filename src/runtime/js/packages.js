@@ -19,4 +19,23 @@ function load(name) {
   return require(resolve(name))
 }
 
-module.exports = { MODULES, resolve, load }
+/** Package name -> its file, for each package loaded by `loadForApp`, in the order first loaded. */
+const forApp = new Map()
+
+/**
+ * One of the runtime's packages needed only once the app uses what is built on it (lru-cache for
+ * an LRUCache, semver for `satisfies`, p-limit for a client's `concurrency` or a first sendEvent):
+ * loaded on that first use, and remembered so that the next standby preloads it (host/preload.js).
+ */
+function loadForApp(name) {
+  let file = forApp.get(name)
+  if (!file) forApp.set(name, (file = resolve(name)))
+  return require(file)
+}
+
+/** The files `loadForApp` has loaded so far. */
+function loadedForApp() {
+  return [...forApp.values()]
+}
+
+module.exports = { MODULES, resolve, load, loadForApp, loadedForApp }

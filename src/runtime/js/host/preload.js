@@ -5,8 +5,11 @@
 // loads only the app's own modules. Only package entry points are noted, in the order the app
 // first asked for them: a package loads exactly as the app's `require` would load it, only
 // earlier, in a process that has run nothing else. The app's own files are never preloaded.
+// The runtime packages the @vtex/api stand-in loaded for the app (packages.loadForApp: lru-cache
+// for an LRUCache made at load, say) follow them.
 
 const path = require('node:path')
+const packages = require('../packages')
 
 /** Files to preload, in the order they were first required. */
 const noted = new Set()
@@ -45,7 +48,7 @@ function note(filename) {
 }
 
 function list() {
-  return [...noted]
+  return [...new Set([...noted, ...packages.loadedForApp()])]
 }
 
 /**

@@ -3,11 +3,13 @@
 // results): at most `max` are out at once per process; further requests wait for a slot, so an
 // app calling in a loop without awaiting slows down instead of flooding ioctl.
 
-const { Limiter } = require('../vtex-api/limiter')
+const packages = require('../packages')
 
 class RequestWindow {
   constructor(max) {
-    this.slots = new Limiter(max)
+    this.max = max
+    /** p-limit's `limit`, made on the first request: a host whose app never calls ioctl needs none. */
+    this.slots = undefined
     this.nextRequest = 1
     /** request id -> {resolve, reject} of the requests awaiting their answer. */
     this.awaiting = new Map()
@@ -15,7 +17,8 @@ class RequestWindow {
 
   /** Sends one request (`send(requestId)`) once a slot is free; settles with its answer. */
   open(send) {
-    return this.slots.run(
+    if (!this.slots) this.slots = packages.loadForApp('p-limit')(this.max)
+    return this.slots(
       () =>
         new Promise((resolve, reject) => {
           const request = this.nextRequest++

@@ -1,6 +1,7 @@
 'use strict'
-// The stand-in's rarely used parts load on first read (vtex-api/lazy.js): requiring @vtex/api
-// leaves them unloaded, reading one loads it, and what an app reads is the same either way.
+// The stand-in's rarely used parts load on first read (vtex-api/lazy.js), and the npm packages
+// under it on first use: requiring @vtex/api leaves them unloaded, reading one loads it, and what
+// an app reads is the same either way.
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
@@ -48,6 +49,28 @@ test('reading a lazy export loads its part, and it is the same class ctx.clients
     same: true,
     names: ['VBase', 'DiskCache', 'Catalog'],
     spread: true,
+  })
+})
+
+test('lru-cache, semver and p-limit load when the app first uses what needs them, and the next standby preloads them', () => {
+  const out = fresh(`
+    const packages = require(${JSON.stringify(path.join(__dirname, '..', 'packages'))})
+    const preload = require(${JSON.stringify(path.join(__dirname, '..', 'host', 'preload'))})
+    const names = ['lru-cache', 'semver', 'p-limit']
+    const loadedPackages = () =>
+      names.filter((name) => Object.keys(require.cache).some((f) => f.startsWith(path.join(packages.MODULES, name) + path.sep)))
+    const steps = [loadedPackages()]
+    new api.LRUCache({ max: 1 })
+    steps.push(loadedPackages())
+    api.satisfies('a.b@1.0.0', '1.x')
+    steps.push(loadedPackages())
+    new api.ExternalClient('http://example.invalid', {}, { concurrency: 1 })
+    steps.push(loadedPackages())
+    console.log(JSON.stringify({ steps, preload: preload.list().map((f) => path.relative(packages.MODULES, f)) }))
+  `)
+  assert.deepEqual(out, {
+    steps: [[], ['lru-cache'], ['lru-cache', 'semver'], ['lru-cache', 'semver', 'p-limit']],
+    preload: ['lru-cache/index.js', 'semver/semver.js', 'p-limit/index.js'],
   })
 })
 

@@ -1,12 +1,64 @@
 'use strict'
-// @vtex/api's other caches: DiskCache and LRUDiskCache (JSON files under a folder the app
-// names, as on VTEX; an unreadable file is a miss, a failed write answers false) and
-// MultilayeredCache (layers tried in order, the missed ones filled on the way back).
+// @vtex/api's caches: LRUCache (its wrapper of the lru-cache package, counting hits and
+// evictions for metrics), DiskCache and LRUDiskCache (JSON files under a folder the app names,
+// as on VTEX; an unreadable file is a miss, a failed write answers false) and MultilayeredCache
+// (layers tried in order, the missed ones filled on the way back).
 
 const fs = require('node:fs/promises')
 const { existsSync } = require('node:fs')
 const path = require('node:path')
-const { LRUCache } = require('./lru_cache')
+const packages = require('../packages')
+
+/** lru-cache 5 (@vtex/api's): max, maxAge, length, stale, dispose; loaded by the first cache made. */
+const LRU = () => packages.loadForApp('lru-cache')
+
+/**
+ * @vtex/api's LRUCache: get, set, has and getOrSet on an lru-cache, with hit and eviction counts.
+ * As on VTEX, the cache counts evictions in place of the app's own `dispose`, and a key set again
+ * is no eviction (`noDisposeOnSet`).
+ */
+class LRUCache {
+  constructor(options) {
+    this.hits = 0
+    this.total = 0
+    this.disposed = 0
+    this.storage = new (LRU())({ ...options, dispose: () => (this.disposed += 1), noDisposeOnSet: true })
+    this.multilayer = new MultilayeredCache([this])
+  }
+  get(key) {
+    const value = this.storage.get(key)
+    if (this.storage.has(key)) this.hits += 1
+    this.total += 1
+    return value
+  }
+  /** The cached value, or the fetcher's `{value, maxAge?}`, stored and returned. */
+  async getOrSet(key, fetcher) {
+    return this.multilayer.get(key, fetcher)
+  }
+  set(key, value, maxAge) {
+    return this.storage.set(key, value, maxAge)
+  }
+  has(key) {
+    return this.storage.has(key)
+  }
+  /** Counters since the previous call, then reset (as @vtex/api reports them as metrics). */
+  getStats(name = 'lru-cache') {
+    const stats = {
+      disposedItems: this.disposed,
+      hitRate: this.total > 0 ? this.hits / this.total : undefined,
+      hits: this.hits,
+      itemCount: this.storage.itemCount,
+      length: this.storage.length,
+      max: this.storage.max,
+      name,
+      total: this.total,
+    }
+    this.hits = 0
+    this.total = 0
+    this.disposed = 0
+    return stats
+  }
+}
 
 async function readJSON(file) {
   return JSON.parse(await fs.readFile(file, 'utf8'))
@@ -65,12 +117,13 @@ class LRUDiskCache {
     this.hits = 0
     this.total = 0
     this.disposed = 0
-    this.lruStorage = new LRUCache({
+    this.lruStorage = new (LRU())({
       ...options,
       dispose: (key) => {
         this.disposed += 1
         fs.rm(this.files.getPathKey(key), { force: true }).catch(() => {})
       },
+      noDisposeOnSet: true,
     })
   }
   has(key) {
@@ -90,13 +143,12 @@ class LRUDiskCache {
     return this.files.set(key, value)
   }
   getStats(name = 'disk-lru-cache') {
-    const lru = this.lruStorage.getStats()
     const stats = {
       disposedItems: this.disposed,
       hitRate: this.total > 0 ? this.hits / this.total : undefined,
       hits: this.hits,
-      itemCount: lru.itemCount,
-      length: lru.length,
+      itemCount: this.lruStorage.itemCount,
+      length: this.lruStorage.length,
       max: this.lruStorage.max,
       name,
       total: this.total,
@@ -158,4 +210,4 @@ class MultilayeredCache {
   }
 }
 
-module.exports = { DiskCache, LRUDiskCache, MultilayeredCache }
+module.exports = { LRUCache, DiskCache, LRUDiskCache, MultilayeredCache }

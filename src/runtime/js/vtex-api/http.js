@@ -174,7 +174,7 @@ class HttpClient {
     }
     // The slot is held for the whole call, retries and waits included, as @vtex/api's limit
     // wraps the request with its retries: `concurrency` counts operations, not attempts.
-    return this.limiter ? this.limiter.run(operation) : operation()
+    return this.limiter ? this.limiter(operation) : operation()
   }
 }
 

@@ -2,10 +2,11 @@
 // ioctl's stand-in for the `@vtex/api` npm package, loaded by every `require('@vtex/api')` of a
 // service run by ioctl (host/modules.js redirects the resolution here). It owns the runtime
 // values apps import; one file per part: errors, constants, service (Service, method), logger,
-// lru_cache, caches, limiter, http (ExternalClient's HTTP with retries), clients, not_emulated,
-// io_clients, utils (pure helpers), platform (tracing, metrics, directives, worker entry points),
-// and the local platform clients (local_platform, apps, vbase, masterdata). The rarely used parts
-// load on first read (lazy.js).
+// caches, limiter (`concurrency`), http (ExternalClient's HTTP with retries), clients,
+// not_emulated, io_clients, utils (pure helpers), platform (tracing, metrics, directives, worker
+// entry points), and the local platform clients (local_platform, apps, vbase, masterdata). The
+// rarely used parts load on first read (lazy.js); the npm packages @vtex/api is built on
+// (lru-cache, p-limit, semver) are the real ones, loaded on first use (packages.loadForApp).
 // Every runtime export of the real package (6.x) exists here: test/exports.test.js checks it.
 
 const constants = require('./constants')
@@ -13,7 +14,6 @@ const errors = require('./errors')
 const hooks = require('./hooks')
 const { Service, compose, method } = require('./service')
 const { Logger, MetricsAccumulator } = require('./logger')
-const { LRUCache } = require('./lru_cache')
 const clients = require('./clients')
 const { notEmulatedClasses } = require('./not_emulated')
 const { IOClients, LOCAL } = require('./io_clients')
@@ -66,8 +66,7 @@ module.exports = {
   IOGraphQLClient: clients.IOGraphQLClient,
   GraphQLClient: clients.GraphQLClient,
   Events: clients.Events,
-  // Caching, logging, metrics
-  LRUCache,
+  // Caching (LRUCache, made on first read below), logging, metrics
   Logger,
   LogLevel: constants.LogLevel,
   MetricsAccumulator,
@@ -101,12 +100,12 @@ module.exports = {
 }
 
 // Made on first read (lazy.js): the local platform clients, the clients ioctl does not emulate,
-// the disk caches, the HTTP client. An app that never touches them does not pay for loading them.
+// the caches, the HTTP client. An app that never touches them does not pay for loading them.
 for (const [name, key] of Object.entries(LOCAL_CLIENTS)) lazy(module.exports, name, () => LOCAL[key])
 for (const [name, key] of Object.entries(NOT_EMULATED_CLIENTS)) {
   lazy(module.exports, name, () => notEmulatedClasses[key])
 }
-for (const name of ['DiskCache', 'LRUDiskCache', 'MultilayeredCache']) {
+for (const name of ['LRUCache', 'DiskCache', 'LRUDiskCache', 'MultilayeredCache']) {
   lazy(module.exports, name, () => require('./caches')[name])
 }
 lazy(module.exports, 'HttpClient', () => require('./http').HttpClient)

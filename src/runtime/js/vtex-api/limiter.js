@@ -1,41 +1,21 @@
 'use strict'
-// Concurrency limits: the Limiter (at most N operations at once, first come first served) and
-// the one limiter per client name per Service that `concurrency` in clients.options sets.
+// `concurrency` in clients.options: the p-limit (the package @vtex/api limits each HttpClient
+// with) shared by every client of one name in a Service.
 
-/** At most `max` operations at once; the others wait their turn, first come first served. */
-class Limiter {
-  constructor(max) {
-    this.max = max
-    this.running = 0
-    this.waiting = []
-  }
+const packages = require('../packages')
 
-  async run(operation) {
-    if (this.running < this.max) this.running += 1
-    else await new Promise((resolve) => this.waiting.push(resolve))
-    try {
-      return await operation()
-    } finally {
-      const next = this.waiting.shift()
-      if (next)
-        next() // the slot passes straight to the next in line
-      else this.running -= 1
-    }
-  }
-}
-
-// IOClients is built afresh for every request and event delivery, so a limiter owned by one
+// IOClients is built afresh for every request and event delivery, so a limit owned by one
 // client instance would only see that request's calls and `concurrency` would limit nothing
 // app-wide. IOClients.getOrSet therefore tags the options it hands a client with a key object
 // that is the same for every IOClients built from the same `clients.options` object and client
-// name: one limiter per client name per Service. The tag is an enumerable symbol so that the
+// name: one limit per client name per Service. The tag is an enumerable symbol so that the
 // usual `super(url, context, { ...options, headers })` keeps it. A client constructed with
 // hand-made options shares by the identity of that options object. The first `concurrency`
-// seen for a key sets its limit. (@vtex/api keeps a limiter per HttpClient instance; sharing it
+// seen for a key sets its limit. (@vtex/api keeps a limit per HttpClient instance; sharing it
 // is ioctl's choice, so that the limit a developer sets is one they can observe locally.)
 const LIMITER_KEY = Symbol('ioctl.limiterKey')
 const limiterKeys = new WeakMap() // clients.options object -> Map(client name -> key object)
-const limiters = new WeakMap() // key object (or options object) -> Limiter
+const limiters = new WeakMap() // key object (or options object) -> p-limit's `limit`
 
 function limiterKeyFor(clientOptions, name) {
   let byName = limiterKeys.get(clientOptions)
@@ -44,14 +24,17 @@ function limiterKeyFor(clientOptions, name) {
   return byName.get(name)
 }
 
-/** The shared Limiter for these options, or undefined without a positive `concurrency`. */
+/**
+ * The shared p-limit `limit(operation)` for these options (at most `concurrency` operations at
+ * once, the others in arrival order), or undefined without a `concurrency` of 1 or more.
+ */
 function limiterFor(options) {
   const max = Math.floor(Number(options && options.concurrency))
   if (!(max >= 1)) return undefined
   const key = options[LIMITER_KEY] || options
-  let limiter = limiters.get(key)
-  if (!limiter) limiters.set(key, (limiter = new Limiter(max)))
-  return limiter
+  let limit = limiters.get(key)
+  if (!limit) limiters.set(key, (limit = packages.loadForApp('p-limit')(max)))
+  return limit
 }
 
-module.exports = { Limiter, LIMITER_KEY, limiterKeyFor, limiterFor }
+module.exports = { LIMITER_KEY, limiterKeyFor, limiterFor }

@@ -1,8 +1,9 @@
 'use strict'
 // @vtex/api's pure helpers, behaving as the real ones do (app ids and versions, timings, header
 // values, error cleaning, retry predicates, translatable strings): written from their sources'
-// behaviour, with a small semver for `satisfies` (the real one uses the semver package).
+// behaviour. Versions are compared by the semver package, as @vtex/api compares them.
 
+const packages = require('../packages')
 const { VALUES } = require('./constants')
 
 // App ids: `vendor.name@1.2.3+build`. `name` below includes the vendor, as in @vtex/api.
@@ -32,115 +33,8 @@ const APP_ID_REGEX =
   /^[\w-]+\.[\w-]+@(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)(?:-[\da-z-]+(?:\.[\da-z-]+)*)?(?:\+[\da-z-]+(?:\.[\da-z-]+)*)?$/
 const isValidAppIdOrLocator = (appId) => APP_ID_REGEX.test(appId)
 const sameMajor = (v1, v2) => versionToMajor(v1) === versionToMajor(v2)
-const majorEqualAndGreaterThan = (v1, v2) => sameMajor(v1, v2) && semverCompare(v1, v2) > 0
-function satisfies(appId, range) {
-  return semverSatisfies(parseAppId(appId).version, range)
-}
-
-// A small semver (2.0.0 precedence; npm's range grammar: `||`, hyphen ranges, x-ranges, ^, ~,
-// comparators), enough for the ranges app ids are checked against.
-const SEMVER = /^v?(\d+)\.(\d+)\.(\d+)(?:-([\da-z-]+(?:\.[\da-z-]+)*))?(?:\+[\da-z-]+(?:\.[\da-z-]+)*)?$/i
-
-function parseSemver(version) {
-  const match = SEMVER.exec(String(version).trim())
-  if (!match) return null
-  return { nums: match.slice(1, 4).map(Number), pre: match[4] ? match[4].split('.') : [] }
-}
-
-function compareParsed(a, b) {
-  for (let i = 0; i < 3; i += 1) if (a.nums[i] !== b.nums[i]) return a.nums[i] < b.nums[i] ? -1 : 1
-  if (!a.pre.length || !b.pre.length) return b.pre.length - a.pre.length
-  for (let i = 0; i < Math.max(a.pre.length, b.pre.length); i += 1) {
-    const [x, y] = [a.pre[i], b.pre[i]]
-    if (x === undefined || y === undefined) return x === undefined ? -1 : 1
-    if (x === y) continue
-    const [nx, ny] = [/^\d+$/.test(x), /^\d+$/.test(y)]
-    if (nx && ny) return Number(x) < Number(y) ? -1 : 1
-    if (nx !== ny) return nx ? -1 : 1
-    return x < y ? -1 : 1
-  }
-  return 0
-}
-
-function semverCompare(v1, v2) {
-  const [a, b] = [parseSemver(v1), parseSemver(v2)]
-  if (!a || !b) throw new TypeError(`Invalid Version: ${a ? v2 : v1}`)
-  return compareParsed(a, b)
-}
-
-/** `1`, `1.2`, `1.x`, `*`: the bounds [>=low, <high) of a partial version (high null: none). */
-function partialBounds(text) {
-  const [major, minor, patch, pre] = /^v?(\d+|[x*])?(?:\.(\d+|[x*]))?(?:\.(\d+|[x*]))?(?:-([\da-z.-]+))?$/i
-    .exec(text)
-    .slice(1)
-  const wild = (part) => part === undefined || /^[x*]$/i.test(part)
-  const v = (a, b, c, p) => ({ nums: [a, b, c], pre: p ? p.split('.') : [] })
-  if (wild(major)) return { low: v(0, 0, 0), high: null, exact: false }
-  if (wild(minor)) return { low: v(+major, 0, 0), high: v(+major + 1, 0, 0, '0'), exact: false }
-  if (wild(patch)) return { low: v(+major, +minor, 0), high: v(+major, +minor + 1, 0, '0'), exact: false }
-  return { low: v(+major, +minor, +patch, pre), high: null, exact: true, major: +major, minor: +minor }
-}
-
-/** One comparator set (space-separated, all must hold) as [op, version] pairs. */
-function comparators(set) {
-  const out = []
-  const hyphen = /^(\S+)\s+-\s+(\S+)$/.exec(set.trim())
-  if (hyphen) {
-    out.push(['>=', partialBounds(hyphen[1]).low])
-    const upper = partialBounds(hyphen[2])
-    out.push(upper.exact ? ['<=', upper.low] : upper.high ? ['<', upper.high] : ['>=', partialBounds('0').low])
-    return out
-  }
-  for (const token of set.trim().split(/\s+/).filter(Boolean)) {
-    const [, op, text] = /^(\^|~>?|>=|<=|>|<|=)?\s*(.*)$/.exec(token)
-    const b = partialBounds(text || '*')
-    if (op === '^' && b.exact) {
-      const [ma, mi, pa] = b.low.nums
-      const high = ma > 0 ? [ma + 1, 0, 0] : mi > 0 ? [0, mi + 1, 0] : [0, 0, pa + 1]
-      out.push(['>=', b.low], ['<', { nums: high, pre: ['0'] }])
-    } else if ((op === '~' || op === '~>') && b.exact) {
-      out.push(['>=', b.low], ['<', { nums: [b.major, b.minor + 1, 0], pre: ['0'] }])
-    } else if (op === '^' && b.high) {
-      const ma = b.low.nums[0]
-      out.push(['>=', b.low], ['<', ma > 0 || !b.high ? { nums: [ma + 1, 0, 0], pre: ['0'] } : b.high])
-    } else if (!op || op === '=' || op === '~' || op === '~>' || op === '^') {
-      if (b.exact) out.push(['=', b.low])
-      else {
-        out.push(['>=', b.low])
-        if (b.high) out.push(['<', b.high])
-      }
-    } else if (op === '>' && !b.exact) out.push(b.high ? ['>=', b.high] : ['<', b.low])
-    else if (op === '<=' && !b.exact) out.push(b.high ? ['<', b.high] : ['>=', b.low])
-    else out.push([op, b.low])
-  }
-  return out
-}
-
-function holds([op, bound], version) {
-  const c = compareParsed(version, bound)
-  return { '=': c === 0, '>': c > 0, '>=': c >= 0, '<': c < 0, '<=': c <= 0 }[op]
-}
-
-/** semver.satisfies: a prerelease satisfies a set only if one of its bounds is that release's. */
-function semverSatisfies(version, range) {
-  const parsed = parseSemver(version)
-  if (!parsed) return false
-  return String(range)
-    .split('||')
-    .some((set) => {
-      let list
-      try {
-        list = comparators(set)
-      } catch {
-        return false
-      }
-      if (!list.every((c) => holds(c, parsed))) return false
-      if (!parsed.pre.length) return true
-      return list.some(
-        ([, bound]) => bound.pre.length && bound.pre[0] !== '0' && bound.nums.every((n, i) => n === parsed.nums[i]),
-      )
-    })
-}
+const majorEqualAndGreaterThan = (v1, v2) => sameMajor(v1, v2) && packages.loadForApp('semver').gt(v1, v2)
+const satisfies = (appId, range) => packages.loadForApp('semver').satisfies(parseAppId(appId).version, range)
 
 // Tenant and binding headers.
 const formatTenantHeaderValue = (tenant) => tenant.locale
@@ -306,8 +200,7 @@ function isAbortedOrNetworkErrorOrRouterTimeout(e) {
 // The keys single-flight requests are grouped by.
 const inflightURL = ({ baseURL, url }) => baseURL + url
 function inflightUrlWithQuery({ baseURL, url, params }) {
-  // qs.stringify(params, { arrayFormat: 'repeat', addQueryPrefix: true })
-  const qs = require('../packages').load('qs')
+  const qs = packages.load('qs')
   return baseURL + url + qs.stringify(params, { arrayFormat: 'repeat', addQueryPrefix: true })
 }
 
@@ -369,7 +262,6 @@ module.exports = {
   isValidAppIdOrLocator,
   sameMajor,
   majorEqualAndGreaterThan,
-  semverSatisfies,
   formatTenantHeaderValue,
   parseTenantHeaderValue,
   formatBindingHeaderValue,
