@@ -15,8 +15,9 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use super::{Lines, Refusal, Session};
 use crate::app::{self, App, LoadError};
 use crate::protocol::record::{self, Record};
+use crate::protocol::stream::{Level, Output};
 use crate::protocol::{path, ErrorCode, LinkRequest, Scope};
-use crate::terminal::{Format, Level, Output, Terminal};
+use crate::terminal::{Format, Terminal};
 
 /// Validated `ioctl link` options.
 #[derive(Debug, Clone)]
@@ -136,7 +137,7 @@ async fn link(
             Output::Diagnostic { level, diagnostic } => {
                 Output::Diagnostic { level, diagnostic: with_source(diagnostic, root) }
             }
-            Output::Record { ref json, .. } if json["type"] == "ready" => {
+            Output::Record { ref record, .. } if record.is_ready() => {
                 ready = true;
                 msg
             }

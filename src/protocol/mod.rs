@@ -1,8 +1,10 @@
 //! The contract between the client commands and a link session: the control API's paths,
-//! typed requests and responses, error codes, the protocol version, and the session record
-//! (`record`). Both sides import these types; neither side matches on the other's sentences.
+//! typed requests and responses, the streams' records (`stream`), error codes, the protocol
+//! version, and the session record (`record`). Both sides import these types; neither side
+//! matches on the other's sentences.
 
 pub mod record;
+pub mod stream;
 
 use std::path::PathBuf;
 use std::sync::Arc;

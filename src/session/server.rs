@@ -28,12 +28,12 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::routes::{Domain, Route};
 use super::state::Session;
+use crate::protocol::stream::{Output, TailRecord};
 use crate::protocol::{
     path, sample_sender, ErrorBody, ErrorCode, FailedHeader, FailedPage, Hello, LinkRequest, PublishLine,
     PublishRequest, ReplayRequest, SessionInfo, PUBLISH_PROGRESS, VERSION,
 };
 use crate::runtime::RoutesAt;
-use crate::terminal::Output;
 
 type Shared = Arc<Session>;
 
@@ -637,18 +637,16 @@ async fn tail(State(s): State<Shared>) -> Response {
     let (tx, rx) = mpsc::channel(256);
     let session = s.clone();
     s.tracker().spawn(async move {
-        let mut first = serde_json::to_value(hello(&session)).unwrap_or_default();
-        first["type"] = json!("hello");
-        if tx.send(line(&first)).await.is_err() {
+        if tx.send(line(&TailRecord::Hello(hello(&session)))).await.is_err() {
             return;
         }
         let shutdown = session.shutdown().clone();
         loop {
             let next = tokio::select! {
                 a = activity.recv() => match a {
-                    Ok(a) if a.scope() == session.scope() => a.to_json(),
+                    Ok(a) if a.scope() == session.scope() => a.to_record(),
                     Ok(_) => continue,
-                    Err(broadcast::error::RecvError::Lagged(n)) => json!({"type": "lagged", "skipped": n}),
+                    Err(broadcast::error::RecvError::Lagged(skipped)) => TailRecord::Lagged { skipped },
                     Err(broadcast::error::RecvError::Closed) => break,
                 },
                 _ = shutdown.cancelled() => break,
@@ -658,7 +656,7 @@ async fn tail(State(s): State<Shared>) -> Response {
                 return;
             }
         }
-        let _ = tx.send(line(&json!({"type": "session_end", "counts": session.counts()}))).await;
+        let _ = tx.send(line(&TailRecord::SessionEnd { counts: session.counts() })).await;
     });
     ndjson(rx)
 }
