@@ -216,7 +216,7 @@ impl Session {
     }
 
     /// The linked apps' GraphQL endpoints.
-    pub fn graphql_apps(&self) -> Vec<super::routes::GraphqlApp> {
+    pub fn graphql_apps(&self) -> Vec<crate::protocol::GraphqlApp> {
         self.routes.graphql_apps()
     }
 
