@@ -6,53 +6,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use console::Style;
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
-use crate::diagnostic::Diagnostic;
+use crate::protocol::stream::LinkRecord;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    Debug,
-    Info,
-    Warn,
-    Error,
-}
-
-impl Level {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Debug => "debug",
-            Level::Info => "info",
-            Level::Warn => "warn",
-            Level::Error => "error",
-        }
-    }
-
-    pub fn parse(s: &str) -> Level {
-        match s {
-            "debug" | "trace" => Level::Debug,
-            "warn" | "warning" => Level::Warn,
-            "error" => Level::Error,
-            _ => Level::Info,
-        }
-    }
-}
-
-/// One thing to show. It crosses from the session to the link terminal as JSON.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum Output {
-    /// `HH:MM:SS.mmm - level: message  app` — app output (with the handler it came from) or,
-    /// with no app, ioctl's own status lines.
-    Log { level: Level, message: String, app: Option<String>, handler: Option<String> },
-    /// A positioned problem in a user file.
-    Diagnostic { level: Level, diagnostic: Diagnostic },
-    /// A structured record: `human` for people (as a log line at `level`, or plain when
-    /// `None`), `json` for `--json`.
-    Record { level: Option<Level>, human: String, json: Value },
-}
+// The wire types of a link's output live in the protocol; re-exported for the tasks that print.
+pub use crate::protocol::stream::{Level, Output};
 
 /// How output is rendered; decided once at start.
 #[derive(Debug, Clone, Copy)]
@@ -159,8 +118,8 @@ impl Terminal {
     }
 
     /// A record shown to people as a log line at `level` (or plain with `None`).
-    pub async fn record(&self, level: Option<Level>, human: impl Into<String>, json: Value) {
-        self.send(Output::Record { level, human: human.into(), json }).await;
+    pub async fn record(&self, level: Option<Level>, human: impl Into<String>, record: LinkRecord) {
+        self.send(Output::Record { level, human: human.into(), record }).await;
     }
 }
 
@@ -180,37 +139,20 @@ pub fn print(mut rx: mpsc::Receiver<Output>, format: Format) -> tokio::task::Joi
 }
 
 fn render(msg: &Output, f: Format) -> String {
+    if f.json {
+        return serde_json::to_string(&LinkRecord::from(msg)).unwrap_or_default();
+    }
     match msg {
-        Output::Log { level, message, app, handler } => {
-            if f.json {
-                let mut v = json!({"type": if app.is_some() { "log" } else { "status" }, "level": level.as_str(), "message": message});
-                if let Some(app) = app {
-                    v["app"] = json!(app);
-                }
-                if let Some(h) = handler {
-                    v["handler"] = json!(h);
-                }
-                return v.to_string();
-            }
-            log_line(*level, message, app.as_deref(), f.color)
-        }
+        Output::Log { level, message, app, .. } => log_line(*level, message, app.as_deref(), f.color),
         Output::Diagnostic { level, diagnostic: d } => {
-            if f.json {
-                let kind = if *level == Level::Error { "error" } else { "warning" };
-                return json!({"type": kind, "message": d.message, "file": d.file, "line": d.line, "column": d.column, "help": d.help})
-                    .to_string();
-            }
             let line = log_line(*level, &d.to_string(), None, f.color);
             match d.frame(f.color) {
                 frame if frame.is_empty() => line,
                 frame => format!("{line}\n{frame}"),
             }
         }
-        Output::Record { level, human, json } => match (f.json, level) {
-            (true, _) => json.to_string(),
-            (false, Some(level)) => log_line(*level, human, None, f.color),
-            (false, None) => human.clone(),
-        },
+        Output::Record { level: Some(level), human, .. } => log_line(*level, human, None, f.color),
+        Output::Record { level: None, human, .. } => human.clone(),
     }
 }
 
@@ -235,6 +177,7 @@ pub fn log_line(level: Level, message: &str, app: Option<&str>, color: bool) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     #[test]
     fn plain_log_line_shape() {

@@ -9,9 +9,10 @@ use serde_json::{json, Value};
 
 use super::{Lines, Session};
 use crate::diagnostic::Diagnostic;
+use crate::protocol::endpoint::{GetSession, StopPublish};
 use crate::protocol::{
-    path, DeadLetter, FailedHeader, FailedPage, PublishLine, PublishRequest, PublishResponse, ReplayRequest,
-    ReplayResponse, Scope, SessionInfo, MAX_BODY, PUBLISH_SILENCE,
+    path, DeadLetter, FailedHeader, FailedPage, PublishLine, PublishRequest, PublishResponse, ReplayRequest, Scope,
+    MAX_BODY, PUBLISH_SILENCE,
 };
 
 /// The sender of events published with `ioctl events send` unless `--sender` says otherwise.
@@ -154,9 +155,12 @@ pub async fn publish(session: &Session, request: String) -> anyhow::Result<Resul
                 let Some(job) = job else {
                     return cut(published, deliveries, anyhow!("interrupted before the session started publishing"));
                 };
-                let stop = format!("{}/{job}", path::EVENTS);
-                if let Err(e) = session.request("DELETE", &stop, None, super::timeout()).await {
-                    return cut(published, deliveries, e.context("interrupted, and the session did not take the stop"));
+                match session.call(&StopPublish { job }, super::timeout()).await {
+                    // Refused: the job has just ended; its stream's last line comes anyway.
+                    Ok(_) | Err(super::Refusal::Refused(_)) => {}
+                    Err(super::Refusal::Failed(e)) => {
+                        return cut(published, deliveries, e.context("interrupted, and the session did not take the stop"));
+                    }
                 }
                 continue;
             }
@@ -268,11 +272,8 @@ fn print_letter(l: &DeadLetter) {
 
 pub async fn replay(scope: &Scope, event_id: Option<&str>, all: bool) -> anyhow::Result<ExitCode> {
     let session = Session::find(scope)?;
-    let request = serde_json::to_string(&ReplayRequest { event_id: event_id.map(str::to_string), all })?;
-    let answer: ReplayResponse = session
-        .call("POST", path::REPLAY, Some(request), super::timeout())
-        .await
-        .map_err(super::Refusal::into_error)?;
+    let request = ReplayRequest { event_id: event_id.map(str::to_string), all };
+    let answer = session.call(&request, super::timeout()).await.map_err(super::Refusal::into_error)?;
     for r in &answer.replayed {
         println!("replaying {} to {} {}", r.event_id, r.app, r.handler);
     }
@@ -282,8 +283,7 @@ pub async fn replay(scope: &Scope, event_id: Option<&str>, all: bool) -> anyhow:
 /// `ioctl status`: the session of a scope, its apps and its counts.
 pub async fn status(scope: &Scope, json_out: bool) -> anyhow::Result<ExitCode> {
     let session = Session::find(scope)?;
-    let info: SessionInfo =
-        session.call("GET", path::SESSION, None, super::timeout()).await.map_err(super::Refusal::into_error)?;
+    let info = session.call(&GetSession, super::timeout()).await.map_err(super::Refusal::into_error)?;
     let (c, record) = (info.counts, &session.record);
     if json_out {
         println!(

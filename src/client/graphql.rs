@@ -10,15 +10,9 @@ use serde_json::{json, Value};
 
 use super::Session;
 use crate::diagnostic::Diagnostic;
-use crate::protocol::{path, Scope};
+use crate::protocol::endpoint::ListGraphqlApps;
+use crate::protocol::{GraphqlApp, Scope};
 use crate::terminal::ColorChoice;
-
-/// One linked app's endpoint, as the session lists them.
-#[derive(Debug, serde::Deserialize)]
-struct Endpoint {
-    app: String,
-    path: String,
-}
 
 pub struct Query {
     pub query: String,
@@ -50,7 +44,7 @@ pub async fn run(scope: &Scope, q: &Query, color: ColorChoice) -> anyhow::Result
     };
     let session = Session::find(scope)?;
     let wait = super::timeout();
-    let apps: Vec<Endpoint> = session.call("GET", path::GRAPHQL_APPS, None, wait).await.map_err(|r| r.into_error())?;
+    let apps = session.call(&ListGraphqlApps, wait).await.map_err(|r| r.into_error())?;
     let endpoint = pick(&apps, q.app.as_deref(), scope)?;
     let body = json!({"query": q.query, "variables": variables, "operationName": q.operation}).to_string();
     let resp = session
@@ -77,7 +71,7 @@ pub async fn run(scope: &Scope, q: &Query, color: ColorChoice) -> anyhow::Result
 }
 
 /// The app `--app` names (by id, with or without @version), else the only one linked.
-fn pick<'a>(apps: &'a [Endpoint], wanted: Option<&str>, scope: &Scope) -> anyhow::Result<&'a Endpoint> {
+fn pick<'a>(apps: &'a [GraphqlApp], wanted: Option<&str>, scope: &Scope) -> anyhow::Result<&'a GraphqlApp> {
     let names = || apps.iter().map(|a| a.app.as_str()).collect::<Vec<_>>().join(", ");
     match wanted {
         Some(w) => apps.iter().find(|a| a.app == w || a.app.split('@').next() == Some(w)).ok_or_else(|| {
@@ -128,7 +122,7 @@ mod tests {
     #[test]
     fn the_app_is_picked_by_id_or_alone() {
         let scope = Scope { account: "a".into(), workspace: "w".into() };
-        let apps = vec![Endpoint { app: "v.one@1.0.0".into(), path: "/1".into() }];
+        let apps = vec![GraphqlApp { app: "v.one@1.0.0".into(), path: "/1".into() }];
         assert_eq!(pick(&apps, None, &scope).unwrap().path, "/1");
         assert_eq!(pick(&apps, Some("v.one"), &scope).unwrap().path, "/1");
         assert!(pick(&apps, Some("v.two"), &scope).unwrap_err().to_string().contains("these do: v.one@1.0.0"));

@@ -9,14 +9,15 @@ use std::process::{ExitCode, Stdio};
 use std::time::{Duration, SystemTime};
 
 use anyhow::{anyhow, bail, Context};
-use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::{Lines, Refusal, Session};
 use crate::app::{self, App, LoadError};
+use crate::protocol::endpoint::Unlink;
 use crate::protocol::record::{self, Record};
-use crate::protocol::{path, ErrorCode, LinkRequest, Scope};
-use crate::terminal::{Format, Level, Output, Terminal};
+use crate::protocol::stream::{Level, Output};
+use crate::protocol::{path, ErrorCode, Handshake, LinkRequest, Scope};
+use crate::terminal::{Format, Terminal};
 
 /// Validated `ioctl link` options.
 #[derive(Debug, Clone)]
@@ -84,7 +85,7 @@ async fn link(
         .headers()
         .get(path::LINK_ID_HEADER)
         .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
+        .and_then(|v| v.parse::<u64>().ok())
         .context("the link session did not name the link")?;
 
     // Print the app's output until the session ends it. The first Ctrl-C asks for a graceful
@@ -92,7 +93,6 @@ async fn link(
     // and waits a moment for it; a third, or a session that does not do it in time, leaves.
     let mut lines = Lines::new(resp);
     lines.hello(super::timeout()).await?;
-    let unlink_path = format!("{}/{link_id}", path::APPS);
     let mut ready = false;
     let mut presses = 0;
     let mut asked = None;
@@ -103,11 +103,14 @@ async fn link(
             _ = stop.recv() => {
                 presses += 1;
                 match presses {
-                    1 => asked = Some(Box::pin(ask_unlink(rec.clone(), unlink_path.clone(), super::timeout()))),
+                    1 => {
+                        let unlink = Unlink { id: link_id, force: false };
+                        asked = Some(Box::pin(ask_unlink(rec.clone(), unlink, super::timeout())));
+                    }
                     2 => {
                         terminal.status(Level::Warn, "forced stop: ending the app's Node.js processes (Ctrl-C again to leave now)").await;
-                        let force = format!("{unlink_path}?force=true");
-                        asked = Some(Box::pin(ask_unlink(rec.clone(), force, FORCE_WAIT)));
+                        let unlink = Unlink { id: link_id, force: true };
+                        asked = Some(Box::pin(ask_unlink(rec.clone(), unlink, FORCE_WAIT)));
                         forced_at = Some(tokio::time::Instant::now());
                     }
                     _ => return Ok(left_running(terminal, &rec).await),
@@ -136,7 +139,7 @@ async fn link(
             Output::Diagnostic { level, diagnostic } => {
                 Output::Diagnostic { level, diagnostic: with_source(diagnostic, root) }
             }
-            Output::Record { ref json, .. } if json["type"] == "ready" => {
+            Output::Record { ref record, .. } if record.is_ready() => {
                 ready = true;
                 msg
             }
@@ -159,13 +162,9 @@ const FORCE_WAIT: Duration = Duration::from_secs(3);
 /// How long an unlinked app's link waits for a session that is ending (its last app left).
 const SESSION_END_WAIT: Duration = Duration::from_secs(3);
 
-/// Asks the session to unlink (`path` says whether by force); the answer comes at once.
-async fn ask_unlink(record: Record, path: String, wait: Duration) -> anyhow::Result<()> {
-    let resp = Session { record }.request("DELETE", &path, None, wait).await?;
-    if !resp.status().is_success() {
-        let status = resp.status();
-        bail!("{}", super::refusal(status, &super::text(resp).await?).error);
-    }
+/// Asks the session to unlink (gracefully or by force); the answer comes at once.
+async fn ask_unlink(record: Record, unlink: Unlink, wait: Duration) -> anyhow::Result<()> {
+    Session { record }.call(&unlink, wait).await.map_err(super::Refusal::into_error)?;
     Ok(())
 }
 
@@ -324,9 +323,9 @@ async fn start_session(opts: &Options, home: &Path) -> anyhow::Result<Record> {
         Ok(Ok(n)) if n > 0 => {}
         _ => bail!("the link session did not start; see {}", log_path.display()),
     }
-    let hello: Value = serde_json::from_str(&first).context("unreadable first line from the link session")?;
-    if let Some(e) = hello["error"].as_str() {
-        bail!("{e}");
+    let handshake: Handshake = serde_json::from_str(&first).context("unreadable first line from the link session")?;
+    if let Handshake::Failed { error } = handshake {
+        bail!("{error}");
     }
     record::find(home, &opts.scope)?.ok_or_else(|| anyhow!("the link session started but wrote no record"))
 }

@@ -23,9 +23,9 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use serde::de::DeserializeOwned;
 use tokio::net::TcpStream;
 
+use crate::protocol::endpoint::{Endpoint, Method};
 use crate::protocol::record::{self, Record};
 use crate::protocol::{ErrorBody, ErrorCode, Scope};
 
@@ -112,15 +112,14 @@ impl Session {
         request_with(method, &self.record.url, path, Some(&self.record.token), Some(json), wait, Some(user)).await
     }
 
-    /// A control request whose answer is one JSON value: `T`, or the session's refusal.
-    pub async fn call<T: DeserializeOwned>(
-        &self,
-        method: &str,
-        path: &str,
-        json: Option<String>,
-        wait: Duration,
-    ) -> Result<T, Refusal> {
-        let resp = self.request(method, path, json, wait).await?;
+    /// A control call whose answer is one JSON value: the answer its [`Endpoint`] says, or the
+    /// session's refusal. A `POST` sends `call` as the body.
+    pub async fn call<E: Endpoint>(&self, call: &E, wait: Duration) -> Result<E::Response, Refusal> {
+        let body = match E::METHOD {
+            Method::Post => Some(serde_json::to_string(call).context("cannot encode the request")?),
+            Method::Get | Method::Delete => None,
+        };
+        let resp = self.request(E::METHOD.as_str(), &call.path(), body, wait).await?;
         let status = resp.status();
         let text = tokio::time::timeout(wait, text(resp))
             .await

@@ -1,8 +1,11 @@
 //! The contract between the client commands and a link session: the control API's paths,
-//! typed requests and responses, error codes, the protocol version, and the session record
-//! (`record`). Both sides import these types; neither side matches on the other's sentences.
+//! typed requests and responses (`endpoint` pairs them), the streams' records (`stream`), error
+//! codes, the protocol version, the start handshake and the session record (`record`). Both
+//! sides import these types; neither side matches on the other's sentences.
 
+pub mod endpoint;
 pub mod record;
+pub mod stream;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -24,7 +27,7 @@ pub mod path {
     pub const FAILED: &str = "/_ioctl/events/failed";
     pub const REPLAY: &str = "/_ioctl/events/replay";
     pub const APPS: &str = "/_ioctl/apps";
-    /// The linked apps' GraphQL endpoints (`[{app, path}]`).
+    /// The linked apps' GraphQL endpoints (a list of [`super::GraphqlApp`]).
     pub const GRAPHQL_APPS: &str = "/_ioctl/graphql/apps";
     /// The GraphQL IDE (a browser logs in with `?login=`; its cookie, not the header, after that).
     pub const IDE: &str = "/_ioctl/ide";
@@ -208,6 +211,15 @@ pub struct SessionInfo {
     pub counts: Counts,
 }
 
+/// One linked app's GraphQL endpoint, as `ioctl graphql` and the IDE list them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GraphqlApp {
+    /// `vendor.name@version`.
+    pub app: String,
+    /// The endpoint's path on the session (`/{vendor}.{name}/v{major}/{account}/{workspace}/_v/graphql`).
+    pub path: String,
+}
+
 /// `GET /_ioctl/events/failed`: the first line of the NDJSON stream; one [`DeadLetter`] per
 /// line follows.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -246,6 +258,15 @@ pub struct Hello {
     pub workspace: String,
 }
 
+/// The first line a starting session (`ioctl session-serve`) writes on its stdout, read by the
+/// link command that started it: where it listens, or why it could not start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Handshake {
+    Listening { url: String, pid: u32 },
+    Failed { error: String },
+}
+
 /// Why the session refused a request; clients branch on the code, and show the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -281,4 +302,28 @@ pub fn version_mismatch(theirs: Option<u32>) -> String {
     format!(
         "the running link session speaks {theirs}, this ioctl speaks protocol {VERSION}: stop the old session (Ctrl-C its `ioctl link`s, or kill the pid in its record) and link again"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_start_handshake_keeps_its_wire_form_and_round_trips() {
+        let cases = [
+            (
+                Handshake::Listening { url: "http://127.0.0.1:33965".into(), pid: 42 },
+                r#"{"url":"http://127.0.0.1:33965","pid":42}"#,
+            ),
+            (
+                Handshake::Failed { error: "cannot listen on 127.0.0.1:80".into() },
+                r#"{"error":"cannot listen on 127.0.0.1:80"}"#,
+            ),
+        ];
+        for (handshake, wire) in cases {
+            assert_eq!(serde_json::to_string(&handshake).unwrap(), wire);
+            assert_eq!(serde_json::from_str::<Handshake>(wire).unwrap(), handshake);
+        }
+        assert!(serde_json::from_str::<Handshake>("{}").is_err(), "neither where nor why");
+    }
 }

@@ -8,11 +8,11 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::sync::{broadcast, mpsc};
 
 use crate::app::EventSubscription;
+use crate::protocol::stream::{DeliveryAttempt, Outcome, TailRecord};
 use crate::protocol::{Counts, Event, Scope};
 
 /// One event on its way to one handler of one app, with its claim on the counts.
@@ -21,15 +21,6 @@ pub struct Delivery {
     pub event: Arc<Event>,
     pub handler: Arc<str>,
     pub ticket: Ticket,
-}
-
-/// How a delivery attempt ended, as tail shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    Ok,
-    Retry,
-    Failed,
 }
 
 /// What tail streams.
@@ -59,25 +50,21 @@ impl Activity {
         }
     }
 
-    /// The wire form tail receives (`--json` prints it as is).
-    pub fn to_json(&self) -> Value {
+    /// The record tail receives (`--json` prints it as is).
+    pub fn to_record(&self) -> TailRecord {
         match self {
-            Activity::Event { event, .. } => json!({
-                "type": "event", "id": event.id, "sender": event.sender, "key": event.key,
-                "subject": event.subject, "body": event.body, "time": event.time_rfc3339(),
-            }),
+            Activity::Event { event, .. } => TailRecord::Event(event.clone()),
             Activity::Delivery { event_id, app, handler, outcome, attempt, elapsed_ms, error, retry_in_ms, .. } => {
-                let mut v = json!({
-                    "type": "delivery", "event_id": event_id, "app": app, "handler": handler,
-                    "outcome": outcome, "attempt": attempt, "elapsed_ms": (elapsed_ms * 100.0).round() / 100.0,
-                });
-                if let Some(e) = error {
-                    v["error"] = json!(e);
-                }
-                if let Some(d) = retry_in_ms {
-                    v["retry_in_ms"] = json!(d);
-                }
-                v
+                TailRecord::Delivery(DeliveryAttempt {
+                    event_id: event_id.clone(),
+                    app: app.clone(),
+                    handler: handler.to_string(),
+                    outcome: *outcome,
+                    attempt: *attempt,
+                    elapsed_ms: (elapsed_ms * 100.0).round() / 100.0,
+                    error: error.clone(),
+                    retry_in_ms: *retry_in_ms,
+                })
             }
         }
     }
@@ -374,6 +361,7 @@ impl Drop for Waiting {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn sub(sender: &str, key: &str) -> EventSubscription {
         serde_json::from_value(json!({"sender": sender, "keys": [key]})).unwrap()

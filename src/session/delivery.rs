@@ -16,10 +16,11 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::bus::{Activity, Bus, Delivery, Outcome};
+use super::bus::{Activity, Bus, Delivery};
+use crate::protocol::stream::{Level, Outcome, Output};
 use crate::protocol::{AttemptRecord, DeadLetter, Event, Scope};
 use crate::runtime::{AttemptError, Worker};
-use crate::terminal::{Level, Output, Terminal};
+use crate::terminal::Terminal;
 
 /// VTEX's defaults when an app sets nothing.
 const DEFAULT_BACKOFF_MS: f64 = 200.0;

@@ -21,9 +21,10 @@ use crate::app::{self, App};
 use crate::build::Builder;
 use crate::diagnostic::Diagnostic;
 use crate::failure::Failure;
+use crate::protocol::stream::{ChangeOp, Level, LinkRecord, Output, RelinkPhases};
 use crate::protocol::{sample_sender, LinkRequest, Scope};
 use crate::runtime::{self, Host, Installed, Outbox, SendEvent, Spec, Worker};
-use crate::terminal::{Level, Output, Terminal};
+use crate::terminal::Terminal;
 
 /// How long a graceful unlink waits for running handlers.
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -165,7 +166,14 @@ async fn announce_ready(linked: &mut Linked, session: &Session) {
     linked.ready = true;
     let elapsed_ms = linked.started_at.elapsed().map_or(0, |d| d.as_millis() as u64);
     let scope = session.scope();
-    let ready = json!({"type": "ready", "app": linked.spec.full_id, "account": scope.account, "workspace": scope.workspace, "url": session.url(), "elapsed_ms": elapsed_ms, "linked": true});
+    let ready = LinkRecord::Ready {
+        app: linked.spec.full_id.clone(),
+        account: scope.account.clone(),
+        workspace: scope.workspace.clone(),
+        url: session.url().to_string(),
+        elapsed_ms,
+        linked: true,
+    };
     linked.terminal.record(None, format!("ready in {elapsed_ms} ms"), ready).await;
     tracing::info!(app = linked.spec.full_id, elapsed_ms, "app ready");
     // As installing an app in a workspace does on VTEX: `apps` fires `setup` to it.
@@ -404,9 +412,10 @@ async fn restart(linked: &mut Linked) {
 
 async fn show_changes(terminal: &Terminal, batch: &[fswatch::Change]) {
     for c in batch {
-        let op = if c.deleted { "D" } else { "U" };
-        let line = format!("{op} {}", c.path.display());
-        terminal.record(Some(Level::Info), line, json!({"type": "change", "op": op, "path": c.path})).await;
+        let op = if c.deleted { ChangeOp::Deleted } else { ChangeOp::Updated };
+        let path = c.path.to_string_lossy().into_owned();
+        let line = format!("{} {path}", op.as_str());
+        terminal.record(Some(Level::Info), line, LinkRecord::Change { op, path }).await;
     }
 }
 
@@ -461,7 +470,7 @@ async fn stop(
         "{} unlinked from {scope}: {} deliveries, {} ok, {} failed, {} in flight{abandoned}; workspace: {} events published",
         linked.spec.full_id, mine.deliveries, mine.delivered, mine.failed, mine.in_flight, all.published
     );
-    terminal.record(None, line, json!({"type": "stopped", "app": mine, "counts": all})).await;
+    terminal.record(None, line, LinkRecord::Stopped { app: mine, counts: all }).await;
     Ended::Unlinked
 }
 
@@ -765,10 +774,15 @@ async fn switch_to(linked: &mut Linked, session: &Session, worker: Worker, mut p
     let ms = phases.total_ms();
     tracing::info!(app = full_id, ms, "relinked");
     let round = |x: f64| (x * 10.0).round() / 10.0;
-    let record = json!({"type": "relinked", "elapsed_ms": ms, "phases": {
-        "read_ms": round(phases.read), "build_ms": round(phases.build), "load_ms": round(phases.load),
-        "switch_ms": round(switch), "app_modules_ms": load_timings.require_ms, "graphql_ms": load_timings.schema_ms,
-    }});
+    let phases = RelinkPhases {
+        read_ms: round(phases.read),
+        build_ms: round(phases.build),
+        load_ms: round(phases.load),
+        switch_ms: round(switch),
+        app_modules_ms: load_timings.require_ms,
+        graphql_ms: load_timings.schema_ms,
+    };
+    let record = LinkRecord::Relinked { elapsed_ms: ms, phases };
     linked.terminal.record(Some(Level::Info), format!("relinked in {ms} ms"), record).await;
     announce_ready(linked, session).await;
 }
@@ -782,8 +796,8 @@ async fn show_failure(terminal: &Terminal, f: &Failure, watching: bool) {
         }
         Failure::Internal(e) => {
             tracing::error!("link failed: {e:#}");
-            let json = json!({"type": "error", "message": format!("{e:#}")});
-            terminal.record(Some(Level::Error), format!("{e:#}"), json).await;
+            let record = LinkRecord::Error { message: format!("{e:#}"), at: None };
+            terminal.record(Some(Level::Error), format!("{e:#}"), record).await;
         }
     }
     let msg = if watching { "App build failed. Waiting for changes..." } else { "App build failed." };

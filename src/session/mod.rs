@@ -20,10 +20,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::json;
-
 use crate::protocol::record;
-use crate::protocol::Scope;
+use crate::protocol::{Handshake, Scope};
 use crate::terminal::Terminal;
 use state::{Session, Setup};
 
@@ -48,12 +46,12 @@ pub async fn serve(opts: Options) -> anyhow::Result<ExitCode> {
     let started = match start(&opts).await {
         Ok(s) => s,
         Err(e) => {
-            handshake(json!({ "error": format!("{e:#}") }));
+            handshake(&Handshake::Failed { error: format!("{e:#}") });
             return Ok(ExitCode::from(1));
         }
     };
     let (session, written) = started;
-    handshake(json!({ "url": session.url(), "pid": std::process::id() }));
+    handshake(&Handshake::Listening { url: session.url().to_string(), pid: std::process::id() });
     tracing::info!(url = session.url(), scope = %session.scope(), "session started");
 
     // Ends when the last app leaves, when no app comes at all, or on SIGTERM.
@@ -130,9 +128,9 @@ async fn start(opts: &Options) -> anyhow::Result<(Arc<Session>, record::Written)
     Ok((session, written))
 }
 
-fn handshake(line: serde_json::Value) {
+fn handshake(line: &Handshake) {
     let mut out = std::io::stdout();
-    let _ = writeln!(out, "{line}");
+    let _ = writeln!(out, "{}", serde_json::to_string(line).unwrap_or_default());
     let _ = out.flush();
 }
 

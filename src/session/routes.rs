@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use crate::app::route::Pattern;
+use crate::protocol::GraphqlApp;
 use crate::runtime::Worker;
 
 /// One declared route of one linked app.
@@ -23,15 +24,6 @@ pub struct Route {
     pub worker: watch::Receiver<Option<Arc<Worker>>>,
     /// The app's GraphQL endpoint (`/_v/graphql`) rather than a service.json route.
     pub graphql: bool,
-}
-
-/// One linked app's GraphQL endpoint, as `ioctl graphql` and the IDE list them.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct GraphqlApp {
-    /// `vendor.name@version`.
-    pub app: String,
-    /// The endpoint's path on the session (`/{vendor}.{name}/v{major}/{account}/{workspace}/_v/graphql`).
-    pub path: String,
 }
 
 /// All routes of the session; the server reads, link replaces an app's routes on relink.

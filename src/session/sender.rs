@@ -12,8 +12,9 @@ use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
 use super::bus::Bus;
+use crate::protocol::stream::{Level, Output};
 use crate::protocol::Scope;
-use crate::terminal::{Level, Output, Terminal};
+use crate::terminal::Terminal;
 
 use crate::protocol::sample_sender::APP_ID;
 

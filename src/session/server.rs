@@ -20,7 +20,6 @@ use axum::routing::{delete, get, post};
 use axum::Router;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_json::json;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc, Semaphore};
@@ -28,12 +27,13 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::routes::{Domain, Route};
 use super::state::Session;
+use crate::protocol::endpoint::{Endpoint, GetSession, ListGraphqlApps, StopPublish, Stopping, Unlink, Unlinking};
+use crate::protocol::stream::{Output, TailRecord};
 use crate::protocol::{
     path, sample_sender, ErrorBody, ErrorCode, FailedHeader, FailedPage, Hello, LinkRequest, PublishLine,
     PublishRequest, ReplayRequest, SessionInfo, PUBLISH_PROGRESS, VERSION,
 };
 use crate::runtime::RoutesAt;
-use crate::terminal::Output;
 
 type Shared = Arc<Session>;
 
@@ -326,6 +326,11 @@ fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], format!("{text}\n")).into_response()
 }
 
+/// A control call's answer: the one its [`Endpoint`] says.
+fn answer<E: Endpoint>(body: &E::Response) -> Response {
+    json_response(StatusCode::OK, body)
+}
+
 fn refuse(status: StatusCode, code: ErrorCode, error: String) -> Response {
     json_response(status, &ErrorBody { code, error })
 }
@@ -499,7 +504,7 @@ fn from_own_page(req: &Request) -> Result<(), &'static str> {
 
 /// The linked apps' GraphQL endpoints, for `ioctl graphql`.
 async fn graphql_apps(State(s): State<Shared>) -> Response {
-    json_response(StatusCode::OK, &s.graphql_apps())
+    answer::<ListGraphqlApps>(&s.graphql_apps())
 }
 
 /// The GraphQL IDE: `?login=` (one-time) sets the cookie; then the page, its files and the app list.
@@ -522,6 +527,7 @@ async fn ide(State(s): State<Shared>, req: Request) -> Response {
         Caller::Nobody => return super::ide::login_needed(),
     }
     if rest == "/apps" {
+        // The IDE's own copy of the list (its page reads it with the IDE's cookie).
         return json_response(StatusCode::OK, &s.graphql_apps());
     }
     s.ide().serve(&rest)
@@ -623,7 +629,7 @@ async fn session_info(State(s): State<Shared>) -> Response {
         workspace: scope.workspace.clone(),
         counts: s.counts(),
     };
-    json_response(StatusCode::OK, &info)
+    answer::<GetSession>(&info)
 }
 
 fn hello(s: &Session) -> Hello {
@@ -637,18 +643,16 @@ async fn tail(State(s): State<Shared>) -> Response {
     let (tx, rx) = mpsc::channel(256);
     let session = s.clone();
     s.tracker().spawn(async move {
-        let mut first = serde_json::to_value(hello(&session)).unwrap_or_default();
-        first["type"] = json!("hello");
-        if tx.send(line(&first)).await.is_err() {
+        if tx.send(line(&TailRecord::Hello(hello(&session)))).await.is_err() {
             return;
         }
         let shutdown = session.shutdown().clone();
         loop {
             let next = tokio::select! {
                 a = activity.recv() => match a {
-                    Ok(a) if a.scope() == session.scope() => a.to_json(),
+                    Ok(a) if a.scope() == session.scope() => a.to_record(),
                     Ok(_) => continue,
-                    Err(broadcast::error::RecvError::Lagged(n)) => json!({"type": "lagged", "skipped": n}),
+                    Err(broadcast::error::RecvError::Lagged(skipped)) => TailRecord::Lagged { skipped },
                     Err(broadcast::error::RecvError::Closed) => break,
                 },
                 _ = shutdown.cancelled() => break,
@@ -658,7 +662,7 @@ async fn tail(State(s): State<Shared>) -> Response {
                 return;
             }
         }
-        let _ = tx.send(line(&json!({"type": "session_end", "counts": session.counts()}))).await;
+        let _ = tx.send(line(&TailRecord::SessionEnd { counts: session.counts() })).await;
     });
     ndjson(rx)
 }
@@ -707,7 +711,7 @@ async fn publish(State(s): State<Shared>, req: Request) -> Response {
 /// `DELETE /_ioctl/events/{job}`: stops a running publish (its stream then ends with the count).
 async fn stop_publish(State(s): State<Shared>, Path(job): Path<u64>) -> Response {
     if s.stop_publish(job) {
-        json_response(StatusCode::OK, &json!({ "stopping": job }))
+        answer::<StopPublish>(&Stopping { stopping: job })
     } else {
         refuse(StatusCode::NOT_FOUND, ErrorCode::NotFound, format!("no running publish {job} in this session"))
     }
@@ -750,7 +754,7 @@ async fn replay(State(s): State<Shared>, req: Request) -> Response {
         Err(resp) => return resp,
     };
     match s.replay(&r).await {
-        Ok(answer) => json_response(StatusCode::OK, &answer),
+        Ok(replayed) => answer::<ReplayRequest>(&replayed),
         Err(e) => refused(e),
     }
 }
@@ -783,7 +787,7 @@ async fn link_app(State(s): State<Shared>, req: Request) -> Response {
 async fn unlink_app(State(s): State<Shared>, Path(id): Path<u64>, req: Request) -> Response {
     let force = req.uri().query().is_some_and(|q| q.split('&').any(|p| p == "force=true"));
     if s.unlink(id, force) {
-        json_response(StatusCode::OK, &json!({ "unlinking": id }))
+        answer::<Unlink>(&Unlinking { unlinking: id })
     } else {
         refuse(StatusCode::NOT_FOUND, ErrorCode::NotFound, format!("no link {id} in this session"))
     }

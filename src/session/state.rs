@@ -19,11 +19,12 @@ use super::linked_app;
 use super::routes::{self, Route};
 use super::sender::Arm;
 use crate::protocol::record::{self, Record};
+use crate::protocol::stream::Output;
 use crate::protocol::{
     sample_sender, Counts, DeadLetter, ErrorBody, ErrorCode, LinkRequest, PublishRequest, PublishResponse,
     ReplayRequest, ReplayResponse, Replayed, Scope, RATE_RANGE,
 };
-use crate::terminal::{Output, Terminal};
+use crate::terminal::Terminal;
 
 /// Where a session runs and what it was started with.
 pub struct Setup {
@@ -215,7 +216,7 @@ impl Session {
     }
 
     /// The linked apps' GraphQL endpoints.
-    pub fn graphql_apps(&self) -> Vec<super::routes::GraphqlApp> {
+    pub fn graphql_apps(&self) -> Vec<crate::protocol::GraphqlApp> {
         self.routes.graphql_apps()
     }
 

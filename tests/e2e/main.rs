@@ -16,5 +16,6 @@ mod link;
 mod platform;
 mod real_apps;
 mod routes;
+mod streams;
 mod validation;
 mod workspace;

@@ -1,0 +1,523 @@
+//! The records of the two streams a session sends: a link's output ([`Output`], which the link
+//! command prints for people or as `--json` [`LinkRecord`]s) and a tail's ([`TailRecord`]).
+//! Both ends use these types; a record's `type` is matched here and nowhere else.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Counts, Event, Hello};
+use crate::diagnostic::Diagnostic;
+
+/// How much a line matters, as the VTEX toolbelt shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Debug => "debug",
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+        }
+    }
+
+    pub fn parse(s: &str) -> Level {
+        match s {
+            "debug" | "trace" => Level::Debug,
+            "warn" | "warning" => Level::Warn,
+            "error" => Level::Error,
+            _ => Level::Info,
+        }
+    }
+}
+
+/// One thing a linked app's link command shows: each line of `POST /_ioctl/apps`'s answer
+/// after its [`Hello`] (externally tagged: `{"Log": {...}}`). The session's tasks send it to
+/// the app's terminal; the link command renders it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Output {
+    /// `HH:MM:SS.mmm - level: message  app` — app output (with the handler it came from) or,
+    /// with no app, ioctl's own status lines.
+    Log { level: Level, message: String, app: Option<String>, handler: Option<String> },
+    /// A positioned problem in a user file.
+    Diagnostic { level: Level, diagnostic: Diagnostic },
+    /// A structured record: `human` for people (as a log line at `level`, or plain when
+    /// `None`), `record` for `--json`.
+    Record {
+        level: Option<Level>,
+        human: String,
+        #[serde(rename = "json")]
+        record: LinkRecord,
+    },
+}
+
+/// What `ioctl link --json` prints, one per line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum LinkRecord {
+    /// The app's first version is live (`elapsed_ms` since the link command started).
+    Ready { app: String, account: String, workspace: String, url: String, elapsed_ms: u64, linked: bool },
+    /// A line the app wrote (a handler's log, console output).
+    Log {
+        level: Level,
+        message: String,
+        app: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        handler: Option<String>,
+    },
+    /// ioctl's own line about the link.
+    Status { level: Level, message: String },
+    /// A file the watch saw change.
+    Change { op: ChangeOp, path: String },
+    /// A save's new version is live: `elapsed_ms` from rereading the app to the switch, by phase.
+    Relinked { elapsed_ms: u64, phases: RelinkPhases },
+    /// The app did not build or start; `at` when the problem has a place in a user file.
+    Error {
+        message: String,
+        #[serde(flatten)]
+        at: Option<Position>,
+    },
+    /// A problem in a user file that does not stop the link.
+    Warning {
+        message: String,
+        #[serde(flatten)]
+        at: Position,
+    },
+    /// The app was unlinked: its own counts (`app`) and its workspace's (`counts`).
+    Stopped { app: Counts, counts: Counts },
+}
+
+/// Updated (`U`) or deleted (`D`), as `vtex link` says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChangeOp {
+    #[serde(rename = "U")]
+    Updated,
+    #[serde(rename = "D")]
+    Deleted,
+}
+
+impl ChangeOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeOp::Updated => "U",
+            ChangeOp::Deleted => "D",
+        }
+    }
+}
+
+/// Where a relink spent its time, in milliseconds (to 0.1 ms); the Node host's own timings
+/// are `None` when it did not report them.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RelinkPhases {
+    pub read_ms: f64,
+    pub build_ms: f64,
+    pub load_ms: f64,
+    pub switch_ms: f64,
+    pub app_modules_ms: Option<f64>,
+    pub graphql_ms: Option<f64>,
+}
+
+/// A place in a user file (1-based line and column), with the help that goes with it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Position {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub help: Option<String>,
+}
+
+impl LinkRecord {
+    /// A diagnostic as `--json` shows it: an `error`, or a `warning` at any other level.
+    pub fn diagnostic(level: Level, d: &Diagnostic) -> LinkRecord {
+        let at = Position {
+            file: d.file.to_string_lossy().into_owned(),
+            line: d.line,
+            column: d.column,
+            help: d.help.clone(),
+        };
+        match level {
+            Level::Error => LinkRecord::Error { message: d.message.clone(), at: Some(at) },
+            _ => LinkRecord::Warning { message: d.message.clone(), at },
+        }
+    }
+
+    /// Whether this says the app is live (the link then ends with success).
+    pub fn is_ready(&self) -> bool {
+        matches!(self, LinkRecord::Ready { .. })
+    }
+}
+
+impl From<&Output> for LinkRecord {
+    /// What `--json` prints for one output: an app's line is a `log`, ioctl's own a `status`.
+    fn from(output: &Output) -> LinkRecord {
+        match output {
+            Output::Log { level, message, app: Some(app), handler } => {
+                LinkRecord::Log { level: *level, message: message.clone(), app: app.clone(), handler: handler.clone() }
+            }
+            Output::Log { level, message, app: None, .. } => {
+                LinkRecord::Status { level: *level, message: message.clone() }
+            }
+            Output::Diagnostic { level, diagnostic } => LinkRecord::diagnostic(*level, diagnostic),
+            Output::Record { record, .. } => record.clone(),
+        }
+    }
+}
+
+/// The lines of `GET /_ioctl/events/tail`, as `ioctl events tail --json` prints them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TailRecord {
+    /// First: who is talking, in which protocol version.
+    Hello(Hello),
+    /// An event published in the workspace.
+    Event(Arc<Event>),
+    /// How one attempt to deliver an event to one handler ended.
+    Delivery(DeliveryAttempt),
+    /// This tail fell behind and missed `skipped` records (the session does not wait for it).
+    Lagged { skipped: u64 },
+    /// Last: the session ended, with the workspace's counts.
+    SessionEnd { counts: Counts },
+}
+
+/// One delivery attempt of an event to a handler, as tail shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryAttempt {
+    pub event_id: String,
+    pub app: String,
+    pub handler: String,
+    pub outcome: Outcome,
+    pub attempt: u32,
+    /// To 0.01 ms.
+    pub elapsed_ms: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_in_ms: Option<u64>,
+}
+
+/// How a delivery attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Ok,
+    Retry,
+    Failed,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Retry => "retry",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::VERSION;
+    use std::path::PathBuf;
+
+    fn counts() -> Counts {
+        Counts { published: 5, unmatched: 1, deliveries: 5, delivered: 4, failed: 1, in_flight: 0 }
+    }
+    const COUNTS: &str = r#"{"published":5,"unmatched":1,"deliveries":5,"delivered":4,"failed":1,"in_flight":0}"#;
+
+    fn at(help: Option<&str>) -> Position {
+        Position { file: "node/index.ts".into(), line: 3, column: 1, help: help.map(String::from) }
+    }
+
+    /// One record of each kind with its wire form, as the session wrote it before these types
+    /// (`json!` literals) and as the e2e tests and users' scripts read it.
+    fn link_samples() -> Vec<(LinkRecord, String)> {
+        let ready = LinkRecord::Ready {
+            app: "vtex.service-course@0.0.1".into(),
+            account: "local".into(),
+            workspace: "dev".into(),
+            url: "http://127.0.0.1:33965".into(),
+            elapsed_ms: 66,
+            linked: true,
+        };
+        let log = |handler: Option<&str>| LinkRecord::Log {
+            level: Level::Info,
+            message: "EVENT HANDLER: received event".into(),
+            app: "vtex.service-course@0.0.1".into(),
+            handler: handler.map(String::from),
+        };
+        let phases = RelinkPhases {
+            read_ms: 0.1,
+            build_ms: 1.2,
+            load_ms: 2.0,
+            switch_ms: 0.3,
+            app_modules_ms: Some(0.75),
+            graphql_ms: None,
+        };
+        vec![
+            (
+                ready,
+                r#"{"type":"ready","app":"vtex.service-course@0.0.1","account":"local","workspace":"dev","url":"http://127.0.0.1:33965","elapsed_ms":66,"linked":true}"#.into(),
+            ),
+            (
+                log(Some("liveUsersUpdate")),
+                r#"{"type":"log","level":"info","message":"EVENT HANDLER: received event","app":"vtex.service-course@0.0.1","handler":"liveUsersUpdate"}"#.into(),
+            ),
+            (
+                log(None),
+                r#"{"type":"log","level":"info","message":"EVENT HANDLER: received event","app":"vtex.service-course@0.0.1"}"#.into(),
+            ),
+            (
+                LinkRecord::Status { level: Level::Warn, message: "delivery policy: x".into() },
+                r#"{"type":"status","level":"warn","message":"delivery policy: x"}"#.into(),
+            ),
+            (
+                LinkRecord::Change { op: ChangeOp::Updated, path: "node/index.ts".into() },
+                r#"{"type":"change","op":"U","path":"node/index.ts"}"#.into(),
+            ),
+            (
+                LinkRecord::Change { op: ChangeOp::Deleted, path: "node/old.ts".into() },
+                r#"{"type":"change","op":"D","path":"node/old.ts"}"#.into(),
+            ),
+            (
+                LinkRecord::Relinked { elapsed_ms: 3, phases },
+                r#"{"type":"relinked","elapsed_ms":3,"phases":{"read_ms":0.1,"build_ms":1.2,"load_ms":2.0,"switch_ms":0.3,"app_modules_ms":0.75,"graphql_ms":null}}"#.into(),
+            ),
+            (
+                LinkRecord::Error { message: "cannot start Node.js".into(), at: None },
+                r#"{"type":"error","message":"cannot start Node.js"}"#.into(),
+            ),
+            (
+                LinkRecord::Error { message: "Expected ',', got '}'".into(), at: Some(at(None)) },
+                r#"{"type":"error","message":"Expected ',', got '}'","file":"node/index.ts","line":3,"column":1,"help":null}"#.into(),
+            ),
+            (
+                LinkRecord::Warning { message: "unknown key".into(), at: at(Some("remove it")) },
+                r#"{"type":"warning","message":"unknown key","file":"node/index.ts","line":3,"column":1,"help":"remove it"}"#.into(),
+            ),
+            (
+                LinkRecord::Stopped { app: counts(), counts: counts() },
+                format!(r#"{{"type":"stopped","app":{COUNTS},"counts":{COUNTS}}}"#),
+            ),
+        ]
+    }
+
+    /// Every link record kind: a new one fails to compile here until it has a sample above.
+    fn link_kind(r: &LinkRecord) -> usize {
+        match r {
+            LinkRecord::Ready { .. } => 0,
+            LinkRecord::Log { .. } => 1,
+            LinkRecord::Status { .. } => 2,
+            LinkRecord::Change { .. } => 3,
+            LinkRecord::Relinked { .. } => 4,
+            LinkRecord::Error { .. } => 5,
+            LinkRecord::Warning { .. } => 6,
+            LinkRecord::Stopped { .. } => 7,
+        }
+    }
+    const LINK_KINDS: usize = 8;
+
+    fn event() -> Arc<Event> {
+        Arc::new(Event {
+            id: "49deac-5".into(),
+            sender: "vtex.events-example".into(),
+            key: "send-event".into(),
+            subject: "".into(),
+            body: serde_json::json!({"random": "85"}),
+            time: 1_767_342_604_187_123,
+        })
+    }
+
+    fn tail_samples() -> Vec<(TailRecord, String)> {
+        let hello = Hello { protocol: VERSION, account: "local".into(), workspace: "dev".into() };
+        let attempt = |outcome, error: Option<&str>, retry_in_ms| DeliveryAttempt {
+            event_id: "49deac-5".into(),
+            app: "vtex.service-course@0.0.1".into(),
+            handler: "liveUsersUpdate".into(),
+            outcome,
+            attempt: 1,
+            elapsed_ms: 0.98,
+            error: error.map(String::from),
+            retry_in_ms,
+        };
+        vec![
+            (
+                TailRecord::Hello(hello),
+                format!(r#"{{"type":"hello","protocol":{VERSION},"account":"local","workspace":"dev"}}"#),
+            ),
+            (
+                TailRecord::Event(event()),
+                r#"{"type":"event","id":"49deac-5","sender":"vtex.events-example","key":"send-event","subject":"","body":{"random":"85"},"time":"2026-01-02T08:30:04.187123Z"}"#.into(),
+            ),
+            (
+                TailRecord::Delivery(attempt(Outcome::Ok, None, None)),
+                r#"{"type":"delivery","event_id":"49deac-5","app":"vtex.service-course@0.0.1","handler":"liveUsersUpdate","outcome":"ok","attempt":1,"elapsed_ms":0.98}"#.into(),
+            ),
+            (
+                TailRecord::Delivery(attempt(Outcome::Retry, Some("boom"), Some(50))),
+                r#"{"type":"delivery","event_id":"49deac-5","app":"vtex.service-course@0.0.1","handler":"liveUsersUpdate","outcome":"retry","attempt":1,"elapsed_ms":0.98,"error":"boom","retry_in_ms":50}"#.into(),
+            ),
+            (TailRecord::Lagged { skipped: 17 }, r#"{"type":"lagged","skipped":17}"#.into()),
+            (TailRecord::SessionEnd { counts: counts() }, format!(r#"{{"type":"session_end","counts":{COUNTS}}}"#)),
+        ]
+    }
+
+    /// Every tail record kind: a new one fails to compile here until it has a sample above.
+    fn tail_kind(r: &TailRecord) -> usize {
+        match r {
+            TailRecord::Hello(_) => 0,
+            TailRecord::Event(_) => 1,
+            TailRecord::Delivery(_) => 2,
+            TailRecord::Lagged { .. } => 3,
+            TailRecord::SessionEnd { .. } => 4,
+        }
+    }
+    const TAIL_KINDS: usize = 5;
+
+    fn kinds<T>(samples: &[(T, String)], kind: fn(&T) -> usize) -> Vec<usize> {
+        let mut seen: Vec<usize> = samples.iter().map(|(r, _)| kind(r)).collect();
+        seen.dedup();
+        seen
+    }
+
+    #[test]
+    fn link_records_keep_their_wire_form_and_round_trip() {
+        let samples = link_samples();
+        assert_eq!(
+            kinds(&samples, link_kind),
+            (0..LINK_KINDS).collect::<Vec<_>>(),
+            "one sample of each kind, in order"
+        );
+        for (record, wire) in samples {
+            assert_eq!(serde_json::to_string(&record).unwrap(), wire);
+            let back: LinkRecord = serde_json::from_str(&wire).unwrap_or_else(|e| panic!("{wire}: {e}"));
+            assert_eq!(back, record, "{wire}");
+        }
+    }
+
+    #[test]
+    fn tail_records_keep_their_wire_form_and_round_trip() {
+        let samples = tail_samples();
+        assert_eq!(
+            kinds(&samples, tail_kind),
+            (0..TAIL_KINDS).collect::<Vec<_>>(),
+            "one sample of each kind, in order"
+        );
+        for (record, wire) in samples {
+            assert_eq!(serde_json::to_string(&record).unwrap(), wire);
+            let back: TailRecord = serde_json::from_str(&wire).unwrap_or_else(|e| panic!("{wire}: {e}"));
+            assert_eq!(serde_json::to_string(&back).unwrap(), wire);
+            assert_eq!(tail_kind(&back), tail_kind(&record));
+        }
+    }
+
+    #[test]
+    fn a_link_reads_the_tail_hello_and_the_tail_reads_a_plain_one() {
+        // The first line of every stream is read as a Hello, with or without its `type`.
+        let tail_hello = format!(r#"{{"type":"hello","protocol":{VERSION},"account":"a","workspace":"w"}}"#);
+        let h: Hello = serde_json::from_str(&tail_hello).unwrap();
+        assert_eq!((h.protocol, h.account.as_str(), h.workspace.as_str()), (VERSION, "a", "w"));
+    }
+
+    fn diagnostic(help: Option<&str>) -> Diagnostic {
+        let d = Diagnostic::at_line_col(&PathBuf::from("node/index.ts"), None, 3, 1, "Expected ',', got '}'");
+        match help {
+            Some(h) => d.with_help(h),
+            None => d,
+        }
+    }
+
+    #[test]
+    fn the_link_stream_keeps_its_wire_form() {
+        let outputs = [
+            (
+                Output::Log { level: Level::Info, message: "m".into(), app: None, handler: None },
+                r#"{"Log":{"level":"info","message":"m","app":null,"handler":null}}"#,
+            ),
+            (
+                Output::Diagnostic { level: Level::Error, diagnostic: diagnostic(None) },
+                r#"{"Diagnostic":{"level":"error","diagnostic":{"file":"node/index.ts","line":3,"column":1,"message":"Expected ',', got '}'","help":null}}}"#,
+            ),
+            (
+                Output::Record {
+                    level: Some(Level::Info),
+                    human: "U node/index.ts".into(),
+                    record: LinkRecord::Change { op: ChangeOp::Updated, path: "node/index.ts".into() },
+                },
+                r#"{"Record":{"level":"info","human":"U node/index.ts","json":{"type":"change","op":"U","path":"node/index.ts"}}}"#,
+            ),
+        ];
+        for (output, wire) in outputs {
+            assert_eq!(serde_json::to_string(&output).unwrap(), wire);
+            let back: Output = serde_json::from_str(wire).unwrap_or_else(|e| panic!("{wire}: {e}"));
+            assert_eq!(serde_json::to_string(&back).unwrap(), wire);
+        }
+    }
+
+    #[test]
+    fn json_shows_app_lines_as_log_ioctl_lines_as_status_and_diagnostics_by_level() {
+        let app_line = Output::Log {
+            level: Level::Warn,
+            message: "m".into(),
+            app: Some("a.b@1.0.0".into()),
+            handler: Some("h".into()),
+        };
+        let expected = LinkRecord::Log {
+            level: Level::Warn,
+            message: "m".into(),
+            app: "a.b@1.0.0".into(),
+            handler: Some("h".into()),
+        };
+        assert_eq!(LinkRecord::from(&app_line), expected);
+        let own = Output::Log { level: Level::Info, message: "m".into(), app: None, handler: None };
+        assert_eq!(LinkRecord::from(&own), LinkRecord::Status { level: Level::Info, message: "m".into() });
+        let error = Output::Diagnostic { level: Level::Error, diagnostic: diagnostic(None) };
+        let message = "Expected ',', got '}'".to_string();
+        assert_eq!(LinkRecord::from(&error), LinkRecord::Error { message: message.clone(), at: Some(at(None)) });
+        let warning = Output::Diagnostic { level: Level::Warn, diagnostic: diagnostic(Some("remove it")) };
+        assert_eq!(LinkRecord::from(&warning), LinkRecord::Warning { message, at: at(Some("remove it")) });
+        let ready = link_samples().remove(0).0;
+        assert!(ready.is_ready());
+        let record = Output::Record { level: None, human: "ready in 66 ms".into(), record: ready.clone() };
+        assert_eq!(LinkRecord::from(&record), ready);
+        assert!(!LinkRecord::Status { level: Level::Info, message: "ready".into() }.is_ready());
+    }
+
+    /// The record types README's `--json` bullet lists for `command` (`link: `a`, `b`; ...`).
+    fn readme_types(command: &str) -> Vec<String> {
+        let readme = include_str!("../../README.md");
+        let bullet = readme
+            .split("\n- ")
+            .find(|b| b.starts_with("`--json` prints one JSON object per line"))
+            .expect("README's --json bullet");
+        let list = bullet.split_once(&format!("{command}: ")).expect("the command in the bullet").1;
+        let list = list.split(';').next().unwrap_or_default();
+        let mut types: Vec<String> = list.split('`').skip(1).step_by(2).map(String::from).collect();
+        types.sort();
+        types
+    }
+
+    fn wire_types<T>(samples: Vec<(T, String)>) -> Vec<String> {
+        let mut types: Vec<String> = samples
+            .iter()
+            .map(|(_, wire)| serde_json::from_str::<serde_json::Value>(wire).unwrap()["type"].as_str().unwrap().into())
+            .collect();
+        types.sort();
+        types.dedup();
+        types
+    }
+
+    #[test]
+    fn readme_lists_every_record_type() {
+        assert_eq!(readme_types("link"), wire_types(link_samples()));
+        assert_eq!(readme_types("tail"), wire_types(tail_samples()));
+    }
+}
