@@ -12,9 +12,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::bus::{Bus, Counters, SubscriberId};
+use super::context::{AppContext as Session, SampleSender, Unlink};
 use super::delivery::{Dispatcher, Policy};
 use super::routes::Route;
-use super::state::Session;
 use super::watch as fswatch;
 use crate::app::route::Pattern;
 use crate::app::{self, App};
@@ -80,38 +80,9 @@ enum Ended {
     Renamed,
 }
 
-/// How a link is asked to end. The session holds one per link; the link command's `DELETE`
-/// (and its stream going away) request it. `graceful` lets running handlers finish, bounded
-/// by [`STOP_GRACE`]; `force` (a second Ctrl-C) ends the app's Node processes at once, even
-/// in the middle of a graceful stop.
-#[derive(Clone, Default)]
-pub struct Unlink {
-    graceful: CancellationToken,
-    force: CancellationToken,
-}
-
-impl Unlink {
-    /// Asks the link to end; `force` does not wait for running handlers.
-    pub fn request(&self, force: bool) {
-        self.graceful.cancel();
-        if force {
-            self.force.cancel();
-        }
-    }
-
-    /// A guard that asks for a graceful unlink when dropped (the link's output stream).
-    pub fn drop_guard(&self) -> tokio_util::sync::DropGuard {
-        self.graceful.clone().drop_guard()
-    }
-
-    async fn requested(&self) {
-        self.graceful.cancelled().await
-    }
-}
-
 /// Links the app and keeps it linked until `unlink` is requested; everything it has to say
 /// goes to `terminal`. A link command that sees no `ready` record failed.
-pub async fn run(session: Arc<Session>, req: LinkRequest, terminal: Terminal, unlink: Unlink) {
+pub async fn run(session: Session, req: LinkRequest, terminal: Terminal, unlink: Unlink) {
     // A manifest.json that renames the app ends one link and starts the next under the new id.
     let mut started_at = SystemTime::UNIX_EPOCH + Duration::from_micros(req.started_at_us);
     while let Ended::Renamed = run_once(&session, &req, started_at, &terminal, &unlink).await {
@@ -121,7 +92,7 @@ pub async fn run(session: Arc<Session>, req: LinkRequest, terminal: Terminal, un
 }
 
 async fn run_once(
-    session: &Arc<Session>,
+    session: &Session,
     req: &LinkRequest,
     started_at: SystemTime,
     terminal: &Terminal,
@@ -155,7 +126,7 @@ async fn run_once(
     }
 
     let renamed = watch_and_supervise(&mut linked, session, watching, unlink).await;
-    stop(&mut linked, session, reg, renamed, &unlink.force).await
+    stop(&mut linked, session, reg, renamed, unlink.force()).await
 }
 
 /// `ready in N ms` (from the link command's start), once: when the first version is live.
@@ -519,13 +490,13 @@ async fn apply_policy(linked: &Linked, client_options: &serde_json::Value, annou
 /// Where the app's build goes in this session's account/workspace.
 fn build_dir(session: &Session, app_root: &std::path::Path) -> std::path::PathBuf {
     let scope = session.scope();
-    crate::layout::build_dir(session.home(), &scope.account, &scope.workspace, app_root)
+    crate::layout::build_dir(&session.place().home, &scope.account, &scope.workspace, app_root)
 }
 
 fn spec_for(app: &App, session: &Session, runtime: &Installed, outbox: Outbox, platform: runtime::Platform) -> Spec {
     let m = &app.manifest;
     Spec {
-        node: session.node().to_path_buf(),
+        node: session.place().node.clone(),
         app_root: app.root.clone(),
         runtime_dir: runtime.dir().to_path_buf(),
         node_dir: app.node_dir(),
@@ -535,11 +506,11 @@ fn spec_for(app: &App, session: &Session, runtime: &Installed, outbox: Outbox, p
         name: m.name.clone(),
         version: m.version.clone(),
         scope: session.scope().clone(),
-        sockets: session.sockets().to_path_buf(),
+        sockets: session.place().sockets.clone(),
         entry: app.node_dir().join("index.ts"),
         build_dir: build_dir(session, &app.root),
         outbox,
-        session: (session.url().to_string(), session.token().to_string()),
+        session: (session.url().to_string(), session.place().token.clone()),
         platform,
     }
 }
@@ -842,7 +813,7 @@ async fn banner(linked: &Linked, session: &Session) {
         terminal.info(format!("delivery policy for {}: {policy}", linked.spec.app_id)).await;
     }
     graphql_banner(linked, session).await;
-    terminal.info(format!("session {url} (token in {})", session.record_path().display())).await;
+    terminal.info(format!("session {url} (token in {})", session.place().record.display())).await;
     sender_banner(linked, session).await;
 }
 
@@ -859,7 +830,7 @@ async fn graphql_banner(linked: &Linked, session: &Session) {
         let line = "graphql/ is there but the Service declares no `graphql: { resolvers }`: nothing serves the schema";
         linked.terminal.status(Level::Warn, line).await;
     }
-    let Some(login) = session.ide_login() else {
+    let Some(login) = session.ide().issue() else {
         linked.terminal.status(Level::Warn, "graphql IDE: no login link (cannot read /dev/urandom)").await;
         return;
     };
@@ -873,14 +844,15 @@ async fn graphql_banner(linked: &Linked, session: &Session) {
 }
 
 async fn sender_banner(linked: &Linked, session: &Session) {
-    if session.arm().is_none() {
+    let sender = session.sample_sender();
+    if sender == SampleSender::Off {
         return;
     }
     if linked.spec.app_id == sample_sender::APP_ID {
         let line =
             "this app replaces the session's sample sender while it is linked (its own route and timer fire events)";
         linked.terminal.info(line).await;
-    } else if !session.sender_muted().load(std::sync::atomic::Ordering::Relaxed) {
+    } else if sender == SampleSender::On {
         let line = format!(
             "sample sender {} is waiting for its healthcheck: run `ioctl healthcheck` or open {}{}",
             sample_sender::APP_ID,

@@ -4,6 +4,7 @@
 //! outlives any one link and ends when its last app is unlinked.
 
 pub mod bus;
+mod context;
 mod delivery;
 mod ide;
 mod linked_app;

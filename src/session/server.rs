@@ -768,7 +768,7 @@ async fn link_app(State(s): State<Shared>, req: Request) -> Response {
         Ok(r) => r,
         Err(resp) => return resp,
     };
-    match s.link(r) {
+    match s.link(r, super::linked_app::run) {
         Ok(accepted) => {
             let first = line(&hello(&s)).unwrap_or_default();
             let stream =

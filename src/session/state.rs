@@ -14,8 +14,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::bus::{Activity, Bus};
+use super::context::{AppContext, Parts, Place, SampleSender, Unlink};
 use super::delivery::DeadLetters;
-use super::linked_app;
 use super::routes::{self, Route};
 use super::sender::Arm;
 use crate::protocol::record::{self, Record};
@@ -43,7 +43,7 @@ struct LinkedApp {
     root: PathBuf,
     id: Option<String>,
     terminal: Terminal,
-    unlink: linked_app::Unlink,
+    unlink: Unlink,
 }
 
 #[derive(Default)]
@@ -58,22 +58,22 @@ struct Apps {
 pub struct Accepted {
     pub id: u64,
     pub output: mpsc::Receiver<Output>,
-    pub unlink: linked_app::Unlink,
+    pub unlink: Unlink,
 }
 
 pub struct Session {
-    setup: Setup,
     /// When the session started (RFC 3339), for its record.
     started: String,
-    record_path: PathBuf,
     /// `None` with `--no-sample-sender`.
     arm: Option<Arm>,
     /// Set while the real vtex.events-example app is linked: the sample sender then stays quiet.
     sender_muted: Arc<AtomicBool>,
     bus: Arc<Bus>,
     dead: Arc<DeadLetters>,
-    routes: routes::Table,
-    ide: super::ide::Ide,
+    routes: Arc<routes::Table>,
+    ide: Arc<super::ide::Ide>,
+    /// Where the session runs, as its apps see it.
+    place: Arc<Place>,
     tracker: TaskTracker,
     /// Cancelled when the session ends: every task of the session listens to it.
     shutdown: CancellationToken,
@@ -136,17 +136,25 @@ impl Session {
     pub fn new(setup: Setup) -> Arc<Session> {
         let location = crate::store::Location::new(&setup.home, &setup.scope.account, &setup.scope.workspace);
         let store = Arc::new(crate::store::Store::new(location));
+        let place = Place {
+            record: record::path(&setup.home, &setup.scope),
+            scope: setup.scope,
+            url: setup.url,
+            token: setup.token,
+            home: setup.home,
+            node: setup.node,
+            sockets: setup.sockets,
+        };
         Arc::new(Session {
             started: chrono::Utc::now().to_rfc3339(),
-            record_path: record::path(&setup.home, &setup.scope),
             arm: setup.sample_sender.then(Arm::new),
-            setup,
+            place: Arc::new(place),
             sender_muted: Arc::default(),
             upstream: Default::default(),
             bus: Bus::new(),
             dead: Arc::default(),
-            routes: routes::Table::default(),
-            ide: super::ide::Ide::default(),
+            routes: Arc::default(),
+            ide: Arc::default(),
             tracker: TaskTracker::new(),
             shutdown: CancellationToken::new(),
             apps: Mutex::default(),
@@ -156,12 +164,7 @@ impl Session {
     }
 
     pub fn scope(&self) -> &Scope {
-        &self.setup.scope
-    }
-
-    /// The local platform storage the apps' clients use.
-    pub fn store(&self) -> &Arc<crate::store::Store> {
-        &self.store
+        &self.place.scope
     }
 
     /// The keep-alive connections to the apps' route servers.
@@ -170,39 +173,17 @@ impl Session {
     }
 
     pub fn url(&self) -> &str {
-        &self.setup.url
-    }
-
-    pub fn node(&self) -> &Path {
-        &self.setup.node
-    }
-
-    /// `$IOCTL_HOME` of the session.
-    pub fn home(&self) -> &Path {
-        &self.setup.home
-    }
-
-    pub fn sockets(&self) -> &Path {
-        &self.setup.sockets
-    }
-
-    pub fn record_path(&self) -> &Path {
-        &self.record_path
+        &self.place.url
     }
 
     /// Whether `token` is this session's.
     pub fn token_is(&self, token: &str) -> bool {
-        super::ide::same_secret(token, &self.setup.token)
+        super::ide::same_secret(token, &self.place.token)
     }
 
     /// The token itself, for the Node hosts (their AppGraphQLClient calls other linked apps).
     pub fn token(&self) -> &str {
-        &self.setup.token
-    }
-
-    /// A fresh one-time login for the GraphQL IDE (the link banner prints it).
-    pub fn ide_login(&self) -> Option<String> {
-        self.ide.issue()
+        &self.place.token
     }
 
     /// Whether `login` is an unused IDE login; it is used up by this call.
@@ -262,21 +243,51 @@ impl Session {
         ids.sort();
         Record {
             protocol: crate::protocol::VERSION,
-            url: self.setup.url.clone(),
+            url: self.place.url.clone(),
             pid: std::process::id(),
-            token: self.setup.token.clone(),
-            account: self.setup.scope.account.clone(),
-            workspace: self.setup.scope.workspace.clone(),
+            token: self.place.token.clone(),
+            account: self.place.scope.account.clone(),
+            workspace: self.place.scope.workspace.clone(),
             apps: ids,
             started: self.started.clone(),
         }
     }
 
-    /// Links an app (asked by a link command); its output arrives on the returned receiver.
-    pub fn link(self: &Arc<Self>, req: LinkRequest) -> Result<Accepted, ErrorBody> {
+    /// What a linked app may do to this session (see [`AppContext`]).
+    fn app_context(self: &Arc<Self>) -> AppContext {
+        let (muted, on) = (self.sender_muted.clone(), self.arm.is_some());
+        let me = Arc::downgrade(self);
+        AppContext::new(Parts {
+            place: self.place.clone(),
+            bus: self.bus.clone(),
+            dead: self.dead.clone(),
+            store: self.store.clone(),
+            routes: self.routes.clone(),
+            ide: self.ide.clone(),
+            sample_sender: Arc::new(move || match (on, muted.load(Ordering::Relaxed)) {
+                (false, _) => SampleSender::Off,
+                (true, false) => SampleSender::On,
+                (true, true) => SampleSender::Muted,
+            }),
+            renamed: Arc::new(move |root: &Path| {
+                if let Some(session) = me.upgrade() {
+                    session.renamed(root);
+                }
+            }),
+        })
+    }
+
+    /// Links an app (asked by a link command): `run` keeps it linked with its own
+    /// [`AppContext`] until its [`Unlink`] is requested; its output arrives on the returned
+    /// receiver. The session counts the link gone when `run` ends.
+    pub fn link<F, Fut>(self: &Arc<Self>, req: LinkRequest, run: F) -> Result<Accepted, ErrorBody>
+    where
+        F: FnOnce(AppContext, LinkRequest, Terminal, Unlink) -> Fut,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
         let id = crate::app::App::load(&req.root).ok().map(|a| a.manifest.full_id());
         let (terminal, output) = Terminal::channel();
-        let unlink = linked_app::Unlink::default();
+        let unlink = Unlink::default();
         let link_id = {
             let mut apps = self.apps.locked();
             if apps.closing {
@@ -305,16 +316,16 @@ impl Session {
         tracing::info!(link = link_id, root = %req.root.display(), "app linked");
         self.apps_changed();
         let me = self.clone();
-        let token = unlink.clone();
+        let running = run(self.app_context(), req, terminal, unlink.clone());
         self.tracker.spawn(async move {
-            linked_app::run(me.clone(), req, terminal, token).await;
+            running.await;
             me.unlinked(link_id);
         });
         Ok(Accepted { id: link_id, output, unlink })
     }
 
     /// The app at `root` now has another id (its manifest.json changed).
-    pub fn renamed(&self, root: &Path) {
+    fn renamed(&self, root: &Path) {
         let id = crate::app::App::load(root).ok().map(|a| a.manifest.full_id());
         if let Some(app) = self.apps.locked().linked.values_mut().find(|a| a.root == root) {
             tracing::info!(root = %root.display(), id = ?id, "app renamed");
@@ -380,7 +391,7 @@ impl Session {
         };
         self.sender_muted.store(real_sender, Ordering::Relaxed);
         // The record was written at start; keeping its app list current is best effort.
-        if let Err(e) = record::write(&self.setup.home, &self.record()) {
+        if let Err(e) = record::write(&self.place.home, &self.record()) {
             tracing::warn!("cannot rewrite the session record: {e:#}");
         }
     }
@@ -391,11 +402,6 @@ impl Session {
         for t in terminals {
             t.send(msg.clone()).await;
         }
-    }
-
-    /// Replaces the routes of `app`.
-    pub fn set_routes(&self, app: &str, routes: Vec<Route>) {
-        self.routes.set(app, routes);
     }
 
     /// The route a request path is for (its local form, without the `/{account}/{workspace}`
