@@ -862,3 +862,36 @@ async fn sender_banner(linked: &Linked, session: &Session) {
         linked.terminal.info(line).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crash_restarts_back_off_from_100_ms_to_3_2_s() {
+        let mut crashes = Crashes::default();
+        let waits: Vec<u64> = (0..8).map(|_| crashes.next_wait().as_millis() as u64).collect();
+        assert_eq!(waits, [100, 200, 400, 800, 1600, 3200, 3200, 3200]);
+    }
+
+    #[test]
+    fn a_crash_long_after_the_last_starts_the_backoff_again() {
+        let mut crashes = Crashes::default();
+        crashes.next_wait();
+        crashes.next_wait();
+        crashes.last = Some(Instant::now() - Duration::from_secs(31));
+        assert_eq!(crashes.next_wait(), Duration::from_millis(100));
+    }
+
+    #[tokio::test]
+    async fn the_services_end_when_asked_even_while_their_senders_live() {
+        let services = Services::default();
+        let bus = Bus::new();
+        let scope = Scope { account: "local".into(), workspace: "dev".into() };
+        let outbox = start_outbox(&services, bus, scope);
+        // The outbox's sender is alive (as the app's Spec holds it): stopping must not wait for it.
+        services.stop().await;
+        assert!(services.tracker.is_empty(), "the outbox task ended");
+        assert!(outbox.is_closed(), "its channel is closed: a late sendEvent fails at once");
+    }
+}

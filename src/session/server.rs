@@ -813,3 +813,127 @@ impl tokio_stream::Stream for OutputStream {
         self.rx.poll_recv(cx).map(|o| o.map(|msg| line(&msg)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope() -> crate::protocol::Scope {
+        crate::protocol::Scope { account: "local".into(), workspace: "dev".into() }
+    }
+
+    #[test]
+    fn an_apps_private_domain_is_told_from_the_store() {
+        let (domain, local) = domain_of("/vtex.books/v2/local/dev/_v/graphql", &scope());
+        assert!(matches!(&domain, Domain::App { id, major } if id == "vtex.books" && major == "2"), "{domain:?}");
+        assert_eq!(local, "/_v/graphql");
+        // The store's domain, with or without the workspace prefix.
+        let (domain, local) = domain_of("/local/dev/_v/ping", &scope());
+        assert!(matches!(domain, Domain::Store) && local == "/_v/ping");
+        let (domain, local) = domain_of("/_v/ping", &scope());
+        assert!(matches!(domain, Domain::Store) && local == "/_v/ping");
+    }
+
+    #[test]
+    fn another_workspaces_paths_are_not_this_ones() {
+        let (domain, local) = domain_of("/local/other/_v/ping", &scope());
+        assert!(matches!(domain, Domain::Store));
+        assert_eq!(local, "/local/other/_v/ping", "not stripped: no route of this workspace matches it");
+        let (domain, _) = domain_of("/vtex.books/v2/local/other/_v/graphql", &scope());
+        assert!(matches!(domain, Domain::Store), "an app domain of another workspace is no app domain here");
+        let (domain, _) = domain_of("/vtex.books/vX/local/dev/_v/graphql", &scope());
+        assert!(matches!(domain, Domain::Store), "a major is digits");
+    }
+
+    fn request(method: &str, headers: &[(&str, &str)]) -> Request {
+        let mut b = axum::http::Request::builder().method(method).uri("/x").header("host", "127.0.0.1:4000");
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(Body::empty()).unwrap()
+    }
+
+    #[test]
+    fn the_login_cookie_is_taken_only_from_the_sessions_own_page() {
+        let own = [("sec-fetch-site", "same-origin")];
+        assert!(from_own_page(&request("GET", &own)).is_ok());
+        assert!(from_own_page(&request("GET", &[("sec-fetch-site", "none")])).is_ok(), "the user's own navigation");
+        assert!(from_own_page(&request("GET", &[("sec-fetch-site", "same-site")])).is_err(), "another port");
+        assert!(from_own_page(&request("GET", &[("sec-fetch-site", "cross-site")])).is_err());
+        assert!(from_own_page(&request("GET", &[])).is_err(), "no browser headers: a script");
+        let json = [("origin", "http://127.0.0.1:4000"), ("content-type", "application/json; charset=utf-8")];
+        assert!(from_own_page(&request("POST", &json)).is_ok());
+        let form = [("origin", "http://127.0.0.1:4000"), ("content-type", "text/plain")];
+        assert!(from_own_page(&request("POST", &form)).is_err(), "a change must be JSON");
+        let other = [("origin", "http://127.0.0.1:9999"), ("content-type", "application/json")];
+        assert!(from_own_page(&request("POST", &other)).is_err());
+        assert!(from_own_page(&request("POST", &[("origin", "null"), ("content-type", "application/json")])).is_err());
+    }
+
+    #[test]
+    fn only_the_named_cookie_is_taken_out() {
+        let mut h = HeaderMap::new();
+        h.append(header::COOKIE, "a=1; ioctl_login=secret; b=2".parse().unwrap());
+        h.append(header::COOKIE, "ioctl_login=again".parse().unwrap());
+        without_cookie(&mut h, "ioctl_login");
+        let left: Vec<&str> = h.get_all(header::COOKIE).iter().map(|v| v.to_str().unwrap()).collect();
+        assert_eq!(left, ["a=1; b=2"]);
+    }
+
+    #[test]
+    fn route_params_are_encoded_as_javascript_does() {
+        assert_eq!(encode_uri_component(r#"{"id":"a b/é"}"#), "%7B%22id%22%3A%22a%20b%2F%C3%A9%22%7D");
+        assert_eq!(encode_uri_component("-_.!~*'()"), "-_.!~*'()");
+    }
+
+    #[test]
+    fn at_the_bound_the_connection_waiting_longest_for_a_head_goes_never_a_busy_one() {
+        let conns = Conns::default();
+        let busy = conns.add();
+        busy.busy();
+        let first = conns.add();
+        let second = conns.add();
+        // The first answered a request since: it has waited for its next head for less long.
+        first.waiting_since.store(20, Ordering::Relaxed);
+        second.waiting_since.store(10, Ordering::Relaxed);
+        assert!(conns.evict_longest_waiting());
+        assert!(second.evict.is_cancelled() && !first.evict.is_cancelled() && !busy.evict.is_cancelled());
+        assert!(conns.evict_longest_waiting());
+        assert!(first.evict.is_cancelled());
+        assert!(!conns.evict_longest_waiting(), "the busy one stays");
+        assert!(!busy.evict.is_cancelled());
+    }
+
+    #[test]
+    fn a_connection_is_busy_until_its_last_request_in_flight_is_answered() {
+        let conn = Conns::default().add();
+        assert_ne!(conn.waiting_since.load(Ordering::Relaxed), BUSY, "a new connection waits for a head");
+        conn.busy();
+        conn.busy(); // a pipelined request starts before the first answer's body is gone
+        conn.answered();
+        assert_eq!(conn.waiting_since.load(Ordering::Relaxed), BUSY);
+        conn.answered();
+        assert_ne!(conn.waiting_since.load(Ordering::Relaxed), BUSY);
+    }
+
+    #[tokio::test]
+    async fn over_the_bound_a_connection_gets_a_reserve_slot_until_those_run_out() {
+        let (slots, reserve) = (Arc::new(Semaphore::new(1)), Arc::new(Semaphore::new(1)));
+        let conns = Conns::default();
+        let (slot, reserved) = admit(&slots, &reserve, &conns).await.unwrap();
+        assert!(!reserved);
+        conns.add().busy();
+        let (extra, reserved) = admit(&slots, &reserve, &conns).await.unwrap();
+        assert!(reserved, "every connection is busy: the reserve");
+        assert!(admit(&slots, &reserve, &conns).await.is_none(), "bound and reserve full: closed");
+        drop((slot, extra));
+    }
+
+    #[test]
+    fn the_overloaded_answer_says_when_to_retry() {
+        let resp = overloaded();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "1");
+        assert_eq!(resp.headers()[header::CONNECTION], "close");
+    }
+}

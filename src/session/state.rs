@@ -511,10 +511,8 @@ impl Session {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_panic_while_the_apps_are_locked_does_not_break_the_session() {
-        let home = tempfile::tempdir().unwrap();
-        let session = Session::new(Setup {
+    fn session(home: &tempfile::TempDir) -> Arc<Session> {
+        Session::new(Setup {
             scope: Scope { account: "local".into(), workspace: "dev".into() },
             url: "http://127.0.0.1:1".into(),
             token: "t0k".into(),
@@ -522,7 +520,89 @@ mod tests {
             node: "node".into(),
             sockets: home.path().join("run"),
             sample_sender: false,
-        });
+        })
+    }
+
+    fn publish(key: &str, repeat: u64, rate: Option<f64>) -> PublishRequest {
+        PublishRequest {
+            key: key.into(),
+            sender: "ioctl.manual".into(),
+            subject: String::new(),
+            body: serde_json::json!({}),
+            repeat: Some(repeat),
+            rate,
+        }
+    }
+
+    /// A link that stays until it is asked to end.
+    fn link(session: &Arc<Session>, root: &Path) -> Result<Accepted, ErrorBody> {
+        let req = LinkRequest { root: root.to_path_buf(), watch: false, started_at_us: 0 };
+        session.link(req, |_ctx, _req, _terminal, unlink| async move { unlink.requested().await })
+    }
+
+    #[tokio::test]
+    async fn a_publish_without_a_key_or_at_a_rate_out_of_range_is_refused() {
+        let home = tempfile::tempdir().unwrap();
+        let s = session(&home);
+        assert_eq!(s.start_publish(publish("", 1, None)).err().unwrap().code, ErrorCode::BadRequest);
+        let e = s.start_publish(publish("k", 2, Some(1e9))).err().unwrap();
+        assert!(e.error.contains("out of range"), "{}", e.error);
+        assert_eq!(s.counts().published, 0);
+    }
+
+    #[tokio::test]
+    async fn a_publish_runs_to_its_repeat_and_counts_what_nobody_takes() {
+        let home = tempfile::tempdir().unwrap();
+        let s = session(&home);
+        let job = s.start_publish(publish("k", 5, None)).unwrap();
+        let done = job.done.await.unwrap();
+        assert_eq!((done.published, done.deliveries, done.stopped), (5, 0, false));
+        assert!(done.id.is_some());
+        let c = s.counts();
+        assert_eq!((c.published, c.unmatched), (5, 5));
+    }
+
+    #[tokio::test]
+    async fn a_stopped_publish_ends_between_two_events_and_says_how_many() {
+        let home = tempfile::tempdir().unwrap();
+        let s = session(&home);
+        let job = s.start_publish(publish("k", 1_000_000, Some(1000.0))).unwrap();
+        while job.progress.get().0 < 3 {
+            tokio::task::yield_now().await;
+        }
+        assert!(s.stop_publish(job.id));
+        let done = job.done.await.unwrap();
+        assert!(done.stopped && done.published >= 3 && done.published < 1_000_000, "{done:?}");
+        assert_eq!(s.counts().published, done.published, "the answer is the session's own count");
+        assert!(!s.stop_publish(job.id), "an ended publish is no more");
+    }
+
+    #[tokio::test]
+    async fn a_folder_links_once_and_the_last_unlink_ends_the_session() {
+        let home = tempfile::tempdir().unwrap();
+        let s = session(&home);
+        let app = home.path().join("app");
+        let first = link(&s, &app).unwrap();
+        assert!(s.has_apps());
+        assert_eq!(link(&s, &app).err().unwrap().code, ErrorCode::AlreadyLinked);
+        assert!(s.unlink(first.id, false) && !s.unlink(first.id + 1, false));
+        tokio::time::timeout(std::time::Duration::from_secs(10), s.shutdown().cancelled()).await.unwrap();
+        assert!(!s.has_apps());
+        assert_eq!(link(&s, &app).err().unwrap().code, ErrorCode::SessionEnding, "a closing session takes no app");
+    }
+
+    #[tokio::test]
+    async fn a_session_no_app_came_to_closes() {
+        let home = tempfile::tempdir().unwrap();
+        let s = session(&home);
+        assert!(s.close_if_unused());
+        assert_eq!(link(&s, &home.path().join("app")).err().unwrap().code, ErrorCode::SessionEnding);
+    }
+
+    #[test]
+    fn a_panic_while_the_apps_are_locked_does_not_break_the_session() {
+        let home = tempfile::tempdir().unwrap();
+        let session = session(&home);
         let panicked = std::thread::scope(|s| {
             s.spawn(|| {
                 let _apps = session.apps.lock();
