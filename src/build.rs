@@ -343,7 +343,7 @@ mod tests {
         assert!(is_source(Path::new("event/a.ts")));
         assert!(!is_source(Path::new("data.json")), "JSON loads from where it is");
         assert!(!is_source(Path::new("node_modules/x/index.ts")));
-        assert!(!is_source(Path::new(".ioctl/build/index.js")));
+        assert!(!is_source(Path::new(".cache/build/index.ts")));
         assert!(!is_source(Path::new("typings.d.ts")));
         assert!(!is_source(Path::new("__tests__/a.ts")));
         assert!(!is_source(Path::new("a.test.ts")));

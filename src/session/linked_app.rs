@@ -277,8 +277,6 @@ fn register(session: &Session, linked: &Linked) -> Registration {
     Registration { subscriber, counters, queue, stop_deliveries }
 }
 
-/// Saves, crashes, unlink: relinks on every batch of changes, restarts a crashed process with
-/// backoff. Returns whether manifest.json renamed the app.
 /// Starts watching the app folder (before the first build, so that a save made while it
 /// builds, or right after it failed, is not missed).
 async fn start_watching(
@@ -297,6 +295,8 @@ async fn start_watching(
     }
 }
 
+/// Saves, crashes, unlink: relinks on every batch of changes, restarts a crashed process with
+/// backoff. Returns whether manifest.json renamed the app.
 async fn watch_and_supervise(
     linked: &mut Linked,
     session: &Session,

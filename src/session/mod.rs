@@ -107,7 +107,7 @@ async fn start(opts: &Options) -> anyhow::Result<(Arc<Session>, record::Written)
     });
     let written = record::Written::write(&home, &session.record())?;
     session.tracker().spawn(server::serve(listener, session.clone()));
-    if let Some(arm) = session.arm().cloned() {
+    if let Some(switch) = session.sender_switch().cloned() {
         // The sender's messages go to every linked app's terminal.
         let (terminal, mut rx) = Terminal::channel();
         let me = session.clone();
@@ -117,7 +117,7 @@ async fn start(opts: &Options) -> anyhow::Result<(Arc<Session>, record::Written)
             }
         });
         session.tracker().spawn(sender::run(
-            arm,
+            switch,
             opts.sender_interval,
             opts.scope.clone(),
             session.bus().clone(),

@@ -23,22 +23,22 @@ pub const KEY: &str = "send-event";
 
 /// The switch the healthcheck route flips (the "cache context" of events-example).
 #[derive(Clone)]
-pub struct Arm(Arc<watch::Sender<bool>>);
+pub struct SenderSwitch(Arc<watch::Sender<bool>>);
 
-impl Arm {
-    pub fn new() -> Arm {
-        Arm(Arc::new(watch::channel(false).0))
+impl SenderSwitch {
+    pub fn new() -> SenderSwitch {
+        SenderSwitch(Arc::new(watch::channel(false).0))
     }
 
     /// Returns true when this call armed it (the first healthcheck).
-    pub fn arm(&self) -> bool {
+    pub fn turn_on(&self) -> bool {
         self.0.send_if_modified(|armed| !std::mem::replace(armed, true))
     }
 }
 
-impl Default for Arm {
+impl Default for SenderSwitch {
     fn default() -> Self {
-        Arm::new()
+        SenderSwitch::new()
     }
 }
 
@@ -46,7 +46,7 @@ impl Default for Arm {
 /// `muted`: the real events-example app is linked and fires its own). A tick that comes
 /// while the previous publish still waits for room (backpressure) is skipped, and said so.
 pub async fn run(
-    arm: Arm,
+    switch: SenderSwitch,
     interval: Duration,
     scope: Scope,
     bus: Arc<Bus>,
@@ -54,7 +54,7 @@ pub async fn run(
     muted: Arc<AtomicBool>,
     cancel: CancellationToken,
 ) {
-    let mut armed = arm.0.subscribe();
+    let mut armed = switch.0.subscribe();
     tokio::select! {
         r = armed.wait_for(|a| *a) => if r.is_err() { return },
         _ = cancel.cancelled() => return,
@@ -114,11 +114,11 @@ mod tests {
         let bus = Bus::new();
         let scope = Scope { account: "local".into(), workspace: "dev".into() };
         let terminal = Terminal::discard();
-        let arm = Arm::new();
+        let switch = SenderSwitch::new();
         let cancel = CancellationToken::new();
         let mut seen = bus.watch();
         let task = tokio::spawn(run(
-            arm.clone(),
+            switch.clone(),
             Duration::from_secs(10),
             scope.clone(),
             bus.clone(),
@@ -128,8 +128,8 @@ mod tests {
         ));
         tokio::time::sleep(Duration::from_secs(35)).await;
         assert_eq!(bus.counts().published, 0, "nothing before the healthcheck");
-        assert!(arm.arm());
-        assert!(!arm.arm(), "second healthcheck does not re-arm");
+        assert!(switch.turn_on());
+        assert!(!switch.turn_on(), "second healthcheck does not re-switch");
         tokio::time::sleep(Duration::from_millis(25_001)).await;
         assert_eq!(bus.counts().published, 3, "at 0 s, 10 s and 20 s after arming");
         match seen.recv().await.unwrap() {
@@ -153,11 +153,11 @@ mod tests {
         let sub: crate::app::EventSubscription = serde_json::from_value(serde_json::json!({"keys": [KEY]})).unwrap();
         bus.subscribe(scope.clone(), "v.app@1.0.0", vec![("h".into(), sub)], queue);
         let (terminal, mut out) = Terminal::channel();
-        let arm = Arm::new();
-        arm.arm();
+        let switch = SenderSwitch::new();
+        switch.turn_on();
         let cancel = CancellationToken::new();
         let task = tokio::spawn(run(
-            arm,
+            switch,
             Duration::from_secs(1),
             scope,
             bus.clone(),

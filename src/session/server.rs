@@ -71,7 +71,7 @@ fn router(session: Shared) -> Router {
         .route_layer(middleware::from_fn_with_state(session.clone(), require_token));
     let mut app = Router::new().route(path::IDE, get(ide)).route(&format!("{}/{{*rest}}", path::IDE), get(ide));
     // With the sample sender off, its path is free for a linked app's own route.
-    if session.arm().is_some() {
+    if session.sender_switch().is_some() {
         app = app.route(sample_sender::HCHECK_PATH, get(hcheck));
     }
     app.merge(control).fallback(app_route).layer(middleware::from_fn(loopback_host)).with_state(session)
@@ -375,8 +375,8 @@ async fn hcheck(State(s): State<Shared>, req: Request) -> Response {
     if s.route(sample_sender::HCHECK_PATH).is_some() {
         return app_route(State(s), req).await;
     }
-    if let Some(arm) = s.arm() {
-        if arm.arm() {
+    if let Some(switch) = s.sender_switch() {
+        if switch.turn_on() {
             tracing::info!("sample sender armed");
         }
     }

@@ -17,7 +17,7 @@ use super::bus::{Activity, Bus};
 use super::context::{AppContext, Parts, Place, SampleSender, Unlink};
 use super::delivery::DeadLetters;
 use super::routes::{self, Route};
-use super::sender::Arm;
+use super::sender::SenderSwitch;
 use crate::protocol::record::{self, Record};
 use crate::protocol::stream::Output;
 use crate::protocol::{
@@ -65,7 +65,7 @@ pub struct Session {
     /// When the session started (RFC 3339), for its record.
     started: String,
     /// `None` with `--no-sample-sender`.
-    arm: Option<Arm>,
+    switch: Option<SenderSwitch>,
     /// Set while the real vtex.events-example app is linked: the sample sender then stays quiet.
     sender_muted: Arc<AtomicBool>,
     bus: Arc<Bus>,
@@ -147,7 +147,7 @@ impl Session {
         };
         Arc::new(Session {
             started: chrono::Utc::now().to_rfc3339(),
-            arm: setup.sample_sender.then(Arm::new),
+            switch: setup.sample_sender.then(SenderSwitch::new),
             place: Arc::new(place),
             sender_muted: Arc::default(),
             upstream: Default::default(),
@@ -218,8 +218,8 @@ impl Session {
     }
 
     /// The sample sender's switch, when the session has one.
-    pub fn arm(&self) -> Option<&Arm> {
-        self.arm.as_ref()
+    pub fn sender_switch(&self) -> Option<&SenderSwitch> {
+        self.switch.as_ref()
     }
 
     /// Whether the sample sender stays quiet (the real events-example app is linked).
@@ -255,7 +255,7 @@ impl Session {
 
     /// What a linked app may do to this session (see [`AppContext`]).
     fn app_context(self: &Arc<Self>) -> AppContext {
-        let (muted, on) = (self.sender_muted.clone(), self.arm.is_some());
+        let (muted, on) = (self.sender_muted.clone(), self.switch.is_some());
         let me = Arc::downgrade(self);
         AppContext::new(Parts {
             place: self.place.clone(),

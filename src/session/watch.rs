@@ -143,7 +143,7 @@ mod tests {
         assert!(ignored(Path::new("node/node_modules/x/index.js")));
         assert!(!ignored(Path::new("node/node_modules/.package-lock.json")), "npm install relinks");
         assert!(ignored(Path::new("node/node_modules/x/.package-lock.json")));
-        assert!(ignored(Path::new("node/.ioctl/build/index.js")));
+        assert!(ignored(Path::new("node/.cache/build/index.js")));
         assert!(ignored(Path::new(".git/index")));
         assert!(ignored(Path::new("node/index.ts~")));
         assert!(ignored(Path::new("node/.index.ts.swp")));
