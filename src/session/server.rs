@@ -510,14 +510,11 @@ async fn graphql_apps(State(s): State<Shared>) -> Response {
 /// The GraphQL IDE: `?login=` (one-time) sets the cookie; then the page, its files and the app list.
 async fn ide(State(s): State<Shared>, req: Request) -> Response {
     let rest = req.uri().path().strip_prefix(path::IDE).unwrap_or("").to_string();
-    let login = req.uri().query().and_then(|q| q.split('&').find_map(|p| p.strip_prefix("login=")));
-    if let Some(login) = login {
-        if s.take_ide_login(login) {
+    if let Some(login) = super::ide::login_in(req.uri()) {
+        if s.take_ide_login(&login) {
             if let Some(credential) = s.ide().page_credential() {
                 // The page's other parameters (?app=, ?query=) stay; the login leaves the URL.
-                let rest: Vec<&str> =
-                    req.uri().query().unwrap_or("").split('&').filter(|p| !p.starts_with("login=")).collect();
-                return super::ide::logged_in(&credential, &rest.join("&"));
+                return super::ide::logged_in(&credential, req.uri().query().unwrap_or(""));
             }
         }
     }
