@@ -221,6 +221,9 @@ impl Drop for IdleOnDrop {
 }
 
 /// The open connections, oldest first, with since when each waits for a request head.
+/// By hand: hyper-util's server and tower's limits bound connections by refusing or queueing
+/// new ones; none closes the one that has waited longest for a request head to make room,
+/// which needs each connection's state between requests, seen only by this accept loop.
 #[derive(Default)]
 struct Conns {
     list: std::sync::Mutex<std::collections::VecDeque<Arc<Conn>>>,
