@@ -89,6 +89,9 @@ impl Terminal {
     }
 
     /// An app's log line, without waiting: skipped (and counted) while the reader is behind.
+    /// By hand over the one bounded channel: a broadcast channel counts what a slow reader
+    /// lost, but would drop records and statuses too, which [`Terminal::send`] waits to deliver;
+    /// only an app's log lines may be skipped, and the reader is told how many.
     pub fn log(&self, msg: Output) {
         let skipped = self.skipped.load(Ordering::Relaxed);
         if skipped > 0 {

@@ -18,12 +18,20 @@ pub mod vbase;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
+
 use anyhow::{anyhow, bail, Context};
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
-use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+use hyper::{Request, Response, Uri};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpStream;
+use tokio_stream::{Stream, StreamExt};
+use tokio_util::codec::{FramedRead, LinesCodec};
+use tokio_util::io::StreamReader;
 
 use crate::protocol::endpoint::{Endpoint, Method};
 use crate::protocol::record::{self, Record};
@@ -173,36 +181,73 @@ async fn request_with(
 ) -> anyhow::Result<Response<Incoming>> {
     let authority =
         base.strip_prefix("http://").ok_or_else(|| anyhow!("session url {base} is not http://"))?.trim_end_matches('/');
-    let exchange = async {
-        let stream = TcpStream::connect(authority)
-            .await
-            .with_context(|| format!("cannot reach the link session at {base}; is `ioctl link` still running?"))?;
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        let mut req = Request::builder().method(method).uri(path).header("host", authority);
-        if let Some(t) = token {
-            req = req.header("authorization", format!("Bearer {t}"));
+    let mut req = Request::builder().method(method).uri(format!("http://{authority}{path}")).header("host", authority);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    if let Some((name, value)) = extra {
+        req = req.header(name, value);
+    }
+    let body = match json {
+        Some(j) => {
+            req = req.header("content-type", "application/json");
+            Full::new(Bytes::from(j))
         }
-        if let Some((name, value)) = extra {
-            req = req.header(name, value);
-        }
-        let body = match json {
-            Some(j) => {
-                req = req.header("content-type", "application/json");
-                Full::new(Bytes::from(j))
-            }
-            None => Full::new(Bytes::new()),
-        };
-        sender.send_request(req.body(body)?).await.with_context(|| format!("{method} {base}{path}"))
+        None => Full::new(Bytes::new()),
     };
-    match tokio::time::timeout(wait, exchange).await {
-        Ok(answer) => answer,
+    let req = req.body(body).with_context(|| format!("{method} {base}{path}"))?;
+    // The deadline covers the connect, the request and the answer's head, not its body: a
+    // stream (a link's output, tail, publish progress) lasts as long as it lasts.
+    match tokio::time::timeout(wait, http().request(req)).await {
+        Ok(Ok(answer)) => Ok(answer),
+        Ok(Err(e)) if e.is_connect() => Err(unwrapped(e))
+            .with_context(|| format!("cannot reach the link session at {base}; is `ioctl link` still running?")),
+        Ok(Err(e)) => Err(unwrapped(e)).with_context(|| format!("{method} {base}{path}")),
         Err(_) => bail!(
             "the link session at {base} did not answer within {:.1} s (is it stopped or overloaded?); `--timeout SECONDS` waits longer",
             wait.as_secs_f64()
         ),
+    }
+}
+
+/// hyper-util's client, without a pool: a command makes a request or two, and a connection
+/// kept idle for a next one would only race the session's header-read timeout and its evictor
+/// of silent connections (session/server.rs). So each request has a connection of its own,
+/// closed once its answer has been read; no idle timeout can cut a stream.
+fn http() -> Client<Loopback, Full<Bytes>> {
+    Client::builder(TokioExecutor::new()).pool_max_idle_per_host(0).build(Loopback)
+}
+
+/// Connects to the session's address, a request's authority (`127.0.0.1:PORT`, which
+/// `TcpStream::connect` parses without a lookup). Not hyper-util's `HttpConnector`: it brings a
+/// name resolver on blocking threads and socket options a loopback session has no use for.
+#[derive(Clone, Copy)]
+struct Loopback;
+
+impl tower::Service<Uri> for Loopback {
+    type Response = TokioIo<TcpStream>;
+    type Error = std::io::Error;
+    type Future = Pin<Box<dyn Future<Output = std::io::Result<TokioIo<TcpStream>>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        Box::pin(async move {
+            let authority = uri.authority().map_or("", |a| a.as_str());
+            TcpStream::connect(authority).await.map(TokioIo::new)
+        })
+    }
+}
+
+/// The client's error as what it wraps, the connection's or hyper's ("client error (Connect)"
+/// says less than "Connection refused").
+fn unwrapped(e: hyper_util::client::legacy::Error) -> anyhow::Error {
+    let mut causes = std::iter::successors(std::error::Error::source(&e), |c| c.source()).map(ToString::to_string);
+    match causes.next() {
+        Some(first) => anyhow!(causes.fold(first, |text, cause| format!("{text}: {cause}"))),
+        None => e.into(),
     }
 }
 
@@ -213,32 +258,35 @@ pub async fn text(resp: Response<Incoming>) -> anyhow::Result<String> {
 }
 
 /// A streamed body read one newline-terminated JSON line at a time (tail, a link's output).
+/// Lines are not bounded in length: the session writes them (serde_json, one record each).
 pub struct Lines {
-    body: Incoming,
-    buf: Vec<u8>,
+    lines: FramedRead<StreamReader<Chunks, Bytes>, LinesCodec>,
 }
+
+/// A body's data, as the bytes [`StreamReader`] reads.
+type Chunks = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
 
 impl Lines {
     pub fn new(resp: Response<Incoming>) -> Lines {
-        Lines { body: resp.into_body(), buf: Vec::new() }
+        Lines::of(resp.into_body())
     }
 
-    /// The next line; `None` when the stream ended cleanly, an error when the connection broke.
-    /// Cancel-safe: bytes already received stay buffered.
+    fn of<B>(body: B) -> Lines
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let chunks: Chunks = Box::pin(body.into_data_stream().map(|c| c.map_err(std::io::Error::other)));
+        Lines { lines: FramedRead::new(StreamReader::new(chunks), LinesCodec::new()) }
+    }
+
+    /// The next line, without its newline; `None` when the stream ended cleanly, an error when
+    /// the connection broke. Cancel-safe: bytes already received stay buffered.
     pub async fn next(&mut self) -> anyhow::Result<Option<Vec<u8>>> {
-        loop {
-            if let Some(nl) = self.buf.iter().position(|b| *b == b'\n') {
-                return Ok(Some(self.buf.drain(..=nl).collect()));
-            }
-            match self.body.frame().await {
-                None => return Ok(None),
-                Some(Err(e)) => return Err(e.into()),
-                Some(Ok(frame)) => {
-                    if let Ok(data) = frame.into_data() {
-                        self.buf.extend_from_slice(&data);
-                    }
-                }
-            }
+        match self.lines.next().await {
+            None => Ok(None),
+            Some(Ok(line)) => Ok(Some(line.into_bytes())),
+            Some(Err(e)) => Err(e.into()),
         }
     }
 
@@ -270,5 +318,69 @@ pub async fn stdout_closed() {
             return;
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::StreamBody;
+    use hyper::body::Frame;
+
+    type Chunk = Result<Frame<Bytes>, std::io::Error>;
+
+    fn body(chunks: Vec<Chunk>) -> StreamBody<tokio_stream::Iter<std::vec::IntoIter<Chunk>>> {
+        StreamBody::new(tokio_stream::iter(chunks))
+    }
+
+    fn data(text: &'static str) -> Chunk {
+        Ok(Frame::data(Bytes::from(text)))
+    }
+
+    async fn line(lines: &mut Lines) -> Option<String> {
+        lines.next().await.unwrap().map(|l| String::from_utf8(l).unwrap())
+    }
+
+    #[tokio::test]
+    async fn lines_split_across_chunks_come_whole() {
+        let mut lines = Lines::of(body(vec![data("{\"a\":1}\n{\"b\""), data(""), data(":2}\r\n{}\n")]));
+        assert_eq!(line(&mut lines).await.as_deref(), Some("{\"a\":1}"));
+        assert_eq!(line(&mut lines).await.as_deref(), Some("{\"b\":2}"));
+        assert_eq!(line(&mut lines).await.as_deref(), Some("{}"));
+        assert_eq!(line(&mut lines).await, None);
+    }
+
+    #[tokio::test]
+    async fn a_stream_broken_mid_line_is_an_error() {
+        let broken = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection reset");
+        let mut lines = Lines::of(body(vec![data("{\"a\":1}\n{\"b"), Err(broken)]));
+        assert_eq!(line(&mut lines).await.as_deref(), Some("{\"a\":1}"));
+        let error = lines.next().await.unwrap_err();
+        assert!(format!("{error:#}").contains("connection reset"), "{error:#}");
+    }
+
+    #[tokio::test]
+    async fn a_session_that_is_not_there_says_how_to_start_one() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let base = format!("http://127.0.0.1:{port}");
+        let error = get_public(&base, "/").await.unwrap_err();
+        let said = format!("cannot reach the link session at {base}; is `ioctl link` still running?: ");
+        assert!(format!("{error:#}").starts_with(&said), "{error:#}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_session_that_does_not_answer_in_time_is_an_error_naming_the_timeout() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        // Accepts, reads nothing, answers nothing.
+        tokio::spawn(async move {
+            let _held = listener.accept().await;
+            std::future::pending::<()>().await
+        });
+        let error = request("GET", &base, "/", None, None, Duration::from_millis(1500)).await.unwrap_err();
+        assert!(
+            error.to_string().starts_with(&format!("the link session at {base} did not answer within 1.5 s")),
+            "{error}"
+        );
     }
 }

@@ -298,6 +298,9 @@ impl DeadLetters {
 
 /// At most `concurrency` attempts at once, resizable while deliveries run (a relink may
 /// change the app's `concurrency`). Shrinking takes permits back as attempts finish.
+/// By hand over tokio's `Semaphore`: it can add permits and forget free ones, but nothing in the
+/// tree (tower's `ConcurrencyLimit` is fixed-size) retires the permits running attempts hold
+/// when they come back, so a shrink below what is in use still bounds the next attempts.
 struct Limiter {
     permits: Arc<Semaphore>,
     size: Mutex<usize>,

@@ -11,7 +11,8 @@ use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::Query;
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
 use crate::protocol::path;
@@ -120,7 +121,11 @@ impl Ide {
     }
 }
 
-/// The value of cookie `name` in the request's Cookie headers.
+/// The value of cookie `name` in the request's Cookie headers: the first one sent (browsers
+/// send the most specific path's first), as sent (quotes, if any, are part of the value, as RFC
+/// 6265 says; ioctl's credentials are never quoted). By hand: no crate in the tree parses a
+/// Cookie header (`http` and axum do not; `cookie` and axum-extra are not built), and finding
+/// one name in `a=1; b=2` is two splits.
 pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
@@ -131,11 +136,19 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .find_map(|(k, v)| (k == name).then_some(v))
 }
 
+/// The one-time login a page's URL carries (`?login=`, percent-decoded; the first if several).
+pub fn login_in(uri: &Uri) -> Option<String> {
+    let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(uri).ok()?;
+    pairs.into_iter().find_map(|(k, v)| (k == "login").then_some(v))
+}
+
 /// The answer to a valid one-time login: the cookie with a page credential, and the page
-/// without the login in its URL. `query`: the page's other parameters, kept.
+/// without the login in its URL. `query`: the page URL's, whose other parameters (`?app=`,
+/// `?query=`) stay as they were.
 pub fn logged_in(credential: &str, query: &str) -> Response {
     let cookie = format!("{COOKIE}={credential}; Path=/; HttpOnly; SameSite=Strict");
-    let page = if query.is_empty() { path::IDE.to_string() } else { format!("{}?{query}", path::IDE) };
+    let rest: Vec<&str> = query.split('&').filter(|p| !p.is_empty() && !p.starts_with("login=")).collect();
+    let page = if rest.is_empty() { path::IDE.to_string() } else { format!("{}?{}", path::IDE, rest.join("&")) };
     (StatusCode::SEE_OTHER, [(header::SET_COOKIE, cookie), (header::LOCATION, page)]).into_response()
 }
 
@@ -169,5 +182,43 @@ mod tests {
         assert_eq!(cookie(&h, COOKIE), Some("t0k"));
         assert_eq!(cookie(&h, "b"), Some("2"));
         assert_eq!(cookie(&h, "c"), None);
+    }
+
+    #[test]
+    fn odd_cookie_headers_are_read_as_browsers_send_them() {
+        let mut h = HeaderMap::new();
+        h.append(header::COOKIE, ";; flag;  ioctl_login=first ; q=\"quoted\";e=;x=a=b".parse().unwrap());
+        h.append(header::COOKIE, "ioctl_login=second".parse().unwrap());
+        h.append(header::COOKIE, header::HeaderValue::from_bytes(b"n=\xff").unwrap());
+        assert_eq!(cookie(&h, COOKIE), Some("first"), "the first of the same name wins");
+        assert_eq!(cookie(&h, "q"), Some("\"quoted\""));
+        assert_eq!(cookie(&h, "e"), Some(""));
+        assert_eq!(cookie(&h, "x"), Some("a=b"));
+        assert_eq!(cookie(&h, "flag"), None);
+        assert_eq!(cookie(&h, "n"), None, "not text");
+        assert_eq!(cookie(&h, "ioctl_login "), None);
+    }
+
+    #[test]
+    fn the_login_is_read_percent_decoded() {
+        let login = |uri: &str| login_in(&uri.parse().unwrap());
+        assert_eq!(login("/_ioctl/ide?app=a&login=%61b%2Bc+d").as_deref(), Some("ab+c d"));
+        assert_eq!(login("/_ioctl/ide?login=one&login=two").as_deref(), Some("one"));
+        assert_eq!(login("/_ioctl/ide?app=a"), None);
+        assert_eq!(login("/_ioctl/ide"), None);
+    }
+
+    #[test]
+    fn a_login_leaves_the_url_and_the_other_parameters_stay() {
+        let location = |query: &str| logged_in("c", query).headers()[header::LOCATION].to_str().unwrap().to_string();
+        assert_eq!(
+            location("login=x&app=vtex.a%401&query=%7B%20a%20%7D"),
+            "/_ioctl/ide?app=vtex.a%401&query=%7B%20a%20%7D"
+        );
+        assert_eq!(location("login=x"), "/_ioctl/ide");
+        assert_eq!(location(""), "/_ioctl/ide");
+        let answer = logged_in("c", "login=x");
+        assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+        assert_eq!(answer.headers()[header::SET_COOKIE], "ioctl_login=c; Path=/; HttpOnly; SameSite=Strict");
     }
 }

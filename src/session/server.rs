@@ -221,6 +221,9 @@ impl Drop for IdleOnDrop {
 }
 
 /// The open connections, oldest first, with since when each waits for a request head.
+/// By hand: hyper-util's server and tower's limits bound connections by refusing or queueing
+/// new ones; none closes the one that has waited longest for a request head to make room,
+/// which needs each connection's state between requests, seen only by this accept loop.
 #[derive(Default)]
 struct Conns {
     list: std::sync::Mutex<std::collections::VecDeque<Arc<Conn>>>,
@@ -510,14 +513,11 @@ async fn graphql_apps(State(s): State<Shared>) -> Response {
 /// The GraphQL IDE: `?login=` (one-time) sets the cookie; then the page, its files and the app list.
 async fn ide(State(s): State<Shared>, req: Request) -> Response {
     let rest = req.uri().path().strip_prefix(path::IDE).unwrap_or("").to_string();
-    let login = req.uri().query().and_then(|q| q.split('&').find_map(|p| p.strip_prefix("login=")));
-    if let Some(login) = login {
-        if s.take_ide_login(login) {
+    if let Some(login) = super::ide::login_in(req.uri()) {
+        if s.take_ide_login(&login) {
             if let Some(credential) = s.ide().page_credential() {
                 // The page's other parameters (?app=, ?query=) stay; the login leaves the URL.
-                let rest: Vec<&str> =
-                    req.uri().query().unwrap_or("").split('&').filter(|p| !p.starts_with("login=")).collect();
-                return super::ide::logged_in(&credential, &rest.join("&"));
+                return super::ide::logged_in(&credential, req.uri().query().unwrap_or(""));
             }
         }
     }
