@@ -14,7 +14,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use super::{Lines, Refusal, Session};
 use crate::app::{self, App, LoadError};
 use crate::protocol::endpoint::Unlink;
-use crate::protocol::record::{self, Record};
+use crate::protocol::record::{self, SessionRecord};
 use crate::protocol::stream::{Level, Output};
 use crate::protocol::{path, ErrorCode, Handshake, LinkRequest, Scope};
 use crate::terminal::{Format, Terminal};
@@ -163,13 +163,13 @@ const FORCE_WAIT: Duration = Duration::from_secs(3);
 const SESSION_END_WAIT: Duration = Duration::from_secs(3);
 
 /// Asks the session to unlink (gracefully or by force); the answer comes at once.
-async fn ask_unlink(record: Record, unlink: Unlink, wait: Duration) -> anyhow::Result<()> {
+async fn ask_unlink(record: SessionRecord, unlink: Unlink, wait: Duration) -> anyhow::Result<()> {
     Session { record }.call(&unlink, wait).await.map_err(super::Refusal::into_error)?;
     Ok(())
 }
 
 /// The link leaves before the session has ended the app: say who still runs.
-async fn left_running(terminal: &Terminal, rec: &Record) -> ExitCode {
+async fn left_running(terminal: &Terminal, rec: &SessionRecord) -> ExitCode {
     let message = format!(
         "the link session (pid {}) did not end the app in time; it is stopped or overloaded: `kill {}` ends it and its Node.js processes",
         rec.pid, rec.pid
@@ -181,7 +181,7 @@ async fn left_running(terminal: &Terminal, rec: &Record) -> ExitCode {
 /// After the app is unlinked: if it was the session's last app, waits (bounded) for the
 /// session process to end, so that the next command does not meet a session on its way out,
 /// and says so when it takes longer.
-async fn session_ended(rec: &Record, root: &Path, terminal: &Terminal) {
+async fn session_ended(rec: &SessionRecord, root: &Path, terminal: &Terminal) {
     let Ok(home) = crate::layout::home() else { return };
     let scope = Scope { account: rec.account.clone(), workspace: rec.workspace.clone() };
     let mine = App::load(root).ok().map(|a| a.manifest.full_id());
@@ -291,7 +291,7 @@ fn with_source(mut d: crate::diagnostic::Diagnostic, root: &Path) -> crate::diag
 
 /// Starts the session of `opts.scope` as a background `ioctl` process and waits until it
 /// listens. Its stderr goes to a log file beside the session record.
-async fn start_session(opts: &Options, home: &Path) -> anyhow::Result<Record> {
+async fn start_session(opts: &Options, home: &Path) -> anyhow::Result<SessionRecord> {
     let exe = std::env::current_exe().context("cannot find the ioctl executable to start a session")?;
     let log_path = record::path(home, &opts.scope).with_extension("log");
     if let Some(dir) = log_path.parent() {

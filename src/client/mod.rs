@@ -34,7 +34,7 @@ use tokio_util::codec::{FramedRead, LinesCodec};
 use tokio_util::io::StreamReader;
 
 use crate::protocol::endpoint::{Endpoint, Method};
-use crate::protocol::record::{self, Record};
+use crate::protocol::record::{self, SessionRecord};
 use crate::protocol::{ErrorBody, ErrorCode, Scope};
 
 /// How long a request waits for the session's answer (milliseconds); `--timeout` sets it.
@@ -58,7 +58,7 @@ pub fn local_store(scope: &Scope) -> anyhow::Result<crate::store::Store> {
 
 /// A session the command talks to: its record (URL, token).
 pub struct Session {
-    pub record: Record,
+    pub record: SessionRecord,
 }
 
 /// Why the session did not do what was asked.

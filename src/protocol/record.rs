@@ -12,7 +12,7 @@ use super::Scope;
 use crate::private_fs;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Record {
+pub struct SessionRecord {
     /// The session's protocol version ([`super::VERSION`]); absent in older records.
     #[serde(default)]
     pub protocol: u32,
@@ -25,7 +25,7 @@ pub struct Record {
     pub started: String,
 }
 
-impl Record {
+impl SessionRecord {
     /// A session of another protocol version cannot be talked to: say which, and what to do.
     pub fn check_version(&self) -> anyhow::Result<()> {
         if self.protocol != super::VERSION {
@@ -95,14 +95,14 @@ pub fn alive(pid: u32) -> bool {
 }
 
 /// The live session of a scope, if any. A stale record is removed.
-pub fn find(home: &Path, scope: &Scope) -> anyhow::Result<Option<Record>> {
+pub fn find(home: &Path, scope: &Scope) -> anyhow::Result<Option<SessionRecord>> {
     let p = path(home, scope);
     let text = match std::fs::read_to_string(&p) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("{}: cannot read session record", p.display())),
     };
-    let record: Record = match serde_json::from_str(&text) {
+    let record: SessionRecord = match serde_json::from_str(&text) {
         Ok(r) => r,
         Err(_) => {
             let _ = std::fs::remove_file(&p);
@@ -117,7 +117,7 @@ pub fn find(home: &Path, scope: &Scope) -> anyhow::Result<Option<Record>> {
 }
 
 /// Like [`find`], but a missing session is the user-facing error the commands print.
-pub fn require(home: &Path, scope: &Scope) -> anyhow::Result<Record> {
+pub fn require(home: &Path, scope: &Scope) -> anyhow::Result<SessionRecord> {
     match find(home, scope)? {
         Some(r) => {
             r.check_version()?;
@@ -137,7 +137,7 @@ pub struct Written {
 }
 
 impl Written {
-    pub fn write(home: &Path, record: &Record) -> anyhow::Result<Written> {
+    pub fn write(home: &Path, record: &SessionRecord) -> anyhow::Result<Written> {
         Ok(Written { path: write(home, record)? })
     }
 
@@ -152,7 +152,7 @@ impl Drop for Written {
     fn drop(&mut self) {
         let ours = std::fs::read_to_string(&self.path)
             .ok()
-            .and_then(|t| serde_json::from_str::<Record>(&t).ok())
+            .and_then(|t| serde_json::from_str::<SessionRecord>(&t).ok())
             .is_some_and(|r| r.pid == std::process::id());
         if ours {
             let _ = std::fs::remove_file(&self.path);
@@ -161,7 +161,7 @@ impl Drop for Written {
 }
 
 /// Writes (or rewrites) a scope's record atomically, readable by the user only.
-pub fn write(home: &Path, record: &Record) -> anyhow::Result<PathBuf> {
+pub fn write(home: &Path, record: &SessionRecord) -> anyhow::Result<PathBuf> {
     let scope = Scope { account: record.account.clone(), workspace: record.workspace.clone() };
     let path = path(home, &scope);
     crate::layout::private_dir(home, path.parent().expect("record path has a parent"))?;
@@ -187,7 +187,7 @@ mod tests {
     fn write_find_and_stale() {
         let home = tempfile::tempdir().unwrap();
         let scope = Scope { account: "acme".into(), workspace: "dev".into() };
-        let mut rec = Record {
+        let mut rec = SessionRecord {
             protocol: crate::protocol::VERSION,
             url: "http://127.0.0.1:1".into(),
             pid: std::process::id(),

@@ -18,7 +18,7 @@ use super::context::{AppContext, Parts, Place, SampleSender, Unlink};
 use super::delivery::DeadLetters;
 use super::routes::{self, Route};
 use super::sender::SenderSwitch;
-use crate::protocol::record::{self, Record};
+use crate::protocol::record::{self, SessionRecord};
 use crate::protocol::stream::Output;
 use crate::protocol::{
     sample_sender, Counts, DeadLetter, ErrorBody, ErrorCode, LinkRequest, PublishRequest, PublishResponse,
@@ -237,11 +237,11 @@ impl Session {
     }
 
     /// The session's record, as written under `$IOCTL_HOME/sessions/`.
-    pub fn record(&self) -> Record {
+    pub fn record(&self) -> SessionRecord {
         let apps = self.apps.locked();
         let mut ids: Vec<String> = apps.linked.values().filter_map(|a| a.id.clone()).collect();
         ids.sort();
-        Record {
+        SessionRecord {
             protocol: crate::protocol::VERSION,
             url: self.place.url.clone(),
             pid: std::process::id(),
