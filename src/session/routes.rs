@@ -7,12 +7,14 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use crate::app::route::Pattern;
+use crate::app::AppId;
 use crate::protocol::GraphqlApp;
 use crate::runtime::Worker;
 
 /// One declared route of one linked app.
 #[derive(Clone)]
 pub struct Route {
+    /// `vendor.name@version` (an [`AppId`]'s text).
     pub app: String,
     /// The service.json route id; for the GraphQL endpoint, its path.
     pub id: String,
@@ -59,15 +61,14 @@ impl Table {
     /// (only that app's routes) the private one.
     pub fn lookup_on(&self, path: &str, domain: &Domain) -> Option<(Route, BTreeMap<String, String>)> {
         let all = self.routes.read().unwrap();
-        let mut matching =
-            all.iter()
-                .filter(|r| match domain {
-                    Domain::Store => !r.graphql,
-                    Domain::App { id, major } => r.app.split_once('@').is_some_and(|(app_id, version)| {
-                        app_id == id && version.split('.').next() == Some(major.as_str())
-                    }),
-                })
-                .filter_map(|r| r.pattern.matches(path).map(|p| (r, p)));
+        let mut matching = all
+            .iter()
+            .filter(|r| match domain {
+                Domain::Store => !r.graphql,
+                Domain::App { id, major } => AppId::parse(&r.app)
+                    .is_ok_and(|app| app.without_version() == id && app.major() == Some(major.as_str())),
+            })
+            .filter_map(|r| r.pattern.matches(path).map(|p| (r, p)));
         let preferred_public = matches!(domain, Domain::Store);
         let first = matching.next()?;
         if first.0.public == preferred_public {
@@ -84,5 +85,9 @@ impl Table {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Domain {
     Store,
-    App { id: String, major: String },
+    /// The path's `vendor.name` and major, as written (an app matches when its id has them).
+    App {
+        id: String,
+        major: String,
+    },
 }

@@ -432,14 +432,9 @@ async fn app_route(State(s): State<Shared>, req: Request) -> Response {
 /// optional `/{account}/{workspace}` prefix.
 fn domain_of(path: &str, scope: &crate::protocol::Scope) -> (Domain, String) {
     let scoped = format!("/{}/{}", scope.account, scope.workspace);
-    let mut parts = path.trim_start_matches('/').splitn(3, '/');
-    if let (Some(app), Some(major)) = (parts.next(), parts.next()) {
-        let major = major.strip_prefix('v').filter(|m| !m.is_empty() && m.bytes().all(|b| b.is_ascii_digit()));
-        let rest = parts.next().map(|r| format!("/{r}")).unwrap_or_default();
-        if let (Some(major), true) = (major, app.contains('.')) {
-            if let Some(local) = rest.strip_prefix(&scoped).filter(|p| p.starts_with('/')) {
-                return (Domain::App { id: app.to_string(), major: major.to_string() }, local.to_string());
-            }
+    if let Some((app, major, rest)) = crate::app::id::split_private_path(path) {
+        if let Some(local) = rest.strip_prefix(&scoped).filter(|p| p.starts_with('/')) {
+            return (Domain::App { id: app.to_string(), major: major.to_string() }, local.to_string());
         }
     }
     let local = path.strip_prefix(&scoped).filter(|p| p.starts_with('/')).unwrap_or(path);
