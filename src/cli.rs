@@ -395,14 +395,12 @@ impl SessionArgs {
     }
 }
 
-/// Bounds of `events send --rate`, in events per second: beyond them pacing means nothing
-/// (faster than one event per 10 µs, or slower than one per ~17 minutes).
-pub const RATE: std::ops::RangeInclusive<f64> = 0.001..=100_000.0;
-
+/// `events send --rate`, checked against the bounds the session takes it within.
 fn rate(text: &str) -> Result<f64, String> {
+    use crate::protocol::RATE_RANGE;
     match text.trim().parse::<f64>() {
-        Ok(r) if RATE.contains(&r) => Ok(r),
-        _ => Err(format!("expected events per second from {} to {}", RATE.start(), RATE.end())),
+        Ok(r) if RATE_RANGE.contains(&r) => Ok(r),
+        _ => Err(format!("expected events per second from {} to {}", RATE_RANGE.start(), RATE_RANGE.end())),
     }
 }
 
