@@ -830,6 +830,18 @@ mod tests {
     }
 
     #[test]
+    fn any_dotted_segment_is_an_apps_domain_and_only_with_a_route_path_after_the_scope() {
+        // Even one no app could have: a mistyped id answers 404 there rather than reaching a
+        // store route.
+        let (domain, local) = domain_of("/Not.An-App/v1/local/dev/x", &scope());
+        assert!(matches!(&domain, Domain::App { id, major } if id == "Not.An-App" && major == "1"), "{domain:?}");
+        assert_eq!(local, "/x");
+        for path in ["/vtexbooks/v2/local/dev/x", "/vtex.books/2/local/dev/x", "/vtex.books/v2/local/dev"] {
+            assert_eq!(domain_of(path, &scope()), (Domain::Store, path.to_string()), "{path}");
+        }
+    }
+
+    #[test]
     fn another_workspaces_paths_are_not_this_ones() {
         let (domain, local) = domain_of("/local/other/_v/ping", &scope());
         assert!(matches!(domain, Domain::Store));
