@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::app::AppId;
 use crate::protocol::Scope;
 use crate::terminal::{ColorChoice, Format};
 
@@ -198,7 +199,7 @@ pub enum SettingsCommand {
     Get {
         /// App id (vendor.name) [default: the app in the current folder]
         #[arg(value_parser = app_id)]
-        app: Option<String>,
+        app: Option<AppId>,
         #[command(flatten)]
         scope: ScopeArgs,
         /// One JSON object
@@ -223,7 +224,7 @@ pub enum VbaseCommand {
     /// List the files of a bucket (PATH: a prefix)
     Ls {
         #[arg(value_parser = app_id)]
-        app: String,
+        app: AppId,
         bucket: String,
         prefix: Option<String>,
         #[command(flatten)]
@@ -235,7 +236,7 @@ pub enum VbaseCommand {
     /// Print a file
     Get {
         #[arg(value_parser = app_id)]
-        app: String,
+        app: AppId,
         bucket: String,
         path: String,
         #[command(flatten)]
@@ -244,7 +245,7 @@ pub enum VbaseCommand {
     /// Write a file from --data JSON or --file F
     Put {
         #[arg(value_parser = app_id)]
-        app: String,
+        app: AppId,
         bucket: String,
         path: String,
         /// JSON content
@@ -262,7 +263,7 @@ pub enum VbaseCommand {
     /// Remove a file
     Rm {
         #[arg(value_parser = app_id)]
-        app: String,
+        app: AppId,
         bucket: String,
         path: String,
         #[command(flatten)]
@@ -394,25 +395,19 @@ impl SessionArgs {
     }
 }
 
-/// Bounds of `events send --rate`, in events per second: beyond them pacing means nothing
-/// (faster than one event per 10 µs, or slower than one per ~17 minutes).
-pub const RATE: std::ops::RangeInclusive<f64> = 0.001..=100_000.0;
-
+/// `events send --rate`, checked against the bounds the session takes it within.
 fn rate(text: &str) -> Result<f64, String> {
+    use crate::protocol::RATE_RANGE;
     match text.trim().parse::<f64>() {
-        Ok(r) if RATE.contains(&r) => Ok(r),
-        _ => Err(format!("expected events per second from {} to {}", RATE.start(), RATE.end())),
+        Ok(r) if RATE_RANGE.contains(&r) => Ok(r),
+        _ => Err(format!("expected events per second from {} to {}", RATE_RANGE.start(), RATE_RANGE.end())),
     }
 }
 
-/// An app id argument: `vendor.name`, optionally `@version`.
-fn app_id(text: &str) -> Result<String, String> {
-    use crate::app::manifest::{is_app_id, APP_ID_FORM};
-    if is_app_id(text) {
-        Ok(text.to_string())
-    } else {
-        Err(APP_ID_FORM.to_string())
-    }
+/// An app id argument: `vendor.name`, optionally `@version` (clap names the argument and the
+/// text; the message says what an id looks like).
+fn app_id(text: &str) -> Result<AppId, String> {
+    AppId::parse(text).map_err(|_| crate::app::id::FORM.to_string())
 }
 
 fn sender_interval(seconds: f64) -> Result<Duration, String> {

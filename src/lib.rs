@@ -126,7 +126,7 @@ mod storage {
     pub fn settings(c: SettingsCommand) -> anyhow::Result<ExitCode> {
         match c {
             SettingsCommand::Get { app, scope, json } => {
-                scoped(&scope, |s| client::settings::get(s, app.as_deref(), json))
+                scoped(&scope, |s| client::settings::get(s, app.as_ref(), json))
             }
             SettingsCommand::Set { args, file, scope } => {
                 scoped(&scope, |s| client::settings::set(s, &args, file.as_deref()))

@@ -6,6 +6,7 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::id::{is_name, is_semver, is_vendor, AppId};
 use super::json;
 use crate::diagnostic::Diagnostic;
 
@@ -52,14 +53,10 @@ const KNOWN: &str = "vendor, name, version, builders, title, description, depend
 policies, credentialType, scripts, $schema, registries, settingsSchema, billingOptions, categories, mustUpdateAt";
 
 impl Manifest {
-    /// `vendor.name`, the sender id of every event the app fires.
-    pub fn id(&self) -> String {
-        format!("{}.{}", self.vendor, self.name)
-    }
-
-    /// `vendor.name@version`, as `vtex link` names the app.
-    pub fn full_id(&self) -> String {
-        format!("{}.{}@{}", self.vendor, self.name, self.version)
+    /// `vendor.name@version`, as `vtex link` names the app (`vendor.name` is the sender of
+    /// every event it fires).
+    pub fn app_id(&self) -> AppId {
+        AppId::of_manifest(&self.vendor, &self.name, &self.version)
     }
 
     /// Parses and validates; returns the manifest and its warnings.
@@ -75,7 +72,7 @@ impl Manifest {
             .with_help("keep one: the last one would silently replace the first"));
         }
         let m: Manifest = json::parse(file, source, "manifest.json")?;
-        if !is_app_word(&m.vendor, true) {
+        if !is_vendor(&m.vendor) {
             return Err(json::error_at(
                 file,
                 source,
@@ -84,7 +81,7 @@ impl Manifest {
             )
             .with_help("use lowercase letters, digits and `-`, e.g. \"vtex\""));
         }
-        if !is_app_word(&m.name, false) {
+        if !is_name(&m.name) {
             return Err(json::error_at(
                 file,
                 source,
@@ -124,47 +121,6 @@ impl Manifest {
     }
 }
 
-/// What an app id looks like, for messages.
-pub const APP_ID_FORM: &str = "an app id is `vendor.name`, lowercase letters, digits and `-` (the name starting \
-with a letter), optionally with `@version`, e.g. vtex.service-course or vtex.service-course@0.0.1";
-
-/// Checks an app id as the commands take it: `vendor.name` (as manifest.json spells them),
-/// optionally with `@version`; the error names it and says what an id looks like.
-pub fn check_app_id(id: &str) -> Result<(), String> {
-    if is_app_id(id) {
-        Ok(())
-    } else {
-        Err(format!("invalid app id `{}`: {APP_ID_FORM}", json::clip(id, 60)))
-    }
-}
-
-/// Whether `id` is `vendor.name`, optionally with `@version`.
-pub fn is_app_id(id: &str) -> bool {
-    let (name, version) = match id.split_once('@') {
-        Some((name, version)) => (name, Some(version)),
-        None => (id, None),
-    };
-    let name_ok = name.split_once('.').is_some_and(|(v, n)| is_app_word(v, true) && is_app_word(n, false));
-    let version_ok = version
-        .is_none_or(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+')));
-    name_ok && version_ok
-}
-
-fn is_app_word(s: &str, digit_first_ok: bool) -> bool {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(c) if c.is_ascii_lowercase() || (digit_first_ok && c.is_ascii_digit()) => {}
-        _ => return false,
-    }
-    s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-}
-
-fn is_semver(s: &str) -> bool {
-    let core = s.split(['-', '+']).next().unwrap_or("");
-    let parts: Vec<&str> = core.split('.').collect();
-    parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,8 +130,8 @@ mod tests {
     #[test]
     fn parses_ids() {
         let (m, w) = Manifest::parse(Path::new("manifest.json"), GOOD).unwrap();
-        assert_eq!(m.id(), "vtex.service-course");
-        assert_eq!(m.full_id(), "vtex.service-course@0.0.1");
+        assert_eq!(m.app_id().without_version(), "vtex.service-course");
+        assert_eq!(m.app_id().to_string(), "vtex.service-course@0.0.1");
         assert!(w.is_empty());
     }
 
@@ -213,7 +169,7 @@ mod tests {
     #[test]
     fn bom_duplicates_and_non_objects() {
         let (m, _) = Manifest::parse(Path::new("manifest.json"), &format!("\u{FEFF}{GOOD}")).unwrap();
-        assert_eq!(m.id(), "vtex.service-course");
+        assert_eq!(m.app_id().without_version(), "vtex.service-course");
         let e = Manifest::parse(Path::new("manifest.json"), "[]").unwrap_err();
         assert_eq!(e.message, "manifest.json must be a JSON object, not an array");
         let e = Manifest::parse(Path::new("manifest.json"), r#"{"name":"a","name":"b"}"#).unwrap_err();
@@ -231,26 +187,13 @@ mod tests {
     }
 
     #[test]
-    fn app_ids_are_vendor_dot_name_with_an_optional_version() {
-        for good in ["vtex.service-course", "acme.store-app@1.2.3", "1vendor.app@0.x", "a.b@1.0.0-beta+7"] {
-            assert_eq!(check_app_id(good), Ok(()), "{good}");
-        }
-        for bad in [
-            "not an app",
-            "vtex",
-            "vtex.",
-            ".app",
-            "Vtex.app",
-            "vtex.1app",
-            "vtex.a.b",
-            "vtex.app@",
-            "a.b@1 0",
-            "a/b.c",
-        ] {
-            let e = check_app_id(bad).unwrap_err();
-            assert!(e.starts_with(&format!("invalid app id `{bad}`: an app id is `vendor.name`")), "{e}");
-        }
-        assert!(check_app_id(&"x".repeat(5000)).unwrap_err().len() < 300);
+    fn a_prerelease_outside_an_ids_characters_is_refused_at_the_version() {
+        let src = "{\n  \"vendor\": \"vtex\",\n  \"name\": \"a\",\n  \"version\": \"1.0.0-beta 1\",\n  \"builders\": {\"node\": \"6.x\"}\n}";
+        let e = Manifest::parse(Path::new("manifest.json"), src).unwrap_err();
+        assert_eq!((e.message.as_str(), e.line, e.column), ("invalid version `1.0.0-beta 1`", 4, 3));
+        let src = r#"{"vendor":"vtex","name":"a","version":"1.0.0-beta.1+7","builders":{"node":"6.x"}}"#;
+        let (m, _) = Manifest::parse(Path::new("manifest.json"), src).unwrap();
+        assert_eq!(m.app_id(), "vtex.a@1.0.0-beta.1+7".parse().unwrap());
     }
 
     #[test]

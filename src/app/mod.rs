@@ -1,5 +1,6 @@
-//! The app model: where the app lives, its manifest.json and node/service.json, validated.
+//! The app model: where the app lives, its id, its manifest.json and node/service.json, validated.
 
+pub mod id;
 mod json;
 pub mod manifest;
 pub mod route;
@@ -9,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
+pub use id::AppId;
 pub use json::clip;
 pub use manifest::Manifest;
 pub use service::{EventSubscription, ServiceJson};

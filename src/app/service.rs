@@ -7,6 +7,7 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::id::is_sender;
 use super::json;
 use crate::diagnostic::Diagnostic;
 
@@ -90,7 +91,7 @@ impl ServiceJson {
                 .with_help("add \"keys\": [\"some-key\"] (or \"topics\") naming the event keys it handles"));
             }
             if let Some(sender) = &sub.sender {
-                if !is_app_id(sender) {
+                if !is_sender(sender) {
                     let msg = format!("invalid sender `{}` in event handler `{id}`", json::clip(sender, 60));
                     return Err(json::error_at(file, source, &["events", id, "sender"], msg).with_help(
                         "a sender is an app id without version, `vendor.name`, e.g. \"vtex.events-example\", or a VTEX system sender (\"apps\")",
@@ -198,24 +199,6 @@ fn check_duplicates(file: &Path, source: &str) -> Result<(), Diagnostic> {
     Ok(())
 }
 
-/// VTEX's system senders: not `vendor.name` ids, but valid senders (`apps` fires `setup` to an
-/// app when it is installed in a workspace).
-pub const SYSTEM_SENDERS: &[&str] = &["apps"];
-
-fn is_app_id(s: &str) -> bool {
-    if SYSTEM_SENDERS.contains(&s) {
-        return true;
-    }
-    match s.split_once('.') {
-        Some((v, n)) => {
-            let word =
-                |w: &str| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-            word(v) && word(n)
-        }
-        None => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,6 +233,16 @@ mod tests {
         let e = parse("{\"events\": {\n \"a\": {\"sender\": \"vtex.x\"}}}").unwrap_err();
         assert!(e.message.contains("subscribes to no key"));
         assert_eq!(e.line, 2);
+    }
+
+    #[test]
+    fn senders_follow_the_one_sender_rule() {
+        for sender in ["apps", "vtex.events-example", "1acme.2app"] {
+            let src = format!(r#"{{"events":{{"a":{{"sender":"{sender}","keys":["k"]}}}}}}"#);
+            assert!(parse(&src).is_ok(), "{sender}");
+        }
+        let e = parse(r#"{"events":{"a":{"sender":"vtex.app@1.0.0","keys":["k"]}}}"#).unwrap_err();
+        assert_eq!(e.message, "invalid sender `vtex.app@1.0.0` in event handler `a`");
     }
 
     #[test]

@@ -54,17 +54,9 @@ fn body(data: &Data) -> Result<Value, Diagnostic> {
     })
 }
 
-pub fn valid_sender(s: &str) -> bool {
-    if crate::app::service::SYSTEM_SENDERS.contains(&s) {
-        return true;
-    }
-    let word = |w: &str| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    s.split_once('.').is_some_and(|(v, n)| word(v) && word(n))
-}
-
 pub async fn send(scope: &Scope, args: &Send, color: crate::terminal::ColorChoice) -> anyhow::Result<ExitCode> {
     let sender = args.sender.clone().unwrap_or_else(|| MANUAL_SENDER.to_string());
-    if !valid_sender(&sender) {
+    if !crate::app::id::is_sender(&sender) {
         bail!("invalid --sender `{sender}`: an app id is `vendor.name`, e.g. vtex.events-example, or a VTEX system sender (apps)");
     }
     let body = match body(&args.data) {

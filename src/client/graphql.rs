@@ -9,6 +9,7 @@ use anyhow::{anyhow, bail, Context};
 use serde_json::{json, Value};
 
 use super::Session;
+use crate::app::AppId;
 use crate::diagnostic::Diagnostic;
 use crate::protocol::endpoint::ListGraphqlApps;
 use crate::protocol::{GraphqlApp, Scope};
@@ -74,13 +75,16 @@ pub async fn run(scope: &Scope, q: &Query, color: ColorChoice) -> anyhow::Result
 fn pick<'a>(apps: &'a [GraphqlApp], wanted: Option<&str>, scope: &Scope) -> anyhow::Result<&'a GraphqlApp> {
     let names = || apps.iter().map(|a| a.app.as_str()).collect::<Vec<_>>().join(", ");
     match wanted {
-        Some(w) => apps.iter().find(|a| a.app == w || a.app.split('@').next() == Some(w)).ok_or_else(|| {
-            if apps.is_empty() {
-                anyhow!("{w} is not linked in {scope}: no linked app serves GraphQL")
-            } else {
-                anyhow!("{w} serves no GraphQL in {scope}; these do: {}", names())
-            }
-        }),
+        Some(w) => apps
+            .iter()
+            .find(|a| a.app == w || AppId::parse(&a.app).is_ok_and(|id| id.without_version() == w))
+            .ok_or_else(|| {
+                if apps.is_empty() {
+                    anyhow!("{w} is not linked in {scope}: no linked app serves GraphQL")
+                } else {
+                    anyhow!("{w} serves no GraphQL in {scope}; these do: {}", names())
+                }
+            }),
         None => match apps {
             [] => bail!(
                 "no linked app serves GraphQL in {scope} (an app with a graphql/ folder, linked with `ioctl link`)"

@@ -184,7 +184,7 @@ async fn left_running(terminal: &Terminal, rec: &SessionRecord) -> ExitCode {
 async fn session_ended(rec: &SessionRecord, root: &Path, terminal: &Terminal) {
     let Ok(home) = crate::layout::home() else { return };
     let scope = Scope { account: rec.account.clone(), workspace: rec.workspace.clone() };
-    let mine = App::load(root).ok().map(|a| a.manifest.full_id());
+    let mine = App::load(root).ok().map(|a| a.manifest.app_id().to_string());
     let deadline = tokio::time::Instant::now() + SESSION_END_WAIT;
     loop {
         let current = record::find(&home, &scope).ok().flatten().filter(|r| r.pid == rec.pid);

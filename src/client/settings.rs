@@ -8,24 +8,25 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use serde_json::Value;
 
+use crate::app::AppId;
 use crate::protocol::Scope;
 use crate::store::{lock, settings};
 
-/// The app of the current folder: (id, its settingsSchema).
+/// The app of the current folder: (`vendor.name`, its settingsSchema).
 fn current_app() -> anyhow::Result<Option<(String, Option<Value>)>> {
     let Some(root) = crate::app::locate(Path::new("."))? else { return Ok(None) };
     let path = root.join("manifest.json");
     let text = crate::files::read_to_string(&path, crate::files::MAX_FILE)?;
     let (manifest, _) = crate::app::manifest::Manifest::parse(&path, &text)
         .map_err(|d| anyhow::anyhow!("{}: {}", path.display(), d.message))?;
-    Ok(Some((manifest.id(), manifest.settings_schema.clone())))
+    Ok(Some((manifest.app_id().without_version().to_string(), manifest.settings_schema.clone())))
 }
 
 /// The app named (or the current folder's) and the schema its settings are checked against.
-fn resolve(app: Option<&str>, db: &crate::store::Db) -> anyhow::Result<(String, Option<Value>)> {
+fn resolve(app: Option<&AppId>, db: &crate::store::Db) -> anyhow::Result<(String, Option<Value>)> {
     let here = current_app()?;
     let id = match (app, &here) {
-        (Some(a), _) => crate::store::app_key(a),
+        (Some(a), _) => a.without_version().to_string(),
         (None, Some((id, _))) => id.clone(),
         (None, None) => bail!("no app named and no manifest.json here or above: pass the app id (vendor.name)"),
     };
@@ -36,7 +37,7 @@ fn resolve(app: Option<&str>, db: &crate::store::Db) -> anyhow::Result<(String, 
     Ok((id, schema))
 }
 
-pub fn get(scope: &Scope, app: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
+pub fn get(scope: &Scope, app: Option<&AppId>, json: bool) -> anyhow::Result<ExitCode> {
     let store = super::local_store(scope)?;
     let db = store.workspace()?;
     let db = lock(&db);
@@ -61,13 +62,15 @@ pub fn loose_value(text: &str) -> Value {
 
 pub fn set(scope: &Scope, args: &[String], file: Option<&Path>) -> anyhow::Result<ExitCode> {
     let (app, pairs) = match args.first() {
-        Some(first) if !first.contains('=') => (Some(first.as_str()), &args[1..]),
+        Some(first) if !first.contains('=') => match AppId::parse(first) {
+            Ok(app) => (Some(app), &args[1..]),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(ExitCode::from(crate::USAGE));
+            }
+        },
         _ => (None, args),
     };
-    if let Err(e) = app.map_or(Ok(()), crate::app::manifest::check_app_id) {
-        eprintln!("error: {e}");
-        return Ok(ExitCode::from(crate::USAGE));
-    }
     if pairs.is_empty() == file.is_none() {
         eprintln!("error: give KEY=VALUE pairs or --file FILE (one of them)");
         return Ok(ExitCode::from(crate::USAGE));
@@ -75,7 +78,7 @@ pub fn set(scope: &Scope, args: &[String], file: Option<&Path>) -> anyhow::Resul
     let store = super::local_store(scope)?;
     let db = store.workspace()?;
     let db = lock(&db);
-    let (id, schema) = resolve(app, &db)?;
+    let (id, schema) = resolve(app.as_ref(), &db)?;
     let mut value = match file {
         Some(f) => {
             let text = crate::files::read_to_string(f, crate::files::MAX_FILE)?;

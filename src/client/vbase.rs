@@ -7,22 +7,24 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use serde_json::json;
 
+use crate::app::AppId;
 use crate::protocol::Scope;
-use crate::store::{app_key, lock, vbase, StoreError};
+use crate::store::{lock, vbase, StoreError};
 
 /// A missing file is a plain error (exit 1), not an internal failure.
 fn user_error(e: StoreError) -> anyhow::Error {
     anyhow::anyhow!("{}", e.message)
 }
 
-pub fn ls(scope: &Scope, app: &str, bucket: &str, prefix: Option<&str>, json_out: bool) -> anyhow::Result<ExitCode> {
+pub fn ls(scope: &Scope, app: &AppId, bucket: &str, prefix: Option<&str>, json_out: bool) -> anyhow::Result<ExitCode> {
     let store = super::local_store(scope)?;
     let db = store.workspace()?;
     let db = lock(&db);
     let mut marker: Option<String> = None;
     let mut count = 0;
     loop {
-        let page = vbase::list(&db, app, bucket, prefix.unwrap_or(""), marker.as_deref(), None).map_err(user_error)?;
+        let page = vbase::list(&db, app.as_str(), bucket, prefix.unwrap_or(""), marker.as_deref(), None)
+            .map_err(user_error)?;
         for e in &page.data {
             count += 1;
             if json_out {
@@ -37,15 +39,15 @@ pub fn ls(scope: &Scope, app: &str, bucket: &str, prefix: Option<&str>, json_out
         }
     }
     if !json_out && count == 0 {
-        eprintln!("no files in bucket {bucket} of {} in {scope}", app_key(app));
+        eprintln!("no files in bucket {bucket} of {} in {scope}", app.without_version());
     }
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn get(scope: &Scope, app: &str, bucket: &str, path: &str) -> anyhow::Result<ExitCode> {
+pub fn get(scope: &Scope, app: &AppId, bucket: &str, path: &str) -> anyhow::Result<ExitCode> {
     let store = super::local_store(scope)?;
     let db = store.workspace()?;
-    let file = vbase::get(&lock(&db), app, bucket, path).map_err(user_error)?;
+    let file = vbase::get(&lock(&db), app.as_str(), bucket, path).map_err(user_error)?;
     let mut out = std::io::stdout().lock();
     out.write_all(&file.data)?;
     if file.content_type.contains("json") && !file.data.ends_with(b"\n") {
@@ -56,7 +58,7 @@ pub fn get(scope: &Scope, app: &str, bucket: &str, path: &str) -> anyhow::Result
 
 pub fn put(
     scope: &Scope,
-    target: (&str, &str, &str),
+    target: (&AppId, &str, &str),
     data: Option<&str>,
     file: Option<&Path>,
     ttl: Option<f64>,
@@ -78,15 +80,15 @@ pub fn put(
     let store = super::local_store(scope)?;
     let db = store.workspace()?;
     let save = vbase::Save { data: &bytes, content_type, gzip: false, ttl, if_match: None };
-    let hash = vbase::save(&mut lock(&db), app, bucket, path, &save).map_err(user_error)?;
-    println!("saved {path} in bucket {bucket} of {} ({} bytes, hash {hash})", app_key(app), bytes.len());
+    let hash = vbase::save(&mut lock(&db), app.as_str(), bucket, path, &save).map_err(user_error)?;
+    println!("saved {path} in bucket {bucket} of {} ({} bytes, hash {hash})", app.without_version(), bytes.len());
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn rm(scope: &Scope, app: &str, bucket: &str, path: &str) -> anyhow::Result<ExitCode> {
+pub fn rm(scope: &Scope, app: &AppId, bucket: &str, path: &str) -> anyhow::Result<ExitCode> {
     let store = super::local_store(scope)?;
     let db = store.workspace()?;
-    vbase::delete(&lock(&db), app, bucket, path).map_err(user_error)?;
-    println!("removed {path} from bucket {bucket} of {}", app_key(app));
+    vbase::delete(&lock(&db), app.as_str(), bucket, path).map_err(user_error)?;
+    println!("removed {path} from bucket {bucket} of {}", app.without_version());
     Ok(ExitCode::SUCCESS)
 }

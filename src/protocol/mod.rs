@@ -146,7 +146,9 @@ pub struct PublishRequest {
 /// Largest control request body the session reads (a manual event's data included).
 pub const MAX_BODY: usize = 2 << 20;
 
-/// The accepted range of `PublishRequest::rate`, events per second.
+/// The accepted range of `PublishRequest::rate` (`events send --rate`), events per second:
+/// beyond it pacing means nothing (faster than one event per 10 µs, or slower than one per
+/// ~17 minutes). The CLI checks it up front, the session again.
 pub const RATE_RANGE: std::ops::RangeInclusive<f64> = 0.001..=100_000.0;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -26,6 +26,7 @@ use tokio::process::Command;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use crate::app::AppId;
 use crate::diagnostic::Diagnostic;
 use crate::failure::Failure;
 use crate::protocol::{Event, Scope};
@@ -43,13 +44,12 @@ pub struct Spec {
     /// The runtime's JavaScript folder: stack frames in it are ioctl's, hidden from the user.
     pub runtime_dir: PathBuf,
     pub node_dir: PathBuf,
-    /// `vendor.name`: the sender of the events it fires.
+    /// The app's id (its vendor, name and version go to the host's environment).
+    pub id: AppId,
+    /// `id` without version, `vendor.name`: the sender of the events it fires.
     pub app_id: String,
-    /// `vendor.name@version`: what its log lines are tagged with.
+    /// `id` as text, `vendor.name@version`: what its log lines are tagged with.
     pub full_id: String,
-    pub vendor: String,
-    pub name: String,
-    pub version: String,
     pub scope: Scope,
     /// The private folder (0700) for the host's sockets.
     pub sockets: PathBuf,
@@ -766,9 +766,9 @@ fn app_log(spec: &Spec, level: &str, message: String, handler: Option<String>) -
 fn app_env(spec: &Spec) -> Vec<(&'static str, String)> {
     vec![
         ("VTEX_APP_ID", spec.full_id.clone()),
-        ("VTEX_APP_VENDOR", spec.vendor.clone()),
-        ("VTEX_APP_NAME", spec.name.clone()),
-        ("VTEX_APP_VERSION", spec.version.clone()),
+        ("VTEX_APP_VENDOR", spec.id.vendor().to_string()),
+        ("VTEX_APP_NAME", spec.id.name().to_string()),
+        ("VTEX_APP_VERSION", spec.id.version().unwrap_or_default().to_string()),
     ]
 }
 

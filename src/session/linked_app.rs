@@ -162,11 +162,11 @@ async fn prepare(session: &Session, root: &std::path::Path, terminal: &Terminal)
     for w in &app.warnings {
         terminal.send(Output::Diagnostic { level: Level::Warn, diagnostic: w.clone() }).await;
     }
-    terminal.info(format!("Linking app {} in {}", app.manifest.full_id(), session.scope())).await;
+    terminal.info(format!("Linking app {} in {}", app.manifest.app_id(), session.scope())).await;
     let installing = Instant::now();
     let runtime = runtime::install_runtime(terminal).await?;
     let install_ms = installing.elapsed().as_secs_f64() * 1000.0;
-    tracing::debug!(app = app.manifest.full_id(), install_ms, "runtime files in place");
+    tracing::debug!(app = %app.manifest.app_id(), install_ms, "runtime files in place");
     if has_graphql(&app) {
         // The IDE is a convenience: without its packages the app still serves its GraphQL.
         match runtime::install_ide(terminal).await {
@@ -494,17 +494,15 @@ fn build_dir(session: &Session, app_root: &std::path::Path) -> std::path::PathBu
 }
 
 fn spec_for(app: &App, session: &Session, runtime: &Installed, outbox: Outbox, platform: runtime::Platform) -> Spec {
-    let m = &app.manifest;
+    let id = app.manifest.app_id();
     Spec {
         node: session.place().node.clone(),
         app_root: app.root.clone(),
         runtime_dir: runtime.dir().to_path_buf(),
         node_dir: app.node_dir(),
-        app_id: m.id(),
-        full_id: m.full_id(),
-        vendor: m.vendor.clone(),
-        name: m.name.clone(),
-        version: m.version.clone(),
+        app_id: id.without_version().to_string(),
+        full_id: id.to_string(),
+        id,
         scope: session.scope().clone(),
         sockets: session.place().sockets.clone(),
         entry: app.node_dir().join("index.ts"),
@@ -517,10 +515,9 @@ fn spec_for(app: &App, session: &Session, runtime: &Installed, outbox: Outbox, p
 
 /// Where other apps reach this app's GraphQL, as on VTEX:
 /// `/{vendor}.{name}/v{major}/{account}/{workspace}/_v/graphql`.
-fn graphql_path(app: &App, scope: &Scope) -> String {
-    let m = &app.manifest;
-    let major = m.version.split('.').next().unwrap_or("0");
-    format!("/{}.{}/v{major}/{}/{}/_v/graphql", m.vendor, m.name, scope.account, scope.workspace)
+fn graphql_path(app: &App, scope: &Scope) -> Option<String> {
+    let domain = app.manifest.app_id().private_path(&scope.account, &scope.workspace)?;
+    Some(format!("{domain}/_v/graphql"))
 }
 
 /// Whether the app has a graphql/ folder (its Service then serves the schema in it).
@@ -533,7 +530,7 @@ fn has_graphql(app: &App) -> bool {
 fn route_table(app: &App, full_id: &str, scope: &Scope, worker: &watch::Sender<Option<Arc<Worker>>>) -> Vec<Route> {
     let timeout = Duration::from_secs(app.service.timeout.unwrap_or(10).into());
     // Served on the app's private domain only (the session's lookup keeps it off the store's).
-    let graphql = has_graphql(app).then(|| graphql_path(app, scope)).and_then(|path| {
+    let graphql = has_graphql(app).then(|| graphql_path(app, scope)).flatten().and_then(|path| {
         Some(Route {
             app: full_id.to_string(),
             pattern: Pattern::parse("/_v/graphql").ok()?,
@@ -609,7 +606,8 @@ async fn start_worker(linked: &Linked) -> Result<Worker, Failure> {
     let schema = linked.app.manifest.settings_schema.clone();
     let changed = linked.recorded_schema.locked().as_ref() != Some(&schema);
     if changed {
-        super::platform::record_settings_schema(linked.store.clone(), linked.app.manifest.id(), schema.clone()).await;
+        let app = linked.app.manifest.app_id().without_version().to_string();
+        super::platform::record_settings_schema(linked.store.clone(), app, schema.clone()).await;
         *linked.recorded_schema.locked() = Some(schema);
     }
     Ok(worker)
@@ -674,9 +672,9 @@ async fn relink(linked: &mut Linked, session: &Session) -> Relink {
             return Relink::Done;
         }
     };
-    if app.manifest.full_id() != previous.manifest.full_id() {
+    if app.manifest.app_id() != previous.manifest.app_id() {
         let line =
-            format!("manifest.json changed: relinking {} as {}", previous.manifest.full_id(), app.manifest.full_id());
+            format!("manifest.json changed: relinking {} as {}", previous.manifest.app_id(), app.manifest.app_id());
         linked.terminal.info(line).await;
         return Relink::Renamed;
     }
@@ -792,11 +790,11 @@ async fn banner(linked: &Linked, session: &Session) {
         if r.public {
             terminal.info(format!("route {id}: {url}{} (public)", r.path)).await;
         } else {
-            // As on VTEX, the app's private domain; the store-domain form works too.
-            let (m, scope) = (&app.manifest, session.scope());
-            let major = m.version.split('.').next().unwrap_or("0");
-            let private =
-                format!("{url}/{}.{}/v{major}/{}/{}{}", m.vendor, m.name, scope.account, scope.workspace, r.path);
+            // As on VTEX, the app's private domain (a manifest's id has a version, so a
+            // major); the store-domain form works too.
+            let scope = session.scope();
+            let domain = app.manifest.app_id().private_path(&scope.account, &scope.workspace).unwrap_or_default();
+            let private = format!("{url}{domain}{}", r.path);
             terminal
                 .info(format!("route {id}: {private} (private: needs the session token; also {url}{})", r.path))
                 .await;
@@ -823,7 +821,7 @@ async fn graphql_banner(linked: &Linked, session: &Session) {
         return;
     }
     let url = session.url();
-    let path = graphql_path(&linked.app, session.scope());
+    let Some(path) = graphql_path(&linked.app, session.scope()) else { return };
     let serving = linked.worker.borrow().as_ref().is_some_and(|w| w.loaded.graphql);
     linked.terminal.info(format!("graphql: {url}{path} (private: needs the session token)")).await;
     if !serving && linked.worker.borrow().is_some() {

@@ -7,12 +7,14 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use crate::app::route::Pattern;
+use crate::app::AppId;
 use crate::protocol::GraphqlApp;
 use crate::runtime::Worker;
 
 /// One declared route of one linked app.
 #[derive(Clone)]
 pub struct Route {
+    /// `vendor.name@version` (an [`AppId`]'s text).
     pub app: String,
     /// The service.json route id; for the GraphQL endpoint, its path.
     pub id: String,
@@ -59,15 +61,14 @@ impl Table {
     /// (only that app's routes) the private one.
     pub fn lookup_on(&self, path: &str, domain: &Domain) -> Option<(Route, BTreeMap<String, String>)> {
         let all = self.routes.read().unwrap();
-        let mut matching =
-            all.iter()
-                .filter(|r| match domain {
-                    Domain::Store => !r.graphql,
-                    Domain::App { id, major } => r.app.split_once('@').is_some_and(|(app_id, version)| {
-                        app_id == id && version.split('.').next() == Some(major.as_str())
-                    }),
-                })
-                .filter_map(|r| r.pattern.matches(path).map(|p| (r, p)));
+        let mut matching = all
+            .iter()
+            .filter(|r| match domain {
+                Domain::Store => !r.graphql,
+                Domain::App { id, major } => AppId::parse(&r.app)
+                    .is_ok_and(|app| app.without_version() == id && app.major() == Some(major.as_str())),
+            })
+            .filter_map(|r| r.pattern.matches(path).map(|p| (r, p)));
         let preferred_public = matches!(domain, Domain::Store);
         let first = matching.next()?;
         if first.0.public == preferred_public {
@@ -84,5 +85,74 @@ impl Table {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Domain {
     Store,
-    App { id: String, major: String },
+    /// The path's `vendor.name` and major, as written (an app matches when its id has them).
+    App {
+        id: String,
+        major: String,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(app: &str, id: &str, path: &str, public: bool) -> Route {
+        Route {
+            app: app.into(),
+            id: id.into(),
+            public,
+            pattern: Pattern::parse(path).unwrap(),
+            timeout: std::time::Duration::from_secs(10),
+            worker: watch::channel(None).1,
+            graphql: path == "/_v/graphql",
+        }
+    }
+
+    /// A GraphQL endpoint's id is its path on the app's domain.
+    const GQL: &str = "/v.a/v1/acme/dev/_v/graphql";
+
+    fn table() -> Table {
+        let t = Table::default();
+        let a = "v.a@1.2.0";
+        t.set(
+            a,
+            vec![route(a, "open", "/x", true), route(a, "closed", "/x", false), route(a, GQL, "/_v/graphql", false)],
+        );
+        t.set("v.b@12.0.0-rc.1", vec![route("v.b@12.0.0-rc.1", "b", "/x/:id", false)]);
+        t
+    }
+
+    fn found(t: &Table, path: &str, domain: &Domain) -> Option<(String, String)> {
+        t.lookup_on(path, domain).map(|(r, _)| (r.app, r.id))
+    }
+
+    fn on(id: &str, major: &str) -> Domain {
+        Domain::App { id: id.into(), major: major.into() }
+    }
+
+    #[test]
+    fn the_store_prefers_public_routes_and_an_apps_domain_its_private_ones() {
+        let t = table();
+        assert_eq!(found(&t, "/x", &Domain::Store), Some(("v.a@1.2.0".into(), "open".into())));
+        assert_eq!(found(&t, "/x", &on("v.a", "1")), Some(("v.a@1.2.0".into(), "closed".into())));
+        assert_eq!(found(&t, "/x/7", &on("v.b", "12")), Some(("v.b@12.0.0-rc.1".into(), "b".into())));
+    }
+
+    #[test]
+    fn an_apps_domain_reaches_only_that_app_at_that_major_as_written() {
+        let t = table();
+        for (id, major) in [("v.a", "2"), ("v.a", "01"), ("v.b", "1"), ("v.c", "1"), ("v", "1")] {
+            assert_eq!(found(&t, "/x", &on(id, major)), None, "{id} v{major}");
+        }
+        assert_eq!(found(&t, "/x/7", &on("v.a", "1")), None);
+    }
+
+    #[test]
+    fn graphql_is_served_on_its_apps_domain_only() {
+        let t = table();
+        assert_eq!(found(&t, "/_v/graphql", &Domain::Store), None);
+        assert_eq!(found(&t, "/_v/graphql", &on("v.a", "1")), Some(("v.a@1.2.0".into(), GQL.into())));
+        let apps = t.graphql_apps();
+        assert_eq!(apps, vec![GraphqlApp { app: "v.a@1.2.0".into(), path: GQL.into() }]);
+    }
 }

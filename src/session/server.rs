@@ -432,14 +432,9 @@ async fn app_route(State(s): State<Shared>, req: Request) -> Response {
 /// optional `/{account}/{workspace}` prefix.
 fn domain_of(path: &str, scope: &crate::protocol::Scope) -> (Domain, String) {
     let scoped = format!("/{}/{}", scope.account, scope.workspace);
-    let mut parts = path.trim_start_matches('/').splitn(3, '/');
-    if let (Some(app), Some(major)) = (parts.next(), parts.next()) {
-        let major = major.strip_prefix('v').filter(|m| !m.is_empty() && m.bytes().all(|b| b.is_ascii_digit()));
-        let rest = parts.next().map(|r| format!("/{r}")).unwrap_or_default();
-        if let (Some(major), true) = (major, app.contains('.')) {
-            if let Some(local) = rest.strip_prefix(&scoped).filter(|p| p.starts_with('/')) {
-                return (Domain::App { id: app.to_string(), major: major.to_string() }, local.to_string());
-            }
+    if let Some((app, major, rest)) = crate::app::id::split_private_path(path) {
+        if let Some(local) = rest.strip_prefix(&scoped).filter(|p| p.starts_with('/')) {
+            return (Domain::App { id: app.to_string(), major: major.to_string() }, local.to_string());
         }
     }
     let local = path.strip_prefix(&scoped).filter(|p| p.starts_with('/')).unwrap_or(path);
@@ -832,6 +827,18 @@ mod tests {
         assert!(matches!(domain, Domain::Store) && local == "/_v/ping");
         let (domain, local) = domain_of("/_v/ping", &scope());
         assert!(matches!(domain, Domain::Store) && local == "/_v/ping");
+    }
+
+    #[test]
+    fn any_dotted_segment_is_an_apps_domain_and_only_with_a_route_path_after_the_scope() {
+        // Even one no app could have: a mistyped id answers 404 there rather than reaching a
+        // store route.
+        let (domain, local) = domain_of("/Not.An-App/v1/local/dev/x", &scope());
+        assert!(matches!(&domain, Domain::App { id, major } if id == "Not.An-App" && major == "1"), "{domain:?}");
+        assert_eq!(local, "/x");
+        for path in ["/vtexbooks/v2/local/dev/x", "/vtex.books/2/local/dev/x", "/vtex.books/v2/local/dev"] {
+            assert_eq!(domain_of(path, &scope()), (Domain::Store, path.to_string()), "{path}");
+        }
     }
 
     #[test]

@@ -285,7 +285,7 @@ impl Session {
         F: FnOnce(AppContext, LinkRequest, Terminal, Unlink) -> Fut,
         Fut: std::future::Future<Output = ()> + Send + 'static,
     {
-        let id = crate::app::App::load(&req.root).ok().map(|a| a.manifest.full_id());
+        let id = crate::app::App::load(&req.root).ok().map(|a| a.manifest.app_id().to_string());
         let (terminal, output) = Terminal::channel();
         let unlink = Unlink::default();
         let link_id = {
@@ -326,7 +326,7 @@ impl Session {
 
     /// The app at `root` now has another id (its manifest.json changed).
     fn renamed(&self, root: &Path) {
-        let id = crate::app::App::load(root).ok().map(|a| a.manifest.full_id());
+        let id = crate::app::App::load(root).ok().map(|a| a.manifest.app_id().to_string());
         if let Some(app) = self.apps.locked().linked.values_mut().find(|a| a.root == root) {
             tracing::info!(root = %root.display(), id = ?id, "app renamed");
             app.id = id;
@@ -387,7 +387,8 @@ impl Session {
             let apps = self.apps.locked();
             apps.linked
                 .values()
-                .any(|a| a.id.as_deref().and_then(|id| id.split('@').next()) == Some(sample_sender::APP_ID))
+                .filter_map(|a| crate::app::AppId::parse(a.id.as_deref()?).ok())
+                .any(|id| id.without_version() == sample_sender::APP_ID)
         };
         self.sender_muted.store(real_sender, Ordering::Relaxed);
         // The record was written at start; keeping its app list current is best effort.

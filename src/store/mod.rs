@@ -162,5 +162,5 @@ pub fn now_ms() -> i64 {
 
 /// An app's storage key: `vendor.name`, whatever version (`vendor.name@1.2.3`) a caller names.
 pub fn app_key(app: &str) -> String {
-    app.split('@').next().unwrap_or(app).trim().to_string()
+    crate::app::id::unversioned(app).to_string()
 }
