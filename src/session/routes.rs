@@ -1,6 +1,7 @@
 //! The session's route table: every linked app's service.json routes, each served by the
 //! app's live version; the server looks requests up here.
 
+use crate::lock::ReadWrite;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -37,14 +38,14 @@ pub struct Table {
 impl Table {
     /// Replaces the routes of `app`.
     pub fn set(&self, app: &str, routes: Vec<Route>) {
-        let mut all = self.routes.write().unwrap();
+        let mut all = self.routes.writing();
         all.retain(|r| r.app != app);
         all.extend(routes);
     }
 
     /// The GraphQL endpoints of the linked apps, by app id.
     pub fn graphql_apps(&self) -> Vec<GraphqlApp> {
-        let all = self.routes.read().unwrap();
+        let all = self.routes.reading();
         let mut apps: Vec<GraphqlApp> =
             all.iter().filter(|r| r.graphql).map(|r| GraphqlApp { app: r.app.clone(), path: r.id.clone() }).collect();
         apps.sort_by(|a, b| a.app.cmp(&b.app));
@@ -60,7 +61,7 @@ impl Table {
     /// may share a path; the store's domain prefers the public one, an app's private domain
     /// (only that app's routes) the private one.
     pub fn lookup_on(&self, path: &str, domain: &Domain) -> Option<(Route, BTreeMap<String, String>)> {
-        let all = self.routes.read().unwrap();
+        let all = self.routes.reading();
         let mut matching = all
             .iter()
             .filter(|r| match domain {
