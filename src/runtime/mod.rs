@@ -150,22 +150,15 @@ pub struct Loaded {
     /// The route ids the Service serves.
     pub route_ids: Vec<String>,
     pub client_options: Value,
-    /// Where the host serves the Service's routes (and its GraphQL).
-    pub routes: Option<RoutesAt>,
+    /// The unix socket (only this user can open it) where the host serves the Service's routes
+    /// and its GraphQL, when it has any.
+    pub routes: Option<PathBuf>,
     /// Whether the Service serves GraphQL (its schema built).
     pub graphql: bool,
     /// What the next standby should preload.
     pub preload: Vec<String>,
     /// How long the load took inside Node.
     pub timings: protocol::LoadTimings,
-}
-
-/// Where a host serves its routes: a unix socket only this user can open (or, from an older
-/// host.js, a loopback port).
-#[derive(Debug, Clone)]
-pub enum RoutesAt {
-    Socket(PathBuf),
-    Port(u16),
 }
 
 /// A handler attempt that failed.
@@ -424,15 +417,20 @@ impl Host {
                 routes,
                 bad_events,
                 client_options,
-                routes_port,
                 routes_socket,
                 graphql,
                 preload,
                 timings,
-            } => {
-                let at = routes_socket.map(RoutesAt::Socket).or(routes_port.map(RoutesAt::Port));
-                Loaded { events, bad_events, route_ids: routes, client_options, routes: at, graphql, preload, timings }
-            }
+            } => Loaded {
+                events,
+                bad_events,
+                route_ids: routes,
+                client_options,
+                routes: routes_socket,
+                graphql,
+                preload,
+                timings,
+            },
             FromHost::LoadError { diagnostics: Some(found), .. } if !found.is_empty() => {
                 return Err(Failure::App(found.iter().map(|d| file_diagnostic(&spec.app_root, d)).collect()));
             }

@@ -34,10 +34,7 @@ pub enum FromHost {
         bad_events: std::collections::BTreeMap<String, String>,
         #[serde(default, rename = "clientOptions")]
         client_options: Value,
-        /// The host's HTTP port for the Service's routes, when it has any.
-        #[serde(default, rename = "routesPort")]
-        routes_port: Option<u16>,
-        /// The unix socket the host serves the routes on (when ioctl gave it one).
+        /// The unix socket (IOCTL_ROUTES_SOCKET) the host serves the routes on, when it has any.
         #[serde(default, rename = "routesSocket", alias = "routes_socket")]
         routes_socket: Option<std::path::PathBuf>,
         /// The Service declares `graphql` and its schema built: served on the routes socket.

@@ -23,7 +23,7 @@ pub struct Route {
     pub pattern: Pattern,
     /// How long the app may take to answer (service.json `timeout`, seconds; 10 by default).
     pub timeout: std::time::Duration,
-    /// The app's live version (its host serves the route on `routes_port`).
+    /// The app's live version (its host serves the route on its routes socket).
     pub worker: watch::Receiver<Option<Arc<Worker>>>,
     /// The app's GraphQL endpoint (`/_v/graphql`) rather than a service.json route.
     pub graphql: bool,

@@ -33,7 +33,6 @@ use crate::protocol::{
     path, sample_sender, ErrorBody, ErrorCode, FailedHeader, FailedPage, Hello, LinkRequest, PublishLine,
     PublishRequest, ReplayRequest, SessionInfo, PUBLISH_PROGRESS, VERSION,
 };
-use crate::runtime::RoutesAt;
 
 type Shared = Arc<Session>;
 
@@ -531,7 +530,7 @@ async fn ide(State(s): State<Shared>, req: Request) -> Response {
 async fn proxy(
     upstream: &super::upstream::Upstream,
     req: Request,
-    at: &RoutesAt,
+    at: &std::path::Path,
     local_path: &str,
     route: &Route,
     params: &BTreeMap<String, String>,

@@ -12,14 +12,12 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context as _};
+use anyhow::{anyhow, Context as _};
 use axum::body::Body;
 use axum::http::uri::{Authority, Scheme, Uri};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::UnixStream;
-
-use crate::runtime::RoutesAt;
 
 /// Idle connections kept per host (more in flight at once are opened, then closed).
 const IDLE_PER_HOST: usize = 32;
@@ -50,17 +48,13 @@ impl Default for Upstream {
 }
 
 impl Upstream {
-    /// Sends `request` (its URI a path and query) to the host at `at` on an idle connection,
-    /// or a new one.
+    /// Sends `request` (its URI a path and query) to the host serving on `socket` on an idle
+    /// connection, or a new one.
     pub async fn send(
         &self,
-        at: &RoutesAt,
+        socket: &Path,
         mut request: axum::http::Request<Body>,
     ) -> anyhow::Result<hyper::Response<hyper::body::Incoming>> {
-        let RoutesAt::Socket(socket) = at else {
-            // ioctl always gives its host.js a socket (IOCTL_ROUTES_SOCKET).
-            bail!("the app's host serves its routes on a TCP port, which this ioctl does not connect to; link again");
-        };
         let mut uri = std::mem::take(request.uri_mut()).into_parts();
         uri.scheme = Some(Scheme::HTTP);
         uri.authority = Some(authority_of(socket)?);
@@ -159,7 +153,7 @@ mod tests {
     type Seen = mpsc::UnboundedReceiver<bool>;
 
     /// A host on a socket in `dir`: `/` answers "ok"; `/slow` streams "a", then "b" a minute later.
-    fn host(dir: &Path) -> (RoutesAt, Seen) {
+    fn host(dir: &Path) -> (PathBuf, Seen) {
         let socket = dir.join("routes.sock");
         let listener = UnixListener::bind(&socket).unwrap();
         let (seen, rx) = mpsc::unbounded_channel();
@@ -187,10 +181,10 @@ mod tests {
                 });
             }
         });
-        (RoutesAt::Socket(socket), rx)
+        (socket, rx)
     }
 
-    async fn get(upstream: &Upstream, at: &RoutesAt, path: &str) -> String {
+    async fn get(upstream: &Upstream, at: &Path, path: &str) -> String {
         let request = axum::http::Request::get(path).body(Body::empty()).unwrap();
         let body = upstream.send(at, request).await.unwrap().into_body().collect().await.unwrap();
         String::from_utf8(body.to_bytes().to_vec()).unwrap()
@@ -237,7 +231,7 @@ mod tests {
     async fn a_removed_folder_is_named() {
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path().join("home");
-        let at = RoutesAt::Socket(home.join("run/routes.sock"));
+        let at = home.join("run/routes.sock");
         let request = axum::http::Request::get("/").body(Body::empty()).unwrap();
         let error = Upstream::default().send(&at, request).await.unwrap_err().to_string();
         let said = format!(

@@ -23,9 +23,9 @@ const util = require('node:util')
 const env = process.env
 const SOCKET = env.IOCTL_SOCKET
 const STANDBY = env.IOCTL_STANDBY === '1'
-if (!SOCKET || (!STANDBY && !env.IOCTL_ENTRY)) {
+if (!SOCKET || !env.IOCTL_ROUTES_SOCKET || (!STANDBY && !env.IOCTL_ENTRY)) {
   process.stderr.write(
-    'ioctl host: IOCTL_SOCKET and IOCTL_ENTRY (or IOCTL_STANDBY=1) must be set (ioctl starts this file)\n',
+    'ioctl host: IOCTL_SOCKET, IOCTL_ROUTES_SOCKET and IOCTL_ENTRY (or IOCTL_STANDBY=1) must be set (ioctl starts this file)\n',
   )
   process.exit(2)
 }

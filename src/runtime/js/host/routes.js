@@ -1,6 +1,6 @@
 'use strict'
-// HTTP routes on the real Koa: a server (a unix socket when ioctl sets IOCTL_ROUTES_SOCKET,
-// else a loopback TCP port) that ioctl proxies each matched request to. ioctl adds
+// HTTP routes on the real Koa: a server on the unix socket ioctl names (IOCTL_ROUTES_SOCKET, in
+// the user's private folder) that ioctl proxies each matched request to. ioctl adds
 // x-ioctl-route-id / -route-params (encodeURIComponent(JSON)) / -route-type / -request-id; the
 // app never sees them. Each request runs config.routes[routeId] as Koa middleware, with VTEX's
 // additions to ctx (vtex, clients, params) and VTEX's error answers: the error's status
@@ -223,35 +223,41 @@ function serveGraphqlRequest(req, res, ioctl, koaHandler) {
   handlerContext.run({ handler: 'graphql', delivery: null }, () => koaHandler(req, res))
 }
 
-/** The route server: started once (a standby starts it before its app loads). */
+/**
+ * The HTTP server of the routes, listening nowhere yet. No request timeout of its own: ioctl
+ * enforces service.json's timeout; idle keep-alive connections are closed by ioctl's pool,
+ * never under it by us.
+ */
+function createServer() {
+  // node:http loads here: an app without routes never needs it.
+  const server = require('node:http').createServer({ requestTimeout: 0 }, requestHandler())
+  server.keepAliveTimeout = 0
+  return server
+}
+
+/** The route server on ioctl's socket: started once (a standby starts it before its app loads). */
 class RouteServer {
-  /** `socketPath`: listen on this unix socket instead of a loopback TCP port. */
+  /** `socketPath`: the unix socket ioctl proxies the routes to (IOCTL_ROUTES_SOCKET). */
   constructor(socketPath) {
-    this.socketPath = socketPath || null
+    if (typeof socketPath !== 'string' || socketPath === '') {
+      throw new TypeError('the route server needs the unix socket ioctl names (IOCTL_ROUTES_SOCKET)')
+    }
+    this.socketPath = socketPath
     this.server = null
     this.listening = null
   }
 
-  /** Resolves with {port} or {socket} once listening. */
+  /** Resolves with {socket} once listening. */
   start() {
     if (!this.listening) {
-      // No request timeout of our own: ioctl enforces service.json's timeout.
-      // node:http loads here: an app without routes never needs it.
-      const server = (this.server = require('node:http').createServer({ requestTimeout: 0 }, requestHandler()))
-      // Idle keep-alive connections are closed by ioctl's pool, never under it by us.
-      server.keepAliveTimeout = 0
+      const server = (this.server = createServer())
       this.listening = new Promise((resolve, reject) => {
         server.once('error', reject)
-        const onListening = () => {
+        removeStaleSocket(this.socketPath)
+        server.listen(this.socketPath, () => {
           server.off('error', reject)
-          resolve(this.socketPath ? { socket: this.socketPath } : { port: server.address().port })
-        }
-        if (this.socketPath) {
-          removeStaleSocket(this.socketPath)
-          server.listen(this.socketPath, onListening)
-        } else {
-          server.listen(0, '127.0.0.1', onListening)
-        }
+          resolve({ socket: this.socketPath })
+        })
       })
       this.listening.catch(() => {
         this.server = null
@@ -277,4 +283,13 @@ function removeStaleSocket(socketPath) {
   }
 }
 
-module.exports = { RouteServer, requestHandler, createApp, routeFailed, parseRouteParams, takeIoctlHeaders, ROUTE }
+module.exports = {
+  RouteServer,
+  createServer,
+  requestHandler,
+  createApp,
+  routeFailed,
+  parseRouteParams,
+  takeIoctlHeaders,
+  ROUTE,
+}

@@ -61,7 +61,7 @@ function isService(candidate) {
 
 /**
  * Loads `entry` and answers `loaded` or `load_error` through `send`. `routes` starts or stops
- * the route server: `routes.start()` resolves with {port} or {socket}.
+ * the route server: `routes.start()` resolves with {socket}.
  */
 /** Why an event handler cannot be called (null when it can: a function, or an array of them). */
 function notCallable(handler) {
@@ -115,7 +115,6 @@ async function loadService(entry, { send, routes, onFailed }) {
       badEvents,
       routes: Object.keys(config.routes || {}),
       clientOptions: jsonSafe((config.clients && config.clients.options) || {}) || {},
-      routesPort: null,
     }
     const required = performance.now()
     loaded.schema = graphqlSchema(config)
@@ -136,9 +135,7 @@ async function loadService(entry, { send, routes, onFailed }) {
   loaded.service = candidate
   if (answer.routes.length > 0 || answer.graphql) {
     try {
-      const where = await routes.start()
-      if (where.socket) answer.routes_socket = where.socket
-      else answer.routesPort = where.port
+      answer.routes_socket = (await routes.start()).socket
     } catch (err) {
       const message = `cannot open the HTTP server for the Service's routes: ${errorInfo(err).message}`
       return fail(message, `Error: ${message}`)

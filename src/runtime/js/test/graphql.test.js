@@ -133,12 +133,12 @@ test('AppGraphQLClient app locators', () => {
   assert.throws(() => parseAppLocator('nope'), /vendor\.name@major\.x/)
 })
 
-/** One request to the route server as ioctl proxies a GraphQL request. */
-function request(port, { method = 'POST', path: at = '/', body, headers = {} }) {
+/** One request to the route server's socket as ioctl proxies a GraphQL request. */
+function request(socketPath, { method = 'POST', path: at = '/', body, headers = {} }) {
   return new Promise((resolve, reject) => {
     const req = http.request(
       {
-        port,
+        socketPath,
         method,
         path: at,
         headers: { 'x-ioctl-route-id': 'graphql', 'x-ioctl-route-type': 'graphql', ...headers },
@@ -158,11 +158,15 @@ test('execution as VTEX runs it: GET and POST, errors, cache policy, @auth, uplo
   process.env.IOCTL_SESSION_TOKEN = 't0k'
   loaded.service = new vtexApi.Service({ graphql: { resolvers } })
   loaded.schema = buildSchema(appWith(SCHEMA), { resolvers, schemaDirectives: { upper: Upper } }, () => {})
-  const server = new RouteServer()
-  const { port } = await server.start()
-  t.after(() => server.stop())
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ioctl-test-'))
+  const server = new RouteServer(path.join(dir, 'routes.sock'))
+  const { socket } = await server.start()
+  t.after(() => {
+    server.stop()
+    fs.rmSync(dir, { recursive: true, force: true })
+  })
   const post = (query, variables, headers = {}) =>
-    request(port, {
+    request(socket, {
       body: JSON.stringify({ query, variables }),
       headers: { 'content-type': 'application/json', ...headers },
     })
@@ -174,9 +178,9 @@ test('execution as VTEX runs it: GET and POST, errors, cache policy, @auth, uplo
   assert.deepEqual(res.body.data, { hello: 'HELLO YOU', book: { id: '7', title: 'DUNE', author: null } })
   assert.deepEqual(res.body.extensions.cacheControl, { maxAge: 120, scope: 'PRIVATE' })
 
-  res = await request(port, { method: 'GET', path: `/?query=${encodeURIComponent('{ hello(name: "x") }')}` })
+  res = await request(socket, { method: 'GET', path: `/?query=${encodeURIComponent('{ hello(name: "x") }')}` })
   assert.deepEqual(res.body.data, { hello: 'HELLO X' })
-  res = await request(port, { method: 'GET', path: `/?query=${encodeURIComponent('mutation { add(a: 2, b: 3) }')}` })
+  res = await request(socket, { method: 'GET', path: `/?query=${encodeURIComponent('mutation { add(a: 2, b: 3) }')}` })
   assert.equal(res.status, 405, 'a GET may only query')
   assert.equal(res.headers.allow, 'POST')
   assert.equal(res.body.errors[0].extensions.code, 'METHOD_NOT_ALLOWED')
@@ -208,7 +212,7 @@ test('execution as VTEX runs it: GET and POST, errors, cache policy, @auth, uplo
   assert.equal(res.body.errors[0].extensions.code, 'GRAPHQL_PARSE_FAILED')
   assert.deepEqual(res.body.errors[0].locations, [{ line: 1, column: 9 }])
 
-  res = await request(port, { body: '--x--', headers: { 'content-type': 'multipart/form-data; boundary=x' } })
+  res = await request(socket, { body: '--x--', headers: { 'content-type': 'multipart/form-data; boundary=x' } })
   assert.equal(res.status, 400)
   assert.equal(res.body.errors[0].extensions.code, 'UPLOADS_NOT_SUPPORTED')
 })

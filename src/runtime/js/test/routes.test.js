@@ -12,7 +12,7 @@ const { Readable } = require('node:stream')
 const vtexApi = require('../vtex-api')
 const logging = require('../host/logging')
 const { loaded } = require('../host/service')
-const { RouteServer } = require('../host/routes')
+const { RouteServer, createServer } = require('../host/routes')
 
 const logs = []
 logging.setSink((message) => logs.push(message))
@@ -61,15 +61,16 @@ const routes = {
 let server
 let base
 
+// The same server as on ioctl's socket, on a loopback port here so that fetch can reach it.
 test.before(async () => {
   loaded.service = new vtexApi.Service({ routes })
   loaded.state = 'loaded'
-  server = new RouteServer()
-  const { port } = await server.start()
-  base = `http://127.0.0.1:${port}`
+  server = createServer()
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  base = `http://127.0.0.1:${server.address().port}`
 })
 
-test.after(() => server.stop())
+test.after(() => server.close())
 
 /** A request as ioctl proxies it. */
 function request(routeId, pathAndQuery = '/', { headers = {}, params = {} } = {}) {
@@ -159,7 +160,8 @@ test('requests without ioctl headers, or for unknown routes, are refused', async
   assert.match(await res.text(), /no route handler "ghost"/)
 })
 
-test('the route server listens on a unix socket when given one', async () => {
+test("the route server listens on ioctl's unix socket, and on nothing else", async () => {
+  assert.throws(() => new RouteServer(), /needs the unix socket ioctl names \(IOCTL_ROUTES_SOCKET\)/)
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ioctl-test-'))
   const socketPath = path.join(dir, 'routes.sock')
   const onSocket = new RouteServer(socketPath)
