@@ -25,6 +25,7 @@ const FILES: &[(&str, &str)] = &[
     ("host/graphql/schema.js", include_str!("js/host/graphql/schema.js")),
     ("host/graphql/serve.js", include_str!("js/host/graphql/serve.js")),
     ("host/logging.js", include_str!("js/host/logging.js")),
+    ("host/messages.js", include_str!("js/host/messages.js")),
     ("host/modules.js", include_str!("js/host/modules.js")),
     ("host/preload.js", include_str!("js/host/preload.js")),
     ("host/typescript.js", include_str!("js/host/typescript.js")),

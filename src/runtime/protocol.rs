@@ -1,18 +1,22 @@
 //! The messages ioctl and the Node host (host.js) exchange: one JSON object per line over a
-//! unix socket. host.js implements the other side; keep the two in step.
+//! unix socket. host/messages.js builds the host's side; both sides name every field in
+//! snake_case, as ioctl's control API and streams do.
+//!
+//! No version travels with these messages: the host's JavaScript is embedded in this binary
+//! and written to a cache folder named by the hash of its files (install.rs), so a host only
+//! ever speaks with the build it came from.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::protocol::Event;
 
-/// Where the host's `load` went, in ms (absent from an older host.js).
+/// Where the host's `load` went, in ms.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub struct LoadTimings {
     /// Requiring the app's entry: its modules (and any package not preloaded) and their top level.
     pub require_ms: Option<f64>,
-    /// Building the GraphQL schema (when the Service declares `graphql`).
+    /// Building the GraphQL schema (null when the Service declares no `graphql`).
     pub schema_ms: Option<f64>,
     /// The runtime's modules loaded from bundle.js, and those of them V8's code cache served.
     pub runtime_modules: Option<u32>,
@@ -30,12 +34,13 @@ pub enum FromHost {
         #[serde(default)]
         routes: Vec<String>,
         /// Event handlers the Service declares that cannot be called, with what they are.
-        #[serde(default, rename = "badEvents")]
+        #[serde(default)]
         bad_events: std::collections::BTreeMap<String, String>,
-        #[serde(default, rename = "clientOptions")]
+        /// `clients.options` of the Service (JSON values only), as the app wrote it.
+        #[serde(default)]
         client_options: Value,
         /// The unix socket (IOCTL_ROUTES_SOCKET) the host serves the routes on, when it has any.
-        #[serde(default, rename = "routesSocket", alias = "routes_socket")]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         routes_socket: Option<std::path::PathBuf>,
         /// The Service declares `graphql` and its schema built: served on the routes socket.
         #[serde(default)]
@@ -58,7 +63,7 @@ pub enum FromHost {
         #[serde(default)]
         stack: Option<String>,
         /// Problems positioned in the app's files (its GraphQL schema), when known.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         diagnostics: Option<Vec<HostDiagnostic>>,
     },
     /// console.* or ctx.vtex.logger.* output.
@@ -76,7 +81,8 @@ pub enum FromHost {
         ok: bool,
         #[serde(default)]
         elapsed_ms: f64,
-        #[serde(default)]
+        /// Why it failed (absent when `ok`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<HostError>,
     },
     /// A call of a local platform client (apps, vbase, masterdata): `call` is a
@@ -104,6 +110,7 @@ pub struct HostDiagnostic {
     pub message: String,
 }
 
+/// An error the app's code threw, as the host read it.
 #[derive(Debug, Clone, Deserialize)]
 pub struct HostError {
     #[serde(default)]
@@ -124,12 +131,11 @@ pub struct PlatformError {
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ToHost<'a> {
-    Deliver {
-        delivery: u64,
-        attempt: u32,
-        handler: &'a str,
-        event: &'a Event,
-    },
+    /// Run event handler `handler` on `event`; the host answers with a `result` of the same
+    /// `delivery`. (`attempt`, 1 for the first, is for whoever reads the line: the host does not
+    /// use it.)
+    Deliver { delivery: u64, attempt: u32, handler: &'a str, event: &'a Event },
+    /// The answer to one `send_event`: the published event's id, or why it was not.
     SendEventAck {
         request: u64,
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -146,14 +152,12 @@ pub enum ToHost<'a> {
         #[serde(skip_serializing_if = "Option::is_none")]
         error: Option<PlatformError>,
     },
-    /// Load the app (a standby host).
-    Load {
-        entry: &'a str,
-        env: Value,
-    },
-    Ping {
-        id: u64,
-    },
+    /// Load the app (a standby host): `entry` is node/index.ts's absolute path, `env` the
+    /// environment variables that changed since the standby started.
+    Load { entry: &'a str, env: Value },
+    /// Answered by `pong` with the same id, unless the event loop is blocked.
+    Ping { id: u64 },
+    /// Exit once what was written is flushed.
     Shutdown,
 }
 

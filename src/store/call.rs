@@ -1,6 +1,12 @@
 //! The platform calls the Node side's clients make (`ctx.clients.apps`, `.vbase`,
 //! `.masterdata`), typed as host.js sends them in a `platform` message, and their dispatch to
 //! the storage: each answers a JSON value or a [`StoreError`] with VTEX's status.
+//!
+//! Fields are snake_case, as in every message between ioctl and the host; `method` (and a
+//! write's `mode`) is the name of the @vtex/api client method the app called. The values
+//! answered are data, not message fields: what the method resolves with, in @vtex/api's own
+//! shapes (`{mdToken, data}`, `{Id, Href, DocumentId}`), or what the client shapes it from
+//! (getFile's `{data, content_type, gzip, hash}`, a search's `{data, total}`).
 
 use base64::Engine as _;
 use serde::Deserialize;
@@ -18,14 +24,14 @@ pub enum Call {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "method", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(tag = "method", rename_all = "camelCase")]
 pub enum AppsCall {
     GetAppSettings { app: String },
     SaveAppSettings { app: String, settings: Value },
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "method", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(tag = "method", rename_all = "camelCase")]
 pub enum VbaseCall {
     GetFile {
         bucket: String,
@@ -71,7 +77,7 @@ pub enum WriteMode {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "method", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(tag = "method", rename_all = "camelCase")]
 pub enum MasterdataCall {
     Write {
         mode: WriteMode,
@@ -162,7 +168,7 @@ impl Store {
         match call {
             VbaseCall::GetFile { bucket, path } => {
                 let f = vbase::get(&db, app, &bucket, &path)?;
-                Ok(json!({"data": b64.encode(&f.data), "contentType": f.content_type, "gzip": f.gzip, "hash": f.hash}))
+                Ok(json!({"data": b64.encode(&f.data), "content_type": f.content_type, "gzip": f.gzip, "hash": f.hash}))
             }
             VbaseCall::SaveFile { bucket, path, data, content_type, gzip, ttl, if_match } => {
                 let data = b64
@@ -241,12 +247,12 @@ mod tests {
         let store = Store::new(Location::new(home.path(), "acc", "dev"));
         let call = |text: &str| store.handle("acme.app", serde_json::from_str(text).unwrap());
         call(
-            r#"{"service":"masterdata","method":"write","mode":"createDocument","dataEntity":"E","fields":{"id":"a"}}"#,
+            r#"{"service":"masterdata","method":"write","mode":"createDocument","data_entity":"E","fields":{"id":"a"}}"#,
         )
         .unwrap();
         let search = |page: &str| {
             call(&format!(
-                r#"{{"service":"masterdata","method":"searchDocuments","dataEntity":"E","page":{page},"pageSize":100}}"#
+                r#"{{"service":"masterdata","method":"searchDocuments","data_entity":"E","page":{page},"page_size":100}}"#
             ))
             .unwrap()
         };

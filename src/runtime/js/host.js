@@ -37,6 +37,7 @@ const vtexApi = require('./vtex-api')
 const { lazy } = require('./vtex-api/lazy')
 const logging = require('./host/logging')
 const { Transport } = require('./host/transport')
+const messages = require('./host/messages')
 const { deliver } = require('./host/events')
 const { loaded, loadService } = require('./host/service')
 const { RouteServer } = require('./host/routes')
@@ -100,7 +101,7 @@ function onLoad(message) {
   if (typeof message.entry !== 'string' || message.entry === '') {
     const text = 'ioctl host: `load` needs an `entry` (absolute path of node/index.ts)'
     loaded.state = 'failed'
-    send({ type: 'load_error', message: text, stack: `Error: ${text}` })
+    send(messages.loadError(text, `Error: ${text}`))
     exitAfterFlush(1)
     return
   }
@@ -123,7 +124,7 @@ function onMessage(message) {
   }
   switch (message.type) {
     case 'ping':
-      send({ type: 'pong', id: message.id === undefined ? null : message.id })
+      send(messages.pong(message.id))
       break
     case 'deliver':
       deliver(message, send)
@@ -181,7 +182,7 @@ transport.connect(SOCKET, {
       return
     }
     prewarm().then(() => {
-      if (loaded.state === 'waiting') send({ type: 'standby' })
+      if (loaded.state === 'waiting') send(messages.standby())
     })
   },
   // ioctl went away (or was never there): nobody is left to serve.

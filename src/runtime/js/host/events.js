@@ -6,6 +6,7 @@ const vtexApi = require('../vtex-api')
 const { createClients, ioContext, randomId } = require('./context')
 const { errorInfo } = require('./errors')
 const { handlerContext } = require('./logging')
+const messages = require('./messages')
 const { loaded } = require('./service')
 const { fillSettings } = require('./settings')
 
@@ -61,7 +62,7 @@ async function deliver({ delivery, handler, event }, send) {
   if (!loaded.service || loaded.state !== 'loaded') {
     // ioctl only delivers after `loaded`: still answer, so it never waits.
     const why = loaded.state === 'failed' ? 'the service failed to load' : 'the service is not loaded yet'
-    send({ type: 'result', delivery, ok: false, elapsed_ms: 0, error: errorInfo(new Error(why)) })
+    send(messages.result(delivery, 0, errorInfo(new Error(why))))
     return
   }
   const started = performance.now()
@@ -71,9 +72,7 @@ async function deliver({ delivery, handler, event }, send) {
   } catch (err) {
     failure = errorInfo(err)
   }
-  const elapsed_ms = Math.round((performance.now() - started) * 1000) / 1000
-  if (failure) send({ type: 'result', delivery, ok: false, elapsed_ms, error: failure })
-  else send({ type: 'result', delivery, ok: true, elapsed_ms })
+  send(messages.result(delivery, Math.round((performance.now() - started) * 1000) / 1000, failure))
 }
 
 module.exports = { deliver }

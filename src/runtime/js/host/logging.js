@@ -7,6 +7,7 @@
 const util = require('node:util')
 const { AsyncLocalStorage } = require('node:async_hooks')
 const { formatLogMessage, holdsError } = require('../vtex-api/logger')
+const messages = require('./messages')
 
 /** Store of each delivery's or request's async context: {handler, delivery}. */
 const handlerContext = new AsyncLocalStorage()
@@ -21,18 +22,12 @@ function setSink(send) {
 /** One log line, attributed to the current handler, if any. */
 function log(level, message) {
   const store = handlerContext.getStore()
-  sendMessage({
-    type: 'log',
-    level,
-    message,
-    handler: store ? store.handler : null,
-    delivery: store ? store.delivery : null,
-  })
+  sendMessage(messages.log(level, message, store ? store.handler : null, store ? store.delivery : null))
 }
 
 /** A log line that belongs to no handler, whatever async context it is emitted from. */
 function logUnattributed(level, message) {
-  sendMessage({ type: 'log', level, message, handler: null, delivery: null })
+  sendMessage(messages.log(level, message, null, null))
 }
 
 const CONSOLE_LEVELS = { log: 'info', info: 'info', warn: 'warn', error: 'error', debug: 'debug' }

@@ -4,6 +4,7 @@
 // most MAX_IN_FLIGHT calls wait for their answer at once per process (ioctl's channel holds
 // more than that, so its reader never waits); further calls wait for a slot.
 
+const messages = require('./messages')
 const { RequestWindow } = require('./request_window')
 
 const MAX_IN_FLIGHT = 64
@@ -17,7 +18,7 @@ class PlatformCalls {
 
   /** Resolves with the call's value; rejects with {status, message}. */
   call(call) {
-    return this.window.open((request) => this.send({ type: 'platform', request, call }))
+    return this.window.open((request) => this.send(messages.platform(request, call)))
   }
 
   /** ioctl's answer to one call; it frees the call's slot. */

@@ -4,6 +4,7 @@
 // calls wait for a slot, so an app firing events in a loop without awaiting them slows down to
 // the bus's pace instead of flooding ioctl (and its own memory) with messages.
 
+const messages = require('./messages')
 const { RequestWindow } = require('./request_window')
 
 const MAX_IN_FLIGHT = 64
@@ -24,9 +25,12 @@ class EventSender {
       return Promise.reject(new TypeError(`the event body cannot be sent as JSON: ${err.message}`))
     }
     // Serialized once, here; the request id is only known once a slot is free.
-    const fields = `"subject":${JSON.stringify(subject == null ? '' : String(subject))},"key":${JSON.stringify(String(key))}`
-    const rest = `${fields},"body":${bodyJson === undefined ? 'null' : bodyJson}}`
-    return this.window.open((request) => this.writeLine(`{"type":"send_event","request":${request},${rest}`))
+    const line = messages.sendEventLine(
+      subject == null ? '' : String(subject),
+      String(key),
+      bodyJson === undefined ? 'null' : bodyJson,
+    )
+    return this.window.open((request) => this.writeLine(line(request)))
   }
 
   /** ioctl's answer to one send_event; it frees the call's slot. */

@@ -6,6 +6,7 @@ const path = require('node:path')
 const vtexApi = require('../vtex-api')
 const { errorInfo } = require('./errors')
 const { log } = require('./logging')
+const messages = require('./messages')
 const preload = require('./preload')
 
 /**
@@ -59,10 +60,6 @@ function isService(candidate) {
   )
 }
 
-/**
- * Loads `entry` and answers `loaded` or `load_error` through `send`. `routes` starts or stops
- * the route server: `routes.start()` resolves with {socket}.
- */
 /** Why an event handler cannot be called (null when it can: a function, or an array of them). */
 function notCallable(handler) {
   if (typeof handler === 'function') return null
@@ -73,10 +70,14 @@ function notCallable(handler) {
   return handler === null ? 'null' : `a ${typeof handler}`
 }
 
+/**
+ * Loads `entry` and answers `loaded` or `load_error` through `send`. `routes` starts or stops
+ * the route server: `routes.start()` resolves with {socket}.
+ */
 async function loadService(entry, { send, routes, onFailed }) {
   const fail = (message, stack, diagnostics) => {
     loaded.state = 'failed'
-    send({ type: 'load_error', message, stack, diagnostics })
+    send(messages.loadError(message, stack, diagnostics))
     onFailed()
   }
   loaded.state = 'loading'
@@ -99,7 +100,7 @@ async function loadService(entry, { send, routes, onFailed }) {
       "node/index.ts does not export a Service: expected `export default new Service({...})` from '@vtex/api'"
     return fail(message, `Error: ${message}`)
   }
-  let answer
+  let declared
   try {
     // Reading the declaration runs app code too (getters, proxies).
     const config = candidate.config
@@ -109,8 +110,7 @@ async function loadService(entry, { send, routes, onFailed }) {
       const why = notCallable(events[id])
       if (why) badEvents[id] = why
     }
-    answer = {
-      type: 'loaded',
+    declared = {
       events: Object.keys(events).filter((id) => !badEvents[id]),
       badEvents,
       routes: Object.keys(config.routes || {}),
@@ -121,21 +121,22 @@ async function loadService(entry, { send, routes, onFailed }) {
     const round = (ms) => Math.round(ms * 10) / 10
     const schemaMs = loaded.schema === null ? null : round(performance.now() - required)
     const code = require('../loader').stats()
-    answer.timings = {
+    declared.timings = {
       requireMs: round(required - started),
       schemaMs,
       runtimeModules: code.modules,
       cachedModules: code.accepted,
     }
-    answer.graphql = loaded.schema !== null
+    declared.graphql = loaded.schema !== null
   } catch (err) {
     const { message, stack } = errorInfo(err)
     return fail(message, stack, err && err.diagnostics)
   }
   loaded.service = candidate
-  if (answer.routes.length > 0 || answer.graphql) {
+  let routesSocket = null
+  if (declared.routes.length > 0 || declared.graphql) {
     try {
-      answer.routes_socket = (await routes.start()).socket
+      routesSocket = (await routes.start()).socket
     } catch (err) {
       const message = `cannot open the HTTP server for the Service's routes: ${errorInfo(err).message}`
       return fail(message, `Error: ${message}`)
@@ -144,8 +145,7 @@ async function loadService(entry, { send, routes, onFailed }) {
     routes.stop()
   }
   loaded.state = 'loaded'
-  answer.preload = preload.list()
-  send(answer)
+  send(messages.loaded({ ...declared, routesSocket, preload: preload.list() }))
 }
 
 module.exports = { loaded, loadService, jsonSafe, isService, notCallable }

@@ -57,13 +57,13 @@ test('vbase saves buffers, strings and streams as base64 with their flags', asyn
     bucket: 'b',
     path: 'f',
     data: Buffer.from('hello').toString('base64'),
-    contentType: 'application/octet-stream',
+    content_type: 'application/octet-stream',
     gzip: false,
     ttl: 5,
-    ifMatch: 'etag1',
+    if_match: 'etag1',
   })
   assert.equal(Buffer.from(calls[1].data, 'base64').toString(), '{"a":1}')
-  assert.equal(calls[1].contentType, 'application/json')
+  assert.equal(calls[1].content_type, 'application/json')
 })
 
 test('masterdata.searchDocumentsWithPaginationInfo returns the pagination with the total', async () => {
@@ -84,10 +84,10 @@ test('masterdata.searchDocumentsWithPaginationInfo returns the pagination with t
   assert.deepEqual(seen, {
     service: 'masterdata',
     method: 'searchDocuments',
-    dataEntity: 'CL',
+    data_entity: 'CL',
     fields: ['id'],
     page: 2,
-    pageSize: 10,
+    page_size: 10,
     where: 'a=1',
   })
 })

@@ -13,7 +13,7 @@ class MasterData extends notEmulatedClient('MasterData', 'masterdata') {
   }
 
   write(mode, caller, { dataEntity, id, fields, schema } = {}) {
-    const args = { method: 'write', mode, dataEntity, fields: fields === undefined ? {} : fields }
+    const args = { method: 'write', mode, data_entity: dataEntity, fields: fields === undefined ? {} : fields }
     if (id != null) args.id = String(id)
     if (schema != null) args.schema = String(schema)
     return this.call(`${mode}('${dataEntity}')`, caller, args)
@@ -41,12 +41,12 @@ class MasterData extends notEmulatedClient('MasterData', 'masterdata') {
   }
 
   getDocument({ dataEntity, id, fields } = {}) {
-    const args = { method: 'getDocument', dataEntity, id: String(id), fields: fieldList(fields) }
+    const args = { method: 'getDocument', data_entity: dataEntity, id: String(id), fields: fieldList(fields) }
     return this.call(`getDocument('${dataEntity}', '${id}')`, MasterData.prototype.getDocument, args)
   }
 
   deleteDocument({ dataEntity, id } = {}) {
-    const args = { method: 'deleteDocument', dataEntity, id: String(id) }
+    const args = { method: 'deleteDocument', data_entity: dataEntity, id: String(id) }
     return this.call(`deleteDocument('${dataEntity}', '${id}')`, MasterData.prototype.deleteDocument, args).then(
       () => undefined,
     )
@@ -55,7 +55,13 @@ class MasterData extends notEmulatedClient('MasterData', 'masterdata') {
   /** `schema`: only the documents that match that schema of the entity (its v-default-fields when no fields). */
   search(caller, { dataEntity, fields, where, pagination, sort, schema } = {}) {
     const { page = 1, pageSize = 15 } = pagination || {}
-    const args = { method: 'searchDocuments', dataEntity, fields: fieldList(fields), page, pageSize }
+    const args = {
+      method: 'searchDocuments',
+      data_entity: dataEntity,
+      fields: fieldList(fields),
+      page,
+      page_size: pageSize,
+    }
     if (where != null) args.where = String(where)
     if (sort != null) args.sort = String(sort)
     if (schema != null) args.schema = String(schema)
@@ -77,8 +83,8 @@ class MasterData extends notEmulatedClient('MasterData', 'masterdata') {
 
   /** -> {mdToken, data}: pass mdToken back for the next page; it expires when unused. */
   scrollDocuments({ dataEntity, fields, mdToken, size, sort, where, schema } = {}) {
-    const args = { method: 'scrollDocuments', dataEntity, fields: fieldList(fields) }
-    if (mdToken != null) args.mdToken = String(mdToken)
+    const args = { method: 'scrollDocuments', data_entity: dataEntity, fields: fieldList(fields) }
+    if (mdToken != null) args.md_token = String(mdToken)
     if (size != null) args.size = Number(size)
     if (sort != null) args.sort = String(sort)
     if (where != null) args.where = String(where)
@@ -87,12 +93,17 @@ class MasterData extends notEmulatedClient('MasterData', 'masterdata') {
   }
 
   getSchema({ dataEntity, schema } = {}) {
-    const args = { method: 'getSchema', dataEntity, schema: String(schema) }
+    const args = { method: 'getSchema', data_entity: dataEntity, schema: String(schema) }
     return this.call(`getSchema('${dataEntity}', '${schema}')`, MasterData.prototype.getSchema, args)
   }
 
   createOrUpdateSchema({ dataEntity, schemaName, schemaBody } = {}) {
-    const args = { method: 'createOrUpdateSchema', dataEntity, schemaName: String(schemaName), schemaBody }
+    const args = {
+      method: 'createOrUpdateSchema',
+      data_entity: dataEntity,
+      schema_name: String(schemaName),
+      schema_body: schemaBody,
+    }
     const label = `createOrUpdateSchema('${dataEntity}', '${schemaName}')`
     return this.call(label, MasterData.prototype.createOrUpdateSchema, args).then(() => undefined)
   }

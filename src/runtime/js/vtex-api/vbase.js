@@ -23,7 +23,7 @@ async function bytesOf(content) {
 }
 
 function headersOf(file) {
-  const headers = { 'content-type': file.contentType, etag: file.hash }
+  const headers = { 'content-type': file.content_type, etag: file.hash }
   if (file.gzip) headers['x-vtex-content-encoding'] = 'gzip'
   return headers
 }
@@ -101,11 +101,11 @@ class VBase extends notEmulatedClient('VBase', 'vbase') {
       bucket: String(bucket),
       path: String(path),
       data: bytes.toString('base64'),
-      contentType,
+      content_type: contentType,
       gzip: Boolean(gzip),
     }
     if (ttl != null) args.ttl = Number(ttl)
-    if (ifMatch != null) args.ifMatch = String(ifMatch)
+    if (ifMatch != null) args.if_match = String(ifMatch)
     return this.call(`${label}('${bucket}', '${path}')`, caller, args).then(() => undefined)
   }
 
