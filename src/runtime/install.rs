@@ -12,7 +12,9 @@ use crate::private_fs;
 use crate::stable_hash::fnv1a;
 use crate::terminal::Terminal;
 
-/// Every file of the runtime's JavaScript, as (path under the runtime folder, text).
+/// Every file of the runtime's JavaScript, as (path under the runtime folder, text). (The
+/// fixtures in src/runtime/fixtures/ are test data of protocol.rs's and the host's tests, not
+/// runtime files.)
 const FILES: &[(&str, &str)] = &[
     ("host.js", include_str!("js/host.js")),
     ("loader.js", include_str!("js/loader.js")),

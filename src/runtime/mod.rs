@@ -527,7 +527,7 @@ impl Worker {
         let (reply_tx, reply_rx) = oneshot::channel();
         self.pending.locked().insert(id, reply_tx);
         let _guard = Abandon { pending: &self.pending, id };
-        let line = ToHost::Deliver { delivery: id, attempt, handler, event }.line();
+        let line = ToHost::Deliver { delivery: id, attempt, handler, event: std::borrow::Cow::Borrowed(event) }.line();
         if self.exited.is_cancelled() || self.tx.send(line).await.is_err() {
             return Err(AttemptError { message: "the Node.js process is not running".into(), stack: None });
         }

@@ -15,7 +15,10 @@ use serde_json::{json, Value};
 use super::masterdata::{self, Query, Write};
 use super::{lock, settings, vbase, Result, Store, StoreError};
 
+/// One call, as the host sends it. (Also `Serialize` in tests: runtime/protocol.rs's tests write
+/// each fixture call back.)
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(tag = "service", rename_all = "lowercase")]
 pub enum Call {
     Apps(AppsCall),
@@ -24,6 +27,7 @@ pub enum Call {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(tag = "method", rename_all = "camelCase")]
 pub enum AppsCall {
     GetAppSettings { app: String },
@@ -31,6 +35,7 @@ pub enum AppsCall {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(tag = "method", rename_all = "camelCase")]
 pub enum VbaseCall {
     GetFile {
@@ -67,6 +72,7 @@ pub enum VbaseCall {
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(rename_all = "camelCase")]
 pub enum WriteMode {
     CreateDocument,
@@ -77,6 +83,7 @@ pub enum WriteMode {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(tag = "method", rename_all = "camelCase")]
 pub enum MasterdataCall {
     Write {

@@ -1,7 +1,9 @@
 'use strict'
 // The messages the host sends ioctl, each built here and nowhere else: the JavaScript side of
 // src/runtime/protocol.rs. Every field is snake_case, as on the rest of ioctl's wire (its
-// control API, its streams).
+// control API, its streams). src/runtime/fixtures/host-messages/ holds an example line of each
+// message, both directions, which test/host_messages.test.js checks this side against and
+// protocol.rs's tests the Rust side: a field renamed on one side fails the other's tests.
 
 /** A warm standby host is up and waits for `load`. */
 function standby() {
