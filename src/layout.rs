@@ -3,14 +3,16 @@
 //! and the IDE's package sets, the host's code). The modules that read and write there take
 //! their paths from here; `private_fs` says how they are made (0700/0600, no link followed).
 //!
-//!     $IOCTL_HOME/
-//!       sessions/ACCOUNT/WORKSPACE.json   the running session's record (.log beside it)
-//!       data/ACCOUNT/WORKSPACE.sqlite     settings and VBase of a workspace
-//!       data/ACCOUNT/masterdata.sqlite    Master Data of an account
-//!       build/ACCOUNT/WORKSPACE/NAME-HASH the build of one app folder
-//!       run/                              the hosts' sockets, without $XDG_RUNTIME_DIR
-//!     $IOCTL_CACHE (~/.cache/ioctl)/
-//!       runtime-HASH/, ide-HASH/, host-HASH/
+//! ```text
+//! $IOCTL_HOME/
+//!   sessions/ACCOUNT/WORKSPACE.json   the running session's record (.log beside it)
+//!   data/ACCOUNT/WORKSPACE.sqlite     settings and VBase of a workspace
+//!   data/ACCOUNT/masterdata.sqlite    Master Data of an account
+//!   build/ACCOUNT/WORKSPACE/NAME-HASH the build of one app folder
+//!   run/                              the hosts' sockets, without $XDG_RUNTIME_DIR
+//! $IOCTL_CACHE (~/.cache/ioctl)/
+//!   runtime-HASH/, ide-HASH/, host-HASH/
+//! ```
 
 use std::path::{Path, PathBuf};
 
