@@ -181,7 +181,7 @@ pub struct Worker {
     pings: Pings,
     next_delivery: AtomicU64,
     /// Cancelled when the process has exited (crash or stop).
-    pub exited: CancellationToken,
+    exited: CancellationToken,
     /// Cancel to kill the process.
     kill: CancellationToken,
     /// Set when the process has exited: why (exit code or signal).
@@ -556,6 +556,11 @@ impl Worker {
     /// False once the process has exited.
     pub fn is_running(&self) -> bool {
         !self.exited.is_cancelled()
+    }
+
+    /// Resolves once the process has exited (a crash, or a stop).
+    pub async fn exited(&self) {
+        self.exited.cancelled().await
     }
 
     /// Why the process exited (`None` while it runs).

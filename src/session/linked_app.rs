@@ -315,7 +315,7 @@ async fn watch_and_supervise(
         let current = linked.worker.borrow().clone();
         let exited = async {
             match &current {
-                Some(w) => w.exited.cancelled().await,
+                Some(w) => w.exited().await,
                 None => std::future::pending().await,
             }
         };
