@@ -17,6 +17,27 @@ const LRU = () => packages.loadForApp('lru-cache')
  * As on VTEX, the cache counts evictions in place of the app's own `dispose`, and a key set again
  * is no eviction (`noDisposeOnSet`).
  */
+/**
+ * A cache's counters since the previous call, with its lru-cache's size, then reset (as
+ * @vtex/api reports them as metrics; its LRUCache and LRUDiskCache count the same way).
+ */
+function takeStats(cache, storage, name) {
+  const stats = {
+    disposedItems: cache.disposed,
+    hitRate: cache.total > 0 ? cache.hits / cache.total : undefined,
+    hits: cache.hits,
+    itemCount: storage.itemCount,
+    length: storage.length,
+    max: storage.max,
+    name,
+    total: cache.total,
+  }
+  cache.hits = 0
+  cache.total = 0
+  cache.disposed = 0
+  return stats
+}
+
 class LRUCache {
   constructor(options) {
     this.hits = 0
@@ -43,20 +64,7 @@ class LRUCache {
   }
   /** Counters since the previous call, then reset (as @vtex/api reports them as metrics). */
   getStats(name = 'lru-cache') {
-    const stats = {
-      disposedItems: this.disposed,
-      hitRate: this.total > 0 ? this.hits / this.total : undefined,
-      hits: this.hits,
-      itemCount: this.storage.itemCount,
-      length: this.storage.length,
-      max: this.storage.max,
-      name,
-      total: this.total,
-    }
-    this.hits = 0
-    this.total = 0
-    this.disposed = 0
-    return stats
+    return takeStats(this, this.storage, name)
   }
 }
 
@@ -143,20 +151,7 @@ class LRUDiskCache {
     return this.files.set(key, value)
   }
   getStats(name = 'disk-lru-cache') {
-    const stats = {
-      disposedItems: this.disposed,
-      hitRate: this.total > 0 ? this.hits / this.total : undefined,
-      hits: this.hits,
-      itemCount: this.lruStorage.itemCount,
-      length: this.lruStorage.length,
-      max: this.lruStorage.max,
-      name,
-      total: this.total,
-    }
-    this.hits = 0
-    this.total = 0
-    this.disposed = 0
-    return stats
+    return takeStats(this, this.lruStorage, name)
   }
 }
 
