@@ -96,15 +96,16 @@ async fn start(opts: &Options) -> anyhow::Result<(Arc<Session>, record::Written)
     let sockets = crate::layout::socket_dir(&home)?;
     crate::runtime::sweep_sockets(&sockets);
     let (listener, addr) = server::bind(opts.port).await?;
-    let session = Session::new(Setup {
+    let place = context::Place {
+        record: record::path(&home, &opts.scope),
         scope: opts.scope.clone(),
         url: format!("http://{addr}"),
         token: record::new_token()?,
         home: home.clone(),
         node,
         sockets,
-        sample_sender: opts.sample_sender,
-    });
+    };
+    let session = Session::new(Setup { place, sample_sender: opts.sample_sender });
     let written = record::Written::write(&home, &session.record())?;
     session.tracker().spawn(server::serve(listener, session.clone()));
     if let Some(switch) = session.sender_switch().cloned() {

@@ -28,13 +28,7 @@ use crate::terminal::Terminal;
 
 /// Where a session runs and what it was started with.
 pub struct Setup {
-    pub scope: Scope,
-    pub url: String,
-    pub token: String,
-    pub home: PathBuf,
-    pub node: PathBuf,
-    /// The private folder (0700) for the Node hosts' sockets.
-    pub sockets: PathBuf,
+    pub place: Place,
     pub sample_sender: bool,
 }
 
@@ -134,21 +128,13 @@ impl Jobs {
 
 impl Session {
     pub fn new(setup: Setup) -> Arc<Session> {
-        let location = crate::store::Location::new(&setup.home, &setup.scope.account, &setup.scope.workspace);
+        let p = &setup.place;
+        let location = crate::store::Location::new(&p.home, &p.scope.account, &p.scope.workspace);
         let store = Arc::new(crate::store::Store::new(location));
-        let place = Place {
-            record: record::path(&setup.home, &setup.scope),
-            scope: setup.scope,
-            url: setup.url,
-            token: setup.token,
-            home: setup.home,
-            node: setup.node,
-            sockets: setup.sockets,
-        };
         Arc::new(Session {
             started: chrono::Utc::now().to_rfc3339(),
             switch: setup.sample_sender.then(SenderSwitch::new),
-            place: Arc::new(place),
+            place: Arc::new(setup.place),
             sender_muted: Arc::default(),
             upstream: Default::default(),
             bus: Bus::new(),
@@ -513,15 +499,17 @@ mod tests {
     use super::*;
 
     fn session(home: &tempfile::TempDir) -> Arc<Session> {
-        Session::new(Setup {
-            scope: Scope { account: "local".into(), workspace: "dev".into() },
+        let scope = Scope { account: "local".into(), workspace: "dev".into() };
+        let place = Place {
+            record: record::path(home.path(), &scope),
+            scope,
             url: "http://127.0.0.1:1".into(),
             token: "t0k".into(),
             home: home.path().to_path_buf(),
             node: "node".into(),
             sockets: home.path().join("run"),
-            sample_sender: false,
-        })
+        };
+        Session::new(Setup { place, sample_sender: false })
     }
 
     fn publish(key: &str, repeat: u64, rate: Option<f64>) -> PublishRequest {
