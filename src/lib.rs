@@ -10,6 +10,7 @@ pub mod client;
 pub mod diagnostic;
 pub mod failure;
 pub mod files;
+mod hyper_error;
 mod init;
 pub mod layout;
 mod lock;

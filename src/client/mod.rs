@@ -200,9 +200,9 @@ async fn request_with(
     // stream (a link's output, tail, publish progress) lasts as long as it lasts.
     match tokio::time::timeout(wait, http().request(req)).await {
         Ok(Ok(answer)) => Ok(answer),
-        Ok(Err(e)) if e.is_connect() => Err(unwrapped(e))
+        Ok(Err(e)) if e.is_connect() => Err(crate::hyper_error::unwrapped(e))
             .with_context(|| format!("cannot reach the link session at {base}; is `ioctl link` still running?")),
-        Ok(Err(e)) => Err(unwrapped(e)).with_context(|| format!("{method} {base}{path}")),
+        Ok(Err(e)) => Err(crate::hyper_error::unwrapped(e)).with_context(|| format!("{method} {base}{path}")),
         Err(_) => bail!(
             "the link session at {base} did not answer within {:.1} s (is it stopped or overloaded?); `--timeout SECONDS` waits longer",
             wait.as_secs_f64()
@@ -238,16 +238,6 @@ impl tower::Service<Uri> for Loopback {
             let authority = uri.authority().map_or("", |a| a.as_str());
             TcpStream::connect(authority).await.map(TokioIo::new)
         })
-    }
-}
-
-/// The client's error as what it wraps, the connection's or hyper's ("client error (Connect)"
-/// says less than "Connection refused").
-fn unwrapped(e: hyper_util::client::legacy::Error) -> anyhow::Error {
-    let mut causes = std::iter::successors(std::error::Error::source(&e), |c| c.source()).map(ToString::to_string);
-    match causes.next() {
-        Some(first) => anyhow!(causes.fold(first, |text, cause| format!("{text}: {cause}"))),
-        None => e.into(),
     }
 }
 

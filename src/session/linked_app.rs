@@ -17,7 +17,7 @@ use super::delivery::{Dispatcher, Policy};
 use super::routes::Route;
 use super::watch as fswatch;
 use crate::app::route::Pattern;
-use crate::app::{self, App};
+use crate::app::{self, App, AppId};
 use crate::build::Builder;
 use crate::diagnostic::Diagnostic;
 use crate::failure::Failure;
@@ -258,7 +258,7 @@ async fn first_link(linked: &mut Linked) -> Result<(), Failure> {
 fn register(session: &Session, linked: &Linked) -> Registration {
     let full_id = &linked.spec.full_id;
     let (queue, queue_rx) = mpsc::channel(QUEUE_BOUND);
-    session.set_routes(full_id, route_table(&linked.app, full_id, session.scope(), &linked.worker));
+    session.set_routes(full_id, route_table(&linked.app, &linked.spec.id, session.scope(), &linked.worker));
     let (subscriber, counters) =
         session.bus().subscribe(session.scope().clone(), full_id, subscriptions(&linked.app), queue.clone());
     let stop_deliveries = CancellationToken::new();
@@ -527,12 +527,12 @@ fn has_graphql(app: &App) -> bool {
 
 /// The app's service.json routes (and its GraphQL endpoint when it has a graphql/ folder),
 /// served by whichever version of it is live.
-fn route_table(app: &App, full_id: &str, scope: &Scope, worker: &watch::Sender<Option<Arc<Worker>>>) -> Vec<Route> {
+fn route_table(app: &App, app_id: &AppId, scope: &Scope, worker: &watch::Sender<Option<Arc<Worker>>>) -> Vec<Route> {
     let timeout = Duration::from_secs(app.service.timeout.unwrap_or(10).into());
     // Served on the app's private domain only (the session's lookup keeps it off the store's).
     let graphql = has_graphql(app).then(|| graphql_path(app, scope)).flatten().and_then(|path| {
         Some(Route {
-            app: full_id.to_string(),
+            app: app_id.clone(),
             pattern: Pattern::parse("/_v/graphql").ok()?,
             id: path,
             public: false,
@@ -544,10 +544,10 @@ fn route_table(app: &App, full_id: &str, scope: &Scope, worker: &watch::Sender<O
     app.service
         .routes
         .iter()
-        .filter_map(|(id, r)| {
+        .filter_map(|(route, r)| {
             Some(Route {
-                app: full_id.to_string(),
-                id: id.clone(),
+                app: app_id.clone(),
+                id: route.clone(),
                 public: r.public,
                 pattern: Pattern::parse(&r.path).ok()?,
                 timeout,
@@ -732,7 +732,7 @@ async fn switch_to(linked: &mut Linked, session: &Session, worker: Worker, mut p
     if let Some(id) = linked.subscriber {
         session.bus().resubscribe(id, subscriptions(&linked.app));
     }
-    session.set_routes(&full_id, route_table(&linked.app, &full_id, session.scope(), &linked.worker));
+    session.set_routes(&full_id, route_table(&linked.app, &linked.spec.id, session.scope(), &linked.worker));
     if let Some(old) = old {
         linked.tracker.spawn(async move {
             old.drain(STOP_GRACE).await;

@@ -15,8 +15,8 @@ use crate::runtime::Worker;
 /// One declared route of one linked app.
 #[derive(Clone)]
 pub struct Route {
-    /// `vendor.name@version` (an [`AppId`]'s text).
-    pub app: String,
+    /// The app that serves it, parsed once when its routes are set (a lookup compares parts).
+    pub app: AppId,
     /// The service.json route id; for the GraphQL endpoint, its path.
     pub id: String,
     pub public: bool,
@@ -39,15 +39,18 @@ impl Table {
     /// Replaces the routes of `app`.
     pub fn set(&self, app: &str, routes: Vec<Route>) {
         let mut all = self.routes.writing();
-        all.retain(|r| r.app != app);
+        all.retain(|r| r.app.as_str() != app);
         all.extend(routes);
     }
 
     /// The GraphQL endpoints of the linked apps, by app id.
     pub fn graphql_apps(&self) -> Vec<GraphqlApp> {
         let all = self.routes.reading();
-        let mut apps: Vec<GraphqlApp> =
-            all.iter().filter(|r| r.graphql).map(|r| GraphqlApp { app: r.app.clone(), path: r.id.clone() }).collect();
+        let mut apps: Vec<GraphqlApp> = all
+            .iter()
+            .filter(|r| r.graphql)
+            .map(|r| GraphqlApp { app: r.app.to_string(), path: r.id.clone() })
+            .collect();
         apps.sort_by(|a, b| a.app.cmp(&b.app));
         apps
     }
@@ -66,8 +69,7 @@ impl Table {
             .iter()
             .filter(|r| match domain {
                 Domain::Store => !r.graphql,
-                Domain::App { id, major } => AppId::parse(&r.app)
-                    .is_ok_and(|app| app.without_version() == id && app.major() == Some(major.as_str())),
+                Domain::App { id, major } => r.app.without_version() == id && r.app.major() == Some(major.as_str()),
             })
             .filter_map(|r| r.pattern.matches(path).map(|p| (r, p)));
         let preferred_public = matches!(domain, Domain::Store);
@@ -99,7 +101,7 @@ mod tests {
 
     fn route(app: &str, id: &str, path: &str, public: bool) -> Route {
         Route {
-            app: app.into(),
+            app: AppId::parse(app).unwrap(),
             id: id.into(),
             public,
             pattern: Pattern::parse(path).unwrap(),
@@ -124,7 +126,7 @@ mod tests {
     }
 
     fn found(t: &Table, path: &str, domain: &Domain) -> Option<(String, String)> {
-        t.lookup_on(path, domain).map(|(r, _)| (r.app, r.id))
+        t.lookup_on(path, domain).map(|(r, _)| (r.app.to_string(), r.id))
     }
 
     fn on(id: &str, major: &str) -> Domain {

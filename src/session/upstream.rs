@@ -59,7 +59,7 @@ impl Upstream {
         uri.scheme = Some(Scheme::HTTP);
         uri.authority = Some(authority_of(socket)?);
         *request.uri_mut() = Uri::from_parts(uri).context("the route's URL")?;
-        self.client.request(request).await.map_err(unwrapped)
+        self.client.request(request).await.map_err(crate::hyper_error::unwrapped)
     }
 }
 
@@ -111,16 +111,6 @@ fn socket_of(uri: &Uri) -> anyhow::Result<PathBuf> {
     match bytes {
         Some(bytes) if !bytes.is_empty() => Ok(PathBuf::from(std::ffi::OsString::from_vec(bytes))),
         _ => Err(anyhow!("{uri} names no app socket")),
-    }
-}
-
-/// The client's error as what it wraps, the connector's or hyper's ("client error (Connect)"
-/// says less than "the app's socket … is gone").
-fn unwrapped(e: hyper_util::client::legacy::Error) -> anyhow::Error {
-    let mut causes = std::iter::successors(std::error::Error::source(&e), |c| c.source()).map(ToString::to_string);
-    match causes.next() {
-        Some(first) => anyhow!(causes.fold(first, |text, cause| format!("{text}: {cause}"))),
-        None => e.into(),
     }
 }
 
