@@ -67,7 +67,8 @@ function notCallable(handler) {
     if (handler.length > 0 && handler.every((h) => typeof h === 'function')) return null
     return handler.length === 0 ? 'an empty array' : 'an array holding something that is not a function'
   }
-  return handler === null ? 'null' : `a ${typeof handler}`
+  if (handler === null || handler === undefined) return String(handler)
+  return typeof handler === 'object' ? 'an object' : `a ${typeof handler}`
 }
 
 /**

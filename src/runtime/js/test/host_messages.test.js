@@ -355,3 +355,16 @@ test("host.js, started as ioctl starts a standby, speaks the fixtures' messages"
   const next = await Promise.race([exited.then((status) => ({ status })), peer.next().then((message) => ({ message }))])
   assert.deepEqual(next, { status: { code: 0, signal: null } }, why())
 })
+
+test('a declared handler that is no function is named as a developer would say it', () => {
+  const { notCallable } = require('../host/service')
+  assert.equal(
+    notCallable(async () => {}),
+    null,
+  )
+  assert.equal(notCallable(undefined), 'undefined')
+  assert.equal(notCallable(null), 'null')
+  assert.equal(notCallable(42), 'a number')
+  assert.equal(notCallable({ run() {} }), 'an object')
+  assert.equal(notCallable([]), 'an empty array')
+})
