@@ -4,6 +4,7 @@
 
 mod deps;
 mod install;
+pub mod outbound;
 pub mod protocol;
 pub mod stack;
 

@@ -3,6 +3,7 @@
 //! Each `ioctl link` registers its app here and streams the app's output back; the session
 //! outlives any one link and ends when its last app is unlinked.
 
+pub mod boundary;
 pub mod bus;
 mod context;
 mod delivery;
