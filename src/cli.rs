@@ -447,7 +447,7 @@ fn production_as_master(mut scope: Scope) -> Scope {
 }
 
 impl LinkArgs {
-    pub fn options(&self, color: ColorChoice) -> Result<crate::client::link::Options, String> {
+    pub fn options(&self, color: ColorChoice, timeout: Duration) -> Result<crate::client::link::Options, String> {
         Ok(crate::client::link::Options {
             app_dir: self.app_dir.clone().unwrap_or_else(|| PathBuf::from(".")),
             scope: production_as_master(self.scope.scope()?),
@@ -457,6 +457,7 @@ impl LinkArgs {
             session_flags: self.port.is_some() || self.sender_interval.is_some() || self.no_sample_sender,
             watch: !self.no_watch,
             format: Format::detect(self.json, color),
+            timeout,
         })
     }
 }
@@ -495,10 +496,10 @@ mod tests {
     fn every_case_of_master_is_the_production_workspace() {
         for ws in ["master", "MASTER", "Master", "mAsTeR"] {
             let Command::Link(args) = parse(&["link", "-w", ws]).unwrap().command else { panic!() };
-            assert_eq!(args.options(ColorChoice::Never).unwrap().scope.workspace, "master", "{ws}");
+            assert_eq!(args.options(ColorChoice::Never, Duration::from_secs(10)).unwrap().scope.workspace, "master", "{ws}");
         }
         let Command::Link(args) = parse(&["link", "-w", "masters"]).unwrap().command else { panic!() };
-        assert_eq!(args.options(ColorChoice::Never).unwrap().scope.workspace, "masters");
+        assert_eq!(args.options(ColorChoice::Never, Duration::from_secs(10)).unwrap().scope.workspace, "masters");
     }
 
     #[test]

@@ -35,20 +35,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         eprintln!("error: {msg}");
         Ok(ExitCode::from(USAGE))
     };
-    client::set_timeout(cli.timeout);
     match cli.command {
-        Command::Link(args) => match args.options(cli.color) {
+        Command::Link(args) => match args.options(cli.color, cli.timeout) {
             Ok(opts) => client::link::run(opts).await,
             Err(m) => usage(m),
         },
         Command::Healthcheck(s) => match s.scope() {
-            Ok(scope) => client::healthcheck::run(&scope).await,
+            Ok(scope) => client::healthcheck::run(&scope, cli.timeout).await,
             Err(m) => usage(m),
         },
         Command::Events(EventsCommand::Tail { scope, sender, key, handler, failed, json }) => match scope.scope() {
             Ok(scope) => {
                 let filters = client::tail::Filters { sender, key, handler, failed };
-                client::tail::run(&scope, &filters, terminal::Format::detect(json, cli.color)).await
+                client::tail::run(&scope, &filters, terminal::Format::detect(json, cli.color), cli.timeout).await
             }
             Err(m) => usage(m),
         },
@@ -61,8 +60,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         (None, Some(f)) => events::Data::File(f),
                         (None, None) => events::Data::None,
                     };
-                    events::send(&scope, &events::Send { key, sender, subject, data, repeat, rate, json }, cli.color)
-                        .await
+                    let send = events::Send { key, sender, subject, data, repeat, rate, json };
+                    events::send(&scope, &send, cli.color, cli.timeout).await
                 }
                 Err(m) => usage(m),
             }
@@ -70,18 +69,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Events(EventsCommand::Failed { scope, json, limit, skip, all }) => match scope.scope() {
             Ok(scope) => {
                 let limit = if all { None } else { Some(limit.unwrap_or(client::events::FAILED_PAGE)) };
-                client::events::failed(&scope, json, crate::protocol::FailedPage { limit, skip }).await
+                client::events::failed(&scope, json, crate::protocol::FailedPage { limit, skip }, cli.timeout).await
             }
             Err(m) => usage(m),
         },
         Command::Events(EventsCommand::Replay { event_id, all_failed, scope }) => match scope.scope() {
-            Ok(scope) => client::events::replay(&scope, event_id.as_deref(), all_failed).await,
+            Ok(scope) => client::events::replay(&scope, event_id.as_deref(), all_failed, cli.timeout).await,
             Err(m) => usage(m),
         },
         Command::Graphql { query, scope, variables, operation, app, json } => match scope.scope() {
             Ok(scope) => {
                 let q = client::graphql::Query { query, variables, operation, app, json };
-                client::graphql::run(&scope, &q, cli.color).await
+                client::graphql::run(&scope, &q, cli.color, cli.timeout).await
             }
             Err(m) => usage(m),
         },
@@ -90,13 +89,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Err(m) => usage(m),
         },
         Command::Status { scope, json } => match scope.scope() {
-            Ok(scope) => client::events::status(&scope, json).await,
+            Ok(scope) => client::events::status(&scope, json, cli.timeout).await,
             Err(m) => usage(m),
         },
         Command::Events(EventsCommand::Trigger { name, scope, set, list, json }) => match (scope.scope(), name) {
             (Err(m), _) => usage(m),
             (Ok(_), _) if list => client::trigger::list(json),
-            (Ok(scope), Some(name)) => client::trigger::fire(&scope, &name, &set, json).await,
+            (Ok(scope), Some(name)) => client::trigger::fire(&scope, &name, &set, json, cli.timeout).await,
             (Ok(_), None) => usage("name the event to trigger (see --list)".into()),
         },
         Command::Settings(c) => storage::settings(c),

@@ -3,11 +3,12 @@
 
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
 use serde_json::{json, Value};
 
-use super::{Lines, Session};
+use super::{Connection, Lines};
 use crate::diagnostic::Diagnostic;
 use crate::protocol::endpoint::{GetSession, StopPublish};
 use crate::protocol::{
@@ -54,7 +55,12 @@ fn body(data: &Data) -> Result<Value, Diagnostic> {
     })
 }
 
-pub async fn send(scope: &Scope, args: &Send, color: crate::terminal::ColorChoice) -> anyhow::Result<ExitCode> {
+pub async fn send(
+    scope: &Scope,
+    args: &Send,
+    color: crate::terminal::ColorChoice,
+    timeout: Duration,
+) -> anyhow::Result<ExitCode> {
     let sender = args.sender.clone().unwrap_or_else(|| MANUAL_SENDER.to_string());
     if !crate::app::id::is_sender(&sender) {
         bail!("invalid --sender `{sender}`: an app id is `vendor.name`, e.g. vtex.events-example, or a VTEX system sender (apps)");
@@ -67,7 +73,7 @@ pub async fn send(scope: &Scope, args: &Send, color: crate::terminal::ColorChoic
             return Ok(ExitCode::from(1));
         }
     };
-    let session = Session::find(scope)?;
+    let session = Connection::find(scope, timeout)?;
     let request = PublishRequest {
         key: args.key.clone(),
         sender: sender.clone(),
@@ -127,8 +133,8 @@ pub struct CutOff {
 /// progress. A session that says nothing for `--timeout` has stopped answering (a busy one
 /// still reports its progress); Ctrl-C asks it to stop between two events, and its answer
 /// then says how many were published. A refusal is the error; a cut-off says how far it got.
-pub async fn publish(session: &Session, request: String) -> anyhow::Result<Result<PublishResponse, CutOff>> {
-    let resp = session.request("POST", path::EVENTS, Some(request), super::timeout()).await?;
+pub async fn publish(session: &Connection, request: String) -> anyhow::Result<Result<PublishResponse, CutOff>> {
+    let resp = session.request("POST", path::EVENTS, Some(request)).await?;
     if !resp.status().is_success() {
         let status = resp.status();
         bail!("{}", super::refusal(status, &super::text(resp).await?).error);
@@ -138,7 +144,7 @@ pub async fn publish(session: &Session, request: String) -> anyhow::Result<Resul
     let cut = |published, deliveries, error| Ok(Err(CutOff { published, deliveries, error }));
     let mut interrupt = std::pin::pin!(tokio::signal::ctrl_c());
     let mut interrupted = false;
-    let silence = super::timeout().max(PUBLISH_SILENCE);
+    let silence = session.timeout().max(PUBLISH_SILENCE);
     loop {
         let next = tokio::select! {
             next = tokio::time::timeout(silence, lines.next()) => next,
@@ -147,7 +153,7 @@ pub async fn publish(session: &Session, request: String) -> anyhow::Result<Resul
                 let Some(job) = job else {
                     return cut(published, deliveries, anyhow!("interrupted before the session started publishing"));
                 };
-                match session.call(&StopPublish { job }, super::timeout()).await {
+                match session.call(&StopPublish { job }).await {
                     // Refused: the job has just ended; its stream's last line comes anyway.
                     Ok(_) | Err(super::Refusal::Refused(_)) => {}
                     Err(super::Refusal::Failed(e)) => {
@@ -183,11 +189,11 @@ pub const FAILED_PAGE: usize = 100;
 
 /// `ioctl events failed`: a page of the dead letters (the newest first), streamed from the
 /// session one at a time.
-pub async fn failed(scope: &Scope, json_out: bool, page: FailedPage) -> anyhow::Result<ExitCode> {
-    let session = Session::find(scope)?;
+pub async fn failed(scope: &Scope, json_out: bool, page: FailedPage, timeout: Duration) -> anyhow::Result<ExitCode> {
+    let session = Connection::find(scope, timeout)?;
     let limit = page.limit.map(|l| format!("limit={l}&")).unwrap_or_default();
     let path = format!("{}?{limit}skip={}", path::FAILED, page.skip);
-    let resp = session.request("GET", &path, None, super::timeout()).await?;
+    let resp = session.request("GET", &path, None).await?;
     if !resp.status().is_success() {
         let status = resp.status();
         bail!("{}", super::refusal(status, &super::text(resp).await?).error);
@@ -262,10 +268,10 @@ fn print_letter(l: &DeadLetter) {
     }
 }
 
-pub async fn replay(scope: &Scope, event_id: Option<&str>, all: bool) -> anyhow::Result<ExitCode> {
-    let session = Session::find(scope)?;
+pub async fn replay(scope: &Scope, event_id: Option<&str>, all: bool, timeout: Duration) -> anyhow::Result<ExitCode> {
+    let session = Connection::find(scope, timeout)?;
     let request = ReplayRequest { event_id: event_id.map(str::to_string), all };
-    let answer = session.call(&request, super::timeout()).await.map_err(super::Refusal::into_error)?;
+    let answer = session.call(&request).await.map_err(super::Refusal::into_error)?;
     for r in &answer.replayed {
         println!("replaying {} to {} {}", r.event_id, r.app, r.handler);
     }
@@ -273,9 +279,9 @@ pub async fn replay(scope: &Scope, event_id: Option<&str>, all: bool) -> anyhow:
 }
 
 /// `ioctl status`: the session of a scope, its apps and its counts.
-pub async fn status(scope: &Scope, json_out: bool) -> anyhow::Result<ExitCode> {
-    let session = Session::find(scope)?;
-    let info = session.call(&GetSession, super::timeout()).await.map_err(super::Refusal::into_error)?;
+pub async fn status(scope: &Scope, json_out: bool, timeout: Duration) -> anyhow::Result<ExitCode> {
+    let session = Connection::find(scope, timeout)?;
+    let info = session.call(&GetSession).await.map_err(super::Refusal::into_error)?;
     let (c, record) = (info.counts, &session.record);
     if json_out {
         println!(

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{anyhow, bail, Context};
 use serde_json::{json, Value};
 
-use super::Session;
+use super::Connection;
 use crate::app::AppId;
 use crate::diagnostic::Diagnostic;
 use crate::protocol::endpoint::ListGraphqlApps;
@@ -24,7 +24,12 @@ pub struct Query {
     pub json: bool,
 }
 
-pub async fn run(scope: &Scope, q: &Query, color: ColorChoice) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    scope: &Scope,
+    q: &Query,
+    color: ColorChoice,
+    timeout: std::time::Duration,
+) -> anyhow::Result<ExitCode> {
     let variables = match &q.variables {
         None => Value::Null,
         Some(text) => match serde_json::from_str::<Value>(text) {
@@ -43,13 +48,12 @@ pub async fn run(scope: &Scope, q: &Query, color: ColorChoice) -> anyhow::Result
             }
         },
     };
-    let session = Session::find(scope)?;
-    let wait = super::timeout();
-    let apps = session.call(&ListGraphqlApps, wait).await.map_err(|r| r.into_error())?;
+    let session = Connection::find(scope, timeout)?;
+    let apps = session.call(&ListGraphqlApps).await.map_err(|r| r.into_error())?;
     let endpoint = pick(&apps, q.app.as_deref(), scope)?;
     let body = json!({"query": q.query, "variables": variables, "operationName": q.operation}).to_string();
     let resp = session
-        .request_as_developer("POST", &endpoint.path, body, wait)
+        .request_as_developer("POST", &endpoint.path, body)
         .await
         .with_context(|| format!("GraphQL of {}", endpoint.app))?;
     let status = resp.status();

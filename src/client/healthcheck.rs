@@ -7,9 +7,9 @@ use anyhow::bail;
 
 use crate::protocol::{sample_sender::HCHECK_PATH, Scope};
 
-pub async fn run(scope: &Scope) -> anyhow::Result<ExitCode> {
-    let session = super::Session::find(scope)?;
-    let resp = super::get_public(session.url(), HCHECK_PATH).await?;
+pub async fn run(scope: &Scope, timeout: std::time::Duration) -> anyhow::Result<ExitCode> {
+    let session = super::Connection::find(scope, timeout)?;
+    let resp = super::get_public(session.url(), HCHECK_PATH, timeout).await?;
     let status = resp.status();
     let body = super::text(resp).await?;
     if !status.is_success() {

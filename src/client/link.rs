@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::{anyhow, bail, Context};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use super::{Lines, Refusal, Session};
+use super::{Connection, Lines, Refusal};
 use crate::app::{self, App, LoadError};
 use crate::protocol::endpoint::Unlink;
 use crate::protocol::record::{self, SessionRecord};
@@ -32,6 +32,8 @@ pub struct Options {
     pub session_flags: bool,
     pub watch: bool,
     pub format: Format,
+    /// How long each request waits for the session's answer (`--timeout`).
+    pub timeout: Duration,
 }
 
 /// How long a starting session may take to say where it listens.
@@ -92,7 +94,7 @@ async fn link(
     // unlink, the second for a forced one (the session ends the app's Node processes at once)
     // and waits a moment for it; a third, or a session that does not do it in time, leaves.
     let mut lines = Lines::new(resp);
-    lines.hello(super::timeout()).await?;
+    lines.hello(opts.timeout).await?;
     let mut ready = false;
     let mut presses = 0;
     let mut asked = None;
@@ -105,7 +107,7 @@ async fn link(
                 match presses {
                     1 => {
                         let unlink = Unlink { id: link_id, force: false };
-                        asked = Some(Box::pin(ask_unlink(rec.clone(), unlink, super::timeout())));
+                        asked = Some(Box::pin(ask_unlink(rec.clone(), unlink, opts.timeout)));
                     }
                     2 => {
                         terminal.status(Level::Warn, "forced stop: ending the app's Node.js processes (Ctrl-C again to leave now)").await;
@@ -164,7 +166,7 @@ const SESSION_END_WAIT: Duration = Duration::from_secs(3);
 
 /// Asks the session to unlink (gracefully or by force); the answer comes at once.
 async fn ask_unlink(record: SessionRecord, unlink: Unlink, wait: Duration) -> anyhow::Result<()> {
-    Session { record }.call(&unlink, wait).await.map_err(super::Refusal::into_error)?;
+    Connection::to(record, wait).call(&unlink).await.map_err(super::Refusal::into_error)?;
     Ok(())
 }
 
@@ -221,7 +223,7 @@ async fn join(
     root: &Path,
     started_at: SystemTime,
     terminal: &Terminal,
-) -> anyhow::Result<(Session, hyper::Response<hyper::body::Incoming>)> {
+) -> anyhow::Result<(Connection, hyper::Response<hyper::body::Incoming>)> {
     let home = crate::layout::home()?;
     for _ in 0..3 {
         let (rec, joining) = match record::find(&home, &opts.scope)? {
@@ -229,17 +231,16 @@ async fn join(
             None => (start_session(opts, &home).await?, false),
         };
         rec.check_version()?;
-        let session = Session { record: rec };
+        let session = Connection::to(rec, opts.timeout);
         let request = LinkRequest { root: root.to_path_buf(), watch: opts.watch, started_at_us: micros(started_at) };
-        let resp =
-            match session.request("POST", path::APPS, Some(serde_json::to_string(&request)?), super::timeout()).await {
-                Ok(resp) => resp,
-                Err(_) if joining => {
-                    wait_gone(&home, &opts.scope, session.record.pid).await?;
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
+        let resp = match session.request("POST", path::APPS, Some(serde_json::to_string(&request)?)).await {
+            Ok(resp) => resp,
+            Err(_) if joining => {
+                wait_gone(&home, &opts.scope, session.record.pid).await?;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         if !resp.status().is_success() {
             let status = resp.status();
             let refusal = super::refusal(status, &super::text(resp).await?);

@@ -15,7 +15,6 @@ pub mod tail;
 pub mod trigger;
 pub mod vbase;
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use std::future::Future;
@@ -37,18 +36,6 @@ use crate::protocol::endpoint::{Endpoint, Method};
 use crate::protocol::record::{self, SessionRecord};
 use crate::protocol::{ErrorBody, ErrorCode, Scope};
 
-/// How long a request waits for the session's answer (milliseconds); `--timeout` sets it.
-static TIMEOUT_MS: AtomicU64 = AtomicU64::new(10_000);
-
-/// Sets the deadline of every request to a session.
-pub fn set_timeout(timeout: Duration) {
-    TIMEOUT_MS.store(timeout.as_millis().clamp(1, u64::MAX.into()) as u64, Ordering::Relaxed);
-}
-
-pub fn timeout() -> Duration {
-    Duration::from_millis(TIMEOUT_MS.load(Ordering::Relaxed))
-}
-
 /// The local storage of `scope` under `$IOCTL_HOME`, which a running session shares (SQLite
 /// orders their writes).
 pub fn local_store(scope: &Scope) -> anyhow::Result<crate::store::Store> {
@@ -56,9 +43,11 @@ pub fn local_store(scope: &Scope) -> anyhow::Result<crate::store::Store> {
     Ok(crate::store::Store::new(crate::store::Location::new(&home, &scope.account, &scope.workspace)))
 }
 
-/// A session the command talks to: its record (URL, token).
-pub struct Session {
+/// A command's connection to its scope's session: the session's record (URL, token) and the
+/// deadline of each request's answer (`--timeout`).
+pub struct Connection {
     pub record: SessionRecord,
+    timeout: Duration,
 }
 
 /// Why the session did not do what was asked.
@@ -86,25 +75,29 @@ impl Refusal {
     }
 }
 
-impl Session {
+impl Connection {
     /// The running session of `scope`, or the error that says how to start one.
-    pub fn find(scope: &Scope) -> anyhow::Result<Session> {
-        Ok(Session { record: record::require(&crate::layout::home()?, scope)? })
+    pub fn find(scope: &Scope, timeout: Duration) -> anyhow::Result<Connection> {
+        Ok(Connection::to(record::require(&crate::layout::home()?, scope)?, timeout))
+    }
+
+    /// The session of `record`.
+    pub fn to(record: SessionRecord, timeout: Duration) -> Connection {
+        Connection { record, timeout }
     }
 
     pub fn url(&self) -> &str {
         &self.record.url
     }
 
-    /// A request to the control API, with the token; the answer's head within `wait`.
-    pub async fn request(
-        &self,
-        method: &str,
-        path: &str,
-        json: Option<String>,
-        wait: Duration,
-    ) -> anyhow::Result<Response<Incoming>> {
-        request(method, &self.record.url, path, Some(&self.record.token), json, wait).await
+    /// How long a request waits for the head of the session's answer.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// A request to the control API, with the token; the answer's head within the timeout.
+    pub async fn request(&self, method: &str, path: &str, json: Option<String>) -> anyhow::Result<Response<Incoming>> {
+        request(method, &self.record.url, path, Some(&self.record.token), json, self.timeout).await
     }
 
     /// A request to one of the apps' private endpoints as the developer: the token as the
@@ -114,20 +107,26 @@ impl Session {
         method: &str,
         path: &str,
         json: String,
-        wait: Duration,
     ) -> anyhow::Result<Response<Incoming>> {
         let user = ("vtexidclientautcookie", self.record.token.as_str());
-        request_with(method, &self.record.url, path, Some(&self.record.token), Some(json), wait, Some(user)).await
+        request_with(method, &self.record.url, path, Some(&self.record.token), Some(json), self.timeout, Some(user))
+            .await
     }
 
     /// A control call whose answer is one JSON value: the answer its [`Endpoint`] says, or the
     /// session's refusal. A `POST` sends `call` as the body.
-    pub async fn call<E: Endpoint>(&self, call: &E, wait: Duration) -> Result<E::Response, Refusal> {
+    pub async fn call<E: Endpoint>(&self, call: &E) -> Result<E::Response, Refusal> {
+        self.call_within(call, self.timeout).await
+    }
+
+    /// [`Connection::call`] with its own deadline (a forced unlink waits less).
+    pub async fn call_within<E: Endpoint>(&self, call: &E, wait: Duration) -> Result<E::Response, Refusal> {
         let body = match E::METHOD {
             Method::Post => Some(serde_json::to_string(call).context("cannot encode the request")?),
             Method::Get | Method::Delete => None,
         };
-        let resp = self.request(E::METHOD.as_str(), &call.path(), body, wait).await?;
+        let resp =
+            request(E::METHOD.as_str(), &self.record.url, &call.path(), Some(&self.record.token), body, wait).await?;
         let status = resp.status();
         let text = tokio::time::timeout(wait, text(resp))
             .await
@@ -154,9 +153,10 @@ pub fn refusal(status: hyper::StatusCode, text: &str) -> ErrorBody {
     })
 }
 
-/// GET a public path of the session at `base` (`http://127.0.0.1:PORT`), no token.
-pub async fn get_public(base: &str, path: &str) -> anyhow::Result<Response<Incoming>> {
-    request("GET", base, path, None, None, timeout()).await
+/// GET a public path of the session at `base` (`http://127.0.0.1:PORT`), no token, the
+/// answer's head within `wait`.
+pub async fn get_public(base: &str, path: &str, wait: Duration) -> anyhow::Result<Response<Incoming>> {
+    request("GET", base, path, None, None, wait).await
 }
 
 async fn request(
@@ -353,7 +353,7 @@ mod tests {
     async fn a_session_that_is_not_there_says_how_to_start_one() {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let base = format!("http://127.0.0.1:{port}");
-        let error = get_public(&base, "/").await.unwrap_err();
+        let error = get_public(&base, "/", Duration::from_secs(10)).await.unwrap_err();
         let said = format!("cannot reach the link session at {base}; is `ioctl link` still running?: ");
         assert!(format!("{error:#}").starts_with(&said), "{error:#}");
     }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::bail;
 use console::Style;
 
-use super::{Lines, Session};
+use super::{Connection, Lines};
 use crate::protocol::stream::{Outcome, TailRecord};
 use crate::protocol::{path, Event, Scope};
 use crate::terminal::Format;
@@ -23,15 +23,20 @@ pub struct Filters {
     pub failed: bool,
 }
 
-pub async fn run(scope: &Scope, filters: &Filters, format: Format) -> anyhow::Result<ExitCode> {
-    let session = Session::find(scope)?;
-    let resp = session.request("GET", path::TAIL, None, super::timeout()).await?;
+pub async fn run(
+    scope: &Scope,
+    filters: &Filters,
+    format: Format,
+    timeout: std::time::Duration,
+) -> anyhow::Result<ExitCode> {
+    let session = Connection::find(scope, timeout)?;
+    let resp = session.request("GET", path::TAIL, None).await?;
     if !resp.status().is_success() {
         let status = resp.status();
         bail!("the link session refused the tail: {}", super::refusal(status, &super::text(resp).await?).error);
     }
     let mut lines = Lines::new(resp);
-    let hello = lines.hello(super::timeout()).await?;
+    let hello = lines.hello(session.timeout()).await?;
     let mut view = View { filters: filters.clone(), format, shown: Shown::default() };
     let mut out = std::io::stdout();
     let mut hello = Some(TailRecord::Hello(hello));

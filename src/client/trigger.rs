@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::bail;
 use serde_json::{json, Value};
 
-use super::Session;
+use super::Connection;
 use crate::protocol::{PublishRequest, Scope};
 
 const ORDERS: &str = "vtex.orders-broadcast";
@@ -114,7 +114,13 @@ pub fn list(json_out: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn fire(scope: &Scope, name: &str, sets: &[String], json_out: bool) -> anyhow::Result<ExitCode> {
+pub async fn fire(
+    scope: &Scope,
+    name: &str,
+    sets: &[String],
+    json_out: bool,
+    timeout: std::time::Duration,
+) -> anyhow::Result<ExitCode> {
     let all = catalog();
     let Some(t) = all.iter().find(|t| t.name == name) else {
         bail!("no platform event `{name}`: `ioctl events trigger --list` shows them");
@@ -128,7 +134,7 @@ pub async fn fire(scope: &Scope, name: &str, sets: &[String], json_out: bool) ->
             .map_err(|e| anyhow::anyhow!("--set {}: {e}", crate::app::clip(set, 60)))?;
     }
     crate::store::settings::check_depth(&body, "the event body").map_err(anyhow::Error::msg)?;
-    let session = Session::find(scope)?;
+    let session = Connection::find(scope, timeout)?;
     let request = PublishRequest {
         key: t.key.to_string(),
         sender: t.sender.to_string(),
