@@ -886,9 +886,15 @@ fn link_ready() -> Result<Section> {
 
 fn relink() -> Result<Section> {
     const RUNS: usize = 15;
-    let (ioctl, mut notes) = relink_ioctl(RUNS)?;
+    let (ioctl, mut notes) = relink_ioctl(Path::new(harness::BIN), RUNS)?;
     let s = summary(&ioctl);
     let mut beside = Vec::new();
+    if let Some(bin) = baseline() {
+        match relink_ioctl(&bin, RUNS) {
+            Ok((t, _)) => beside.push(format!("{}: {}", baseline_name(&bin), ms_summary(summary(&t)))),
+            Err(e) => notes.push(format!("relink: {} not measured: {e:#}", baseline_name(&bin))),
+        }
+    }
     match install_tsx() {
         Ok((tsx, version)) => {
             let mut cmd = Command::new(tsx);
@@ -919,9 +925,10 @@ fn relink() -> Result<Section> {
     })
 }
 
-/// Relinks of a running `ioctl link` (watching) while events stream in at 1,000/s.
-fn relink_ioctl(runs: usize) -> Result<(Vec<f64>, Vec<String>)> {
-    let mut link = Link::start(&[])?;
+/// Relinks of a running `ioctl link` of the build `bin` (watching) while events stream in at
+/// 1,000/s.
+fn relink_ioctl(bin: &Path, runs: usize) -> Result<(Vec<f64>, Vec<String>)> {
+    let mut link = Link::start_with(bin, &bench_app(), &[])?;
     let file = link.app.join("node/event/probe.ts");
     let source = |v| probe_source(v, "async function probe(_ctx: any)");
     let r = relink_runs(&mut link, &file, (1, runs), Duration::from_millis(400), source)?;
@@ -962,7 +969,8 @@ fn relink_runs(
     quiet: Duration,
     source: impl Fn(usize) -> String,
 ) -> Result<Relinks> {
-    let _stream = Proc::spawn(link.env.ioctl(&["events", "send", "probe", "--repeat", "10000000", "--rate", "1000"]))?;
+    let send = ["events", "send", "probe", "--repeat", "10000000", "--rate", "1000"];
+    let _stream = Proc::spawn(link.env.ioctl_of(&link.bin, &send))?;
     if from == 1 {
         link.proc.json("the first probe", |v| v["message"].as_str().and_then(parse_probe).is_some_and(|p| p.0 == 0))?;
     }

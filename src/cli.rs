@@ -496,7 +496,11 @@ mod tests {
     fn every_case_of_master_is_the_production_workspace() {
         for ws in ["master", "MASTER", "Master", "mAsTeR"] {
             let Command::Link(args) = parse(&["link", "-w", ws]).unwrap().command else { panic!() };
-            assert_eq!(args.options(ColorChoice::Never, Duration::from_secs(10)).unwrap().scope.workspace, "master", "{ws}");
+            assert_eq!(
+                args.options(ColorChoice::Never, Duration::from_secs(10)).unwrap().scope.workspace,
+                "master",
+                "{ws}"
+            );
         }
         let Command::Link(args) = parse(&["link", "-w", "masters"]).unwrap().command else { panic!() };
         assert_eq!(args.options(ColorChoice::Never, Duration::from_secs(10)).unwrap().scope.workspace, "masters");
