@@ -234,7 +234,10 @@ impl Store {
                 let (token, data) = masterdata::scroll(&mut db, &q, size.unwrap_or(100), md_token.as_deref())?;
                 Ok(json!({ "mdToken": token, "data": data }))
             }
-            MasterdataCall::GetSchema { data_entity, schema } => masterdata::get_schema(&db, &data_entity, &schema),
+            // A missing schema answers null: the stand-in's getSchema resolves it as an empty body.
+            MasterdataCall::GetSchema { data_entity, schema } => {
+                Ok(masterdata::get_schema(&db, &data_entity, &schema)?.unwrap_or(Value::Null))
+            }
             MasterdataCall::CreateOrUpdateSchema { data_entity, schema_name, schema_body } => {
                 masterdata::put_schema(&mut db, &data_entity, &schema_name, &schema_body)?;
                 Ok(Value::Null)

@@ -58,10 +58,8 @@ fn a_graphql_app_answers_through_its_url_ioctl_graphql_and_another_apps_client()
     let seen = link.seen.join("\n");
     assert!(seen.contains(&format!("graphql: {url}{BOOKS_PATH} (private: needs the session token)")), "{seen}");
     assert!(seen.contains(&format!("graphql IDE: {url}/_ioctl/ide?login=")), "{seen}");
-    assert!(
-        seen.contains("graphql/schema.graphql:2:37: @cacheControl(maxAge: SHORT) is the enum form older runtimes read: built as maxAge: 120 (seconds)"),
-        "{seen}"
-    );
+    // `maxAge: SHORT` builds as VTEX's builder reads it, with no warning (fidelity.rs has more).
+    assert!(!seen.contains("@cacheControl"), "{seen}");
 
     // Private, as on VTEX: the token is needed.
     let (status, _, body) =

@@ -6,6 +6,7 @@ mod harness;
 
 mod clients;
 mod failures;
+mod fidelity;
 mod graphql;
 mod hardening;
 mod hardening_files;

@@ -20,17 +20,17 @@ fn link_refuses(env: &Env, app: &Path) -> String {
 #[test]
 fn a_huge_one_line_file_shows_a_short_frame() {
     let env = Env::new();
-    let service = format!(r#"{{"memory": 256, "stack": "{}", "timeout": 0}}"#, "x".repeat(50_000_000));
+    let service = format!(r#"{{"memory": 256, "stack": "{}", "timeout": -1}}"#, "x".repeat(50_000_000));
     let app = env.app("app", &[("node/service.json", &service)]);
     let text = link_refuses(&env, &app);
     assert!(text.len() < 4000, "{} bytes of output", text.len());
     assert!(
         text.contains(
-            "node/service.json:1:50000030: `timeout` must be a whole number of seconds from 1 to 3600, not 0"
+            "node/service.json:1:50000030: `timeout` must be a number of seconds (VTEX documents 1 to 60), not -1"
         ),
         "{text}"
     );
-    assert!(text.contains(" │ …xxx") && text.contains(r#"xxx", "timeout": 0}"#), "{text}");
+    assert!(text.contains(" │ …xxx") && text.contains(r#"xxx", "timeout": -1}"#), "{text}");
 }
 
 #[test]

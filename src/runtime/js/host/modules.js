@@ -22,7 +22,9 @@ const FALLBACKS = new Set(['co-body'])
 /**
  * Packages `@vtex/api` depends on: on VTEX an app that requires one without declaring it still
  * gets it (through @vtex/api's dependencies). Here it comes from the runtime's package set,
- * with one warning per package, since it works on VTEX only by that accident.
+ * with one warning per package, since it works on VTEX only by that accident. prom-client is
+ * one (@vtex/api 6.51.3 depends on ^14.2.0 and re-exports it as `promclient`): apps count
+ * their own metrics with it.
  */
 const BROUGHT_BY_VTEX_API = new Set([
   'axios',
@@ -30,6 +32,7 @@ const BROUGHT_BY_VTEX_API = new Set([
   'fs-extra',
   'mime-types',
   'p-limit',
+  'prom-client',
   'qs',
   'ramda',
   'semver',

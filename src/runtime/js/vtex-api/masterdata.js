@@ -92,9 +92,15 @@ class MasterData extends notEmulatedClient('MasterData', 'masterdata') {
     return this.call(`scrollDocuments('${dataEntity}')`, MasterData.prototype.scrollDocuments, args)
   }
 
+  /**
+   * The schema's body; for a schema the entity lacks, `''`. VTEX answers that with an empty 200
+   * (apps rely on `if (!schema)` to create it), and @vtex/api's getSchema resolves the body as
+   * axios parsed it: an empty body stays the empty string.
+   */
   getSchema({ dataEntity, schema } = {}) {
     const args = { method: 'getSchema', data_entity: dataEntity, schema: String(schema) }
-    return this.call(`getSchema('${dataEntity}', '${schema}')`, MasterData.prototype.getSchema, args)
+    const label = `getSchema('${dataEntity}', '${schema}')`
+    return this.call(label, MasterData.prototype.getSchema, args).then((body) => (body == null ? '' : body))
   }
 
   createOrUpdateSchema({ dataEntity, schemaName, schemaBody } = {}) {

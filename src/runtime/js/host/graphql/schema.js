@@ -32,8 +32,13 @@ const NATIVE_DECLARATIONS = [
   // @deprecated is graphql-js's own (buildASTSchema adds it unless the app declares it).
 ]
 
-/** The enum form older runtimes read for @cacheControl(maxAge:), in seconds. */
-const MAX_AGE_SECONDS = { SHORT: 120, MEDIUM: 3600, LONG: 86400 }
+/**
+ * The names @cacheControl(maxAge:) also takes, in seconds. @vtex/api 6.51 declares `maxAge: Int`
+ * (MAX_AGE in its constants: SHORT 120, MEDIUM 3600, LONG 86400), but VTEX's graphql builder,
+ * which writes the schema the runtime loads, accepts these names in any case (published apps
+ * write SHORT, Short and ZERO), so they are read here as it reads them, with no warning.
+ */
+const MAX_AGE_SECONDS = { ZERO: 0, SHORT: 120, MEDIUM: 3600, LONG: 86400 }
 
 /** A problem in one of the app's files: {file (relative to the app), line, column, message}. */
 class SchemaProblems extends Error {
@@ -69,8 +74,8 @@ function diagnosticsOf(err) {
 
 const NATIVE_SOURCE = "ioctl: VTEX's runtime declarations"
 
-/** Parses each file (its name in locations), reads @cacheControl's enum form, adds VTEX's declarations. */
-function schemaDocument(sources, warn) {
+/** Parses each file (its name in locations), reads @cacheControl's named maxAge, adds VTEX's declarations. */
+function schemaDocument(sources) {
   const documents = []
   const problems = []
   for (const { file, text } of sources) {
@@ -85,27 +90,36 @@ function schemaDocument(sources, warn) {
   const declared = new Set(app.definitions.filter((d) => d.name).map((d) => d.name.value))
   const added = NATIVE_DECLARATIONS.filter((sdl) => !declared.has(/^(?:\w+) @?(\w+)/.exec(sdl)[1]))
   const native = graphql.parse(new graphql.Source(added.join('\n'), NATIVE_SOURCE))
-  return graphql.concatAST([readCacheControlEnums(app, warn), native])
+  return graphql.concatAST([readCacheControlNames(app), native])
 }
 
-/** `@cacheControl(maxAge: SHORT)` (older apps) becomes maxAge: 120 and so on, with a warning. */
-function readCacheControlEnums(document, warn) {
-  return graphql.visit(document, {
+/**
+ * `@cacheControl(maxAge: SHORT)`, `Short`, `ZERO`... become maxAge: 120, 0... A name that is none
+ * of them is a problem at its place (graphql-js would only say the value is invalid).
+ */
+function readCacheControlNames(document) {
+  const problems = []
+  const read = graphql.visit(document, {
     Directive(node) {
       if (node.name.value !== 'cacheControl') return undefined
       const args = node.arguments.map((arg) => {
-        const seconds =
-          arg.name.value === 'maxAge' && arg.value.kind === 'EnumValue' && MAX_AGE_SECONDS[arg.value.value]
-        if (!seconds) return arg
-        const at = arg.loc ? `${arg.loc.source.name}:${lineColumn(arg.loc).join(':')}: ` : ''
-        warn(
-          `${at}@cacheControl(maxAge: ${arg.value.value}) is the enum form older runtimes read: built as maxAge: ${seconds} (seconds)`,
-        )
-        return { ...arg, value: { kind: 'IntValue', value: String(seconds) } }
+        if (arg.name.value !== 'maxAge' || arg.value.kind !== 'EnumValue') return arg
+        const name = arg.value.value.toUpperCase()
+        if (Object.hasOwn(MAX_AGE_SECONDS, name)) {
+          return { ...arg, value: { kind: 'IntValue', value: String(MAX_AGE_SECONDS[name]) } }
+        }
+        const [line, column] = lineColumn(arg.value.loc)
+        const message =
+          `@cacheControl(maxAge: ${arg.value.value}): maxAge is a number of seconds or one of ` +
+          `${Object.keys(MAX_AGE_SECONDS).join(', ')} (any case)`
+        problems.push({ file: arg.loc.source.name, line, column, message })
+        return arg
       })
       return { ...node, arguments: args }
     },
   })
+  if (problems.length > 0) throw new SchemaProblems(problems)
+  return read
 }
 
 function lineColumn(loc) {
@@ -139,7 +153,7 @@ function buildSchema(appRoot, config, warn) {
     ])
   }
   const sources = files.map((file) => ({ file, text: fs.readFileSync(path.join(appRoot, file), 'utf8') }))
-  return executableSchema(schemaDocument(sources, warn), config, warn)
+  return executableSchema(schemaDocument(sources), config, warn)
 }
 
 /** The schema of `document` (the app's files and VTEX's declarations) with `config`'s resolvers. */
@@ -177,7 +191,7 @@ type Mutation { save(id: ID!, name: String): Item @metric(name: "save") }
  * query: execution's code is left to learn from the app's own schema.
  */
 function warmUp() {
-  const document = schemaDocument([{ file: 'warm-up.graphql', text: WARM_UP_SDL }], () => {})
+  const document = schemaDocument([{ file: 'warm-up.graphql', text: WARM_UP_SDL }])
   const item = { id: '1', name: 'warm', tags: ['a'] }
   const resolvers = { Query: { items: () => [item], item: () => item }, Mutation: { save: () => item } }
   return executableSchema(document, { resolvers }, () => {})
