@@ -45,12 +45,10 @@ pub struct Spec {
     /// The runtime's JavaScript folder: stack frames in it are ioctl's, hidden from the user.
     pub runtime_dir: PathBuf,
     pub node_dir: PathBuf,
-    /// The app's id (its vendor, name and version go to the host's environment).
+    /// The app's id, `vendor.name@version`: what its log lines are tagged with, and (its parts)
+    /// the host's environment; without version, `vendor.name`, the sender of the events it
+    /// fires and the app its platform calls are made for.
     pub id: AppId,
-    /// `id` without version, `vendor.name`: the sender of the events it fires.
-    pub app_id: String,
-    /// `id` as text, `vendor.name@version`: what its log lines are tagged with.
-    pub full_id: String,
     pub scope: Scope,
     /// The private folder (0700) for the host's sockets.
     pub sockets: PathBuf,
@@ -327,8 +325,8 @@ impl Host {
             .spawn()
             .with_context(|| format!("cannot start Node.js ({})", spec.node.display()))
             .map_err(other)?;
-        pipe_output(child.stdout.take(), Level::Info, spec.full_id.clone(), terminal.clone());
-        pipe_output(child.stderr.take(), Level::Error, spec.full_id.clone(), terminal.clone());
+        pipe_output(child.stdout.take(), Level::Info, spec.id.to_string(), terminal.clone());
+        pipe_output(child.stderr.take(), Level::Error, spec.id.to_string(), terminal.clone());
 
         let accepted = tokio::select! {
             a = tokio::time::timeout(LOAD_TIMEOUT, listener.accept()) => a,
@@ -344,7 +342,7 @@ impl Host {
             Err(_) => return Err(other(anyhow!("Node.js did not connect within {} s", LOAD_TIMEOUT.as_secs()))),
         };
         let connect_ms = spawned.elapsed().as_secs_f64() * 1000.0;
-        tracing::debug!(app = spec.full_id, connect_ms, standby = standby.is_some(), "Node.js connected");
+        tracing::debug!(app = spec.id.as_str(), connect_ms, standby = standby.is_some(), "Node.js connected");
         let (read, write) = stream.into_split();
         let deps = standby.map(|p| p.deps.clone());
         let mut host = Host { child, lines: BufReader::new(read).lines(), write, routes_sock, deps };
@@ -639,7 +637,10 @@ async fn handle(msg: FromHost, spec: &Spec, pending: &Pending, terminal: &Termin
             // Waits when the session's outbox is full: the host then stops getting acks and
             // its bounded sendEvent window makes the app wait.
             let ack = Ack { request, tx: tx.clone() };
-            let _ = spec.outbox.send(SendEvent { sender: spec.app_id.clone(), key, subject, body, ack }).await;
+            let _ = spec
+                .outbox
+                .send(SendEvent { sender: spec.id.without_version().to_string(), key, subject, body, ack })
+                .await;
         }
         FromHost::Platform { request, call } => {
             // try_send: the reader must keep reading results and pongs. The host's window
@@ -649,7 +650,11 @@ async fn handle(msg: FromHost, spec: &Spec, pending: &Pending, terminal: &Termin
                 Err(e) => Some(crate::store::StoreError::bad_request(format!("unknown platform call: {e}"))),
                 Ok(call) => {
                     let reply = Reply { request, tx: tx.clone() };
-                    match spec.platform.try_send(PlatformCall { app: spec.app_id.clone(), call, reply }) {
+                    match spec.platform.try_send(PlatformCall {
+                        app: spec.id.without_version().to_string(),
+                        call,
+                        reply,
+                    }) {
                         Ok(()) => None,
                         Err(_) => {
                             Some(crate::store::StoreError::new(503, "ioctl's local platform services are overloaded"))
@@ -789,13 +794,13 @@ fn import_position(source: &str, module: &str) -> Option<(usize, usize)> {
 fn app_log(spec: &Spec, level: &str, message: String, handler: Option<String>) -> Output {
     let message =
         if message.contains("\n    at ") { stack::tidy(&message, &spec.app_root, &spec.runtime_dir) } else { message };
-    Output::Log { level: Level::parse(level), message, app: Some(spec.full_id.clone()), handler }
+    Output::Log { level: Level::parse(level), message, app: Some(spec.id.to_string()), handler }
 }
 
 /// The app's identity as the host's environment carries it.
 fn app_env(spec: &Spec) -> Vec<(&'static str, String)> {
     vec![
-        ("VTEX_APP_ID", spec.full_id.clone()),
+        ("VTEX_APP_ID", spec.id.to_string()),
         ("VTEX_APP_VENDOR", spec.id.vendor().to_string()),
         ("VTEX_APP_NAME", spec.id.name().to_string()),
         ("VTEX_APP_VERSION", spec.id.version().unwrap_or_default().to_string()),

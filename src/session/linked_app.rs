@@ -138,7 +138,7 @@ async fn announce_ready(linked: &mut Linked, session: &Session) {
     let elapsed_ms = linked.started_at.elapsed().map_or(0, |d| d.as_millis() as u64);
     let scope = session.scope();
     let ready = LinkRecord::Ready {
-        app: linked.spec.full_id.clone(),
+        app: linked.spec.id.to_string(),
         account: scope.account.clone(),
         workspace: scope.workspace.clone(),
         url: session.url().to_string(),
@@ -146,12 +146,12 @@ async fn announce_ready(linked: &mut Linked, session: &Session) {
         linked: true,
     };
     linked.terminal.record(None, format!("ready in {elapsed_ms} ms"), ready).await;
-    tracing::info!(app = linked.spec.full_id, elapsed_ms, "app ready");
+    tracing::info!(app = linked.spec.id.as_str(), elapsed_ms, "app ready");
     // As installing an app in a workspace does on VTEX: `apps` fires `setup` to it.
     let wants_setup = linked.app.service.events.values().any(|s| s.matches("apps", "setup"));
     if wants_setup {
         let bus = session.bus().clone();
-        let (scope, app) = (session.scope().clone(), linked.spec.full_id.clone());
+        let (scope, app) = (session.scope().clone(), linked.spec.id.to_string());
         linked.tracker.spawn(async move { bus.publish_to(&scope, &app, "apps", "setup", json!({})).await });
     }
 }
@@ -241,7 +241,7 @@ async fn first_link(linked: &mut Linked) -> Result<(), Failure> {
     let mut phases = Phases::start();
     let worker = link_once(linked, &mut phases).await?;
     tracing::debug!(
-        app = linked.spec.full_id,
+        app = linked.spec.id.as_str(),
         build_ms = phases.build,
         load_ms = phases.load,
         require_ms = worker.loaded.timings.require_ms,
@@ -256,7 +256,7 @@ async fn first_link(linked: &mut Linked) -> Result<(), Failure> {
 
 /// Subscribes the app's handlers, serves its routes and starts its dispatcher.
 fn register(session: &Session, linked: &Linked) -> Registration {
-    let full_id = &linked.spec.full_id;
+    let full_id = linked.spec.id.as_str();
     let (queue, queue_rx) = mpsc::channel(QUEUE_BOUND);
     session.set_routes(full_id, route_table(&linked.app, &linked.spec.id, session.scope(), &linked.worker));
     let (subscriber, counters) =
@@ -264,7 +264,7 @@ fn register(session: &Session, linked: &Linked) -> Registration {
     let stop_deliveries = CancellationToken::new();
     let dispatcher = Dispatcher {
         scope: session.scope().clone(),
-        app: full_id.clone(),
+        app: full_id.to_string(),
         bus: session.bus().clone(),
         terminal: linked.terminal.clone(),
         policy: linked.policy.subscribe(),
@@ -336,7 +336,7 @@ async fn watch_and_supervise(
                 }
                 let wait = crashes.next_wait();
                 let reason = w.exit_reason().unwrap_or_default();
-                tracing::warn!(app = linked.spec.full_id, reason, wait_ms = wait.as_millis() as u64, "app crashed");
+                tracing::warn!(app = linked.spec.id.as_str(), reason, wait_ms = wait.as_millis() as u64, "app crashed");
                 linked.terminal.status(Level::Error, format!(
                     "the app's Node.js process crashed ({reason}); restarting in {} ms", wait.as_millis()
                 )).await;
@@ -370,7 +370,7 @@ async fn restart(linked: &mut Linked) {
     match start_worker(linked).await {
         Ok(worker) => {
             linked.worker.send_replace(Some(Arc::new(worker)));
-            tracing::info!(app = linked.spec.full_id, "app restarted");
+            tracing::info!(app = linked.spec.id.as_str(), "app restarted");
             linked.terminal.info("restarted the app's Node.js process").await;
             linked.prepare_spare();
         }
@@ -405,7 +405,7 @@ async fn stop(
         terminal.info("stopping: waiting for running handlers (Ctrl-C again to force)").await;
     }
     session.bus().unsubscribe(reg.subscriber);
-    session.set_routes(&linked.spec.full_id, Vec::new());
+    session.set_routes(linked.spec.id.as_str(), Vec::new());
     drop(reg.queue);
     reg.stop_deliveries.cancel();
     linked.tracker.close();
@@ -413,7 +413,7 @@ async fn stop(
         done = tokio::time::timeout(STOP_GRACE, linked.tracker.wait()) => {
             if done.is_err() {
                 let tasks = linked.tracker.len();
-                tracing::warn!(app = linked.spec.full_id, tasks, "stop: running handlers did not finish within the {STOP_GRACE:?} grace period");
+                tracing::warn!(app = linked.spec.id.as_str(), tasks, "stop: running handlers did not finish within the {STOP_GRACE:?} grace period");
             }
             false
         }
@@ -427,7 +427,7 @@ async fn stop(
     if forced {
         // The killed process's attempts fail; let the dispatcher count them before the summary.
         let _ = tokio::time::timeout(SERVICES_STOP, linked.tracker.wait()).await;
-        tracing::info!(app = linked.spec.full_id, "forced stop: the app's Node processes ended");
+        tracing::info!(app = linked.spec.id.as_str(), "forced stop: the app's Node processes ended");
     }
     linked.services.stop().await;
     if renamed {
@@ -439,7 +439,7 @@ async fn stop(
     let scope = session.scope();
     let line = format!(
         "{} unlinked from {scope}: {} deliveries, {} ok, {} failed, {} in flight{abandoned}; workspace: {} events published",
-        linked.spec.full_id, mine.deliveries, mine.delivered, mine.failed, mine.in_flight, all.published
+        linked.spec.id, mine.deliveries, mine.delivered, mine.failed, mine.in_flight, all.published
     );
     terminal.record(None, line, LinkRecord::Stopped { app: mine, counts: all }).await;
     Ended::Unlinked
@@ -481,7 +481,7 @@ async fn apply_policy(linked: &Linked, client_options: &serde_json::Value, annou
     }
     let news = *linked.policy.borrow() != policy || linked.worker.borrow().is_none();
     if announce && news && !linked.app.service.events.is_empty() {
-        let line = format!("delivery policy for {}: {}", linked.spec.app_id, policy.describe());
+        let line = format!("delivery policy for {}: {}", linked.spec.id.without_version(), policy.describe());
         linked.terminal.info(line).await;
     }
     linked.policy.send_replace(policy);
@@ -494,15 +494,12 @@ fn build_dir(session: &Session, app_root: &std::path::Path) -> std::path::PathBu
 }
 
 fn spec_for(app: &App, session: &Session, runtime: &Installed, outbox: Outbox, platform: runtime::Platform) -> Spec {
-    let id = app.manifest.app_id();
     Spec {
         node: session.place().node.clone(),
         app_root: app.root.clone(),
         runtime_dir: runtime.dir().to_path_buf(),
         node_dir: app.node_dir(),
-        app_id: id.without_version().to_string(),
-        full_id: id.to_string(),
-        id,
+        id: app.manifest.app_id(),
         scope: session.scope().clone(),
         sockets: session.place().sockets.clone(),
         entry: app.node_dir().join("index.ts"),
@@ -727,7 +724,7 @@ impl Phases {
 async fn switch_to(linked: &mut Linked, session: &Session, worker: Worker, mut phases: Phases) {
     let load_timings = worker.loaded.timings.clone();
     apply_policy(linked, &worker.loaded.client_options, true).await;
-    let full_id = linked.spec.full_id.clone();
+    let full_id = linked.spec.id.to_string();
     let old = linked.worker.send_replace(Some(Arc::new(worker)));
     if let Some(id) = linked.subscriber {
         session.bus().resubscribe(id, subscriptions(&linked.app));
@@ -808,7 +805,7 @@ async fn banner(linked: &Linked, session: &Session) {
     // relink that loads one prints it, rather than the defaults being shown here.
     if !app.service.events.is_empty() && linked.worker.borrow().is_some() {
         let policy = linked.policy.borrow().describe();
-        terminal.info(format!("delivery policy for {}: {policy}", linked.spec.app_id)).await;
+        terminal.info(format!("delivery policy for {}: {policy}", linked.spec.id.without_version())).await;
     }
     graphql_banner(linked, session).await;
     terminal.info(format!("session {url} (token in {})", session.place().record.display())).await;
@@ -846,7 +843,7 @@ async fn sender_banner(linked: &Linked, session: &Session) {
     if sender == SampleSender::Off {
         return;
     }
-    if linked.spec.app_id == sample_sender::APP_ID {
+    if linked.spec.id.without_version() == sample_sender::APP_ID {
         let line =
             "this app replaces the session's sample sender while it is linked (its own route and timer fire events)";
         linked.terminal.info(line).await;
