@@ -9,7 +9,6 @@ use anyhow::{anyhow, bail, Context};
 use serde_json::{json, Value};
 
 use super::Connection;
-use crate::app::AppId;
 use crate::diagnostic::Diagnostic;
 use crate::protocol::endpoint::ListGraphqlApps;
 use crate::protocol::{GraphqlApp, Scope};
@@ -79,16 +78,13 @@ pub async fn run(
 fn pick<'a>(apps: &'a [GraphqlApp], wanted: Option<&str>, scope: &Scope) -> anyhow::Result<&'a GraphqlApp> {
     let names = || apps.iter().map(|a| a.app.as_str()).collect::<Vec<_>>().join(", ");
     match wanted {
-        Some(w) => apps
-            .iter()
-            .find(|a| a.app == w || AppId::parse(&a.app).is_ok_and(|id| id.without_version() == w))
-            .ok_or_else(|| {
-                if apps.is_empty() {
-                    anyhow!("{w} is not linked in {scope}: no linked app serves GraphQL")
-                } else {
-                    anyhow!("{w} serves no GraphQL in {scope}; these do: {}", names())
-                }
-            }),
+        Some(w) => apps.iter().find(|a| a.app.as_str() == w || a.app.without_version() == w).ok_or_else(|| {
+            if apps.is_empty() {
+                anyhow!("{w} is not linked in {scope}: no linked app serves GraphQL")
+            } else {
+                anyhow!("{w} serves no GraphQL in {scope}; these do: {}", names())
+            }
+        }),
         None => match apps {
             [] => bail!(
                 "no linked app serves GraphQL in {scope} (an app with a graphql/ folder, linked with `ioctl link`)"
@@ -130,7 +126,7 @@ mod tests {
     #[test]
     fn the_app_is_picked_by_id_or_alone() {
         let scope = Scope { account: "a".into(), workspace: "w".into() };
-        let apps = vec![GraphqlApp { app: "v.one@1.0.0".into(), path: "/1".into() }];
+        let apps = vec![GraphqlApp { app: "v.one@1.0.0".parse().unwrap(), path: "/1".into() }];
         assert_eq!(pick(&apps, None, &scope).unwrap().path, "/1");
         assert_eq!(pick(&apps, Some("v.one"), &scope).unwrap().path, "/1");
         assert!(pick(&apps, Some("v.two"), &scope).unwrap_err().to_string().contains("these do: v.one@1.0.0"));

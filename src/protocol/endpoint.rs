@@ -128,7 +128,7 @@ mod tests {
         assert_eq!(serde_json::to_string(&Stopping { stopping: 7 }).unwrap(), r#"{"stopping":7}"#);
         assert_eq!(serde_json::to_string(&Unlinking { unlinking: 3 }).unwrap(), r#"{"unlinking":3}"#);
         assert_eq!(serde_json::from_str::<Unlinking>(r#"{"unlinking":3}"#).unwrap(), Unlinking { unlinking: 3 });
-        let apps = vec![GraphqlApp { app: "v.a@1.0.0".into(), path: "/v.a/v1/local/dev/_v/graphql".into() }];
+        let apps = vec![GraphqlApp { app: "v.a@1.0.0".parse().unwrap(), path: "/v.a/v1/local/dev/_v/graphql".into() }];
         let text = serde_json::to_string(&apps).unwrap();
         assert_eq!(text, r#"[{"app":"v.a@1.0.0","path":"/v.a/v1/local/dev/_v/graphql"}]"#);
         assert_eq!(serde_json::from_str::<Vec<GraphqlApp>>(&text).unwrap(), apps);

@@ -216,8 +216,8 @@ pub struct SessionInfo {
 /// One linked app's GraphQL endpoint, as `ioctl graphql` and the IDE list them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GraphqlApp {
-    /// `vendor.name@version`.
-    pub app: String,
+    /// `vendor.name@version` (on the wire, its text).
+    pub app: crate::app::AppId,
     /// The endpoint's path on the session (`/{vendor}.{name}/v{major}/{account}/{workspace}/_v/graphql`).
     pub path: String,
 }

@@ -45,12 +45,10 @@ pub struct Spec {
     /// The runtime's JavaScript folder: stack frames in it are ioctl's, hidden from the user.
     pub runtime_dir: PathBuf,
     pub node_dir: PathBuf,
-    /// The app's id (its vendor, name and version go to the host's environment).
+    /// The app's id, `vendor.name@version`: what its log lines are tagged with, and (its parts)
+    /// the host's environment; without version, `vendor.name`, the sender of the events it
+    /// fires and the app its platform calls are made for.
     pub id: AppId,
-    /// `id` without version, `vendor.name`: the sender of the events it fires.
-    pub app_id: String,
-    /// `id` as text, `vendor.name@version`: what its log lines are tagged with.
-    pub full_id: String,
     pub scope: Scope,
     /// The private folder (0700) for the host's sockets.
     pub sockets: PathBuf,
@@ -327,8 +325,8 @@ impl Host {
             .spawn()
             .with_context(|| format!("cannot start Node.js ({})", spec.node.display()))
             .map_err(other)?;
-        pipe_output(child.stdout.take(), Level::Info, spec.full_id.clone(), terminal.clone());
-        pipe_output(child.stderr.take(), Level::Error, spec.full_id.clone(), terminal.clone());
+        pipe_output(child.stdout.take(), Level::Info, spec.id.to_string(), terminal.clone());
+        pipe_output(child.stderr.take(), Level::Error, spec.id.to_string(), terminal.clone());
 
         let accepted = tokio::select! {
             a = tokio::time::timeout(LOAD_TIMEOUT, listener.accept()) => a,
@@ -344,7 +342,7 @@ impl Host {
             Err(_) => return Err(other(anyhow!("Node.js did not connect within {} s", LOAD_TIMEOUT.as_secs()))),
         };
         let connect_ms = spawned.elapsed().as_secs_f64() * 1000.0;
-        tracing::debug!(app = spec.full_id, connect_ms, standby = standby.is_some(), "Node.js connected");
+        tracing::debug!(app = spec.id.as_str(), connect_ms, standby = standby.is_some(), "Node.js connected");
         let (read, write) = stream.into_split();
         let deps = standby.map(|p| p.deps.clone());
         let mut host = Host { child, lines: BufReader::new(read).lines(), write, routes_sock, deps };
@@ -639,7 +637,10 @@ async fn handle(msg: FromHost, spec: &Spec, pending: &Pending, terminal: &Termin
             // Waits when the session's outbox is full: the host then stops getting acks and
             // its bounded sendEvent window makes the app wait.
             let ack = Ack { request, tx: tx.clone() };
-            let _ = spec.outbox.send(SendEvent { sender: spec.app_id.clone(), key, subject, body, ack }).await;
+            let _ = spec
+                .outbox
+                .send(SendEvent { sender: spec.id.without_version().to_string(), key, subject, body, ack })
+                .await;
         }
         FromHost::Platform { request, call } => {
             // try_send: the reader must keep reading results and pongs. The host's window
@@ -649,7 +650,11 @@ async fn handle(msg: FromHost, spec: &Spec, pending: &Pending, terminal: &Termin
                 Err(e) => Some(crate::store::StoreError::bad_request(format!("unknown platform call: {e}"))),
                 Ok(call) => {
                     let reply = Reply { request, tx: tx.clone() };
-                    match spec.platform.try_send(PlatformCall { app: spec.app_id.clone(), call, reply }) {
+                    match spec.platform.try_send(PlatformCall {
+                        app: spec.id.without_version().to_string(),
+                        call,
+                        reply,
+                    }) {
                         Ok(()) => None,
                         Err(_) => {
                             Some(crate::store::StoreError::new(503, "ioctl's local platform services are overloaded"))
@@ -720,22 +725,48 @@ fn load_diagnostic(spec: &Spec, message: &str, stack: Option<&str>) -> Diagnosti
 /// "Cannot find module 'X'", positioned at the import (or require) of X in the .ts file that
 /// asked for it (the first file of Node's require stack), with what to do about it.
 fn missing_module(app_root: &Path, message: &str) -> Option<Diagnostic> {
-    let rest = message.strip_prefix("Cannot find module '")?;
-    let module = &rest[..rest.find('\'')?];
-    let requirer = message.lines().find_map(|l| l.strip_prefix("- ")).map(PathBuf::from)?;
+    let (module, requirer) = parse_missing_module(message)?;
     if !requirer.starts_with(app_root) {
         return None;
     }
-    let source = std::fs::read_to_string(&requirer).ok()?;
+    let source = std::fs::read_to_string(requirer).ok()?;
     let (line, col) = import_position(&source, module).unwrap_or((1, 1));
-    let rel = requirer.strip_prefix(app_root).unwrap_or(&requirer).to_path_buf();
-    let help = if module.starts_with('.') {
-        format!("no file `{module}` (.ts, .js, .json or a folder with index.ts) next to {}", rel.display())
+    let rel = requirer.strip_prefix(app_root).unwrap_or(requirer);
+    let d = Diagnostic::at_line_col(rel, Some(&source), line, col, format!("Cannot find module '{module}'"));
+    Some(d.with_help(missing_module_help(module, rel)))
+}
+
+/// What Node's "Cannot find module 'X'\nRequire stack:\n- FILE ..." names: X, and the file
+/// that required it (the first of the require stack). None for any other message, or one
+/// without a require stack (nothing to position it at).
+fn parse_missing_module(message: &str) -> Option<(&str, &Path)> {
+    let rest = message.strip_prefix("Cannot find module '")?;
+    let module = &rest[..rest.find('\'')?];
+    let requirer = message.lines().find_map(|l| l.strip_prefix("- "))?;
+    Some((module, Path::new(requirer)))
+}
+
+/// What to do about a module `requirer` (relative to the app) asks for and Node cannot find:
+/// a relative one is a file next to it; a package (`pkg/sub`, `@scope/pkg/sub`) is a
+/// dependency, named without its subpath. (An unknown `node:X` is no "Cannot find module":
+/// Node says "No such built-in module", shown at the import as any load error.)
+fn missing_module_help(module: &str, requirer: &Path) -> String {
+    if module.starts_with('.') {
+        format!("no file `{module}` (.ts, .js, .json or a folder with index.ts) next to {}", requirer.display())
     } else {
-        format!("add `{module}` to the dependencies in node/package.json and run `npm install` in node/")
-    };
-    let d = Diagnostic::at_line_col(&rel, Some(&source), line, col, format!("Cannot find module '{module}'"));
-    Some(d.with_help(help))
+        let package = package_name(module);
+        format!("add `{package}` to the dependencies in node/package.json and run `npm install` in node/")
+    }
+}
+
+/// The package a bare specifier is in: `pkg` of `pkg/sub`, `@scope/pkg` of `@scope/pkg/sub`
+/// (as host/modules.js's `packageName`).
+fn package_name(module: &str) -> &str {
+    let parts = if module.starts_with('@') { 2 } else { 1 };
+    match module.match_indices('/').nth(parts - 1) {
+        Some((at, _)) => &module[..at],
+        None => module,
+    }
 }
 
 /// Line and column (1-based) of `module`'s specifier in an import, export-from or require.
@@ -763,13 +794,13 @@ fn import_position(source: &str, module: &str) -> Option<(usize, usize)> {
 fn app_log(spec: &Spec, level: &str, message: String, handler: Option<String>) -> Output {
     let message =
         if message.contains("\n    at ") { stack::tidy(&message, &spec.app_root, &spec.runtime_dir) } else { message };
-    Output::Log { level: Level::parse(level), message, app: Some(spec.full_id.clone()), handler }
+    Output::Log { level: Level::parse(level), message, app: Some(spec.id.to_string()), handler }
 }
 
 /// The app's identity as the host's environment carries it.
 fn app_env(spec: &Spec) -> Vec<(&'static str, String)> {
     vec![
-        ("VTEX_APP_ID", spec.full_id.clone()),
+        ("VTEX_APP_ID", spec.id.to_string()),
         ("VTEX_APP_VENDOR", spec.id.vendor().to_string()),
         ("VTEX_APP_NAME", spec.id.name().to_string()),
         ("VTEX_APP_VERSION", spec.id.version().unwrap_or_default().to_string()),
@@ -795,5 +826,79 @@ fn describe_status(status: Option<std::process::ExitStatus>) -> String {
             _ => "unknown status".into(),
         },
         None => "status unknown".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Node's message when `requirer` cannot find `module` (its require stack goes on with
+    /// ioctl's own files).
+    fn not_found(module: &str, requirer: &str) -> String {
+        format!("Cannot find module '{module}'\nRequire stack:\n- {requirer}\n- /runtime/host/modules.js")
+    }
+
+    #[test]
+    fn a_missing_relative_module_is_a_file_next_to_its_importer() {
+        let message = not_found("./handlers/status", "/home/dev/app/node/index.ts");
+        let (module, requirer) = parse_missing_module(&message).unwrap();
+        assert_eq!((module, requirer), ("./handlers/status", Path::new("/home/dev/app/node/index.ts")));
+        assert_eq!(
+            missing_module_help(module, Path::new("node/index.ts")),
+            "no file `./handlers/status` (.ts, .js, .json or a folder with index.ts) next to node/index.ts"
+        );
+    }
+
+    #[test]
+    fn a_missing_package_is_named_without_its_subpath() {
+        let message = not_found("@scope/pkg/sub", "/home/dev/app/node/clients/index.ts");
+        let (module, requirer) = parse_missing_module(&message).unwrap();
+        assert_eq!((module, requirer), ("@scope/pkg/sub", Path::new("/home/dev/app/node/clients/index.ts")));
+        assert_eq!(
+            missing_module_help(module, Path::new("node/clients/index.ts")),
+            "add `@scope/pkg` to the dependencies in node/package.json and run `npm install` in node/"
+        );
+        let packages = ["left-pad", "lodash/fp", "@scope/pkg", "@scope/pkg/a/b"].map(package_name);
+        assert_eq!(packages, ["left-pad", "lodash", "@scope/pkg", "@scope/pkg"]);
+    }
+
+    #[test]
+    fn an_unknown_node_builtin_and_other_load_errors_are_no_missing_module() {
+        // What Node 18+ says for `import 'node:nope'`: a load error shown at the app's frame.
+        assert_eq!(parse_missing_module("No such built-in module: node:nope"), None);
+        assert_eq!(parse_missing_module("greet is not defined"), None);
+        assert_eq!(parse_missing_module("Error: Cannot find module 'x'\nRequire stack:\n- /a.ts"), None);
+        // No require stack: nothing to position it at.
+        assert_eq!(parse_missing_module("Cannot find module 'left-pad'"), None);
+        assert_eq!(parse_missing_module("Cannot find module 'unterminated"), None);
+    }
+
+    #[test]
+    fn a_missing_module_is_positioned_at_its_import_in_the_apps_file() {
+        let app = tempfile::tempdir().unwrap();
+        let file = app.path().join("node/clients/index.ts");
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        let source = "import { IOClients } from '@vtex/api'\n\n// left-pad, below\nimport leftPad from 'left-pad'\n";
+        std::fs::write(&file, source).unwrap();
+
+        let d = missing_module(app.path(), &not_found("left-pad", file.to_str().unwrap())).unwrap();
+        assert_eq!((d.file.as_path(), d.line, d.column), (Path::new("node/clients/index.ts"), 4, 22));
+        assert_eq!(d.message, "Cannot find module 'left-pad'");
+        assert!(d.help.unwrap().starts_with("add `left-pad` to the dependencies"));
+        // A file outside the app (the runtime's own) is not the app's to fix.
+        let elsewhere = tempfile::tempdir().unwrap();
+        assert!(missing_module(elsewhere.path(), &not_found("left-pad", file.to_str().unwrap())).is_none());
+    }
+
+    #[test]
+    fn imports_are_found_in_every_form_and_mentions_are_not() {
+        let at = |source: &str| import_position(source, "x");
+        assert_eq!(at("import a from 'x'"), Some((1, 16)));
+        assert_eq!(at("// 'x'\nexport * from \"x\""), Some((2, 16)));
+        assert_eq!(at("const a = require(`x`)"), Some((1, 20)));
+        assert_eq!(at("const a = await import('x')"), Some((1, 25)));
+        assert_eq!(at("import 'x'"), Some((1, 9)));
+        assert_eq!(at("log('x')\nconst y = 'x'"), None);
     }
 }

@@ -14,6 +14,7 @@ use tokio_util::task::TaskTracker;
 use super::bus::{Bus, Counters, SubscriberId};
 use super::context::{AppContext as Session, SampleSender, Unlink};
 use super::delivery::{Dispatcher, Policy};
+use super::process::{Live, NodeProcesses, Preloads, Process, Processes};
 use super::routes::Route;
 use super::watch as fswatch;
 use crate::app::route::Pattern;
@@ -23,32 +24,30 @@ use crate::diagnostic::Diagnostic;
 use crate::failure::Failure;
 use crate::protocol::stream::{ChangeOp, Level, LinkRecord, Output, RelinkPhases};
 use crate::protocol::{sample_sender, LinkRequest, Scope};
-use crate::runtime::{self, Host, Installed, Outbox, SendEvent, Spec, Worker};
+use crate::runtime::{self, Loaded, Outbox, SendEvent, Spec};
 use crate::terminal::Terminal;
 
 /// How long a graceful unlink waits for running handlers.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 /// Bound of each app's delivery queue: publishers wait beyond it.
 const QUEUE_BOUND: usize = 1024;
-/// How long a relink waits for a standby that is still starting before it starts cold.
-const SPARE_WAIT: Duration = Duration::from_secs(5);
 /// Bound of each app's `sendEvent` outbox (the host keeps at most 64 unanswered per process).
 const OUTBOX_BOUND: usize = 256;
 /// How long a forced stop waits for its killed processes' deliveries to be counted, and an
 /// unlink for the outbox and platform tasks to end.
 const SERVICES_STOP: Duration = Duration::from_secs(2);
 
-/// The linked app's state that relinks replace.
-struct Linked {
+/// The linked app's state that relinks replace; its processes come from `P` (Node's, or a
+/// test's fakes).
+struct Linked<P: Processes> {
     app: App,
     builder: Builder,
     spec: Spec,
-    runtime: Installed,
-    worker: watch::Sender<Option<Arc<Worker>>>,
+    /// Starts the app's processes, and keeps a warm standby for the next relink.
+    processes: P,
+    /// The live version's process.
+    worker: Live<P::Process>,
     policy: watch::Sender<Policy>,
-    /// A warm standby Node host for the next relink (filled in the background after each
-    /// link), so a relink loads the new build without paying for a process start.
-    spare: Arc<tokio::sync::Mutex<Option<Host>>>,
     /// This app's own tasks (dispatcher, deliveries, standby starts): a graceful stop waits
     /// for them.
     tracker: TaskTracker,
@@ -130,7 +129,7 @@ async fn run_once(
 }
 
 /// `ready in N ms` (from the link command's start), once: when the first version is live.
-async fn announce_ready(linked: &mut Linked, session: &Session) {
+async fn announce_ready(linked: &mut Linked<impl Processes>, session: &Session) {
     if linked.ready {
         return;
     }
@@ -138,7 +137,7 @@ async fn announce_ready(linked: &mut Linked, session: &Session) {
     let elapsed_ms = linked.started_at.elapsed().map_or(0, |d| d.as_millis() as u64);
     let scope = session.scope();
     let ready = LinkRecord::Ready {
-        app: linked.spec.full_id.clone(),
+        app: linked.spec.id.to_string(),
         account: scope.account.clone(),
         workspace: scope.workspace.clone(),
         url: session.url().to_string(),
@@ -146,18 +145,22 @@ async fn announce_ready(linked: &mut Linked, session: &Session) {
         linked: true,
     };
     linked.terminal.record(None, format!("ready in {elapsed_ms} ms"), ready).await;
-    tracing::info!(app = linked.spec.full_id, elapsed_ms, "app ready");
+    tracing::info!(app = linked.spec.id.as_str(), elapsed_ms, "app ready");
     // As installing an app in a workspace does on VTEX: `apps` fires `setup` to it.
     let wants_setup = linked.app.service.events.values().any(|s| s.matches("apps", "setup"));
     if wants_setup {
         let bus = session.bus().clone();
-        let (scope, app) = (session.scope().clone(), linked.spec.full_id.clone());
+        let (scope, app) = (session.scope().clone(), linked.spec.id.to_string());
         linked.tracker.spawn(async move { bus.publish_to(&scope, &app, "apps", "setup", json!({})).await });
     }
 }
 
 /// Reads the app and sets up what every version of it shares.
-async fn prepare(session: &Session, root: &std::path::Path, terminal: &Terminal) -> Result<Linked, Failure> {
+async fn prepare(
+    session: &Session,
+    root: &std::path::Path,
+    terminal: &Terminal,
+) -> Result<Linked<NodeProcesses>, Failure> {
     let app = App::load(root)?;
     for w in &app.warnings {
         terminal.send(Output::Diagnostic { level: Level::Warn, diagnostic: w.clone() }).await;
@@ -174,27 +177,38 @@ async fn prepare(session: &Session, root: &std::path::Path, terminal: &Terminal)
             Err(e) => terminal.status(Level::Warn, format!("{e:#}; the GraphQL IDE will not load")).await,
         }
     }
+    let runtime_dir = runtime.dir().to_path_buf();
+    Ok(assemble(app, session, NodeProcesses::new(runtime), &runtime_dir, terminal))
+}
+
+/// The linked app before its first build: its services started, no process yet.
+fn assemble<P: Processes>(
+    app: App,
+    session: &Session,
+    processes: P,
+    runtime_dir: &std::path::Path,
+    terminal: &Terminal,
+) -> Linked<P> {
     let services = Services::default();
     let outbox = start_outbox(&services, session.bus().clone(), session.scope().clone());
     let platform = super::platform::start(&services.tracker, services.stop.clone(), session.store().clone());
     let (policy, _) = Policy::from_client_options(&json!({}), app.service.timeout);
-    Ok(Linked {
+    Linked {
         builder: Builder::new(&app.root, &build_dir(session, &app.root)),
         policy: watch::channel(policy).0,
-        spec: spec_for(&app, session, &runtime, outbox, platform),
+        spec: spec_for(&app, session, runtime_dir, outbox, platform),
         store: session.store().clone(),
         recorded_schema: Default::default(),
         app,
-        runtime,
+        processes,
         worker: watch::channel(None).0,
-        spare: Arc::default(),
         tracker: TaskTracker::new(),
         services,
         terminal: terminal.clone(),
         subscriber: None,
         started_at: SystemTime::now(),
         ready: false,
-    })
+    }
 }
 
 /// The tasks serving the app's processes, and the signal that ends them once no process is
@@ -237,26 +251,27 @@ fn start_outbox(services: &Services, bus: Arc<Bus>, scope: Scope) -> Outbox {
 }
 
 /// The first build and start; the app's policy comes from what its Service declares.
-async fn first_link(linked: &mut Linked) -> Result<(), Failure> {
+async fn first_link(linked: &mut Linked<impl Processes>) -> Result<(), Failure> {
     let mut phases = Phases::start();
     let worker = link_once(linked, &mut phases).await?;
+    let timings = &worker.loaded().timings;
     tracing::debug!(
-        app = linked.spec.full_id,
+        app = linked.spec.id.as_str(),
         build_ms = phases.build,
         load_ms = phases.load,
-        require_ms = worker.loaded.timings.require_ms,
-        runtime_modules = worker.loaded.timings.runtime_modules,
-        cached_modules = worker.loaded.timings.cached_modules,
+        require_ms = timings.require_ms,
+        runtime_modules = timings.runtime_modules,
+        cached_modules = timings.cached_modules,
         "first version built and loaded"
     );
-    apply_policy(linked, &worker.loaded.client_options, false).await;
+    apply_policy(linked, &worker.loaded().client_options, false).await;
     linked.worker.send_replace(Some(Arc::new(worker)));
     Ok(())
 }
 
 /// Subscribes the app's handlers, serves its routes and starts its dispatcher.
-fn register(session: &Session, linked: &Linked) -> Registration {
-    let full_id = &linked.spec.full_id;
+fn register(session: &Session, linked: &Linked<impl Processes>) -> Registration {
+    let full_id = linked.spec.id.as_str();
     let (queue, queue_rx) = mpsc::channel(QUEUE_BOUND);
     session.set_routes(full_id, route_table(&linked.app, &linked.spec.id, session.scope(), &linked.worker));
     let (subscriber, counters) =
@@ -264,7 +279,7 @@ fn register(session: &Session, linked: &Linked) -> Registration {
     let stop_deliveries = CancellationToken::new();
     let dispatcher = Dispatcher {
         scope: session.scope().clone(),
-        app: full_id.clone(),
+        app: full_id.to_string(),
         bus: session.bus().clone(),
         terminal: linked.terminal.clone(),
         policy: linked.policy.subscribe(),
@@ -280,7 +295,7 @@ fn register(session: &Session, linked: &Linked) -> Registration {
 /// Starts watching the app folder (before the first build, so that a save made while it
 /// builds, or right after it failed, is not missed).
 async fn start_watching(
-    linked: &Linked,
+    linked: &Linked<impl Processes>,
     watch: bool,
 ) -> Option<(fswatch::Watch, mpsc::Receiver<Vec<fswatch::Change>>)> {
     if !watch {
@@ -298,7 +313,7 @@ async fn start_watching(
 /// Saves, crashes, unlink: relinks on every batch of changes, restarts a crashed process with
 /// backoff. Returns whether manifest.json renamed the app.
 async fn watch_and_supervise(
-    linked: &mut Linked,
+    linked: &mut Linked<impl Processes>,
     session: &Session,
     watching: Option<(fswatch::Watch, mpsc::Receiver<Vec<fswatch::Change>>)>,
     unlink: &Unlink,
@@ -336,7 +351,7 @@ async fn watch_and_supervise(
                 }
                 let wait = crashes.next_wait();
                 let reason = w.exit_reason().unwrap_or_default();
-                tracing::warn!(app = linked.spec.full_id, reason, wait_ms = wait.as_millis() as u64, "app crashed");
+                tracing::warn!(app = linked.spec.id.as_str(), reason, wait_ms = wait.as_millis() as u64, "app crashed");
                 linked.terminal.status(Level::Error, format!(
                     "the app's Node.js process crashed ({reason}); restarting in {} ms", wait.as_millis()
                 )).await;
@@ -351,26 +366,27 @@ async fn watch_and_supervise(
 }
 
 /// Restart backoff after crashes: 100 ms doubling to 3.2 s while crashes come within 30 s.
+/// On tokio's clock, which tests pause and advance.
 #[derive(Default)]
 struct Crashes {
     count: u32,
-    last: Option<Instant>,
+    last: Option<tokio::time::Instant>,
 }
 
 impl Crashes {
     fn next_wait(&mut self) -> Duration {
         let recent = self.last.is_some_and(|t| t.elapsed() < Duration::from_secs(30));
         self.count = if recent { self.count + 1 } else { 1 };
-        self.last = Some(Instant::now());
+        self.last = Some(tokio::time::Instant::now());
         Duration::from_millis(100 * 2u64.pow(self.count.min(6) - 1))
     }
 }
 
-async fn restart(linked: &mut Linked) {
+async fn restart(linked: &mut Linked<impl Processes>) {
     match start_worker(linked).await {
         Ok(worker) => {
             linked.worker.send_replace(Some(Arc::new(worker)));
-            tracing::info!(app = linked.spec.full_id, "app restarted");
+            tracing::info!(app = linked.spec.id.as_str(), "app restarted");
             linked.terminal.info("restarted the app's Node.js process").await;
             linked.prepare_spare();
         }
@@ -394,7 +410,7 @@ async fn show_changes(terminal: &Terminal, batch: &[fswatch::Change]) {
 /// by `force`), then the processes stop, the services they called end, and the summary is
 /// printed (unless the app is only being renamed).
 async fn stop(
-    linked: &mut Linked,
+    linked: &mut Linked<impl Processes>,
     session: &Session,
     reg: Registration,
     renamed: bool,
@@ -405,7 +421,7 @@ async fn stop(
         terminal.info("stopping: waiting for running handlers (Ctrl-C again to force)").await;
     }
     session.bus().unsubscribe(reg.subscriber);
-    session.set_routes(&linked.spec.full_id, Vec::new());
+    session.set_routes(linked.spec.id.as_str(), Vec::new());
     drop(reg.queue);
     reg.stop_deliveries.cancel();
     linked.tracker.close();
@@ -413,7 +429,7 @@ async fn stop(
         done = tokio::time::timeout(STOP_GRACE, linked.tracker.wait()) => {
             if done.is_err() {
                 let tasks = linked.tracker.len();
-                tracing::warn!(app = linked.spec.full_id, tasks, "stop: running handlers did not finish within the {STOP_GRACE:?} grace period");
+                tracing::warn!(app = linked.spec.id.as_str(), tasks, "stop: running handlers did not finish within the {STOP_GRACE:?} grace period");
             }
             false
         }
@@ -423,11 +439,11 @@ async fn stop(
     if let Some(w) = linked.worker.send_replace(None) {
         w.stop(grace).await;
     }
-    drop(linked.spare.lock().await.take());
+    linked.processes.drop_spare().await;
     if forced {
         // The killed process's attempts fail; let the dispatcher count them before the summary.
         let _ = tokio::time::timeout(SERVICES_STOP, linked.tracker.wait()).await;
-        tracing::info!(app = linked.spec.full_id, "forced stop: the app's Node processes ended");
+        tracing::info!(app = linked.spec.id.as_str(), "forced stop: the app's Node processes ended");
     }
     linked.services.stop().await;
     if renamed {
@@ -439,49 +455,35 @@ async fn stop(
     let scope = session.scope();
     let line = format!(
         "{} unlinked from {scope}: {} deliveries, {} ok, {} failed, {} in flight{abandoned}; workspace: {} events published",
-        linked.spec.full_id, mine.deliveries, mine.delivered, mine.failed, mine.in_flight, all.published
+        linked.spec.id, mine.deliveries, mine.delivered, mine.failed, mine.in_flight, all.published
     );
     terminal.record(None, line, LinkRecord::Stopped { app: mine, counts: all }).await;
     Ended::Unlinked
 }
 
-impl Linked {
+impl<P: Processes> Linked<P> {
     /// Starts a standby host in the background, unless one is ready. It preloads the packages
     /// the live version required; one whose dependencies changed on disk since is replaced.
     fn prepare_spare(&self) {
-        // Taken here, not in the task: a relink right after this waits for this standby.
-        let Ok(mut held) = self.spare.clone().try_lock_owned() else {
-            return; // one is being prepared
+        let preload = match self.worker.borrow().as_ref() {
+            Some(w) => Preloads::Live(w.loaded().preload.clone()),
+            None => Preloads::Parts { routes: !self.app.service.routes.is_empty(), graphql: has_graphql(&self.app) },
         };
-        let (spec, installed, terminal) = (self.spec.clone(), self.runtime.clone(), self.terminal.clone());
-        let files = match self.worker.borrow().as_ref() {
-            Some(w) => w.loaded.preload.clone(),
-            // No version has loaded yet (the first build failed): what the runtime knows it needs.
-            None => self.runtime.parts_for(!self.app.service.routes.is_empty(), has_graphql(&self.app)),
-        };
-        self.tracker.spawn(async move {
-            let deps = runtime::DepsState::read(&spec.node_dir);
-            if held.as_mut().is_some_and(|h| h.alive() && h.deps_current(&deps)) {
-                return;
-            }
-            let preload = runtime::Preload { files, deps };
-            // A failed standby is not worth reporting: the next relink starts cold and says why.
-            *held = Host::spawn(&spec, &installed, &terminal, Some(&preload)).await.ok();
-        });
+        self.processes.prepare_spare(&self.spec, &self.terminal, preload, &self.tracker);
     }
 }
 
 /// Applies the policy the app's Service declares (a relink may change it: the dispatcher
 /// then resizes its limit), warning about options clamped into range. With `announce`, a
 /// policy that changed (or the first one that loaded, after failed builds) is printed.
-async fn apply_policy(linked: &Linked, client_options: &serde_json::Value, announce: bool) {
+async fn apply_policy(linked: &Linked<impl Processes>, client_options: &serde_json::Value, announce: bool) {
     let (policy, warnings) = Policy::from_client_options(client_options, linked.app.service.timeout);
     for w in warnings {
         linked.terminal.status(Level::Warn, format!("delivery policy: {w}")).await;
     }
     let news = *linked.policy.borrow() != policy || linked.worker.borrow().is_none();
     if announce && news && !linked.app.service.events.is_empty() {
-        let line = format!("delivery policy for {}: {}", linked.spec.app_id, policy.describe());
+        let line = format!("delivery policy for {}: {}", linked.spec.id.without_version(), policy.describe());
         linked.terminal.info(line).await;
     }
     linked.policy.send_replace(policy);
@@ -493,16 +495,19 @@ fn build_dir(session: &Session, app_root: &std::path::Path) -> std::path::PathBu
     crate::layout::build_dir(&session.place().home, &scope.account, &scope.workspace, app_root)
 }
 
-fn spec_for(app: &App, session: &Session, runtime: &Installed, outbox: Outbox, platform: runtime::Platform) -> Spec {
-    let id = app.manifest.app_id();
+fn spec_for(
+    app: &App,
+    session: &Session,
+    runtime_dir: &std::path::Path,
+    outbox: Outbox,
+    platform: runtime::Platform,
+) -> Spec {
     Spec {
         node: session.place().node.clone(),
         app_root: app.root.clone(),
-        runtime_dir: runtime.dir().to_path_buf(),
+        runtime_dir: runtime_dir.to_path_buf(),
         node_dir: app.node_dir(),
-        app_id: id.without_version().to_string(),
-        full_id: id.to_string(),
-        id,
+        id: app.manifest.app_id(),
         scope: session.scope().clone(),
         sockets: session.place().sockets.clone(),
         entry: app.node_dir().join("index.ts"),
@@ -527,7 +532,7 @@ fn has_graphql(app: &App) -> bool {
 
 /// The app's service.json routes (and its GraphQL endpoint when it has a graphql/ folder),
 /// served by whichever version of it is live.
-fn route_table(app: &App, app_id: &AppId, scope: &Scope, worker: &watch::Sender<Option<Arc<Worker>>>) -> Vec<Route> {
+fn route_table<W: Process>(app: &App, app_id: &AppId, scope: &Scope, worker: &Live<W>) -> Vec<Route> {
     let timeout = Duration::from_secs(app.service.timeout.unwrap_or(10).into());
     // Served on the app's private domain only (the session's lookup keeps it off the store's).
     let graphql = has_graphql(app).then(|| graphql_path(app, scope)).flatten().and_then(|path| {
@@ -537,7 +542,7 @@ fn route_table(app: &App, app_id: &AppId, scope: &Scope, worker: &watch::Sender<
             id: path,
             public: false,
             timeout,
-            worker: worker.subscribe(),
+            worker: W::served(worker),
             graphql: true,
         })
     });
@@ -551,7 +556,7 @@ fn route_table(app: &App, app_id: &AppId, scope: &Scope, worker: &watch::Sender<
                 public: r.public,
                 pattern: Pattern::parse(&r.path).ok()?,
                 timeout,
-                worker: worker.subscribe(),
+                worker: W::served(worker),
                 graphql: false,
             })
         })
@@ -564,7 +569,7 @@ fn subscriptions(app: &App) -> Vec<(String, app::EventSubscription)> {
 }
 
 /// Build, start a worker, and check that it exports every handler service.json names.
-async fn link_once(linked: &mut Linked, phases: &mut Phases) -> Result<Worker, Failure> {
+async fn link_once<P: Processes>(linked: &mut Linked<P>, phases: &mut Phases) -> Result<P::Process, Failure> {
     let node_dir = linked.app.node_dir();
     if !["index.ts", "index.js"].iter().any(|f| node_dir.join(f).is_file()) {
         let d = Diagnostic::at_line_col(std::path::Path::new("node/index.ts"), None, 1, 1, "node/index.ts is missing")
@@ -580,25 +585,9 @@ async fn link_once(linked: &mut Linked, phases: &mut Phases) -> Result<Worker, F
     worker
 }
 
-async fn start_worker(linked: &Linked) -> Result<Worker, Failure> {
-    // A warm standby when one is ready, else (or if it turns out dead) a cold start.
-    // A standby still starting is worth waiting for: it began before this save, so it is
-    // ready sooner than a cold start would be. One whose preloaded dependencies changed on
-    // disk (npm install) is dropped.
-    let deps = runtime::DepsState::read(&linked.spec.node_dir);
-    let spare = match tokio::time::timeout(SPARE_WAIT, linked.spare.lock()).await {
-        Ok(mut slot) => slot.take().filter(|h| h.deps_current(&deps)),
-        Err(_) => None,
-    };
-    let (spec, terminal) = (&linked.spec, linked.terminal.clone());
-    let worker = match spare {
-        Some(host) => match host.load(spec, terminal.clone()).await {
-            Err(Failure::Internal(_)) => Worker::start(spec, &linked.runtime, terminal).await,
-            done => done,
-        },
-        None => Worker::start(spec, &linked.runtime, terminal).await,
-    }?;
-    let problems = declaration_problems(&linked.app, &worker);
+async fn start_worker<P: Processes>(linked: &Linked<P>) -> Result<P::Process, Failure> {
+    let worker = linked.processes.start(&linked.spec, &linked.terminal).await?;
+    let problems = declaration_problems(&linked.app, worker.loaded());
     if !problems.is_empty() {
         worker.stop(Duration::from_millis(200)).await;
         return Err(Failure::App(problems));
@@ -615,15 +604,15 @@ async fn start_worker(linked: &Linked) -> Result<Worker, Failure> {
 
 /// What service.json and the Service disagree on: a declared handler the Service lacks, or a
 /// Service route service.json does not declare (as on VTEX: service.json says its path).
-fn declaration_problems(app: &App, worker: &Worker) -> Vec<Diagnostic> {
-    let exported = &worker.loaded.events;
+fn declaration_problems(app: &App, loaded: &Loaded) -> Vec<Diagnostic> {
+    let exported = &loaded.events;
     let have = if exported.is_empty() { "none".to_string() } else { exported.join(", ") };
     let mut problems: Vec<Diagnostic> = app
         .service
         .events
         .keys()
         .filter(|id| !exported.contains(id))
-        .map(|id| match worker.loaded.bad_events.get(id.as_str()) {
+        .map(|id| match loaded.bad_events.get(id.as_str()) {
             Some(what) => app
                 .service_json_error(
                     &["events", id],
@@ -639,7 +628,7 @@ fn declaration_problems(app: &App, worker: &Worker) -> Vec<Diagnostic> {
             .with_help(format!("add `{id}` to `events` in node/index.ts, or rename this entry to an exported handler")),
         })
         .collect();
-    for id in worker.loaded.route_ids.iter().filter(|id| !app.service.routes.contains_key(*id)) {
+    for id in loaded.route_ids.iter().filter(|id| !app.service.routes.contains_key(*id)) {
         problems.push(
             app.service_json_error(
                 &["routes"],
@@ -662,7 +651,7 @@ enum Relink {
 /// the old, switch to it, and let the old one finish its work. On failure the old one stays.
 /// Returns `Renamed` when manifest.json now names another app (vendor, name or version):
 /// the caller unlinks the old id and links the new one.
-async fn relink(linked: &mut Linked, session: &Session) -> Relink {
+async fn relink(linked: &mut Linked<impl Processes>, session: &Session) -> Relink {
     let mut phases = Phases::start();
     let previous = linked.app.clone();
     let app = match App::load(&linked.app.root) {
@@ -724,10 +713,10 @@ impl Phases {
 
 /// Makes `worker` the live version: new policy, subscriptions and routes; the old version
 /// drains its in-flight work and stops.
-async fn switch_to(linked: &mut Linked, session: &Session, worker: Worker, mut phases: Phases) {
-    let load_timings = worker.loaded.timings.clone();
-    apply_policy(linked, &worker.loaded.client_options, true).await;
-    let full_id = linked.spec.full_id.clone();
+async fn switch_to<P: Processes>(linked: &mut Linked<P>, session: &Session, worker: P::Process, mut phases: Phases) {
+    let load_timings = worker.loaded().timings.clone();
+    apply_policy(linked, &worker.loaded().client_options, true).await;
+    let full_id = linked.spec.id.to_string();
     let old = linked.worker.send_replace(Some(Arc::new(worker)));
     if let Some(id) = linked.subscriber {
         session.bus().resubscribe(id, subscriptions(&linked.app));
@@ -773,7 +762,7 @@ async fn show_failure(terminal: &Terminal, f: &Failure, watching: bool) {
     terminal.status(Level::Error, msg).await;
 }
 
-async fn banner(linked: &Linked, session: &Session) {
+async fn banner(linked: &Linked<impl Processes>, session: &Session) {
     let (app, terminal, url) = (&linked.app, &linked.terminal, session.url());
     if app.service.events.is_empty() && app.service.routes.is_empty() && !has_graphql(app) {
         terminal
@@ -785,7 +774,7 @@ async fn banner(linked: &Linked, session: &Session) {
         let sender = sub.sender.as_deref().unwrap_or("(any)");
         terminal.info(format!("event handler {id}: sender {sender}, keys {}", keys.join(", "))).await;
     }
-    let served = linked.worker.borrow().as_ref().map(|w| w.loaded.route_ids.clone());
+    let served = linked.worker.borrow().as_ref().map(|w| w.loaded().route_ids.clone());
     for (id, r) in &app.service.routes {
         if r.public {
             terminal.info(format!("route {id}: {url}{} (public)", r.path)).await;
@@ -808,7 +797,7 @@ async fn banner(linked: &Linked, session: &Session) {
     // relink that loads one prints it, rather than the defaults being shown here.
     if !app.service.events.is_empty() && linked.worker.borrow().is_some() {
         let policy = linked.policy.borrow().describe();
-        terminal.info(format!("delivery policy for {}: {policy}", linked.spec.app_id)).await;
+        terminal.info(format!("delivery policy for {}: {policy}", linked.spec.id.without_version())).await;
     }
     graphql_banner(linked, session).await;
     terminal.info(format!("session {url} (token in {})", session.place().record.display())).await;
@@ -816,13 +805,13 @@ async fn banner(linked: &Linked, session: &Session) {
 }
 
 /// The GraphQL endpoint (private: the token) and the IDE's one-time login URL.
-async fn graphql_banner(linked: &Linked, session: &Session) {
+async fn graphql_banner(linked: &Linked<impl Processes>, session: &Session) {
     if !has_graphql(&linked.app) {
         return;
     }
     let url = session.url();
     let Some(path) = graphql_path(&linked.app, session.scope()) else { return };
-    let serving = linked.worker.borrow().as_ref().is_some_and(|w| w.loaded.graphql);
+    let serving = linked.worker.borrow().as_ref().is_some_and(|w| w.loaded().graphql);
     linked.terminal.info(format!("graphql: {url}{path} (private: needs the session token)")).await;
     if !serving && linked.worker.borrow().is_some() {
         let line = "graphql/ is there but the Service declares no `graphql: { resolvers }`: nothing serves the schema";
@@ -841,12 +830,12 @@ async fn graphql_banner(linked: &Linked, session: &Session) {
         .await;
 }
 
-async fn sender_banner(linked: &Linked, session: &Session) {
+async fn sender_banner(linked: &Linked<impl Processes>, session: &Session) {
     let sender = session.sample_sender();
     if sender == SampleSender::Off {
         return;
     }
-    if linked.spec.app_id == sample_sender::APP_ID {
+    if linked.spec.id.without_version() == sample_sender::APP_ID {
         let line =
             "this app replaces the session's sample sender while it is linked (its own route and timer fire events)";
         linked.terminal.info(line).await;
@@ -864,6 +853,11 @@ async fn sender_banner(linked: &Linked, session: &Session) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::AttemptError;
+    use crate::session::context::{Parts, Place};
+    use crate::session::delivery::Target;
+    use std::collections::VecDeque;
+    use tokio::time::Instant as Clock;
 
     #[test]
     fn crash_restarts_back_off_from_100_ms_to_3_2_s() {
@@ -877,7 +871,7 @@ mod tests {
         let mut crashes = Crashes::default();
         crashes.next_wait();
         crashes.next_wait();
-        crashes.last = Some(Instant::now() - Duration::from_secs(31));
+        crashes.last = Some(tokio::time::Instant::now() - Duration::from_secs(31));
         assert_eq!(crashes.next_wait(), Duration::from_millis(100));
     }
 
@@ -891,5 +885,437 @@ mod tests {
         services.stop().await;
         assert!(services.tracker.is_empty(), "the outbox task ended");
         assert!(outbox.is_closed(), "its channel is closed: a late sendEvent fails at once");
+    }
+
+    // The relink / restart / unlink decisions, on a fake process (no Node), under paused time.
+
+    /// One scripted process: it exits when the test crashes it or the app stops it, and
+    /// remembers how it was drained and stopped.
+    struct FakeState {
+        /// Which start made it (1 for the first).
+        n: usize,
+        started_at: Clock,
+        loaded: Loaded,
+        exited: CancellationToken,
+        reason: std::sync::Mutex<Option<String>>,
+        /// How long its in-flight work takes to finish (what a drain waits for, bounded).
+        work: Duration,
+        drained_at: std::sync::Mutex<Option<Clock>>,
+        /// The grace of each stop asked for, and when.
+        stops: std::sync::Mutex<Vec<(Duration, Clock)>>,
+    }
+
+    impl FakeState {
+        fn crash(&self, reason: &str) {
+            *self.reason.locked() = Some(reason.into());
+            self.exited.cancel();
+        }
+
+        fn stops(&self) -> Vec<(Duration, Clock)> {
+            self.stops.locked().clone()
+        }
+    }
+
+    struct Fake(Arc<FakeState>);
+
+    impl Target for Fake {
+        async fn deliver(&self, _: &crate::protocol::Event, _: &str, _: u32) -> Result<(), AttemptError> {
+            Ok(())
+        }
+        fn is_running(&self) -> bool {
+            !self.0.exited.is_cancelled()
+        }
+        async fn check_responsive(&self) -> bool {
+            true
+        }
+    }
+
+    impl Process for Fake {
+        fn loaded(&self) -> &Loaded {
+            &self.0.loaded
+        }
+        async fn exited(&self) {
+            self.0.exited.cancelled().await
+        }
+        fn exit_reason(&self) -> Option<String> {
+            self.0.reason.locked().clone()
+        }
+        async fn drain(&self, limit: Duration) {
+            tokio::time::sleep(self.0.work.min(limit)).await;
+            *self.0.drained_at.locked() = Some(Clock::now());
+        }
+        async fn stop(&self, grace: Duration) {
+            self.0.stops.locked().push((grace, Clock::now()));
+            self.0.crash("stopped");
+        }
+        fn served(_: &Live<Fake>) -> watch::Receiver<Option<Arc<crate::runtime::Worker>>> {
+            watch::channel(None).1
+        }
+    }
+
+    /// What the next starts do instead of loading the app's one handler, `onSave`.
+    enum Next {
+        Fail(Failure),
+        /// Loads a Service that exports these handlers.
+        Export(Vec<String>),
+        /// Loads, with this much work in flight when it is replaced.
+        Busy(Duration),
+    }
+
+    /// The fake processes of one app: every one started (watchable), and a script for the next.
+    #[derive(Clone)]
+    struct Fakes {
+        started: Arc<watch::Sender<Vec<Arc<FakeState>>>>,
+        next: Arc<std::sync::Mutex<VecDeque<Next>>>,
+        spares: Arc<std::sync::Mutex<Vec<Vec<String>>>>,
+        spares_dropped: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl Fakes {
+        fn new() -> Fakes {
+            Fakes {
+                started: Arc::new(watch::channel(Vec::new()).0),
+                next: Arc::default(),
+                spares: Arc::default(),
+                spares_dropped: Arc::default(),
+            }
+        }
+
+        fn then(&self, next: Next) {
+            self.next.locked().push_back(next);
+        }
+
+        /// The `n`th process started (1-based), waiting for it to start.
+        async fn nth(&self, n: usize) -> Arc<FakeState> {
+            let mut rx = self.started.subscribe();
+            let all = rx.wait_for(|all| all.len() >= n).await.unwrap();
+            all[n - 1].clone()
+        }
+
+        fn count(&self) -> usize {
+            self.started.borrow().len()
+        }
+    }
+
+    impl Processes for Fakes {
+        type Process = Fake;
+
+        async fn start(&self, _: &Spec, _: &Terminal) -> Result<Fake, Failure> {
+            let (mut events, mut work) = (vec!["onSave".to_string()], Duration::ZERO);
+            match self.next.locked().pop_front() {
+                Some(Next::Fail(f)) => return Err(f),
+                Some(Next::Export(e)) => events = e,
+                Some(Next::Busy(w)) => work = w,
+                None => {}
+            }
+            let n = self.count() + 1;
+            let loaded = Loaded {
+                events,
+                bad_events: Default::default(),
+                route_ids: vec![],
+                client_options: json!({}),
+                routes: None,
+                graphql: false,
+                preload: vec![format!("preload-of-{n}")],
+                timings: Default::default(),
+            };
+            let state = Arc::new(FakeState {
+                n,
+                started_at: Clock::now(),
+                loaded,
+                exited: CancellationToken::new(),
+                reason: Default::default(),
+                work,
+                drained_at: Default::default(),
+                stops: Default::default(),
+            });
+            self.started.send_modify(|all| all.push(state.clone()));
+            Ok(Fake(state))
+        }
+
+        fn prepare_spare(&self, _: &Spec, _: &Terminal, preload: Preloads, _: &TaskTracker) {
+            let files = match preload {
+                Preloads::Live(files) => files,
+                Preloads::Parts { .. } => vec!["parts".into()],
+            };
+            self.spares.locked().push(files);
+        }
+
+        async fn drop_spare(&self) {
+            self.spares_dropped.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    const SERVICE: &str = r#"{"events": {"onSave": {"sender": "v.other", "keys": ["save"]}}}"#;
+    const INDEX: &str = "export default { events: { onSave: async () => {} } }\n";
+
+    /// A linked app on fake processes, its first version live.
+    struct Rig {
+        linked: Linked<Fakes>,
+        session: Session,
+        fakes: Fakes,
+        /// What the app's link command would show.
+        out: mpsc::Receiver<Output>,
+        _home: tempfile::TempDir,
+    }
+
+    async fn rig() -> Rig {
+        let home = tempfile::tempdir().unwrap();
+        let root = home.path().join("app");
+        for (rel, text) in [
+            ("manifest.json", r#"{"vendor": "v", "name": "app", "version": "1.2.3", "builders": {"node": "6.x"}}"#),
+            ("node/service.json", SERVICE),
+            ("node/index.ts", INDEX),
+        ] {
+            std::fs::create_dir_all(root.join(rel).parent().unwrap()).unwrap();
+            std::fs::write(root.join(rel), text).unwrap();
+        }
+        let scope = Scope { account: "acct".into(), workspace: "dev".into() };
+        let place = Place {
+            record: home.path().join("session.json"),
+            url: "http://127.0.0.1:1".into(),
+            token: "t0k".into(),
+            home: home.path().to_path_buf(),
+            node: "node".into(),
+            sockets: home.path().join("run"),
+            scope: scope.clone(),
+        };
+        let store = crate::store::Store::new(crate::store::Location::new(home.path(), "acct", "dev"));
+        let session = Session::new(Parts {
+            place: Arc::new(place),
+            bus: Bus::new(),
+            dead: Arc::default(),
+            store: Arc::new(store),
+            routes: Arc::default(),
+            ide: Arc::default(),
+            sample_sender: Arc::new(|| SampleSender::Off),
+            renamed: Arc::new(|_| {}),
+        });
+        let (terminal, out) = Terminal::channel();
+        let fakes = Fakes::new();
+        let app = App::load(&root).unwrap();
+        let mut linked = assemble(app, &session, fakes.clone(), &home.path().join("runtime"), &terminal);
+        first_link(&mut linked).await.unwrap();
+        Rig { linked, session, fakes, out, _home: home }
+    }
+
+    impl Rig {
+        /// The live process's number (which start made it).
+        fn live(&self) -> Option<usize> {
+            self.linked.worker.borrow().as_ref().map(|w| w.0.n)
+        }
+
+        /// Everything shown since the last call, one line each.
+        fn said(&mut self) -> Vec<String> {
+            std::iter::from_fn(|| self.out.try_recv().ok())
+                .map(|o| match o {
+                    Output::Log { message, .. } => message,
+                    Output::Record { human, .. } => human,
+                    Output::Diagnostic { diagnostic: d, .. } => {
+                        format!("{}:{}:{}: {}", d.file.display(), d.line, d.column, d.message)
+                    }
+                })
+                .collect()
+        }
+    }
+
+    fn diagnostic(message: &str) -> Failure {
+        Failure::App(vec![Diagnostic::at_line_col(std::path::Path::new("node/index.ts"), None, 1, 1, message)])
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_crashed_process_restarts_after_a_backoff_from_100_ms_doubling_to_3_2_s() {
+        let mut r = rig().await;
+        let unlink = Unlink::default();
+        let fakes = r.fakes.clone();
+        let crashes = async {
+            let mut waits = Vec::new();
+            for n in 1..=7 {
+                let crashed = fakes.nth(n).await;
+                crashed.crash("exit code 1");
+                let crashed_at = Clock::now();
+                let next = fakes.nth(n + 1).await;
+                waits.push((next.started_at - crashed_at).as_millis() as u64);
+            }
+            unlink.request(false);
+            waits
+        };
+        let (renamed, waits) = tokio::join!(watch_and_supervise(&mut r.linked, &r.session, None, &unlink), crashes);
+        assert!(!renamed);
+        assert_eq!(waits, [100, 200, 400, 800, 1600, 3200, 3200]);
+        assert_eq!(r.live(), Some(8), "the last restart is live");
+        let said = r.said();
+        let first =
+            said.iter().position(|l| l == "the app's Node.js process crashed (exit code 1); restarting in 100 ms");
+        assert!(first.is_some(), "{said:#?}");
+        assert_eq!(said[first.unwrap() + 1], "restarted the app's Node.js process");
+        assert!(said.contains(&"the app's Node.js process crashed (exit code 1); restarting in 3200 ms".to_string()));
+        // Each restart prepares the next one's standby, preloading what the live one required.
+        assert_eq!(r.fakes.spares.locked().last().unwrap(), &["preload-of-8"]);
+        assert_eq!(r.fakes.spares.locked().len(), 7);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_crash_30_s_after_the_last_restarts_after_100_ms_again() {
+        let mut r = rig().await;
+        let unlink = Unlink::default();
+        let fakes = r.fakes.clone();
+        let crashes = async {
+            let mut waits = Vec::new();
+            for (n, quiet) in [(1, 0), (2, 0), (3, 31)] {
+                tokio::time::sleep(Duration::from_secs(quiet)).await;
+                fakes.nth(n).await.crash("killed by signal 9");
+                let crashed_at = Clock::now();
+                waits.push((fakes.nth(n + 1).await.started_at - crashed_at).as_millis() as u64);
+            }
+            unlink.request(false);
+            waits
+        };
+        let (_, waits) = tokio::join!(watch_and_supervise(&mut r.linked, &r.session, None, &unlink), crashes);
+        assert_eq!(waits, [100, 200, 100]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unlink_during_the_backoff_restarts_nothing() {
+        let mut r = rig().await;
+        let unlink = Unlink::default();
+        let fakes = r.fakes.clone();
+        let crash_then_unlink = async {
+            fakes.nth(1).await.crash("exit code 1");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            unlink.request(false);
+        };
+        let (renamed, ()) =
+            tokio::join!(watch_and_supervise(&mut r.linked, &r.session, None, &unlink), crash_then_unlink);
+        assert!(!renamed);
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert_eq!(r.fakes.count(), 1, "no process started after the unlink");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_restart_that_fails_leaves_no_process_until_the_next_save_links_one() {
+        let mut r = rig().await;
+        r.fakes.then(Next::Fail(diagnostic("greet is not defined")));
+        let unlink = Unlink::default();
+        let fakes = r.fakes.clone();
+        let crash = async {
+            fakes.nth(1).await.crash("exit code 1");
+            // The restart (after 100 ms) fails; nothing is left to crash, so nothing restarts.
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            unlink.request(false);
+        };
+        tokio::join!(watch_and_supervise(&mut r.linked, &r.session, None, &unlink), crash);
+        assert_eq!((r.live(), r.fakes.count()), (None, 1));
+        let said = r.said();
+        assert!(said.contains(&"node/index.ts:1:1: greet is not defined".to_string()), "{said:#?}");
+        assert_eq!(said.last().unwrap(), "App build failed. Waiting for changes...");
+
+        assert!(matches!(relink(&mut r.linked, &r.session).await, Relink::Done));
+        assert_eq!(r.live(), Some(2), "the save linked a new process");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_relink_that_fails_to_start_keeps_the_old_process_serving() {
+        let mut r = rig().await;
+        let old = r.fakes.nth(1).await;
+        r.fakes.then(Next::Fail(diagnostic("Cannot find module 'left-pad'")));
+        assert!(matches!(relink(&mut r.linked, &r.session).await, Relink::Done));
+        assert_eq!(r.live(), Some(1));
+        assert!(old.stops().is_empty() && !old.exited.is_cancelled(), "the old process runs on");
+        let said = r.said();
+        assert!(said.contains(&"node/index.ts:1:1: Cannot find module 'left-pad'".to_string()), "{said:#?}");
+        assert_eq!(said.last().unwrap(), "App build failed. Waiting for changes...");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_relink_whose_build_fails_starts_no_process_and_keeps_the_old_one() {
+        let mut r = rig().await;
+        std::fs::write(r.linked.app.root.join("node/index.ts"), "export default {\n").unwrap();
+        assert!(matches!(relink(&mut r.linked, &r.session).await, Relink::Done));
+        assert_eq!((r.live(), r.fakes.count()), (Some(1), 1));
+        let said = r.said();
+        assert!(said.iter().any(|l| l.starts_with("node/index.ts:")), "the build error, positioned: {said:#?}");
+        assert_eq!(said.last().unwrap(), "App build failed. Waiting for changes...");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_relink_whose_service_lacks_a_declared_handler_stops_the_new_process_and_keeps_the_old() {
+        let mut r = rig().await;
+        r.fakes.then(Next::Export(vec!["onOther".into()]));
+        assert!(matches!(relink(&mut r.linked, &r.session).await, Relink::Done));
+        assert_eq!(r.live(), Some(1));
+        let refused = r.fakes.nth(2).await;
+        assert_eq!(refused.stops().iter().map(|s| s.0).collect::<Vec<_>>(), [Duration::from_millis(200)]);
+        let said = r.said();
+        let wanted = "event handler `onSave` is not in the Service's `events` (it exports: onOther)";
+        assert!(said.iter().any(|l| l.ends_with(wanted)), "{said:#?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_relink_switches_to_the_new_process_and_stops_the_old_once_its_work_is_done() {
+        let mut r = rig().await;
+        // The second version has 2 s of work in flight when the third replaces it.
+        r.fakes.then(Next::Busy(Duration::from_secs(2)));
+        relink(&mut r.linked, &r.session).await;
+        assert_eq!(r.live(), Some(2));
+        let first = r.fakes.nth(1).await;
+        first.exited.cancelled().await;
+        assert_eq!(first.stops().len(), 1, "the replaced process is stopped once");
+        assert!(r.said().iter().any(|l| l.starts_with("relinked in ")));
+
+        let second = r.fakes.nth(2).await;
+        relink(&mut r.linked, &r.session).await;
+        let switched_at = Clock::now();
+        assert_eq!(r.live(), Some(3));
+        assert!(second.stops().is_empty(), "not stopped while its handlers run");
+        second.exited.cancelled().await;
+        let (grace, stopped_at) = second.stops()[0];
+        assert_eq!(stopped_at - switched_at, Duration::from_secs(2), "stopped when its work was done");
+        assert_eq!(second.drained_at.locked().unwrap(), stopped_at);
+        assert_eq!(grace, Duration::from_millis(500));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_version_that_works_longer_than_the_grace_is_stopped_after_5_s() {
+        let mut r = rig().await;
+        r.fakes.then(Next::Busy(Duration::from_secs(60)));
+        relink(&mut r.linked, &r.session).await;
+        let busy = r.fakes.nth(2).await;
+        relink(&mut r.linked, &r.session).await;
+        let switched_at = Clock::now();
+        busy.exited.cancelled().await;
+        assert_eq!(busy.stops()[0].1 - switched_at, STOP_GRACE);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn unlink_stops_the_process_gracefully_and_ends_the_standby() {
+        let mut r = rig().await;
+        let reg = register(&r.session, &r.linked);
+        let ended = stop(&mut r.linked, &r.session, reg, false, &CancellationToken::new()).await;
+        assert!(matches!(ended, Ended::Unlinked));
+        assert_eq!(r.live(), None);
+        let process = r.fakes.nth(1).await;
+        assert_eq!(process.stops().iter().map(|s| s.0).collect::<Vec<_>>(), [Duration::from_millis(500)]);
+        assert_eq!(r.fakes.spares_dropped.load(std::sync::atomic::Ordering::SeqCst), 1);
+        let said = r.said();
+        assert!(said.contains(&"stopping: waiting for running handlers (Ctrl-C again to force)".to_string()));
+        let summary =
+            "v.app@1.2.3 unlinked from account acct, workspace dev: 0 deliveries, 0 ok, 0 failed, 0 in flight";
+        assert!(said.last().unwrap().starts_with(summary), "{said:#?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_forced_unlink_kills_the_process_without_waiting_for_its_running_handler() {
+        let mut r = rig().await;
+        let reg = register(&r.session, &r.linked);
+        // A handler that would run for ever.
+        r.linked.tracker.spawn(std::future::pending::<()>());
+        let force = CancellationToken::new();
+        force.cancel();
+        let t0 = Clock::now();
+        stop(&mut r.linked, &r.session, reg, false, &force).await;
+        let process = r.fakes.nth(1).await;
+        assert_eq!(process.stops().iter().map(|s| s.0).collect::<Vec<_>>(), [Duration::ZERO]);
+        assert_eq!(process.stops()[0].1, t0, "killed at once, not after the grace period");
     }
 }

@@ -10,6 +10,7 @@ mod delivery;
 mod ide;
 mod linked_app;
 mod platform;
+mod process;
 mod routes;
 mod sender;
 mod server;

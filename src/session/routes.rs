@@ -46,11 +46,8 @@ impl Table {
     /// The GraphQL endpoints of the linked apps, by app id.
     pub fn graphql_apps(&self) -> Vec<GraphqlApp> {
         let all = self.routes.reading();
-        let mut apps: Vec<GraphqlApp> = all
-            .iter()
-            .filter(|r| r.graphql)
-            .map(|r| GraphqlApp { app: r.app.to_string(), path: r.id.clone() })
-            .collect();
+        let mut apps: Vec<GraphqlApp> =
+            all.iter().filter(|r| r.graphql).map(|r| GraphqlApp { app: r.app.clone(), path: r.id.clone() }).collect();
         apps.sort_by(|a, b| a.app.cmp(&b.app));
         apps
     }
@@ -156,6 +153,6 @@ mod tests {
         assert_eq!(found(&t, "/_v/graphql", &Domain::Store), None);
         assert_eq!(found(&t, "/_v/graphql", &on("v.a", "1")), Some(("v.a@1.2.0".into(), GQL.into())));
         let apps = t.graphql_apps();
-        assert_eq!(apps, vec![GraphqlApp { app: "v.a@1.2.0".into(), path: GQL.into() }]);
+        assert_eq!(apps, vec![GraphqlApp { app: "v.a@1.2.0".parse().unwrap(), path: GQL.into() }]);
     }
 }
