@@ -385,13 +385,10 @@ pub struct SessionArgs {
 }
 
 impl SessionArgs {
-    pub fn options(&self) -> Result<crate::session::Options, String> {
-        Ok(crate::session::Options {
-            scope: self.scope.scope()?,
-            port: self.port,
-            sender_interval: sender_interval(self.sender_interval)?,
-            sample_sender: !self.no_sample_sender,
-        })
+    /// The flags that need checking: the scope and the sample sender's interval. (lib.rs builds
+    /// the session's options: nothing outside `session` imports it.)
+    pub fn checked(&self) -> Result<(crate::protocol::Scope, Duration), String> {
+        Ok((self.scope.scope()?, sender_interval(self.sender_interval)?))
     }
 }
 

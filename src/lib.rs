@@ -84,8 +84,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Err(m) => usage(m),
         },
-        Command::SessionServe(args) => match args.options() {
-            Ok(opts) => session::serve(opts).await,
+        Command::SessionServe(args) => match args.checked() {
+            Ok((scope, sender_interval)) => {
+                let sample_sender = !args.no_sample_sender;
+                session::serve(session::Options { scope, port: args.port, sender_interval, sample_sender }).await
+            }
             Err(m) => usage(m),
         },
         Command::Status { scope, json } => match scope.scope() {

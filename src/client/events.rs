@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use super::{Connection, Lines};
 use crate::diagnostic::Diagnostic;
 use crate::protocol::endpoint::{GetSession, StopPublish};
+use crate::protocol::stream::CommandRecord;
 use crate::protocol::{
     path, DeadLetter, FailedHeader, FailedPage, PublishLine, PublishRequest, PublishResponse, ReplayRequest, Scope,
     MAX_BODY, PUBLISH_SILENCE,
@@ -95,17 +96,23 @@ pub async fn send(
         Err(cut) => {
             if args.json {
                 let (n, d) = (cut.published, cut.deliveries);
-                println!("{}", json!({"type": "cut_off", "published": n, "deliveries": d, "repeat": args.repeat}));
+                println!("{}", CommandRecord::CutOff { published: n, deliveries: d, repeat: args.repeat }.line());
             }
             let (n, of) = (cut.published, args.repeat);
             bail!("{:#}; {n} of {of} event(s) were published (the session's last report)", cut.error);
         }
     };
     if args.json {
-        println!(
-            "{}",
-            json!({"type": "published", "id": answer.id, "published": answer.published, "deliveries": answer.deliveries, "stopped": answer.stopped})
-        );
+        let record = CommandRecord::Published {
+            id: answer.id.as_deref(),
+            published: Some(answer.published),
+            deliveries: answer.deliveries,
+            stopped: Some(answer.stopped),
+            sender: None,
+            key: None,
+            body: None,
+        };
+        println!("{}", record.line());
     } else {
         let n = answer.deliveries;
         let to = if n == 0 { " (no handler subscribes to it)".to_string() } else { format!(" to {n} handler(s)") };
@@ -207,10 +214,14 @@ pub async fn failed(scope: &Scope, json_out: bool, page: FailedPage, timeout: Du
         count += 1;
         if json_out {
             let l = &letter;
-            println!(
-                "{}",
-                json!({"type": "failed", "event": l.event, "app": l.app, "handler": l.handler, "attempts": l.attempts, "failed_at": l.failed_at})
-            );
+            let record = CommandRecord::Failed {
+                event: &l.event,
+                app: &l.app,
+                handler: &l.handler,
+                attempts: &l.attempts,
+                failed_at: &l.failed_at,
+            };
+            println!("{}", record.line());
         } else {
             print_letter(&letter);
         }
@@ -220,14 +231,11 @@ pub async fn failed(scope: &Scope, json_out: bool, page: FailedPage, timeout: Du
     if json_out {
         if older > 0 || header.skipped > 0 {
             let (total, skipped) = (header.total, header.skipped);
-            println!("{}", json!({"type": "page", "shown": count, "skipped": skipped, "older": older, "total": total}));
+            println!("{}", CommandRecord::Page { shown: count, skipped, older, total }.line());
         }
         if dropped > 0 {
-            let bytes = header.bytes_bound;
-            println!(
-                "{}",
-                json!({"type": "dropped", "dropped": header.dropped, "bound": header.bound, "bytes_bound": bytes})
-            );
+            let (dropped, bound, bytes_bound) = (&header.dropped, header.bound, header.bytes_bound);
+            println!("{}", CommandRecord::Dropped { dropped, bound, bytes_bound }.line());
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -284,10 +292,15 @@ pub async fn status(scope: &Scope, json_out: bool, timeout: Duration) -> anyhow:
     let info = session.call(&GetSession).await.map_err(super::Refusal::into_error)?;
     let (c, record) = (info.counts, &session.record);
     if json_out {
-        println!(
-            "{}",
-            json!({"type": "status", "url": record.url, "pid": record.pid, "apps": record.apps, "account": scope.account, "workspace": scope.workspace, "counts": c})
-        );
+        let status = CommandRecord::Status {
+            url: &record.url,
+            pid: record.pid,
+            apps: &record.apps,
+            account: &scope.account,
+            workspace: &scope.workspace,
+            counts: &c,
+        };
+        println!("{}", status.line());
     } else {
         println!("link session for {scope}: {} (pid {})", record.url, record.pid);
         println!("apps: {}", record.apps.join(", "));

@@ -8,6 +8,7 @@ use anyhow::bail;
 use serde_json::{json, Value};
 
 use super::Connection;
+use crate::protocol::stream::CommandRecord;
 use crate::protocol::{PublishRequest, Scope};
 
 const ORDERS: &str = "vtex.orders-broadcast";
@@ -149,10 +150,16 @@ pub async fn fire(
     };
     let id = answer.id.as_deref().unwrap_or("?");
     if json_out {
-        println!(
-            "{}",
-            json!({"type": "published", "id": id, "sender": t.sender, "key": t.key, "body": body, "deliveries": answer.deliveries})
-        );
+        let record = CommandRecord::Published {
+            id: Some(id),
+            published: None,
+            deliveries: answer.deliveries,
+            stopped: None,
+            sender: Some(t.sender),
+            key: Some(t.key),
+            body: Some(&body),
+        };
+        println!("{}", record.line());
     } else {
         let n = answer.deliveries;
         let to = if n == 0 { " (no handler subscribes to it)".to_string() } else { format!(" to {n} handler(s)") };

@@ -222,6 +222,52 @@ impl Outcome {
     }
 }
 
+/// The `--json` records of the one-shot event commands (`events send`, `events trigger`,
+/// `events failed`, `status`), one per line with `type` first.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum CommandRecord<'a> {
+    /// `events send` and `events trigger`: what was published. `send` tells how many and
+    /// whether it was stopped; `trigger` the event it made.
+    Published {
+        id: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        published: Option<u64>,
+        deliveries: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        stopped: Option<bool>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        sender: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        key: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        body: Option<&'a serde_json::Value>,
+    },
+    /// `events send` was cut off (the session went silent or away): how far it got.
+    CutOff { published: u64, deliveries: u64, repeat: u64 },
+    /// `events failed`: one dead letter.
+    Failed {
+        event: &'a Event,
+        app: &'a str,
+        handler: &'a str,
+        attempts: &'a [super::AttemptRecord],
+        failed_at: &'a str,
+    },
+    /// `events failed`: the page shown, when there are more letters than it holds.
+    Page { shown: usize, skipped: usize, older: usize, total: usize },
+    /// `events failed`: letters dropped at an app's bound.
+    Dropped { dropped: &'a std::collections::BTreeMap<String, u64>, bound: usize, bytes_bound: usize },
+    /// `ioctl status`.
+    Status { url: &'a str, pid: u32, apps: &'a [String], account: &'a str, workspace: &'a str, counts: &'a Counts },
+}
+
+impl CommandRecord<'_> {
+    /// The record as one JSON line (without its newline).
+    pub fn line(&self) -> String {
+        serde_json::to_string(self).expect("a command record serializes")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -519,5 +565,51 @@ mod tests {
     fn readme_lists_every_record_type() {
         assert_eq!(readme_types("link"), wire_types(link_samples()));
         assert_eq!(readme_types("tail"), wire_types(tail_samples()));
+    }
+
+    #[test]
+    fn command_records_name_their_type_first_and_leave_out_what_a_command_does_not_say() {
+        let sent = CommandRecord::Published {
+            id: Some("e-1"),
+            published: Some(3),
+            deliveries: 6,
+            stopped: Some(false),
+            sender: None,
+            key: None,
+            body: None,
+        };
+        assert_eq!(sent.line(), r#"{"type":"published","id":"e-1","published":3,"deliveries":6,"stopped":false}"#);
+        let body = serde_json::json!({"a": 1});
+        let fired = CommandRecord::Published {
+            id: Some("e-2"),
+            published: None,
+            deliveries: 1,
+            stopped: None,
+            sender: Some("vtex.broadcaster"),
+            key: Some("broadcaster.notification"),
+            body: Some(&body),
+        };
+        assert_eq!(
+            fired.line(),
+            r#"{"type":"published","id":"e-2","deliveries":1,"sender":"vtex.broadcaster","key":"broadcaster.notification","body":{"a":1}}"#
+        );
+        let cut = CommandRecord::CutOff { published: 2, deliveries: 4, repeat: 10 };
+        assert_eq!(cut.line(), r#"{"type":"cut_off","published":2,"deliveries":4,"repeat":10}"#);
+        let c = counts();
+        let apps = ["vtex.a@1.0.0".to_string()];
+        let status = CommandRecord::Status {
+            url: "http://127.0.0.1:1",
+            pid: 7,
+            apps: &apps,
+            account: "a",
+            workspace: "w",
+            counts: &c,
+        };
+        assert_eq!(
+            status.line(),
+            format!(
+                r#"{{"type":"status","url":"http://127.0.0.1:1","pid":7,"apps":["vtex.a@1.0.0"],"account":"a","workspace":"w","counts":{COUNTS}}}"#
+            )
+        );
     }
 }
