@@ -2,8 +2,8 @@
 // ioctl's Node host: the entry of a service process. It wires the parts under host/: module
 // resolution (`@vtex/api` is ioctl's stand-in), the socket to ioctl (transport), logs with
 // handler attribution (logging), loading the service (service), event deliveries (events), the
-// route server on Koa (routes), sendEvent (send_event) and the local platform clients' calls
-// (platform).
+// route server on Koa (routes), sendEvent (send_event), the local platform clients' calls
+// (platform), and the app's own HTTP to VTEX's hosts, which crosses ioctl's boundary (intercept).
 //
 // With IOCTL_STANDBY=1 it starts without an app ("warm standby"): everything but the app is
 // ready, it says `standby`, and loads the app when ioctl sends `load`.
@@ -32,6 +32,8 @@ if (!SOCKET || !env.IOCTL_ROUTES_SOCKET || (!STANDBY && !env.IOCTL_ENTRY)) {
 
 const modules = require('./host/modules')
 modules.install()
+const intercept = require('./host/intercept')
+intercept.install()
 require('./host/typescript').install({ appRoot: env.IOCTL_APP_ROOT, buildDir: env.IOCTL_BUILD_DIR })
 const vtexApi = require('./vtex-api')
 const { lazy } = require('./vtex-api/lazy')
@@ -165,6 +167,12 @@ async function prewarm() {
   util.inspect({ a: [1, { b: 'c' }] })
   new URL('http://127.0.0.1/?a=1')
   querystring.parse('a=1&a=2')
+  // The interceptors of the app's own HTTP to VTEX: its first such call then pays nothing.
+  try {
+    intercept.warmUp()
+  } catch {
+    // The app's first call to a VTEX host tries again, and fails with the reason if it must.
+  }
   warmUp()
   try {
     await routes.start()

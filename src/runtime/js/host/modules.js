@@ -66,6 +66,10 @@ function declared() {
 }
 
 function noticeUndeclared(name, parent) {
+  // VTEX's own packages (the app's real @vtex/clients) get these through @vtex/api, their peer,
+  // on VTEX too: nothing the app should declare.
+  if (parent && parent.filename && parent.filename.includes(`${path.sep}node_modules${path.sep}@vtex${path.sep}`))
+    return
   if (warned.has(name)) return
   warned.add(name)
   const root = process.env.IOCTL_APP_ROOT || ''

@@ -1,9 +1,10 @@
 'use strict'
 // HTTP routes on the real Koa: a server on the unix socket ioctl names (IOCTL_ROUTES_SOCKET, in
 // the user's private folder) that ioctl proxies each matched request to. ioctl adds
-// x-ioctl-route-id / -route-params (encodeURIComponent(JSON)) / -route-type / -request-id; the
-// app never sees them. Each request runs config.routes[routeId] as Koa middleware, with VTEX's
-// additions to ctx (vtex, clients, params) and VTEX's error answers: the error's status
+// x-ioctl-route-id / -route-params (encodeURIComponent(JSON)) / -route-type / -request-id and
+// -session-data (identity.js); the app never sees them. Each request runs
+// config.routes[routeId] as Koa middleware, with VTEX's additions to ctx (vtex, clients,
+// params, who the request is) and VTEX's error answers: the error's status
 // (UserInputError 400, AuthenticationError 401, ForbiddenError 403, NotFoundError 404, else
 // err.status or 500) and `{"message", "code"}` as JSON. x-ioctl-route-type `graphql` runs the
 // app's GraphQL instead (graphql/serve.js) in the same Koa context.
@@ -12,6 +13,7 @@ const fs = require('node:fs')
 const packages = require('../packages')
 const vtexApi = require('../vtex-api')
 const { createClients, ioContext, randomId } = require('./context')
+const { identify, readSessionData } = require('./identity')
 const { errorCode, errorInfo, errorStatus } = require('./errors')
 const { handlerContext, log } = require('./logging')
 const { loaded } = require('./service')
@@ -57,6 +59,7 @@ function takeIoctlHeaders(req) {
     params: headers['x-ioctl-route-params'],
     type: headers['x-ioctl-route-type'],
     requestId: headers['x-ioctl-request-id'],
+    sessionData: headers['x-ioctl-session-data'],
   }
   for (const name of Object.keys(headers)) if (IOCTL_HEADER.test(name)) delete headers[name]
   const raw = []
@@ -153,13 +156,14 @@ function createApp() {
     if (!app.silent) log('error', errorInfo(err).stack)
   })
   app.use(async function vtexRoute(ctx, next) {
-    const { route, requestId } = ctx.req[ROUTE]
+    const { route, requestId, sessionData } = ctx.req[ROUTE]
     ctx.vtex = ioContext(route, requestId)
     ctx.params = route.params
     ctx.timings = {}
     ctx.metrics = {}
     const Cookies = localCookies()
     ctx.cookies = new Cookies(ctx.req, ctx.res, { keys: app.keys, secure: ctx.request.secure })
+    identify(ctx.vtex, { cookies: ctx.cookies, headers: ctx.request.headers, sessionData })
     try {
       ctx.clients = createClients(loaded.service, ctx.vtex)
       // Required on first use: apps without GraphQL never load graphql-js.
@@ -194,9 +198,16 @@ function requestHandler() {
       plainAnswer(res, 400, `ioctl: unreadable x-ioctl-route-params (${err.message}): ${ioctl.params}\n`)
       return
     }
+    let sessionData
+    try {
+      sessionData = readSessionData(ioctl.sessionData)
+    } catch (err) {
+      plainAnswer(res, 400, `ioctl: unreadable x-ioctl-session-data (${err.message})\n`)
+      return
+    }
     const service = loaded.service
     if (ioctl.type === 'graphql') {
-      serveGraphqlRequest(req, res, ioctl, koaHandler)
+      serveGraphqlRequest(req, res, { ...ioctl, sessionData }, koaHandler)
       return
     }
     const routes = (service && service.config.routes) || {}
@@ -207,7 +218,7 @@ function requestHandler() {
       return
     }
     const route = { id: routeId, params, type: ioctl.type === 'public' ? 'public' : 'private' }
-    req[ROUTE] = { route, requestId: ioctl.requestId || randomId() }
+    req[ROUTE] = { route, requestId: ioctl.requestId || randomId(), sessionData }
     handlerContext.run({ handler: routeId, delivery: null }, () => koaHandler(req, res))
   }
 }
@@ -219,7 +230,7 @@ function serveGraphqlRequest(req, res, ioctl, koaHandler) {
     return
   }
   const route = { id: 'graphql', params: {}, type: 'private' }
-  req[ROUTE] = { route, requestId: ioctl.requestId || randomId(), graphql: true }
+  req[ROUTE] = { route, requestId: ioctl.requestId || randomId(), sessionData: ioctl.sessionData, graphql: true }
   handlerContext.run({ handler: 'graphql', delivery: null }, () => koaHandler(req, res))
 }
 

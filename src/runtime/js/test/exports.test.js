@@ -199,7 +199,19 @@ test('@vtex/clients classes construct in IOClients and fail naming class and met
     message:
       /^Catalog\.getSkuById\(\) \(@vtex\/clients\) needs VTEX's cloud and is not emulated by ioctl \(ioctl runs these locally: /,
   })
-  await assert.rejects(new vtexClients.Suggestions({ account: 'a' }).http.get('/x'), /not reachable/)
+  // Its own `this.http` is real, on VTEX's base URL: a call crosses ioctl's boundary.
+  const saved = vtexApi.__ioctl.platform
+  const calls = []
+  vtexApi.__ioctl.platform = async (call) => {
+    calls.push(call)
+    return { status: 200, headers: { 'content-type': 'application/json' }, body: 'e30=', source: 'fixture' }
+  }
+  try {
+    assert.deepEqual(await new vtexClients.Suggestions({ account: 'a' }).http.get('x'), {})
+  } finally {
+    vtexApi.__ioctl.platform = saved
+  }
+  assert.deepEqual([calls[0].method, calls[0].url], ['GET', 'https://api.vtex.com/a/suggestions/x'])
 })
 
 test('masterDataFor and vbaseFor delegate to ctx.clients.masterdata and ctx.clients.vbase', async (t) => {

@@ -2,7 +2,7 @@
 // Unit tests of GraphQL apps: the schema from graphql/ with VTEX's declarations, positioned
 // schema problems, @cacheControl's named maxAge, native and app directives, execution as VTEX's
 // (null root, a default resolver that only reads), errors and cache policy in the answer, GET
-// and POST, uploads refused; the app's `graphql` is the runtime's copy; AppGraphQLClient.
+// and POST, uploads refused; the app's `graphql` is the runtime's copy.
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
@@ -19,7 +19,6 @@ const { RouteServer } = require('../host/routes')
 const { buildSchema, SchemaProblems, warmUp, graphql } = require('../host/graphql/schema')
 const { sanitize } = require('../host/graphql/scalars')
 const { cacheControlOf } = require('../host/graphql/directives')
-const { parseAppLocator } = require('../vtex-api/graphql_client')
 
 const logs = []
 logging.setSink((message) => logs.push(message))
@@ -126,11 +125,6 @@ test('sanitize strips unsafe HTML; cache hints sum up to the smallest maxAge and
   })
 })
 
-test('AppGraphQLClient app locators', () => {
-  assert.deepEqual(parseAppLocator('vtex.gql-app@2.x'), { id: 'vtex.gql-app', major: '2' })
-  assert.throws(() => parseAppLocator('nope'), /vendor\.name@major\.x/)
-})
-
 /** One request to the route server's socket as ioctl proxies a GraphQL request. */
 function request(socketPath, { method = 'POST', path: at = '/', body, headers = {} }) {
   return new Promise((resolve, reject) => {
@@ -153,7 +147,24 @@ function request(socketPath, { method = 'POST', path: at = '/', body, headers = 
 }
 
 test('execution as VTEX runs it: GET and POST, errors, cache policy, @auth, uploads refused', async (t) => {
-  process.env.IOCTL_SESSION_TOKEN = 't0k'
+  // VTEX ID, as the session answers it across the boundary: the local admin's token is valid.
+  const validations = []
+  const savedPlatform = vtexApi.__ioctl.platform
+  vtexApi.__ioctl.platform = async (call) => {
+    validations.push(call)
+    const { token } = JSON.parse(Buffer.from(call.body, 'base64').toString())
+    const answer = token === 't0k' ? { authStatus: 'Success', user: 'dev@local', account: '' } : { message: 'bad' }
+    const body = Buffer.from(JSON.stringify(answer)).toString('base64')
+    return {
+      status: token === 't0k' ? 200 : 401,
+      headers: { 'content-type': 'application/json' },
+      body,
+      source: 'local',
+    }
+  }
+  t.after(() => {
+    vtexApi.__ioctl.platform = savedPlatform
+  })
   loaded.service = new vtexApi.Service({ graphql: { resolvers } })
   loaded.schema = buildSchema(appWith(SCHEMA), { resolvers, schemaDirectives: { upper: Upper } }, () => {})
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ioctl-test-'))
@@ -200,8 +211,26 @@ test('execution as VTEX runs it: GET and POST, errors, cache policy, @auth, uplo
 
   res = await post('{ secret }')
   assert.equal(res.body.errors[0].extensions.code, 'UNAUTHENTICATED')
+  assert.match(res.body.errors[0].message, /VtexIdclientAutCookie not found/)
+  assert.equal(validations.length, 0, 'no token: nothing to validate')
   res = await post('{ secret }', {}, { VtexIdclientAutCookie: 't0k' })
   assert.deepEqual(res.body.data, { secret: 'the secret' })
+  assert.deepEqual(
+    [validations[0].method, validations[0].url, validations[0].via],
+    ['POST', 'http://vtexid.vtex.com.br/api/vtexid/credential/validate', '@auth'],
+  )
+  res = await post('{ secret }', {}, { cookie: 'VtexIdclientAutCookie=t0k' })
+  assert.deepEqual(res.body.data, { secret: 'the secret' }, 'the cookie counts as the header does')
+  res = await post('{ secret }', {}, { VtexIdclientAutCookie: 'forged' })
+  assert.equal(res.body.errors[0].extensions.code, 'UNAUTHENTICATED')
+  assert.match(res.body.errors[0].message, /VTEX ID does not validate/)
+  // ioctl itself unable to ask VTEX ID is no verdict on the token: the error says why.
+  vtexApi.__ioctl.platform = () => Promise.reject({ status: 400, message: 'unknown platform call' })
+  res = await post('{ secret }', {}, { VtexIdclientAutCookie: 't0k' })
+  assert.match(
+    res.body.errors[0].message,
+    /ioctl could not answer POST http:\/\/vtexid\.vtex\.com\.br\/\S+: unknown platform call$/,
+  )
 
   res = await post('{ nope }')
   assert.equal(res.status, 400)

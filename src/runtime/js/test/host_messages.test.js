@@ -56,7 +56,17 @@ function shape(value, at = '') {
 test('every fixture is one this file checks: a new message fails here until the host handles it', () => {
   const checked = {
     fromHost: ['load_error', 'loaded', 'log', 'platform', 'pong', 'result', 'result.failed', 'send_event', 'standby'],
-    toHost: ['deliver', 'load', 'ping', 'platform_result', 'platform_result.failed', 'send_event_ack', 'shutdown'],
+    toHost: [
+      'deliver',
+      'load',
+      'ping',
+      'platform_result',
+      'platform_result.failed',
+      'platform_result.http',
+      'platform_result.http_missing',
+      'send_event_ack',
+      'shutdown',
+    ],
   }
   const names = (found) => Object.keys(found).sort()
   assert.deepEqual({ fromHost: names(fromHost), toHost: names(toHost) }, checked)
@@ -203,6 +213,34 @@ const ANSWERS = {
   searchDocuments: { data: [], total: 0 },
 }
 
+/** The app's AppGraphQLClient of the `http` fixture, reached as ctx.clients.search, in the fixture's account. */
+class SearchGraphQL extends vtexApi.AppGraphQLClient {
+  constructor(context, options) {
+    super(platformCalls.http.app, context, options)
+  }
+  productSearch(variables) {
+    const { query } = JSON.parse(Buffer.from(platformCalls.http.body, 'base64').toString())
+    return this.graphql.query({ query, variables })
+  }
+}
+class SearchClients extends vtexApi.IOClients {
+  get search() {
+    return this.getOrSet('search', SearchGraphQL)
+  }
+}
+const httpContext = {
+  account: 'local',
+  workspace: 'dev',
+  authToken: 'ioctl-local-auth-token',
+  userAgent: 'vtex.service-course@0.0.1',
+}
+/** The `http` fixture's call, made as the app makes it. */
+function searchCall(c) {
+  const { variables } = JSON.parse(Buffer.from(c.body, 'base64').toString())
+  return new SearchClients({}, httpContext).search.productSearch(variables)
+}
+CLIENT_CALLS.http = (_clients, c) => searchCall(c)
+
 test("the clients' platform calls are the platform-calls fixtures", async () => {
   assert.deepEqual(Object.keys(CLIENT_CALLS).sort(), Object.keys(platformCalls).sort())
   const clients = new vtexApi.IOClients({}, {})
@@ -210,6 +248,7 @@ test("the clients' platform calls are the platform-calls fixtures", async () => 
   const seen = []
   vtexApi.__ioctl.platform = (call) => {
     seen.push(call)
+    if (call.service === 'http') return Promise.resolve(toHost['platform_result.http'].value)
     return Promise.resolve(ANSWERS[call.method] || null)
   }
   try {
@@ -217,6 +256,24 @@ test("the clients' platform calls are the platform-calls fixtures", async () => 
       await CLIENT_CALLS[name](clients, call)
       assert.deepEqual(seen.pop(), call, name)
     }
+  } finally {
+    vtexApi.__ioctl.platform = saved
+  }
+})
+
+test("an app's outbound call settles as the platform_result.http fixtures say: an answer, or a missing call's error", async () => {
+  const saved = vtexApi.__ioctl.platform
+  try {
+    const answer = field(toHost['platform_result.http'], 'value')
+    vtexApi.__ioctl.platform = () => Promise.resolve(answer)
+    const body = JSON.parse(Buffer.from(field(answer, 'body'), 'base64').toString())
+    assert.deepEqual(await searchCall(platformCalls.http), body)
+
+    const missing = field(toHost['platform_result.http_missing'], 'value')
+    vtexApi.__ioctl.platform = () => Promise.resolve(missing)
+    const err = await searchCall(platformCalls.http).catch((e) => e)
+    assert.equal(err.message, field(missing, 'message'))
+    assert.deepEqual([err.response.status, field(missing, 'source')], [field(missing, 'status'), 'missing'])
   } finally {
     vtexApi.__ioctl.platform = saved
   }

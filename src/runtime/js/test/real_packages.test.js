@@ -6,6 +6,7 @@
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
+const http = require('node:http')
 const vtexApi = require('../vtex-api')
 const packages = require('../packages')
 const { limiterFor } = require('../vtex-api/limiter')
@@ -76,33 +77,42 @@ test('`concurrency` is one limit per client name per Service, shared by every ct
 })
 
 test('a client with concurrency 2 has at most 2 requests out; the others go out in turn', async (t) => {
-  const answers = []
-  t.mock.method(globalThis, 'fetch', (url) => {
-    return new Promise((resolve) => answers.push({ url, answer: () => resolve(Response.json({ url })) }))
-  })
+  // A loopback server that answers each request only when the test says so.
+  const waiting = []
+  const server = http.createServer((req, res) => waiting.push({ url: req.url, answer: () => res.end(`"${req.url}"`) }))
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.after(() => server.close())
+  const base = `http://127.0.0.1:${server.address().port}`
+  /** Waits (with a deadline) until the server holds `n` requests. */
+  const held = async (n) => {
+    const deadline = Date.now() + 5000
+    while (waiting.length < n && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5))
+    return waiting.length
+  }
   class Mine extends vtexApi.ExternalClient {
     constructor(context, options) {
-      super('http://example.invalid', context, options)
+      super(base, context, options)
     }
   }
   const client = new Mine({}, { concurrency: 2 })
   const calls = [1, 2, 3, 4, 5].map((n) => client.http.get(`/item/${n}`))
+  assert.equal(await held(2), 2)
   await settle()
-  assert.equal(answers.length, 2, 'two requests out, three waiting')
-  answers[0].answer()
-  assert.deepEqual(await calls[0], { url: 'http://example.invalid/item/1' })
-  await settle()
+  assert.equal(waiting.length, 2, 'two requests out, three waiting')
+  waiting[0].answer()
+  assert.equal(await calls[0], '/item/1')
+  assert.equal(await held(3), 3)
   assert.deepEqual(
-    answers.map((a) => a.url),
-    ['http://example.invalid/item/1', 'http://example.invalid/item/2', 'http://example.invalid/item/3'],
+    waiting.map((w) => w.url),
+    ['/item/1', '/item/2', '/item/3'],
     'an answer lets the next in line out',
   )
   for (let i = 1; i < 5; i += 1) {
-    answers[i].answer()
+    await held(i + 1)
+    waiting[i].answer()
     await calls[i]
-    await settle()
   }
-  assert.equal(answers.length, 5)
+  assert.equal(waiting.length, 5)
   assert.equal(client.http.limiter.activeCount + client.http.limiter.pendingCount, 0)
 })
 

@@ -1,12 +1,17 @@
 'use strict'
-// `this.http` of an ExternalClient: axios-like calls on Node's global fetch, with VTEX's
-// retries, backoff, timeouts and concurrency (InstanceOptions), each retry shown as a warning.
+// `this.http` of every client: @vtex/api's HttpClient on the real axios 0.21.4 that @vtex/api
+// uses (so error shapes, `err.response`, validateStatus, responseType and params read as on
+// VTEX), with ioctl's retries, backoff, timeouts and concurrency (InstanceOptions) around the
+// attempts, each retry shown as a warning. An attempt to a VTEX host crosses ioctl's boundary
+// (boundary.js: linked app, local service, fixture, --cloud, or a clear failure); any other
+// goes out with axios's own http adapter.
 
-const { Readable } = require('node:stream')
-const { setTimeout: sleep } = require('node:timers/promises')
+const packages = require('../packages')
 const hooks = require('./hooks')
 const { RequestCancelledError } = require('./errors')
 const { limiterFor } = require('./limiter')
+const outbound = require('./outbound')
+const { boundaryAdapter, isMissing } = require('./boundary')
 
 function combineURL(baseURL, url) {
   if (!url) return baseURL || ''
@@ -14,40 +19,31 @@ function combineURL(baseURL, url) {
   return `${baseURL.replace(/\/+$/, '')}/${url.replace(/^\/+/, '')}`
 }
 
+/** Params as @vtex/api serializes them: qs with repeated keys for arrays (`a=1&a=2`). */
+function serializeParams(params) {
+  return packages.loadForApp('qs').stringify(params, { arrayFormat: 'repeat' })
+}
+
 function withParams(url, params) {
-  const query = new URLSearchParams()
-  for (const [key, value] of Object.entries(params || {})) {
-    if (value === undefined || value === null) continue
-    const encode = (v) => (v instanceof Date ? v.toISOString() : typeof v === 'object' ? JSON.stringify(v) : String(v))
-    if (Array.isArray(value)) value.forEach((v) => query.append(`${key}[]`, encode(v)))
-    else query.append(key, encode(value))
-  }
-  const qs = query.toString()
-  if (!qs) return url
-  return `${url}${url.includes('?') ? '&' : '?'}${qs}`
+  const query = serializeParams(params || {})
+  if (!query) return url
+  return `${url}${url.includes('?') ? '&' : '?'}${query}`
 }
 
-function requestBody(data, headers) {
-  if (data === undefined || data === null) return {}
-  if (typeof data === 'string' || data instanceof URLSearchParams || ArrayBuffer.isView(data)) return { body: data }
-  if (data instanceof ArrayBuffer || data instanceof Blob || data instanceof FormData) return { body: data }
-  if (data instanceof ReadableStream) return { body: data, duplex: 'half' }
-  if (data instanceof Readable) return { body: Readable.toWeb(data), duplex: 'half' }
-  if (!headers.has('content-type')) headers.set('content-type', 'application/json')
-  return { body: JSON.stringify(data) }
+/** Header names lower case, as @vtex/api sends them (its defaults middleware renames them). */
+function lowerCaseHeaders(headers) {
+  const out = {}
+  for (const [name, value] of Object.entries(headers || {})) {
+    if (value !== undefined && value !== null) out[name.toLowerCase()] = value
+  }
+  return out
 }
 
-async function responseData(res, method, responseType) {
-  if (method === 'HEAD') return undefined
-  if (responseType === 'stream') return res.body ? Readable.fromWeb(res.body) : Readable.from([])
-  if (responseType === 'arraybuffer') return Buffer.from(await res.arrayBuffer())
-  const text = await res.text()
-  if (responseType === 'text' || text === '') return text
-  try {
-    return JSON.parse(text)
-  } catch {
-    return text
-  }
+/** One axios instance per process (its defaults untouched: each request carries its own config). */
+let instance = null
+function axios() {
+  if (!instance) instance = packages.loadForApp('axios').create()
+  return instance
 }
 
 // Retries, timeouts and concurrency: VTEX's `clients.options` (InstanceOptions), which a call's
@@ -73,6 +69,10 @@ const SYSTEM_ERROR_CODE = /^E(AI_)?[A-Z]+$/
 
 /** Whether a failed attempt may go better next time. */
 function isRetryable(err) {
+  // Nothing answers a `missing` call locally: asking again would get the same answer; nor would
+  // ioctl answer a call it could not carry (EIOCTL without a status: a body too large, an answer
+  // that does not decode).
+  if (isMissing(err) || (err.code === 'EIOCTL' && !err.response)) return false
   // 408 (request timeout), 429 (rate limited) and 5xx say "try later"; any other 4xx is the
   // caller's mistake and would fail the same way again.
   if (err.response) {
@@ -97,7 +97,12 @@ function nextTimeout(timeout, timeoutCoefficient) {
   return timeout && timeoutCoefficient ? Math.round(timeout * timeoutCoefficient) : timeout
 }
 
-/** `this.http` of an ExternalClient: axios-like calls on global fetch. */
+/**
+ * `this.http` of a client. Options: baseURL, headers, params, timeout, the retry settings, `name`
+ * (in warnings and errors), `limiter` (else made from `concurrency`), and `owner` (the client
+ * it belongs to), `clientKey` (its key in ctx.clients) and `app` (the locator an AppClient
+ * addresses), which name a call that crosses the boundary.
+ */
 class HttpClient {
   constructor(options = {}) {
     const { baseURL, headers, params, timeout, userAgent } = options
@@ -109,6 +114,9 @@ class HttpClient {
     /** Names the client in retry warnings and failures. */
     this.name = options.name || 'HttpClient'
     this.limiter = options.limiter || limiterFor(options)
+    this.owner = options.owner
+    this.clientKey = options.clientKey
+    this.app = options.app == null ? null : String(options.app)
 
     this.get = (url, config = {}) => this.request({ ...config, url, method: 'get' }).then((r) => r.data)
     this.getRaw = (url, config = {}) => this.request({ ...config, url, method: 'get' })
@@ -119,7 +127,6 @@ class HttpClient {
       }))
     this.getStream = (url, config = {}) =>
       this.request({ ...config, url, method: 'get', responseType: 'stream' }).then((r) => r.data)
-    // fetch cannot send a body with GET: this rejects with fetch's TypeError message saying so.
     this.getWithBody = (url, data, config = {}) =>
       this.request({ ...config, url, data, method: 'get' }).then((r) => r.data)
     this.post = (url, data, config = {}) => this.request({ ...config, url, data, method: 'post' }).then((r) => r.data)
@@ -131,19 +138,24 @@ class HttpClient {
     this.delete = (url, config = {}) => this.request({ ...config, url, method: 'delete' })
   }
 
-  /** One call: attempts with retries and backoff, inside the client's concurrency limit. */
-  async request(config) {
+  /**
+   * One call: attempts with retries and backoff, inside the client's concurrency limit. Not
+   * async: the caller's stack, which names the client method making the call, is read before
+   * anything waits.
+   */
+  request(config = {}) {
     const method = String(config.method || 'get').toUpperCase()
-    const url = withParams(combineURL(config.baseURL || this.baseURL, config.url), {
-      ...this.params,
-      ...config.params,
-    })
+    const url = combineURL(config.baseURL !== undefined ? config.baseURL : this.baseURL, config.url)
+    const params = { ...this.params, ...config.params }
+    const shown = withParams(url, params)
+    const boundary = outbound.isVtexUrl(url) ? { via: this.caller(HttpClient.prototype.request), app: this.app } : null
+    const attempt = { url, params, headers: { ...lowerCaseHeaders(this.headers), ...lowerCaseHeaders(config.headers) } }
     const setting = (name, fallback) => {
       const value = Number(config[name] !== undefined ? config[name] : this[name])
       return Number.isFinite(value) && value >= 0 ? value : fallback
     }
     // A streamed body is used up by the first attempt: there is nothing left to send again.
-    const replayable = !(config.data instanceof Readable || config.data instanceof ReadableStream)
+    const replayable = !(config.data && typeof config.data.pipe === 'function')
     const attempts = IDEMPOTENT_METHODS.has(method) && replayable ? Math.floor(setting('retries', 0)) + 1 : 1
     const backoffDelay = setting('initialBackoffDelay', DEFAULT_BACKOFF_DELAY)
     const backoffCoefficient = setting('exponentialBackoffCoefficient', DEFAULT_BACKOFF_COEFFICIENT)
@@ -151,22 +163,24 @@ class HttpClient {
 
     const operation = async () => {
       let timeout = config.timeout || this.timeout
-      for (let attempt = 1; ; attempt += 1) {
+      for (let n = 1; ; n += 1) {
         try {
-          return await sendOnce(config, method, url, this.headers, timeout)
+          return await sendOnce(config, { ...attempt, method, timeout, boundary })
         } catch (err) {
-          if (attempt >= attempts || !isRetryable(err)) throw finalError(err, `${this.name} ${method} ${url}`, attempt)
-          if (err.response && err.response.data instanceof Readable) err.response.data.destroy()
-          const delay = retryDelay(attempt, backoffDelay, backoffCoefficient, Math.random())
+          if (n >= attempts || !isRetryable(err)) throw finalError(err, `${this.name} ${method} ${shown}`, n)
+          if (err.response && err.response.data && typeof err.response.data.destroy === 'function') {
+            err.response.data.destroy()
+          }
+          const delay = retryDelay(n, backoffDelay, backoffCoefficient, Math.random())
           // Through the host's log hook, in the caller's async context: attributed to its handler.
           hooks.log(
             'warn',
-            `${this.name} ${method} ${url} failed (attempt ${attempt}/${attempts}: ${causeOf(err)}); retrying in ${delay} ms`,
+            `${this.name} ${method} ${shown} failed (attempt ${n}/${attempts}: ${causeOf(err)}); retrying in ${delay} ms`,
           )
           try {
-            await sleep(delay, undefined, { signal: config.signal })
-          } catch (cause) {
-            throw attemptError(cause, { method, url, timeout })
+            await sleep(delay, config.signal)
+          } catch {
+            throw new RequestCancelledError(`${method} ${shown} was cancelled`)
           }
           timeout = nextTimeout(timeout, timeoutCoefficient)
         }
@@ -176,59 +190,82 @@ class HttpClient {
     // wraps the request with its retries: `concurrency` counts operations, not attempts.
     return this.limiter ? this.limiter(operation) : operation()
   }
-}
 
-/** One attempt: the response, or an axios-like error (with `response` when there was one). */
-async function sendOnce(config, method, url, defaultHeaders, timeout) {
-  const headers = new Headers()
-  for (const [name, value] of Object.entries({ ...defaultHeaders, ...config.headers })) {
-    if (value !== undefined && value !== null) headers.set(name, String(value))
-  }
-  const signals = [config.signal, timeout ? AbortSignal.timeout(timeout) : undefined].filter(Boolean)
-  const init = { method, headers, ...requestBody(config.data, headers) }
-  if (signals.length) init.signal = signals.length === 1 ? signals[0] : AbortSignal.any(signals)
-
-  let response
-  try {
-    const res = await fetch(url, init)
-    response = {
-      status: res.status,
-      statusText: res.statusText,
-      headers: Object.fromEntries(res.headers),
-      data: await responseData(res, method, config.responseType),
-      config: { ...config, method: method.toLowerCase(), url },
+  /**
+   * What made the call, for the boundary: `ctx.clients.{key}.{method}` (or `{Client}.{method}`
+   * for a client made by hand) from the nearest frame of a method called on the owning client,
+   * else the client's class name. Read from V8's structured call sites (no stack text is built).
+   */
+  caller(below) {
+    const owner = this.owner
+    const className = owner && owner.constructor && owner.constructor.name
+    if (!className) return this.name
+    const key = this.clientKey
+    const [savedPrepare, savedLimit] = [Error.prepareStackTrace, Error.stackTraceLimit]
+    const holder = {}
+    let sites = []
+    try {
+      Error.prepareStackTrace = (_, callSites) => callSites
+      // Deep enough for a method that goes through a few helpers, whatever the app set.
+      Error.stackTraceLimit = 20
+      Error.captureStackTrace(holder, below)
+      sites = holder.stack || []
+    } finally {
+      Error.prepareStackTrace = savedPrepare
+      Error.stackTraceLimit = savedLimit
     }
-  } catch (cause) {
-    // The connection, or the timeout, may also end while the body is being read.
-    throw attemptError(cause, { method, url, timeout })
+    // The outermost of the first run of the client's own frames: the method the app called
+    // (getSegment), not the helper it went through (rawSegment).
+    let method = null
+    for (const site of sites) {
+      const name = site.getTypeName() === className && (site.getMethodName() || String(site.getFunctionName() || ''))
+      if (name && name !== 'constructor') method = name.split('.').pop()
+      else if (method) break
+    }
+    if (!method) return className
+    return key ? `ctx.clients.${key}.${method}` : `${className}.${method}`
   }
-  const validateStatus = config.validateStatus || ((status) => status >= 200 && status < 300)
-  if (!validateStatus(response.status)) {
-    const err = new Error(`Request failed with status code ${response.status}`)
-    err.response = response
-    err.config = response.config
-    err.isAxiosError = true
-    throw err
-  }
-  return response
 }
 
-/** What fetch threw, as an axios-like error whose message is the cause alone. */
-function attemptError(cause, { method, url, timeout }) {
-  let err
-  if (cause && cause.name === 'TimeoutError') {
-    err = new Error(`timeout of ${timeout}ms exceeded`)
-    err.code = 'ECONNABORTED'
-  } else if (cause && cause.name === 'AbortError') {
-    err = new RequestCancelledError(`${method} ${url} was cancelled`)
-  } else {
-    const reason = (cause && cause.cause) || cause
-    err = new Error((reason && reason.message) || String(reason), { cause })
-    if (reason && reason.code) err.code = reason.code
+/** Waits `ms`, rejecting early when `signal` aborts. */
+function sleep(ms, signal) {
+  return require('node:timers/promises').setTimeout(ms, undefined, signal ? { signal } : undefined)
+}
+
+/** One attempt through axios: the response, or axios's error (with `response` when there was one). */
+async function sendOnce(config, { url, params, headers, method, timeout, boundary }) {
+  const client = axios()
+  const request = {
+    ...config,
+    baseURL: undefined,
+    url,
+    method: method.toLowerCase(),
+    headers,
+    params,
+    paramsSerializer: serializeParams,
+    timeout: timeout || 0,
+    // @vtex/api follows no redirect: the caller sees the 3xx.
+    maxRedirects: config.maxRedirects !== undefined ? config.maxRedirects : 0,
+    adapter: boundary ? boundaryAdapter(boundary) : config.adapter,
   }
-  err.config = { method: method.toLowerCase(), url }
-  err.isAxiosError = true
-  return err
+  let cancel = null
+  if (config.signal) {
+    // axios 0.21 predates AbortSignal: the signal cancels through its CancelToken.
+    const source = packages.loadForApp('axios').CancelToken.source()
+    cancel = () => source.cancel('cancelled')
+    if (config.signal.aborted) cancel()
+    else config.signal.addEventListener('abort', cancel, { once: true })
+    request.cancelToken = source.token
+  }
+  delete request.signal
+  try {
+    return await client.request(request)
+  } catch (err) {
+    if (packages.loadForApp('axios').isCancel(err)) throw new RequestCancelledError(`${method} ${url} was cancelled`)
+    throw err
+  } finally {
+    if (cancel) config.signal.removeEventListener('abort', cancel)
+  }
 }
 
 /** A failed attempt in a few words, for the retry warning. */
@@ -238,13 +275,17 @@ function causeOf(err) {
   return err.message
 }
 
-/** The error a call rejects with: the last attempt's, named with the call and attempt count. */
+/**
+ * The error a call rejects with: the last attempt's, named with the call and attempt count. A
+ * cancellation, a `missing` answer and ioctl's own failure to answer (EIOCTL), whose messages
+ * already name the call, stay as they are.
+ */
 function finalError(last, call, attempts) {
-  if (last instanceof RequestCancelledError) return last
+  if (last instanceof RequestCancelledError || isMissing(last) || last.code === 'EIOCTL') return last
   const err = new Error(`${call} failed after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${last.message}`, {
-    cause: last.cause || last,
+    cause: last,
   })
-  for (const field of ['code', 'response', 'config', 'isAxiosError']) {
+  for (const field of ['code', 'response', 'config', 'request', 'isAxiosError', 'toJSON']) {
     if (last[field] !== undefined) err[field] = last[field]
   }
   err.attempts = attempts
@@ -259,4 +300,5 @@ module.exports = {
   nextTimeout,
   combineURL,
   withParams,
+  serializeParams,
 }

@@ -26,6 +26,9 @@ const LOCAL_CLIENTS = {
   Apps: 'apps',
   MasterData: 'masterdata',
   VBase: 'vbase',
+  TenantClient: 'tenant',
+  Segment: 'segment',
+  Session: 'session',
 }
 /** Exports that are not-emulated clients: export name → key of notEmulatedClasses. */
 const NOT_EMULATED_CLIENTS = {
@@ -39,10 +42,7 @@ const NOT_EMULATED_CLIENTS = {
   Metadata: 'metadata',
   Registry: 'registry',
   Router: 'router',
-  Segment: 'segment',
-  Session: 'session',
   Settings: 'settings',
-  TenantClient: 'tenant',
   Workspaces: 'workspaces',
   CatalogGraphQL: 'catalogGraphQL',
   Catalog: 'catalog',

@@ -30,6 +30,6 @@ function platformCall(label, call, caller) {
 /** Local services ioctl runs, for the errors of the clients that still need VTEX's cloud. */
 const LOCAL_SERVICES =
   'ioctl runs these locally: ctx.clients.apps getAppSettings/saveAppSettings, ctx.clients.vbase, ' +
-  'ctx.clients.masterdata and ctx.clients.events'
+  'ctx.clients.masterdata, ctx.clients.events, and tenant, segment and session'
 
 module.exports = { platformCall, platformError, LOCAL_SERVICES }

@@ -1,18 +1,12 @@
 'use strict'
-// Built-in clients of VTEX services ioctl cannot emulate (oms, catalog, checkout, ...): they
-// construct fine, and any method they do not define themselves rejects, naming the call and the
-// services ioctl does run locally. Each extends the base class its @vtex/api counterpart extends
-// (BASES); apps, vbase and masterdata extend these with local methods.
+// Built-in clients of VTEX services whose methods the stand-in does not have (their paths are
+// the real package's): they construct fine, with a real `this.http` on VTEX's base URL (so a
+// subclass's own calls cross ioctl's boundary), and any method they do not define themselves
+// rejects as a 501 answer would (`err.response.status`), naming the call and the services ioctl
+// runs locally. Each extends the base class its @vtex/api counterpart extends (BASES); apps,
+// vbase and masterdata extend these with local methods.
 
-const {
-  IOClient,
-  ExternalClient,
-  JanusClient,
-  AppClient,
-  InfraClient,
-  AppGraphQLClient,
-  UnreachableHttpClient,
-} = require('./clients')
+const { IOClient, ExternalClient, JanusClient, AppClient, InfraClient, AppGraphQLClient } = require('./clients')
 const { LOCAL_SERVICES } = require('./local_platform')
 const { lazy } = require('./lazy')
 
@@ -20,8 +14,9 @@ const { lazy } = require('./lazy')
 const INERT_PROPERTIES = new Set(['then', 'catch', 'toJSON', 'inspect', 'asymmetricMatch', 'nodeType', '$$typeof'])
 
 /**
- * What each class extends in @vtex/api (or @vtex/clients), and the app or URL it talks to:
- * `new Apps(ctx, options)` becomes `InfraClient('apps@0.x', ctx, options)`, and so on.
+ * What each class extends in @vtex/api (or @vtex/clients), and the app or URL it talks to (a
+ * function of the IOContext where the URL names the account): `new Apps(ctx, options)` becomes
+ * `InfraClient('apps@0.x', ctx, options)`, and so on.
  */
 const BASES = {
   Apps: [InfraClient, 'apps@0.x'],
@@ -30,12 +25,12 @@ const BASES = {
   BillingMetrics: [InfraClient, 'colossus@0.x'],
   Builder: [AppClient, 'vtex.builder-hub@0.x'],
   Housekeeper: [InfraClient, 'housekeeper@0.x'],
-  ID: [ExternalClient, 'http://vtexid.vtex.com.br/api/vtexid'],
+  ID: [ExternalClient, 'https://vtexid.vtex.com.br/api/vtexid/pub/authentication'],
   LicenseManager: [JanusClient],
   MasterData: [ExternalClient, 'http://api.vtex.com/api/dataentities'],
   MessagesGraphQL: [AppGraphQLClient, 'vtex.messages@1.x'],
   Metadata: [InfraClient, 'apps@0.x'],
-  PaymentProvider: [ExternalClient, 'http://vtexpayments.com.br/payment-provider'],
+  PaymentProvider: [ExternalClient, (c) => `http://${c.account}.vtexpayments.com.br/payment-provider`],
   Registry: [InfraClient, 'apps@0.x'],
   Router: [InfraClient, 'router'],
   Segment: [JanusClient],
@@ -57,21 +52,29 @@ const BASES = {
   OMSProxy: [AppClient, 'vtex.oms-api-proxy@0.x'],
   RatesAndBenefits: [JanusClient],
   Search: [AppClient, 'vtex.catalog-api-proxy@0.x'],
-  Suggestions: [ExternalClient, 'https://api.vtex.com/suggestions'],
+  Suggestions: [ExternalClient, (c) => `https://api.vtex.com/${c.account}/suggestions/`],
 }
 
 /** `new Client(context, options)` as the base's constructor takes it. */
 function baseArguments(Base, target, context, options) {
   if (Base === IOClient || Base === JanusClient) return [context, options]
-  return [target, context, options]
+  return [typeof target === 'function' ? target(context || {}) : target, context, options]
+}
+
+/** The error of a method the stand-in lacks: shaped as a 501 answer, so `err.response.status` reads. */
+function notEmulatedError(message) {
+  const err = new Error(message)
+  err.response = { status: 501, statusText: 'Not Implemented', headers: {}, data: { message } }
+  err.isAxiosError = true
+  return err
 }
 
 /**
  * A client class for a VTEX service ioctl cannot emulate. Instances (and subclasses) work,
  * but any method they don't define themselves rejects with `describe(method)`: by default
- * `ctx.clients.<clientKey>.<method>() needs VTEX's cloud...`.
+ * `ctx.clients.<clientKey>.<method>() needs VTEX's cloud...`, then `hint`.
  */
-function notEmulatedClient(className, clientKey, describe = (prop) => `ctx.clients.${clientKey}.${prop}()`) {
+function notEmulatedClient(className, clientKey, describe = (prop) => `ctx.clients.${clientKey}.${prop}()`, hint = '') {
   const [Base, target] = BASES[className] || [IOClient]
   const fallback = new Proxy(Object.create(Base.prototype), {
     get(target, prop, receiver) {
@@ -80,7 +83,9 @@ function notEmulatedClient(className, clientKey, describe = (prop) => `ctx.clien
       }
       return function notEmulated() {
         return Promise.reject(
-          new Error(`${describe(prop)} needs VTEX's cloud and is not emulated by ioctl (${LOCAL_SERVICES})`),
+          notEmulatedError(
+            `${describe(prop)} needs VTEX's cloud and is not emulated by ioctl (${LOCAL_SERVICES})${hint}`,
+          ),
         )
       }
     },
@@ -88,8 +93,6 @@ function notEmulatedClient(className, clientKey, describe = (prop) => `ctx.clien
   const Client = class extends Base {
     constructor(context, options = {}) {
       super(...baseArguments(Base, target, context, options))
-      // ExternalClient-based ones would otherwise make real requests to VTEX's hosts.
-      if (Base === ExternalClient) this.http = new UnreachableHttpClient(className, `VTEX's ${target}`)
     }
   }
   Object.defineProperty(Client, 'name', { value: className })
@@ -135,4 +138,4 @@ for (const className of ['Sphinx', 'Housekeeper']) {
   lazy(notEmulatedClasses, className, () => notEmulatedClient(className, null, (prop) => `${className}.${prop}()`))
 }
 
-module.exports = { NOT_EMULATED, BASES, notEmulatedClasses, notEmulatedClient }
+module.exports = { NOT_EMULATED, BASES, notEmulatedClasses, notEmulatedClient, notEmulatedError }

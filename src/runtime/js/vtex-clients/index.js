@@ -1,18 +1,51 @@
 'use strict'
-// ioctl's stand-in for the `@vtex/clients` npm package, loaded by every `require('@vtex/clients')`
-// of a service run by ioctl (host/modules.js redirects the resolution here, as for @vtex/api).
-// Its clients call VTEX's commerce APIs: each class extends the @vtex/api base its real
-// counterpart extends, constructs fine, and any method call rejects naming the class and method.
-// masterDataFor and vbaseFor delegate to ctx.clients.masterdata and ctx.clients.vbase, so they
-// work as far as those do. Every runtime export of the real package exists: see
-// test/exports.test.js.
+// ioctl's `@vtex/clients`, loaded by every `require('@vtex/clients')` of a service run by ioctl
+// (host/modules.js redirects the resolution here, as for @vtex/api). When the app has the real
+// package installed (node/node_modules/@vtex/clients, as every app that uses it does), its
+// commerce classes (Catalog, OMS, Checkout, Logistics, ...) are the real ones, loaded on ioctl's
+// @vtex/api: they extend its JanusClient/AppClient/ExternalClient, so their real calls, VTEX's
+// paths, cross ioctl's boundary (a fixture or --cloud answers them). Without it, each class
+// extends the @vtex/api base its real counterpart extends, constructs fine, and a method call
+// rejects naming the class and method. masterDataFor and vbaseFor are always ioctl's: they go
+// through ctx.clients.masterdata and ctx.clients.vbase, which run locally. Every runtime export
+// of the real package exists: see test/exports.test.js.
 
+const fs = require('node:fs')
+const Module = require('node:module')
+const path = require('node:path')
 const vtexApi = require('../vtex-api')
 const { notEmulatedClient } = require('../vtex-api/not_emulated')
 
+const INSTALL_HINT =
+  '; install @vtex/clients in node/ (npm install) and ioctl runs the real client, whose calls a fixture or --cloud answers'
+
 /** A client class of @vtex/clients: a method call says `Catalog.getSkuById() (@vtex/clients)`. */
 const commerceClient = (className) =>
-  notEmulatedClient(className, null, (method) => `${className}.${method}() (@vtex/clients)`)
+  notEmulatedClient(className, null, (method) => `${className}.${method}() (@vtex/clients)`, INSTALL_HINT)
+
+/**
+ * The app's own @vtex/clients, found as the app's require would find it (from node/ up), loaded
+ * with its `require('@vtex/api')` answered by ioctl's stand-in; null when the app has none, or
+ * it does not load (said once in the log).
+ */
+function appsOwnCopy() {
+  const root = process.env.IOCTL_APP_ROOT
+  if (!root) return null
+  for (const dir of Module._nodeModulePaths(path.join(root, 'node'))) {
+    const folder = path.join(dir, '@vtex', 'clients')
+    if (!fs.existsSync(path.join(folder, 'package.json'))) continue
+    try {
+      return require(folder)
+    } catch (err) {
+      vtexApi.__ioctl.log(
+        'warn',
+        `${folder} does not load on ioctl's @vtex/api (${err.message}): its classes fail when called instead`,
+      )
+      return null
+    }
+  }
+  return null
+}
 
 /** The stand-in's own ctx.clients.<key> for a client's IOContext and options. */
 function platformClient(key, context, options) {
@@ -114,8 +147,10 @@ const CLASSES = [
   'Suggestions',
 ]
 
+const real = appsOwnCopy()
+
 module.exports = {
-  ...Object.fromEntries(CLASSES.map((name) => [name, commerceClient(name)])),
+  ...(real || Object.fromEntries(CLASSES.map((name) => [name, commerceClient(name)]))),
   masterDataFor,
   vbaseFor,
 }

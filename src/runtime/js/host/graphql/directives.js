@@ -1,13 +1,13 @@
 'use strict'
-// VTEX's native schema directives, with their local meaning: @auth checks the session token
-// (as the session's private routes do), @cacheControl records its hint for the response,
-// @sanitize strips unsafe HTML from arguments and input fields, @settings fills
+// VTEX's native schema directives, with their local meaning: @auth has VTEX ID validate the
+// request's user token through ioctl's boundary (../auth.js), @cacheControl records its hint
+// for the response, @sanitize strips unsafe HTML from arguments and input fields, @settings fills
 // ctx.vtex.settings from the local app settings when there are any; @smartcache, @metric,
 // @translatableV2 and @translateTo are accepted (no cache, metrics or Messages service runs
 // locally: the value is returned as written).
 
 const packages = require('../../packages')
-const { AuthenticationError } = require('../../vtex-api/errors')
+const { authenticate, userToken } = require('../auth')
 const { sanitize } = require('./scalars')
 
 const graphql = packages.load('graphql')
@@ -28,25 +28,12 @@ function wrapResolver(field, { before, after }) {
   }
 }
 
-/** The user credential @auth accepts: the session token as VtexIdclientAutCookie (header or cookie). */
-function userToken(ctx) {
-  const header = ctx.get ? ctx.get('VtexIdclientAutCookie') : ''
-  if (header) return header
-  return (ctx.cookies && ctx.cookies.get('VtexIdclientAutCookie')) || ''
-}
-
 class Auth extends SchemaDirectiveVisitor {
   visitFieldDefinition(field, details) {
     const where = `${details.objectType.name}.${field.name}`
     wrapResolver(field, {
-      before(_args, ctx) {
-        const token = process.env.IOCTL_SESSION_TOKEN
-        if (!token || userToken(ctx) !== token) {
-          throw new AuthenticationError(
-            `${where} is behind @auth: send the session token as VtexIdclientAutCookie ` +
-              '(ioctl graphql and the IDE do; locally productCode/resourceCode are not checked)',
-          )
-        }
+      async before(_args, ctx) {
+        await authenticate(ctx, where)
       },
     })
   }
