@@ -114,6 +114,14 @@ test('prom-client resolves for an app that does not declare it, with one warning
   })
 })
 
+test("@vtex/api's promclient is the real prom-client, the same copy apps require", async () => {
+  const { promclient } = vtexApi
+  assert.equal(promclient, require(packages.resolve('prom-client')))
+  const gauge = new promclient.Gauge({ name: 'fidelity_queue_depth', help: 'queue depth' })
+  gauge.set(7)
+  assert.match(await promclient.register.metrics(), /^fidelity_queue_depth 7$/m)
+})
+
 /** ctx.clients.masterdata with the platform answering `answer(call)`; the calls made. */
 function masterdataAnswering(answer) {
   const calls = []

@@ -18,6 +18,7 @@ const clients = require('./clients')
 const { notEmulatedClasses } = require('./not_emulated')
 const { IOClients, LOCAL } = require('./io_clients')
 const { lazy } = require('./lazy')
+const packages = require('../packages')
 const utils = require('./utils')
 const platform = require('./platform')
 
@@ -109,6 +110,8 @@ for (const name of ['LRUCache', 'DiskCache', 'LRUDiskCache', 'MultilayeredCache'
   lazy(module.exports, name, () => require('./caches')[name])
 }
 lazy(module.exports, 'HttpClient', () => require('./http').HttpClient)
+// @vtex/api re-exports the real prom-client (its dependency, pinned in the runtime's package set).
+lazy(module.exports, 'promclient', () => packages.loadForApp('prom-client'))
 
 // Read when used: a standby host learns the app's identity and place only when it loads it.
 for (const [name, read] of Object.entries({ ...constants.FROM_ENV, appPath: platform.appPath })) {

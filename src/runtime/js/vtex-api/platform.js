@@ -1,7 +1,6 @@
 'use strict'
-// The rest of @vtex/api's runtime surface: tracing (no spans are sampled locally), prom-client
-// (metrics are accepted and dropped), the Recorder of cache headers, HTTP agents, timers around
-// middlewares, dev-console logging, GraphQL schema directives and the worker's entry points.
+// The rest of @vtex/api's runtime surface: tracing (no spans are sampled locally), the Recorder
+// of cache headers, HTTP agents, timers around middlewares, dev-console logging, GraphQL schema directives and the worker's entry points.
 // What needs VTEX's runtime (starting its worker, its log client, the messages app) throws a
 // clear error when called.
 
@@ -110,58 +109,6 @@ class ErrorReport extends Error {
   toObject() {
     return { kind: this.kind, message: this.message, stack: this.stack, details: this.details }
   }
-}
-
-// prom-client: metrics are accepted and never exported.
-class Metric {
-  constructor(config = {}) {
-    this.name = config.name
-    this.help = config.help
-  }
-  inc() {}
-  dec() {}
-  set() {}
-  observe() {}
-  reset() {}
-  labels() {
-    return this
-  }
-  startTimer() {
-    return () => 0
-  }
-  remove() {}
-  get() {
-    return { name: this.name, help: this.help, values: [] }
-  }
-}
-class Registry {
-  constructor() {
-    this.metrics = new Map()
-  }
-  registerMetric(metric) {
-    this.metrics.set(metric.name, metric)
-  }
-  getSingleMetric(name) {
-    return this.metrics.get(name)
-  }
-  removeSingleMetric(name) {
-    this.metrics.delete(name)
-  }
-  clear() {
-    this.metrics.clear()
-  }
-  async getMetricsAsJSON() {
-    return []
-  }
-}
-const promclient = {
-  Counter: class Counter extends Metric {},
-  Gauge: class Gauge extends Metric {},
-  Histogram: class Histogram extends Metric {},
-  Summary: class Summary extends Metric {},
-  Registry,
-  register: new Registry(),
-  collectDefaultMetrics() {},
 }
 
 /** Collects the x-vtex-meta headers of the answers a request used, and sets them on ctx. */
@@ -315,7 +262,6 @@ module.exports = {
   getTraceInfo,
   ErrorKinds,
   ErrorReport,
-  promclient,
   Recorder,
   createHttpAgent,
   createHttpsAgent,
