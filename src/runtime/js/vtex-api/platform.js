@@ -1,8 +1,8 @@
 'use strict'
 // The rest of @vtex/api's runtime surface: tracing (no spans are sampled locally), the Recorder
-// of cache headers, HTTP agents, timers around middlewares, dev-console logging, GraphQL schema directives and the worker's entry points.
-// What needs VTEX's runtime (starting its worker, its log client, the messages app) throws a
-// clear error when called.
+// of cache headers, HTTP agents, timers around middlewares, dev-console logging, GraphQL schema
+// directives and the worker's entry points. What needs VTEX's runtime (starting its worker, its
+// log client, the messages app) throws a clear error when called.
 
 const path = require('node:path')
 const hooks = require('./hooks')
