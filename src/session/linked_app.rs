@@ -106,6 +106,10 @@ async fn run_once(
         }
     };
     let watching = start_watching(&linked, req.watch).await;
+    // Fixtures and --cloud: the answerers the boundary asks after linked apps and local services.
+    let reload = req.watch.then(|| (&linked.services.tracker, linked.services.stop.clone()));
+    let boundary =
+        super::boundary::setup::start(&req.boundary, session.scope(), &linked.app.root, terminal, reload).await;
     let ok = match first_link(&mut linked).await {
         Ok(()) => true,
         Err(f) => {
@@ -125,7 +129,7 @@ async fn run_once(
         announce_ready(&mut linked, session).await;
     }
 
-    let renamed = watch_and_supervise(&mut linked, session, watching, unlink).await;
+    let renamed = watch_and_supervise(&mut linked, session, watching, &boundary, unlink).await;
     stop(&mut linked, session, reg, renamed, unlink.force()).await
 }
 
@@ -301,6 +305,7 @@ async fn watch_and_supervise(
     linked: &mut Linked,
     session: &Session,
     watching: Option<(fswatch::Watch, mpsc::Receiver<Vec<fswatch::Change>>)>,
+    boundary: &super::boundary::setup::Answerers,
     unlink: &Unlink,
 ) -> bool {
     let (_watch, mut changes) = match watching {
@@ -321,7 +326,12 @@ async fn watch_and_supervise(
         };
         tokio::select! {
             _ = unlink.requested() => return false,
-            Some(batch) = changes.recv() => {
+            Some(mut batch) = changes.recv() => {
+                // A save in a fixture folder inside the app reloads the fixtures, not the app.
+                batch.retain(|c| !boundary.owns(&linked.app.root.join(&c.path)));
+                if batch.is_empty() {
+                    continue;
+                }
                 show_changes(&linked.terminal, &batch).await;
                 if let Relink::Renamed = relink(linked, session).await {
                     return true;

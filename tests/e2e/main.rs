@@ -6,6 +6,7 @@ mod harness;
 
 mod clients;
 mod failures;
+mod fixtures_cloud;
 mod graphql;
 mod hardening;
 mod hardening_files;
