@@ -370,6 +370,18 @@ pub struct LinkArgs {
     /// One JSON object per line
     #[arg(long)]
     pub json: bool,
+    /// Answer the app's calls to VTEX from the fixture files (*.json) in DIR (repeatable; reloaded on save)
+    #[arg(long, value_name = "DIR")]
+    pub fixtures: Vec<PathBuf>,
+    /// Send calls nothing local answers to this VTEX account (VTEX_APP_KEY/VTEX_APP_TOKEN, else `vtex login`'s token)
+    #[arg(long, value_name = "ACCOUNT")]
+    pub cloud: Option<String>,
+    /// With --cloud: write each answer into DIR as a fixture file
+    #[arg(long, value_name = "DIR", requires = "cloud")]
+    pub record: Option<PathBuf>,
+    /// With --cloud: let POST, PUT, PATCH and DELETE reach the account
+    #[arg(long, requires = "cloud")]
+    pub cloud_writes: bool,
 }
 
 #[derive(Debug, Args)]
@@ -455,8 +467,28 @@ impl LinkArgs {
             watch: !self.no_watch,
             format: Format::detect(self.json, color),
             timeout,
+            boundary: crate::client::boundary::Flags {
+                fixtures: self.fixtures.clone(),
+                cloud: self.cloud.as_deref().map(cloud_account).transpose()?,
+                record: self.record.clone(),
+                cloud_writes: self.cloud_writes,
+            },
         })
     }
+}
+
+/// `--cloud ACCOUNT`: an account name as VTEX spells them.
+fn cloud_account(name: &str) -> Result<String, String> {
+    let ok = !name.is_empty()
+        && name.len() <= MAX_SCOPE_NAME
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !ok {
+        return Err(format!(
+            "invalid --cloud account `{}`: use 1 to {MAX_SCOPE_NAME} letters, digits, `-` and `_`",
+            crate::app::clip(name, 60)
+        ));
+    }
+    Ok(name.to_string())
 }
 
 #[cfg(test)]
@@ -532,6 +564,39 @@ mod tests {
             assert!(e.to_string().contains("an app id is `vendor.name`"), "{args:?}: {e}");
         }
         assert!(parse(&["vbase", "get", "acme.store-app@1.0.0", "b", "x"]).is_ok());
+    }
+
+    #[test]
+    fn record_and_cloud_writes_need_cloud_and_the_account_is_checked() {
+        for args in [&["link", "--record", "rec"][..], &["link", "--cloud-writes"]] {
+            let e = parse(args).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{args:?}");
+            assert!(e.to_string().contains("--cloud <ACCOUNT>"), "{args:?}: {e}");
+        }
+        let Command::Link(args) = parse(&[
+            "link",
+            "--fixtures",
+            "a",
+            "--fixtures",
+            "b",
+            "--cloud",
+            "acme",
+            "--record",
+            "r",
+            "--cloud-writes",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!()
+        };
+        let b = args.options(ColorChoice::Never, Duration::from_secs(10)).unwrap().boundary;
+        assert_eq!((b.fixtures.len(), b.cloud.as_deref(), b.cloud_writes), (2, Some("acme"), true));
+        let Command::Link(args) = parse(&["link", "--cloud", "a/b"]).unwrap().command else { panic!() };
+        assert!(args
+            .options(ColorChoice::Never, Duration::from_secs(10))
+            .unwrap_err()
+            .starts_with("invalid --cloud account `a/b`"));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The app model: where the app lives, its id, its manifest.json and node/service.json, validated.
 
 pub mod id;
-mod json;
+pub(crate) mod json;
 pub mod manifest;
 pub mod route;
 pub mod service;

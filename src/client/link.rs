@@ -16,7 +16,7 @@ use crate::app::{self, App, LoadError};
 use crate::protocol::endpoint::Unlink;
 use crate::protocol::record::{self, SessionRecord};
 use crate::protocol::stream::{Level, Output};
-use crate::protocol::{path, ErrorCode, Handshake, LinkRequest, Scope};
+use crate::protocol::{path, BoundaryOptions, ErrorCode, Handshake, LinkRequest, Scope};
 use crate::terminal::{Format, Terminal};
 
 /// Validated `ioctl link` options.
@@ -34,6 +34,8 @@ pub struct Options {
     pub format: Format,
     /// How long each request waits for the session's answer (`--timeout`).
     pub timeout: Duration,
+    /// `--fixtures`, `--cloud`, `--record`, `--cloud-writes`.
+    pub boundary: super::boundary::Flags,
 }
 
 /// How long a starting session may take to say where it listens.
@@ -77,9 +79,11 @@ async fn link(
         terminal.status(Level::Error, "App build failed.").await;
         return Ok(ExitCode::from(1));
     }
+    // Folders and credentials are checked here, before any session is involved.
+    let boundary = super::boundary::options(&opts.boundary)?;
     // Until the app is linked, Ctrl-C ends the command at once (nothing to unlink yet).
     let (session, resp) = tokio::select! {
-        joined = join(opts, root, started_at, terminal) => joined?,
+        joined = join(opts, root, started_at, boundary, terminal) => joined?,
         _ = stop.recv() => return Err(Stopped.into()),
     };
     let rec = session.record;
@@ -222,6 +226,7 @@ async fn join(
     opts: &Options,
     root: &Path,
     started_at: SystemTime,
+    boundary: BoundaryOptions,
     terminal: &Terminal,
 ) -> anyhow::Result<(Connection, hyper::Response<hyper::body::Incoming>)> {
     let home = crate::layout::home()?;
@@ -232,7 +237,12 @@ async fn join(
         };
         rec.check_version()?;
         let session = Connection::to(rec, opts.timeout);
-        let request = LinkRequest { root: root.to_path_buf(), watch: opts.watch, started_at_us: micros(started_at) };
+        let request = LinkRequest {
+            root: root.to_path_buf(),
+            watch: opts.watch,
+            started_at_us: micros(started_at),
+            boundary: boundary.clone(),
+        };
         let resp = match session.request("POST", path::APPS, Some(serde_json::to_string(&request)?)).await {
             Ok(resp) => resp,
             Err(_) if joining => {
@@ -307,6 +317,11 @@ async fn start_session(opts: &Options, home: &Path) -> anyhow::Result<SessionRec
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(log)
+        // The developer's credentials reach the session in link requests only (it would
+        // otherwise hand them down to every app's Node process).
+        .env_remove("VTEX_APP_KEY")
+        .env_remove("VTEX_APP_TOKEN")
+        .env_remove("IOCTL_CLOUD_URL")
         // Its own process group: Ctrl-C in this terminal is for this link, not the session.
         .process_group(0);
     if !opts.sample_sender {

@@ -4,6 +4,7 @@
 //! says so, not a hang. The storage commands (`settings`, `vbase`, `masterdata`, `data`) open
 //! the workspace's storage directly instead, so they work whether or not a session runs.
 
+pub mod boundary;
 pub mod data;
 pub mod events;
 pub mod graphql;

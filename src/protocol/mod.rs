@@ -124,6 +124,76 @@ pub struct LinkRequest {
     pub watch: bool,
     /// When the link command started (µs since the epoch), for its `ready in N ms`.
     pub started_at_us: u64,
+    /// How the app's outbound calls that nothing local answers are answered: fixtures, the
+    /// developer's own account (`--fixtures`, `--cloud`, `--record`).
+    #[serde(default)]
+    pub boundary: BoundaryOptions,
+}
+
+/// `ioctl link --fixtures DIR... --cloud ACCOUNT --record DIR --cloud-writes`, as the session
+/// gets them (paths absolute: the session does not share the link command's current folder).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct BoundaryOptions {
+    #[serde(default)]
+    pub fixtures: Vec<PathBuf>,
+    #[serde(default)]
+    pub cloud: Option<CloudOptions>,
+}
+
+/// The developer's own account (`--cloud ACCOUNT`). Travels over loopback in the token-protected
+/// link request and lives only in the session's memory.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CloudOptions {
+    /// The real account the calls go to.
+    pub account: String,
+    pub credentials: Credentials,
+    /// `--cloud-writes`: POST/PUT/PATCH/DELETE reach the account too.
+    #[serde(default)]
+    pub writes: bool,
+    /// `--record DIR`: each answer is written there as a fixture.
+    #[serde(default)]
+    pub record: Option<PathBuf>,
+    /// `IOCTL_CLOUD_URL` of the link command: the scheme and host calls go to instead of VTEX's.
+    #[serde(default)]
+    pub base_url: Option<String>,
+}
+
+/// The developer's VTEX credentials. Never logged, shown or written: `Debug` says
+/// `<redacted>`, and nothing but the link request and the cloud client's headers carries them.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Credentials {
+    /// `VTEX_APP_KEY` / `VTEX_APP_TOKEN`: sent as `X-VTEX-API-AppKey` / `X-VTEX-API-AppToken`.
+    AppKey { key: String, token: String },
+    /// The token `vtex login` stored: sent as `VtexIdclientAutCookie`.
+    Token { token: String },
+}
+
+impl Credentials {
+    /// The secret values, for scrubbing them out of anything written.
+    pub fn secrets(&self) -> Vec<&str> {
+        match self {
+            Credentials::AppKey { key, token } => vec![key, token],
+            Credentials::Token { token } => vec![token],
+        }
+    }
+
+    /// Where they came from, in words (never the values).
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Credentials::AppKey { .. } => "the app key in VTEX_APP_KEY/VTEX_APP_TOKEN",
+            Credentials::Token { .. } => "the token `vtex login` stored",
+        }
+    }
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Credentials::AppKey { .. } => f.write_str("AppKey { key: <redacted>, token: <redacted> }"),
+            Credentials::Token { .. } => f.write_str("Token { token: <redacted> }"),
+        }
+    }
 }
 
 /// `POST /_ioctl/events`: a manual event (`ioctl events send`).
@@ -327,5 +397,32 @@ mod tests {
             assert_eq!(serde_json::from_str::<Handshake>(wire).unwrap(), handshake);
         }
         assert!(serde_json::from_str::<Handshake>("{}").is_err(), "neither where nor why");
+    }
+
+    #[test]
+    fn credentials_never_show_in_debug_and_an_older_link_request_still_reads() {
+        let creds = Credentials::AppKey { key: "vtexappkey-acme-XYZ".into(), token: "SECRETTOKEN".into() };
+        let cloud = CloudOptions {
+            account: "acme".into(),
+            credentials: creds.clone(),
+            writes: false,
+            record: None,
+            base_url: None,
+        };
+        let req = LinkRequest {
+            root: "/app".into(),
+            watch: true,
+            started_at_us: 1,
+            boundary: BoundaryOptions { fixtures: vec![], cloud: Some(cloud) },
+        };
+        let shown = format!("{req:?} {req:#?}");
+        assert!(!shown.contains("XYZ") && !shown.contains("SECRETTOKEN") && shown.contains("<redacted>"), "{shown}");
+        let token = Credentials::Token { token: "eyJhbGciOi.secret".into() };
+        assert_eq!(format!("{token:?}"), "Token { token: <redacted> }");
+        let wire = serde_json::to_string(&req).unwrap();
+        let back: LinkRequest = serde_json::from_str(&wire).unwrap();
+        assert_eq!(back.boundary.cloud.unwrap().credentials, creds);
+        let old: LinkRequest = serde_json::from_str(r#"{"root": "/app", "watch": false, "started_at_us": 0}"#).unwrap();
+        assert!(old.boundary.fixtures.is_empty() && old.boundary.cloud.is_none());
     }
 }

@@ -105,6 +105,10 @@ async fn run_once(
         }
     };
     let watching = start_watching(&linked, req.watch).await;
+    // Fixtures and --cloud: the answerers the boundary asks after linked apps and local services.
+    let reload = req.watch.then(|| (&linked.services.tracker, linked.services.stop.clone()));
+    let boundary =
+        super::boundary::setup::start(&req.boundary, session.scope(), &linked.app.root, terminal, reload).await;
     let ok = match first_link(&mut linked).await {
         Ok(()) => true,
         Err(f) => {
@@ -124,7 +128,7 @@ async fn run_once(
         announce_ready(&mut linked, session).await;
     }
 
-    let renamed = watch_and_supervise(&mut linked, session, watching, unlink).await;
+    let renamed = watch_and_supervise(&mut linked, session, watching, &boundary, unlink).await;
     stop(&mut linked, session, reg, renamed, unlink.force()).await
 }
 
@@ -316,6 +320,7 @@ async fn watch_and_supervise(
     linked: &mut Linked<impl Processes>,
     session: &Session,
     watching: Option<(fswatch::Watch, mpsc::Receiver<Vec<fswatch::Change>>)>,
+    boundary: &super::boundary::setup::Answerers,
     unlink: &Unlink,
 ) -> bool {
     let (_watch, mut changes) = match watching {
@@ -336,7 +341,12 @@ async fn watch_and_supervise(
         };
         tokio::select! {
             _ = unlink.requested() => return false,
-            Some(batch) = changes.recv() => {
+            Some(mut batch) = changes.recv() => {
+                // A save in a fixture folder inside the app reloads the fixtures, not the app.
+                batch.retain(|c| !boundary.owns(&linked.app.root.join(&c.path)));
+                if batch.is_empty() {
+                    continue;
+                }
                 show_changes(&linked.terminal, &batch).await;
                 if let Relink::Renamed = relink(linked, session).await {
                     return true;
@@ -854,6 +864,7 @@ async fn sender_banner(linked: &Linked<impl Processes>, session: &Session) {
 mod tests {
     use super::*;
     use crate::runtime::AttemptError;
+    use crate::session::boundary::setup::Answerers;
     use crate::session::context::{Parts, Place};
     use crate::session::delivery::Target;
     use std::collections::VecDeque;
@@ -1140,7 +1151,9 @@ mod tests {
             unlink.request(false);
             waits
         };
-        let (renamed, waits) = tokio::join!(watch_and_supervise(&mut r.linked, &r.session, None, &unlink), crashes);
+        let none = Answerers::default();
+        let (renamed, waits) =
+            tokio::join!(watch_and_supervise(&mut r.linked, &r.session, None, &none, &unlink), crashes);
         assert!(!renamed);
         assert_eq!(waits, [100, 200, 400, 800, 1600, 3200, 3200]);
         assert_eq!(r.live(), Some(8), "the last restart is live");
@@ -1171,7 +1184,8 @@ mod tests {
             unlink.request(false);
             waits
         };
-        let (_, waits) = tokio::join!(watch_and_supervise(&mut r.linked, &r.session, None, &unlink), crashes);
+        let none = Answerers::default();
+        let (_, waits) = tokio::join!(watch_and_supervise(&mut r.linked, &r.session, None, &none, &unlink), crashes);
         assert_eq!(waits, [100, 200, 100]);
     }
 
@@ -1185,8 +1199,9 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(50)).await;
             unlink.request(false);
         };
+        let none = Answerers::default();
         let (renamed, ()) =
-            tokio::join!(watch_and_supervise(&mut r.linked, &r.session, None, &unlink), crash_then_unlink);
+            tokio::join!(watch_and_supervise(&mut r.linked, &r.session, None, &none, &unlink), crash_then_unlink);
         assert!(!renamed);
         tokio::time::sleep(Duration::from_secs(10)).await;
         assert_eq!(r.fakes.count(), 1, "no process started after the unlink");
@@ -1204,7 +1219,8 @@ mod tests {
             tokio::time::sleep(Duration::from_secs(60)).await;
             unlink.request(false);
         };
-        tokio::join!(watch_and_supervise(&mut r.linked, &r.session, None, &unlink), crash);
+        let none = Answerers::default();
+        tokio::join!(watch_and_supervise(&mut r.linked, &r.session, None, &none, &unlink), crash);
         assert_eq!((r.live(), r.fakes.count()), (None, 1));
         let said = r.said();
         assert!(said.contains(&"node/index.ts:1:1: greet is not defined".to_string()), "{said:#?}");

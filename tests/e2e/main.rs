@@ -7,6 +7,7 @@ mod harness;
 mod clients;
 mod failures;
 mod fidelity;
+mod fixtures_cloud;
 mod graphql;
 mod hardening;
 mod hardening_files;

@@ -3,6 +3,12 @@
 //! (`--cloud`), or else failed as VTEX would fail it, with a message that says how to answer it.
 //! (Skeleton: the resolver, its answerers and the calls log are being built.)
 
+pub mod call;
+pub mod cloud;
+pub mod fixtures;
+pub mod record;
+pub mod setup;
+
 use std::future::Future;
 use std::pin::Pin;
 
