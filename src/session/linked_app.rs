@@ -176,7 +176,8 @@ async fn prepare(session: &Session, root: &std::path::Path, terminal: &Terminal)
     }
     let services = Services::default();
     let outbox = start_outbox(&services, session.bus().clone(), session.scope().clone());
-    let platform = super::platform::start(&services.tracker, services.stop.clone(), session.store().clone());
+    let boundary = session.boundary(app.manifest.app_id().to_string(), terminal.clone());
+    let platform = super::platform::start(&services.tracker, services.stop.clone(), session.store().clone(), boundary);
     let (policy, _) = Policy::from_client_options(&json!({}), app.service.timeout);
     Ok(Linked {
         builder: Builder::new(&app.root, &build_dir(session, &app.root)),
@@ -508,7 +509,7 @@ fn spec_for(app: &App, session: &Session, runtime: &Installed, outbox: Outbox, p
         entry: app.node_dir().join("index.ts"),
         build_dir: build_dir(session, &app.root),
         outbox,
-        session: (session.url().to_string(), session.place().token.clone()),
+        session: (session.url().to_string(), session.host_token().to_string()),
         platform,
     }
 }
