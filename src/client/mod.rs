@@ -4,12 +4,14 @@
 //! says so, not a hang. The storage commands (`settings`, `vbase`, `masterdata`, `data`) open
 //! the workspace's storage directly instead, so they work whether or not a session runs.
 
+pub mod calls;
 pub mod data;
 pub mod events;
 pub mod graphql;
 pub mod healthcheck;
 pub mod link;
 pub mod masterdata;
+pub mod platform;
 pub mod settings;
 pub mod tail;
 pub mod trigger;
@@ -107,16 +109,18 @@ impl Session {
         request(method, &self.record.url, path, Some(&self.record.token), json, wait).await
     }
 
-    /// A request to one of the apps' private endpoints as the developer: the token as the
-    /// Bearer and as the `VtexIdclientAutCookie` VTEX's @auth reads (the admin's login).
+    /// A request to one of the apps' private endpoints as the developer (the token as the
+    /// Bearer), sent as the local user `as_user` names (`admin`, `shopper`, `anonymous`): the
+    /// session gives the app that user's VTEX credentials and session, never the token.
     pub async fn request_as_developer(
         &self,
         method: &str,
         path: &str,
         json: String,
+        as_user: &str,
         wait: Duration,
     ) -> anyhow::Result<Response<Incoming>> {
-        let user = ("vtexidclientautcookie", self.record.token.as_str());
+        let user = ("x-ioctl-as", as_user);
         request_with(method, &self.record.url, path, Some(&self.record.token), Some(json), wait, Some(user)).await
     }
 

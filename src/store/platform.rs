@@ -75,18 +75,17 @@ impl Settings {
 
     /// Sets one key, checked.
     fn apply(&mut self, key: &str, value: &str) -> std::result::Result<(), String> {
-        let value = value.trim();
-        check(key, value)?;
-        let text = value.to_string();
+        check(key, value.trim())?;
+        let text = normalized(key, value);
         match key {
             "user.email" => self.user_email = text,
             "shopper.email" => self.shopper_email = text,
             "store.name" => self.store_name = text,
-            "binding.host" => self.binding_host = text.to_ascii_lowercase(),
+            "binding.host" => self.binding_host = text,
             "locale" => self.locale = text,
-            "currency" => self.currency = text.to_ascii_uppercase(),
+            "currency" => self.currency = text,
             "currency_symbol" => self.currency_symbol = text,
-            "country" => self.country = text.to_ascii_uppercase(),
+            "country" => self.country = text,
             "trade_policy" => self.trade_policy = text.parse().map_err(|_| "a number from 1".to_string())?,
             _ => return Err(unknown(key)),
         }
@@ -102,6 +101,16 @@ impl Settings {
                 (k.name, v.as_str().map_or_else(|| v.to_string(), str::to_string))
             })
             .collect()
+    }
+}
+
+/// A checked value as it is kept: trimmed, codes in upper case, a host in lower case.
+fn normalized(key: &str, value: &str) -> String {
+    let value = value.trim();
+    match key {
+        "currency" | "country" => value.to_ascii_uppercase(),
+        "binding.host" => value.to_ascii_lowercase(),
+        _ => value.to_string(),
     }
 }
 
@@ -219,7 +228,7 @@ pub(crate) fn set_in(conn: &Connection, pairs: &[(String, String)]) -> Result<()
         "INSERT INTO platform (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     )?;
     for (key, value) in pairs {
-        insert.execute(params![key, value.trim()])?;
+        insert.execute(params![key, normalized(key, value)])?;
     }
     Ok(())
 }
@@ -239,7 +248,7 @@ pub fn parse_pair(text: &str) -> std::result::Result<(String, String), String> {
         return Err(unknown(key));
     }
     check(key, value.trim())?;
-    Ok((key.to_string(), value.trim().to_string()))
+    Ok((key.to_string(), normalized(key, value)))
 }
 
 #[cfg(test)]
@@ -270,7 +279,7 @@ mod tests {
         assert_eq!(e.status, 400);
         assert!(e.message.contains("trade_policy: `0` is not a trade policy"), "{}", e.message);
         assert_eq!(effective(&db, "acme").unwrap().locale, "en-US", "all or nothing");
-        assert_eq!(saved(&db).unwrap().len(), 3);
+        assert_eq!(saved(&db).unwrap()["currency"], "BRL", "kept as it is used");
     }
 
     #[test]
