@@ -261,11 +261,10 @@ impl Identity {
         for name in strip {
             headers.remove(name);
         }
-        let own = |t: &str| self.is_control(t) || self.user_of_token(t) == Some(User::Admin) && chosen;
         if bearer(headers).is_some_and(|t| self.is_control(t) || self.user_of_token(t).is_some()) {
             headers.remove(header::AUTHORIZATION);
         }
-        if headers.get(AUTH_COOKIE).and_then(|v| v.to_str().ok()).is_some_and(|t| chosen || own(t)) {
+        if headers.get(AUTH_COOKIE).and_then(|v| v.to_str().ok()).is_some_and(|t| chosen || self.is_control(t)) {
             headers.remove(AUTH_COOKIE);
         }
         let shopper_cookie = self.shopper_cookie();

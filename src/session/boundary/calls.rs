@@ -20,8 +20,9 @@ use crate::terminal::Terminal;
 
 /// How much of each body a calls tail gets.
 pub const BODY_CAP: usize = 64 * 1024;
-/// Calls a tail may fall behind by before it lags.
-const FEED_BOUND: usize = 1024;
+/// Calls a tail may fall behind by before it lags (each record holds up to twice
+/// [`BODY_CAP`]: the feed holds at most 32 MiB of bodies).
+const FEED_BOUND: usize = 256;
 /// Missing calls whose whole message a link log shows once (the first time each is missing);
 /// past this many, only their one line.
 const EXPLAINED: usize = 1000;
