@@ -59,6 +59,9 @@ pub enum Command {
         /// The app (vendor.name, or vendor.name@version) when several linked apps serve GraphQL
         #[arg(long)]
         app: Option<String>,
+        /// Who sends it: the local admin, the local shopper, or nobody signed in
+        #[arg(long = "as", value_enum, default_value = "admin")]
+        as_user: AsUser,
         /// The whole response as one JSON object
         #[arg(long)]
         json: bool,
@@ -86,6 +89,12 @@ pub enum Command {
     /// A workspace's local data (settings, VBase, Master Data): export, import, reset
     #[command(subcommand)]
     Data(DataCommand),
+    /// A workspace's platform settings: the local users, the tenant's locale and currency, the segment
+    #[command(subcommand)]
+    Platform(PlatformCommand),
+    /// The apps' outbound calls (to VTEX's services and apps) and who answered them
+    #[command(subcommand)]
+    Calls(CallsCommand),
     /// Create an app from a template
     #[command(about = crate::init::about(), long_about = None)]
     Init {
@@ -337,6 +346,57 @@ pub enum DataCommand {
         #[command(flatten)]
         scope: ScopeArgs,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PlatformCommand {
+    /// Show the platform settings (what was set, over the defaults)
+    Show {
+        #[command(flatten)]
+        scope: ScopeArgs,
+        /// One JSON object
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set platform settings: KEY=VALUE... (see `ioctl platform show` for the keys)
+    Set {
+        /// KEY=VALUE pairs
+        #[arg(value_name = "KEY=VALUE", required = true)]
+        pairs: Vec<String>,
+        #[command(flatten)]
+        scope: ScopeArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CallsCommand {
+    /// Stream the linked apps' outbound calls with their request and response bodies
+    Tail {
+        #[command(flatten)]
+        scope: ScopeArgs,
+        /// One JSON object per line
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `ioctl graphql --as`: who the query is sent as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AsUser {
+    Admin,
+    Shopper,
+    Anonymous,
+}
+
+impl AsUser {
+    /// As the session's `x-ioctl-as` header names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AsUser::Admin => "admin",
+            AsUser::Shopper => "shopper",
+            AsUser::Anonymous => "anonymous",
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -597,6 +657,21 @@ mod tests {
             .options(ColorChoice::Never, Duration::from_secs(10))
             .unwrap_err()
             .starts_with("invalid --cloud account `a/b`"));
+    }
+
+    #[test]
+    fn graphql_is_sent_as_the_admin_unless_as_says_otherwise() {
+        let as_user = |args: &[&str]| match parse(args).unwrap().command {
+            Command::Graphql { as_user, .. } => as_user,
+            _ => panic!(),
+        };
+        assert_eq!(as_user(&["graphql", "{ a }"]), AsUser::Admin);
+        assert_eq!(as_user(&["graphql", "{ a }", "--as", "shopper"]).as_str(), "shopper");
+        assert_eq!(as_user(&["graphql", "{ a }", "--as", "anonymous"]).as_str(), "anonymous");
+        let e = parse(&["graphql", "{ a }", "--as", "root"]).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("admin, shopper, anonymous"), "{e}");
+        assert_eq!(parse(&["platform", "set"]).unwrap_err().exit_code(), 2, "set needs a pair");
     }
 
     #[test]

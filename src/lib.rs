@@ -24,7 +24,10 @@ pub mod terminal;
 
 use std::process::ExitCode;
 
-use cli::{Cli, Command, DataCommand, EventsCommand, MasterdataCommand, SettingsCommand, VbaseCommand};
+use cli::{
+    CallsCommand, Cli, Command, DataCommand, EventsCommand, MasterdataCommand, PlatformCommand, SettingsCommand,
+    VbaseCommand,
+};
 
 /// Exit code for bad usage (clap uses the same).
 pub const USAGE: u8 = 2;
@@ -77,9 +80,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(scope) => client::events::replay(&scope, event_id.as_deref(), all_failed, cli.timeout).await,
             Err(m) => usage(m),
         },
-        Command::Graphql { query, scope, variables, operation, app, json } => match scope.scope() {
+        Command::Graphql { query, scope, variables, operation, app, as_user, json } => match scope.scope() {
             Ok(scope) => {
-                let q = client::graphql::Query { query, variables, operation, app, json };
+                let q = client::graphql::Query { query, variables, operation, app, as_user: as_user.as_str(), json };
                 client::graphql::run(&scope, &q, cli.color, cli.timeout).await
             }
             Err(m) => usage(m),
@@ -104,7 +107,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Settings(c) => storage::settings(c),
         Command::Vbase(c) => storage::vbase(c),
         Command::Masterdata(c) => storage::masterdata(c),
-        Command::Data(c) => storage::data(c),
+        Command::Data(c) => storage::data(c, cli.timeout).await,
+        Command::Platform(PlatformCommand::Show { scope, json }) => match scope.scope() {
+            Ok(scope) => client::platform::show(&scope, json),
+            Err(m) => usage(m),
+        },
+        Command::Platform(PlatformCommand::Set { pairs, scope }) => match scope.scope() {
+            Ok(scope) => client::platform::set(&scope, &pairs, cli.timeout).await,
+            Err(m) => usage(m),
+        },
+        Command::Calls(CallsCommand::Tail { scope, json }) => match scope.scope() {
+            Ok(scope) => client::calls::tail(&scope, terminal::Format::detect(json, cli.color), cli.timeout).await,
+            Err(m) => usage(m),
+        },
         Command::Init { template, dir } => init::run(&template, &dir),
     }
 }
@@ -165,11 +180,18 @@ mod storage {
         }
     }
 
-    pub fn data(c: DataCommand) -> anyhow::Result<ExitCode> {
-        match c {
-            DataCommand::Export { dir, scope } => scoped(&scope, |s| client::data::export(s, &dir)),
-            DataCommand::Import { dir, scope } => scoped(&scope, |s| client::data::import(s, &dir)),
-            DataCommand::Reset { yes, scope } => scoped(&scope, |s| client::data::reset(s, yes)),
+    /// A data import or reset changes the platform settings too: a running session reads them again.
+    pub async fn data(c: DataCommand, timeout: std::time::Duration) -> anyhow::Result<ExitCode> {
+        let (done, scope) = match c {
+            DataCommand::Export { dir, scope } => return scoped(&scope, |s| client::data::export(s, &dir)),
+            DataCommand::Import { dir, scope } => (scoped(&scope, |s| client::data::import(s, &dir)), scope),
+            DataCommand::Reset { yes, scope } => (scoped(&scope, |s| client::data::reset(s, yes)), scope),
+        };
+        if matches!(done, Ok(ref code) if *code == ExitCode::SUCCESS) {
+            if let Ok(scope) = scope.scope() {
+                client::platform::tell_session(&scope, timeout).await;
+            }
         }
+        done
     }
 }

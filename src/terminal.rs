@@ -154,7 +154,12 @@ fn render(msg: &Output, f: Format) -> String {
                 frame => format!("{line}\n{frame}"),
             }
         }
-        Output::Record { level: Some(level), human, .. } => log_line(*level, human, None, f.color),
+        // A record about an app (an outbound call) ends its first line with the app, as the
+        // app's own lines do; what follows (a missing call's explanation) stays below it.
+        Output::Record { level: Some(level), human, record } => match (record.app(), human.split_once('\n')) {
+            (Some(app), Some((first, rest))) => format!("{}\n{rest}", log_line(*level, first, Some(app), f.color)),
+            (app, _) => log_line(*level, human, app, f.color),
+        },
         Output::Record { level: None, human, .. } => human.clone(),
     }
 }
@@ -188,6 +193,26 @@ mod tests {
         let (time, rest) = l.split_once(" - ").unwrap();
         assert_eq!(time.len(), 12, "{l}");
         assert_eq!(rest, "info: EVENT HANDLER: received event  vtex.service-course@0.0.1");
+    }
+
+    #[test]
+    fn a_call_line_ends_with_its_app_before_any_explanation() {
+        use crate::protocol::stream::{Answered, CallLine};
+        let line = CallLine {
+            app: "a.b@1.0.0".into(),
+            via: "axios".into(),
+            method: "GET".into(),
+            url: "https://x".into(),
+            answered: Answered::Missing,
+            status: 501,
+            elapsed_ms: 0.1,
+        };
+        let f = Format { json: false, color: false };
+        let human = "GET https://x → missing 501 in 0.1 ms\nwhy and how".to_string();
+        let text = render(&Output::Record { level: Some(Level::Warn), human, record: LinkRecord::Call(line) }, f);
+        let (first, rest) = text.split_once('\n').unwrap();
+        assert!(first.ends_with("warn: GET https://x → missing 501 in 0.1 ms  a.b@1.0.0"), "{text}");
+        assert_eq!(rest, "why and how");
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! `ioctl data export | import | reset`: a workspace's local data (settings, VBase files) and
-//! its account's Master Data as readable JSON files, with or without a running session.
+//! `ioctl data export | import | reset`: a workspace's local data (settings, VBase files,
+//! platform settings) and its account's Master Data as readable JSON files, with or without a
+//! running session.
 
 use std::io::BufRead;
 use std::path::Path;
@@ -26,7 +27,10 @@ pub fn import(scope: &Scope, dir: &Path) -> anyhow::Result<ExitCode> {
 
 /// Clears the data after a `y` on stdin (or with `--yes`); anything else leaves it alone.
 pub fn reset(scope: &Scope, yes: bool) -> anyhow::Result<ExitCode> {
-    let what = format!("the app settings and VBase files of {scope}, and the Master Data of account {}", scope.account);
+    let what = format!(
+        "the app settings, VBase files and platform settings of {scope}, and the Master Data of account {}",
+        scope.account
+    );
     if !yes {
         eprint!("clear {what}? [y/N] ");
         let mut answer = String::new();

@@ -1,6 +1,7 @@
 //! `ioctl graphql QUERY`: runs a query against a linked app's GraphQL through the session, as
-//! the developer (the session token, also as the `VtexIdclientAutCookie` @auth reads), prints
-//! the result, and exits 1 when it has errors, each positioned in the query with a code frame.
+//! the developer (the session token), sent as the local admin, shopper or nobody (`--as`: the
+//! app gets that user's `VtexIdclientAutCookie` and session, as on VTEX), prints the result,
+//! and exits 1 when it has errors, each positioned in the query with a code frame.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -20,6 +21,8 @@ pub struct Query {
     pub operation: Option<String>,
     /// `vendor.name` or `vendor.name@version`; needed when several GraphQL apps are linked.
     pub app: Option<String>,
+    /// `admin`, `shopper` or `anonymous`.
+    pub as_user: &'static str,
     pub json: bool,
 }
 
@@ -52,7 +55,7 @@ pub async fn run(
     let endpoint = pick(&apps, q.app.as_deref(), scope)?;
     let body = json!({"query": q.query, "variables": variables, "operationName": q.operation}).to_string();
     let resp = session
-        .request_as_developer("POST", &endpoint.path, body)
+        .request_as_developer("POST", &endpoint.path, body, q.as_user)
         .await
         .with_context(|| format!("GraphQL of {}", endpoint.app))?;
     let status = resp.status();

@@ -5,12 +5,14 @@
 //! the workspace's storage directly instead, so they work whether or not a session runs.
 
 pub mod boundary;
+pub mod calls;
 pub mod data;
 pub mod events;
 pub mod graphql;
 pub mod healthcheck;
 pub mod link;
 pub mod masterdata;
+pub mod platform;
 pub mod settings;
 pub mod tail;
 pub mod trigger;
@@ -101,15 +103,17 @@ impl Connection {
         request(method, &self.record.url, path, Some(&self.record.token), json, self.timeout).await
     }
 
-    /// A request to one of the apps' private endpoints as the developer: the token as the
-    /// Bearer and as the `VtexIdclientAutCookie` VTEX's @auth reads (the admin's login).
+    /// A request to one of the apps' private endpoints as the developer (the token as the
+    /// Bearer), sent as the local user `as_user` names (`admin`, `shopper`, `anonymous`): the
+    /// session gives the app that user's VTEX credentials and session, never the token.
     pub async fn request_as_developer(
         &self,
         method: &str,
         path: &str,
         json: String,
+        as_user: &str,
     ) -> anyhow::Result<Response<Incoming>> {
-        let user = ("vtexidclientautcookie", self.record.token.as_str());
+        let user = ("x-ioctl-as", as_user);
         request_with(method, &self.record.url, path, Some(&self.record.token), Some(json), self.timeout, Some(user))
             .await
     }

@@ -5,7 +5,7 @@
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::{path, GraphqlApp, ReplayRequest, ReplayResponse, SessionInfo};
+use super::{path, GraphqlApp, PlatformSettings, ReplayRequest, ReplayResponse, SessionInfo};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -109,6 +109,20 @@ impl Endpoint for Unlink {
     }
 }
 
+/// `POST /_ioctl/platform/reload`: the workspace's platform settings were changed on disk
+/// (`ioctl platform set`, `data import | reset`): the session reads them again and answers
+/// them, so the next request's identity and the local services use them.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct ReloadPlatform;
+
+impl Endpoint for ReloadPlatform {
+    const METHOD: Method = Method::Post;
+    type Response = PlatformSettings;
+    fn path(&self) -> String {
+        path::PLATFORM_RELOAD.into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,6 +135,7 @@ mod tests {
         assert_eq!((StopPublish::METHOD, StopPublish { job: 7 }.path()), (Method::Delete, "/_ioctl/events/7".into()));
         assert_eq!(Unlink { id: 3, force: false }.path(), "/_ioctl/apps/3");
         assert_eq!(Unlink { id: 3, force: true }.path(), "/_ioctl/apps/3?force=true");
+        assert_eq!((ReloadPlatform::METHOD, ReloadPlatform.path()), (Method::Post, "/_ioctl/platform/reload".into()));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 /// Bumped whenever a request, a response or a stream line changes shape. A session record and
 /// the first line of every stream carry it; a client meeting another version says so.
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 
 /// The control API (every path needs the session token).
 pub mod path {
@@ -33,6 +33,10 @@ pub mod path {
     pub const IDE: &str = "/_ioctl/ide";
     /// Header of a link's response naming the link, for `DELETE /_ioctl/apps/{id}`.
     pub const LINK_ID_HEADER: &str = "x-ioctl-link-id";
+    /// The apps' outbound calls as they cross the boundary (a [`super::stream::CallsRecord`] stream).
+    pub const CALLS_TAIL: &str = "/_ioctl/calls/tail";
+    /// `POST`: the workspace's platform settings changed on disk: the session reads them again.
+    pub const PLATFORM_RELOAD: &str = "/_ioctl/platform/reload";
 }
 
 /// The sample `vtex.events-example` sender: its id and its public healthcheck route.
@@ -321,6 +325,10 @@ pub struct FailedPage {
     #[serde(default)]
     pub skip: usize,
 }
+
+/// The platform settings of a workspace, key → effective value (`ioctl platform show`, and the
+/// answer to [`endpoint::ReloadPlatform`]).
+pub type PlatformSettings = std::collections::BTreeMap<String, String>;
 
 /// The first line of a link's output stream and of a tail: who is talking, in which version.
 #[derive(Debug, Clone, Serialize, Deserialize)]

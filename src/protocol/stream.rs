@@ -1,6 +1,7 @@
-//! The records of the two streams a session sends: a link's output ([`Output`], which the link
-//! command prints for people or as `--json` [`LinkRecord`]s) and a tail's ([`TailRecord`]).
-//! Both ends use these types; a record's `type` is matched here and nowhere else.
+//! The records of the streams a session sends: a link's output ([`Output`], which the link
+//! command prints for people or as `--json` [`LinkRecord`]s), an events tail's ([`TailRecord`])
+//! and a calls tail's ([`CallsRecord`]). Both ends use these types; a record's `type` is
+//! matched here and nowhere else.
 
 use std::sync::Arc;
 
@@ -93,6 +94,95 @@ pub enum LinkRecord {
     },
     /// The app was unlinked: its own counts (`app`) and its workspace's (`counts`).
     Stopped { app: Counts, counts: Counts },
+    /// One outbound call of the app and who answered it (`ioctl calls tail` shows its bodies).
+    Call(CallLine),
+}
+
+/// An outbound call as the link's log shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallLine {
+    /// `vendor.name@version` of the calling app.
+    pub app: String,
+    /// The client method (`ctx.clients.tenant.info`) or library (`axios`) that made it.
+    pub via: String,
+    pub method: String,
+    pub url: String,
+    pub answered: Answered,
+    pub status: u16,
+    /// To 0.01 ms.
+    pub elapsed_ms: f64,
+}
+
+/// Who answered an outbound call (the boundary's order: an app linked in the workspace, a
+/// local service, a fixture, the developer's own account, else nobody).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Answered {
+    Linked,
+    Local,
+    Fixture,
+    Cloud,
+    Missing,
+}
+
+impl Answered {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Answered::Linked => "linked",
+            Answered::Local => "local",
+            Answered::Fixture => "fixture",
+            Answered::Cloud => "cloud",
+            Answered::Missing => "missing",
+        }
+    }
+}
+
+/// The lines of `GET /_ioctl/calls/tail`, as `ioctl calls tail --json` prints them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum CallsRecord {
+    /// First: who is talking, in which protocol version.
+    Hello(Hello),
+    /// One outbound call, with its request and answer.
+    Call(Arc<CallRecord>),
+    /// This tail fell behind and missed `skipped` calls (the apps never wait for it).
+    Lagged { skipped: u64 },
+    /// Last: the session ended, having seen `calls` outbound calls in all.
+    SessionEnd { calls: u64 },
+}
+
+/// One outbound call of an app, whole: [`CallLine`]'s fields plus what was sent and answered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallRecord {
+    /// When it was made, RFC 3339 with microseconds.
+    pub time: String,
+    #[serde(flatten)]
+    pub line: CallLine,
+    pub request: Exchange,
+    pub response: Exchange,
+    /// Why nothing answered it, and how to answer it (a `missing` call).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// One side of a call: its headers (credentials redacted) and body (capped).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Exchange {
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// The body as text, or base64 when it is not UTF-8 (`base64` says so); none when empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub base64: bool,
+    /// The whole body's size in bytes.
+    pub size: usize,
+    /// Whether `body` holds only the body's first bytes.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub truncated: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// Updated (`U`) or deleted (`D`), as `vtex link` says it.
@@ -152,6 +242,14 @@ impl LinkRecord {
     /// Whether this says the app is live (the link then ends with success).
     pub fn is_ready(&self) -> bool {
         matches!(self, LinkRecord::Ready { .. })
+    }
+
+    /// The app a record is about, when its line ends with it (a call's).
+    pub fn app(&self) -> Option<&str> {
+        match self {
+            LinkRecord::Call(c) => Some(&c.app),
+            _ => None,
+        }
     }
 }
 
@@ -353,8 +451,22 @@ mod tests {
                 LinkRecord::Stopped { app: counts(), counts: counts() },
                 format!(r#"{{"type":"stopped","app":{COUNTS},"counts":{COUNTS}}}"#),
             ),
+            (LinkRecord::Call(call_line()), format!(r#"{{"type":"call",{CALL_LINE}}}"#)),
         ]
     }
+
+    fn call_line() -> CallLine {
+        CallLine {
+            app: "vtex.service-course@0.0.1".into(),
+            via: "ctx.clients.tenant.info".into(),
+            method: "GET".into(),
+            url: "http://portal.vtexcommercestable.com.br/api/tenant/tenants?q=local".into(),
+            answered: Answered::Local,
+            status: 200,
+            elapsed_ms: 0.42,
+        }
+    }
+    const CALL_LINE: &str = r#""app":"vtex.service-course@0.0.1","via":"ctx.clients.tenant.info","method":"GET","url":"http://portal.vtexcommercestable.com.br/api/tenant/tenants?q=local","answered":"local","status":200,"elapsed_ms":0.42"#;
 
     /// Every link record kind: a new one fails to compile here until it has a sample above.
     fn link_kind(r: &LinkRecord) -> usize {
@@ -367,9 +479,10 @@ mod tests {
             LinkRecord::Error { .. } => 5,
             LinkRecord::Warning { .. } => 6,
             LinkRecord::Stopped { .. } => 7,
+            LinkRecord::Call(_) => 8,
         }
     }
-    const LINK_KINDS: usize = 8;
+    const LINK_KINDS: usize = 9;
 
     fn event() -> Arc<Event> {
         Arc::new(Event {
@@ -565,6 +678,50 @@ mod tests {
     fn readme_lists_every_record_type() {
         assert_eq!(readme_types("link"), wire_types(link_samples()));
         assert_eq!(readme_types("tail"), wire_types(tail_samples()));
+        assert_eq!(readme_types("calls tail"), wire_types(calls_samples()));
+    }
+
+    fn calls_samples() -> Vec<(CallsRecord, String)> {
+        let hello = Hello { protocol: VERSION, account: "local".into(), workspace: "dev".into() };
+        let mut headers = std::collections::BTreeMap::new();
+        headers.insert("cookie".to_string(), "<redacted>".to_string());
+        let record = CallRecord {
+            time: "2026-01-02T08:30:04.187123Z".into(),
+            line: CallLine { answered: Answered::Missing, status: 501, ..call_line() },
+            request: Exchange { headers, body: None, base64: false, size: 0, truncated: false },
+            response: Exchange {
+                headers: Default::default(),
+                body: Some("AAE=".into()),
+                base64: true,
+                size: 70000,
+                truncated: true,
+            },
+            message: Some("goes to VTEX's cloud".into()),
+        };
+        let missing = CALL_LINE.replace(r#""local","status":200"#, r#""missing","status":501"#);
+        vec![
+            (
+                CallsRecord::Hello(hello),
+                format!(r#"{{"type":"hello","protocol":{VERSION},"account":"local","workspace":"dev"}}"#),
+            ),
+            (
+                CallsRecord::Call(Arc::new(record)),
+                format!(
+                    r#"{{"type":"call","time":"2026-01-02T08:30:04.187123Z",{missing},"request":{{"headers":{{"cookie":"<redacted>"}},"size":0}},"response":{{"headers":{{}},"body":"AAE=","base64":true,"size":70000,"truncated":true}},"message":"goes to VTEX's cloud"}}"#
+                ),
+            ),
+            (CallsRecord::Lagged { skipped: 3 }, r#"{"type":"lagged","skipped":3}"#.into()),
+            (CallsRecord::SessionEnd { calls: 12 }, r#"{"type":"session_end","calls":12}"#.into()),
+        ]
+    }
+
+    #[test]
+    fn calls_records_keep_their_wire_form_and_round_trip() {
+        for (record, wire) in calls_samples() {
+            assert_eq!(serde_json::to_string(&record).unwrap(), wire);
+            let back: CallsRecord = serde_json::from_str(&wire).unwrap_or_else(|e| panic!("{wire}: {e}"));
+            assert_eq!(serde_json::to_string(&back).unwrap(), wire);
+        }
     }
 
     #[test]

@@ -58,21 +58,38 @@ pub struct Spec {
     pub build_dir: PathBuf,
     /// Where the app's `sendEvent` calls go (the session publishes them).
     pub outbox: Outbox,
-    /// The session's URL and token, for the app's AppGraphQLClient calls to other linked apps
-    /// (and @auth): the host gets them as IOCTL_SESSION_URL / IOCTL_SESSION_TOKEN.
-    pub session: (String, String),
     /// Where the app's platform calls go (the session runs them on its storage).
     pub platform: Platform,
 }
 
-/// One call of the app's local platform clients (settings, VBase, Master Data), for the
-/// session to run; `reply` answers the app's promise.
+/// One platform call of the app, for the session to run; `reply` answers the app's promise.
 #[derive(Debug)]
 pub struct PlatformCall {
     /// `vendor.name` of the calling app.
     pub app: String,
-    pub call: crate::store::call::Call,
+    pub call: PlatformRequest,
     pub reply: Reply,
+}
+
+/// What a platform call asks: one of the local platform clients' calls (settings, VBase,
+/// Master Data), or an outbound HTTP call (`"service": "http"`) for the boundary to answer.
+#[derive(Debug)]
+pub enum PlatformRequest {
+    Store(crate::store::call::Call),
+    Http(outbound::Outbound),
+}
+
+impl PlatformRequest {
+    /// The call a `platform` message carries.
+    fn parse(call: Value) -> Result<PlatformRequest, String> {
+        let http = call.get("service").and_then(Value::as_str) == Some("http");
+        let parsed = if http {
+            serde_json::from_value::<outbound::Outbound>(call).map(PlatformRequest::Http)
+        } else {
+            serde_json::from_value::<crate::store::call::Call>(call).map(PlatformRequest::Store)
+        };
+        parsed.map_err(|e| e.to_string())
+    }
 }
 
 /// The way back to the app for one platform call.
@@ -306,8 +323,6 @@ impl Host {
             .env("VTEX_WORKSPACE", &spec.scope.workspace)
             .env("VTEX_REGION", "local")
             .env("VTEX_PRODUCTION", "false")
-            .env("IOCTL_SESSION_URL", &spec.session.0)
-            .env("IOCTL_SESSION_TOKEN", &spec.session.1)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -646,7 +661,7 @@ async fn handle(msg: FromHost, spec: &Spec, pending: &Pending, terminal: &Termin
             // try_send: the reader must keep reading results and pongs. The host's window
             // (64 per process) keeps the channel from filling; if it ever does, the call
             // fails with 503 instead of stalling the reader.
-            let refused = match serde_json::from_value::<crate::store::call::Call>(call) {
+            let refused = match PlatformRequest::parse(call) {
                 Err(e) => Some(crate::store::StoreError::bad_request(format!("unknown platform call: {e}"))),
                 Ok(call) => {
                     let reply = Reply { request, tx: tx.clone() };

@@ -1,26 +1,30 @@
 //! What a linked app may do to its session, and nothing more: the narrow context the
 //! session builds for each link ([`super::state::Session::link`]). A linked app publishes on
-//! the bus and records dead letters, serves its routes, uses the workspace's store, logs the
-//! IDE in, and says when its manifest renamed it; it never sees the other apps or the
-//! session's own switches. Also how a link is asked to end ([`Unlink`]).
+//! the bus and records dead letters, serves its routes, uses the workspace's store, gets its
+//! boundary (its outbound calls), logs the IDE in, and says when its manifest renamed it; it
+//! never sees the other apps or the session's own switches. Also how a link is asked to end
+//! ([`Unlink`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
+use super::boundary::{self, calls::Feed, Boundary};
 use super::bus::Bus;
 use super::delivery::DeadLetters;
+use super::gateway::Gateway;
 use super::ide::Ide;
 use super::routes::{self, Route};
 use crate::protocol::{Counts, Scope};
+use crate::terminal::Terminal;
 
 /// Where the session runs, for the app's processes and banner.
 pub struct Place {
     pub scope: Scope,
     /// `http://127.0.0.1:PORT`.
     pub url: String,
-    /// The session token (the app's host calls other linked apps with it).
+    /// The session's control token (in its record; never handed to an app's process).
     pub token: String,
     /// `$IOCTL_HOME`.
     pub home: PathBuf,
@@ -50,6 +54,8 @@ pub struct AppContext {
     dead: Arc<DeadLetters>,
     store: Arc<crate::store::Store>,
     routes: Arc<routes::Table>,
+    gateway: Gateway,
+    calls: Arc<Feed>,
     ide: Arc<Ide>,
     sample_sender: Arc<dyn Fn() -> SampleSender + Send + Sync>,
     renamed: Arc<dyn Fn(&Path) + Send + Sync>,
@@ -62,6 +68,10 @@ pub struct Parts {
     pub dead: Arc<DeadLetters>,
     pub store: Arc<crate::store::Store>,
     pub routes: Arc<routes::Table>,
+    /// The way into the apps' routes (an app's calls to another linked app go through it).
+    pub gateway: Gateway,
+    /// The session's calls feed (`ioctl calls tail`).
+    pub calls: Arc<Feed>,
     pub ide: Arc<Ide>,
     /// The sample sender's state now.
     pub sample_sender: Arc<dyn Fn() -> SampleSender + Send + Sync>,
@@ -77,6 +87,8 @@ impl AppContext {
             dead: p.dead,
             store: p.store,
             routes: p.routes,
+            gateway: p.gateway,
+            calls: p.calls,
             ide: p.ide,
             sample_sender: p.sample_sender,
             renamed: p.renamed,
@@ -114,6 +126,18 @@ impl AppContext {
     /// The workspace's settings, VBase and Master Data.
     pub fn store(&self) -> &Arc<crate::store::Store> {
         &self.store
+    }
+
+    /// The boundary of the app `app` (`vendor.name@version`): its outbound calls answered by a
+    /// linked app, a local service or nothing, each logged to `terminal` and the calls feed.
+    pub fn boundary(&self, app: String, terminal: Terminal) -> Boundary {
+        let local = boundary::local::Local {
+            scope: self.place.scope.clone(),
+            identity: self.gateway.identity().clone(),
+            store: self.store.clone(),
+        };
+        let log = boundary::calls::Log::new(app, terminal, self.calls.clone());
+        Boundary::new(self.place.scope.clone(), self.gateway.clone(), local, log)
     }
 
     /// Replaces the routes `app` serves (none at unlink).

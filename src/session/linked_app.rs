@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::boundary::setup::Answerers;
 use super::bus::{Bus, Counters, SubscriberId};
 use super::context::{AppContext as Session, SampleSender, Unlink};
 use super::delivery::{Dispatcher, Policy};
@@ -54,6 +55,9 @@ struct Linked<P: Processes> {
     /// The services the app's processes call (the outbox, platform calls): they serve until
     /// the app's last process is gone, then stop.
     services: Services,
+    /// Its fixtures and cloud (`--fixtures`, `--cloud`): a save in a fixture folder reloads
+    /// them, not the app.
+    answerers: Answerers,
     terminal: Terminal,
     /// The app's subscription on the bus, once registered.
     subscriber: Option<SubscriberId>,
@@ -97,7 +101,7 @@ async fn run_once(
     terminal: &Terminal,
     unlink: &Unlink,
 ) -> Ended {
-    let mut linked = match prepare(session, &req.root, terminal).await {
+    let mut linked = match prepare(session, req, terminal).await {
         Ok(l) => l,
         Err(f) => {
             show_failure(terminal, &f, false).await;
@@ -105,10 +109,6 @@ async fn run_once(
         }
     };
     let watching = start_watching(&linked, req.watch).await;
-    // Fixtures and --cloud: the answerers the boundary asks after linked apps and local services.
-    let reload = req.watch.then(|| (&linked.services.tracker, linked.services.stop.clone()));
-    let boundary =
-        super::boundary::setup::start(&req.boundary, session.scope(), &linked.app.root, terminal, reload).await;
     let ok = match first_link(&mut linked).await {
         Ok(()) => true,
         Err(f) => {
@@ -128,7 +128,7 @@ async fn run_once(
         announce_ready(&mut linked, session).await;
     }
 
-    let renamed = watch_and_supervise(&mut linked, session, watching, &boundary, unlink).await;
+    let renamed = watch_and_supervise(&mut linked, session, watching, unlink).await;
     stop(&mut linked, session, reg, renamed, unlink.force()).await
 }
 
@@ -160,12 +160,8 @@ async fn announce_ready(linked: &mut Linked<impl Processes>, session: &Session) 
 }
 
 /// Reads the app and sets up what every version of it shares.
-async fn prepare(
-    session: &Session,
-    root: &std::path::Path,
-    terminal: &Terminal,
-) -> Result<Linked<NodeProcesses>, Failure> {
-    let app = App::load(root)?;
+async fn prepare(session: &Session, req: &LinkRequest, terminal: &Terminal) -> Result<Linked<NodeProcesses>, Failure> {
+    let app = App::load(&req.root)?;
     for w in &app.warnings {
         terminal.send(Output::Diagnostic { level: Level::Warn, diagnostic: w.clone() }).await;
     }
@@ -182,7 +178,13 @@ async fn prepare(
         }
     }
     let runtime_dir = runtime.dir().to_path_buf();
-    Ok(assemble(app, session, NodeProcesses::new(runtime), &runtime_dir, terminal))
+    // Fixtures and --cloud: the answerers the boundary asks after linked apps and local
+    // services; the fixtures are read again on save while the app is watched.
+    let services = Services::default();
+    let reload = req.watch.then(|| (&services.tracker, services.stop.clone()));
+    let answerers = super::boundary::setup::start(&req.boundary, session.scope(), &app.root, terminal, reload).await;
+    let processes = NodeProcesses::new(runtime);
+    Ok(assemble(app, session, processes, &runtime_dir, terminal, (services, answerers)))
 }
 
 /// The linked app before its first build: its services started, no process yet.
@@ -192,10 +194,12 @@ fn assemble<P: Processes>(
     processes: P,
     runtime_dir: &std::path::Path,
     terminal: &Terminal,
+    (services, answerers): (Services, Answerers),
 ) -> Linked<P> {
-    let services = Services::default();
     let outbox = start_outbox(&services, session.bus().clone(), session.scope().clone());
-    let platform = super::platform::start(&services.tracker, services.stop.clone(), session.store().clone());
+    let boundary =
+        session.boundary(app.manifest.app_id().to_string(), terminal.clone()).with_answerers(answerers.list());
+    let platform = super::platform::start(&services.tracker, services.stop.clone(), session.store().clone(), boundary);
     let (policy, _) = Policy::from_client_options(&json!({}), app.service.timeout);
     Linked {
         builder: Builder::new(&app.root, &build_dir(session, &app.root)),
@@ -208,6 +212,7 @@ fn assemble<P: Processes>(
         worker: watch::channel(None).0,
         tracker: TaskTracker::new(),
         services,
+        answerers,
         terminal: terminal.clone(),
         subscriber: None,
         started_at: SystemTime::now(),
@@ -320,7 +325,6 @@ async fn watch_and_supervise(
     linked: &mut Linked<impl Processes>,
     session: &Session,
     watching: Option<(fswatch::Watch, mpsc::Receiver<Vec<fswatch::Change>>)>,
-    boundary: &super::boundary::setup::Answerers,
     unlink: &Unlink,
 ) -> bool {
     let (_watch, mut changes) = match watching {
@@ -343,7 +347,7 @@ async fn watch_and_supervise(
             _ = unlink.requested() => return false,
             Some(mut batch) = changes.recv() => {
                 // A save in a fixture folder inside the app reloads the fixtures, not the app.
-                batch.retain(|c| !boundary.owns(&linked.app.root.join(&c.path)));
+                batch.retain(|c| !linked.answerers.owns(&linked.app.root.join(&c.path)));
                 if batch.is_empty() {
                     continue;
                 }
@@ -523,7 +527,6 @@ fn spec_for(
         entry: app.node_dir().join("index.ts"),
         build_dir: build_dir(session, &app.root),
         outbox,
-        session: (session.url().to_string(), session.place().token.clone()),
         platform,
     }
 }
@@ -864,7 +867,6 @@ async fn sender_banner(linked: &Linked<impl Processes>, session: &Session) {
 mod tests {
     use super::*;
     use crate::runtime::AttemptError;
-    use crate::session::boundary::setup::Answerers;
     use crate::session::context::{Parts, Place};
     use crate::session::delivery::Target;
     use std::collections::VecDeque;
@@ -1092,12 +1094,20 @@ mod tests {
             scope: scope.clone(),
         };
         let store = crate::store::Store::new(crate::store::Location::new(home.path(), "acct", "dev"));
+        let routes: Arc<crate::session::routes::Table> = Arc::default();
+        let settings = crate::store::platform::Settings::defaults(&scope.account);
+        let identity =
+            Arc::new(crate::session::identity::Identity::new(scope.clone(), "t0k".into(), settings).unwrap());
+        let gateway =
+            crate::session::gateway::Gateway::new(scope.clone(), routes.clone(), Default::default(), identity);
         let session = Session::new(Parts {
             place: Arc::new(place),
             bus: Bus::new(),
             dead: Arc::default(),
             store: Arc::new(store),
-            routes: Arc::default(),
+            routes,
+            gateway,
+            calls: Arc::default(),
             ide: Arc::default(),
             sample_sender: Arc::new(|| SampleSender::Off),
             renamed: Arc::new(|_| {}),
@@ -1105,7 +1115,8 @@ mod tests {
         let (terminal, out) = Terminal::channel();
         let fakes = Fakes::new();
         let app = App::load(&root).unwrap();
-        let mut linked = assemble(app, &session, fakes.clone(), &home.path().join("runtime"), &terminal);
+        let parts = (Services::default(), Answerers::default());
+        let mut linked = assemble(app, &session, fakes.clone(), &home.path().join("runtime"), &terminal, parts);
         first_link(&mut linked).await.unwrap();
         Rig { linked, session, fakes, out, _home: home }
     }
@@ -1151,9 +1162,7 @@ mod tests {
             unlink.request(false);
             waits
         };
-        let none = Answerers::default();
-        let (renamed, waits) =
-            tokio::join!(watch_and_supervise(&mut r.linked, &r.session, None, &none, &unlink), crashes);
+        let (renamed, waits) = tokio::join!(watch_and_supervise(&mut r.linked, &r.session, None, &unlink), crashes);
         assert!(!renamed);
         assert_eq!(waits, [100, 200, 400, 800, 1600, 3200, 3200]);
         assert_eq!(r.live(), Some(8), "the last restart is live");
@@ -1184,8 +1193,7 @@ mod tests {
             unlink.request(false);
             waits
         };
-        let none = Answerers::default();
-        let (_, waits) = tokio::join!(watch_and_supervise(&mut r.linked, &r.session, None, &none, &unlink), crashes);
+        let (_, waits) = tokio::join!(watch_and_supervise(&mut r.linked, &r.session, None, &unlink), crashes);
         assert_eq!(waits, [100, 200, 100]);
     }
 
@@ -1199,9 +1207,8 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(50)).await;
             unlink.request(false);
         };
-        let none = Answerers::default();
         let (renamed, ()) =
-            tokio::join!(watch_and_supervise(&mut r.linked, &r.session, None, &none, &unlink), crash_then_unlink);
+            tokio::join!(watch_and_supervise(&mut r.linked, &r.session, None, &unlink), crash_then_unlink);
         assert!(!renamed);
         tokio::time::sleep(Duration::from_secs(10)).await;
         assert_eq!(r.fakes.count(), 1, "no process started after the unlink");
@@ -1219,8 +1226,7 @@ mod tests {
             tokio::time::sleep(Duration::from_secs(60)).await;
             unlink.request(false);
         };
-        let none = Answerers::default();
-        tokio::join!(watch_and_supervise(&mut r.linked, &r.session, None, &none, &unlink), crash);
+        tokio::join!(watch_and_supervise(&mut r.linked, &r.session, None, &unlink), crash);
         assert_eq!((r.live(), r.fakes.count()), (None, 1));
         let said = r.said();
         assert!(said.contains(&"node/index.ts:1:1: greet is not defined".to_string()), "{said:#?}");

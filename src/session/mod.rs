@@ -7,7 +7,9 @@ pub mod boundary;
 pub mod bus;
 mod context;
 mod delivery;
+mod gateway;
 mod ide;
+mod identity;
 mod linked_app;
 mod platform;
 mod process;
@@ -107,7 +109,7 @@ async fn start(opts: &Options) -> anyhow::Result<(Arc<Session>, record::Written)
         node,
         sockets,
     };
-    let session = Session::new(Setup { place, sample_sender: opts.sample_sender });
+    let session = Session::new(Setup { place, sample_sender: opts.sample_sender })?;
     let written = record::Written::write(&home, &session.record())?;
     session.tracker().spawn(server::serve(listener, session.clone()));
     if let Some(switch) = session.sender_switch().cloned() {

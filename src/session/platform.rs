@@ -1,7 +1,10 @@
-//! The local platform services behind the apps' clients (`ctx.clients.apps` settings,
-//! `.vbase`, `.masterdata`): one task per linked app takes its calls off a bounded channel
-//! (the worker's reader holds the sending end) and runs each on a blocking thread against
-//! the session's [`Store`], at most `WORKERS` at once, answering through the call's reply.
+//! The apps' platform calls: their local platform clients' (`ctx.clients.apps` settings,
+//! `.vbase`, `.masterdata`) and their outbound HTTP calls (`"service": "http"`). One task per
+//! linked app takes its calls off a bounded channel (the worker's reader holds the sending
+//! end); a client's call runs on a blocking thread against the session's [`Store`], at most
+//! `WORKERS` at once; an outbound call is answered by the app's [`Boundary`] on the async
+//! side (its local services go to a blocking thread only for SQLite), at most `HTTP_CALLS` at
+//! once. Each answers through the call's reply.
 
 use std::sync::Arc;
 
@@ -9,7 +12,8 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::runtime::{Platform, PlatformCall};
+use super::boundary::Boundary;
+use crate::runtime::{Platform, PlatformCall, PlatformRequest};
 use crate::store::{self, Store, StoreError};
 
 /// Bound of each app's platform channel (the host keeps at most 64 calls unanswered per
@@ -18,36 +22,55 @@ const CHANNEL_BOUND: usize = 256;
 /// Calls of one app running on blocking threads at once. SQLite orders writers itself; more
 /// threads would only wait on its locks.
 const WORKERS: usize = 4;
+/// Outbound calls of one app being answered at once: the host's window (64 unanswered per
+/// process) twice, for a relink's two processes.
+const HTTP_CALLS: usize = 128;
 
 /// Starts the task that runs `app`'s platform calls; it ends when every sender is dropped or
 /// `stop` is cancelled (the app unlinked and its processes gone), calls already taken finish.
-pub fn start(tracker: &TaskTracker, stop: CancellationToken, store: Arc<Store>) -> Platform {
+pub fn start(tracker: &TaskTracker, stop: CancellationToken, store: Arc<Store>, boundary: Boundary) -> Platform {
     let (tx, mut rx) = mpsc::channel::<PlatformCall>(CHANNEL_BOUND);
     let calls = tracker.clone();
+    let boundary = Arc::new(boundary);
     tracker.spawn(async move {
         let slots = Arc::new(Semaphore::new(WORKERS));
+        let outbound = Arc::new(Semaphore::new(HTTP_CALLS));
         loop {
             let call = tokio::select! {
                 biased;
                 call = rx.recv() => call,
                 _ = stop.cancelled() => None,
             };
-            let Some(call) = call else { break };
-            let Ok(permit) = slots.clone().acquire_owned().await else { break };
-            let store = store.clone();
-            calls.spawn(async move {
-                let PlatformCall { app, call, reply } = call;
-                let result = tokio::task::spawn_blocking(move || store.handle(&app, call))
-                    .await
-                    .unwrap_or_else(|e| Err(StoreError::new(500, format!("the platform call failed: {e}"))));
-                if let Err(e) = &result {
-                    if e.status >= 500 {
-                        tracing::warn!(status = e.status, error = e.message, "platform call failed");
-                    }
+            let Some(PlatformCall { app, call, reply }) = call else { break };
+            match call {
+                PlatformRequest::Store(call) => {
+                    let Ok(permit) = slots.clone().acquire_owned().await else { break };
+                    let store = store.clone();
+                    calls.spawn(async move {
+                        let result = tokio::task::spawn_blocking(move || store.handle(&app, call))
+                            .await
+                            .unwrap_or_else(|e| Err(StoreError::new(500, format!("the platform call failed: {e}"))));
+                        if let Err(e) = &result {
+                            if e.status >= 500 {
+                                tracing::warn!(status = e.status, error = e.message, "platform call failed");
+                            }
+                        }
+                        drop(permit);
+                        reply.send(result).await;
+                    });
                 }
-                drop(permit);
-                reply.send(result).await;
-            });
+                PlatformRequest::Http(call) => {
+                    let Ok(permit) = outbound.clone().acquire_owned().await else { break };
+                    let boundary = boundary.clone();
+                    calls.spawn(async move {
+                        let answer = boundary.answer(&call).await;
+                        drop(permit);
+                        let value = serde_json::to_value(&answer)
+                            .map_err(|e| StoreError::new(500, format!("the outbound call's answer: {e}")));
+                        reply.send(value).await;
+                    });
+                }
+            }
         }
     });
     tx

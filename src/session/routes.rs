@@ -52,6 +52,11 @@ impl Table {
         apps
     }
 
+    /// Whether an app of id `vendor.name` at major `major` serves any route (is linked here).
+    pub fn serves(&self, id: &str, major: &str) -> bool {
+        self.routes.reading().iter().any(|r| r.app.without_version() == id && r.app.major() == Some(major))
+    }
+
     /// The first route whose pattern matches `path`, with its params.
     pub fn lookup(&self, path: &str) -> Option<(Route, BTreeMap<String, String>)> {
         self.lookup_on(path, &Domain::Store)
@@ -154,5 +159,12 @@ mod tests {
         assert_eq!(found(&t, "/_v/graphql", &on("v.a", "1")), Some(("v.a@1.2.0".into(), GQL.into())));
         let apps = t.graphql_apps();
         assert_eq!(apps, vec![GraphqlApp { app: "v.a@1.2.0".parse().unwrap(), path: GQL.into() }]);
+    }
+
+    #[test]
+    fn an_app_is_served_at_its_major_only() {
+        let t = table();
+        assert!(t.serves("v.a", "1") && t.serves("v.b", "12"));
+        assert!(!t.serves("v.a", "2") && !t.serves("v.c", "1"));
     }
 }

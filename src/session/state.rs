@@ -26,6 +26,18 @@ use crate::protocol::{
 };
 use crate::terminal::Terminal;
 
+/// The workspace's platform settings (its defaults when nothing was ever stored: no database
+/// is created to find that out).
+fn platform_settings(
+    store: &crate::store::Store,
+    account: &str,
+) -> crate::store::Result<crate::store::platform::Settings> {
+    match store.workspace_if_stored()? {
+        Some(db) => crate::store::platform::effective(&crate::store::lock(&db), account),
+        None => Ok(crate::store::platform::Settings::defaults(account)),
+    }
+}
+
 /// Where a session runs and what it was started with.
 pub struct Setup {
     pub place: Place,
@@ -74,8 +86,12 @@ pub struct Session {
     apps: Mutex<Apps>,
     /// App settings, VBase and Master Data of the session's scope.
     store: Arc<crate::store::Store>,
-    /// Keep-alive connections to the apps' route servers.
-    upstream: super::upstream::Upstream,
+    /// The way into the apps' routes (the server's requests and the apps' calls to each other).
+    gateway: super::gateway::Gateway,
+    /// The session's users and the workspace's platform settings they are made of.
+    identity: Arc<super::identity::Identity>,
+    /// Every app's outbound calls, for `ioctl calls tail`.
+    calls: Arc<super::boundary::calls::Feed>,
     /// The publishes running now (`ioctl events send`), by job id.
     publishing: Jobs,
 }
@@ -127,35 +143,76 @@ impl Jobs {
 }
 
 impl Session {
-    pub fn new(setup: Setup) -> Arc<Session> {
+    /// A session of `setup`'s scope; its users get fresh tokens, and the workspace's platform
+    /// settings are read now (a quick read, before anything is served), when it has any.
+    pub fn new(setup: Setup) -> anyhow::Result<Arc<Session>> {
         let p = &setup.place;
         let location = crate::store::Location::new(&p.home, &p.scope.account, &p.scope.workspace);
         let store = Arc::new(crate::store::Store::new(location));
-        Arc::new(Session {
+        let settings = platform_settings(&store, &p.scope.account).unwrap_or_else(|e| {
+            tracing::warn!(error = e.message, "cannot read the workspace's platform settings: using the defaults");
+            crate::store::platform::Settings::defaults(&p.scope.account)
+        });
+        let identity = Arc::new(
+            super::identity::Identity::new(p.scope.clone(), p.token.clone(), settings)
+                .map_err(|e| anyhow::anyhow!("cannot make the session's local users' tokens: {e:#}"))?,
+        );
+        let routes: Arc<routes::Table> = Arc::default();
+        let gateway =
+            super::gateway::Gateway::new(p.scope.clone(), routes.clone(), Default::default(), identity.clone());
+        Ok(Arc::new(Session {
             started: chrono::Utc::now().to_rfc3339(),
             switch: setup.sample_sender.then(SenderSwitch::new),
             place: Arc::new(setup.place),
             sender_muted: Arc::default(),
-            upstream: Default::default(),
+            gateway,
+            identity,
+            calls: Arc::default(),
             bus: Bus::new(),
             dead: Arc::default(),
-            routes: Arc::default(),
+            routes,
             ide: Arc::default(),
             tracker: TaskTracker::new(),
             shutdown: CancellationToken::new(),
             apps: Mutex::default(),
             publishing: Jobs::default(),
             store,
-        })
+        }))
     }
 
     pub fn scope(&self) -> &Scope {
         &self.place.scope
     }
 
-    /// The keep-alive connections to the apps' route servers.
-    pub fn upstream(&self) -> &super::upstream::Upstream {
-        &self.upstream
+    /// The way into the linked apps' routes.
+    pub fn gateway(&self) -> &super::gateway::Gateway {
+        &self.gateway
+    }
+
+    /// The session's users (admin, shopper) and the platform settings they are made of.
+    pub fn identity(&self) -> &super::identity::Identity {
+        &self.identity
+    }
+
+    /// The apps' outbound calls, as they cross the boundary.
+    pub fn calls(&self) -> &super::boundary::calls::Feed {
+        &self.calls
+    }
+
+    /// Reads the workspace's platform settings again (they were changed on disk) and rebuilds
+    /// the users' data from them; answers them, key → value.
+    pub async fn reload_platform(&self) -> Result<crate::protocol::PlatformSettings, ErrorBody> {
+        let (store, account) = (self.store.clone(), self.scope().account.clone());
+        let read = tokio::task::spawn_blocking(move || platform_settings(&store, &account)).await;
+        let settings = match read {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(ErrorBody { code: ErrorCode::BadRequest, error: e.message }),
+            Err(e) => return Err(ErrorBody { code: ErrorCode::BadRequest, error: e.to_string() }),
+        };
+        let pairs = settings.pairs().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        self.identity.set_settings(settings);
+        tracing::info!("platform settings reloaded");
+        Ok(pairs)
     }
 
     pub fn url(&self) -> &str {
@@ -165,11 +222,6 @@ impl Session {
     /// Whether `token` is this session's.
     pub fn token_is(&self, token: &str) -> bool {
         super::ide::same_secret(token, &self.place.token)
-    }
-
-    /// The token itself, for the Node hosts (their AppGraphQLClient calls other linked apps).
-    pub fn token(&self) -> &str {
-        &self.place.token
     }
 
     /// Whether `login` is an unused IDE login; it is used up by this call.
@@ -249,6 +301,8 @@ impl Session {
             dead: self.dead.clone(),
             store: self.store.clone(),
             routes: self.routes.clone(),
+            gateway: self.gateway.clone(),
+            calls: self.calls.clone(),
             ide: self.ide.clone(),
             sample_sender: Arc::new(move || match (on, muted.load(Ordering::Relaxed)) {
                 (false, _) => SampleSender::Off,
@@ -397,11 +451,6 @@ impl Session {
         self.routes.lookup(path)
     }
 
-    /// The route a request reaches on `domain` (see [`routes::Domain`]).
-    pub fn route_on(&self, path: &str, domain: &routes::Domain) -> Option<(Route, BTreeMap<String, String>)> {
-        self.routes.lookup_on(path, domain)
-    }
-
     /// Starts publishing a manual event (`repeat` times, paced at `rate`) in a task of the
     /// session; each publish waits for room in full queues, so a big repeat is paced by the
     /// handlers. The job ends after `repeat` events, or between two events when it is stopped
@@ -509,7 +558,7 @@ mod tests {
             node: "node".into(),
             sockets: home.path().join("run"),
         };
-        Session::new(Setup { place, sample_sender: false })
+        Session::new(Setup { place, sample_sender: false }).unwrap()
     }
 
     fn publish(key: &str, repeat: u64, rate: Option<f64>) -> PublishRequest {

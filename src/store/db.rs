@@ -43,6 +43,11 @@ CREATE TABLE IF NOT EXISTS vbase (
   updated_at INTEGER NOT NULL,
   PRIMARY KEY (app, bucket, path)
 ) WITHOUT ROWID;
+-- The workspace's platform settings (see `platform`): only the keys that were set.
+CREATE TABLE IF NOT EXISTS platform (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
 ";
 
 const MASTERDATA_TABLES: &str = "

@@ -1,10 +1,11 @@
-//! Local platform storage — app settings, VBase and Master Data — in SQLite files under
-//! `$IOCTL_HOME/data`: a leaf that the session (for the apps' clients) and the CLI commands
+//! Local platform storage — app settings, VBase, Master Data and the workspace's platform
+//! settings — in SQLite files under `$IOCTL_HOME/data`: a leaf that the session (for the apps' clients) and the CLI commands
 //! (`settings`, `vbase`, `masterdata`, `data`) both open, together or apart.
 
 pub mod call;
 mod db;
 pub mod masterdata;
+pub mod platform;
 pub mod schema;
 pub mod settings;
 pub mod snapshot;

@@ -1,6 +1,7 @@
 //! Snapshots of a workspace's data as readable JSON files a team can commit as fixtures:
 //! `settings.json` (app → settings), `vbase.json` (every file: JSON content inline, other
-//! text as `text`, bytes as `base64`), and `masterdata/ENTITY.json` (the documents) beside
+//! text as `text`, bytes as `base64`), `platform.json` (the platform settings that were set,
+//! key → value) and `masterdata/ENTITY.json` (the documents) beside
 //! `masterdata/_schemas.json`. Import saves over what is there; reset clears everything.
 
 use std::path::Path;
@@ -10,7 +11,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{lock, masterdata, settings, vbase, Store};
+use super::{lock, masterdata, platform, settings, vbase, Store};
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -46,14 +47,15 @@ pub struct Counts {
     pub files: usize,
     pub documents: usize,
     pub schemas: usize,
+    pub platform: usize,
 }
 
 impl std::fmt::Display for Counts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} app settings, {} VBase files, {} Master Data documents, {} schemas",
-            self.settings, self.files, self.documents, self.schemas
+            "{} app settings, {} VBase files, {} Master Data documents, {} schemas, {} platform settings",
+            self.settings, self.files, self.documents, self.schemas, self.platform
         )
     }
 }
@@ -99,6 +101,9 @@ pub fn export(store: &Store, dir: &Path) -> anyhow::Result<Counts> {
     }
     counts.files = files.len();
     write_json(&dir.join("vbase.json"), &files)?;
+    let platform = platform::saved(&ws)?;
+    counts.platform = platform.len();
+    write_json(&dir.join("platform.json"), &platform)?;
     drop(ws);
 
     let md = store.masterdata()?;
@@ -120,6 +125,8 @@ struct WorkspaceFiles {
     settings: Map<String, Value>,
     /// Each file with its content decoded.
     files: Vec<(VbaseFile, Vec<u8>)>,
+    /// The platform settings to set, checked.
+    platform: Vec<(String, String)>,
 }
 
 fn read_workspace_files(dir: &Path) -> anyhow::Result<WorkspaceFiles> {
@@ -138,7 +145,24 @@ fn read_workspace_files(dir: &Path) -> anyhow::Result<WorkspaceFiles> {
         };
         files.push((f, data));
     }
-    Ok(WorkspaceFiles { settings, files })
+    Ok(WorkspaceFiles { settings, files, platform: read_platform(dir)? })
+}
+
+/// `platform.json`'s settings (a value may be written as a JSON string or number), each key
+/// and value checked as `ioctl platform set` checks them.
+fn read_platform(dir: &Path) -> anyhow::Result<Vec<(String, String)>> {
+    let map = read_json::<Map<String, Value>>(&dir.join("platform.json"))?.unwrap_or_default();
+    let mut pairs = Vec::new();
+    for (key, value) in map {
+        let text = match value {
+            Value::String(s) => s,
+            Value::Number(n) => n.to_string(),
+            other => bail!("platform.json: {key}: give the value as text, not {other}"),
+        };
+        platform::check(&key, text.trim()).map_err(|e| anyhow::anyhow!("platform.json: {e}"))?;
+        pairs.push((key, text));
+    }
+    Ok(pairs)
 }
 
 /// Each app's settings must pass its recorded `settingsSchema`, as `ioctl settings set` checks them.
@@ -216,6 +240,8 @@ pub fn import(store: &Store, dir: &Path) -> anyhow::Result<Counts> {
             .map_err(|e| anyhow::anyhow!("vbase.json: {}: {e}", f.path))?;
         counts.files += 1;
     }
+    platform::set_in(&ws_tx, &ws_files.platform).map_err(|e| anyhow::anyhow!("platform.json: {e}"))?;
+    counts.platform = ws_files.platform.len();
     // Both transactions hold their write locks and every write succeeded: only a failing disk
     // could now commit one without the other.
     ws_tx.commit().context("saving the workspace's settings and VBase files")?;
@@ -226,11 +252,18 @@ pub fn import(store: &Store, dir: &Path) -> anyhow::Result<Counts> {
     Ok(counts)
 }
 
-/// Clears the workspace's settings and VBase files and the account's Master Data (documents,
-/// schemas and which documents match them, scrolls). Rows are deleted, not files, so a running session's connections stay good.
+/// Clears the workspace's settings, VBase files and platform settings and the account's Master
+/// Data (documents, schemas and which documents match them, scrolls). Rows are deleted, not
+/// files, so a running session's connections stay good.
 pub fn reset(store: &Store) -> anyhow::Result<()> {
     let ws = store.workspace()?;
-    lock(&ws).conn.execute_batch("BEGIN IMMEDIATE; DELETE FROM settings; DELETE FROM vbase; COMMIT;")?;
+    {
+        let mut ws = lock(&ws);
+        let tx = ws.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute_batch("DELETE FROM settings; DELETE FROM vbase;")?;
+        platform::clear_in(&tx)?;
+        tx.commit()?;
+    }
     let md = store.masterdata()?;
     lock(&md).conn.execute_batch(
         "BEGIN IMMEDIATE; DELETE FROM documents; DELETE FROM schemas; DELETE FROM schema_members; \
@@ -278,6 +311,37 @@ mod tests {
         let counts = import(&store, &snap).unwrap();
         assert_eq!((counts.documents, counts.schemas), (2, 1));
         assert_eq!(under_v1(&store), (vec!["a".to_string()], 1));
+    }
+
+    #[test]
+    fn platform_settings_travel_with_a_snapshot_whole_or_not_at_all() {
+        let home = tempfile::tempdir().unwrap();
+        let store = Store::new(Location::new(home.path(), "acc", "dev"));
+        let pairs = [("user.email".to_string(), "ana@acc.com".to_string()), ("trade_policy".into(), "3".into())];
+        platform::set(&mut lock(&store.workspace().unwrap()), &pairs).unwrap();
+        let snap = home.path().join("snap");
+        assert_eq!(export(&store, &snap).unwrap().platform, 2);
+        let written: Value =
+            serde_json::from_str(&std::fs::read_to_string(snap.join("platform.json")).unwrap()).unwrap();
+        assert_eq!(written, json!({"trade_policy": "3", "user.email": "ana@acc.com"}));
+
+        reset(&store).unwrap();
+        let effective = || platform::effective(&lock(&store.workspace().unwrap()), "acc").unwrap();
+        assert_eq!(effective(), platform::Settings::defaults("acc"), "reset forgets them");
+
+        // A bad value anywhere: nothing of the snapshot is saved.
+        std::fs::write(snap.join("platform.json"), r#"{"user.email": "x@y", "currency": "dollars"}"#).unwrap();
+        let e = format!("{:#}", import(&store, &snap).unwrap_err());
+        assert!(e.starts_with("platform.json: currency: `dollars` is not a currency code"), "{e}");
+        assert_eq!(effective(), platform::Settings::defaults("acc"));
+        std::fs::write(snap.join("platform.json"), r#"{"nope": "1"}"#).unwrap();
+        let e = format!("{:#}", import(&store, &snap).unwrap_err());
+        assert!(e.starts_with("platform.json: unknown platform setting `nope`; the keys are: user.email"), "{e}");
+
+        std::fs::write(snap.join("platform.json"), r#"{"user.email": "x@y", "trade_policy": 2}"#).unwrap();
+        assert_eq!(import(&store, &snap).unwrap().platform, 2);
+        let s = effective();
+        assert_eq!((s.user_email.as_str(), s.trade_policy), ("x@y", 2));
     }
 
     /// Settings, VBase and Master Data as a CLI would read them back.

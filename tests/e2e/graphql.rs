@@ -37,7 +37,7 @@ fn token(env: &Env) -> String {
     record["token"].as_str().unwrap().to_string()
 }
 
-/// POSTs a query to ioctl.books with the session token (as another app would).
+/// POSTs a query to ioctl.books with the session token (the local admin, to the app).
 fn query(url: &str, token: &str, q: &str, variables: Value) -> (u16, String, Value) {
     let body = json!({"query": q, "variables": variables}).to_string();
     let auth = format!("Bearer {token}");
@@ -113,12 +113,17 @@ fn a_graphql_app_answers_through_its_url_ioctl_graphql_and_another_apps_client()
     assert!(message.starts_with("graphql badInput failed: UserInputError: n must not be negative"), "{message}");
     assert!(message.contains("node/resolvers.ts:21:"), "{message}");
 
-    // @auth: an app's call (Bearer only) is refused; the developer's `ioctl graphql` passes.
+    // @auth: the session's token is the local admin (VtexIdclientAutCookie set by the
+    // session), as is the developer's `ioctl graphql`; sent as nobody, it is refused.
     let (_, _, v) = query(&url, &token, "{ secret }", json!({}));
-    assert_eq!(v["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{v}");
+    assert_eq!(v["data"]["secret"], "only for admins", "{v}");
     let out = env.run(&["graphql", "{ secret }"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(serde_json::from_str::<Value>(&stdout(&out)).unwrap(), json!({"secret": "only for admins"}));
+    let out = env.run(&["graphql", "{ secret }", "--as", "anonymous", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{v}");
     let out = env.run(&["graphql", "query($n: Int!) { badInput(n: $n) }", "--variables", r#"{"n": -2}"#]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);

@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod boundary;
 mod clients;
 mod failures;
 mod fidelity;

@@ -434,18 +434,30 @@ pub fn search(db: &mut Db, q: &Query, page: usize, page_size: usize) -> Result<(
             "Master Data: pageSize must be from 1 to {MAX_PAGE_SIZE}, not {page_size} (scrollDocuments reads more)"
         )));
     }
+    // A page past every document SQLite could hold (page × pageSize overflowing included) is
+    // empty, as any page past the end is.
+    let offset = (page - 1).saturating_mul(page_size);
+    search_range(db, q, offset, page_size)
+}
+
+/// At most `limit` (≤ [`MAX_PAGE_SIZE`]) matching documents from the `offset`th on (a REST
+/// search's `REST-Range: resources=FROM-TO`), and the total number of matching documents.
+pub fn search_range(db: &mut Db, q: &Query, offset: usize, limit: usize) -> Result<(Vec<Value>, u64)> {
+    if limit > MAX_PAGE_SIZE {
+        return Err(StoreError::bad_request(format!(
+            "Master Data: at most {MAX_PAGE_SIZE} documents per search, not {limit} (scroll reads more)"
+        )));
+    }
     let Plan { cond, mut params, order, fields } = plan(db, q)?;
     let total: i64 = db.conn.query_row(
         &format!("SELECT count(*) FROM documents WHERE {cond}"),
         params_from_iter(params.iter()),
         |r| r.get(0),
     )?;
-    // A page past every document SQLite could hold (page × pageSize overflowing included) is
-    // empty, as any page past the end is.
-    let Some(offset) = (page - 1).checked_mul(page_size).and_then(|o| i64::try_from(o).ok()) else {
+    let Ok(offset) = i64::try_from(offset) else {
         return Ok((Vec::new(), total as u64));
     };
-    params.push(SqlValue::Integer(page_size as i64));
+    params.push(SqlValue::Integer(limit as i64));
     params.push(SqlValue::Integer(offset));
     let mut stmt =
         db.conn.prepare_cached(&format!("SELECT doc FROM documents WHERE {cond} ORDER BY {order} LIMIT ? OFFSET ?"))?;
