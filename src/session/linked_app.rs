@@ -197,8 +197,11 @@ fn assemble<P: Processes>(
     (services, answerers): (Services, Answerers),
 ) -> Linked<P> {
     let outbox = start_outbox(&services, session.bus().clone(), session.scope().clone());
-    let boundary =
-        session.boundary(app.manifest.app_id().to_string(), terminal.clone()).with_answerers(answerers.list());
+    let fixtures_dir = answerers.fixtures().and_then(|f| f.dirs().first().cloned());
+    let boundary = session
+        .boundary(app.manifest.app_id().to_string(), terminal.clone())
+        .with_answerers(answerers.list())
+        .with_fixtures_dir(fixtures_dir);
     let platform = super::platform::start(&services.tracker, services.stop.clone(), session.store().clone(), boundary);
     let (policy, _) = Policy::from_client_options(&json!({}), app.service.timeout);
     Linked {

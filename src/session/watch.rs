@@ -99,14 +99,44 @@ async fn collect_batch(root: &Path, first: Seen, raw_rx: &mut mpsc::Receiver<See
         // None: the quiet window passed, or the watcher is gone.
         next = tokio::time::timeout(quiet, raw_rx.recv()).await.ok().flatten();
     }
-    paths
+    // By path, as the user's tree lists them.
+    let mut changes = std::collections::BTreeMap::new();
+    for p in paths {
+        let Ok(rel) = p.strip_prefix(root).map(Path::to_path_buf) else { continue };
+        if ignored(&rel) {
+            continue;
+        }
+        if p.is_dir() {
+            // A folder made in the burst (`mkdir -p a/b && cp x a/b/`): files written into it
+            // before the watcher had added it raise no event of their own, so they are read
+            // from the folder itself.
+            if created.contains(&p) {
+                changes
+                    .extend(files_in(root, &p).into_iter().map(|path| (path.clone(), Change { deleted: false, path })));
+            }
+            continue;
+        }
+        let deleted = !p.exists();
+        if !(deleted && created.contains(&p)) {
+            changes.insert(rel.clone(), Change { deleted, path: rel });
+        }
+    }
+    changes.into_values().collect()
+}
+
+/// The files under `dir` a save would count (paths relative to `root`), not entering ignored
+/// folders; at most `NEW_FOLDER_FILES` (a folder of thousands is an install, not a save).
+fn files_in(root: &Path, dir: &Path) -> Vec<PathBuf> {
+    const NEW_FOLDER_FILES: usize = 1000;
+    let relative = |p: &Path| p.strip_prefix(root).map(Path::to_path_buf).ok();
+    walkdir::WalkDir::new(dir)
+        .follow_links(false)
         .into_iter()
-        .filter_map(|p| {
-            let rel = p.strip_prefix(root).ok()?.to_path_buf();
-            let deleted = !p.exists();
-            let transient = deleted && created.contains(&p);
-            (!ignored(&rel) && !p.is_dir() && !transient).then_some(Change { deleted, path: rel })
-        })
+        .filter_entry(|e| relative(e.path()).is_some_and(|rel| !ignored(&rel)))
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .filter_map(|e| relative(e.path()))
+        .take(NEW_FOLDER_FILES)
         .collect()
 }
 
@@ -173,5 +203,22 @@ mod tests {
         std::fs::remove_file(root.join("node/a.ts")).unwrap();
         let batch = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.unwrap().unwrap();
         assert_eq!(batch, vec![Change { path: PathBuf::from("node/a.ts"), deleted: true }]);
+    }
+
+    #[tokio::test]
+    async fn files_written_into_a_new_folder_come_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        std::fs::create_dir_all(root.join("fx/app.io.vtex.com/search")).unwrap();
+        std::fs::write(root.join("fx/app.io.vtex.com/search/a.json"), "{}").unwrap();
+        std::fs::create_dir_all(root.join("fx/node_modules/x")).unwrap();
+        std::fs::write(root.join("fx/node_modules/x/b.json"), "{}").unwrap();
+        // The watcher saw the folder made, and nothing of the files written into it before it
+        // added the folder.
+        let (tx, mut rx) = mpsc::channel(1);
+        drop(tx);
+        let made = Seen { path: root.join("fx"), complete: false, created: true };
+        let batch = collect_batch(&root, made, &mut rx).await;
+        assert_eq!(batch, vec![Change { path: PathBuf::from("fx/app.io.vtex.com/search/a.json"), deleted: false }]);
     }
 }

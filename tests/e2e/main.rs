@@ -18,6 +18,7 @@ mod hardening_web;
 mod link;
 mod platform;
 mod real_apps;
+mod real_platform;
 mod routes;
 mod streams;
 mod validation;

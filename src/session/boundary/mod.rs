@@ -46,18 +46,27 @@ pub struct Boundary {
     local: local::Local,
     /// Asked in order after the local services: fixtures, then the cloud.
     answerers: Vec<Arc<dyn Answerer>>,
+    /// The link's first fixtures folder, where a missing call's message says to write its
+    /// fixture (else `fixtures/`, with how to link with it).
+    fixtures_dir: Option<std::path::PathBuf>,
     log: calls::Log,
 }
 
 impl Boundary {
     pub fn new(scope: Scope, gateway: Gateway, local: local::Local, log: calls::Log) -> Boundary {
-        Boundary { scope, gateway, local, answerers: Vec::new(), log }
+        Boundary { scope, gateway, local, answerers: Vec::new(), fixtures_dir: None, log }
     }
 
     /// The same boundary asking `answerers`, in order, what neither a linked app nor a local
     /// service answers.
     pub fn with_answerers(mut self, answerers: Vec<Arc<dyn Answerer>>) -> Boundary {
         self.answerers = answerers;
+        self
+    }
+
+    /// The link's fixtures folder (`--fixtures`), which a missing call's message names.
+    pub fn with_fixtures_dir(mut self, dir: Option<std::path::PathBuf>) -> Boundary {
+        self.fixtures_dir = dir;
         self
     }
 
@@ -83,14 +92,14 @@ impl Boundary {
                 return a;
             }
         }
-        missing(call, &self.scope)
+        missing(call, &self.scope, self.fixtures_dir.as_deref())
     }
 }
 
 /// The answer to a call nothing answers: a 501 (VTEX's "not implemented") whose message, also
 /// the body's `message`, names the call and says how to answer it.
-pub fn missing(call: &Outbound, scope: &Scope) -> Answer {
-    let message = missing_message(call, scope);
+pub fn missing(call: &Outbound, scope: &Scope, fixtures_dir: Option<&std::path::Path>) -> Answer {
+    let message = missing_message(call, scope, fixtures_dir);
     let mut headers = std::collections::BTreeMap::new();
     headers.insert("content-type".to_string(), "application/json; charset=utf-8".to_string());
     Answer {
@@ -103,8 +112,9 @@ pub fn missing(call: &Outbound, scope: &Scope) -> Answer {
 }
 
 /// What a missing call's message says: the call (its client method and METHOD URL), that it
-/// goes to VTEX's cloud, a fixture to create (its path and an entry to paste), or `--cloud`.
-pub fn missing_message(call: &Outbound, scope: &Scope) -> String {
+/// goes to VTEX's cloud, a fixture to create (its path and an entry to paste: in the link's
+/// fixtures folder, which it reads at once, else in `fixtures/`, to link with), or `--cloud`.
+pub fn missing_message(call: &Outbound, scope: &Scope, fixtures_dir: Option<&std::path::Path>) -> String {
     let method = call.method.to_ascii_uppercase();
     let what = if call.via.is_empty() || call.via == method {
         format!("{method} {}", call.url)
@@ -113,10 +123,14 @@ pub fn missing_message(call: &Outbound, scope: &Scope) -> String {
     };
     let (path, entry) = fixture_skeleton(call, scope);
     let entry = serde_json::to_string_pretty(&entry).unwrap_or_default().replace('\n', "\n    ");
+    let (file, then) = match fixtures_dir {
+        Some(dir) => (dir.join(&path).display().to_string(), "the link reads it at once".to_string()),
+        None => (format!("fixtures/{path}"), "then link with `ioctl link --fixtures fixtures`".to_string()),
+    };
     format!(
         "{what} goes to VTEX's cloud, which ioctl does not reach: nothing linked or local answers it.\n\
-         Answer it with a fixture: create fixtures/{path} holding\n    {entry}\n\
-         (edit the response), then link with `ioctl link --fixtures fixtures`; \
+         Answer it with a fixture: create {file} holding\n    {entry}\n\
+         (edit the response); {then}; \
          or answer it from your own account with `ioctl link --cloud ACCOUNT`."
     )
 }
@@ -399,6 +413,16 @@ mod tests {
         assert!(m.contains("`ioctl link --fixtures fixtures`") && m.contains("`ioctl link --cloud ACCOUNT`"), "{m}");
         let body: Value = serde_json::from_slice(&a.body.unwrap()).unwrap();
         assert!(body["message"].as_str().unwrap().starts_with("SearchGraphQL.products"));
+
+        // Linked with --fixtures: the file goes in that folder, which the link reads at once.
+        let b = b.with_fixtures_dir(Some(home.path().join("fx")));
+        let m = b.answer(&gql).await.message.unwrap();
+        let file = home.path().join("fx/app.io.vtex.com/vtex.search-graphql/Products.json");
+        assert!(m.contains(&format!("create {} holding", file.display())), "{m}");
+        assert!(
+            m.contains("(edit the response); the link reads it at once;") && !m.contains("--fixtures fixtures"),
+            "{m}"
+        );
     }
 
     #[test]
