@@ -127,13 +127,7 @@ impl Ide {
 /// Cookie header (`http` and axum do not; `cookie` and axum-extra are not built), and finding
 /// one name in `a=1; b=2` is two splits.
 pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find_map(|(k, v)| (k == name).then_some(v))
+    super::identity::cookies(headers).find_map(|(k, v)| (k == name).then_some(v))
 }
 
 /// The one-time login a page's URL carries (`?login=`, percent-decoded; the first if several).

@@ -290,6 +290,24 @@ fn skip_string(b: &[u8], i: usize) -> usize {
     b.len()
 }
 
+/// `authority` with its first label rewritten by `label` when it names `account` as VTEX's
+/// hosts do: `acme.vtexcommercestable.com.br` (`label(None)`) or `dev--acme.myvtex.com`
+/// (`label(Some("dev"))`, a workspace of it); any other host as it is.
+pub fn with_account_label(authority: &str, account: &str, label: impl Fn(Option<&str>) -> String) -> String {
+    let (first, rest) = authority.split_once('.').unwrap_or((authority, ""));
+    let named = if first.eq_ignore_ascii_case(account) {
+        Some(None)
+    } else {
+        first.split_once("--").filter(|(_, a)| a.eq_ignore_ascii_case(account)).map(|(ws, _)| Some(ws))
+    };
+    let first = named.map_or_else(|| first.to_string(), label);
+    if rest.is_empty() {
+        first
+    } else {
+        format!("{first}.{rest}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

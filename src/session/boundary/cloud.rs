@@ -264,20 +264,10 @@ impl Cloud {
 
     /// `acme.vtexcommercestable.com.br` → `ACCOUNT.vtex...`, `dev--acme.myvtex.com` → `dev--ACCOUNT...`.
     fn rename_host(&self, authority: &str) -> String {
-        let (first, rest) = authority.split_once('.').unwrap_or((authority, ""));
-        let linked = &self.linked.account;
-        let first = if first.eq_ignore_ascii_case(linked) {
-            self.account.clone()
-        } else if let Some((ws, _)) = first.split_once("--").filter(|(_, a)| a.eq_ignore_ascii_case(linked)) {
-            format!("{ws}--{}", self.account)
-        } else {
-            first.to_string()
-        };
-        if rest.is_empty() {
-            first
-        } else {
-            format!("{first}.{rest}")
-        }
+        super::call::with_account_label(authority, &self.linked.account, |workspace| match workspace {
+            None => self.account.clone(),
+            Some(ws) => format!("{ws}--{}", self.account),
+        })
     }
 
     /// Path segments and `an=` naming the linked account name ACCOUNT instead.

@@ -184,21 +184,13 @@ pub fn template_url(url: &str, scope: &Scope) -> String {
 }
 
 fn template_host(authority: &str, scope: &Scope) -> String {
-    let (first, rest) = authority.split_once('.').unwrap_or((authority, ""));
-    let first = if first.eq_ignore_ascii_case(&scope.account) {
-        "{account}".to_string()
-    } else if let Some((ws, acct)) = first.split_once("--").filter(|(_, a)| a.eq_ignore_ascii_case(&scope.account)) {
-        let _ = acct;
-        let ws = if ws.eq_ignore_ascii_case(&scope.workspace) { "{workspace}" } else { ws };
-        format!("{ws}--{{account}}")
-    } else {
-        first.to_string()
-    };
-    if rest.is_empty() {
-        first
-    } else {
-        format!("{first}.{rest}")
-    }
+    super::call::with_account_label(authority, &scope.account, |workspace| match workspace {
+        None => "{account}".to_string(),
+        Some(ws) => {
+            let ws = if ws.eq_ignore_ascii_case(&scope.workspace) { "{workspace}" } else { ws };
+            format!("{ws}--{{account}}")
+        }
+    })
 }
 
 /// A readable, stable file name for a request: method, host (or app) and path, and a short

@@ -10,6 +10,7 @@ const assert = require('node:assert/strict')
 const http = require('node:http')
 const zlib = require('node:zlib')
 const vtexApi = require('../vtex-api')
+const { answering } = require('./support/platform')
 const outbound = require('../vtex-api/outbound')
 const { HttpClient } = require('../vtex-api/http')
 
@@ -23,22 +24,7 @@ function answer(status, body, { headers = {}, source = 'fixture', message } = {}
 
 const json = { 'content-type': 'application/json' }
 
-/**
- * Answers the stand-in's platform calls with `answerFor(call)` for this test; returns the calls
- * seen, each with its body decoded (`text`).
- */
-function boundary(t, answerFor) {
-  const calls = []
-  const saved = vtexApi.__ioctl.platform
-  vtexApi.__ioctl.platform = async (call) => {
-    calls.push({ ...call, text: call.body === null ? null : Buffer.from(call.body, 'base64').toString() })
-    return answerFor(call)
-  }
-  t.after(() => {
-    vtexApi.__ioctl.platform = saved
-  })
-  return calls
-}
+const boundary = answering
 
 /** The ctx.vtex the host gives a request of account `acc`, workspace `dev`. */
 const context = () => ({

@@ -9,6 +9,7 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const vtexApi = require('../vtex-api')
+const { answering } = require('./support/platform')
 const intercept = require('../host/intercept')
 const packages = require('../packages')
 
@@ -17,19 +18,7 @@ intercept.install()
 const http = require('node:http')
 const https = require('node:https')
 
-/** Answers the platform calls with `answerFor(call)` for this test; returns the calls seen. */
-function boundary(t, answerFor) {
-  const calls = []
-  const saved = vtexApi.__ioctl.platform
-  vtexApi.__ioctl.platform = async (call) => {
-    calls.push({ ...call, text: call.body === null ? null : Buffer.from(call.body, 'base64').toString() })
-    return answerFor(call)
-  }
-  t.after(() => {
-    vtexApi.__ioctl.platform = saved
-  })
-  return calls
-}
+const boundary = answering
 
 const answer = (status, body, headers = { 'content-type': 'application/json' }, source = 'local') => ({
   status,
