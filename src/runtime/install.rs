@@ -63,6 +63,7 @@ const FILES: &[(&str, &str)] = &[
     ("vtex-api/outbound.js", include_str!("js/vtex-api/outbound.js")),
     ("vtex-api/boundary.js", include_str!("js/vtex-api/boundary.js")),
     ("vtex-api/tenant.js", include_str!("js/vtex-api/tenant.js")),
+    ("vtex-api/license_manager.js", include_str!("js/vtex-api/license_manager.js")),
     ("vtex-api/segment.js", include_str!("js/vtex-api/segment.js")),
     ("vtex-api/session.js", include_str!("js/vtex-api/session.js")),
     ("vtex-api/utils.js", include_str!("js/vtex-api/utils.js")),

@@ -207,6 +207,12 @@ impl Identity {
         }
     }
 
+    /// The local shopper's VTEX ID token.
+    #[cfg(test)]
+    pub fn shopper_token(&self) -> &str {
+        &self.shopper.auth
+    }
+
     /// The local admin's VTEX ID token (never the control token).
     pub fn admin_token(&self) -> &str {
         &self.admin.auth

@@ -47,14 +47,17 @@ fn an_apps_own_auth_tenant_segment_and_masterdata_by_url_answer_locally_and_a_fi
     link.wait_line("ready", |l| l.contains("ready in"));
 
     // Its own @checkAdminAccess: an admin token that VTEX ID (the app's axios) validates.
-    let admin = graphql(&env, "{ whoami adminReport }", &["--as", "admin"]);
-    assert_eq!(admin["data"], json!({"whoami": "dev@local", "adminReport": "report for dev@local"}), "{admin}");
-    let anonymous = graphql(&env, "{ whoami adminReport }", &["--as", "anonymous"]);
+    let admin = graphql(&env, "{ whoami adminReport canEdit }", &["--as", "admin"]);
+    let expected = json!({"whoami": "dev@local", "adminReport": "report for dev@local", "canEdit": true});
+    assert_eq!(admin["data"], expected, "{admin}");
+    let anonymous = graphql(&env, "{ whoami adminReport canEdit }", &["--as", "anonymous"]);
     assert_eq!(anonymous["data"]["whoami"], "anonymous", "{anonymous}");
+    assert_eq!(anonymous["data"]["canEdit"], false, "License Manager refuses no token: {anonymous}");
     assert_eq!(anonymous["data"]["adminReport"], Value::Null, "{anonymous}");
     assert_eq!(anonymous["errors"][0]["message"], "No admin token", "{anonymous}");
-    let shopper = graphql(&env, "{ whoami adminReport }", &["--as", "shopper"]);
+    let shopper = graphql(&env, "{ whoami adminReport canEdit }", &["--as", "shopper"]);
     assert_eq!(shopper["data"]["whoami"], "shopper@local", "{shopper}");
+    assert_eq!(shopper["data"]["canEdit"], false, "{shopper}");
     assert_eq!(shopper["errors"][0]["message"], "No admin token", "{shopper}");
 
     // Tenant and segment, from the workspace's platform settings (changed while linked).

@@ -354,6 +354,32 @@ test('ExternalClient: a VTEX host crosses the boundary with the app token for VT
   assert.equal(seen[0]['user-agent'], 'vendor.app@1.2.3')
 })
 
+test("licenseManager asks License Manager with the user's token; a refusal reads as no access", async (t) => {
+  const calls = boundary(t, (call) =>
+    call.headers.vtexidclientautcookie === 'admin-token' ? answer(200, '') : answer(403, { message: 'no' }),
+  )
+  const clients = new vtexApi.IOClients({}, context())
+  assert.ok(clients.licenseManager instanceof vtexApi.LicenseManager)
+  assert.ok(clients.licenseManager instanceof vtexApi.JanusClient)
+  assert.equal(await clients.licenseManager.canAccessResource('admin-token', 'b2b-organizations-edit'), true)
+  assert.equal(await clients.licenseManager.canAccessResource('shopper-token', 'b2b organizations'), false)
+  assert.deepEqual(
+    calls.map((c) => [c.via, c.method, c.url]),
+    [
+      [
+        'ctx.clients.licenseManager.canAccessResource',
+        'GET',
+        'http://portal.vtexcommercestable.com.br/api/license-manager/resources/b2b-organizations-edit/access?an=acc',
+      ],
+      [
+        'ctx.clients.licenseManager.canAccessResource',
+        'GET',
+        'http://portal.vtexcommercestable.com.br/api/license-manager/resources/b2b%20organizations/access?an=acc',
+      ],
+    ],
+  )
+})
+
 test('tenant, segment and session make the calls @vtex/api makes, which the session answers locally', async (t) => {
   const calls = boundary(t, (call) => {
     if (call.url.includes('/api/segments')) {

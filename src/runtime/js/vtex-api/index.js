@@ -30,6 +30,7 @@ const LOCAL_CLIENTS = {
   TenantClient: 'tenant',
   Segment: 'segment',
   Session: 'session',
+  LicenseManager: 'licenseManager',
 }
 /** Exports that are not-emulated clients: export name → key of notEmulatedClasses. */
 const NOT_EMULATED_CLIENTS = {
@@ -38,7 +39,6 @@ const NOT_EMULATED_CLIENTS = {
   BillingMetrics: 'billingMetrics',
   Builder: 'builder',
   ID: 'id',
-  LicenseManager: 'licenseManager',
   MessagesGraphQL: 'messagesGraphQL',
   Metadata: 'metadata',
   Registry: 'registry',

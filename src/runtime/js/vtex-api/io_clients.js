@@ -1,8 +1,8 @@
 'use strict'
 // IOClients: ctx.clients, built afresh for each delivery and request. getOrSet constructs each
 // client once with the app's clients.options (default, then its own key). apps, vbase and
-// masterdata are ioctl's local versions; tenant, segment and session make VTEX's own calls,
-// which ioctl's boundary answers; the other VTEX clients fail when called.
+// masterdata are ioctl's local versions; tenant, segment, session and licenseManager make
+// VTEX's own calls, which ioctl's boundary answers; the other VTEX clients fail when called.
 
 const { CLIENT_KEY, Events } = require('./clients')
 const { lazy } = require('./lazy')
@@ -17,6 +17,7 @@ lazy(LOCAL, 'vbase', () => require('./vbase').VBase)
 lazy(LOCAL, 'tenant', () => require('./tenant').TenantClient)
 lazy(LOCAL, 'segment', () => require('./segment').Segment)
 lazy(LOCAL, 'session', () => require('./session').Session)
+lazy(LOCAL, 'licenseManager', () => require('./license_manager').LicenseManager)
 
 class IOClients {
   constructor(clientOptions = {}, ctx) {

@@ -1,9 +1,10 @@
 //! ioctl's local versions of VTEX's platform services, reached by URL as VTEX's own clients
 //! and the apps' own HTTP reach them: Master Data v2 (on the workspace's store), VTEX ID,
-//! tenant, segment and session (from the users and the workspace's platform settings). Each
+//! License Manager's resource checks, tenant, segment and session (from the users and the workspace's platform settings). Each
 //! service has its file, which lists the paths it answers. A call for another account or
 //! workspace than the app's is none of theirs (it goes on to fixtures, the cloud, or missing).
 
+pub mod license_manager;
 pub mod masterdata;
 pub mod segment;
 pub mod session;
@@ -82,6 +83,7 @@ impl Local {
             scope: &self.scope,
         };
         if let Some(a) = vtexid::answer(&call)
+            .or_else(|| license_manager::answer(&call))
             .or_else(|| tenant::answer(&call))
             .or_else(|| segment::answer(&call))
             .or_else(|| session::answer(&call))
