@@ -10,6 +10,11 @@
 //!   for an unknown token (VTEX answers 200 with `null`: the toolbelt and @vtex/api's own @auth
 //!   test the body for null). `account` is there because @vtex/api's @auth compares it with
 //!   the request's account; `userType` "F" is what VTEX answers for a person (not documented).
+//! - `POST /api/vtexid/apptoken/login` `{"appkey": K, "apptoken": T}` (apps that log in with a
+//!   key pair kept in their settings): 200 `{authStatus: "Success", token, expires}` (VTEX's
+//!   documented shape, `expires` in seconds since the epoch, 24 h ahead) with the local admin's
+//!   token. Locally no pair is checked: there is no account to hold keys, and the admin is the
+//!   user a key pair's roles stand for. A body without both is 401 `WrongCredentials`.
 
 use serde_json::{json, Value};
 
@@ -20,6 +25,9 @@ use crate::session::identity::{User, AUTH_COOKIE};
 
 const VALIDATE: &str = "/api/vtexid/credential/validate";
 const AUTHENTICATED_USER: &str = "/api/vtexid/pub/authenticated/user";
+const APPTOKEN_LOGIN: &str = "/api/vtexid/apptoken/login";
+/// How long VTEX ID's tokens last.
+const TOKEN_LIFE_S: u64 = 24 * 60 * 60;
 
 pub fn answer(call: &Call) -> Option<Answer> {
     let on_vtexid = matches!(call.target.host, Host::VtexId) || super::on_account_api(call.target);
@@ -29,6 +37,7 @@ pub fn answer(call: &Call) -> Option<Answer> {
     match (call.method.as_str(), call.target.path.trim_end_matches('/')) {
         ("POST", VALIDATE) => Some(validate(call)),
         ("GET", AUTHENTICATED_USER) => Some(authenticated_user(call)),
+        ("POST", APPTOKEN_LOGIN) => Some(apptoken_login(call)),
         _ => None,
     }
 }
@@ -51,6 +60,17 @@ fn validate(call: &Call) -> Answer {
         ),
         None => json_answer(401, &json!({ "authStatus": "InvalidToken", "id": null, "user": null })),
     }
+}
+
+fn apptoken_login(call: &Call) -> Answer {
+    let body = call.json_body().unwrap_or_default();
+    let given = |name: &str| body.get(name).and_then(Value::as_str).is_some_and(|v| !v.trim().is_empty());
+    if !(given("appkey") && given("apptoken")) {
+        return json_answer(401, &json!({ "authStatus": "WrongCredentials", "token": null, "expires": 0 }));
+    }
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let token = call.identity.admin_token();
+    json_answer(200, &json!({ "authStatus": "Success", "token": token, "expires": now + TOKEN_LIFE_S }))
 }
 
 fn authenticated_user(call: &Call) -> Answer {
@@ -99,6 +119,26 @@ mod tests {
         }
         let (status, _, _) = ask(&l, call("POST", url, &[], Some("not json"))).await;
         assert_eq!(status, 401);
+    }
+
+    #[tokio::test]
+    async fn an_app_key_pair_logs_in_as_the_local_admin() {
+        let home = tempfile::tempdir().unwrap();
+        let l = local(home.path());
+        let url = "https://vtexid.vtex.com.br/api/vtexid/apptoken/login?an=acme";
+        let pair = json!({ "appkey": "vtexappkey-acme-ABC", "apptoken": "T0K" }).to_string();
+        let (status, v, _) = ask(&l, call("POST", url, &[], Some(&pair))).await;
+        assert_eq!((status, v["authStatus"].as_str()), (200, Some("Success")));
+        assert_eq!(v["token"].as_str(), Some(l.identity.admin_token()));
+        assert!(v["expires"].as_u64().unwrap() > 1_700_000_000, "{v}");
+        // The token it gave validates as the admin.
+        let validate = "http://vtexid.vtex.com.br/api/vtexid/credential/validate";
+        let body = json!({ "token": v["token"] }).to_string();
+        assert_eq!(ask(&l, call("POST", validate, &[], Some(&body))).await.1["audience"], "admin");
+        for bad in [json!({ "appkey": "k" }), json!({ "appkey": "", "apptoken": "t" }), json!("nope")] {
+            let (status, v, _) = ask(&l, call("POST", url, &[], Some(&bad.to_string()))).await;
+            assert_eq!((status, v["authStatus"].as_str()), (401, Some("WrongCredentials")), "{bad}");
+        }
     }
 
     #[tokio::test]
