@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::bail;
 use console::Style;
 
-use super::{Connection, Lines};
+use super::{Connection, Lines, Next};
 use crate::protocol::stream::{Answered, CallsRecord, Exchange};
 use crate::protocol::{path, Scope};
 use crate::terminal::Format;
@@ -28,16 +28,11 @@ pub async fn tail(scope: &Scope, format: Format, timeout: std::time::Duration) -
     loop {
         let record = match next.take() {
             Some(r) => r,
-            None => {
-                let line = tokio::select! {
-                    l = lines.next() => l,
-                    // `| head -1` has ended: nothing will read what comes next.
-                    _ = super::stdout_closed() => return Ok(ExitCode::SUCCESS),
-                };
-                let Ok(Some(line)) = line else { break };
-                let Ok(record) = serde_json::from_slice::<CallsRecord>(&line) else { continue };
-                record
-            }
+            None => match super::next_record::<CallsRecord>(&mut lines).await {
+                Next::Record(r) => r,
+                Next::ReaderGone => return Ok(ExitCode::SUCCESS),
+                Next::Ended => break,
+            },
         };
         if writeln!(out, "{}", render(&record, format)).and_then(|_| out.flush()).is_err() {
             // The reader went away (`| head`): end quietly.

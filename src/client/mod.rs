@@ -302,6 +302,30 @@ impl Lines {
     }
 }
 
+/// What following a session's stream gave next.
+pub enum Next<R> {
+    Record(R),
+    /// Whoever read our stdout has gone away (`| head -1` ended).
+    ReaderGone,
+    /// The stream ended, or the connection broke.
+    Ended,
+}
+
+/// The next record of a followed stream (`events tail`, `calls tail`); a line that is no
+/// record of this stream (a newer session's) is skipped.
+pub async fn next_record<R: serde::de::DeserializeOwned>(lines: &mut Lines) -> Next<R> {
+    loop {
+        let line = tokio::select! {
+            l = lines.next() => l,
+            _ = stdout_closed() => return Next::ReaderGone,
+        };
+        let Ok(Some(line)) = line else { return Next::Ended };
+        if let Ok(record) = serde_json::from_slice(&line) {
+            return Next::Record(record);
+        }
+    }
+}
+
 /// Resolves when whoever reads our stdout has gone away (`| head -1` ended), so a command
 /// that may write nothing for a long time (a quiet tail) still ends.
 pub async fn stdout_closed() {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::bail;
 use console::Style;
 
-use super::{Connection, Lines};
+use super::{Connection, Lines, Next};
 use crate::protocol::stream::{Outcome, TailRecord};
 use crate::protocol::{path, Event, Scope};
 use crate::terminal::Format;
@@ -43,16 +43,11 @@ pub async fn run(
     loop {
         let record = match hello.take() {
             Some(h) => h,
-            None => {
-                let line = tokio::select! {
-                    l = lines.next() => l,
-                    // `| head -1` has ended: nothing will read what comes next.
-                    _ = super::stdout_closed() => return Ok(ExitCode::SUCCESS),
-                };
-                let Ok(Some(line)) = line else { break };
-                let Ok(record) = serde_json::from_slice::<TailRecord>(&line) else { continue };
-                record
-            }
+            None => match super::next_record::<TailRecord>(&mut lines).await {
+                Next::Record(r) => r,
+                Next::ReaderGone => return Ok(ExitCode::SUCCESS),
+                Next::Ended => break,
+            },
         };
         if let Some(text) = view.render(&record) {
             if writeln!(out, "{text}").and_then(|_| out.flush()).is_err() {
