@@ -6,6 +6,7 @@
 pub mod boundary;
 pub mod bus;
 mod context;
+mod dashboard;
 mod delivery;
 mod gateway;
 mod ide;

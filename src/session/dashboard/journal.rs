@@ -1,0 +1,1 @@
+//! (being written for issue 23: the session's bounded history for the dashboard)
