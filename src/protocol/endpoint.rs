@@ -123,6 +123,24 @@ impl Endpoint for ReloadPlatform {
     }
 }
 
+/// `POST /_ioctl/dashboard/login`: a fresh one-time login link to the dashboard.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct NewDashboardLogin;
+
+/// The answer to [`NewDashboardLogin`]: the link that logs a browser in (once).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DashboardLogin {
+    pub url: String,
+}
+
+impl Endpoint for NewDashboardLogin {
+    const METHOD: Method = Method::Post;
+    type Response = DashboardLogin;
+    fn path(&self) -> String {
+        path::DASHBOARD_LOGIN.into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,6 +154,7 @@ mod tests {
         assert_eq!(Unlink { id: 3, force: false }.path(), "/_ioctl/apps/3");
         assert_eq!(Unlink { id: 3, force: true }.path(), "/_ioctl/apps/3?force=true");
         assert_eq!((ReloadPlatform::METHOD, ReloadPlatform.path()), (Method::Post, "/_ioctl/platform/reload".into()));
+        assert_eq!(NewDashboardLogin.path(), "/_ioctl/dashboard/login");
     }
 
     #[test]

@@ -37,6 +37,14 @@ pub mod path {
     pub const CALLS_TAIL: &str = "/_ioctl/calls/tail";
     /// `POST`: the workspace's platform settings changed on disk: the session reads them again.
     pub const PLATFORM_RELOAD: &str = "/_ioctl/platform/reload";
+    /// The dashboard's page (a browser logs in with `?login=`, as the IDE's).
+    pub const DASHBOARD: &str = "/_ioctl/";
+    /// The dashboard's files (its scripts and styles, the same in every install: no login).
+    pub const DASHBOARD_STATIC: &str = "/_ioctl/static";
+    /// The dashboard's JSON API (the page credential from the session's own page, or the token).
+    pub const DASHBOARD_API: &str = "/_ioctl/api";
+    /// `POST`: a fresh one-time login link to the dashboard (`ioctl dashboard`).
+    pub const DASHBOARD_LOGIN: &str = "/_ioctl/dashboard/login";
 }
 
 /// The sample `vtex.events-example` sender: its id and its public healthcheck route.

@@ -15,8 +15,6 @@ use axum::extract::Query;
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
-use crate::protocol::path;
-
 /// The cookie that carries a page credential.
 pub const COOKIE: &str = "ioctl_login";
 /// How many unused one-time logins, and how many page credentials, are kept (the oldest is
@@ -137,12 +135,12 @@ pub fn login_in(uri: &Uri) -> Option<String> {
 }
 
 /// The answer to a valid one-time login: the cookie with a page credential, and the page
-/// without the login in its URL. `query`: the page URL's, whose other parameters (`?app=`,
-/// `?query=`) stay as they were.
-pub fn logged_in(credential: &str, query: &str) -> Response {
+/// (`page`: the IDE's or the dashboard's path) without the login in its URL. `query`: the page
+/// URL's, whose other parameters (`?app=`, `?query=`) stay as they were.
+pub fn logged_in(credential: &str, page: &str, query: &str) -> Response {
     let cookie = format!("{COOKIE}={credential}; Path=/; HttpOnly; SameSite=Strict");
     let rest: Vec<&str> = query.split('&').filter(|p| !p.is_empty() && !p.starts_with("login=")).collect();
-    let page = if rest.is_empty() { path::IDE.to_string() } else { format!("{}?{}", path::IDE, rest.join("&")) };
+    let page = if rest.is_empty() { page.to_string() } else { format!("{page}?{}", rest.join("&")) };
     (StatusCode::SEE_OTHER, [(header::SET_COOKIE, cookie), (header::LOCATION, page)]).into_response()
 }
 
@@ -156,6 +154,7 @@ pub fn login_needed() -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::path;
 
     #[test]
     fn a_login_works_once() {
@@ -204,14 +203,16 @@ mod tests {
 
     #[test]
     fn a_login_leaves_the_url_and_the_other_parameters_stay() {
-        let location = |query: &str| logged_in("c", query).headers()[header::LOCATION].to_str().unwrap().to_string();
+        let location =
+            |query: &str| logged_in("c", path::IDE, query).headers()[header::LOCATION].to_str().unwrap().to_string();
         assert_eq!(
             location("login=x&app=vtex.a%401&query=%7B%20a%20%7D"),
             "/_ioctl/ide?app=vtex.a%401&query=%7B%20a%20%7D"
         );
         assert_eq!(location("login=x"), "/_ioctl/ide");
         assert_eq!(location(""), "/_ioctl/ide");
-        let answer = logged_in("c", "login=x");
+        let answer = logged_in("c", path::IDE, "login=x");
+        assert_eq!(logged_in("c", path::DASHBOARD, "login=x").headers()[header::LOCATION], "/_ioctl/");
         assert_eq!(answer.status(), StatusCode::SEE_OTHER);
         assert_eq!(answer.headers()[header::SET_COOKIE], "ioctl_login=c; Path=/; HttpOnly; SameSite=Strict");
     }

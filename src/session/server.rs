@@ -28,7 +28,8 @@ use super::gateway::{Reach, Visitor};
 use super::identity::{self, bearer, User};
 use super::state::Session;
 use crate::protocol::endpoint::{
-    Endpoint, GetSession, ListGraphqlApps, ReloadPlatform, StopPublish, Stopping, Unlink, Unlinking,
+    DashboardLogin, Endpoint, GetSession, ListGraphqlApps, NewDashboardLogin, ReloadPlatform, StopPublish, Stopping,
+    Unlink, Unlinking,
 };
 use crate::protocol::stream::{CallsRecord, Output, TailRecord};
 use crate::protocol::{
@@ -71,8 +72,19 @@ fn router(session: Shared) -> Router {
         .route(path::CALLS_TAIL, get(calls_tail))
         .route(path::PLATFORM_RELOAD, post(reload_platform))
         .route(&format!("{}/{{id}}", path::APPS), delete(unlink_app))
+        .route(path::DASHBOARD_LOGIN, post(dashboard_login))
         .route_layer(middleware::from_fn_with_state(session.clone(), require_token));
-    let mut app = Router::new().route(path::IDE, get(ide)).route(&format!("{}/{{*rest}}", path::IDE), get(ide));
+    // The dashboard's API: the page's credential (from the session's own page) or the token.
+    let api = super::dashboard::api_routes()
+        .route(&format!("{}/{{*rest}}", path::DASHBOARD_API), axum::routing::any(no_such_api))
+        .route_layer(middleware::from_fn_with_state(session.clone(), require_page_or_token));
+    let mut app = Router::new()
+        .route(path::IDE, get(ide))
+        .route(&format!("{}/{{*rest}}", path::IDE), get(ide))
+        .route(path::DASHBOARD, get(dashboard))
+        .route(path::DASHBOARD.trim_end_matches('/'), get(dashboard))
+        .route(&format!("{}/{{*file}}", path::DASHBOARD_STATIC), get(dashboard_file))
+        .merge(api);
     // With the sample sender off, its path is free for a linked app's own route.
     if session.sender_switch().is_some() {
         app = app.route(sample_sender::HCHECK_PATH, get(hcheck));
@@ -323,7 +335,27 @@ async fn require_token(State(s): State<Shared>, req: Request, next: Next) -> Res
     refuse(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, error)
 }
 
-fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
+/// The dashboard API's check: the session token, or the page credential sent by the session's
+/// own page (a change must then be JSON: see [`from_own_page`]).
+async fn require_page_or_token(State(s): State<Shared>, req: Request, next: Next) -> Response {
+    match caller(&s, &req) {
+        Caller::Token | Caller::Page => next.run(req).await,
+        Caller::Refused(why) => refuse(StatusCode::FORBIDDEN, ErrorCode::Unauthorized, why.to_string()),
+        Caller::Nobody => {
+            let error =
+                "the dashboard's API needs its login (open the link `ioctl dashboard` prints) or the session token"
+                    .to_string();
+            refuse(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, error)
+        }
+    }
+}
+
+async fn no_such_api(req: Request) -> Response {
+    let error = format!("no dashboard API {} {}", req.method(), req.uri().path());
+    refuse(StatusCode::NOT_FOUND, ErrorCode::NotFound, error)
+}
+
+pub(super) fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
     let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".into());
     (status, [(header::CONTENT_TYPE, "application/json")], format!("{text}\n")).into_response()
 }
@@ -333,11 +365,11 @@ fn answer<E: Endpoint>(body: &E::Response) -> Response {
     json_response(StatusCode::OK, body)
 }
 
-fn refuse(status: StatusCode, code: ErrorCode, error: String) -> Response {
+pub(super) fn refuse(status: StatusCode, code: ErrorCode, error: String) -> Response {
     json_response(status, &ErrorBody { code, error })
 }
 
-fn refused(e: ErrorBody) -> Response {
+pub(super) fn refused(e: ErrorBody) -> Response {
     let status = match e.code {
         ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
         ErrorCode::BadRequest => StatusCode::BAD_REQUEST,
@@ -351,7 +383,7 @@ fn refused(e: ErrorBody) -> Response {
 }
 
 /// A control request's JSON body as `T`, within [`MAX_BODY`].
-async fn body<T: DeserializeOwned>(req: Request, what: &str) -> Result<T, Response> {
+pub(super) async fn body<T: DeserializeOwned>(req: Request, what: &str) -> Result<T, Response> {
     let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY).await.map_err(|_| {
         let error = format!("the {what} is over the session's limit of {} MiB", MAX_BODY >> 20);
         refuse(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::TooLarge, error)
@@ -498,7 +530,7 @@ async fn ide(State(s): State<Shared>, req: Request) -> Response {
         if s.take_ide_login(&login) {
             if let Some(credential) = s.ide().page_credential() {
                 // The page's other parameters (?app=, ?query=) stay; the login leaves the URL.
-                return super::ide::logged_in(&credential, req.uri().query().unwrap_or(""));
+                return super::ide::logged_in(&credential, path::IDE, req.uri().query().unwrap_or(""));
             }
         }
     }
@@ -512,6 +544,42 @@ async fn ide(State(s): State<Shared>, req: Request) -> Response {
         return json_response(StatusCode::OK, &s.graphql_apps());
     }
     s.ide().serve(&rest)
+}
+
+/// The dashboard's page: a one-time login in its URL logs the browser in (as the IDE's does);
+/// without the login cookie (or the token), a word on how to get one.
+async fn dashboard(State(s): State<Shared>, req: Request) -> Response {
+    if let Some(login) = super::ide::login_in(req.uri()) {
+        if s.take_ide_login(&login) {
+            if let Some(credential) = s.ide().page_credential() {
+                return super::ide::logged_in(&credential, path::DASHBOARD, req.uri().query().unwrap_or(""));
+            }
+        }
+    }
+    match caller(&s, &req) {
+        Caller::Token | Caller::Page => super::dashboard::page(),
+        Caller::Refused(why) => (StatusCode::FORBIDDEN, format!("{why}\n")).into_response(),
+        Caller::Nobody => super::dashboard::login_needed(),
+    }
+}
+
+async fn dashboard_file(Path(file): Path<String>) -> Response {
+    super::dashboard::file(&file)
+}
+
+/// `ioctl dashboard`: a fresh one-time login link.
+async fn dashboard_login(State(s): State<Shared>) -> Response {
+    match s.ide().issue() {
+        Some(login) => {
+            let url = format!("{}{}?login={login}", s.url(), path::DASHBOARD);
+            answer::<NewDashboardLogin>(&DashboardLogin { url })
+        }
+        None => refuse(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::BadRequest,
+            "no login link: the system's randomness (/dev/urandom) cannot be read".into(),
+        ),
+    }
 }
 
 async fn session_info(State(s): State<Shared>) -> Response {
