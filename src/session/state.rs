@@ -194,6 +194,11 @@ impl Session {
         &self.identity
     }
 
+    /// App settings, VBase and Master Data of the session's scope (what the CLI and the apps use).
+    pub fn store(&self) -> &Arc<crate::store::Store> {
+        &self.store
+    }
+
     /// The apps' outbound calls, as they cross the boundary.
     pub fn calls(&self) -> &super::boundary::calls::Feed {
         &self.calls
@@ -527,6 +532,21 @@ impl Session {
                 r.event_id.clone().map_or("no failed events".to_string(), |id| format!("no failed event with id {id}"));
             return Err(ErrorBody { code: ErrorCode::NotFound, error: what });
         }
+        Ok(self.redeliver_letters(letters).await)
+    }
+
+    /// Delivers one app's dead letters again (one event's, with `event_id`).
+    pub async fn replay_app(&self, app: &str, event_id: Option<&str>) -> Result<ReplayResponse, ErrorBody> {
+        let letters = self.dead.take_of(Some(app), event_id);
+        if letters.is_empty() {
+            let of = event_id.map_or(String::new(), |id| format!(" with id {id}"));
+            return Err(ErrorBody { code: ErrorCode::NotFound, error: format!("no failed event{of} of {app}") });
+        }
+        Ok(self.redeliver_letters(letters).await)
+    }
+
+    /// Delivers `letters` again; those whose app is not linked now stay for a later replay.
+    async fn redeliver_letters(&self, letters: Vec<Arc<DeadLetter>>) -> ReplayResponse {
         let mut replayed = Vec::new();
         for letter in letters {
             match self.bus.redeliver(&letter.app, letter.event.clone(), &letter.handler).await {
@@ -539,7 +559,13 @@ impl Session {
                 Err(_) => self.dead.push(DeadLetter::clone(&letter)),
             }
         }
-        Ok(ReplayResponse { replayed })
+        ReplayResponse { replayed }
+    }
+
+    /// Delivers a journaled event again, the same event to each handler it went to.
+    pub async fn redeliver_journaled(&self, event_id: &str) -> Result<ReplayResponse, ErrorBody> {
+        // Until the journal lands: only dead letters replay.
+        Err(ErrorBody { code: ErrorCode::NotFound, error: format!("no failed event with id {event_id}") })
     }
 }
 
