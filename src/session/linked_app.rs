@@ -148,7 +148,6 @@ async fn announce_ready(linked: &mut Linked<impl Processes>, session: &Session) 
         elapsed_ms,
         linked: true,
     };
-    linked.terminal.record(None, format!("ready in {elapsed_ms} ms"), ready).await;
     match session.ide().issue() {
         Some(login) => {
             let url = format!("{}{}?login={login}", session.url(), crate::protocol::path::DASHBOARD);
@@ -158,6 +157,7 @@ async fn announce_ready(linked: &mut Linked<impl Processes>, session: &Session) 
         }
         None => linked.terminal.status(Level::Warn, "dashboard: no login link (cannot read /dev/urandom)").await,
     }
+    linked.terminal.record(None, format!("ready in {elapsed_ms} ms"), ready).await;
     tracing::info!(app = linked.spec.id.as_str(), elapsed_ms, "app ready");
     // As installing an app in a workspace does on VTEX: `apps` fires `setup` to it.
     let wants_setup = linked.app.service.events.values().any(|s| s.matches("apps", "setup"));

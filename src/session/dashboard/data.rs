@@ -72,17 +72,17 @@ fn ok(value: &impl serde::Serialize) -> Response {
     json_response(StatusCode::OK, value)
 }
 
-/// `vendor.name` of an app named with or without its version; a bad id is a 400.
-fn app_name(app: &str) -> Result<String, Response> {
+/// `vendor.name` of an app named with or without its version; why not, for a 400.
+fn app_name(app: &str) -> Result<String, String> {
     crate::app::AppId::parse(app)
         .map(|id| id.without_version().to_string())
-        .map_err(|e| bad(format!("`{}` is not an app: {e}", crate::app::clip(app, 80))))
+        .map_err(|e| format!("`{}` is not an app: {e}", crate::app::clip(app, 80)))
 }
 
 async fn get_settings(State(s): State<Shared>, Path(app): Path<String>) -> Response {
     let app = match app_name(&app) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(why) => return bad(why),
     };
     let answer = with_store(&s, move |store| {
         let db = store.workspace()?;
@@ -108,7 +108,7 @@ struct SettingsChange {
 async fn set_settings(State(s): State<Shared>, Path(app): Path<String>, req: Request) -> Response {
     let app = match app_name(&app) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(why) => return bad(why),
     };
     let change: SettingsChange = match body(req, "settings").await {
         Ok(c) => c,
@@ -174,24 +174,28 @@ struct FileAt {
 }
 
 impl FileAt {
-    fn checked(self) -> Result<(String, String, Option<String>), Response> {
+    /// (app, bucket, path), or why they are not usable (for a 400).
+    fn checked(self) -> Result<(String, String, Option<String>), String> {
         let app = app_name(&self.app)?;
         if self.bucket.is_empty() {
-            return Err(bad("name the VBase bucket (bucket=)".into()));
+            return Err("name the VBase bucket (bucket=)".into());
         }
         Ok((app, self.bucket, self.path))
     }
-}
 
-fn need_path(path: Option<String>) -> Result<String, Response> {
-    path.filter(|p| !p.is_empty()).ok_or_else(|| bad("name the VBase file (path=)".into()))
+    /// [`FileAt::checked`] of a file: its path is needed.
+    fn file(self) -> Result<(String, String, String), String> {
+        let (app, bucket, path) = self.checked()?;
+        let path = path.filter(|p| !p.is_empty()).ok_or("name the VBase file (path=)")?;
+        Ok((app, bucket, path))
+    }
 }
 
 /// A bucket's files, in path order (at most [`vbase::LIST_MAX`]).
 async fn files(State(s): State<Shared>, Query(at): Query<FileAt>) -> Response {
     let (app, bucket, _) = match at.checked() {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(why) => return bad(why),
     };
     let answer = with_store(&s, move |store| {
         let db = store.workspace()?;
@@ -205,9 +209,9 @@ async fn files(State(s): State<Shared>, Query(at): Query<FileAt>) -> Response {
 }
 
 async fn read_file(State(s): State<Shared>, Query(at): Query<FileAt>) -> Response {
-    let (app, bucket, path) = match at.checked().and_then(|(a, b, p)| Ok((a, b, need_path(p)?))) {
+    let (app, bucket, path) = match at.file() {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(why) => return bad(why),
     };
     let answer = with_store(&s, move |store| {
         let db = store.workspace()?;
@@ -240,9 +244,9 @@ struct FileChange {
 /// Saves a file's text; with `if_match` only if the stored file is still the one read (else a
 /// 412 with the current hash, so the page can show the conflict and reload).
 async fn write_file(State(s): State<Shared>, Query(at): Query<FileAt>, req: Request) -> Response {
-    let (app, bucket, path) = match at.checked().and_then(|(a, b, p)| Ok((a, b, need_path(p)?))) {
+    let (app, bucket, path) = match at.file() {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(why) => return bad(why),
     };
     let change: FileChange = match body(req, "VBase file").await {
         Ok(c) => c,
@@ -281,9 +285,9 @@ async fn write_file(State(s): State<Shared>, Query(at): Query<FileAt>, req: Requ
 }
 
 async fn delete_file(State(s): State<Shared>, Query(at): Query<FileAt>) -> Response {
-    let (app, bucket, path) = match at.checked().and_then(|(a, b, p)| Ok((a, b, need_path(p)?))) {
+    let (app, bucket, path) = match at.file() {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(why) => return bad(why),
     };
     let answer = with_store(&s, move |store| {
         let db = store.workspace()?;
