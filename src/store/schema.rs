@@ -83,3 +83,28 @@ fn collect_leaves(e: &boon::ValidationError, out: &mut Vec<String>) {
     collect_leaf_pairs(e, &mut pairs);
     out.extend(pairs.into_iter().map(|(at, kind)| format!("{at}: {kind}")));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn problems_name_each_offending_field_and_none_when_the_value_matches() {
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "max": {"type": "integer", "minimum": 1},
+                "mode": {"enum": ["fast", "safe"]},
+                "inner": {"type": "object", "properties": {"on": {"type": "boolean"}}}
+            }
+        });
+        assert_eq!(problems(&schema, &json!({"max": 3, "mode": "safe"})).unwrap(), vec![]);
+        let found = problems(&schema, &json!({"max": 0, "mode": "slow", "inner": {"on": "yes"}})).unwrap();
+        let paths: Vec<&str> = found.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(paths, ["/max", "/mode", "/inner/on"], "{found:?}");
+        assert!(found[0].1.contains(">=1"), "{found:?}");
+        assert_eq!(problems(&schema, &json!([1])).unwrap()[0].0, "/", "the whole value");
+        assert!(matches!(problems(&json!({"type": 7}), &json!({})), Err(Invalid::Schema(_))));
+    }
+}
