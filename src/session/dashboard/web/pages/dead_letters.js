@@ -118,8 +118,7 @@ function Letter({ letter, onReplay, busy }) {
       last &&
       html`<details class="letter-error">
         <summary>
-          <span class="attempt-error">${last.error}</span>
-          <span class="muted">(${formatDuration(last.elapsed_ms)})</span>
+          <span class="attempt-error">${last.error}</span><span class="muted">${` (${formatDuration(last.elapsed_ms)})`}</span>
         </summary>
         ${letter.attempts.map(
           (a) =>

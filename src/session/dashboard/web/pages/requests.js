@@ -242,7 +242,7 @@ function TryRoute({ apps }) {
       <//>
       <${Field} id="try-method" label="Method">
         <select id="try-method" value=${form.method} onChange=${set('method')} data-testid="try-method">
-          ${METHODS.map((m) => html`<option>${m}</option>`)}
+          ${METHODS.map((m) => html`<option value=${m}>${m}</option>`)}
         </select>
       <//>
       <${Field} id="try-as" label="As">
