@@ -3,6 +3,7 @@
 //! API under `/_ioctl/api/`, fed by the session's journal of what happened.
 
 pub mod activity;
+pub mod assets;
 pub mod journal;
 pub mod live;
 pub mod overview;
