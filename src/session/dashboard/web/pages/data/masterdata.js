@@ -1,6 +1,6 @@
 // Master Data: entities → a search (where, sort, fields, schema, as `ioctl masterdata search`)
 // → a results table → one document, viewed and edited (saved with PUT semantics).
-import { html, useState } from '../../vendor/htm-preact.js'
+import { html, useState, useEffect, useRef } from '../../vendor/htm-preact.js'
 import { get, post, seg } from '../../api.js'
 import { toQuery } from '../../lib/filters.js'
 import { checkJson } from '../../lib/json_check.js'
@@ -164,6 +164,12 @@ function DocumentEditor({ entity, id, onSaved }) {
   const doc = useLoad(() => get(url), [url])
   const [text, setText] = useState(null)
   const [state, setState] = useState(null)
+  // The editor opens below the results: bring it into view once it has the document.
+  const ref = useRef(null)
+  const loaded = Boolean(doc.data)
+  useEffect(() => {
+    if (loaded) ref.current?.scrollIntoView({ block: 'nearest' })
+  }, [loaded])
   const content = text ?? (doc.data ? JSON.stringify(doc.data, null, 2) : '')
   const check = checkJson(content)
   const save = async () => {
@@ -179,7 +185,7 @@ function DocumentEditor({ entity, id, onSaved }) {
   }
   if (doc.error) return html`<${ErrorNote} error=${doc.error} />`
   if (!doc.data) return html`<${Loading} what="Loading the document" />`
-  return html`<section class="card editor" aria-labelledby="md-doc-title">
+  return html`<section class="card editor" aria-labelledby="md-doc-title" ref=${ref}>
     <h3 id="md-doc-title">Document <span class="mono">${id}</span></h3>
     <label for="md-editor" class="sr-only">Document ${id} as JSON</label>
     <textarea
