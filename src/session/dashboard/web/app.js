@@ -3,20 +3,26 @@
 // the live stream in live.js.
 //
 // Stable hooks for browser tests (data-testid):
-//   nav-overview, nav-events, nav-dead-letters, nav-requests, nav-logs, nav-data — nav links
-//   counts — the live counts in the header (aria-live)
+//   Shell: nav-overview, nav-events, nav-dead-letters, nav-requests, nav-logs, nav-data (nav links);
+//     counts (the live counts in the header, aria-live; each count has data-count=published|
+//     delivered|failed|in-flight); lagged (the "skipped N records" note)
 //   Overview: app-card (data-id = app id), flow-diagram
-//   Events: event-row (data-id = event id), event-detail, delivery-attempt, replay-event,
-//     composer-open, composer-sender, composer-key, composer-body, composer-error, composer-send,
-//     events-filter-<field> (sender, key, app, handler, outcome, q)
-//   Dead letters: dead-letter (data-id = event id), replay-letter, replay-all
-//   Requests: request-row (data-seq), request-detail, span (data-kind, data-answered), waterfall,
-//     call-bodies, try-app, try-method, try-path, try-query, try-body, try-as, try-send, try-result
-//   Logs: log-line (data-level)
-//   Data: settings-form, field-<JSON pointer> (wrapper) with field-error inside, settings-save,
-//     settings-saved, vbase-bucket (data-bucket), vbase-file (data-path), vbase-editor, vbase-save,
-//     vbase-delete, vbase-conflict, md-entity (data-entity), md-where, md-sort, md-fields,
-//     md-search, md-row (data-id), md-editor, md-save
+//   Events: event-list, event-row (data-id = event id, data-outcome), events-filter-<field> (q,
+//     sender, key, app, handler, outcome), event-detail, delivery-attempt (data-outcome),
+//     replay-event, replay-result, composer-open, composer-template, composer-sender,
+//     composer-key, composer-body, composer-error, composer-send, composer-sent
+//   Dead letters: dead-letter (data-id = event id), replay-letter, replay-all, replay-result
+//   Requests: request-list, request-row (data-seq), request-detail, waterfall, span (data-kind,
+//     data-answered), call-bodies, try-open, try-app, try-route, try-method, try-as, try-path,
+//     try-query, try-body, try-send, try-result (data-status)
+//   Logs: log-line (data-level), logs-filter-q, logs-filter-app, logs-filter-level
+//   Data: tab-settings, tab-vbase, tab-masterdata;
+//     settings-app, settings-form, field-<JSON pointer> (a field's wrapper, e.g. field-/a/b) with
+//     field-error inside, settings-errors (errors no field holds), settings-save, settings-saved;
+//     vbase-bucket (data-bucket), vbase-file (data-path), vbase-editor, vbase-json-error,
+//     vbase-save, vbase-saved, vbase-delete, vbase-conflict, vbase-reload, vbase-overwrite;
+//     md-entity (data-entity), md-where, md-sort, md-fields, md-schema, md-search, md-total,
+//     md-row (data-id), md-editor, md-errors, md-save, md-saved
 import { html, render, useState, useEffect } from './vendor/htm-preact.js'
 import { get } from './api.js'
 import { live } from './live.js'

@@ -312,8 +312,6 @@ export function useHistory({ path, field, type, filter, match, keep, page = 200 
       delete item.type
       store.ring.pushNewest(item)
       store.prepended++
-      store.kept++
-      store.seen++
       bump()
     })
     return () => {

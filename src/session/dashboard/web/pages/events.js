@@ -120,8 +120,6 @@ function useEventStore(filter) {
       delete summary.type
       add(summary, true)
       store.prepended++
-      store.kept++
-      store.seen++
       bump()
     })
     const offDelivery = live.on('delivery', (record) => {
@@ -231,7 +229,7 @@ function EventList({ selected, overview }) {
       ${
         status.loading && count === 0
           ? 'Loading…'
-          : `${formatCount(count)} shown${store.seen ? ` · ${formatCount(store.kept)} kept of ${formatCount(store.seen)} seen` : ''}`
+          : `${formatCount(count)} shown${store.seen ? ` · the session kept ${formatCount(store.kept)} of ${formatCount(store.seen)} when this list loaded` : ''}`
       }
       ${
         store.detached &&

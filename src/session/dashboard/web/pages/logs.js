@@ -57,7 +57,7 @@ export function LogsPage({ overview }) {
           ? `newest ${formatCount(SHOW)} of ${formatCount(h.ring.length)} held; narrow the filter to see older lines`
           : `${formatCount(h.ring.length)} lines`
       }
-      ${h.seen ? ` · ${formatCount(h.kept)} kept of ${formatCount(h.seen)} seen` : ''}
+      ${h.seen ? ` · the session kept ${formatCount(h.kept)} of ${formatCount(h.seen)} when this list loaded` : ''}
       ${
         h.more &&
         h.ring.length < KEEP &&

@@ -79,7 +79,7 @@ function AppCard({ app }) {
     <p class="card-foot muted">
       ${app.link && html`<span title="linked from">${app.link}</span>`}
       ${app.settings && html` · <a href="#/data/settings">settings</a>`}
-      ${app.graphql && html` · <a href=${`/_ioctl/ide`}>GraphQL</a>`}
+      ${app.graphql && html` · <a href=${`/_ioctl/ide?app=${encodeURIComponent(app.id)}`}>GraphQL IDE</a>`}
     </p>
   </article>`
 }

@@ -85,7 +85,7 @@ function RequestList({ selected, apps }) {
       </div>
     </form>
     <div class="list-meta muted" aria-live="polite">
-      ${formatCount(count)} shown${h.seen ? ` · ${formatCount(h.kept)} kept of ${formatCount(h.seen)} seen` : ''}
+      ${formatCount(count)} shown${h.seen ? ` · the session kept ${formatCount(h.kept)} of ${formatCount(h.seen)} when this list loaded` : ''}
     </div>
     <${ErrorNote} error=${h.status.error} />
     ${
