@@ -23,7 +23,7 @@
 //     vbase-save, vbase-saved, vbase-delete, vbase-conflict, vbase-reload, vbase-overwrite;
 //     md-entity (data-entity), md-where, md-sort, md-fields, md-schema, md-search, md-total,
 //     md-row (data-id), md-editor, md-errors, md-save, md-saved
-import { html, render, useState, useEffect } from './vendor/htm-preact.js'
+import { html, render, useState, useEffect, useErrorBoundary } from './vendor/htm-preact.js'
 import { get } from './api.js'
 import { live } from './live.js'
 import { parseHash, href } from './lib/route.js'
@@ -184,9 +184,19 @@ function App() {
           </div>`
         }
         ${overview.error && html`<div class="note note-error" role="alert">${overview.error.message}</div>`}
-        <${Page} route=${route} overview=${o} />
+        <${Guard} key=${route.page}><${Page} route=${route} overview=${o} /><//>
       </main>
     </div>`
+}
+
+/** A page that throws while rendering shows the error instead of blanking the dashboard. */
+function Guard({ children }) {
+  const [error, reset] = useErrorBoundary((e) => console.error(e))
+  if (!error) return children
+  return html`<div class="note note-error" role="alert">
+    This page failed to show: ${error.message}.${' '}
+    <button type="button" class="link" onClick=${reset}>Try again</button>
+  </div>`
 }
 
 function Page({ route, overview }) {

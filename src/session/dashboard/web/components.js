@@ -269,7 +269,10 @@ export function Field({ id, label, children, hint, error, testid }) {
  * @returns {{ring: Ring, status, more: boolean, prepended: number, reload, loadOlder, version}}
  */
 export function useHistory({ path, field, type, filter, match, keep, page = 200 }) {
-  const store = useMemo(() => ({ ring: new Ring(keep), more: false, prepended: 0, kept: 0, seen: 0 }), [])
+  const store = useMemo(
+    () => ({ ring: new Ring(keep), arrived: null, more: false, prepended: 0, kept: 0, seen: 0 }),
+    [],
+  )
   const [version, setVersion] = useState(0)
   const [status, setStatus] = useState({ loading: true, error: null })
   const frame = useRef(0)
@@ -287,10 +290,18 @@ export function useHistory({ path, field, type, filter, match, keep, page = 200 
       const controller = new AbortController()
       abort.current = controller
       setStatus({ loading: true, error: null })
+      // Live items that arrive while the first page is on its way may be newer than it.
+      if (before == null) store.arrived = []
       try {
         const answer = await get(`/${path}${toQuery(filter, { limit: page, before })}`, { signal: controller.signal })
-        if (before == null) store.ring.clear()
+        const arrived = before == null ? (store.arrived ?? []) : []
+        if (before == null) {
+          store.arrived = null
+          store.ring.clear()
+        }
         for (const item of answer[field] ?? []) store.ring.pushOldest(item)
+        const newest = store.ring.newest()?.seq ?? 0
+        for (const item of arrived) if (item.seq > newest) store.ring.pushNewest(item)
         Object.assign(store, { more: Boolean(answer.more), kept: answer.kept ?? 0, seen: answer.seen ?? 0 })
         setStatus({ loading: false, error: null })
       } catch (error) {
@@ -311,6 +322,7 @@ export function useHistory({ path, field, type, filter, match, keep, page = 200 
       const item = { ...record }
       delete item.type
       store.ring.pushNewest(item)
+      if (store.arrived && store.arrived.length < keep) store.arrived.push(item)
       store.prepended++
       bump()
     })

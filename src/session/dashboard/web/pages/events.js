@@ -56,7 +56,16 @@ export function EventsPage({ id, overview }) {
 /** The list's state lives outside Preact (a ring and an index); `version` re-renders it. */
 function useEventStore(filter) {
   const store = useMemo(
-    () => ({ ring: new Ring(KEEP), byId: new Map(), more: false, detached: false, kept: 0, seen: 0, prepended: 0 }),
+    () => ({
+      ring: new Ring(KEEP),
+      byId: new Map(),
+      arrived: null,
+      more: false,
+      detached: false,
+      kept: 0,
+      seen: 0,
+      prepended: 0,
+    }),
     [],
   )
   const [version, setVersion] = useState(0)
@@ -85,17 +94,25 @@ function useEventStore(filter) {
       const controller = new AbortController()
       abort.current = controller
       setStatus({ loading: true, error: null })
+      // Live events that arrive while the first page is on its way may be newer than it.
+      if (before == null) store.arrived = []
       try {
         const page = await get(`/events${toQuery(filter, { limit: PAGE, before })}`, { signal: controller.signal })
         if (before == null) {
+          const arrived = store.arrived ?? []
+          store.arrived = null
           store.ring.clear()
           store.byId.clear()
           store.detached = false
-        }
-        for (const e of page.events ?? []) {
-          // Paging older past the bound drops the newest: the list no longer reaches the
-          // present, so live events wait until "Back to newest" refetches.
-          if (add(e, false) && before != null) store.detached = true
+          for (const e of page.events ?? []) add(e, false)
+          const newest = store.ring.newest()?.seq ?? 0
+          for (const e of arrived) if (e.seq > newest) add(e, true)
+        } else {
+          for (const e of page.events ?? []) {
+            // Paging older past the bound drops the newest: the list no longer reaches the
+            // present, so live events wait until "Back to newest" refetches.
+            if (add(e, false)) store.detached = true
+          }
         }
         Object.assign(store, { more: Boolean(page.more), kept: page.kept ?? 0, seen: page.seen ?? 0 })
         setStatus({ loading: false, error: null })
@@ -119,6 +136,7 @@ function useEventStore(filter) {
       const summary = { ...record }
       delete summary.type
       add(summary, true)
+      if (store.arrived && store.arrived.length < KEEP) store.arrived.push(summary)
       store.prepended++
       bump()
     })
