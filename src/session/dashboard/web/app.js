@@ -73,12 +73,15 @@ function useOverview() {
     }
     const offApps = live.on('apps', soon)
     const offHello = live.on('hello', soon)
+    // Memory and process state change without a live record: refresh while the page is seen.
+    const every = setInterval(() => document.visibilityState === 'visible' && load(), 5000)
     const offCounts = live.on('counts', (r) =>
       setState((s) => (s.data ? { ...s, data: { ...s.data, counts: r.counts } } : s)),
     )
     return () => {
       alive = false
       clearTimeout(timer)
+      clearInterval(every)
       offApps()
       offHello()
       offCounts()

@@ -58,6 +58,23 @@ export function debounce(fn, ms) {
   return call
 }
 
+/** `fn` called at most once per `ms`, `ms` after the first call of a burst (live bursts never starve it). */
+export function throttle(fn, ms) {
+  let timer = null
+  const call = () => {
+    if (timer) return
+    timer = setTimeout(() => {
+      timer = null
+      fn()
+    }, ms)
+  }
+  call.cancel = () => {
+    clearTimeout(timer)
+    timer = null
+  }
+  return call
+}
+
 export function Empty({ children }) {
   return html`<p class="empty">${children}</p>`
 }

@@ -5,17 +5,17 @@ import { get, post } from '../api.js'
 import { live } from '../live.js'
 import { formatDateTime, formatDuration, formatCount } from '../lib/format.js'
 import { href } from '../lib/route.js'
-import { useLoad, useLiveReload, debounce, ErrorNote, Loading, Empty } from '../components.js'
+import { useLoad, useLiveReload, throttle, ErrorNote, Loading, Empty } from '../components.js'
 import { replayedCount } from './events.js'
 
 export function DeadLettersPage() {
   const { data, error, loading, reload } = useLoad(() => get('/dead-letters'), [])
   const [result, setResult] = useState(null)
   useLiveReload(reload)
-  // A delivery that gives up makes a new letter; a replay's success may remove one.
+  // A delivery that gives up makes a new letter (replays refetch after their own POST).
   useEffect(() => {
-    const soon = debounce(reload, 300)
-    const off = live.on('delivery', (r) => r.outcome !== 'retry' && soon())
+    const soon = throttle(reload, 500)
+    const off = live.on('delivery', (r) => r.outcome === 'failed' && soon())
     return () => {
       off()
       soon.cancel()

@@ -15,6 +15,7 @@ import {
   useLoad,
   useLiveReload,
   debounce,
+  throttle,
   ErrorNote,
   Loading,
   Empty,
@@ -305,9 +306,9 @@ function EventRow({ e, selected }) {
 function EventDetail({ id }) {
   const { data, error, loading, reload } = useLoad(() => get(`/events/${seg(id)}`), [id])
   const [replay, setReplay] = useState(null)
-  // New attempts of this event refresh it (debounced: a burst of retries is one fetch).
+  // New attempts of this event refresh it (throttled: a burst of retries is one fetch).
   useEffect(() => {
-    const soon = debounce(reload, 200)
+    const soon = throttle(reload, 200)
     const off = live.on('delivery', (r) => r.event_id === id && soon())
     return () => {
       off()
