@@ -13,7 +13,7 @@
 //     composer-key, composer-body, composer-error, composer-send, composer-sent
 //   Dead letters: dead-letter (data-id = event id), replay-letter, replay-all, replay-result
 //   Requests: request-list, request-row (data-seq), request-detail, waterfall, span (data-kind,
-//     data-answered), call-bodies, try-open, try-app, try-route, try-method, try-as, try-path,
+//     data-answered), call-bodies, try-open, try-app, try-route, try-param-<name>, try-method, try-as, try-path,
 //     try-query, try-body, try-send, try-result (data-status)
 //   Logs: log-line (data-level), logs-filter-q, logs-filter-app, logs-filter-level
 //   Data: tab-settings, tab-vbase, tab-masterdata;

@@ -20,3 +20,20 @@ export function parseHash(hash) {
 export function href(page, id) {
   return id == null ? `#/${page}` : `#/${page}/${encodeURIComponent(id)}`
 }
+
+/** The parameters of a service.json route path: `/_v/order/:id/*rest` → ['id', 'rest']. */
+export function routeParams(template) {
+  return [...String(template ?? '').matchAll(/[:*]([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1])
+}
+
+/**
+ * The path with each `:param` (and `*param`) replaced by its value, URL-encoded (a `*` param
+ * keeps its slashes); a parameter without a value stays as written, so it shows what is missing.
+ */
+export function fillRoute(template, values) {
+  return String(template ?? '').replace(/([:*])([A-Za-z_][A-Za-z0-9_]*)/g, (whole, kind, name) => {
+    const v = values?.[name]
+    if (v == null || v === '') return whole
+    return kind === '*' ? String(v).split('/').map(encodeURIComponent).join('/') : encodeURIComponent(v)
+  })
+}

@@ -4,7 +4,7 @@ import { html, useState, useMemo, useEffect } from '../vendor/htm-preact.js'
 import { get, post } from '../api.js'
 import { matchesRequest, cleanFilter, toQuery } from '../lib/filters.js'
 import { formatTime, formatDuration, formatCount } from '../lib/format.js'
-import { href } from '../lib/route.js'
+import { href, routeParams, fillRoute } from '../lib/route.js'
 import { checkJson } from '../lib/json_check.js'
 import {
   useHistory,
@@ -205,6 +205,14 @@ function TryRoute({ apps }) {
     as: 'admin',
   })
   const [answer, setAnswer] = useState(null)
+  // The chosen route's path template and its parameters' values; they write the path.
+  const [template, setTemplate] = useState('')
+  const [params, setParams] = useState({})
+  const setParam = (name) => (e) => {
+    const next = { ...params, [name]: e.currentTarget.value }
+    setParams(next)
+    setForm((f) => ({ ...f, path: fillRoute(template, next) }))
+  }
   const app = apps.find((a) => a.id === form.app)
   useEffect(() => {
     if (!form.app && apps[0]) setForm((f) => ({ ...f, app: apps[0].id }))
@@ -230,10 +238,15 @@ function TryRoute({ apps }) {
           ${apps.map((a) => html`<option value=${a.id}>${a.id}</option>`)}
         </select>
       <//>
-      <${Field} id="try-route" label="Route" hint="fills the path; replace :params">
+      <${Field} id="try-route" label="Route" hint="fills the path and its parameters">
         <select
           id="try-route"
-          onChange=${(e) => setForm({ ...form, path: e.currentTarget.value })}
+          onChange=${(e) => {
+            const t = e.currentTarget.value
+            setTemplate(t)
+            setParams({})
+            setForm({ ...form, path: t })
+          }}
           data-testid="try-route"
         >
           <option value="">(type a path)</option>
@@ -253,6 +266,16 @@ function TryRoute({ apps }) {
         </select>
       <//>
     </div>
+    ${
+      routeParams(template).length > 0 &&
+      html`<div class="try-grid">
+      ${routeParams(template).map(
+        (name) => html`<${Field} id=${`try-param-${name}`} label=${`:${name}`}>
+          <input id=${`try-param-${name}`} class="mono" value=${params[name] ?? ''} onInput=${setParam(name)} data-testid=${`try-param-${name}`} />
+        <//>`,
+      )}
+    </div>`
+    }
     <div class="try-grid two">
       <${Field} id="try-path" label="Path">
         <input

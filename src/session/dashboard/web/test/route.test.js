@@ -18,3 +18,13 @@ test('pages, details and data tabs', () => {
 test('href round-trips through parseHash', () => {
   assert.deepEqual(parseHash(href('events', 'a/b c')), { page: 'events', id: 'a/b c' })
 })
+
+test('route parameters are found and filled, encoded; missing ones stay visible', async () => {
+  const { routeParams, fillRoute } = await import('../lib/route.js')
+  assert.deepEqual(routeParams('/_v/order/:id/items/:item_id'), ['id', 'item_id'])
+  assert.deepEqual(routeParams('/_v/files/*path'), ['path'])
+  assert.deepEqual(routeParams('/_v/status'), [])
+  assert.equal(fillRoute('/_v/order/:id/items/:item_id', { id: 'a b', item_id: '7' }), '/_v/order/a%20b/items/7')
+  assert.equal(fillRoute('/_v/order/:id', {}), '/_v/order/:id')
+  assert.equal(fillRoute('/_v/files/*path', { path: 'a/b c' }), '/_v/files/a/b%20c')
+})
