@@ -1,0 +1,83 @@
+// The live stream (GET /_ioctl/api/live, server-sent events): one EventSource for the page,
+// records dispatched by `type` to subscribers (lib/dispatch.js), reconnected with backoff when
+// it drops. Holds no records itself — pages keep their own bounded lists — so it never grows.
+// Its state (connecting, live, lagged counts, session ended) is what the header shows.
+import { Dispatcher, backoff } from './lib/dispatch.js'
+
+const URL = '/_ioctl/api/live'
+
+export class Live {
+  constructor() {
+    this.dispatcher = new Dispatcher()
+    this.status = { state: 'connecting', skipped: 0, lastSkipped: 0, hello: null }
+    this.watchers = new Set()
+    this.failures = 0
+    this.connects = 0 // hellos seen: past the first, pages refetch what they may have missed
+    this.source = null
+    this.timer = null
+    // Subscribed first, so pages' hello subscribers already see this connect counted.
+    this.dispatcher.subscribe('hello', () => this.connects++)
+  }
+
+  /** Calls `fn(record)` for each live record of `type` ('*': all); returns the unsubscribe. */
+  on(type, fn) {
+    return this.dispatcher.subscribe(type, fn)
+  }
+
+  /** Calls `fn(status)` when the connection's state changes; returns the unsubscribe. */
+  watch(fn) {
+    this.watchers.add(fn)
+    fn(this.status)
+    return () => this.watchers.delete(fn)
+  }
+
+  setStatus(change) {
+    this.status = { ...this.status, ...change }
+    for (const fn of this.watchers) fn(this.status)
+  }
+
+  start() {
+    clearTimeout(this.timer)
+    this.source?.close()
+    this.setStatus({ state: this.failures ? 'reconnecting' : 'connecting' })
+    const source = new EventSource(URL)
+    this.source = source
+    source.onopen = () => {
+      this.failures = 0
+      this.setStatus({ state: 'live' })
+    }
+    source.onmessage = (message) => {
+      const record = this.dispatcher.dispatchText(message.data)
+      if (!record) return
+      if (record.type === 'hello') this.setStatus({ hello: record, state: 'live' })
+      else if (record.type === 'lagged') {
+        this.setStatus({ skipped: this.status.skipped + record.skipped, lastSkipped: record.skipped })
+      } else if (record.type === 'session_end') {
+        source.close()
+        this.setStatus({ state: 'ended' })
+      }
+    }
+    // EventSource retries by itself only on some failures and gives up on others (a 401, a
+    // wrong content type); one policy for all: close, wait, reconnect.
+    source.onerror = () => {
+      if (this.source !== source || this.status.state === 'ended') return
+      source.close()
+      this.failures++
+      this.setStatus({ state: 'reconnecting' })
+      this.timer = setTimeout(() => this.start(), backoff(this.failures))
+    }
+  }
+
+  stop() {
+    clearTimeout(this.timer)
+    this.source?.close()
+    this.source = null
+  }
+
+  /** Forgets the skipped count once the user has seen it. */
+  dismissSkipped() {
+    this.setStatus({ skipped: 0, lastSkipped: 0 })
+  }
+}
+
+export const live = new Live()
