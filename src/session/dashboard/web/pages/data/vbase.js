@@ -1,17 +1,20 @@
-// VBase: buckets → files → one file's content, edited and saved with `if_match` = the hash it
+// VBase: an app's buckets → files → one file's content, edited and saved with `if_match` = the hash it
 // was read at, so a change made meanwhile (by the app or the CLI) is a visible conflict and not
 // a lost write; delete.
 import { html, useState, useMemo } from '../../vendor/htm-preact.js'
-import { get, post, del, seg } from '../../api.js'
+import { get, post, del } from '../../api.js'
 import { checkJson } from '../../lib/json_check.js'
-import { formatBytes, formatDateTime, formatCount } from '../../lib/format.js'
+import { formatCount } from '../../lib/format.js'
 import { useLoad, ErrorNote, Loading, Empty } from '../../components.js'
 
 export function VbaseTab() {
   const buckets = useLoad(() => get('/vbase'), [])
+  // The picked bucket: {app, bucket} (buckets belong to an app, as `ioctl vbase` names them).
   const [bucket, setBucket] = useState(null)
   const [file, setFile] = useState(null)
   const list = buckets.data?.buckets ?? []
+  const same = (b) => bucket != null && bucket.app === b.app && bucket.bucket === b.bucket
+  const bucketKey = bucket ? `${bucket.app}\u0000${bucket.bucket}` : ''
   return html`<div class="browser">
     <div class="browser-col">
       <h2>Buckets <button type="button" class="link small" onClick=${buckets.reload}>refresh</button></h2>
@@ -21,32 +24,33 @@ export function VbaseTab() {
       <ul class="pick">
         ${list.map(
           (b) =>
-            html`<li key=${b.bucket}>
+            html`<li key=${`${b.app}\u0000${b.bucket}`}>
               <button
                 type="button"
-                class=${bucket === b.bucket ? 'picked' : ''}
-                aria-pressed=${bucket === b.bucket}
+                class=${same(b) ? 'picked' : ''}
+                aria-pressed=${same(b)}
                 data-testid="vbase-bucket"
+                data-app=${b.app}
                 data-bucket=${b.bucket}
                 onClick=${() => {
-                  setBucket(b.bucket)
+                  setBucket({ app: b.app, bucket: b.bucket })
                   setFile(null)
                 }}
               >
-                <span class="mono">${b.bucket}</span> <span class="muted">${formatCount(b.files)}</span>
+                <span class="mono">${b.bucket}</span> <span class="muted">${b.app} · ${formatCount(b.files)}</span>
               </button>
             </li>`,
         )}
       </ul>
     </div>
     <div class="browser-col">
-      ${bucket && html`<${Files} key=${bucket} bucket=${bucket} selected=${file} onPick=${setFile} />`}
+      ${bucket && html`<${Files} key=${bucketKey} bucket=${bucket} selected=${file} onPick=${setFile} />`}
     </div>
     <div class="browser-main">
       ${
         bucket && file
           ? html`<${FileEditor}
-              key=${`${bucket}\u0000${file}`}
+              key=${`${bucketKey}\u0000${file}`}
               bucket=${bucket}
               path=${file}
               onDeleted=${() => {
@@ -60,8 +64,13 @@ export function VbaseTab() {
   </div>`
 }
 
+/** `app=…&bucket=…` of a picked bucket. */
+function bucketQuery(bucket) {
+  return `app=${encodeURIComponent(bucket.app)}&bucket=${encodeURIComponent(bucket.bucket)}`
+}
+
 function Files({ bucket, selected, onPick }) {
-  const files = useLoad(() => get(`/vbase/${seg(bucket)}`), [bucket])
+  const files = useLoad(() => get(`/vbase/files?${bucketQuery(bucket)}`), [bucket.app, bucket.bucket])
   const list = files.data?.files ?? []
   return html`<h2>Files <button type="button" class="link small" onClick=${files.reload}>refresh</button></h2>
     <${ErrorNote} error=${files.error} />
@@ -78,9 +87,9 @@ function Files({ bucket, selected, onPick }) {
               data-testid="vbase-file"
               data-path=${f.path}
               onClick=${() => onPick(f.path)}
-              title=${`${formatBytes(f.size)}, updated ${formatDateTime(f.updated)}`}
+              title=${`version ${f.hash}`}
             >
-              <span class="mono">${f.path}</span> <span class="muted">${formatBytes(f.size)}</span>
+              <span class="mono">${f.path}</span>
             </button>
           </li>`,
       )}
@@ -88,7 +97,7 @@ function Files({ bucket, selected, onPick }) {
 }
 
 function FileEditor({ bucket, path, onDeleted }) {
-  const url = `/vbase/${seg(bucket)}/file?path=${encodeURIComponent(path)}`
+  const url = `/vbase/file?${bucketQuery(bucket)}&path=${encodeURIComponent(path)}`
   const file = useLoad(() => get(url), [url])
   const [text, setText] = useState(null)
   const [hash, setHash] = useState(null)
@@ -118,7 +127,7 @@ function FileEditor({ bucket, path, onDeleted }) {
     file.reload()
   }
   const remove = async () => {
-    if (!confirm(`Delete ${path} from ${bucket}? Apps reading it get a 404 from now on.`)) return
+    if (!confirm(`Delete ${path} from ${bucket.bucket}? Apps reading it get a 404 from now on.`)) return
     try {
       await del(url)
       onDeleted()
