@@ -226,3 +226,51 @@ fn the_dashboard_logs_in_once_and_its_data_and_actions_are_what_the_cli_and_the_
     assert!(head.contains("text/javascript"), "{head}");
     assert_eq!(link.interrupt(), 0);
 }
+
+/// The dashboard in a real chromium (tests/browser/dashboard.js): every check of the issue's
+/// list, each page's screenshot kept under target/dashboard-screenshots/. Skipped when chromium
+/// or playwright-core is missing, unless IOCTL_BROWSER_TEST=1 (.ci/run sets it).
+#[test]
+fn the_dashboard_works_in_a_real_browser() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let script = root.join("tests/browser/dashboard.js");
+    let chromium = std::env::var_os("IOCTL_CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
+    if !chromium.exists() || !root.join("node_modules/playwright-core").exists() {
+        assert!(
+            std::env::var_os("IOCTL_BROWSER_TEST").is_none(),
+            "IOCTL_BROWSER_TEST=1 but chromium or playwright-core is missing"
+        );
+        eprintln!("skipped: no chromium or node_modules/playwright-core (npm ci; apt-get install chromium)");
+        return;
+    }
+    let env = Env::new();
+    let app = dashboard_app(&env);
+    let mut link = env.spawn(&["link", app.to_str().unwrap(), "--json", "--no-watch", "--no-sample-sender"]);
+    link.wait_json("ready", |v| v["type"] == "ready");
+    let login = login_link(&link.seen);
+    let docs = env.dir.path().join("cl.json");
+    let cl = json!([{"id": "1", "email": "a@x.com", "age": 30}, {"id": "2", "email": "b@x.com", "age": 40}]);
+    std::fs::write(&docs, cl.to_string()).unwrap();
+    run_ok(&env, &["masterdata", "import", "CL", docs.to_str().unwrap()]);
+    let shots = root.join("target/dashboard-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let out = std::process::Command::new("node")
+        .arg(&script)
+        .args([login.as_str(), BIN, shots.to_str().unwrap()])
+        .env("IOCTL_HOME", env.home())
+        .env("NO_COLOR", "1")
+        .env_remove("IOCTL_ACCOUNT")
+        .env_remove("IOCTL_WORKSPACE")
+        .current_dir(root)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("every dashboard check passed"), "{}", stdout(&out));
+    for page in
+        ["overview", "event", "dead-letters", "settings-error", "vbase-conflict", "masterdata", "requests", "logs"]
+    {
+        let shot = shots.join(format!("{page}.png"));
+        assert!(std::fs::metadata(&shot).map_or(0, |m| m.len()) > 10_000, "a screenshot of {page}");
+    }
+    assert_eq!(link.interrupt(), 0);
+}
