@@ -2,7 +2,9 @@
 //! calls to each other through the boundary alike: a request is looked up on the domain it
 //! arrived on (the store's, or an app's private `/{vendor}.{name}/v{major}/{account}/{workspace}`),
 //! checked against the route's privacy, given its user's credentials and session (see
-//! `identity`), and proxied to the app's Node host over its private socket.
+//! `identity`), and proxied to the app's Node host over its private socket. Each request that
+//! reaches a route is a trace (the host tags its calls with it; the answer carries it in
+//! `x-ioctl-trace`) and a record of the session's journal.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,9 +14,11 @@ use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use super::dashboard::journal::{Journal, RequestReport};
 use super::identity::{Identity, User};
 use super::routes::{self, Domain, Route};
 use super::upstream::Upstream;
+use crate::protocol::dashboard::{RequestKind, TraceKind};
 use crate::protocol::Scope;
 
 /// Which routes a request may reach.
@@ -44,11 +48,23 @@ pub struct Gateway {
     routes: Arc<routes::Table>,
     upstream: Upstream,
     identity: Arc<Identity>,
+    /// Where requests and their traces are kept.
+    journal: Arc<Journal>,
 }
+
+/// The header naming a request's trace: to the app's host (its calls carry it), and on the
+/// answer (the dashboard's "try a route" opens it).
+pub const TRACE_HEADER: &str = "x-ioctl-trace";
 
 impl Gateway {
     pub fn new(scope: Scope, routes: Arc<routes::Table>, upstream: Upstream, identity: Arc<Identity>) -> Gateway {
-        Gateway { scope, routes, upstream, identity }
+        Gateway { scope, routes, upstream, identity, journal: Arc::default() }
+    }
+
+    /// The same gateway, keeping its requests in `journal`.
+    pub fn with_journal(mut self, journal: Arc<Journal>) -> Gateway {
+        self.journal = journal;
+        self
     }
 
     pub fn identity(&self) -> &Arc<Identity> {
@@ -78,7 +94,29 @@ impl Gateway {
     /// Serves `req` with the route `local` reaches on `domain`; `None` when no route does.
     pub async fn serve(&self, req: Request, local: &str, domain: &Domain, visitor: Visitor) -> Option<Response> {
         let (route, params) = self.routes.lookup_on(local, domain)?;
-        Some(self.serve_route(req, local, &route, &params, visitor).await)
+        let name: Arc<str> = if route.graphql { "graphql".into() } else { route.id.as_str().into() };
+        let app = route.app.to_string();
+        let trace = self.journal.begin_trace(TraceKind::Request, app.as_str().into(), name.clone());
+        let (method, path) = (req.method().to_string(), req.uri().path().to_string());
+        let operation = route.graphql.then(|| operation_name(req.uri().query())).flatten();
+        let started = std::time::Instant::now();
+        let mut resp = self.serve_route(req, local, &route, &params, visitor, trace).await;
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        self.journal.end_trace(trace, elapsed_ms);
+        resp.headers_mut().insert(TRACE_HEADER, trace.into());
+        self.journal.request(RequestReport {
+            trace,
+            app,
+            kind: if route.graphql { RequestKind::Graphql } else { RequestKind::Route },
+            route: name.to_string(),
+            method,
+            path,
+            operation,
+            status: resp.status().as_u16(),
+            elapsed_ms,
+            user: visitor.user.as_str(),
+        });
+        Some(resp)
     }
 
     async fn serve_route(
@@ -88,6 +126,7 @@ impl Gateway {
         route: &Route,
         params: &BTreeMap<String, String>,
         visitor: Visitor,
+        trace: u64,
     ) -> Response {
         let allowed =
             route.public || visitor.reach == Reach::Private || (visitor.reach == Reach::Graphql && route.graphql);
@@ -113,7 +152,7 @@ impl Gateway {
             let message = format!("{} is not running (see the link terminal)\n", route.app);
             return (StatusCode::SERVICE_UNAVAILABLE, message).into_response();
         };
-        match self.proxy(req, &at, local, route, params, visitor).await {
+        match self.proxy(req, &at, local, route, params, (visitor, trace)).await {
             Ok(resp) => resp,
             Err(e) => (StatusCode::BAD_GATEWAY, format!("{} did not answer: {e:#}\n", route.app)).into_response(),
         }
@@ -126,7 +165,7 @@ impl Gateway {
         local_path: &str,
         route: &Route,
         params: &BTreeMap<String, String>,
-        visitor: Visitor,
+        (visitor, trace): (Visitor, u64),
     ) -> anyhow::Result<Response> {
         let (mut parts, body) = req.into_parts();
         let query = parts.uri.query().map(|q| format!("?{q}")).unwrap_or_default();
@@ -146,6 +185,7 @@ impl Gateway {
         };
         h.insert("x-ioctl-route-type", kind.parse()?);
         h.insert("x-ioctl-request-id", next_request_id().parse()?);
+        h.insert(TRACE_HEADER, trace.into());
         let request = axum::http::Request::from_parts(parts, body);
         // As on VTEX, a request longer than the service's `timeout` is cut off.
         let answer = tokio::time::timeout(route.timeout, self.upstream.send(at, request)).await;
@@ -175,6 +215,14 @@ pub fn domain_of(path: &str, scope: &Scope) -> (Domain, String) {
     }
     let local = path.strip_prefix(&scoped).filter(|p| p.starts_with('/')).unwrap_or(path);
     (Domain::Store, local.to_string())
+}
+
+/// A GraphQL request's operation, when its query string names it (`operationName`, as GET
+/// requests send it); a POST body is not read for it.
+fn operation_name(query: Option<&str>) -> Option<String> {
+    form_urlencoded::parse(query?.as_bytes())
+        .find(|(k, v)| k == "operationName" && !v.is_empty())
+        .map(|(_, v)| v.into_owned())
 }
 
 fn next_request_id() -> String {

@@ -94,6 +94,9 @@ pub struct Session {
     calls: Arc<super::boundary::calls::Feed>,
     /// The publishes running now (`ioctl events send`), by job id.
     publishing: Jobs,
+    /// The bounded history the dashboard reads (the bus, the gateway, the calls feed and the
+    /// linked apps feed it).
+    journal: Arc<super::dashboard::journal::Journal>,
 }
 
 /// A publish running in the session: its id, its progress, its answer when it ends.
@@ -158,8 +161,10 @@ impl Session {
                 .map_err(|e| anyhow::anyhow!("cannot make the session's local users' tokens: {e:#}"))?,
         );
         let routes: Arc<routes::Table> = Arc::default();
+        let journal: Arc<super::dashboard::journal::Journal> = Arc::default();
         let gateway =
-            super::gateway::Gateway::new(p.scope.clone(), routes.clone(), Default::default(), identity.clone());
+            super::gateway::Gateway::new(p.scope.clone(), routes.clone(), Default::default(), identity.clone())
+                .with_journal(journal.clone());
         Ok(Arc::new(Session {
             started: chrono::Utc::now().to_rfc3339(),
             switch: setup.sample_sender.then(SenderSwitch::new),
@@ -167,8 +172,8 @@ impl Session {
             sender_muted: Arc::default(),
             gateway,
             identity,
-            calls: Arc::default(),
-            bus: Bus::new(),
+            calls: Arc::new(super::boundary::calls::Feed::new(journal.clone())),
+            bus: Bus::with_journal(journal.clone()),
             dead: Arc::default(),
             routes,
             ide: Arc::default(),
@@ -177,6 +182,7 @@ impl Session {
             apps: Mutex::default(),
             publishing: Jobs::default(),
             store,
+            journal,
         }))
     }
 
@@ -192,6 +198,11 @@ impl Session {
     /// The session's users (admin, shopper) and the platform settings they are made of.
     pub fn identity(&self) -> &super::identity::Identity {
         &self.identity
+    }
+
+    /// What happened in the session, bounded (the dashboard's history).
+    pub fn journal(&self) -> &super::dashboard::journal::Journal {
+        &self.journal
     }
 
     /// The apps' outbound calls, as they cross the boundary.
@@ -292,7 +303,7 @@ impl Session {
     }
 
     /// What a linked app may do to this session (see [`AppContext`]).
-    fn app_context(self: &Arc<Self>) -> AppContext {
+    fn app_context(self: &Arc<Self>, link: u64) -> AppContext {
         let (muted, on) = (self.sender_muted.clone(), self.switch.is_some());
         let me = Arc::downgrade(self);
         AppContext::new(Parts {
@@ -304,6 +315,8 @@ impl Session {
             gateway: self.gateway.clone(),
             calls: self.calls.clone(),
             ide: self.ide.clone(),
+            journal: self.journal.clone(),
+            link,
             sample_sender: Arc::new(move || match (on, muted.load(Ordering::Relaxed)) {
                 (false, _) => SampleSender::Off,
                 (true, false) => SampleSender::On,
@@ -356,7 +369,7 @@ impl Session {
         tracing::info!(link = link_id, root = %req.root.display(), "app linked");
         self.apps_changed();
         let me = self.clone();
-        let running = run(self.app_context(), req, terminal, unlink.clone());
+        let running = run(self.app_context(link_id), req, terminal, unlink.clone());
         self.tracker.spawn(async move {
             running.await;
             me.unlinked(link_id);
@@ -394,6 +407,7 @@ impl Session {
             apps.closing
         };
         tracing::info!(link = link_id, last, "app unlinked");
+        self.journal.app_gone(link_id);
         if last {
             self.shutdown.cancel();
         } else {
@@ -431,6 +445,7 @@ impl Session {
                 .any(|id| id.without_version() == sample_sender::APP_ID)
         };
         self.sender_muted.store(real_sender, Ordering::Relaxed);
+        self.journal.apps_changed();
         // The record was written at start; keeping its app list current is best effort.
         if let Err(e) = record::write(&self.place.home, &self.record()) {
             tracing::warn!("cannot rewrite the session record: {e:#}");
