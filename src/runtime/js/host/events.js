@@ -1,6 +1,7 @@
 'use strict'
 // Event deliveries: run the Service's handler for one `deliver` message, inside the handler's
-// log attribution and its attempt's trace (platform calls made in it carry it), and answer with a `result` (ok, elapsed time, or the error).
+// log attribution and its attempt's trace (platform calls made in it carry it), and answer
+// with a `result` (ok, elapsed time, or the error).
 
 const vtexApi = require('../vtex-api')
 const { createClients, ioContext, randomId } = require('./context')

@@ -2,8 +2,8 @@
 // Logs: console.* and ctx.vtex.logger become `log` messages, attributed to the handler whose
 // async context emitted them (an AsyncLocalStorage store of {handler, delivery, trace} set around
 // each delivery and request: `trace` is the session's trace id of that request or attempt, which
-// platform calls made in it carry back). Errors outside any handler are reported, and the process keeps running,
-// as a VTEX worker does.
+// platform calls made in it carry back). Errors outside any handler are reported, and the
+// process keeps running, as a VTEX worker does.
 
 const util = require('node:util')
 const { AsyncLocalStorage } = require('node:async_hooks')
