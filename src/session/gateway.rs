@@ -98,8 +98,8 @@ impl Gateway {
         let app = route.app.to_string();
         let trace = self.journal.begin_trace(TraceKind::Request, app.as_str().into(), name.clone());
         let (method, path) = (req.method().to_string(), req.uri().path().to_string());
-        let operation = route.graphql.then(|| operation_name(req.uri().query())).flatten();
         let started = std::time::Instant::now();
+        let (req, operation) = if route.graphql { graphql_operation(req).await } else { (req, None) };
         let mut resp = self.serve_route(req, local, &route, &params, visitor, trace).await;
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         self.journal.end_trace(trace, elapsed_ms);
@@ -217,12 +217,49 @@ pub fn domain_of(path: &str, scope: &Scope) -> (Domain, String) {
     (Domain::Store, local.to_string())
 }
 
-/// A GraphQL request's operation, when its query string names it (`operationName`, as GET
-/// requests send it); a POST body is not read for it.
-fn operation_name(query: Option<&str>) -> Option<String> {
-    form_urlencoded::parse(query?.as_bytes())
-        .find(|(k, v)| k == "operationName" && !v.is_empty())
-        .map(|(_, v)| v.into_owned())
+/// GraphQL bodies the gateway reads for their operation's name (larger ones, or ones without a
+/// length, go through unread and unnamed).
+const OPERATION_BODY_MAX: u64 = 64 << 10;
+
+/// A GraphQL request's operation name, for the journal: from the query string (GET) or from
+/// a small JSON body (POST: `operationName`, else the name its `query` gives the operation),
+/// which is read whole and handed on unchanged.
+async fn graphql_operation(req: Request) -> (Request, Option<String>) {
+    let query = req.uri().query().and_then(|q| {
+        let pairs: BTreeMap<String, String> = form_urlencoded::parse(q.as_bytes()).into_owned().collect();
+        named(pairs.get("operationName").map(String::as_str), pairs.get("query").map(String::as_str))
+    });
+    if query.is_some() {
+        return (req, query);
+    }
+    let length =
+        req.headers().get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if !length.is_some_and(|n| n > 0 && n <= OPERATION_BODY_MAX) {
+        return (req, None);
+    }
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, OPERATION_BODY_MAX as usize).await else {
+        // Unreadable: the app would not have read it either; it answers the (now empty) body.
+        return (Request::from_parts(parts, Body::empty()), None);
+    };
+    let operation = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|v| named(v.get("operationName").and_then(|o| o.as_str()), v.get("query").and_then(|q| q.as_str())));
+    (Request::from_parts(parts, Body::from(bytes)), operation)
+}
+
+/// `operationName`, else the name of the query's first operation (`query Books { … }`).
+fn named(operation: Option<&str>, query: Option<&str>) -> Option<String> {
+    if let Some(name) = operation.filter(|o| !o.is_empty()) {
+        return Some(name.to_string());
+    }
+    let query = query?.trim_start();
+    let rest = ["query", "mutation", "subscription"].iter().find_map(|k| query.strip_prefix(k))?;
+    if !rest.starts_with(char::is_whitespace) {
+        return None; // `query{…}`, or a word that only starts like one
+    }
+    let name: String = rest.trim_start().chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+    (!name.is_empty()).then_some(name)
 }
 
 fn next_request_id() -> String {
@@ -284,6 +321,32 @@ mod tests {
         assert!(matches!(domain, Domain::Store), "an app domain of another workspace is no app domain here");
         let (domain, _) = domain_of("/vtex.books/vX/local/dev/_v/graphql", &scope());
         assert!(matches!(domain, Domain::Store), "a major is digits");
+    }
+
+    #[test]
+    fn a_graphql_operation_is_named_by_operation_name_or_by_its_query() {
+        assert_eq!(named(Some("Books"), Some("query Other { a }")).as_deref(), Some("Books"));
+        assert_eq!(named(None, Some("  query Books($n: Int) { a }")).as_deref(), Some("Books"));
+        assert_eq!(named(Some(""), Some("mutation Save{ a }")).as_deref(), Some("Save"));
+        assert_eq!(named(None, Some("{ books { title } }")), None);
+        assert_eq!(named(None, Some("query { a }")), None);
+        assert_eq!(named(None, Some("queryX { a }")), None);
+        assert_eq!(named(None, None), None);
+    }
+
+    #[tokio::test]
+    async fn a_graphql_bodys_operation_is_read_and_the_body_handed_on_unchanged() {
+        let text = r#"{"query":"query Books { books }","variables":{}}"#;
+        let req = axum::http::Request::post("/_v/graphql")
+            .header("content-length", text.len())
+            .body(Body::from(text))
+            .unwrap();
+        let (req, operation) = graphql_operation(req).await;
+        assert_eq!(operation.as_deref(), Some("Books"));
+        let body = axum::body::to_bytes(req.into_body(), 1 << 20).await.unwrap();
+        assert_eq!(body, text.as_bytes());
+        let get = axum::http::Request::get("/_v/graphql?operationName=Q&query=%7Ba%7D").body(Body::empty()).unwrap();
+        assert_eq!(graphql_operation(get).await.1.as_deref(), Some("Q"));
     }
 
     #[test]

@@ -254,3 +254,28 @@ fn the_live_stream_delivers_an_event_record_and_the_overview_lists_the_app() {
     assert_eq!(link.interrupt(), 0);
     live.until("session_end", WAIT);
 }
+
+#[test]
+fn a_graphql_request_is_listed_with_its_operation() {
+    let env = Env::new();
+    let books = env.dir.path().join("graphql-books");
+    copy_dir(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/graphql-books"), &books);
+    let mut link = env.spawn(&["link", books.to_str().unwrap(), "--no-watch", "--no-sample-sender"]);
+    link.wait_line("ready", |l| l.contains("ready in"));
+    let record: Value =
+        serde_json::from_str(&std::fs::read_to_string(env.home().join("sessions/local/dev.json")).unwrap()).unwrap();
+    let (url, token) = (record["url"].as_str().unwrap(), record["token"].as_str().unwrap());
+    let body = r#"{"query": "query Titles { books { title } }"}"#;
+    let bearer = format!("Bearer {token}");
+    let headers = [("content-type", "application/json"), ("authorization", bearer.as_str())];
+    let (status, _, answer) = http(url, "POST", "/ioctl.books/v1/local/dev/_v/graphql", &headers, body);
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer.contains("\"books\""), "the body reached the app whole: {answer}");
+
+    let (_, page) = api(url, token, "/_ioctl/api/requests");
+    let request = &page["requests"][0];
+    assert_eq!((request["kind"].as_str(), request["route"].as_str()), (Some("graphql"), Some("graphql")), "{page}");
+    assert_eq!(request["operation"], "Titles", "{page}");
+    assert_eq!(request["user"], "admin", "the token is the local admin: {page}");
+    assert_eq!(link.interrupt(), 0);
+}
