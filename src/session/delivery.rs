@@ -503,6 +503,8 @@ impl<W: Target> Dispatcher<W> {
             None if attempts > 1 => line.push_str("\nno retries left: the event failed (see `ioctl events failed`)"),
             None => line.push_str("\nthe event failed (see `ioctl events failed`)"),
         }
+        // The logs page shows what the terminal does.
+        self.bus.journal().log(&self.app, Level::Error, &line, Some(&d.handler));
         let msg = Output::Log {
             level: Level::Error,
             message: line,

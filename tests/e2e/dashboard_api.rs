@@ -110,6 +110,14 @@ fn a_sent_event_is_listed_with_its_delivery_and_a_failing_ones_attempts_show_err
     assert_eq!((attempts[1]["attempt"].as_u64(), attempts[1]["outcome"].as_str()), (Some(2), Some("failed")));
     assert!(attempts[1].get("retry_in_ms").is_none(), "no retry after the last: {detail}");
     assert_eq!(detail["event"]["body"]["marker"], "Zebra-42");
+    // The failure's terminal line is a log line of the handler too.
+    let (_, logs) = api(&url, &token, "/_ioctl/api/logs?level=error&q=boom%20on%20purpose");
+    let line = &logs["lines"][0];
+    assert_eq!((line["handler"].as_str(), line["app"].as_str()), (Some("onThing"), Some("acme.dash@1.0.0")), "{logs}");
+    assert!(
+        line["message"].as_str().unwrap().contains(&format!("onThing failed (attempt 2/2, event {failing})")),
+        "{logs}"
+    );
 
     // Filters: by outcome, by the body's text, by its exact id; an unknown id is 404.
     let (_, failed) = api(&url, &token, "/_ioctl/api/events?outcome=failed");
