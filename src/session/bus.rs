@@ -453,6 +453,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn every_event_is_kept_in_the_journal_with_what_it_matched_though_nobody_watches() {
+        let bus = Bus::new();
+        let (tx, mut rx) = mpsc::channel(8);
+        bus.subscribe(scope("dev"), "v.a@1.0.0", vec![("h".into(), sub("x.y", "k"))], tx);
+        assert!(!bus.watched());
+        let (matched, _) = bus.publish(&scope("dev"), "x.y", "k", "", json!({"n": 1})).await;
+        let (unmatched, _) = bus.publish(&scope("dev"), "x.y", "other", "", json!({})).await;
+        let delivery = rx.recv().await.unwrap();
+        assert_eq!(delivery.seq, 1, "the delivery names its event's seq in the journal");
+        let kept = bus.journal().event_detail(&matched.id).unwrap();
+        assert_eq!(
+            kept.deliveries.iter().map(|d| (d.app.as_str(), d.handler.as_str())).collect::<Vec<_>>(),
+            [("v.a@1.0.0", "h")]
+        );
+        assert!(Arc::ptr_eq(&kept.event, &matched), "the journal shares the bus's event");
+        let unmatched = bus.journal().event_detail(&unmatched.id).unwrap();
+        assert_eq!((unmatched.seq, unmatched.deliveries.len()), (2, 0));
+        delivery.ticket.delivered();
+    }
+
+    #[tokio::test]
     async fn full_queue_makes_publisher_wait() {
         let bus = Bus::new();
         let (tx, mut rx) = mpsc::channel(1);

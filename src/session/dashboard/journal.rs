@@ -4,7 +4,9 @@
 //! [`CALLS`] outbound calls with their (capped) bodies and [`TRACES`] traces of at most
 //! [`SPANS`] spans each: however long a session runs, it holds no more. It is fed always, and
 //! cheaply on the event path (an `Arc` of the event, a few numbers per attempt, no formatting):
-//! summaries, times as text and live records are made when a page reads them.
+//! summaries, times as text and live records are made when a page reads them. The bounds are
+//! counts: an event's body is the bus's own (shared, not copied), so the events' memory is at
+//! most [`EVENTS`] times the bodies published (the control API caps a body's size).
 //!
 //! Live records go out on a bounded broadcast that never waits (a page that falls behind is
 //! told how many it missed: see live.rs); nothing is sent while no page listens.
@@ -331,7 +333,13 @@ impl Journal {
     }
 
     /// One attempt of a delivery ended (or a delivery that could not run: attempt 0).
-    pub fn attempt(&self, report: DeliveryReport) {
+    pub fn attempt(&self, mut report: DeliveryReport) {
+        // The texts move into the journal unless a page wants the report too.
+        let live = self.live.receiver_count() > 0;
+        let (error, stack) = match live {
+            true => (report.error.clone(), report.stack.clone()),
+            false => (report.error.take(), report.stack.take()),
+        };
         {
             let mut inner = self.inner.locked();
             if let Some(e) = inner.events.get_mut(report.seq) {
@@ -357,14 +365,14 @@ impl Journal {
                     started_us: report.started_us,
                     elapsed_ms: report.elapsed_ms,
                     outcome: report.outcome,
-                    error: report.error.clone(),
-                    stack: report.stack.clone(),
+                    error,
+                    stack,
                     retry_in_ms: report.retry_in_ms,
                     trace: report.trace,
                 });
             }
         }
-        if self.live.receiver_count() > 0 {
+        if live {
             let _ = self.live.send(Live::Delivery(Arc::new(report)));
         }
     }
