@@ -45,7 +45,7 @@ type Figure = fn() -> Result<Section>;
 
 fn main() {
     let only: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
-    let figures: [(&str, Figure); 10] = [
+    let figures: [(&str, Figure); 11] = [
         ("link", link_ready),
         ("relink", relink),
         ("real", real_sized),
@@ -56,6 +56,7 @@ fn main() {
         ("memory", memory),
         ("graphql", graphql),
         ("platform", platform),
+        ("dashboard", dashboard),
     ];
     let started = Instant::now();
     let mut sections = Vec::new();
@@ -1423,6 +1424,91 @@ fn end_to_end() -> Result<Section> {
             "end to end: {:.1} µs per event through ioctl against {:.2} µs for the call itself",
             1e6 / s.median,
             1e6 / c.median
+        )],
+        failed: false,
+    })
+}
+
+// --- the dashboard open during a burst -------------------------------------------------------------
+
+/// Session throughput (100,000 events through a handler doing nothing) with the dashboard's
+/// Events page open in chromium, against the same session without it (before and after the
+/// page); the page's JS heap, DOM and drawn rows after each burst, and the session's RSS.
+fn dashboard() -> Result<Section> {
+    const RUNS: usize = 3;
+    const N: u64 = 100_000;
+    let script = Path::new(ROOT).join("tests/browser/dashboard_open.js");
+    if !Path::new("/usr/bin/chromium").exists() || !Path::new(ROOT).join("node_modules/playwright-core").exists() {
+        bail!("the dashboard figure needs /usr/bin/chromium and playwright-core (npm ci)");
+    }
+    let link = Link::start(&["--no-watch"])?;
+    link.burst("noop", 10_000, None)?;
+    let timed = |link: &Link| -> Result<f64> {
+        let t = Instant::now();
+        link.burst("noop", N, None)?;
+        Ok(N as f64 / t.elapsed().as_secs_f64())
+    };
+    let mut without = Vec::new();
+    for _ in 0..RUNS {
+        without.push(timed(&link)?);
+    }
+    let out = link.env.ioctl_of(&link.bin, &["dashboard", "--no-open"]).output()?;
+    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+    let url = printed.split_whitespace().find(|w| w.starts_with("http://")).context("no dashboard link")?.to_string();
+    let mut page = Command::new(node())
+        .arg(&script)
+        .arg(&url)
+        .current_dir(ROOT)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    let mut said = BufReader::new(page.stdout.take().context("page stdout")?).lines();
+    let mut input = page.stdin.take().context("page stdin")?;
+    let mut next = || -> Result<String> { said.next().context("the page driver ended")?.map_err(Into::into) };
+    if next()? != "open" {
+        bail!("the dashboard page did not open");
+    }
+    let (mut with, mut pages) = (Vec::new(), Vec::new());
+    for _ in 0..RUNS {
+        with.push(timed(&link)?);
+        writeln!(input, "measure")?;
+        pages.push(serde_json::from_str::<Value>(&next()?)?);
+    }
+    drop(input);
+    let _ = page.wait();
+    for _ in 0..RUNS {
+        without.push(timed(&link)?);
+    }
+    let session_rss = link.processes()?.ioctl.iter().map(|p| status_kb(*p, "VmRSS")).sum::<Result<f64>>().map(mb)?;
+    let (w, o) = (summary(&with), summary(&without));
+    let ratio = w.median / o.median;
+    let heaps: Vec<f64> = pages.iter().filter_map(|p| p["heap_mb"].as_f64()).collect();
+    let rows: Vec<u64> = pages.iter().filter_map(|p| p["rows"].as_u64()).collect();
+    let nodes: Vec<u64> = pages.iter().filter_map(|p| p["dom_nodes"].as_u64()).collect();
+    let errors: u64 = pages.iter().filter_map(|p| p["errors"].as_u64()).sum();
+    let h = summary(&heaps);
+    Ok(Section {
+        rows: vec![
+            Row::new(
+                "end to end with the dashboard's Events page open",
+                rate_summary(w),
+                format!("the same session without it: {}; ratio {ratio:.2}", rate_summary(o)),
+                "ratio ≥ 0.95",
+                Some(ratio >= 0.95),
+            ),
+            Row::new(
+                "the page's JS heap after each 100,000 events",
+                format!("{:.1} MB (min {:.1}, max {:.1})", h.median, h.min, h.max),
+                format!("DOM nodes {nodes:?}, event rows drawn {rows:?}, page errors {errors}"),
+                "bounded: no growth run to run",
+                Some(h.max <= h.min * 1.5 + 5.0 && errors == 0),
+            ),
+        ],
+        notes: vec![format!(
+            "dashboard: {} events through the session with the page open ({RUNS} bursts of {N}); the session's RSS after all {} bursts: {session_rss:.1} MB",
+            RUNS as u64 * N,
+            3 * RUNS as u64 * N + 10_000
         )],
         failed: false,
     })

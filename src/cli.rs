@@ -66,6 +66,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Open the workspace's dashboard: prints a fresh one-time login link and opens it in the browser
+    Dashboard {
+        #[command(flatten)]
+        scope: ScopeArgs,
+        /// Only print the link (do not open a browser)
+        #[arg(long)]
+        no_open: bool,
+    },
     /// Run a link session in the background (started by `ioctl link`; not for direct use)
     #[command(hide = true)]
     SessionServe(SessionArgs),

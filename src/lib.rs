@@ -94,6 +94,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Err(m) => usage(m),
         },
+        Command::Dashboard { scope, no_open } => match scope.scope() {
+            Ok(scope) => client::dashboard::run(&scope, !no_open, cli.timeout).await,
+            Err(m) => usage(m),
+        },
         Command::Status { scope, json } => match scope.scope() {
             Ok(scope) => client::events::status(&scope, json, cli.timeout).await,
             Err(m) => usage(m),

@@ -6,6 +6,7 @@
 
 pub mod boundary;
 pub mod calls;
+pub mod dashboard;
 pub mod data;
 pub mod events;
 pub mod graphql;

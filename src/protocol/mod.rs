@@ -4,7 +4,9 @@
 //! sides import these types; neither side matches on the other's sentences.
 
 pub mod dashboard;
+pub mod dashboard_data;
 pub mod endpoint;
+pub mod platform_events;
 pub mod record;
 pub mod stream;
 
@@ -376,6 +378,10 @@ pub enum ErrorCode {
     TooLarge,
     /// Every connection the session serves is busy: retry shortly.
     Overloaded,
+    /// What the request would change was changed since it was read (a VBase `if_match`).
+    Conflict,
+    /// The session failed at something it should have done (its storage, say).
+    Internal,
 }
 
 /// The body of every refused control request.

@@ -287,9 +287,19 @@ impl DeadLetters {
 
     /// Removes and returns the letters of one event (all of them with `None`).
     pub fn take(&self, event_id: Option<&str>) -> Vec<Arc<DeadLetter>> {
+        self.take_of(None, event_id)
+    }
+
+    /// Removes and returns the letters of one app (`vendor.name`, any version, or
+    /// `vendor.name@version`; every app's with `None`), of one event (all of them with `None`).
+    pub fn take_of(&self, app: Option<&str>, event_id: Option<&str>) -> Vec<Arc<DeadLetter>> {
         let mut inner = self.inner.locked();
         let mut taken = Vec::new();
-        for app in inner.by_app.values_mut() {
+        for (_, app) in inner
+            .by_app
+            .iter_mut()
+            .filter(|(name, _)| app.is_none_or(|a| a == name.as_str() || a == crate::app::id::unversioned(name)))
+        {
             let (out, kept): (VecDeque<_>, VecDeque<_>) =
                 app.letters.drain(..).partition(|(l, _)| event_id.is_none_or(|id| l.event.id == id));
             app.bytes = kept.iter().map(|(_, size)| size).sum();

@@ -154,6 +154,15 @@ async fn announce_ready(linked: &mut Linked<impl Processes>, session: &Session) 
         elapsed_ms,
         linked: true,
     };
+    match session.ide().issue() {
+        Some(login) => {
+            let url = format!("{}{}?login={login}", session.url(), crate::protocol::path::DASHBOARD);
+            let line =
+                format!("dashboard: {url} (one-time link: logs this browser in; `ioctl dashboard` makes another)");
+            linked.terminal.info(line).await;
+        }
+        None => linked.terminal.status(Level::Warn, "dashboard: no login link (cannot read /dev/urandom)").await,
+    }
     linked.terminal.record(None, format!("ready in {elapsed_ms} ms"), ready).await;
     tracing::info!(app = linked.spec.id.as_str(), elapsed_ms, "app ready");
     // As installing an app in a workspace does on VTEX: `apps` fires `setup` to it.

@@ -378,6 +378,8 @@ pub(super) fn refused(e: ErrorBody) -> Response {
         ErrorCode::ForbiddenHost => StatusCode::MISDIRECTED_REQUEST,
         ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::Conflict => StatusCode::PRECONDITION_FAILED,
+        ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     };
     json_response(status, &e)
 }
@@ -576,7 +578,7 @@ async fn dashboard_login(State(s): State<Shared>) -> Response {
         }
         None => refuse(
             StatusCode::INTERNAL_SERVER_ERROR,
-            ErrorCode::BadRequest,
+            ErrorCode::Internal,
             "no login link: the system's randomness (/dev/urandom) cannot be read".into(),
         ),
     }

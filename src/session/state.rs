@@ -205,6 +205,11 @@ impl Session {
         &self.journal
     }
 
+    /// App settings, VBase and Master Data of the session's scope (what the CLI and the apps use).
+    pub fn store(&self) -> &Arc<crate::store::Store> {
+        &self.store
+    }
+
     /// The apps' outbound calls, as they cross the boundary.
     pub fn calls(&self) -> &super::boundary::calls::Feed {
         &self.calls
@@ -542,6 +547,21 @@ impl Session {
                 r.event_id.clone().map_or("no failed events".to_string(), |id| format!("no failed event with id {id}"));
             return Err(ErrorBody { code: ErrorCode::NotFound, error: what });
         }
+        Ok(self.redeliver_letters(letters).await)
+    }
+
+    /// Delivers one app's dead letters again (one event's, with `event_id`).
+    pub async fn replay_app(&self, app: &str, event_id: Option<&str>) -> Result<ReplayResponse, ErrorBody> {
+        let letters = self.dead.take_of(Some(app), event_id);
+        if letters.is_empty() {
+            let of = event_id.map_or(String::new(), |id| format!(" with id {id}"));
+            return Err(ErrorBody { code: ErrorCode::NotFound, error: format!("no failed event{of} of {app}") });
+        }
+        Ok(self.redeliver_letters(letters).await)
+    }
+
+    /// Delivers `letters` again; those whose app is not linked now stay for a later replay.
+    async fn redeliver_letters(&self, letters: Vec<Arc<DeadLetter>>) -> ReplayResponse {
         let mut replayed = Vec::new();
         for letter in letters {
             match self.bus.redeliver(&letter.app, letter.event.clone(), &letter.handler).await {
@@ -552,6 +572,30 @@ impl Session {
                 }),
                 // The app is not linked now: the letter stays for a later replay.
                 Err(_) => self.dead.push(DeadLetter::clone(&letter)),
+            }
+        }
+        ReplayResponse { replayed }
+    }
+
+    /// Delivers a journaled event again, the same event to each handler it went to.
+    /// Handlers whose app is not linked now are left out of the answer.
+    pub async fn redeliver_journaled(&self, event_id: &str) -> Result<ReplayResponse, ErrorBody> {
+        let not_found = |error| Err(ErrorBody { code: ErrorCode::NotFound, error });
+        let Some((event, targets)) = self.journal.deliveries_of(event_id) else {
+            let kept = super::dashboard::journal::EVENTS;
+            return not_found(format!("no event {event_id} in the session's journal (it keeps the newest {kept})"));
+        };
+        if targets.is_empty() {
+            return not_found(format!("event {event_id} matched no handler: there is nothing to deliver again"));
+        }
+        let mut replayed = Vec::new();
+        for (app, handler) in targets {
+            if self.bus.redeliver(&app, event.clone(), &handler).await.is_ok() {
+                replayed.push(Replayed {
+                    event_id: event.id.clone(),
+                    app: app.to_string(),
+                    handler: handler.to_string(),
+                });
             }
         }
         Ok(ReplayResponse { replayed })

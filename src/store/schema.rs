@@ -53,18 +53,58 @@ impl Compiled {
     }
 }
 
+/// Where `value` does not match `schema`: each offending field's path (`/a/b`, `/` for the
+/// whole value) with what is wrong there; empty when it matches.
+pub fn problems(schema: &Value, value: &Value) -> Result<Vec<(String, String)>, Invalid> {
+    let compiled = Compiled::new(schema)?;
+    let Err(e) = compiled.schemas.validate(value, compiled.index) else { return Ok(Vec::new()) };
+    let mut leaves = Vec::new();
+    collect_leaf_pairs(&e, &mut leaves);
+    Ok(leaves)
+}
+
+fn collect_leaf_pairs(e: &boon::ValidationError, out: &mut Vec<(String, String)>) {
+    if e.causes.is_empty() {
+        let at = e.instance_location.to_string();
+        out.push((if at.is_empty() { "/".to_string() } else { at }, e.kind.to_string()));
+    }
+    for c in &e.causes {
+        collect_leaf_pairs(c, out);
+    }
+}
+
 /// Checks `value` against `schema`.
 pub fn validate(schema: &Value, value: &Value) -> Result<(), Invalid> {
     Compiled::new(schema)?.check(value)
 }
 
 fn collect_leaves(e: &boon::ValidationError, out: &mut Vec<String>) {
-    if e.causes.is_empty() {
-        let at = e.instance_location.to_string();
-        let at = if at.is_empty() { "/".to_string() } else { at };
-        out.push(format!("{at}: {}", e.kind));
-    }
-    for c in &e.causes {
-        collect_leaves(c, out);
+    let mut pairs = Vec::new();
+    collect_leaf_pairs(e, &mut pairs);
+    out.extend(pairs.into_iter().map(|(at, kind)| format!("{at}: {kind}")));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn problems_name_each_offending_field_and_none_when_the_value_matches() {
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "max": {"type": "integer", "minimum": 1},
+                "mode": {"enum": ["fast", "safe"]},
+                "inner": {"type": "object", "properties": {"on": {"type": "boolean"}}}
+            }
+        });
+        assert_eq!(problems(&schema, &json!({"max": 3, "mode": "safe"})).unwrap(), vec![]);
+        let found = problems(&schema, &json!({"max": 0, "mode": "slow", "inner": {"on": "yes"}})).unwrap();
+        let paths: Vec<&str> = found.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(paths, ["/max", "/mode", "/inner/on"], "{found:?}");
+        assert!(found[0].1.contains(">=1"), "{found:?}");
+        assert_eq!(problems(&schema, &json!([1])).unwrap()[0].0, "/", "the whole value");
+        assert!(matches!(problems(&json!({"type": 7}), &json!({})), Err(Invalid::Schema(_))));
     }
 }

@@ -180,6 +180,16 @@ pub fn list(
     Ok(Listing { data, next })
 }
 
+/// Every bucket with live files, as (app, bucket, files), in app and bucket order.
+pub fn buckets(db: &Db) -> Result<Vec<(String, String, u64)>> {
+    let mut stmt = db.conn.prepare(
+        "SELECT app, bucket, count(*) FROM vbase WHERE expires_at IS NULL OR expires_at > ?1 \
+         GROUP BY app, bucket ORDER BY app, bucket",
+    )?;
+    let rows = stmt.query_map([now_ms()], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64)))?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
 /// Every live file of the workspace, for export: (app, bucket, path, file).
 pub fn all(db: &Db) -> Result<Vec<(String, String, String, File)>> {
     let mut stmt = db.conn.prepare(

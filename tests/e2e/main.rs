@@ -6,6 +6,7 @@ mod harness;
 
 mod boundary;
 mod clients;
+mod dashboard;
 mod dashboard_api;
 mod failures;
 mod fidelity;

@@ -61,6 +61,9 @@ pub fn current_trace() -> Option<u64> {
     TRACE.try_with(|t| *t).ok().flatten()
 }
 
+/// A delivery's target: the app (`vendor.name@version`) and its handler.
+pub type Target = (Arc<str>, Arc<str>);
+
 /// A live record as the journal sends it: cheap to make (shared parts, numbers); the page's
 /// task turns it into its JSON.
 #[derive(Debug, Clone)]
@@ -315,7 +318,7 @@ impl Journal {
 
     /// An event was published, matched by `targets` (app, handler) (none: unmatched). Returns
     /// its seq, which its deliveries' attempts name.
-    pub fn event(&self, event: &Arc<Event>, targets: Vec<(Arc<str>, Arc<str>)>) -> u64 {
+    pub fn event(&self, event: &Arc<Event>, targets: Vec<Target>) -> u64 {
         let deliveries = targets
             .into_iter()
             .map(|(app, handler)| DeliveryEntry { app, handler, attempts: Vec::new(), not_kept: 0 })
@@ -330,6 +333,14 @@ impl Journal {
         let inner = self.inner.locked();
         let first = inner.events.first();
         inner.events.items.iter().rposition(|e| e.event.id == id).map(|i| first + i as u64)
+    }
+
+    /// A kept event and the (app, handler) of each of its deliveries (a replay's targets).
+    pub fn deliveries_of(&self, id: &str) -> Option<(Arc<Event>, Vec<Target>)> {
+        let seq = self.event_seq(id)?;
+        let inner = self.inner.locked();
+        let e = inner.events.get(seq)?;
+        Some((e.event.clone(), e.deliveries.iter().map(|d| (d.app.clone(), d.handler.clone())).collect()))
     }
 
     /// One attempt of a delivery ended (or a delivery that could not run: attempt 0).

@@ -640,6 +640,12 @@ pub fn export(db: &Db, entity: &str) -> Result<Vec<Value>> {
 }
 
 /// The data entities that hold documents or schemas.
+/// How many documents `entity` holds.
+pub fn count(db: &Db, entity: &str) -> Result<u64> {
+    let n: i64 = db.conn.query_row("SELECT count(*) FROM documents WHERE entity = ?1", [entity], |r| r.get(0))?;
+    Ok(n as u64)
+}
+
 pub fn entities(db: &Db) -> Result<Vec<String>> {
     let mut stmt = db.conn.prepare("SELECT entity FROM documents UNION SELECT entity FROM schemas ORDER BY 1")?;
     let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
