@@ -95,6 +95,20 @@ fn a_sent_event_is_listed_with_its_delivery_and_a_failing_ones_attempts_show_err
     assert_eq!(listed["deliveries"][0]["handler"], "onThing");
     assert_eq!(listed["deliveries"][0]["attempts"], 1);
 
+    // Replayed from the journal (it failed nowhere): the same event to the same handler again.
+    let bearer = format!("Bearer {token}");
+    let headers = [("content-type", "application/json"), ("authorization", bearer.as_str())];
+    let replay = format!(r#"{{"id": "{ok}"}}"#);
+    let (status, _, replayed) = http(&url, "POST", "/_ioctl/api/events/replay", &headers, &replay);
+    assert_eq!(status, 200, "{replayed}");
+    let replayed: Value = serde_json::from_str(&replayed).unwrap();
+    assert_eq!(replayed["replayed"][0]["handler"], "onThing", "{replayed}");
+    eventually("the replay's attempt joined the event's delivery", || {
+        let (_, detail) = api(&url, &token, &format!("/_ioctl/api/events/{ok}"));
+        let attempts = detail["deliveries"][0]["attempts"].as_array()?.clone();
+        (attempts.len() == 2 && attempts[1]["outcome"] == "ok").then_some(())
+    });
+
     let failing = send(&env, r#"{"fail": true, "marker": "Zebra-42"}"#);
     let detail = eventually("the failing event's two attempts", || {
         let (status, detail) = api(&url, &token, &format!("/_ioctl/api/events/{failing}"));
