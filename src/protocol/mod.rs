@@ -3,6 +3,7 @@
 //! codes, the protocol version, the start handshake and the session record (`record`). Both
 //! sides import these types; neither side matches on the other's sentences.
 
+pub mod dashboard;
 pub mod dashboard_data;
 pub mod endpoint;
 pub mod platform_events;

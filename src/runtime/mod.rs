@@ -60,6 +60,34 @@ pub struct Spec {
     pub outbox: Outbox,
     /// Where the app's platform calls go (the session runs them on its storage).
     pub platform: Platform,
+    /// Where the app's log lines go too, besides its terminal (the session's journal).
+    pub logs: LogTap,
+}
+
+/// A copy of each log line of the app's (what its terminal shows), for the session's history.
+#[derive(Clone, Default)]
+pub struct LogTap(Option<Tap>);
+
+type Tap = Arc<dyn Fn(&Output) + Send + Sync>;
+
+impl LogTap {
+    pub fn new(tap: impl Fn(&Output) + Send + Sync + 'static) -> LogTap {
+        LogTap(Some(Arc::new(tap)))
+    }
+
+    /// Copies `line`, then sends it to `terminal` (never waiting, as [`Terminal::log`]).
+    fn log(&self, terminal: &Terminal, line: Output) {
+        if let Some(tap) = &self.0 {
+            tap(&line);
+        }
+        terminal.log(line);
+    }
+}
+
+impl std::fmt::Debug for LogTap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "LogTap(on)" } else { "LogTap(off)" })
+    }
 }
 
 /// One platform call of the app, for the session to run; `reply` answers the app's promise.
@@ -67,6 +95,8 @@ pub struct Spec {
 pub struct PlatformCall {
     /// `vendor.name` of the calling app.
     pub app: String,
+    /// The trace (request or delivery attempt) the app made it in, if any.
+    pub trace: Option<u64>,
     pub call: PlatformRequest,
     pub reply: Reply,
 }
@@ -204,6 +234,8 @@ pub struct Worker {
     exit_reason: Arc<Mutex<Option<String>>>,
     /// Where the host serves its routes: held only to remove the file with the worker.
     _routes_sock: SocketFile,
+    /// The Node process's id (the dashboard reads its memory).
+    pid: Option<u32>,
 }
 
 /// Finds Node.js: `$IOCTL_NODE`, or `node` on PATH. Only the file is looked up here, so a
@@ -340,8 +372,9 @@ impl Host {
             .spawn()
             .with_context(|| format!("cannot start Node.js ({})", spec.node.display()))
             .map_err(other)?;
-        pipe_output(child.stdout.take(), Level::Info, spec.id.to_string(), terminal.clone());
-        pipe_output(child.stderr.take(), Level::Error, spec.id.to_string(), terminal.clone());
+        let out = (spec.id.to_string(), terminal.clone(), spec.logs.clone());
+        pipe_output(child.stdout.take(), Level::Info, out.clone());
+        pipe_output(child.stderr.take(), Level::Error, out);
 
         let accepted = tokio::select! {
             a = tokio::time::timeout(LOAD_TIMEOUT, listener.accept()) => a,
@@ -415,7 +448,7 @@ impl Host {
             };
             match serde_json::from_str::<FromHost>(&line) {
                 Ok(FromHost::Log { level, message, handler, .. }) => {
-                    terminal.log(app_log(spec, &level, message, handler));
+                    spec.logs.log(terminal, app_log(spec, &level, message, handler));
                 }
                 Ok(msg) => return Ok(msg),
                 Err(e) => return Err(other(anyhow!("unexpected message from Node.js: {e}: {line}"))),
@@ -454,6 +487,7 @@ impl Host {
             said => return Err(Failure::Internal(anyhow!("unexpected message from Node.js: {said:?}"))),
         };
         let Host { child, mut lines, mut write, routes_sock, .. } = self;
+        let pid = child.id();
         let (tx, mut rx) = mpsc::channel::<String>(1024);
         tokio::spawn(async move {
             while let Some(line) = rx.recv().await {
@@ -502,6 +536,7 @@ impl Host {
             kill,
             exit_reason,
             _routes_sock: routes_sock,
+            pid,
         })
     }
 }
@@ -536,12 +571,13 @@ fn supervise(
 impl Worker {
     /// Runs one attempt of a delivery; resolves when the handler finished (or the process died).
     /// Dropping the future abandons the attempt: its late result is then only logged.
-    pub async fn deliver(&self, event: &Event, handler: &str, attempt: u32) -> Result<(), AttemptError> {
+    pub async fn deliver(&self, event: &Event, handler: &str, attempt: u32, trace: u64) -> Result<(), AttemptError> {
         let id = self.next_delivery.fetch_add(1, Ordering::Relaxed);
         let (reply_tx, reply_rx) = oneshot::channel();
         self.pending.locked().insert(id, reply_tx);
         let _guard = Abandon { pending: &self.pending, id };
-        let line = ToHost::Deliver { delivery: id, attempt, handler, event: std::borrow::Cow::Borrowed(event) }.line();
+        let line =
+            ToHost::Deliver { delivery: id, attempt, trace, handler, event: std::borrow::Cow::Borrowed(event) }.line();
         if self.exited.is_cancelled() || self.tx.send(line).await.is_err() {
             return Err(AttemptError { message: "the Node.js process is not running".into(), stack: None });
         }
@@ -570,6 +606,11 @@ impl Worker {
     /// False once the process has exited.
     pub fn is_running(&self) -> bool {
         !self.exited.is_cancelled()
+    }
+
+    /// The Node process's id.
+    pub fn pid(&self) -> Option<u32> {
+        self.pid
     }
 
     /// Resolves once the process has exited (a crash, or a stop).
@@ -627,7 +668,9 @@ impl Drop for Abandon<'_> {
 
 async fn handle(msg: FromHost, spec: &Spec, pending: &Pending, terminal: &Terminal, tx: &mpsc::Sender<String>) {
     match msg {
-        FromHost::Log { level, message, handler, .. } => terminal.log(app_log(spec, &level, message, handler)),
+        FromHost::Log { level, message, handler, .. } => {
+            spec.logs.log(terminal, app_log(spec, &level, message, handler))
+        }
         FromHost::Result { delivery, ok, error, .. } => {
             let reply = pending.locked().remove(&delivery);
             match reply {
@@ -657,7 +700,7 @@ async fn handle(msg: FromHost, spec: &Spec, pending: &Pending, terminal: &Termin
                 .send(SendEvent { sender: spec.id.without_version().to_string(), key, subject, body, ack })
                 .await;
         }
-        FromHost::Platform { request, call } => {
+        FromHost::Platform { request, trace, call } => {
             // try_send: the reader must keep reading results and pongs. The host's window
             // (64 per process) keeps the channel from filling; if it ever does, the call
             // fails with 503 instead of stalling the reader.
@@ -667,6 +710,7 @@ async fn handle(msg: FromHost, spec: &Spec, pending: &Pending, terminal: &Termin
                     let reply = Reply { request, tx: tx.clone() };
                     match spec.platform.try_send(PlatformCall {
                         app: spec.id.without_version().to_string(),
+                        trace,
                         call,
                         reply,
                     }) {
@@ -822,12 +866,16 @@ fn app_env(spec: &Spec) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn pipe_output(stream: Option<impl AsyncRead + Unpin + Send + 'static>, level: Level, app: String, terminal: Terminal) {
+fn pipe_output(
+    stream: Option<impl AsyncRead + Unpin + Send + 'static>,
+    level: Level,
+    (app, terminal, logs): (String, Terminal, LogTap),
+) {
     let Some(stream) = stream else { return };
     tokio::spawn(async move {
         let mut lines = BufReader::new(stream).lines();
         while let Ok(Some(line)) = lines.next_line().await {
-            terminal.log(Output::Log { level, message: line, app: Some(app.clone()), handler: None });
+            logs.log(&terminal, Output::Log { level, message: line, app: Some(app.clone()), handler: None });
         }
     });
 }

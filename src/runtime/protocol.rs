@@ -93,7 +93,13 @@ pub enum FromHost {
     },
     /// A call of a local platform client (apps, vbase, masterdata): `call` is a
     /// [`crate::store::call::Call`], parsed on arrival so that a malformed one is answered.
-    Platform { request: u64, call: Value },
+    Platform {
+        request: u64,
+        /// The session's trace of the request or delivery attempt the call was made in.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        trace: Option<u64>,
+        call: Value,
+    },
     /// ctx.clients.events.sendEvent(subject, key, body).
     SendEvent {
         request: u64,
@@ -147,6 +153,8 @@ pub enum ToHost<'a> {
     Deliver {
         delivery: u64,
         attempt: u32,
+        /// The attempt's trace: the host tags the platform calls made in it.
+        trace: u64,
         handler: &'a str,
         /// Borrowed when ioctl sends it (a `Cow` so that the tests can read a fixture back).
         event: Cow<'a, Event>,

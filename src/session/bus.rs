@@ -1,7 +1,8 @@
 //! The in-process event bus: events are scoped to an account and workspace, matched against
 //! each linked app's service.json subscriptions, and queued to that app's bounded delivery
 //! queue (publishers wait when it is full: backpressure, never a drop). Everything that
-//! happens is also broadcast as [`Activity`] for `events tail` and the link summary.
+//! happens is also broadcast as [`Activity`] for `events tail` and the link summary, and kept
+//! in the session's journal (the dashboard's history) with each event's matched deliveries.
 
 use crate::lock::Locked;
 use std::collections::HashMap;
@@ -14,6 +15,7 @@ use tokio::sync::{broadcast, mpsc};
 use crate::app::EventSubscription;
 use crate::protocol::stream::{DeliveryAttempt, Outcome, TailRecord};
 use crate::protocol::{Counts, Event, Scope};
+use crate::session::dashboard::journal::Journal;
 
 /// One event on its way to one handler of one app, with its claim on the counts.
 #[derive(Debug)]
@@ -21,6 +23,8 @@ pub struct Delivery {
     pub event: Arc<Event>,
     pub handler: Arc<str>,
     pub ticket: Ticket,
+    /// The event's seq in the journal (its attempts are kept there; 0: not kept).
+    pub seq: u64,
 }
 
 /// What tail streams.
@@ -148,7 +152,7 @@ impl Drop for Ticket {
 struct Subscriber {
     scope: Scope,
     /// `vendor.name@version`: dead letters name it, replays find the queue by it.
-    app: String,
+    app: Arc<str>,
     handlers: Vec<(Arc<str>, EventSubscription)>,
     queue: mpsc::Sender<Delivery>,
     /// The app's own delivery counts (the bus's are the workspace's).
@@ -165,10 +169,18 @@ pub struct Bus {
     id_prefix: String,
     activity: broadcast::Sender<Activity>,
     counters: Arc<Counters>,
+    /// The session's history: every event and attempt is kept there, watched or not.
+    journal: Arc<Journal>,
 }
 
 impl Bus {
+    /// A bus with a journal of its own (tests).
     pub fn new() -> Arc<Bus> {
+        Bus::with_journal(Arc::default())
+    }
+
+    /// A bus keeping its history in `journal`.
+    pub fn with_journal(journal: Arc<Journal>) -> Arc<Bus> {
         let (activity, _) = broadcast::channel(4096);
         let nanos =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
@@ -179,7 +191,13 @@ impl Bus {
             id_prefix: format!("{:06x}", (nanos as u64 ^ std::process::id() as u64) & 0xff_ffff),
             activity,
             counters: Arc::default(),
+            journal,
         })
+    }
+
+    /// The session's journal.
+    pub fn journal(&self) -> &Arc<Journal> {
+        &self.journal
     }
 
     /// Registers an app's handlers; deliveries for them go into `queue`. Returns the
@@ -194,7 +212,7 @@ impl Bus {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let handlers = handlers.into_iter().map(|(h, s)| (Arc::from(h), s)).collect();
         let counters = Arc::new(Counters::default());
-        let sub = Subscriber { scope, app: app.to_string(), handlers, queue, counters: counters.clone() };
+        let sub = Subscriber { scope, app: app.into(), handlers, queue, counters: counters.clone() };
         self.subscribers.locked().insert(id, sub);
         (id, counters)
     }
@@ -209,11 +227,13 @@ impl Bus {
     pub async fn redeliver(&self, app: &str, event: Arc<Event>, handler: &str) -> Result<(), Arc<Event>> {
         let target = {
             let subs = self.subscribers.locked();
-            subs.values().find(|s| s.app == app).map(|s| (s.queue.clone(), s.counters.clone()))
+            subs.values().find(|s| &*s.app == app).map(|s| (s.queue.clone(), s.counters.clone()))
         };
         let Some((queue, app_counts)) = target else { return Err(event) };
         let ticket = Ticket::new(&self.counters, &app_counts);
-        match queue.send(Delivery { event, handler: handler.into(), ticket }).await {
+        // The replay's attempts join the event's deliveries in the journal, while it is kept.
+        let seq = self.journal.event_seq(&event.id).unwrap_or(0);
+        match queue.send(Delivery { event, handler: handler.into(), ticket, seq }).await {
             Ok(()) => Ok(()),
             Err(mpsc::error::SendError(d)) => {
                 d.ticket.failed();
@@ -298,21 +318,27 @@ impl Bus {
             self.report(Activity::Event { scope: scope.clone(), event: event.clone() });
         }
         // Queues with room take the delivery right away, under the lock (it never waits);
-        // full ones are waited for after it, so one slow app does not block the others.
+        // full ones are waited for after it, so one slow app does not block the others. The
+        // journal has the event (and what it matched) before any handler can report on it.
         let (mut matched, mut made) = (0, 0);
         let mut full = Waiting::default();
         {
             let subs = self.subscribers.locked();
-            for s in subs.values().filter(|s| &s.scope == scope && only.is_none_or(|app| s.app == app)) {
-                for (handler, _) in s.handlers.iter().filter(|(_, sub)| sub.matches(sender, key)) {
-                    matched += 1;
-                    let ticket = Ticket::new(&self.counters, &s.counters);
-                    match s.queue.try_send(Delivery { event: event.clone(), handler: handler.clone(), ticket }) {
-                        Ok(()) => made += 1,
-                        Err(mpsc::error::TrySendError::Full(d)) => full.0.push_back((d, s.queue.clone())),
-                        // The app is unlinking: count it as failed, not lost.
-                        Err(mpsc::error::TrySendError::Closed(d)) => d.ticket.failed(),
-                    }
+            let wanted = |s: &&Subscriber| &s.scope == scope && only.is_none_or(|app| &*s.app == app);
+            let targets: Vec<(&Subscriber, &Arc<str>)> = subs
+                .values()
+                .filter(wanted)
+                .flat_map(|s| s.handlers.iter().filter(|(_, sub)| sub.matches(sender, key)).map(move |(h, _)| (s, h)))
+                .collect();
+            let seq = self.journal.event(&event, targets.iter().map(|(s, h)| (s.app.clone(), (*h).clone())).collect());
+            for (s, handler) in targets {
+                matched += 1;
+                let ticket = Ticket::new(&self.counters, &s.counters);
+                match s.queue.try_send(Delivery { event: event.clone(), handler: handler.clone(), ticket, seq }) {
+                    Ok(()) => made += 1,
+                    Err(mpsc::error::TrySendError::Full(d)) => full.0.push_back((d, s.queue.clone())),
+                    // The app is unlinking: count it as failed, not lost.
+                    Err(mpsc::error::TrySendError::Closed(d)) => d.ticket.failed(),
                 }
             }
         }
@@ -424,6 +450,27 @@ mod tests {
             assert_eq!((c.deliveries, c.delivered, c.failed, c.in_flight), (2, 1, 1, 0));
             assert_eq!(c.deliveries, c.delivered + c.failed + c.in_flight, "nothing lost");
         }
+    }
+
+    #[tokio::test]
+    async fn every_event_is_kept_in_the_journal_with_what_it_matched_though_nobody_watches() {
+        let bus = Bus::new();
+        let (tx, mut rx) = mpsc::channel(8);
+        bus.subscribe(scope("dev"), "v.a@1.0.0", vec![("h".into(), sub("x.y", "k"))], tx);
+        assert!(!bus.watched());
+        let (matched, _) = bus.publish(&scope("dev"), "x.y", "k", "", json!({"n": 1})).await;
+        let (unmatched, _) = bus.publish(&scope("dev"), "x.y", "other", "", json!({})).await;
+        let delivery = rx.recv().await.unwrap();
+        assert_eq!(delivery.seq, 1, "the delivery names its event's seq in the journal");
+        let kept = bus.journal().event_detail(&matched.id).unwrap();
+        assert_eq!(
+            kept.deliveries.iter().map(|d| (d.app.as_str(), d.handler.as_str())).collect::<Vec<_>>(),
+            [("v.a@1.0.0", "h")]
+        );
+        assert!(Arc::ptr_eq(&kept.event, &matched), "the journal shares the bus's event");
+        let unmatched = bus.journal().event_detail(&unmatched.id).unwrap();
+        assert_eq!((unmatched.seq, unmatched.deliveries.len()), (2, 0));
+        delivery.ticket.delivered();
     }
 
     #[tokio::test]

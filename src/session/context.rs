@@ -12,10 +12,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::boundary::{self, calls::Feed, Boundary};
 use super::bus::Bus;
+use super::dashboard::journal::Journal;
 use super::delivery::DeadLetters;
 use super::gateway::Gateway;
 use super::ide::Ide;
 use super::routes::{self, Route};
+use crate::protocol::dashboard::AppOverview;
 use crate::protocol::{Counts, Scope};
 use crate::terminal::Terminal;
 
@@ -57,6 +59,8 @@ pub struct AppContext {
     gateway: Gateway,
     calls: Arc<Feed>,
     ide: Arc<Ide>,
+    journal: Arc<Journal>,
+    link: u64,
     sample_sender: Arc<dyn Fn() -> SampleSender + Send + Sync>,
     renamed: Arc<dyn Fn(&Path) + Send + Sync>,
 }
@@ -73,6 +77,10 @@ pub struct Parts {
     /// The session's calls feed (`ioctl calls tail`).
     pub calls: Arc<Feed>,
     pub ide: Arc<Ide>,
+    /// The session's history (the app's log lines, its entry in the overview).
+    pub journal: Arc<Journal>,
+    /// The session's id of this link.
+    pub link: u64,
     /// The sample sender's state now.
     pub sample_sender: Arc<dyn Fn() -> SampleSender + Send + Sync>,
     /// Called with the app's folder when its manifest.json gave it another id.
@@ -90,6 +98,8 @@ impl AppContext {
             gateway: p.gateway,
             calls: p.calls,
             ide: p.ide,
+            journal: p.journal,
+            link: p.link,
             sample_sender: p.sample_sender,
             renamed: p.renamed,
         }
@@ -143,6 +153,16 @@ impl AppContext {
     /// Replaces the routes `app` serves (none at unlink).
     pub fn set_routes(&self, app: &str, routes: Vec<Route>) {
         self.routes.set(app, routes);
+    }
+
+    /// The session's history.
+    pub fn journal(&self) -> &Arc<Journal> {
+        &self.journal
+    }
+
+    /// Changes this app's entry in the dashboard's overview (`id`: `vendor.name@version`).
+    pub fn overview(&self, id: &str, change: impl FnOnce(&mut AppOverview)) {
+        self.journal.app(self.link, id, change);
     }
 
     /// The GraphQL IDE: its packages, once installed, and a fresh one-time login.

@@ -1,7 +1,8 @@
 //! Delivery of events to one app's handlers: the retry policy from the app's
 //! `clients.options.events` (VTEX's arithmetic, with every option bounded), the dispatcher
 //! that runs each delivery with at most `concurrency` attempts running, retrying with backoff
-//! until it succeeds or fails for good, and the dead letters of failed events.
+//! until it succeeds or fails for good, and the dead letters of failed events. Each attempt
+//! is a trace of the session's journal (the host tags the calls made in it) and is kept there.
 
 use crate::lock::Locked;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -17,9 +18,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::bus::{Activity, Bus, Delivery};
+use crate::protocol::dashboard::TraceKind;
 use crate::protocol::stream::{Level, Outcome, Output};
 use crate::protocol::{AttemptRecord, DeadLetter, Event, Scope};
 use crate::runtime::{AttemptError, Worker};
+use crate::session::dashboard::journal::DeliveryReport;
 use crate::terminal::Terminal;
 
 /// VTEX's defaults when an app sets nothing.
@@ -192,12 +195,14 @@ fn millis(ms: f64) -> Duration {
 
 /// Where attempts run: the app's live Node worker (or a fake in tests).
 pub trait Target: Send + Sync + 'static {
-    /// Runs one attempt; resolves when the handler finished or the process died.
+    /// Runs one attempt (its calls tagged with `trace`); resolves when the handler finished or
+    /// the process died.
     fn deliver(
         &self,
         event: &Event,
         handler: &str,
         attempt: u32,
+        trace: u64,
     ) -> impl Future<Output = Result<(), AttemptError>> + Send;
     /// False once the process has exited.
     fn is_running(&self) -> bool;
@@ -207,8 +212,8 @@ pub trait Target: Send + Sync + 'static {
 }
 
 impl Target for Worker {
-    async fn deliver(&self, event: &Event, handler: &str, attempt: u32) -> Result<(), AttemptError> {
-        Worker::deliver(self, event, handler, attempt).await
+    async fn deliver(&self, event: &Event, handler: &str, attempt: u32, trace: u64) -> Result<(), AttemptError> {
+        Worker::deliver(self, event, handler, attempt, trace).await
     }
 
     fn is_running(&self) -> bool {
@@ -355,7 +360,8 @@ impl Limiter {
 /// Everything the dispatcher of one app needs.
 pub struct Dispatcher<W: Target> {
     pub scope: Scope,
-    pub app: String,
+    /// `vendor.name@version`.
+    pub app: Arc<str>,
     pub bus: Arc<Bus>,
     pub terminal: Terminal,
     /// The app's policy; a relink sends a new one, which applies to the next attempts.
@@ -401,7 +407,9 @@ impl<W: Target> Dispatcher<W> {
     }
 
     fn give_up(&self, d: Delivery, why: &str) {
-        self.report(&d, Outcome::Failed, 0, 0.0, Some(why.to_string()), None);
+        let failed =
+            Attempt { outcome: Outcome::Failed, attempt: 0, started_us: now_us(), elapsed_ms: 0.0, trace: None };
+        self.report(&d, failed, Some(AttemptError { message: why.to_string(), stack: None }), None);
         d.ticket.failed();
     }
 
@@ -427,13 +435,18 @@ impl<W: Target> Dispatcher<W> {
                 return self.give_up(d, "the app was unlinked before it could run");
             };
             let limit = policy.attempt_timeout(attempt);
+            let journal = self.bus.journal();
+            let trace = journal.begin_trace(TraceKind::Delivery, self.app.clone(), d.handler.clone());
+            let started_us = now_us();
             let start = Instant::now();
-            let result = tokio::time::timeout(limit, worker.deliver(&d.event, &d.handler, attempt)).await;
+            let result = tokio::time::timeout(limit, worker.deliver(&d.event, &d.handler, attempt, trace)).await;
             let elapsed_ms = start.elapsed().as_secs_f64() * 1000.0;
+            journal.end_trace(trace, elapsed_ms);
+            let ran = |outcome| Attempt { outcome, attempt, started_us, elapsed_ms, trace: Some(trace) };
             let error = match result {
                 Ok(Ok(())) => {
                     drop(held);
-                    self.report(&d, Outcome::Ok, attempt, elapsed_ms, None, None);
+                    self.report(&d, ran(Outcome::Ok), None, None);
                     d.ticket.delivered();
                     return;
                 }
@@ -461,11 +474,11 @@ impl<W: Target> Dispatcher<W> {
                 stack: error.stack.as_deref().map(bounded),
             });
             let outcome = if last { Outcome::Failed } else { Outcome::Retry };
-            self.report(&d, outcome, attempt, elapsed_ms, Some(error.message), delay.map(|d| d.as_millis() as u64));
+            self.report(&d, ran(outcome), Some(error), delay.map(|d| d.as_millis() as u64));
             let Some(delay) = delay else {
                 self.dead.push(DeadLetter {
                     event: d.event.clone(),
-                    app: self.app.clone(),
+                    app: self.app.to_string(),
                     handler: d.handler.to_string(),
                     attempts: history,
                     failed_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
@@ -500,10 +513,12 @@ impl<W: Target> Dispatcher<W> {
             None if attempts > 1 => line.push_str("\nno retries left: the event failed (see `ioctl events failed`)"),
             None => line.push_str("\nthe event failed (see `ioctl events failed`)"),
         }
+        // The logs page shows what the terminal does.
+        self.bus.journal().log(&self.app, Level::Error, &line, Some(&d.handler));
         let msg = Output::Log {
             level: Level::Error,
             message: line,
-            app: Some(self.app.clone()),
+            app: Some(self.app.to_string()),
             handler: Some(d.handler.to_string()),
         };
         self.terminal.send(msg).await;
@@ -528,31 +543,54 @@ impl<W: Target> Dispatcher<W> {
         }
     }
 
-    fn report(
-        &self,
-        d: &Delivery,
-        outcome: Outcome,
-        attempt: u32,
-        elapsed_ms: f64,
-        error: Option<String>,
-        retry_in_ms: Option<u64>,
-    ) {
-        // Records are for tails; build none when nobody watches.
-        if !self.bus.watched() {
-            return;
+    /// Keeps the attempt in the journal (always: its parts are shared or already made) and,
+    /// while someone tails, reports it as activity.
+    fn report(&self, d: &Delivery, a: Attempt, error: Option<AttemptError>, retry_in_ms: Option<u64>) {
+        if self.bus.watched() {
+            self.bus.report(Activity::Delivery {
+                scope: self.scope.clone(),
+                event_id: d.event.id.clone(),
+                app: self.app.to_string(),
+                handler: d.handler.clone(),
+                outcome: a.outcome,
+                attempt: a.attempt,
+                elapsed_ms: a.elapsed_ms,
+                error: error.as_ref().map(|e| e.message.clone()),
+                retry_in_ms,
+            });
         }
-        self.bus.report(Activity::Delivery {
-            scope: self.scope.clone(),
-            event_id: d.event.id.clone(),
+        let (error, stack) = match error {
+            Some(e) => (Some(bounded(&e.message)), e.stack.as_deref().map(bounded)),
+            None => (None, None),
+        };
+        self.bus.journal().attempt(DeliveryReport {
+            seq: d.seq,
+            event: d.event.clone(),
             app: self.app.clone(),
             handler: d.handler.clone(),
-            outcome,
-            attempt,
-            elapsed_ms,
+            attempt: a.attempt,
+            started_us: a.started_us,
+            elapsed_ms: a.elapsed_ms,
+            outcome: a.outcome,
             error,
+            stack,
             retry_in_ms,
+            trace: a.trace,
         });
     }
+}
+
+/// How one attempt went (0: the delivery never ran).
+struct Attempt {
+    outcome: Outcome,
+    attempt: u32,
+    started_us: i64,
+    elapsed_ms: f64,
+    trace: Option<u64>,
+}
+
+fn now_us() -> i64 {
+    chrono::Utc::now().timestamp_micros()
 }
 
 #[cfg(test)]
@@ -641,7 +679,7 @@ mod tests {
     }
 
     impl Target for Fake {
-        async fn deliver(&self, e: &Event, _h: &str, attempt: u32) -> Result<(), AttemptError> {
+        async fn deliver(&self, e: &Event, _h: &str, attempt: u32, _trace: u64) -> Result<(), AttemptError> {
             self.calls.locked().push((attempt, Instant::now()));
             let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
             self.max_running.fetch_max(now, Ordering::SeqCst);

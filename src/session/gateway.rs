@@ -2,7 +2,9 @@
 //! calls to each other through the boundary alike: a request is looked up on the domain it
 //! arrived on (the store's, or an app's private `/{vendor}.{name}/v{major}/{account}/{workspace}`),
 //! checked against the route's privacy, given its user's credentials and session (see
-//! `identity`), and proxied to the app's Node host over its private socket.
+//! `identity`), and proxied to the app's Node host over its private socket. Each request that
+//! reaches a route is a trace (the host tags its calls with it; the answer carries it in
+//! `x-ioctl-trace`) and a record of the session's journal.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,9 +14,11 @@ use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use super::dashboard::journal::{Journal, RequestReport};
 use super::identity::{Identity, User};
 use super::routes::{self, Domain, Route};
 use super::upstream::Upstream;
+use crate::protocol::dashboard::{RequestKind, TraceKind};
 use crate::protocol::Scope;
 
 /// Which routes a request may reach.
@@ -44,11 +48,23 @@ pub struct Gateway {
     routes: Arc<routes::Table>,
     upstream: Upstream,
     identity: Arc<Identity>,
+    /// Where requests and their traces are kept.
+    journal: Arc<Journal>,
 }
+
+/// The header naming a request's trace: to the app's host (its calls carry it), and on the
+/// answer (the dashboard's "try a route" opens it).
+pub const TRACE_HEADER: &str = "x-ioctl-trace";
 
 impl Gateway {
     pub fn new(scope: Scope, routes: Arc<routes::Table>, upstream: Upstream, identity: Arc<Identity>) -> Gateway {
-        Gateway { scope, routes, upstream, identity }
+        Gateway { scope, routes, upstream, identity, journal: Arc::default() }
+    }
+
+    /// The same gateway, keeping its requests in `journal`.
+    pub fn with_journal(mut self, journal: Arc<Journal>) -> Gateway {
+        self.journal = journal;
+        self
     }
 
     pub fn identity(&self) -> &Arc<Identity> {
@@ -78,7 +94,29 @@ impl Gateway {
     /// Serves `req` with the route `local` reaches on `domain`; `None` when no route does.
     pub async fn serve(&self, req: Request, local: &str, domain: &Domain, visitor: Visitor) -> Option<Response> {
         let (route, params) = self.routes.lookup_on(local, domain)?;
-        Some(self.serve_route(req, local, &route, &params, visitor).await)
+        let name: Arc<str> = if route.graphql { "graphql".into() } else { route.id.as_str().into() };
+        let app = route.app.to_string();
+        let trace = self.journal.begin_trace(TraceKind::Request, app.as_str().into(), name.clone());
+        let (method, path) = (req.method().to_string(), req.uri().path().to_string());
+        let started = std::time::Instant::now();
+        let (req, operation) = if route.graphql { graphql_operation(req).await } else { (req, None) };
+        let mut resp = self.serve_route(req, local, &route, &params, visitor, trace).await;
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        self.journal.end_trace(trace, elapsed_ms);
+        resp.headers_mut().insert(TRACE_HEADER, trace.into());
+        self.journal.request(RequestReport {
+            trace,
+            app,
+            kind: if route.graphql { RequestKind::Graphql } else { RequestKind::Route },
+            route: name.to_string(),
+            method,
+            path,
+            operation,
+            status: resp.status().as_u16(),
+            elapsed_ms,
+            user: visitor.user.as_str(),
+        });
+        Some(resp)
     }
 
     async fn serve_route(
@@ -88,6 +126,7 @@ impl Gateway {
         route: &Route,
         params: &BTreeMap<String, String>,
         visitor: Visitor,
+        trace: u64,
     ) -> Response {
         let allowed =
             route.public || visitor.reach == Reach::Private || (visitor.reach == Reach::Graphql && route.graphql);
@@ -113,7 +152,7 @@ impl Gateway {
             let message = format!("{} is not running (see the link terminal)\n", route.app);
             return (StatusCode::SERVICE_UNAVAILABLE, message).into_response();
         };
-        match self.proxy(req, &at, local, route, params, visitor).await {
+        match self.proxy(req, &at, local, route, params, (visitor, trace)).await {
             Ok(resp) => resp,
             Err(e) => (StatusCode::BAD_GATEWAY, format!("{} did not answer: {e:#}\n", route.app)).into_response(),
         }
@@ -126,7 +165,7 @@ impl Gateway {
         local_path: &str,
         route: &Route,
         params: &BTreeMap<String, String>,
-        visitor: Visitor,
+        (visitor, trace): (Visitor, u64),
     ) -> anyhow::Result<Response> {
         let (mut parts, body) = req.into_parts();
         let query = parts.uri.query().map(|q| format!("?{q}")).unwrap_or_default();
@@ -146,6 +185,7 @@ impl Gateway {
         };
         h.insert("x-ioctl-route-type", kind.parse()?);
         h.insert("x-ioctl-request-id", next_request_id().parse()?);
+        h.insert(TRACE_HEADER, trace.into());
         let request = axum::http::Request::from_parts(parts, body);
         // As on VTEX, a request longer than the service's `timeout` is cut off.
         let answer = tokio::time::timeout(route.timeout, self.upstream.send(at, request)).await;
@@ -175,6 +215,51 @@ pub fn domain_of(path: &str, scope: &Scope) -> (Domain, String) {
     }
     let local = path.strip_prefix(&scoped).filter(|p| p.starts_with('/')).unwrap_or(path);
     (Domain::Store, local.to_string())
+}
+
+/// GraphQL bodies the gateway reads for their operation's name (larger ones, or ones without a
+/// length, go through unread and unnamed).
+const OPERATION_BODY_MAX: u64 = 64 << 10;
+
+/// A GraphQL request's operation name, for the journal: from the query string (GET) or from
+/// a small JSON body (POST: `operationName`, else the name its `query` gives the operation),
+/// which is read whole and handed on unchanged.
+async fn graphql_operation(req: Request) -> (Request, Option<String>) {
+    let query = req.uri().query().and_then(|q| {
+        let pairs: BTreeMap<String, String> = form_urlencoded::parse(q.as_bytes()).into_owned().collect();
+        named(pairs.get("operationName").map(String::as_str), pairs.get("query").map(String::as_str))
+    });
+    if query.is_some() {
+        return (req, query);
+    }
+    let length =
+        req.headers().get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if !length.is_some_and(|n| n > 0 && n <= OPERATION_BODY_MAX) {
+        return (req, None);
+    }
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, OPERATION_BODY_MAX as usize).await else {
+        // Unreadable: the app would not have read it either; it answers the (now empty) body.
+        return (Request::from_parts(parts, Body::empty()), None);
+    };
+    let operation = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|v| named(v.get("operationName").and_then(|o| o.as_str()), v.get("query").and_then(|q| q.as_str())));
+    (Request::from_parts(parts, Body::from(bytes)), operation)
+}
+
+/// `operationName`, else the name of the query's first operation (`query Books { … }`).
+fn named(operation: Option<&str>, query: Option<&str>) -> Option<String> {
+    if let Some(name) = operation.filter(|o| !o.is_empty()) {
+        return Some(name.to_string());
+    }
+    let query = query?.trim_start();
+    let rest = ["query", "mutation", "subscription"].iter().find_map(|k| query.strip_prefix(k))?;
+    if !rest.starts_with(char::is_whitespace) {
+        return None; // `query{…}`, or a word that only starts like one
+    }
+    let name: String = rest.trim_start().chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+    (!name.is_empty()).then_some(name)
 }
 
 fn next_request_id() -> String {
@@ -236,6 +321,32 @@ mod tests {
         assert!(matches!(domain, Domain::Store), "an app domain of another workspace is no app domain here");
         let (domain, _) = domain_of("/vtex.books/vX/local/dev/_v/graphql", &scope());
         assert!(matches!(domain, Domain::Store), "a major is digits");
+    }
+
+    #[test]
+    fn a_graphql_operation_is_named_by_operation_name_or_by_its_query() {
+        assert_eq!(named(Some("Books"), Some("query Other { a }")).as_deref(), Some("Books"));
+        assert_eq!(named(None, Some("  query Books($n: Int) { a }")).as_deref(), Some("Books"));
+        assert_eq!(named(Some(""), Some("mutation Save{ a }")).as_deref(), Some("Save"));
+        assert_eq!(named(None, Some("{ books { title } }")), None);
+        assert_eq!(named(None, Some("query { a }")), None);
+        assert_eq!(named(None, Some("queryX { a }")), None);
+        assert_eq!(named(None, None), None);
+    }
+
+    #[tokio::test]
+    async fn a_graphql_bodys_operation_is_read_and_the_body_handed_on_unchanged() {
+        let text = r#"{"query":"query Books { books }","variables":{}}"#;
+        let req = axum::http::Request::post("/_v/graphql")
+            .header("content-length", text.len())
+            .body(Body::from(text))
+            .unwrap();
+        let (req, operation) = graphql_operation(req).await;
+        assert_eq!(operation.as_deref(), Some("Books"));
+        let body = axum::body::to_bytes(req.into_body(), 1 << 20).await.unwrap();
+        assert_eq!(body, text.as_bytes());
+        let get = axum::http::Request::get("/_v/graphql?operationName=Q&query=%7Ba%7D").body(Body::empty()).unwrap();
+        assert_eq!(graphql_operation(get).await.1.as_deref(), Some("Q"));
     }
 
     #[test]

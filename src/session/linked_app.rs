@@ -23,6 +23,7 @@ use crate::app::{self, App, AppId};
 use crate::build::Builder;
 use crate::diagnostic::Diagnostic;
 use crate::failure::Failure;
+use crate::protocol::dashboard::{AppState, RelinkInfo, RouteInfo, SubscriptionInfo};
 use crate::protocol::stream::{ChangeOp, Level, LinkRecord, Output, RelinkPhases};
 use crate::protocol::{sample_sender, LinkRequest, Scope};
 use crate::runtime::{self, Loaded, Outbox, SendEvent, Spec};
@@ -109,9 +110,14 @@ async fn run_once(
         }
     };
     let watching = start_watching(&linked, req.watch).await;
+    show_overview(&linked, session, AppState::Starting);
     let ok = match first_link(&mut linked).await {
-        Ok(()) => true,
+        Ok(()) => {
+            show_overview(&linked, session, AppState::Running);
+            true
+        }
         Err(f) => {
+            show_overview(&linked, session, AppState::Stopped);
             show_failure(terminal, &f, req.watch).await;
             if !req.watch {
                 return Ended::Unlinked;
@@ -211,7 +217,9 @@ fn assemble<P: Processes>(
         .boundary(app.manifest.app_id().to_string(), terminal.clone())
         .with_answerers(answerers.list())
         .with_fixtures_dir(fixtures_dir);
-    let platform = super::platform::start(&services.tracker, services.stop.clone(), session.store().clone(), boundary);
+    let journal = session.journal().clone();
+    let platform =
+        super::platform::start(&services.tracker, services.stop.clone(), session.store().clone(), boundary, journal);
     let (policy, _) = Policy::from_client_options(&json!({}), app.service.timeout);
     Linked {
         builder: Builder::new(&app.root, &build_dir(session, &app.root)),
@@ -300,7 +308,7 @@ fn register(session: &Session, linked: &Linked<impl Processes>) -> Registration 
     let stop_deliveries = CancellationToken::new();
     let dispatcher = Dispatcher {
         scope: session.scope().clone(),
-        app: full_id.to_string(),
+        app: full_id.into(),
         bus: session.bus().clone(),
         terminal: linked.terminal.clone(),
         policy: linked.policy.subscribe(),
@@ -381,11 +389,18 @@ async fn watch_and_supervise(
                 linked.terminal.status(Level::Error, format!(
                     "the app's Node.js process crashed ({reason}); restarting in {} ms", wait.as_millis()
                 )).await;
+                session.overview(linked.spec.id.as_str(), |o| {
+                    o.state = AppState::Restarting;
+                    o.pid = None;
+                });
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
                     _ = unlink.requested() => return false,
                 }
                 restart(linked).await;
+                let state = if linked.worker.borrow().is_some() { AppState::Running } else { AppState::Stopped };
+                show_overview(linked, session, state);
+                session.overview(linked.spec.id.as_str(), |o| o.restarts += 1);
             }
         }
     }
@@ -521,6 +536,38 @@ fn build_dir(session: &Session, app_root: &std::path::Path) -> std::path::PathBu
     crate::layout::build_dir(&session.place().home, &scope.account, &scope.workspace, app_root)
 }
 
+/// The app's entry in the dashboard's overview: what its files declare, its process and `state`.
+fn show_overview<P: Processes>(linked: &Linked<P>, session: &Session, state: AppState) {
+    let app = &linked.app;
+    let pid = linked.worker.borrow().as_ref().and_then(|w| w.pid());
+    let events = app
+        .service
+        .events
+        .iter()
+        .map(|(handler, sub)| SubscriptionInfo {
+            handler: handler.clone(),
+            sender: sub.sender.clone(),
+            keys: sub.all_keys().map(String::from).collect(),
+        })
+        .collect();
+    let routes = app
+        .service
+        .routes
+        .iter()
+        .map(|(id, r)| RouteInfo { id: id.clone(), path: r.path.clone(), public: r.public })
+        .collect();
+    let graphql = has_graphql(app).then(|| graphql_path(app, session.scope())).flatten();
+    let settings = app.manifest.settings_schema.is_some();
+    session.overview(linked.spec.id.as_str(), |o| {
+        o.state = state;
+        o.pid = pid;
+        o.events = events;
+        o.routes = routes;
+        o.graphql = graphql;
+        o.settings = settings;
+    });
+}
+
 fn spec_for(
     app: &App,
     session: &Session,
@@ -540,7 +587,17 @@ fn spec_for(
         build_dir: build_dir(session, &app.root),
         outbox,
         platform,
+        logs: log_tap(session.journal().clone()),
     }
+}
+
+/// The app's log lines, as its terminal shows them, into the session's journal.
+fn log_tap(journal: Arc<crate::session::dashboard::journal::Journal>) -> runtime::LogTap {
+    runtime::LogTap::new(move |line| {
+        if let Output::Log { level, message, app: Some(app), handler } = line {
+            journal.log(app, *level, message, handler.as_deref());
+        }
+    })
 }
 
 /// Where other apps reach this app's GraphQL, as on VTEX:
@@ -697,6 +754,7 @@ async fn relink(linked: &mut Linked<impl Processes>, session: &Session) -> Relin
     match link_once(linked, &mut phases).await {
         Ok(worker) => switch_to(linked, session, worker, phases).await,
         Err(f) => {
+            // The old version keeps serving (or none does, after failed builds).
             linked.app = previous;
             show_failure(&linked.terminal, &f, true).await
         }
@@ -765,6 +823,9 @@ async fn switch_to<P: Processes>(linked: &mut Linked<P>, session: &Session, work
         app_modules_ms: load_timings.require_ms,
         graphql_ms: load_timings.schema_ms,
     };
+    show_overview(linked, session, AppState::Running);
+    let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    session.overview(&full_id, |o| o.relink = Some(RelinkInfo { at, elapsed_ms: ms, phases }));
     let record = LinkRecord::Relinked { elapsed_ms: ms, phases };
     linked.terminal.record(Some(Level::Info), format!("relinked in {ms} ms"), record).await;
     announce_ready(linked, session).await;
@@ -944,7 +1005,7 @@ mod tests {
     struct Fake(Arc<FakeState>);
 
     impl Target for Fake {
-        async fn deliver(&self, _: &crate::protocol::Event, _: &str, _: u32) -> Result<(), AttemptError> {
+        async fn deliver(&self, _: &crate::protocol::Event, _: &str, _: u32, _: u64) -> Result<(), AttemptError> {
             Ok(())
         }
         fn is_running(&self) -> bool {
@@ -1121,6 +1182,8 @@ mod tests {
             gateway,
             calls: Arc::default(),
             ide: Arc::default(),
+            journal: Arc::default(),
+            link: 1,
             sample_sender: Arc::new(|| SampleSender::Off),
             renamed: Arc::new(|_| {}),
         });

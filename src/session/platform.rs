@@ -4,7 +4,8 @@
 //! end); a client's call runs on a blocking thread against the session's [`Store`], at most
 //! `WORKERS` at once; an outbound call is answered by the app's [`Boundary`] on the async
 //! side (its local services go to a blocking thread only for SQLite), at most `HTTP_CALLS` at
-//! once. Each answers through the call's reply.
+//! once. Each answers through the call's reply. A call made inside a request or a delivery
+//! attempt (the host tags it with its trace) is a span of that trace in the session's journal.
 
 use std::sync::Arc;
 
@@ -13,7 +14,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::boundary::Boundary;
+use super::dashboard::journal::{Journal, TRACE};
+use crate::protocol::dashboard::{Span, SpanKind};
 use crate::runtime::{Platform, PlatformCall, PlatformRequest};
+use crate::store::call::{AppsCall, Call, MasterdataCall, VbaseCall};
 use crate::store::{self, Store, StoreError};
 
 /// Bound of each app's platform channel (the host keeps at most 64 calls unanswered per
@@ -28,7 +32,13 @@ const HTTP_CALLS: usize = 128;
 
 /// Starts the task that runs `app`'s platform calls; it ends when every sender is dropped or
 /// `stop` is cancelled (the app unlinked and its processes gone), calls already taken finish.
-pub fn start(tracker: &TaskTracker, stop: CancellationToken, store: Arc<Store>, boundary: Boundary) -> Platform {
+pub fn start(
+    tracker: &TaskTracker,
+    stop: CancellationToken,
+    store: Arc<Store>,
+    boundary: Boundary,
+    journal: Arc<Journal>,
+) -> Platform {
     let (tx, mut rx) = mpsc::channel::<PlatformCall>(CHANNEL_BOUND);
     let calls = tracker.clone();
     let boundary = Arc::new(boundary);
@@ -41,15 +51,31 @@ pub fn start(tracker: &TaskTracker, stop: CancellationToken, store: Arc<Store>, 
                 call = rx.recv() => call,
                 _ = stop.cancelled() => None,
             };
-            let Some(PlatformCall { app, call, reply }) = call else { break };
+            let Some(PlatformCall { app, trace, call, reply }) = call else { break };
             match call {
                 PlatformRequest::Store(call) => {
                     let Ok(permit) = slots.clone().acquire_owned().await else { break };
-                    let store = store.clone();
+                    let (store, journal) = (store.clone(), journal.clone());
                     calls.spawn(async move {
+                        // Named only for a trace: most calls are in none.
+                        let named = trace.map(|t| (t, call_name(&call), std::time::Instant::now()));
                         let result = tokio::task::spawn_blocking(move || store.handle(&app, call))
                             .await
                             .unwrap_or_else(|e| Err(StoreError::new(500, format!("the platform call failed: {e}"))));
+                        if let Some((trace, name, started)) = named {
+                            let status = result.as_ref().map_or_else(|e| e.status, |_| 200);
+                            let elapsed_ms = (started.elapsed().as_secs_f64() * 100_000.0).round() / 100.0;
+                            journal.span(trace, started, |start_ms| Span {
+                                kind: SpanKind::Platform,
+                                name,
+                                start_ms,
+                                elapsed_ms,
+                                status: Some(status),
+                                ok: status < 400,
+                                answered: None,
+                                call: None,
+                            });
+                        }
                         if let Err(e) = &result {
                             if e.status >= 500 {
                                 tracing::warn!(status = e.status, error = e.message, "platform call failed");
@@ -63,7 +89,8 @@ pub fn start(tracker: &TaskTracker, stop: CancellationToken, store: Arc<Store>, 
                     let Ok(permit) = outbound.clone().acquire_owned().await else { break };
                     let boundary = boundary.clone();
                     calls.spawn(async move {
-                        let answer = boundary.answer(&call).await;
+                        // The calls log reads the trace from the task (it keeps the call and its span).
+                        let answer = TRACE.scope(trace, boundary.answer(&call)).await;
                         drop(permit);
                         let value = serde_json::to_value(&answer)
                             .map_err(|e| StoreError::new(500, format!("the outbound call's answer: {e}")));
@@ -74,6 +101,31 @@ pub fn start(tracker: &TaskTracker, stop: CancellationToken, store: Arc<Store>, 
         }
     });
     tx
+}
+
+/// A platform call as a trace shows it: the client method, and what it is about.
+fn call_name(call: &Call) -> String {
+    match call {
+        Call::Apps(AppsCall::GetAppSettings { app }) => format!("apps.getAppSettings {app}"),
+        Call::Apps(AppsCall::SaveAppSettings { app, .. }) => format!("apps.saveAppSettings {app}"),
+        Call::Vbase(VbaseCall::GetFile { bucket, path }) => format!("vbase.getFile {bucket}/{path}"),
+        Call::Vbase(VbaseCall::SaveFile { bucket, path, .. }) => format!("vbase.saveFile {bucket}/{path}"),
+        Call::Vbase(VbaseCall::DeleteFile { bucket, path }) => format!("vbase.deleteFile {bucket}/{path}"),
+        Call::Vbase(VbaseCall::ListFiles { bucket, .. }) => format!("vbase.listFiles {bucket}"),
+        Call::Masterdata(m) => match m {
+            MasterdataCall::Write { data_entity, .. } => format!("masterdata.write {data_entity}"),
+            MasterdataCall::GetDocument { data_entity, id, .. } => format!("masterdata.getDocument {data_entity}/{id}"),
+            MasterdataCall::DeleteDocument { data_entity, id } => {
+                format!("masterdata.deleteDocument {data_entity}/{id}")
+            }
+            MasterdataCall::SearchDocuments { data_entity, .. } => format!("masterdata.searchDocuments {data_entity}"),
+            MasterdataCall::ScrollDocuments { data_entity, .. } => format!("masterdata.scrollDocuments {data_entity}"),
+            MasterdataCall::GetSchema { data_entity, schema } => format!("masterdata.getSchema {data_entity}/{schema}"),
+            MasterdataCall::CreateOrUpdateSchema { data_entity, .. } => {
+                format!("masterdata.createOrUpdateSchema {data_entity}")
+            }
+        },
+    }
 }
 
 /// Records the app's `settingsSchema` (so its settings get their defaults, and `ioctl settings

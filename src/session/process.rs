@@ -27,6 +27,10 @@ pub type Live<P> = watch::Sender<Option<Arc<P>>>;
 pub trait Process: Target {
     /// What the app's Service declares, as this process loaded it.
     fn loaded(&self) -> &Loaded;
+    /// The OS process id (the dashboard reads its memory); a test's fake has none.
+    fn pid(&self) -> Option<u32> {
+        None
+    }
     /// Resolves once the process has exited (a crash, or a stop).
     fn exited(&self) -> impl Future<Output = ()> + Send;
     /// Why it exited (`None` while it runs).
@@ -69,6 +73,10 @@ pub trait Processes: Send + Sync + 'static {
 impl Process for Worker {
     fn loaded(&self) -> &Loaded {
         &self.loaded
+    }
+
+    fn pid(&self) -> Option<u32> {
+        Worker::pid(self)
     }
 
     async fn exited(&self) {

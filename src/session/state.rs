@@ -94,6 +94,9 @@ pub struct Session {
     calls: Arc<super::boundary::calls::Feed>,
     /// The publishes running now (`ioctl events send`), by job id.
     publishing: Jobs,
+    /// The bounded history the dashboard reads (the bus, the gateway, the calls feed and the
+    /// linked apps feed it).
+    journal: Arc<super::dashboard::journal::Journal>,
 }
 
 /// A publish running in the session: its id, its progress, its answer when it ends.
@@ -158,8 +161,10 @@ impl Session {
                 .map_err(|e| anyhow::anyhow!("cannot make the session's local users' tokens: {e:#}"))?,
         );
         let routes: Arc<routes::Table> = Arc::default();
+        let journal: Arc<super::dashboard::journal::Journal> = Arc::default();
         let gateway =
-            super::gateway::Gateway::new(p.scope.clone(), routes.clone(), Default::default(), identity.clone());
+            super::gateway::Gateway::new(p.scope.clone(), routes.clone(), Default::default(), identity.clone())
+                .with_journal(journal.clone());
         Ok(Arc::new(Session {
             started: chrono::Utc::now().to_rfc3339(),
             switch: setup.sample_sender.then(SenderSwitch::new),
@@ -167,8 +172,8 @@ impl Session {
             sender_muted: Arc::default(),
             gateway,
             identity,
-            calls: Arc::default(),
-            bus: Bus::new(),
+            calls: Arc::new(super::boundary::calls::Feed::new(journal.clone())),
+            bus: Bus::with_journal(journal.clone()),
             dead: Arc::default(),
             routes,
             ide: Arc::default(),
@@ -177,6 +182,7 @@ impl Session {
             apps: Mutex::default(),
             publishing: Jobs::default(),
             store,
+            journal,
         }))
     }
 
@@ -192,6 +198,11 @@ impl Session {
     /// The session's users (admin, shopper) and the platform settings they are made of.
     pub fn identity(&self) -> &super::identity::Identity {
         &self.identity
+    }
+
+    /// What happened in the session, bounded (the dashboard's history).
+    pub fn journal(&self) -> &super::dashboard::journal::Journal {
+        &self.journal
     }
 
     /// App settings, VBase and Master Data of the session's scope (what the CLI and the apps use).
@@ -297,7 +308,7 @@ impl Session {
     }
 
     /// What a linked app may do to this session (see [`AppContext`]).
-    fn app_context(self: &Arc<Self>) -> AppContext {
+    fn app_context(self: &Arc<Self>, link: u64) -> AppContext {
         let (muted, on) = (self.sender_muted.clone(), self.switch.is_some());
         let me = Arc::downgrade(self);
         AppContext::new(Parts {
@@ -309,6 +320,8 @@ impl Session {
             gateway: self.gateway.clone(),
             calls: self.calls.clone(),
             ide: self.ide.clone(),
+            journal: self.journal.clone(),
+            link,
             sample_sender: Arc::new(move || match (on, muted.load(Ordering::Relaxed)) {
                 (false, _) => SampleSender::Off,
                 (true, false) => SampleSender::On,
@@ -361,7 +374,7 @@ impl Session {
         tracing::info!(link = link_id, root = %req.root.display(), "app linked");
         self.apps_changed();
         let me = self.clone();
-        let running = run(self.app_context(), req, terminal, unlink.clone());
+        let running = run(self.app_context(link_id), req, terminal, unlink.clone());
         self.tracker.spawn(async move {
             running.await;
             me.unlinked(link_id);
@@ -399,6 +412,7 @@ impl Session {
             apps.closing
         };
         tracing::info!(link = link_id, last, "app unlinked");
+        self.journal.app_gone(link_id);
         if last {
             self.shutdown.cancel();
         } else {
@@ -436,6 +450,7 @@ impl Session {
                 .any(|id| id.without_version() == sample_sender::APP_ID)
         };
         self.sender_muted.store(real_sender, Ordering::Relaxed);
+        self.journal.apps_changed();
         // The record was written at start; keeping its app list current is best effort.
         if let Err(e) = record::write(&self.place.home, &self.record()) {
             tracing::warn!("cannot rewrite the session record: {e:#}");
@@ -563,9 +578,27 @@ impl Session {
     }
 
     /// Delivers a journaled event again, the same event to each handler it went to.
+    /// Handlers whose app is not linked now are left out of the answer.
     pub async fn redeliver_journaled(&self, event_id: &str) -> Result<ReplayResponse, ErrorBody> {
-        // Until the journal lands: only dead letters replay.
-        Err(ErrorBody { code: ErrorCode::NotFound, error: format!("no failed event with id {event_id}") })
+        let not_found = |error| Err(ErrorBody { code: ErrorCode::NotFound, error });
+        let Some((event, targets)) = self.journal.deliveries_of(event_id) else {
+            let kept = super::dashboard::journal::EVENTS;
+            return not_found(format!("no event {event_id} in the session's journal (it keeps the newest {kept})"));
+        };
+        if targets.is_empty() {
+            return not_found(format!("event {event_id} matched no handler: there is nothing to deliver again"));
+        }
+        let mut replayed = Vec::new();
+        for (app, handler) in targets {
+            if self.bus.redeliver(&app, event.clone(), &handler).await.is_ok() {
+                replayed.push(Replayed {
+                    event_id: event.id.clone(),
+                    app: app.to_string(),
+                    handler: handler.to_string(),
+                });
+            }
+        }
+        Ok(ReplayResponse { replayed })
     }
 }
 

@@ -7,6 +7,7 @@ mod harness;
 mod boundary;
 mod clients;
 mod dashboard;
+mod dashboard_api;
 mod failures;
 mod fidelity;
 mod fixtures_cloud;

@@ -3,7 +3,8 @@
 //! never-waiting `log`, and one [`CallRecord`] (with its request and answer, bodies capped at
 //! [`BODY_CAP`], credentials redacted) on the session's calls feed, a bounded broadcast
 //! `ioctl calls tail` reads: a slow tail lags and is told how many it missed, the apps never
-//! wait for it. A record is only built while a tail listens.
+//! wait for it. Each record is also kept in the session's journal (the dashboard's history,
+//! bounded), with the trace of the request or delivery the call was made in.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,6 +17,7 @@ use tokio::sync::broadcast;
 use crate::lock::Locked;
 use crate::protocol::stream::{Answered, CallLine, CallRecord, Exchange, Level, LinkRecord, Output};
 use crate::runtime::outbound::{Answer, Outbound, Source};
+use crate::session::dashboard::journal::{self, Journal};
 use crate::terminal::Terminal;
 
 /// How much of each body a calls tail gets.
@@ -33,15 +35,22 @@ const REDACTED: &str = "<redacted>";
 pub struct Feed {
     tx: broadcast::Sender<Arc<CallRecord>>,
     total: AtomicU64,
+    /// Where every call is kept (bounded) for the dashboard.
+    journal: Arc<Journal>,
 }
 
 impl Default for Feed {
     fn default() -> Feed {
-        Feed { tx: broadcast::channel(FEED_BOUND).0, total: AtomicU64::new(0) }
+        Feed::new(Arc::default())
     }
 }
 
 impl Feed {
+    /// A feed that keeps its calls in `journal` too.
+    pub fn new(journal: Arc<Journal>) -> Feed {
+        Feed { tx: broadcast::channel(FEED_BOUND).0, total: AtomicU64::new(0), journal }
+    }
+
     /// A new tail's receiver.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<CallRecord>> {
         self.tx.subscribe()
@@ -79,16 +88,19 @@ impl Log {
             status: answer.status,
             elapsed_ms: (elapsed.as_secs_f64() * 100_000.0).round() / 100.0,
         };
+        // Made always: the journal keeps it (a call already costs a round trip to the session).
+        let record = Arc::new(CallRecord {
+            time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            line: line.clone(),
+            request: exchange(&call.headers, call.body.as_deref()),
+            response: exchange(&answer.headers, answer.body.as_deref()),
+            message: answer.message.clone(),
+        });
         if self.feed.tx.receiver_count() > 0 {
-            let record = CallRecord {
-                time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-                line: line.clone(),
-                request: exchange(&call.headers, call.body.as_deref()),
-                response: exchange(&answer.headers, answer.body.as_deref()),
-                message: answer.message.clone(),
-            };
-            let _ = self.feed.tx.send(Arc::new(record));
+            let _ = self.feed.tx.send(record.clone());
         }
+        let started = std::time::Instant::now().checked_sub(elapsed).unwrap_or_else(std::time::Instant::now);
+        self.feed.journal.call(record, journal::current_trace(), started);
         let level = if answer.source == Source::Missing || answer.status >= 500 { Level::Warn } else { Level::Info };
         let mut human = describe(&line);
         if let Some(message) = answer.message.as_deref().filter(|_| self.first_time(call)) {

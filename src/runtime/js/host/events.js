@@ -1,6 +1,7 @@
 'use strict'
 // Event deliveries: run the Service's handler for one `deliver` message, inside the handler's
-// log attribution, and answer with a `result` (ok, elapsed time, or the error).
+// log attribution and its attempt's trace (platform calls made in it carry it), and answer
+// with a `result` (ok, elapsed time, or the error).
 
 const vtexApi = require('../vtex-api')
 const { createClients, ioContext, randomId } = require('./context')
@@ -58,7 +59,7 @@ function eventChain(events, handler) {
 }
 
 /** Answers one `deliver` message with its `result` through `send`. */
-async function deliver({ delivery, handler, event }, send) {
+async function deliver({ delivery, handler, event, trace }, send) {
   if (!loaded.service || loaded.state !== 'loaded') {
     // ioctl only delivers after `loaded`: still answer, so it never waits.
     const why = loaded.state === 'failed' ? 'the service failed to load' : 'the service is not loaded yet'
@@ -68,7 +69,9 @@ async function deliver({ delivery, handler, event }, send) {
   const started = performance.now()
   let failure = null
   try {
-    await handlerContext.run({ handler, delivery }, () => runHandler(loaded.service, handler, event))
+    await handlerContext.run({ handler, delivery, trace: trace == null ? null : trace }, () =>
+      runHandler(loaded.service, handler, event),
+    )
   } catch (err) {
     failure = errorInfo(err)
   }

@@ -1,15 +1,16 @@
 'use strict'
 // Logs: console.* and ctx.vtex.logger become `log` messages, attributed to the handler whose
-// async context emitted them (an AsyncLocalStorage store of {handler, delivery} set around each
-// delivery and request). Errors outside any handler are reported, and the process keeps running,
-// as a VTEX worker does.
+// async context emitted them (an AsyncLocalStorage store of {handler, delivery, trace} set around
+// each delivery and request: `trace` is the session's trace id of that request or attempt, which
+// platform calls made in it carry back). Errors outside any handler are reported, and the
+// process keeps running, as a VTEX worker does.
 
 const util = require('node:util')
 const { AsyncLocalStorage } = require('node:async_hooks')
 const { formatLogMessage, holdsError } = require('../vtex-api/logger')
 const messages = require('./messages')
 
-/** Store of each delivery's or request's async context: {handler, delivery}. */
+/** Store of each delivery's or request's async context: {handler, delivery, trace}. */
 const handlerContext = new AsyncLocalStorage()
 
 /** Set by host.js: where log messages go (the transport's send). */
@@ -65,4 +66,19 @@ function reportUncaught() {
   process.on('unhandledRejection', (reason) => report('Unhandled promise rejection', reason))
 }
 
-module.exports = { handlerContext, setSink, log, logUnattributed, formatConsole, captureConsole, reportUncaught }
+/** The session's trace id of the request or delivery attempt running now (null outside one). */
+function currentTrace() {
+  const store = handlerContext.getStore()
+  return store && store.trace != null ? store.trace : null
+}
+
+module.exports = {
+  handlerContext,
+  currentTrace,
+  setSink,
+  log,
+  logUnattributed,
+  formatConsole,
+  captureConsole,
+  reportUncaught,
+}

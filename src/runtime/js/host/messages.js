@@ -58,9 +58,13 @@ function result(delivery, elapsedMs, error) {
   return { type: 'result', delivery, ok: false, elapsed_ms: elapsedMs, error }
 }
 
-/** One call of a local platform client ({service, method, ...its arguments}), answered by `platform_result`. */
-function platform(request, call) {
-  return { type: 'platform', request, call }
+/**
+ * One call of a local platform client ({service, method, ...its arguments}), answered by
+ * `platform_result`; `trace` (when the call was made inside a request or delivery) names it.
+ */
+function platform(request, call, trace) {
+  if (trace == null) return { type: 'platform', request, call }
+  return { type: 'platform', request, trace, call }
 }
 
 /**

@@ -1,9 +1,11 @@
 'use strict'
-// The local platform clients' calls over the socket: a `platform` message ({request, call}),
+// The local platform clients' calls over the socket: a `platform` message ({request, call,
+// trace?: the trace of the request or delivery attempt the call was made in}),
 // answered by ioctl's `platform_result` ({request, ok, value | error: {status, message}}). At
 // most MAX_IN_FLIGHT calls wait for their answer at once per process (ioctl's channel holds
 // more than that, so its reader never waits); further calls wait for a slot.
 
+const { currentTrace } = require('./logging')
 const messages = require('./messages')
 const { RequestWindow } = require('./request_window')
 
@@ -18,7 +20,9 @@ class PlatformCalls {
 
   /** Resolves with the call's value; rejects with {status, message}. */
   call(call) {
-    return this.window.open((request) => this.send(messages.platform(request, call)))
+    // Read now: the message may be sent later, from another call's answer, when a slot frees.
+    const trace = currentTrace()
+    return this.window.open((request) => this.send(messages.platform(request, call, trace)))
   }
 
   /** ioctl's answer to one call; it frees the call's slot. */

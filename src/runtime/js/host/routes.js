@@ -1,8 +1,8 @@
 'use strict'
 // HTTP routes on the real Koa: a server on the unix socket ioctl names (IOCTL_ROUTES_SOCKET, in
 // the user's private folder) that ioctl proxies each matched request to. ioctl adds
-// x-ioctl-route-id / -route-params (encodeURIComponent(JSON)) / -route-type / -request-id and
-// -session-data (identity.js); the app never sees them. Each request runs
+// x-ioctl-route-id / -route-params (encodeURIComponent(JSON)) / -route-type / -request-id, -trace
+// (the session's trace of the request, for its platform calls) and -session-data (identity.js); the app never sees them. Each request runs
 // config.routes[routeId] as Koa middleware, with VTEX's additions to ctx (vtex, clients,
 // params, who the request is) and VTEX's error answers: the error's status
 // (UserInputError 400, AuthenticationError 401, ForbiddenError 403, NotFoundError 404, else
@@ -60,6 +60,7 @@ function takeIoctlHeaders(req) {
     type: headers['x-ioctl-route-type'],
     requestId: headers['x-ioctl-request-id'],
     sessionData: headers['x-ioctl-session-data'],
+    trace: readTrace(headers['x-ioctl-trace']),
   }
   for (const name of Object.keys(headers)) if (IOCTL_HEADER.test(name)) delete headers[name]
   const raw = []
@@ -68,6 +69,12 @@ function takeIoctlHeaders(req) {
   }
   req.rawHeaders = raw
   return taken
+}
+
+/** x-ioctl-trace: the session's trace id of this request (its platform calls carry it), or null. */
+function readTrace(header) {
+  const trace = header === undefined ? NaN : Number(header)
+  return Number.isSafeInteger(trace) && trace > 0 ? trace : null
 }
 
 /** x-ioctl-route-params: encodeURIComponent(JSON.stringify(params)); plain JSON accepted too. */
@@ -219,7 +226,7 @@ function requestHandler() {
     }
     const route = { id: routeId, params, type: ioctl.type === 'public' ? 'public' : 'private' }
     req[ROUTE] = { route, requestId: ioctl.requestId || randomId(), sessionData }
-    handlerContext.run({ handler: routeId, delivery: null }, () => koaHandler(req, res))
+    handlerContext.run({ handler: routeId, delivery: null, trace: ioctl.trace }, () => koaHandler(req, res))
   }
 }
 
@@ -231,7 +238,7 @@ function serveGraphqlRequest(req, res, ioctl, koaHandler) {
   }
   const route = { id: 'graphql', params: {}, type: 'private' }
   req[ROUTE] = { route, requestId: ioctl.requestId || randomId(), sessionData: ioctl.sessionData, graphql: true }
-  handlerContext.run({ handler: 'graphql', delivery: null }, () => koaHandler(req, res))
+  handlerContext.run({ handler: 'graphql', delivery: null, trace: ioctl.trace }, () => koaHandler(req, res))
 }
 
 /**

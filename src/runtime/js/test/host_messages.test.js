@@ -139,10 +139,14 @@ async function getAppSettings(answer) {
   const saved = vtexApi.__ioctl.platform
   vtexApi.__ioctl.platform = (call) => calls.call(call)
   try {
-    const settled = new vtexApi.IOClients({}, {}).apps.getAppSettings(fromHost.platform.call.app).then(
-      (value) => ({ value }),
-      (error) => ({ error }),
-    )
+    // Made inside a request whose trace is the fixture's: the message carries it.
+    const context = { handler: 'route', delivery: null, trace: field(fromHost.platform, 'trace') }
+    const settled = logging.handlerContext
+      .run(context, () => new vtexApi.IOClients({}, {}).apps.getAppSettings(fromHost.platform.call.app))
+      .then(
+        (value) => ({ value }),
+        (error) => ({ error }),
+      )
     await new Promise((resolve) => setImmediate(resolve))
     calls.onResult(answer)
     return { sent, settled: await settled }
@@ -286,6 +290,8 @@ test('a delivery is read as the deliver fixture says and answered with the resul
     events: {
       [field(d, 'handler')]: (ctx) => {
         seen = { id: ctx.vtex.eventInfo.id, sender: ctx.sender, key: ctx.key, subject: ctx.subject, body: ctx.body }
+        // The attempt's trace, which its platform calls carry.
+        seen.trace = logging.currentTrace()
       },
     },
   })
@@ -295,7 +301,7 @@ test('a delivery is read as the deliver fixture says and answered with the resul
   await deliver(d, (message) => sent.push(message))
   const event = field(d, 'event')
   const read = ['id', 'sender', 'key', 'subject', 'body'].map((key) => [key, field(event, key)])
-  assert.deepEqual(seen, Object.fromEntries(read))
+  assert.deepEqual(seen, { ...Object.fromEntries(read), trace: field(d, 'trace') })
   // The result of the fixture's delivery (the two fixtures share its id).
   assert.equal(sent.length, 1)
   assert.deepEqual(sent[0], { ...fromHost.result, elapsed_ms: sent[0].elapsed_ms })

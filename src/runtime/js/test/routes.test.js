@@ -45,6 +45,9 @@ const routes = {
   missingFile(ctx) {
     ctx.body = fs.createReadStream(path.join(os.tmpdir(), `ioctl-no-such-file-${process.pid}`))
   },
+  trace(ctx) {
+    ctx.body = { trace: logging.currentTrace() }
+  },
   vtex(ctx) {
     ctx.set('x-kept', 'yes')
     if (ctx.query.fail) throw new vtexApi.ForbiddenError('not you')
@@ -149,6 +152,17 @@ test('ctx.vtex, ctx.clients and params; VTEX errors keep the headers the app set
   assert.equal(res.status, 403)
   assert.equal(res.headers.get('x-kept'), 'yes')
   assert.deepEqual(await res.json(), { message: 'not you', code: 'FORBIDDEN' })
+})
+
+test("x-ioctl-trace is the request's trace (its platform calls carry it); anything else is none", async () => {
+  const trace = async (value) => {
+    const headers = value === undefined ? {} : { 'x-ioctl-trace': value }
+    return (await (await request('trace', '/', { headers })).json()).trace
+  }
+  assert.equal(await trace('42'), 42)
+  assert.equal(await trace(undefined), null)
+  assert.equal(await trace('-3'), null)
+  assert.equal(await trace('x'), null)
 })
 
 test('requests without ioctl headers, or for unknown routes, are refused', async () => {
