@@ -114,7 +114,13 @@ impl View {
                 {
                     return None;
                 }
-                let held = self.shown.events.get_mut(&d.event_id)?.take();
+                let held = match self.shown.events.get_mut(&d.event_id) {
+                    Some(held) => held.take(),
+                    // An event published before this tail started (a replay of it, a retry):
+                    // its delivery shows, unless a sender or key filter needs the event to tell.
+                    None if self.filters.sender.is_none() && self.filters.key.is_none() => None,
+                    None => return None,
+                };
                 let event = held.and_then(|e| self.line(&TailRecord::Event(e)));
                 let delivery = self.line(record)?;
                 Some(match event {
@@ -255,7 +261,8 @@ mod tests {
         assert!(both[0].starts_with("event e-1 ") && both[1].contains("→ mine"), "{both:?}");
         let again = untimed(v.render(&delivery("e-1", "mine", Outcome::Ok, 2.0)));
         assert_eq!(again.len(), 1, "the event is shown once: {again:?}");
-        assert_eq!(v.render(&delivery("e-unseen", "mine", Outcome::Ok, 1.0)), None, "no delivery of an unseen event");
+        let replayed = untimed(v.render(&delivery("e-before", "mine", Outcome::Ok, 1.0)));
+        assert_eq!(replayed.len(), 1, "a delivery of an event published before the tail (a replay): {replayed:?}");
     }
 
     #[test]
@@ -268,6 +275,8 @@ mod tests {
         assert_eq!(untimed(v.render(&delivery("e-1", "h", Outcome::Failed, 1.0))).len(), 2);
         let mut v = view(Filters { sender: Some("vtex.other".into()), ..Filters::default() }, false);
         assert_eq!(v.render(&event("e-1", "k")), None);
+        let unseen = v.render(&delivery("e-before", "h", Outcome::Ok, 1.0));
+        assert_eq!(unseen, None, "a sender filter cannot tell an unseen event's delivery");
     }
 
     #[test]

@@ -119,7 +119,9 @@ async function deadLetterReplayed(page, bin, shots) {
     await page.click(`${letter} ${byTestId('replay-letter')}`)
     await eventually('a new delivery of the replayed event in `ioctl events tail`', () =>
       t.lines.some((l) => l.type === 'delivery' && l.event_id === id),
-    )
+    ).catch((err) => {
+      throw new Error(`${err.message} (${id}); tail printed: ${JSON.stringify(t.lines).slice(0, 1500)}`)
+    })
   } finally {
     t.child.kill()
   }
