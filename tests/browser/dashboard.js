@@ -76,7 +76,7 @@ async function overview(page, shots) {
 /** An event the CLI sends shows in the live list with its delivery (within 1 s, as the issue asks). */
 async function cliEventAppears(page, bin, shots) {
   await nav(page, 'events')
-  await page.waitForSelector(byTestId('event-list'), WAIT)
+  await page.waitForSelector(byTestId('events-filter-q'), WAIT)
   const out = ioctl(bin, [
     'events',
     'send',

@@ -18,7 +18,7 @@ async function measure(page, cdp, errors) {
   const metric = (name) => (metrics.find((m) => m.name === name) || { value: 0 }).value
   const drawn = await page.evaluate(() => ({
     rows: document.querySelectorAll('[data-testid="event-row"]').length,
-    skipped: Number((document.querySelector('[data-testid="skipped"]') || { dataset: {} }).dataset.skipped || 0),
+    skipped: Number((document.querySelector('[data-testid="lagged"]') || { dataset: {} }).dataset.skipped || 0),
   }))
   return {
     heap_mb: Math.round((metric('JSHeapUsedSize') / 1048576) * 10) / 10,
@@ -43,7 +43,7 @@ async function main() {
     await page.evaluate(() => {
       document.location.hash = '#/events'
     })
-    await page.waitForSelector('[data-testid="event-list"]', { timeout: 20000 })
+    await page.waitForSelector('[data-testid="events-filter-q"]', { timeout: 20000 })
     const cdp = await page.context().newCDPSession(page)
     await cdp.send('Performance.enable')
     console.log('open')

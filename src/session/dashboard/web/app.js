@@ -180,7 +180,7 @@ function App() {
       <main id="main" tabindex="-1">
         ${
           status.skipped > 0 &&
-          html`<div class="note note-warn" role="status" data-testid="lagged">
+          html`<div class="note note-warn" role="status" data-testid="lagged" data-skipped=${status.skipped}>
             This page fell behind and skipped ${formatCount(status.skipped)} records (the session never waits for it);
             lists were refetched.${' '}
             <button type="button" class="link" onClick=${() => live.dismissSkipped()}>Dismiss</button>
