@@ -4,9 +4,10 @@
 //! [`CALLS`] outbound calls with their (capped) bodies and [`TRACES`] traces of at most
 //! [`SPANS`] spans each: however long a session runs, it holds no more. It is fed always, and
 //! cheaply on the event path (an `Arc` of the event, a few numbers per attempt, no formatting):
-//! summaries, times as text and live records are made when a page reads them. The bounds are
-//! counts: an event's body is the bus's own (shared, not copied), so the events' memory is at
-//! most [`EVENTS`] times the bodies published (the control API caps a body's size).
+//! summaries, times as text and live records are made when a page reads them. An event's body
+//! is the bus's own (shared, not copied); the kept events' bodies are bounded by
+//! [`EVENT_BYTES`] as well as by count (an estimate made by one walk of the body, no
+//! formatting), the calls' bodies by [`CALLS`] and the calls log's cap.
 //!
 //! Live records go out on a bounded broadcast that never waits (a page that falls behind is
 //! told how many it missed: see live.rs); nothing is sent while no page listens.
@@ -29,6 +30,9 @@ use crate::protocol::Event;
 
 /// Events kept, newest; each shares its `Arc<Event>` with the bus.
 pub const EVENTS: usize = 10_000;
+/// Memory the kept events may hold (their bodies, estimated as serde_json holds them): past
+/// it the oldest go first, whatever their number (10,000 bodies of 2 MiB would be 20 GiB).
+pub const EVENT_BYTES: usize = 64 << 20;
 /// Attempts kept per delivery (an app may retry 100 times): the first ones and the last.
 pub const ATTEMPTS: usize = 16;
 /// Route and GraphQL requests kept.
@@ -110,12 +114,15 @@ impl<T> Ring<T> {
 
     /// Pushes the record `make` builds with its seq; drops the oldest beyond the bound.
     fn push(&mut self, make: impl FnOnce(u64) -> T) -> u64 {
+        self.push_out(make).0
+    }
+
+    /// [`Ring::push`], handing back the record it dropped, if any.
+    fn push_out(&mut self, make: impl FnOnce(u64) -> T) -> (u64, Option<T>) {
         self.seen += 1;
-        if self.items.len() == self.bound {
-            self.items.pop_front();
-        }
+        let out = if self.items.len() == self.bound { self.items.pop_front() } else { None };
         self.items.push_back(make(self.seen));
-        self.seen
+        (self.seen, out)
     }
 
     fn first(&self) -> u64 {
@@ -154,6 +161,32 @@ impl<T> Ring<T> {
 struct EventEntry {
     event: Arc<Event>,
     deliveries: Vec<DeliveryEntry>,
+    /// The event's estimated size in memory ([`held_bytes`]).
+    bytes: usize,
+}
+
+/// About how many bytes `value` holds in memory as a serde_json `Value` (a node's own size,
+/// plus its strings' and keys' bytes): a walk without allocation, for [`EVENT_BYTES`].
+pub fn held_bytes(value: &serde_json::Value) -> usize {
+    use serde_json::Value;
+    const NODE: usize = std::mem::size_of::<Value>() + 16;
+    let mut total = 0;
+    let mut stack = vec![value];
+    while let Some(v) = stack.pop() {
+        total += NODE;
+        match v {
+            Value::String(s) => total += s.len(),
+            Value::Array(items) => stack.extend(items),
+            Value::Object(map) => {
+                for (k, item) in map {
+                    total += k.len() + NODE;
+                    stack.push(item);
+                }
+            }
+            _ => {}
+        }
+    }
+    total
 }
 
 struct DeliveryEntry {
@@ -238,6 +271,8 @@ struct TraceEntry {
 
 struct Inner {
     events: Ring<EventEntry>,
+    /// The kept events' [`EventEntry::bytes`], summed.
+    event_bytes: usize,
     requests: Ring<Arc<RequestEntry>>,
     logs: Ring<Arc<LogEntry>>,
     calls: Ring<Arc<CallEntry>>,
@@ -270,6 +305,7 @@ impl Default for Journal {
         Journal {
             inner: Mutex::new(Inner {
                 events: Ring::new(EVENTS),
+                event_bytes: 0,
                 requests: Ring::new(REQUESTS),
                 logs: Ring::new(LOGS),
                 calls: Ring::new(CALLS),
@@ -323,7 +359,19 @@ impl Journal {
             .into_iter()
             .map(|(app, handler)| DeliveryEntry { app, handler, attempts: Vec::new(), not_kept: 0 })
             .collect();
-        let seq = self.inner.locked().events.push(|_| EventEntry { event: event.clone(), deliveries });
+        let bytes = held_bytes(&event.body) + event.id.len() + event.sender.len() + event.key.len() + 128;
+        let seq = {
+            let mut inner = self.inner.locked();
+            let (seq, out) = inner.events.push_out(|_| EventEntry { event: event.clone(), deliveries, bytes });
+            inner.event_bytes += bytes;
+            inner.event_bytes -= out.map_or(0, |e| e.bytes);
+            // The oldest go past the memory bound too (the newest always stays).
+            while inner.event_bytes > EVENT_BYTES && inner.events.items.len() > 1 {
+                let old = inner.events.items.pop_front().expect("more than one event");
+                inner.event_bytes -= old.bytes;
+            }
+            seq
+        };
         self.send(|| Live::Event { seq, event: event.clone() });
         seq
     }
@@ -750,6 +798,30 @@ mod tests {
             body,
             time: 1_700_000_000_000_000 + n as i64,
         })
+    }
+
+    #[test]
+    fn big_bodies_are_kept_within_the_memory_bound_newest_first() {
+        let j = Journal::default();
+        let body = json!({"blob": "x".repeat(1 << 20)});
+        let size = held_bytes(&body);
+        assert!((1 << 20..(1 << 20) + 512).contains(&size), "{size}");
+        let mut last = 0;
+        for n in 1..=200 {
+            last = j.event(&event(n, "a.b", "k", body.clone()), vec![]);
+        }
+        let inner = j.inner.locked();
+        let kept = inner.events.items.len();
+        assert!(kept < 64 && kept > 50, "about {} bodies of 1 MiB fit in {EVENT_BYTES}: {kept}", EVENT_BYTES >> 20);
+        assert!(inner.event_bytes <= EVENT_BYTES);
+        assert_eq!(inner.event_bytes, inner.events.items.iter().map(|e| e.bytes).sum::<usize>());
+        assert_eq!(inner.events.get(last).map(|e| e.event.id.as_str()), Some("abc123-200"), "the newest by its seq");
+        assert!(inner.events.get(last - kept as u64).is_none(), "the oldest are gone");
+        drop(inner);
+        assert!(j.event_detail("abc123-200").is_some() && j.event_detail("abc123-1").is_none());
+        let tiny = Journal::default();
+        tiny.event(&event(1, "a.b", "k", json!({"blob": "x".repeat(EVENT_BYTES + 1)})), vec![]);
+        assert_eq!(tiny.inner.locked().events.items.len(), 1, "one event over the bound is still kept");
     }
 
     fn target(app: &str, handler: &str) -> (Arc<str>, Arc<str>) {
