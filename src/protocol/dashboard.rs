@@ -311,7 +311,8 @@ pub struct Overview {
     pub apps: Vec<AppOverview>,
 }
 
-/// One message of `GET /_ioctl/api/live` (`data: <json>`).
+/// One record of `GET /_ioctl/api/live`: a line of a message (`data: <json>`; records waiting
+/// together share a message, a record a line).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum LiveRecord {

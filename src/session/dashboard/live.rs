@@ -1,8 +1,13 @@
 //! `GET /_ioctl/api/live`: the dashboard's live stream, as server-sent events (`data: <json>`,
-//! one [`LiveRecord`] each): `hello`, then what the journal sees as it happens, the counts at
+//! a [`LiveRecord`] a line: records waiting together go in one message): `hello`, then what the journal sees as it happens, the counts at
 //! most every [`COUNTS_EVERY`] while they change, and `session_end` when the session ends.
 //! Each page reads its own bounded receiver of the journal's broadcast: the session never
 //! waits for a page; one that falls behind gets one `lagged {skipped}` for what it missed.
+//! A page gets at most [`PAGE_RECORDS`] records each [`COUNTS_EVERY`] (200 a second): a
+//! burst of 100,000 events is not 200,000 messages for a browser to take in (on a small
+//! machine it would take its CPU from the handlers). Past that, the page's task stops reading
+//! until the window ends (so it is not woken per event either): the broadcast keeps the newest
+//! records, counts the rest, and the page is told how many it skipped and refetches its lists.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -20,8 +25,12 @@ use super::journal::{self, Journal, Live};
 use crate::protocol::dashboard::{EventOutcome, EventSummary, LiveRecord};
 use crate::session::state::Session;
 
-/// How often the counts may go out while they change.
+/// How often the counts may go out while they change; the window of [`PAGE_RECORDS`].
 pub const COUNTS_EVERY: Duration = Duration::from_millis(250);
+/// Records a page gets in one window of [`COUNTS_EVERY`]; the rest are counted as skipped.
+pub const PAGE_RECORDS: u64 = 50;
+/// Records one message holds at most (a record a line, when several are waiting).
+const BATCH: usize = 200;
 /// Records made for the page but not yet written to it (past this, the page's task waits,
 /// and the journal's broadcast, which never waits, counts what it misses).
 const PAGE_BUFFER: usize = 64;
@@ -50,38 +59,123 @@ async fn live(State(s): State<Arc<Session>>) -> Response {
         let mut tick = tokio::time::interval(COUNTS_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last = session.counts();
+        let mut window = Window::default();
+        // Records go out together, a record a line, at most BATCH_WAIT after the first of
+        // them: a browser takes in one message of 200 records far faster than 200 messages.
+        let mut batch = Batch::default();
         loop {
-            let next = tokio::select! {
-                r = records.recv() => match r {
-                    Ok(live) => match record(session.journal(), live) {
-                        Some(r) => r,
-                        None => continue,
-                    },
-                    Err(broadcast::error::RecvError::Lagged(skipped)) => LiveRecord::Lagged { skipped },
+            let flush_at = batch.due();
+            tokio::select! {
+                r = records.recv(), if window.has_room() => match r {
+                    Ok(live) => {
+                        if let Some(r) = record(session.journal(), window.took(live)) {
+                            batch.add(&r);
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(skipped)) => batch.add(&LiveRecord::Lagged { skipped }),
                     Err(broadcast::error::RecvError::Closed) => break,
                 },
                 _ = tick.tick() => {
+                    window.reset();
                     let counts = session.counts();
-                    if counts == last {
-                        continue;
+                    if counts != last {
+                        last = counts;
+                        batch.add(&LiveRecord::Counts { counts });
                     }
-                    last = counts;
-                    LiveRecord::Counts { counts }
                 }
+                _ = tokio::time::sleep_until(flush_at.unwrap_or_else(far)), if flush_at.is_some() => {}
                 _ = shutdown.cancelled() => break,
                 _ = tx.closed() => return,
-            };
-            if tx.send(Ok(sse(&next))).await.is_err() {
+            }
+            if batch.ready() && tx.send(Ok(batch.take())).await.is_err() {
                 return;
             }
+        }
+        if !batch.is_empty() && tx.send(Ok(batch.take())).await.is_err() {
+            return;
         }
         let _ = tokio::time::timeout(END_WAIT, tx.send(Ok(sse(&LiveRecord::SessionEnd)))).await;
     });
     Sse::new(ReceiverStream::new(rx)).keep_alive(KeepAlive::default()).into_response()
 }
 
+/// How long the first record of a message waits for others to join it.
+const BATCH_WAIT: Duration = Duration::from_millis(50);
+
+/// Far enough never to come (the branch waiting for it is disabled anyway).
+fn far() -> tokio::time::Instant {
+    tokio::time::Instant::now() + Duration::from_secs(3600)
+}
+
+/// The records of the next message, a JSON text a line.
+#[derive(Default)]
+struct Batch {
+    text: String,
+    records: usize,
+    since: Option<tokio::time::Instant>,
+}
+
+impl Batch {
+    fn add(&mut self, record: &LiveRecord) {
+        if self.records > 0 {
+            self.text.push('\n');
+        }
+        self.text.push_str(&json(record));
+        self.records += 1;
+        self.since.get_or_insert_with(tokio::time::Instant::now);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.records == 0
+    }
+
+    /// When the message goes out at the latest, while it holds anything.
+    fn due(&self) -> Option<tokio::time::Instant> {
+        self.since.map(|t| t + BATCH_WAIT)
+    }
+
+    /// Whether it is time to send: full, or its first record has waited [`BATCH_WAIT`].
+    fn ready(&self) -> bool {
+        self.records >= BATCH || self.due().is_some_and(|due| tokio::time::Instant::now() >= due)
+    }
+
+    fn take(&mut self) -> SseEvent {
+        self.records = 0;
+        self.since = None;
+        SseEvent::default().data(std::mem::take(&mut self.text))
+    }
+}
+
+/// A page's share of the live records in the current window of [`COUNTS_EVERY`].
+#[derive(Default)]
+struct Window {
+    sent: u64,
+}
+
+impl Window {
+    /// Whether the page may be sent another record in this window.
+    fn has_room(&self) -> bool {
+        self.sent < PAGE_RECORDS
+    }
+
+    /// Counts `live` as sent.
+    fn took(&mut self, live: Live) -> Live {
+        self.sent += 1;
+        live
+    }
+
+    /// A new window.
+    fn reset(&mut self) {
+        self.sent = 0;
+    }
+}
+
 fn sse(record: &LiveRecord) -> SseEvent {
-    SseEvent::default().data(serde_json::to_string(record).unwrap_or_else(|_| "{}".into()))
+    SseEvent::default().data(json(record))
+}
+
+fn json(record: &LiveRecord) -> String {
+    serde_json::to_string(record).unwrap_or_else(|_| "{}".into())
 }
 
 /// The record a page gets for what the journal sent (made here, on the page's task).
@@ -113,4 +207,101 @@ pub fn record(journal: &Journal, live: Live) -> Option<LiveRecord> {
         Live::Call(c) => LiveRecord::Call { seq: c.seq, trace: c.trace, line: c.record.line.clone() },
         Live::Apps => LiveRecord::Apps,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::Event;
+
+    fn event(n: u64) -> Live {
+        let event = Event {
+            id: format!("e-{n}"),
+            sender: "a.b".into(),
+            key: "k".into(),
+            subject: String::new(),
+            body: serde_json::Value::Null,
+            time: 0,
+        };
+        Live::Event { seq: n, event: Arc::new(event) }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn records_together_go_out_in_one_message_at_most_50_ms_after_the_first() {
+        let mut b = Batch::default();
+        assert!(!b.ready() && b.due().is_none());
+        b.add(&LiveRecord::Apps);
+        tokio::time::advance(Duration::from_millis(30)).await;
+        b.add(&LiveRecord::Lagged { skipped: 3 });
+        assert!(!b.ready(), "the first record waits for others");
+        tokio::time::advance(Duration::from_millis(20)).await;
+        assert!(b.ready(), "50 ms after the first");
+        let _ = b.take();
+        assert!(b.is_empty() && b.due().is_none());
+        for _ in 0..BATCH {
+            b.add(&LiveRecord::Apps);
+        }
+        assert!(b.ready(), "a full message goes at once");
+        let _ = b.take();
+        b.add(&LiveRecord::Apps);
+        b.add(&LiveRecord::Lagged { skipped: 3 });
+        assert_eq!(b.text, "{\"type\":\"apps\"}\n{\"type\":\"lagged\",\"skipped\":3}", "a record a line");
+    }
+
+    #[test]
+    fn a_page_gets_its_share_of_a_window() {
+        let mut w = Window::default();
+        let mut sent = 0;
+        while w.has_room() {
+            w.took(event(sent));
+            sent += 1;
+        }
+        assert_eq!(sent, PAGE_RECORDS);
+        w.reset();
+        assert!(w.has_room(), "a new window has its share again");
+    }
+
+    /// What a page is told in a burst: its share of each window, then how many it skipped
+    /// (the broadcast counts those while the page's task does not read), and the newest.
+    #[tokio::test(start_paused = true)]
+    async fn a_burst_reaches_a_page_as_its_share_and_a_count_of_the_rest() {
+        let journal = Journal::default();
+        let mut rx = journal.subscribe();
+        let mut w = Window::default();
+        let mut got = 0;
+        for n in 1..=5_000u64 {
+            journal.event(
+                &Arc::new(Event {
+                    id: format!("e-{n}"),
+                    sender: "a.b".into(),
+                    key: "k".into(),
+                    subject: String::new(),
+                    body: serde_json::Value::Null,
+                    time: 0,
+                }),
+                vec![],
+            );
+            while w.has_room() {
+                match rx.try_recv() {
+                    Ok(live) => {
+                        w.took(live);
+                        got += 1;
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+        assert_eq!(got, PAGE_RECORDS, "the window's share");
+        w.reset();
+        let skipped = match rx.try_recv() {
+            Err(broadcast::error::TryRecvError::Lagged(n)) => n,
+            other => panic!("expected a count of the skipped records, got {other:?}"),
+        };
+        let mut rest = 0;
+        while rx.try_recv().is_ok() {
+            rest += 1;
+        }
+        assert_eq!(got + skipped + rest, 5_000, "every record was sent or counted");
+        assert_eq!(rest, journal::LIVE_BOUND as u64, "the newest are kept for the next window");
+    }
 }

@@ -7,6 +7,7 @@ import { layoutWaterfall } from './lib/waterfall.js'
 import { visibleRange, nearEnd } from './lib/virtual.js'
 import { Ring } from './lib/ring.js'
 import { toQuery } from './lib/filters.js'
+import { throttle } from './lib/dispatch.js'
 import { formatDuration, formatBytes } from './lib/format.js'
 
 /** Runs `load()` when `deps` change; returns {data, error, loading, reload, setData}. */
@@ -39,11 +40,18 @@ export function Loading({ what = 'Loading' }) {
   return html`<p class="muted" aria-busy="true">${what}…</p>`
 }
 
-/** Calls `reload` when the live stream reconnects (`hello`) or this page skipped records (`lagged`). */
+/**
+ * Calls `reload` when the live stream reconnects (`hello`) or this page skipped records
+ * (`lagged`: during a burst, every 250 ms), at most once every 2 s.
+ */
 export function useLiveReload(reload) {
   useEffect(() => {
-    const offs = [live.on('hello', () => live.connects > 1 && reload()), live.on('lagged', () => reload())]
-    return () => offs.forEach((off) => off())
+    const again = throttle(reload, 2000)
+    const offs = [live.on('hello', () => live.connects > 1 && again()), live.on('lagged', again)]
+    return () => {
+      offs.forEach((off) => off())
+      again.cancel()
+    }
   }, [reload])
 }
 
@@ -58,22 +66,11 @@ export function debounce(fn, ms) {
   return call
 }
 
-/** `fn` called at most once per `ms`, `ms` after the first call of a burst (live bursts never starve it). */
-export function throttle(fn, ms) {
-  let timer = null
-  const call = () => {
-    if (timer) return
-    timer = setTimeout(() => {
-      timer = null
-      fn()
-    }, ms)
-  }
-  call.cancel = () => {
-    clearTimeout(timer)
-    timer = null
-  }
-  return call
-}
+/** How often a live list redraws at most while records stream in. */
+export const REDRAW_MS = 400
+
+// throttle: lib/dispatch.js's (tested there), for the pages that import it from here.
+export { throttle }
 
 export function Empty({ children }) {
   return html`<p class="empty">${children}</p>`
@@ -296,10 +293,10 @@ export function useHistory({ path, field, type, filter, match, keep, page = 200 
   const abort = useRef(null)
   const bump = useCallback(() => {
     if (frame.current) return
-    frame.current = requestAnimationFrame(() => {
+    frame.current = setTimeout(() => {
       frame.current = 0
       setVersion((v) => v + 1)
-    })
+    }, REDRAW_MS)
   }, [])
   const fetchPage = useCallback(
     async (before) => {
@@ -345,7 +342,7 @@ export function useHistory({ path, field, type, filter, match, keep, page = 200 
     })
     return () => {
       off()
-      cancelAnimationFrame(frame.current)
+      clearTimeout(frame.current)
       frame.current = 0
     }
   }, [type, JSON.stringify(filter)])

@@ -2,7 +2,7 @@
 // records dispatched by `type` to subscribers (lib/dispatch.js), reconnected with backoff when
 // it drops. Holds no records itself — pages keep their own bounded lists — so it never grows.
 // Its state (connecting, live, lagged counts, session ended) is what the header shows.
-import { Dispatcher, backoff } from './lib/dispatch.js'
+import { Dispatcher, backoff, throttle } from './lib/dispatch.js'
 
 const URL = '/_ioctl/api/live'
 
@@ -36,6 +36,26 @@ export class Live {
     for (const fn of this.watchers) fn(this.status)
   }
 
+  /** One record of the stream, dispatched; the stream's own records change the status. */
+  take(source, text) {
+    const record = this.dispatcher.dispatchText(text)
+    if (!record) return
+    if (record.type === 'hello') this.setStatus({ hello: record, state: 'live' })
+    else if (record.type === 'lagged') {
+      // During a burst a lagged record comes every 250 ms: the header says so once a second.
+      this.pendingSkipped = (this.pendingSkipped ?? 0) + record.skipped
+      this.showSkipped ??= throttle(() => {
+        const skipped = this.pendingSkipped
+        this.pendingSkipped = 0
+        this.setStatus({ skipped: this.status.skipped + skipped, lastSkipped: skipped })
+      }, 1000)
+      this.showSkipped()
+    } else if (record.type === 'session_end') {
+      source.close()
+      this.setStatus({ state: 'ended' })
+    }
+  }
+
   start() {
     clearTimeout(this.timer)
     this.source?.close()
@@ -46,16 +66,9 @@ export class Live {
       this.failures = 0
       this.setStatus({ state: 'live' })
     }
+    // A message holds one record a line (the session puts records waiting together in one).
     source.onmessage = (message) => {
-      const record = this.dispatcher.dispatchText(message.data)
-      if (!record) return
-      if (record.type === 'hello') this.setStatus({ hello: record, state: 'live' })
-      else if (record.type === 'lagged') {
-        this.setStatus({ skipped: this.status.skipped + record.skipped, lastSkipped: record.skipped })
-      } else if (record.type === 'session_end') {
-        source.close()
-        this.setStatus({ state: 'ended' })
-      }
+      for (const line of message.data.split('\n')) this.take(source, line)
     }
     // EventSource retries by itself only on some failures and gives up on others (a 401, a
     // wrong content type); one policy for all: close, wait, reconnect.

@@ -59,3 +59,30 @@ export class Dispatcher {
 export function backoff(failures, { base = 500, max = 15_000 } = {}) {
   return Math.min(max, base * 2 ** Math.max(0, failures - 1))
 }
+
+/**
+ * `fn` called at once, then at most once per `ms` however often it is asked for: a call in
+ * the wait runs once when the wait ends (so a sustained burst of `lagged` records refetches
+ * a list once a second, and the last state is always fetched). `setTimer` is for tests.
+ */
+export function throttle(fn, ms, { setTimer = setTimeout, clearTimer = clearTimeout, now = () => Date.now() } = {}) {
+  let last = -Infinity
+  let timer = null
+  const run = () => {
+    timer = null
+    last = now()
+    fn()
+  }
+  const call = () => {
+    if (timer !== null) return
+    const wait = last + ms - now()
+    if (wait <= 0) run()
+    else timer = setTimer(run, wait)
+  }
+  /** Drops a planned run (the page went away). */
+  call.cancel = () => {
+    if (timer !== null) clearTimer(timer)
+    timer = null
+  }
+  return call
+}

@@ -24,6 +24,7 @@ import {
   VirtualList,
   Trace,
   Field,
+  REDRAW_MS,
 } from '../components.js'
 
 /** Summaries held in memory; older ones are fetched again when scrolled to. */
@@ -73,13 +74,14 @@ function useEventStore(filter) {
   const [status, setStatus] = useState({ loading: true, error: null })
   const frame = useRef(0)
   const abort = useRef(null)
-  // Live records arrive in bursts; render at most once per animation frame.
+  // Live records arrive in bursts; redraw at most every REDRAW_MS (not every frame: a browser
+  // redrawing 60 times a second takes CPU the session's handlers need on a small machine).
   const bump = useCallback(() => {
     if (frame.current) return
-    frame.current = requestAnimationFrame(() => {
+    frame.current = setTimeout(() => {
       frame.current = 0
       setVersion((v) => v + 1)
-    })
+    }, REDRAW_MS)
   }, [])
 
   const add = (summary, newest) => {
@@ -150,7 +152,7 @@ function useEventStore(filter) {
     return () => {
       offEvent()
       offDelivery()
-      cancelAnimationFrame(frame.current)
+      clearTimeout(frame.current)
       frame.current = 0
     }
   }, [filter])

@@ -1,7 +1,7 @@
 // Live records reach their subscribers by type; a broken one stops nobody.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Dispatcher, backoff } from '../lib/dispatch.js'
+import { Dispatcher, backoff, throttle } from '../lib/dispatch.js'
 
 test('records go to their type and to *, unsubscribing stops them', () => {
   const d = new Dispatcher()
@@ -42,4 +42,23 @@ test('reconnect backoff doubles from 0.5 s up to 15 s', () => {
     [1, 2, 3, 4, 5, 6, 7, 20].map((n) => backoff(n)),
     [500, 1000, 2000, 4000, 8000, 15000, 15000, 15000],
   )
+})
+
+test('a throttled call runs at once, then once per interval however often it is asked for', () => {
+  let t = 0
+  const timers = []
+  let calls = 0
+  const setTimer = (f, ms) => timers.push([t + ms, f])
+  const call = throttle(() => calls++, 1000, { setTimer, now: () => t })
+  call()
+  assert.equal(calls, 1, 'the first call runs at once')
+  for (t = 250; t < 1000; t += 250) call()
+  assert.equal(calls, 1, 'calls in the interval wait')
+  assert.equal(timers.length, 1, 'one trailing run is planned, not one per call')
+  t = 1000
+  timers.shift()[1]()
+  assert.equal(calls, 2, 'the trailing run fetches the last state')
+  t = 2500
+  call()
+  assert.equal(calls, 3, 'a call after a quiet interval runs at once')
 })

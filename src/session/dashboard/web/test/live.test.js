@@ -12,14 +12,15 @@ class FakeEventSource {
   close() {
     this.closed = true
   }
-  emit(record) {
-    this.onmessage?.({ data: JSON.stringify(record) })
+  emit(...records) {
+    this.onmessage?.({ data: records.map((r) => JSON.stringify(r)).join('\n') })
   }
 }
 globalThis.EventSource = FakeEventSource
 const { Live } = await import('../live.js')
 
 test('records reach subscribers by type; lagged adds up; hello counts connects', () => {
+  mock.timers.enable({ apis: ['setTimeout', 'Date'] })
   FakeEventSource.all = []
   const live = new Live()
   const seen = []
@@ -34,10 +35,31 @@ test('records reach subscribers by type; lagged adds up; hello counts connects',
   es.emit({ type: 'lagged', skipped: 2 })
   assert.deepEqual(seen, ['a-1'])
   assert.equal(live.status.state, 'live')
-  assert.equal(live.status.skipped, 42)
+  assert.equal(live.status.skipped, 40, 'the first lagged shows at once')
+  mock.timers.tick(1000)
+  assert.equal(live.status.skipped, 42, 'the rest of a burst within a second')
+  mock.timers.reset()
   assert.equal(live.connects, 1)
   live.dismissSkipped()
   assert.equal(live.status.skipped, 0)
+  live.stop()
+})
+
+test('a message of several records, one a line, dispatches each in order', () => {
+  FakeEventSource.all = []
+  const live = new Live()
+  const seen = []
+  live.on('*', (r) => seen.push(r.type === 'event' ? r.id : r.type))
+  live.start()
+  const es = FakeEventSource.all[0]
+  es.emit(
+    { type: 'event', id: 'a-1' },
+    { type: 'delivery', event_id: 'a-1' },
+    { type: 'lagged', skipped: 7 },
+    { type: 'event', id: 'a-2' },
+  )
+  assert.deepEqual(seen, ['a-1', 'delivery', 'lagged', 'a-2'])
+  assert.equal(live.status.skipped, 7)
   live.stop()
 })
 
