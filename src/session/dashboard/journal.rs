@@ -192,9 +192,45 @@ pub fn held_bytes(value: &serde_json::Value) -> usize {
 struct DeliveryEntry {
     app: Arc<str>,
     handler: Arc<str>,
-    attempts: Vec<AttemptEntry>,
+    attempts: Attempts,
     /// Attempts past [`ATTEMPTS`] (the middle ones are dropped, the last is kept).
     not_kept: u32,
+}
+
+/// A delivery's kept attempts: the first inline (most deliveries have one, and an allocation
+/// per delivery shows in the event path's throughput), the others in a vector.
+#[derive(Default)]
+struct Attempts {
+    first: Option<AttemptEntry>,
+    rest: Vec<AttemptEntry>,
+}
+
+impl Attempts {
+    fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.rest.len()
+    }
+
+    fn push(&mut self, a: AttemptEntry) {
+        match self.first {
+            None => self.first = Some(a),
+            Some(_) => self.rest.push(a),
+        }
+    }
+
+    /// Removes the `i`th attempt (not the first: the first ones are kept).
+    fn remove(&mut self, i: usize) {
+        if i > 0 {
+            self.rest.remove(i - 1);
+        }
+    }
+
+    fn iter(&self) -> impl DoubleEndedIterator<Item = &AttemptEntry> {
+        self.first.iter().chain(self.rest.iter())
+    }
+
+    fn last(&self) -> Option<&AttemptEntry> {
+        self.rest.last().or(self.first.as_ref())
+    }
 }
 
 struct AttemptEntry {
@@ -357,7 +393,7 @@ impl Journal {
     pub fn event(&self, event: &Arc<Event>, targets: Vec<Target>) -> u64 {
         let deliveries = targets
             .into_iter()
-            .map(|(app, handler)| DeliveryEntry { app, handler, attempts: Vec::new(), not_kept: 0 })
+            .map(|(app, handler)| DeliveryEntry { app, handler, attempts: Attempts::default(), not_kept: 0 })
             .collect();
         let bytes = held_bytes(&event.body) + event.id.len() + event.sender.len() + event.key.len() + 128;
         let seq = {
@@ -408,7 +444,7 @@ impl Journal {
                         e.deliveries.push(DeliveryEntry {
                             app: report.app.clone(),
                             handler: report.handler.clone(),
-                            attempts: Vec::new(),
+                            attempts: Attempts::default(),
                             not_kept: 0,
                         });
                         e.deliveries.last_mut().expect("just pushed")
