@@ -166,27 +166,17 @@ struct EventEntry {
 }
 
 /// About how many bytes `value` holds in memory as a serde_json `Value` (a node's own size,
-/// plus its strings' and keys' bytes): a walk without allocation, for [`EVENT_BYTES`].
+/// plus its strings' and keys' bytes): a walk without allocation, for [`EVENT_BYTES`]. (It
+/// recurses: a body parsed from JSON nests at most 128 deep, serde_json's limit.)
 pub fn held_bytes(value: &serde_json::Value) -> usize {
     use serde_json::Value;
     const NODE: usize = std::mem::size_of::<Value>() + 16;
-    let mut total = 0;
-    let mut stack = vec![value];
-    while let Some(v) = stack.pop() {
-        total += NODE;
-        match v {
-            Value::String(s) => total += s.len(),
-            Value::Array(items) => stack.extend(items),
-            Value::Object(map) => {
-                for (k, item) in map {
-                    total += k.len() + NODE;
-                    stack.push(item);
-                }
-            }
-            _ => {}
-        }
+    NODE + match value {
+        Value::String(s) => s.len(),
+        Value::Array(items) => items.iter().map(held_bytes).sum(),
+        Value::Object(map) => map.iter().map(|(k, item)| k.len() + NODE + held_bytes(item)).sum(),
+        _ => 0,
     }
-    total
 }
 
 struct DeliveryEntry {
@@ -312,7 +302,6 @@ struct Inner {
     requests: Ring<Arc<RequestEntry>>,
     logs: Ring<Arc<LogEntry>>,
     calls: Ring<Arc<CallEntry>>,
-    traces: Ring<TraceEntry>,
 }
 
 /// The filters of `GET /_ioctl/api/events`.
@@ -330,6 +319,10 @@ pub struct EventFilter {
 /// The session's journal (see the module's doc).
 pub struct Journal {
     inner: Mutex<Inner>,
+    /// The traces, behind a lock of their own: the dispatcher begins and ends one per attempt
+    /// while the publisher records events under `inner`; one lock would make them wait on
+    /// each other at every event.
+    traces: Mutex<Ring<TraceEntry>>,
     live: broadcast::Sender<Live>,
     board: Board,
     /// Lines over [`LOG_TEXT`] that were cut (for the logs' doc: nothing is cut silently).
@@ -345,8 +338,8 @@ impl Default for Journal {
                 requests: Ring::new(REQUESTS),
                 logs: Ring::new(LOGS),
                 calls: Ring::new(CALLS),
-                traces: Ring::new(TRACES),
             }),
+            traces: Mutex::new(Ring::new(TRACES)),
             live: broadcast::channel(LIVE_BOUND).0,
             board: Board::default(),
             cut: AtomicU64::new(0),
@@ -476,7 +469,7 @@ impl Journal {
     pub fn begin_trace(&self, kind: TraceKind, app: Arc<str>, name: Arc<str>) -> u64 {
         let started_us = chrono::Utc::now().timestamp_micros();
         let t0 = Instant::now();
-        self.inner.locked().traces.push(|_| TraceEntry {
+        self.traces.locked().push(|_| TraceEntry {
             kind,
             app,
             name,
@@ -490,15 +483,15 @@ impl Journal {
 
     /// The trace ended after `elapsed_ms`.
     pub fn end_trace(&self, trace: u64, elapsed_ms: f64) {
-        if let Some(t) = self.inner.locked().traces.get_mut(trace) {
+        if let Some(t) = self.traces.locked().get_mut(trace) {
             t.elapsed_ms = Some(round2(elapsed_ms));
         }
     }
 
     /// A call of trace `trace` ended; it started at `started`.
     pub fn span(&self, trace: u64, started: Instant, span: impl FnOnce(f64) -> Span) {
-        let mut inner = self.inner.locked();
-        if let Some(t) = inner.traces.get_mut(trace) {
+        let mut traces = self.traces.locked();
+        if let Some(t) = traces.get_mut(trace) {
             if t.spans.len() < SPANS {
                 let start_ms = round2(started.saturating_duration_since(t.t0).as_secs_f64() * 1000.0);
                 t.spans.push(span(start_ms));
@@ -684,8 +677,8 @@ impl Journal {
 
     /// A trace, when it is kept.
     pub fn trace(&self, trace: u64) -> Option<Trace> {
-        let inner = self.inner.locked();
-        let t = inner.traces.get(trace)?;
+        let traces = self.traces.locked();
+        let t = traces.get(trace)?;
         Some(Trace {
             trace,
             kind: t.kind,
@@ -929,9 +922,11 @@ mod tests {
         assert_eq!((inner.events.items.len(), inner.events.seen), (EVENTS, 3 * EVENTS as u64));
         assert_eq!((inner.logs.items.len(), inner.logs.seen), (LOGS, 3 * LOGS as u64));
         assert_eq!((inner.requests.items.len(), inner.requests.seen), (REQUESTS, 3 * TRACES as u64));
-        assert_eq!((inner.traces.items.len(), inner.traces.seen), (TRACES, 3 * TRACES as u64));
-        assert!(inner.traces.items.iter().all(|t| t.spans.len() == SPANS && t.not_kept == 3));
         drop(inner);
+        let traces = j.traces.locked();
+        assert_eq!((traces.items.len(), traces.seen), (TRACES, 3 * TRACES as u64));
+        assert!(traces.items.iter().all(|t| t.spans.len() == SPANS && t.not_kept == 3));
+        drop(traces);
         assert!(j.event_detail("abc123-1").is_none(), "the oldest are gone");
         let newest = j.event_detail(&format!("abc123-{}", 3 * EVENTS)).unwrap();
         assert_eq!((newest.seq, newest.outcome), (3 * EVENTS as u64, EventOutcome::Ok));
