@@ -214,16 +214,19 @@ mod tests {
     use super::*;
     use crate::protocol::Event;
 
-    fn event(n: u64) -> Live {
-        let event = Event {
+    fn sample(n: u64) -> Arc<Event> {
+        Arc::new(Event {
             id: format!("e-{n}"),
             sender: "a.b".into(),
             key: "k".into(),
             subject: String::new(),
             body: serde_json::Value::Null,
             time: 0,
-        };
-        Live::Event { seq: n, event: Arc::new(event) }
+        })
+    }
+
+    fn event(n: u64) -> Live {
+        Live::Event { seq: n, event: sample(n) }
     }
 
     #[tokio::test(start_paused = true)]
@@ -270,17 +273,7 @@ mod tests {
         let mut w = Window::default();
         let mut got = 0;
         for n in 1..=5_000u64 {
-            journal.event(
-                &Arc::new(Event {
-                    id: format!("e-{n}"),
-                    sender: "a.b".into(),
-                    key: "k".into(),
-                    subject: String::new(),
-                    body: serde_json::Value::Null,
-                    time: 0,
-                }),
-                vec![],
-            );
+            journal.event(&sample(n), vec![]);
             while w.has_room() {
                 match rx.try_recv() {
                     Ok(live) => {
