@@ -573,12 +573,18 @@ fn color_can_be_forced_and_joining_says_session_flags_do_not_apply() {
 #[test]
 fn a_terminal_that_does_not_read_never_gets_a_healthy_process_killed() {
     let env = Env::new();
-    let chatty = "export async function updateLiveUsers(_ctx: StatusChangeContext) {\n  for (let i = 0; i < 2000; i++) console.log('chatty ' + i + ' ' + 'x'.repeat(400))\n  return true\n}\n";
+    // Key `mark` logs one line: the app's log lines reach the session in order, after the
+    // results that overtake them, so once `marker` is there every chatty line has been offered
+    // to the terminal.
+    let chatty = "export async function updateLiveUsers(ctx: any) {\n  if (ctx.key === 'mark') {\n    console.log('marker')\n    return true\n  }\n  for (let i = 0; i < 2000; i++) console.log('chatty ' + i + ' ' + 'x'.repeat(400))\n  return true\n}\n";
     let app = env.app(
         "app",
         &[
             ("node/event/liveUsersUpdate.ts", chatty),
-            ("node/service.json", r#"{"events": {"liveUsersUpdate": {"sender": "ioctl.manual", "keys": ["talk"]}}}"#),
+            (
+                "node/service.json",
+                r#"{"events": {"liveUsersUpdate": {"sender": "ioctl.manual", "keys": ["talk", "mark"]}}}"#,
+            ),
         ],
     );
     // `ioctl link | less`, paused: its stdout is a pipe nobody reads.
@@ -604,6 +610,16 @@ fn a_terminal_that_does_not_read_never_gets_a_healthy_process_killed() {
     assert_eq!((c["delivered"].as_u64(), c["failed"].as_u64()), (Some(30), Some(0)), "{c}");
     assert!(alive(node), "the healthy Node.js process was killed");
     assert_eq!(env.node_processes("dev").first().copied(), Some(node));
+    // Results go out before queued log lines, so under load many lines are still on their way
+    // when the counts settle: wait until the last of them has reached the session (its journal).
+    assert_eq!(env.run(&["events", "send", "mark"]).status.code(), Some(0));
+    let record: Value =
+        serde_json::from_str(&std::fs::read_to_string(env.home().join("sessions/local/dev.json")).unwrap()).unwrap();
+    let (url, bearer) = (record["url"].as_str().unwrap(), format!("Bearer {}", record["token"].as_str().unwrap()));
+    eventually("the marker line in the session's journal", || {
+        let (_, _, body) = http(url, "GET", "/_ioctl/api/logs?q=marker", &[("authorization", &bearer)], "");
+        body.contains("\"marker\"").then_some(())
+    });
     // The reader comes back (a thread reads every line from now on): with the next log line,
     // it is told how much it missed.
     let (tx, rx) = std::sync::mpsc::channel();
