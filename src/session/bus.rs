@@ -330,7 +330,7 @@ impl Bus {
                 .filter(wanted)
                 .flat_map(|s| s.handlers.iter().filter(|(_, sub)| sub.matches(sender, key)).map(move |(h, _)| (s, h)))
                 .collect();
-            let seq = self.journal.event(&event, targets.iter().map(|(s, h)| (s.app.clone(), (*h).clone())).collect());
+            let seq = self.journal.event(&event, targets.iter().map(|(s, h)| (s.app.clone(), (*h).clone())));
             for (s, handler) in targets {
                 matched += 1;
                 let ticket = Ticket::new(&self.counters, &s.counters);

@@ -3,12 +3,14 @@
 // playwright-core) while the benchmark publishes events, and measures the page when asked:
 // the JS heap in use, the DOM's size, the event rows drawn (a virtualised list keeps them few)
 // and the records the page was told it skipped.
-// Usage: node tests/browser/dashboard_open.js LOGIN_URL
-// Prints `open` once the page shows its event list; then each line `measure` on stdin prints
-// one JSON line {heap_mb, dom_nodes, rows, skipped, errors}; stdin's end closes the browser.
-// (benches/ioctl.rs's `dashboard` figure runs it.)
+// Usage: node tests/browser/dashboard_open.js, then lines on stdin:
+// - `open LOGIN_URL` opens a fresh page (closing the previous one) and prints `open` once it
+//   shows its event list and its first work is done (the main thread idle), as a developer's
+//   page is when a burst comes: the browser starts once, so its own start-up is not measured;
+// - `measure` prints one JSON line {heap_mb, dom_nodes, rows, skipped, errors};
+// stdin's end closes the browser. (benches/ioctl.rs's `dashboard` figure runs it.)
 
-/* global document -- page.evaluate's callbacks run in the page */
+/* global document, requestIdleCallback -- page.evaluate's callbacks run in the page */
 const readline = require('node:readline')
 const { chromium } = require('playwright-core')
 
@@ -29,27 +31,42 @@ async function measure(page, cdp, errors) {
   }
 }
 
+/** Opens the dashboard's Events page at `loginUrl` and waits until it has settled. */
+async function open(browser, loginUrl) {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
+  const errors = []
+  page.on('pageerror', (err) => errors.push(err.message))
+  await page.goto(loginUrl)
+  await page.evaluate(() => {
+    document.location.hash = '#/events'
+  })
+  await page.waitForSelector('[data-testid="events-filter-q"]', { timeout: 20000 })
+  // Settled: two idle periods of the main thread in a row (its first fetches and draws done).
+  for (let i = 0; i < 2; i++) {
+    await page.evaluate(() => new Promise((resolve) => requestIdleCallback(resolve, { timeout: 2000 })))
+  }
+  const cdp = await page.context().newCDPSession(page)
+  await cdp.send('Performance.enable')
+  return { page, cdp, errors }
+}
+
 async function main() {
-  const [loginUrl] = process.argv.slice(2)
   const browser = await chromium.launch({
     executablePath: process.env.IOCTL_CHROMIUM || '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
   })
   try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
-    const errors = []
-    page.on('pageerror', (err) => errors.push(err.message))
-    await page.goto(loginUrl)
-    await page.evaluate(() => {
-      document.location.hash = '#/events'
-    })
-    await page.waitForSelector('[data-testid="events-filter-q"]', { timeout: 20000 })
-    const cdp = await page.context().newCDPSession(page)
-    await cdp.send('Performance.enable')
-    console.log('open')
+    let current = null
     const lines = readline.createInterface({ input: process.stdin })
     for await (const line of lines) {
-      if (line.trim() === 'measure') console.log(JSON.stringify(await measure(page, cdp, errors)))
+      const [command, arg] = line.trim().split(/\s+/)
+      if (command === 'open') {
+        if (current) await current.page.close()
+        current = await open(browser, arg)
+        console.log('open')
+      } else if (command === 'measure' && current) {
+        console.log(JSON.stringify(await measure(current.page, current.cdp, current.errors)))
+      }
     }
   } finally {
     await browser.close()

@@ -10,13 +10,17 @@
 //! formatting), the calls' bodies by [`CALLS`] and the calls log's cap.
 //!
 //! Live records go out on a bounded broadcast that never waits (a page that falls behind is
-//! told how many it missed: see live.rs); nothing is sent while no page listens.
+//! told how many it missed: see live.rs). Nothing is made or sent while no page takes them: a
+//! page past its share of a window lets go of its receiver ([`Feed`]), so in a burst the
+//! event path pays one atomic load per record, as with no page open, and counts what a page
+//! skipped with one atomic add.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use smallvec::SmallVec;
 use tokio::sync::broadcast;
 
 use super::overview::Board;
@@ -77,7 +81,77 @@ pub enum Live {
     Request(Arc<RequestEntry>),
     Log(Arc<LogEntry>),
     Call(Arc<CallEntry>),
-    Apps,
+}
+
+/// The live records' fan-out to the open pages.
+struct LiveFeed {
+    tx: broadcast::Sender<Live>,
+    /// Pages taking records now (a page past its window's share takes none).
+    taking: AtomicUsize,
+    /// Pages open, taking records or not.
+    pages: AtomicUsize,
+    /// Records made while a page was open: what a paused page skipped is the difference.
+    offered: AtomicU64,
+    /// [`Journal::apps_version`].
+    apps: AtomicU64,
+}
+
+/// A page's share of the live records: its receiver while it takes them; while paused, none
+/// (the broadcast keeps nothing for it and the event path does not build records for it), and
+/// the count of what it skipped.
+pub struct Feed {
+    live: Arc<LiveFeed>,
+    rx: Option<broadcast::Receiver<Live>>,
+    /// `offered` when it paused.
+    paused_at: u64,
+}
+
+impl Feed {
+    /// The next record (or how many the receiver lost, if the page fell behind); pending
+    /// forever while paused.
+    pub async fn recv(&mut self) -> Result<Live, broadcast::error::RecvError> {
+        match &mut self.rx {
+            Some(rx) => rx.recv().await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// [`Feed::recv`] without waiting.
+    pub fn try_recv(&mut self) -> Result<Live, broadcast::error::TryRecvError> {
+        match &mut self.rx {
+            Some(rx) => rx.try_recv(),
+            None => Err(broadcast::error::TryRecvError::Empty),
+        }
+    }
+
+    /// Stops taking records (until [`Feed::resume`]), counting them instead.
+    pub fn pause(&mut self) {
+        if self.rx.take().is_some() {
+            self.paused_at = self.live.offered.load(Ordering::Relaxed);
+            self.live.taking.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Takes records again; returns how many were made while paused (0 if it was not).
+    pub fn resume(&mut self) -> u64 {
+        if self.rx.is_some() {
+            return 0;
+        }
+        self.live.taking.fetch_add(1, Ordering::Relaxed);
+        self.rx = Some(self.live.tx.subscribe());
+        self.live.offered.load(Ordering::Relaxed).saturating_sub(self.paused_at)
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.rx.is_none()
+    }
+}
+
+impl Drop for Feed {
+    fn drop(&mut self) {
+        self.pause();
+        self.live.pages.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// One attempt as the dispatcher reports it.
@@ -160,7 +234,8 @@ impl<T> Ring<T> {
 
 struct EventEntry {
     event: Arc<Event>,
-    deliveries: Vec<DeliveryEntry>,
+    /// Inline when one (most events have one handler: no allocation per event for it).
+    deliveries: SmallVec<[DeliveryEntry; 1]>,
     /// The event's estimated size in memory ([`held_bytes`]).
     bytes: usize,
 }
@@ -323,7 +398,7 @@ pub struct Journal {
     /// while the publisher records events under `inner`; one lock would make them wait on
     /// each other at every event.
     traces: Mutex<Ring<TraceEntry>>,
-    live: broadcast::Sender<Live>,
+    live: Arc<LiveFeed>,
     board: Board,
     /// Lines over [`LOG_TEXT`] that were cut (for the logs' doc: nothing is cut silently).
     cut: AtomicU64,
@@ -340,7 +415,13 @@ impl Default for Journal {
                 calls: Ring::new(CALLS),
             }),
             traces: Mutex::new(Ring::new(TRACES)),
-            live: broadcast::channel(LIVE_BOUND).0,
+            live: Arc::new(LiveFeed {
+                tx: broadcast::channel(LIVE_BOUND).0,
+                taking: AtomicUsize::new(0),
+                pages: AtomicUsize::new(0),
+                offered: AtomicU64::new(0),
+                apps: AtomicU64::new(0),
+            }),
             board: Board::default(),
             cut: AtomicU64::new(0),
         }
@@ -348,15 +429,38 @@ impl Default for Journal {
 }
 
 impl Journal {
-    /// A page's receiver of live records.
-    pub fn subscribe(&self) -> broadcast::Receiver<Live> {
-        self.live.subscribe()
+    /// A page's feed of live records (taking them until it [pauses](Feed::pause)).
+    pub fn subscribe(&self) -> Feed {
+        self.live.pages.fetch_add(1, Ordering::Relaxed);
+        let mut feed = Feed { live: self.live.clone(), rx: None, paused_at: 0 };
+        feed.resume();
+        feed
+    }
+
+    /// Whether a page takes live records now (one atomic load: the check on the event path).
+    fn taken(&self) -> bool {
+        self.live.taking.load(Ordering::Relaxed) > 0
     }
 
     fn send(&self, live: impl FnOnce() -> Live) {
-        if self.live.receiver_count() > 0 {
-            let _ = self.live.send(live());
+        if self.live.pages.load(Ordering::Relaxed) == 0 {
+            return;
         }
+        self.live.offered.fetch_add(1, Ordering::Relaxed);
+        if self.taken() {
+            let _ = self.live.tx.send(live());
+        }
+    }
+
+    /// Pages open (their live streams), taking records or not.
+    pub fn live_pages(&self) -> usize {
+        self.live.pages.load(Ordering::Relaxed)
+    }
+
+    /// How many times the set of linked apps or one's state changed (pages compare it each
+    /// window rather than being sent a record, so a paused page does not miss a change).
+    pub fn apps_version(&self) -> u64 {
+        self.live.apps.load(Ordering::Relaxed)
     }
 
     /// The linked apps' board (the overview).
@@ -366,7 +470,7 @@ impl Journal {
 
     /// The set of linked apps or one's state changed.
     pub fn apps_changed(&self) {
-        self.send(|| Live::Apps);
+        self.live.apps.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Changes linked app `link`'s entry in the overview, and tells the pages.
@@ -383,24 +487,32 @@ impl Journal {
 
     /// An event was published, matched by `targets` (app, handler) (none: unmatched). Returns
     /// its seq, which its deliveries' attempts name.
-    pub fn event(&self, event: &Arc<Event>, targets: Vec<Target>) -> u64 {
+    pub fn event(&self, event: &Arc<Event>, targets: impl IntoIterator<Item = Target>) -> u64 {
         let deliveries = targets
             .into_iter()
             .map(|(app, handler)| DeliveryEntry { app, handler, attempts: Attempts::default(), not_kept: 0 })
             .collect();
         let bytes = held_bytes(&event.body) + event.id.len() + event.sender.len() + event.key.len() + 128;
+        // What goes out of the journal is dropped after its lock is released (freeing an old
+        // event's body is work the dispatcher's attempts need not wait for).
+        let mut gone: SmallVec<[EventEntry; 1]> = SmallVec::new();
         let seq = {
             let mut inner = self.inner.locked();
             let (seq, out) = inner.events.push_out(|_| EventEntry { event: event.clone(), deliveries, bytes });
             inner.event_bytes += bytes;
-            inner.event_bytes -= out.map_or(0, |e| e.bytes);
+            if let Some(out) = out {
+                inner.event_bytes -= out.bytes;
+                gone.push(out);
+            }
             // The oldest go past the memory bound too (the newest always stays).
             while inner.event_bytes > EVENT_BYTES && inner.events.items.len() > 1 {
                 let old = inner.events.items.pop_front().expect("more than one event");
                 inner.event_bytes -= old.bytes;
+                gone.push(old);
             }
             seq
         };
+        drop(gone);
         self.send(|| Live::Event { seq, event: event.clone() });
         seq
     }
@@ -423,7 +535,11 @@ impl Journal {
     /// One attempt of a delivery ended (or a delivery that could not run: attempt 0).
     pub fn attempt(&self, mut report: DeliveryReport) {
         // The texts move into the journal unless a page wants the report too.
-        let live = self.live.receiver_count() > 0;
+        let pages = self.live.pages.load(Ordering::Relaxed) > 0;
+        let live = pages && self.taken();
+        if pages {
+            self.live.offered.fetch_add(1, Ordering::Relaxed);
+        }
         let (error, stack) = match live {
             true => (report.error.clone(), report.stack.clone()),
             false => (report.error.take(), report.stack.take()),
@@ -461,7 +577,7 @@ impl Journal {
             }
         }
         if live {
-            let _ = self.live.send(Live::Delivery(Arc::new(report)));
+            let _ = self.live.tx.send(Live::Delivery(Arc::new(report)));
         }
     }
 

@@ -5,9 +5,10 @@
 //! waits for a page; one that falls behind gets one `lagged {skipped}` for what it missed.
 //! A page gets at most [`PAGE_RECORDS`] records each [`COUNTS_EVERY`] (200 a second): a
 //! burst of 100,000 events is not 200,000 messages for a browser to take in (on a small
-//! machine it would take its CPU from the handlers). Past that, the page's task stops reading
-//! until the window ends (so it is not woken per event either): the broadcast keeps the newest
-//! records, counts the rest, and the page is told how many it skipped and refetches its lists.
+//! machine it would take its CPU from the handlers). Past that, the page's task lets go of its
+//! receiver until the window ends ([`super::journal::Feed::pause`]): it is not woken per event,
+//! the event path builds no records for it, and the page is told how many it skipped and
+//! refetches its lists. A change of the linked apps is checked each window (`apps`).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -59,6 +60,7 @@ async fn live(State(s): State<Arc<Session>>) -> Response {
         let mut tick = tokio::time::interval(COUNTS_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last = session.counts();
+        let mut apps = session.journal().apps_version();
         let mut window = Window::default();
         // Records go out together, a record a line, at most BATCH_WAIT after the first of
         // them: a browser takes in one message of 200 records far faster than 200 messages.
@@ -71,12 +73,24 @@ async fn live(State(s): State<Arc<Session>>) -> Response {
                         if let Some(r) = record(session.journal(), window.took(live)) {
                             batch.add(&r);
                         }
+                        if !window.has_room() {
+                            records.pause();
+                        }
                     }
                     Err(broadcast::error::RecvError::Lagged(skipped)) => batch.add(&LiveRecord::Lagged { skipped }),
                     Err(broadcast::error::RecvError::Closed) => break,
                 },
                 _ = tick.tick() => {
                     window.reset();
+                    let skipped = records.resume();
+                    if skipped > 0 {
+                        batch.add(&LiveRecord::Lagged { skipped });
+                    }
+                    let now = session.journal().apps_version();
+                    if now != apps {
+                        apps = now;
+                        batch.add(&LiveRecord::Apps);
+                    }
                     let counts = session.counts();
                     if counts != last {
                         last = counts;
@@ -205,7 +219,6 @@ pub fn record(journal: &Journal, live: Live) -> Option<LiveRecord> {
         Live::Request(r) => LiveRecord::Request(journal::request_summary(&r)),
         Live::Log(l) => LiveRecord::Log(journal::log_line(&l)),
         Live::Call(c) => LiveRecord::Call { seq: c.seq, trace: c.trace, line: c.record.line.clone() },
-        Live::Apps => LiveRecord::Apps,
     })
 }
 
@@ -264,37 +277,39 @@ mod tests {
         assert!(w.has_room(), "a new window has its share again");
     }
 
-    /// What a page is told in a burst: its share of each window, then how many it skipped
-    /// (the broadcast counts those while the page's task does not read), and the newest.
+    /// What a page is told in a burst: its share of each window, then, with the next window,
+    /// how many it skipped while it let go of its receiver, and every record after that.
     #[tokio::test(start_paused = true)]
     async fn a_burst_reaches_a_page_as_its_share_and_a_count_of_the_rest() {
         let journal = Journal::default();
-        let mut rx = journal.subscribe();
+        let mut feed = journal.subscribe();
         let mut w = Window::default();
         let mut got = 0;
         for n in 1..=5_000u64 {
             journal.event(&sample(n), vec![]);
             while w.has_room() {
-                match rx.try_recv() {
+                match feed.try_recv() {
                     Ok(live) => {
                         w.took(live);
                         got += 1;
+                        if !w.has_room() {
+                            feed.pause();
+                        }
                     }
                     Err(_) => break,
                 }
             }
         }
         assert_eq!(got, PAGE_RECORDS, "the window's share");
+        assert!(feed.is_paused());
         w.reset();
-        let skipped = match rx.try_recv() {
-            Err(broadcast::error::TryRecvError::Lagged(n)) => n,
-            other => panic!("expected a count of the skipped records, got {other:?}"),
-        };
-        let mut rest = 0;
-        while rx.try_recv().is_ok() {
-            rest += 1;
-        }
-        assert_eq!(got + skipped + rest, 5_000, "every record was sent or counted");
-        assert_eq!(rest, journal::LIVE_BOUND as u64, "the newest are kept for the next window");
+        let skipped = feed.resume();
+        assert_eq!(got + skipped, 5_000, "every record was sent or counted");
+        assert!(feed.try_recv().is_err(), "nothing kept for a paused page");
+        journal.event(&sample(5_001), vec![]);
+        assert!(matches!(feed.try_recv(), Ok(Live::Event { seq: 5_001, .. })), "taking again");
+        drop(feed);
+        journal.event(&sample(5_002), vec![]);
+        assert_eq!(journal.live_pages(), 0, "a closed page is no longer counted");
     }
 }
