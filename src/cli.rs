@@ -111,6 +111,55 @@ pub enum Command {
         /// Folder to create
         dir: PathBuf,
     },
+    /// Check this machine for what ioctl needs (Node.js, npm, its folders, loopback...), each problem with its fix
+    Doctor,
+    /// Print a shell's completion script (e.g. `source <(ioctl completions bash)`)
+    Completions {
+        /// The shell
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), or write one per command into a folder
+    Man {
+        /// Write ioctl.1 and ioctl-COMMAND.1 pages into this folder instead
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+}
+
+/// `ioctl completions SHELL`: the script for `shell`, from the same definitions clap parses.
+pub fn completions(shell: clap_complete::Shell, out: &mut dyn std::io::Write) {
+    use clap::CommandFactory;
+    clap_complete::generate(shell, &mut Cli::command(), "ioctl", out);
+}
+
+/// `ioctl man`: the manual page of ioctl (`dir: None`, to `out`), or into `dir` the page of
+/// ioctl and one per command (`ioctl-events.1`, `ioctl-events-send.1`...); returns what it wrote.
+pub fn manual(dir: Option<&std::path::Path>, out: &mut dyn std::io::Write) -> anyhow::Result<Vec<PathBuf>> {
+    use anyhow::Context;
+    use clap::CommandFactory;
+    let mut command = Cli::command();
+    command.build();
+    let Some(dir) = dir else {
+        clap_mangen::Man::new(command).render(out).context("cannot write the manual page")?;
+        return Ok(Vec::new());
+    };
+    std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create the folder", dir.display()))?;
+    let mut written = Vec::new();
+    let mut pages = vec![("ioctl".to_string(), command)];
+    while let Some((name, command)) = pages.pop() {
+        for sub in command.get_subcommands().filter(|c| !c.is_hide_set() && c.get_name() != "help") {
+            pages.push((format!("{name}-{}", sub.get_name()), sub.clone()));
+        }
+        let path = dir.join(format!("{name}.1"));
+        let mut page = Vec::new();
+        let man = clap_mangen::Man::new(command).title(name.to_uppercase());
+        man.render(&mut page).with_context(|| format!("cannot render {name}.1"))?;
+        std::fs::write(&path, page).with_context(|| format!("{}: cannot write", path.display()))?;
+        written.push(path);
+    }
+    written.sort();
+    Ok(written)
 }
 
 #[derive(Debug, Subcommand)]

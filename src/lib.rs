@@ -21,6 +21,7 @@ pub mod session;
 mod stable_hash;
 pub mod store;
 pub mod terminal;
+pub mod version;
 
 use std::process::ExitCode;
 
@@ -87,6 +88,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Err(m) => usage(m),
         },
+        Command::Doctor => Ok(client::doctor::run().await),
+        Command::Completions { shell } => {
+            cli::completions(shell, &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man { dir } => {
+            for page in cli::manual(dir.as_deref(), &mut std::io::stdout())? {
+                println!("wrote {}", page.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::SessionServe(args) => match args.checked() {
             Ok((scope, sender_interval)) => {
                 let sample_sender = !args.no_sample_sender;

@@ -6,6 +6,10 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // `ioctl --version` (as clap's own flag, only first) also names the commit and Node.js.
+    if std::env::args_os().nth(1).is_some_and(|a| a == "--version" || a == "-V") {
+        return ioctl::version::print(env!("IOCTL_COMMIT"));
+    }
     let cli = ioctl::cli::Cli::parse();
     if !matches!(cli.command, ioctl::cli::Command::SessionServe(_)) {
         // A client whose reader goes away (`ioctl status | head -1`) ends quietly, as a

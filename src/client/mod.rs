@@ -8,6 +8,7 @@ pub mod boundary;
 pub mod calls;
 pub mod dashboard;
 pub mod data;
+pub mod doctor;
 pub mod events;
 pub mod graphql;
 pub mod healthcheck;

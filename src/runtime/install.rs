@@ -226,6 +226,24 @@ fn temp_dir_for(cache: &Path, dir: &Path) -> PathBuf {
     ))
 }
 
+/// The pinned package sets (what they are, their folder in `cache`, whether installed), for
+/// `ioctl doctor`.
+pub fn package_sets(cache: &Path) -> Vec<(&'static str, PathBuf, bool)> {
+    [&RUNTIME, &IDE]
+        .into_iter()
+        .map(|set| {
+            let dir = packages_dir(cache, set);
+            let installed = dir.join("node_modules").is_dir();
+            (set.what, dir, installed)
+        })
+        .collect()
+}
+
+/// npm as a link would run it (see [`npm`]).
+pub fn npm_path() -> PathBuf {
+    npm()
+}
+
 /// The folder of a package set in the cache: `runtime-<hash of package.json + lockfile>`.
 fn packages_dir(cache: &Path, set: &PackageSet) -> PathBuf {
     cache.join(format!("{}-{:016x}", set.prefix, fnv1a(&[set.json, set.lock])))

@@ -23,5 +23,6 @@ mod real_apps;
 mod real_platform;
 mod routes;
 mod streams;
+mod tooling;
 mod validation;
 mod workspace;
