@@ -119,6 +119,13 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Install the pinned Node package sets into a folder (npm/pack.sh: the npm package carries them)
+    #[command(hide = true)]
+    Packages {
+        /// The folder (as the cache holds them: runtime-HASH/, graphiql-HASH/...)
+        #[arg(long, value_name = "DIR")]
+        into: PathBuf,
+    },
     /// Print the manual page (roff), or write one per command into a folder
     Man {
         /// Write ioctl.1 and ioctl-COMMAND.1 pages into this folder instead

@@ -93,6 +93,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             cli::completions(shell, &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Packages { into } => {
+            let (term, printer) = terminal::Terminal::start(terminal::Format::detect(false, cli.color));
+            let installed = runtime::install_all_into(&into, &term).await;
+            drop(term);
+            let _ = printer.await;
+            for dir in installed? {
+                println!("{}", dir.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Man { dir } => {
             for page in cli::manual(dir.as_deref(), &mut std::io::stdout())? {
                 println!("wrote {}", page.display());

@@ -226,11 +226,13 @@ fn temp_dir_for(cache: &Path, dir: &Path) -> PathBuf {
     ))
 }
 
+/// Every pinned package set (what `ioctl packages install` puts into an npm package).
+const SETS: &[&PackageSet] = &[&RUNTIME, &IDE];
+
 /// The pinned package sets (what they are, their folder in `cache`, whether installed), for
 /// `ioctl doctor`.
 pub fn package_sets(cache: &Path) -> Vec<(&'static str, PathBuf, bool)> {
-    [&RUNTIME, &IDE]
-        .into_iter()
+    SETS.iter()
         .map(|set| {
             let dir = packages_dir(cache, set);
             let installed = dir.join("node_modules").is_dir();
@@ -256,9 +258,50 @@ fn package_names(set: &PackageSet) -> String {
     deps.iter().map(|(name, v)| format!("{name} {}", v.as_str().unwrap_or("?"))).collect::<Vec<_>>().join(", ")
 }
 
-/// Installs the package set with `npm ci` into a temp folder beside its final place, then
-/// renames it there: a session never sees a half install, and of two installing at once the
-/// second to finish drops its copy and uses the first's.
+/// `ioctl packages install --into DIR`: every pinned package set installed into `dir` as the
+/// cache holds them (`runtime-HASH/node_modules`...): npm/pack.sh puts them into the platform
+/// package, whose launcher names the folder in `IOCTL_PACKAGES`.
+pub async fn install_all_into(dir: &Path, terminal: &Terminal) -> anyhow::Result<Vec<PathBuf>> {
+    private_fs::root(dir)?;
+    let mut installed = Vec::new();
+    for set in SETS {
+        installed.push(install_packages(dir, set, terminal).await?);
+    }
+    Ok(installed)
+}
+
+/// Where a package set installed ahead of time is (`$IOCTL_PACKAGES/<prefix>-<hash>`, as an npm
+/// install of ioctl carries them), if it is there.
+fn bundled(set: &PackageSet) -> Option<PathBuf> {
+    let root = PathBuf::from(std::env::var_os("IOCTL_PACKAGES").filter(|d| !d.is_empty())?);
+    let dir = packages_dir(&root, set);
+    dir.join("node_modules").is_dir().then_some(dir)
+}
+
+/// Copies a package set's tree (files, folders, and npm's relative `.bin` links as links); not
+/// its mark of a private tree: the copy is made private on its own.
+fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
+    let walk = walkdir::WalkDir::new(from).follow_links(false).into_iter();
+    for entry in walk.filter_entry(|e| !(e.depth() == 1 && e.file_name() == PRIVATE_MARK)) {
+        let entry = entry.with_context(|| format!("{}: cannot read", from.display()))?;
+        let target = to.join(entry.path().strip_prefix(from).unwrap_or(entry.path()));
+        let kind = entry.file_type();
+        let copied = if kind.is_dir() {
+            std::fs::create_dir_all(&target)
+        } else if kind.is_symlink() {
+            std::fs::read_link(entry.path()).and_then(|link| std::os::unix::fs::symlink(link, &target))
+        } else {
+            std::fs::copy(entry.path(), &target).map(|_| ())
+        };
+        copied.with_context(|| format!("{}: cannot copy to {}", entry.path().display(), target.display()))?;
+    }
+    Ok(())
+}
+
+/// Installs the package set with `npm ci` (or copies it from [`bundled`], with no network)
+/// into a temp folder beside its final place, then renames it there: a session never sees a
+/// half install, and of two installing at once the second to finish drops its copy and uses
+/// the first's.
 async fn install_packages(cache: &Path, set: &PackageSet, terminal: &Terminal) -> anyhow::Result<PathBuf> {
     let dir = packages_dir(cache, set);
     private_fs::not_a_link(&dir)?;
@@ -269,9 +312,21 @@ async fn install_packages(cache: &Path, set: &PackageSet, terminal: &Terminal) -
     let tmp = temp_dir_for(cache, &dir);
     let _ = std::fs::remove_dir_all(&tmp);
     private_fs::dir(cache, &tmp)?;
-    terminal.info(format!("installing {} ({}) into {}, once", set.what, package_names(set), dir.display())).await;
     let started = Instant::now();
-    let result = npm_ci(&tmp, set).await.and_then(|()| made_private(&tmp));
+    let result = match bundled(set) {
+        Some(from) => {
+            terminal.info(format!("copying {} from {} into {}, once", set.what, from.display(), dir.display())).await;
+            let _ = std::fs::remove_dir(&tmp);
+            copy_tree(&from, &tmp)
+        }
+        None => {
+            terminal
+                .info(format!("installing {} ({}) into {}, once", set.what, package_names(set), dir.display()))
+                .await;
+            npm_ci(&tmp, set).await
+        }
+    }
+    .and_then(|()| made_private(&tmp));
     if let Err(e) = result {
         let _ = std::fs::remove_dir_all(&tmp);
         return Err(e);

@@ -9,7 +9,7 @@ pub mod protocol;
 pub mod stack;
 
 pub use deps::{DepsState, Preload, INSTALL_MARKERS};
-pub use install::{install_ide, install_runtime, npm_path, package_sets, Installed};
+pub use install::{install_all_into, install_ide, install_runtime, npm_path, package_sets, Installed};
 
 use crate::lock::Locked;
 use std::collections::HashMap;

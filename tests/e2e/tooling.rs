@@ -1,6 +1,7 @@
 //! The tools around ioctl: `--version`, shell completions, the manual and `ioctl doctor`, run
 //! as a user runs them.
 
+use std::os::unix::process::CommandExt;
 use std::process::Command;
 
 use crate::harness::*;
@@ -93,4 +94,89 @@ fn doctor_passes_on_a_good_machine_and_names_what_is_wrong() {
     let text = stdout(&bad_cache);
     assert!(text.contains(&format!("FAIL  cache: {} is not a folder", file.display())), "{text}");
     assert!(text.contains("fix: set IOCTL_CACHE to a folder you own"), "{text}");
+}
+
+/// `npm install` of the packages npm/pack.sh makes, with no registry reachable: the launcher
+/// runs this machine's binary, whose first link copies the package sets it carries (no npm).
+/// Without the platform package, the launcher says which one is missing and exits 1.
+#[test]
+fn the_npm_packages_install_and_link_with_no_network() {
+    let env = Env::new();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = env.home().join("npm");
+    let packed = Command::new(root.join("npm/pack.sh"))
+        .args(["--binary", BIN, "--out", out.to_str().unwrap()])
+        .env("IOCTL_HOME", env.home())
+        .output()
+        .unwrap();
+    assert!(packed.status.success(), "{}{}", stdout(&packed), stderr(&packed));
+    let tarballs: Vec<String> = stdout(&packed).lines().map(String::from).collect();
+    let (launcher, platform) = match &tarballs[..] {
+        [a, b] if a.ends_with("ioctl-0.1.0.tgz") || b.contains("-linux-") => (a.clone(), b.clone()),
+        other => panic!("two tarballs expected: {other:?}"),
+    };
+    // npm with a registry nothing answers, offline: everything must come from the tarballs.
+    let npm = |dir: &std::path::Path, args: &[&str]| {
+        Command::new("npm")
+            .args(args)
+            .current_dir(dir)
+            .env("npm_config_registry", "http://127.0.0.1:9/")
+            .env("npm_config_offline", "true")
+            .env("npm_config_audit", "false")
+            .env("npm_config_fund", "false")
+            .env("npm_config_update_notifier", "false")
+            .env("IOCTL_HOME", env.home().join("state"))
+            .env("IOCTL_CACHE", env.home().join("fresh-cache"))
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let project = env.home().join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(project.join("package.json"), r#"{"name": "project", "private": true}"#).unwrap();
+    let installed = npm(&project, &["install", &launcher, &platform]);
+    assert!(installed.status.success(), "{}", stderr(&installed));
+
+    let version = npm(&project, &["exec", "--", "ioctl", "--version"]);
+    assert_eq!(version.status.code(), Some(0), "{}", stderr(&version));
+    assert!(stdout(&version).starts_with("ioctl 0.1.0 (commit "), "{}", stdout(&version));
+    let init = npm(&project, &["exec", "--", "ioctl", "init", "service-course", "app"]);
+    assert_eq!(init.status.code(), Some(0), "{}", stderr(&init));
+
+    let mut link = Command::new("npm");
+    link.args(["exec", "--", "ioctl", "link", "app", "--no-watch", "--no-sample-sender"])
+        .current_dir(&project)
+        .env("npm_config_registry", "http://127.0.0.1:9/")
+        .env("npm_config_offline", "true")
+        .env("npm_config_update_notifier", "false")
+        .env("IOCTL_HOME", env.home().join("state"))
+        .env("IOCTL_CACHE", env.home().join("fresh-cache"))
+        .env("NO_COLOR", "1")
+        .process_group(0);
+    let mut link = Running::from_command(link);
+    let copied =
+        link.wait_line("the runtime packages copied", |l| l.contains("copying ioctl's Node runtime packages from"));
+    assert!(copied.contains("node_modules/@ioctl-cli/ioctl-linux-"), "{copied}");
+    link.wait_line("ready", |l| l.starts_with("ready in "));
+    // Ctrl-C as a terminal sends it: to the whole foreground group (npm, the launcher, ioctl).
+    // SAFETY: signalling the process group of our own child.
+    unsafe { libc::kill(-(link.child.id() as i32), libc::SIGINT) };
+    // ioctl stops as it does in a terminal (npm itself may end by the signal: -1 here).
+    let code = link.wait_exit();
+    assert!(code == 0 || code == -1, "{code}: {}", link.seen.join("\n"));
+    assert!(
+        link.seen.iter().any(|l| l.contains("unlinked from account local, workspace dev")),
+        "{}",
+        link.seen.join("\n")
+    );
+
+    let bare = env.home().join("bare");
+    std::fs::create_dir_all(&bare).unwrap();
+    std::fs::write(bare.join("package.json"), r#"{"name": "bare", "private": true}"#).unwrap();
+    let only_launcher = npm(&bare, &["install", &launcher]);
+    assert!(only_launcher.status.success(), "{}", stderr(&only_launcher));
+    let missing = npm(&bare, &["exec", "--", "ioctl", "--version"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stderr(&missing).contains("@ioctl-cli/ioctl-linux-x64-gnu, is not installed"), "{}", stderr(&missing));
 }
