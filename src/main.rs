@@ -7,6 +7,11 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = ioctl::cli::Cli::parse();
+    if let Some(url) = &cli.store {
+        // The session a link starts, and every store this process opens, read it from here.
+        // Set before the runtime below starts any thread.
+        std::env::set_var(ioctl::store::STORE_ENV, url);
+    }
     if !matches!(cli.command, ioctl::cli::Command::SessionServe(_)) {
         // A client whose reader goes away (`ioctl status | head -1`) ends quietly, as a
         // command-line tool does, instead of failing on EPIPE. The session keeps ignoring it:

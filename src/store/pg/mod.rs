@@ -107,7 +107,8 @@ pub struct Conn {
 /// One open PostgreSQL store of an account/workspace.
 pub struct Pg {
     /// Behind the store's own lock already; this one lets reads take `&Db`, as on SQLite.
-    conn: std::sync::Mutex<Conn>,
+    /// `None` only while being dropped.
+    conn: std::sync::Mutex<Option<Conn>>,
     url: Url,
 }
 
@@ -117,7 +118,7 @@ impl Pg {
         let client = off_runtime(|| connect(url))?;
         let conn =
             Conn { client, account: account.to_string(), workspace: workspace.to_string(), indexed: HashSet::new() };
-        Ok(Pg { conn: std::sync::Mutex::new(conn), url: url.clone() })
+        Ok(Pg { conn: std::sync::Mutex::new(Some(conn)), url: url.clone() })
     }
 
     /// The URL, password hidden.
@@ -130,7 +131,8 @@ impl Pg {
     /// thread: a caller on one (a CLI command, the session starting) gets a scoped thread.
     pub fn run<T: Send>(&self, f: impl FnOnce(&mut Conn) -> Result<T> + Send) -> Result<T> {
         let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        let (conn, url) = (&mut *conn, &self.url);
+        let Some(conn) = conn.as_mut() else { return Err(StoreError::new(500, "the PostgreSQL store was closed")) };
+        let url = &self.url;
         off_runtime(move || {
             if conn.client.is_closed() {
                 conn.client = connect(url).map_err(StoreError::from)?;
@@ -138,6 +140,15 @@ impl Pg {
             }
             f(conn)
         })
+    }
+}
+
+impl Drop for Pg {
+    /// Closing the client blocks on its runtime too (it says goodbye to the server).
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.get_mut().unwrap_or_else(|p| p.into_inner()).take() {
+            off_runtime(move || drop(conn));
+        }
     }
 }
 
