@@ -28,14 +28,8 @@ pub struct Cli {
     /// Keep app settings, VBase and Master Data in this PostgreSQL database
     /// (postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE) instead of SQLite files under IOCTL_HOME,
     /// for `link` and the storage commands; a team points every machine at the same one
-    #[arg(long, global = true, value_name = "URL", env = "IOCTL_STORE", hide_env_values = true, value_parser = store_url)]
+    #[arg(long, global = true, value_name = "URL", env = "IOCTL_STORE", hide_env_values = true)]
     pub store: Option<String>,
-}
-
-/// `--store`: a PostgreSQL URL (checked here, so a typo fails before anything starts; the
-/// error never repeats the password).
-fn store_url(s: &str) -> Result<String, String> {
-    crate::store::pg::Url::parse(s).map(|_| s.trim().to_string())
 }
 
 /// `--timeout`: a finite number of seconds, 0.1 to 3600.

@@ -8,6 +8,11 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = ioctl::cli::Cli::parse();
     if let Some(url) = &cli.store {
+        // Checked here rather than by clap, whose error would repeat the value, password and all.
+        if let Err(e) = ioctl::store::pg::Url::parse(url) {
+            eprintln!("error: --store (or IOCTL_STORE): {e}");
+            return ExitCode::from(2);
+        }
         // The session a link starts, and every store this process opens, read it from here.
         // Set before the runtime below starts any thread.
         std::env::set_var(ioctl::store::STORE_ENV, url);
