@@ -241,4 +241,53 @@ mod tests {
         }
         assert_eq!(redact("postgres://ann:p@ss@h/db"), "postgres://ann:***@h/db");
     }
+
+    fn database(hint: &str) -> Option<Url> {
+        crate::store::db::test_database(hint)
+    }
+
+    #[test]
+    fn migrations_run_once_when_many_start_at_once_and_a_newer_schema_is_refused() {
+        let Some(url) = database("migrations") else { return };
+        let opened: Vec<_> = (0..6)
+            .map(|i| {
+                let url = url.clone();
+                std::thread::spawn(move || Pg::open(&url, "acc", &format!("w{i}")).map(|_| ()))
+            })
+            .collect();
+        for t in opened {
+            t.join().unwrap().unwrap();
+        }
+        let pg = Pg::open(&url, "acc", "dev").unwrap();
+        let versions: Vec<i32> = pg
+            .run(|c| Ok(c.client.query("SELECT version FROM ioctl_schema", &[])?.iter().map(|r| r.get(0)).collect()))
+            .unwrap();
+        assert_eq!(versions, [SCHEMA_VERSION]);
+        pg.run(|c| Ok(c.client.batch_execute("UPDATE ioctl_schema SET version = 99")?)).unwrap();
+        let e = format!("{:#}", Pg::open(&url, "acc", "dev").err().unwrap());
+        assert!(e.contains("schema is at version 99, made by a newer ioctl") && e.contains("upgrade ioctl"), "{e}");
+        assert!(e.starts_with(&format!("the PostgreSQL store {url}")), "{e}");
+    }
+
+    #[test]
+    fn accounts_and_workspaces_are_kept_apart_as_sqlite_files_keep_them() {
+        use crate::store::{masterdata, settings, vbase, Db};
+        let Some(url) = database("scopes") else { return };
+        let open = |account: &str, workspace: &str| Db::Postgres(Box::new(Pg::open(&url, account, workspace).unwrap()));
+        let (mut mine, other_ws, mut other_acc) = (open("acme", "dev"), open("acme", "prod"), open("globex", "dev"));
+        let save = vbase::Save { data: b"1", content_type: "text/plain", gzip: false, ttl: None, if_match: None };
+        vbase::save(&mut mine, "acme.app", "b", "f", &save).unwrap();
+        settings::save(&mine, "acme.app", &serde_json::json!({"on": true})).unwrap();
+        masterdata::import(&mut mine, "CL", &[serde_json::json!({"id": "1"})]).unwrap();
+        for db in [&other_ws, &other_acc] {
+            assert_eq!(vbase::get(db, "acme.app", "b", "f").unwrap_err().status, 404);
+            assert_eq!(settings::saved(db, "acme.app").unwrap(), serde_json::json!({}));
+        }
+        assert_eq!(masterdata::count(&other_ws, "CL").unwrap(), 1, "Master Data is the account's");
+        assert_eq!(masterdata::count(&other_acc, "CL").unwrap(), 0);
+        masterdata::import(&mut other_acc, "CL", &[serde_json::json!({"id": "1", "x": 2})]).unwrap();
+        assert_eq!(masterdata::get(&mine, "CL", "1", &[]).unwrap(), serde_json::json!({"id": "1"}));
+        vbase::delete(&mine, "acme.app", "b", "f").unwrap();
+        assert_eq!(vbase::delete(&other_ws, "acme.app", "b", "f").unwrap_err().status, 404);
+    }
 }

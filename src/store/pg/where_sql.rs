@@ -121,8 +121,16 @@ pub fn order(items: &[(String, bool)]) -> String {
     for (name, desc) in items {
         let f = field(name);
         let dir = if *desc { "DESC NULLS LAST" } else { "ASC NULLS FIRST" };
+        // SQLite's order: numbers (a boolean is 1 or 0) below text, text bytewise.
         parts.push(format!("(jsonb_typeof({f}) NOT IN ('number', 'boolean')) {dir}"));
-        parts.push(format!("{f} {dir}"));
+        parts.push(format!(
+            "(CASE jsonb_typeof({f}) WHEN 'number' THEN ({f})::float8 \
+             WHEN 'boolean' THEN (CASE WHEN {f} = 'true'::jsonb THEN 1 ELSE 0 END) END) {dir}"
+        ));
+        parts.push(format!(
+            "(CASE jsonb_typeof({f}) WHEN 'string' THEN {f} #>> '{{}}' WHEN 'number' THEN NULL \
+             WHEN 'boolean' THEN NULL ELSE ({f})::text END) COLLATE \"C\" {dir}"
+        ));
     }
     parts.push("seq ASC".into());
     parts.join(", ")
