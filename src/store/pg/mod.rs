@@ -290,4 +290,21 @@ mod tests {
         vbase::delete(&mine, "acme.app", "b", "f").unwrap();
         assert_eq!(vbase::delete(&other_ws, "acme.app", "b", "f").unwrap_err().status, 404);
     }
+
+    #[test]
+    fn a_connection_the_server_dropped_is_remade_on_the_next_call() {
+        use crate::store::{settings, Db};
+        let Some(url) = database("reconnect") else { return };
+        let db = Db::Postgres(Box::new(Pg::open(&url, "acc", "dev").unwrap()));
+        settings::save(&db, "acme.app", &serde_json::json!({"n": 1})).unwrap();
+        let Db::Postgres(pg) = &db else { unreachable!() };
+        let pid: i32 = pg.run(|c| Ok(c.client.query_one("SELECT pg_backend_pid()", &[])?.get(0))).unwrap();
+        let killer = Pg::open(&url, "acc", "dev").unwrap();
+        killer.run(|c| Ok(c.client.execute("SELECT pg_terminate_backend($1)", &[&pid])?)).unwrap();
+        // The call that finds the connection gone says so plainly; the next one reconnects.
+        if let Err(e) = settings::saved(&db, "acme.app") {
+            assert!(e.message.starts_with("the PostgreSQL store failed: "), "{}", e.message);
+        }
+        assert_eq!(settings::saved(&db, "acme.app").unwrap(), serde_json::json!({"n": 1}));
+    }
 }
