@@ -378,6 +378,10 @@ Goals are those of issue 6 for a 2-core machine; a missed goal is reported as me
 - **platform**: a linked app's route handlers time (performance.now) VBase `saveJSON` +
   `getJSON` and Master Data `searchDocuments` with an equality `where` over 100,000
   documents (imported first with `ioctl masterdata import`, which is timed too).
+- **store**: the same import, VBase and search timings on each storage backend in one run:
+  the SQLite files (the default), then a PostgreSQL server the bench starts (Debian's
+  `postgresql`: `initdb` into a temp folder, `pg_ctl` on a free loopback port, fsync on) with
+  the session on `--store`; the PostgreSQL figure is the ioctl column, SQLite beside it.
 ",
         date = m.date,
         cores = m.cores,
