@@ -152,12 +152,16 @@ impl Drop for Pg {
     }
 }
 
-/// Runs `f` here, or on a scoped thread when this thread is inside a tokio runtime.
+/// Runs `f` where the `postgres` client may block on its own runtime: here outside tokio or
+/// on a blocking thread of a multi-thread runtime (the session's store calls), through
+/// `block_in_place` on a worker of one (which leaves the runtime's context for the call), and
+/// on a scoped thread on a current-thread runtime (a CLI command; one thread start per call).
 fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    if tokio::runtime::Handle::try_current().is_err() {
-        return f();
+    match tokio::runtime::Handle::try_current() {
+        Err(_) => f(),
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        Ok(_) => std::thread::scope(|s| s.spawn(f).join().unwrap_or_else(|p| std::panic::resume_unwind(p))),
     }
-    std::thread::scope(|s| s.spawn(f).join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
 }
 
 /// A connection with an up-to-date schema. A refused login, a missing database or a newer

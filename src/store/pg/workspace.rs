@@ -168,6 +168,10 @@ pub fn vbase_get(c: &mut Conn, app: &str, bucket: &str, path: &str) -> Result<Fi
 
 pub fn vbase_save(c: &mut Conn, app: &str, bucket: &str, path: &str, file: &Save) -> Result<String> {
     let (account, workspace) = (c.account.clone(), c.workspace.clone());
+    if file.if_match.is_none() {
+        // One statement: its own transaction, one round trip instead of three.
+        return vbase_save_in(&mut c.client, &account, &workspace, app, bucket, path, file);
+    }
     let mut tx = c.client.transaction()?;
     let hash = vbase_save_in(&mut tx, &account, &workspace, app, bucket, path, file)?;
     tx.commit()?;
