@@ -128,7 +128,7 @@ impl Pg {
 
     /// Runs `f` on the connection (remade first if the server dropped it). The `postgres`
     /// client blocks on a runtime of its own, which tokio refuses inside another runtime's
-    /// thread: a caller on one (a CLI command, the session starting) gets a scoped thread.
+    /// context: see [`off_runtime`].
     pub fn run<T: Send>(&self, f: impl FnOnce(&mut Conn) -> Result<T> + Send) -> Result<T> {
         let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let Some(conn) = conn.as_mut() else { return Err(StoreError::new(500, "the PostgreSQL store was closed")) };
@@ -177,8 +177,9 @@ fn connect(url: &Url) -> anyhow::Result<Client> {
             Err(e) if e.as_db_error().is_none() => match pauses.next() {
                 Some(pause) => std::thread::sleep(*pause),
                 None => anyhow::bail!(
-                    "cannot reach the PostgreSQL store {url}: {e} (tried {} times over about 4 s): check that \
+                    "cannot reach the PostgreSQL store {url}: {} (tried {} times over about 4 s): check that \
                      the server runs, listens on that host and port, and lets this machine connect",
+                    db_message(&e),
                     RETRY_PAUSES.len() + 1
                 ),
             },
@@ -215,11 +216,13 @@ fn migrate(client: &mut Client) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The server's own message when it sent one, else the client's.
+/// The server's own message when it sent one, else the client's with its cause
+/// (`error connecting to server: Connection refused (os error 111)`).
 pub(crate) fn db_message(e: &postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => db.message().to_string(),
-        None => e.to_string(),
+    match (e.as_db_error(), std::error::Error::source(e)) {
+        (Some(db), _) => db.message().to_string(),
+        (None, Some(cause)) if !e.to_string().contains(&cause.to_string()) => format!("{e}: {cause}"),
+        (None, _) => e.to_string(),
     }
 }
 
