@@ -2,7 +2,8 @@
 //! a 2-core machine once built (the first run also installs tsx with npm). It prints a table
 //! and writes it, with the machine and the method, to BENCHMARKS.md; it exits 1 if a figure
 //! could not be measured. `cargo bench --bench ioctl -- NAME...` runs only the named figures
-//! (link, relink, bus, e2e, retry, latency, memory, graphql, platform) and leaves BENCHMARKS.md alone.
+//! (link, relink, bus, e2e, retry, latency, memory, graphql, platform, store) and leaves BENCHMARKS.md
+//! alone. The store figure starts its own PostgreSQL (Debian's `postgresql`).
 //!
 //! The CLI figures run the real release binary as a process, with its own IOCTL_HOME, on
 //! apps copied from templates/service-course; the bus figure calls the library in-process.
@@ -45,7 +46,7 @@ type Figure = fn() -> Result<Section>;
 
 fn main() {
     let only: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
-    let figures: [(&str, Figure); 11] = [
+    let figures: [(&str, Figure); 12] = [
         ("link", link_ready),
         ("relink", relink),
         ("real", real_sized),
@@ -56,6 +57,7 @@ fn main() {
         ("memory", memory),
         ("graphql", graphql),
         ("platform", platform),
+        ("store", store),
         ("dashboard", dashboard),
     ];
     let started = Instant::now();
@@ -377,6 +379,10 @@ Goals are those of issue 6 for a 2-core machine; a missed goal is reported as me
 - **platform**: a linked app's route handlers time (performance.now) VBase `saveJSON` +
   `getJSON` and Master Data `searchDocuments` with an equality `where` over 100,000
   documents (imported first with `ioctl masterdata import`, which is timed too).
+- **store**: the same import, VBase and search timings on each storage backend in one run:
+  the SQLite files (the default), then a PostgreSQL server the bench starts (Debian's
+  `postgresql`: `initdb` into a temp folder, `pg_ctl` on a free loopback port, fsync on) with
+  the session on `--store`; the PostgreSQL figure is the ioctl column, SQLite beside it.
 ",
         date = m.date,
         cores = m.cores,
@@ -629,7 +635,11 @@ impl Link {
 
     /// `start_app`, run by the build `bin`.
     fn start_with(bin: &Path, files: &[(&str, String)], extra: &[&str]) -> Result<Link> {
-        let env = Env::new()?;
+        Link::start_in(Env::new()?, bin, files, extra)
+    }
+
+    /// `start_with`, in `env` (a PostgreSQL store's, say).
+    fn start_in(env: Env, bin: &Path, files: &[(&str, String)], extra: &[&str]) -> Result<Link> {
         let app = env.app(files)?;
         let mut args = vec!["link", app.to_str().unwrap(), "--json", "--no-sample-sender"];
         // `{app}` in an argument is the app's folder (made here).
@@ -2308,6 +2318,112 @@ fn get_json(url: &str, path: &str) -> Result<Value> {
         bail!("GET {path}: {head}\n{body}");
     }
     Ok(serde_json::from_str(body.trim())?)
+}
+
+/// What the store figure measures on one backend: the import's seconds, then VBase
+/// save+get and equality-search handler timings (ms).
+struct StoreRun {
+    import_s: f64,
+    vbase: Vec<f64>,
+    search: Vec<f64>,
+}
+
+/// The platform figure's import, VBase and search measurements on the SQLite files (`None`) or
+/// the PostgreSQL database `store`.
+fn store_run(store: Option<String>) -> Result<StoreRun> {
+    const DOCS: usize = 100_000;
+    const SAMPLES: usize = 300;
+    let files = vec![
+        ("node/service.json", PLATFORM_SERVICE.to_string()),
+        ("node/index.ts", PLATFORM_INDEX.to_string()),
+        ("fixtures/sku.json", PLATFORM_FIXTURE.to_string()),
+    ];
+    let mut env = Env::new()?;
+    env.inner.store = store;
+    let mut link = Link::start_in(env, Path::new(harness::BIN), &files, &["--no-watch"])?;
+    let (url, _) = find_record(&link.env.inner.home())?;
+    let file = link.env.inner.dir.path().join("docs.ndjson");
+    let mut text = String::with_capacity(DOCS * 80);
+    for i in 0..DOCS {
+        text.push_str(&format!(
+            "{{\"id\":\"d{i}\",\"email\":\"user{i}@example.com\",\"group\":{},\"name\":\"User {i}\"}}\n",
+            i % 100
+        ));
+    }
+    std::fs::write(&file, text)?;
+    let t = Instant::now();
+    link.env.run(&["masterdata", "import", "bench", file.to_str().unwrap()])?;
+    let import_s = t.elapsed().as_secs_f64();
+    let mut vbase = Vec::new();
+    for i in 0..SAMPLES + 50 {
+        let v = get_json(&url, "/_v/bench/vbase")?;
+        if v["ok"] != true {
+            bail!("saveJSON + getJSON did not read back what it saved: {v}");
+        }
+        if i >= 50 {
+            vbase.push(v["ms"].as_f64().unwrap_or(f64::NAN));
+        }
+    }
+    let mut search = Vec::new();
+    for i in 0..SAMPLES + 20 {
+        let k = (i * 7919) % DOCS;
+        let v = get_json(&url, &format!("/_v/bench/search?where=email%3Duser{k}%40example.com"))?;
+        if v["n"] != 1 {
+            bail!("the search for user{k} found {}", v["n"]);
+        }
+        if i >= 20 {
+            search.push(v["ms"].as_f64().unwrap_or(f64::NAN));
+        }
+    }
+    link.proc.stop()?;
+    Ok(StoreRun { import_s, vbase, search })
+}
+
+/// The same platform operations on both backends in one run: SQLite (the default) beside a
+/// PostgreSQL server started for the run on loopback (`--store`).
+fn store() -> Result<Section> {
+    let server = ioctl::store::pg::server::shared().map_err(|e| anyhow!("no PostgreSQL: {e}"))?;
+    let database = server.create_database("bench_store")?;
+    let sqlite = store_run(None)?;
+    let postgres = store_run(Some(database))?;
+    let row = |what: &str, pg: &[f64], lite: &[f64], goal: &str, limit: f64| {
+        let (p, l) = (summary(pg), summary(lite));
+        Row::new(
+            what,
+            format!("PostgreSQL {}", ms_summary(p)),
+            format!(
+                "SQLite {} (p90 {} vs {} ms)",
+                ms_summary(l),
+                ms(percentile(&sorted(pg), 90.0)),
+                ms(percentile(&sorted(lite), 90.0))
+            ),
+            goal,
+            Some(p.median <= limit),
+        )
+    };
+    Ok(Section {
+        rows: vec![
+            row("store: VBase saveJSON + getJSON in a route handler (p50)", &postgres.vbase, &sqlite.vbase, "≤ 5 ms", 5.0),
+            row(
+                "store: Master Data equality search over 100,000 documents (p50)",
+                &postgres.search,
+                &sqlite.search,
+                "≤ 10 ms",
+                10.0,
+            ),
+            Row::new(
+                "store: ioctl masterdata import of 100,000 documents",
+                format!("PostgreSQL {:.2} s", postgres.import_s),
+                format!("SQLite {:.2} s", sqlite.import_s),
+                "≤ 20 s",
+                Some(postgres.import_s <= 20.0),
+            ),
+        ],
+        notes: vec![
+            "store: the platform figure's import, VBase and search timings, run once on SQLite files and once on a PostgreSQL 15 server on loopback (initdb into a temp folder, fsync on, the session's one connection per database), in the same run; handler-side timings, 300 samples each after a warm-up".into(),
+        ],
+        failed: false,
+    })
 }
 
 fn platform() -> Result<Section> {

@@ -25,6 +25,11 @@ pub struct Cli {
     /// Seconds to wait for the link session to answer a request before giving up
     #[arg(long, global = true, value_name = "SECONDS", default_value = "10", value_parser = parse_timeout)]
     pub timeout: Duration,
+    /// Keep app settings, VBase and Master Data in this PostgreSQL database
+    /// (postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE) instead of SQLite files under IOCTL_HOME,
+    /// for `link` and the storage commands; a team points every machine at the same one
+    #[arg(long, global = true, value_name = "URL", env = "IOCTL_STORE", hide_env_values = true)]
+    pub store: Option<String>,
 }
 
 /// `--timeout`: a finite number of seconds, 0.1 to 3600.

@@ -11,6 +11,16 @@ fn main() -> ExitCode {
         return ioctl::version::print(env!("IOCTL_COMMIT"));
     }
     let cli = ioctl::cli::Cli::parse();
+    if let Some(url) = &cli.store {
+        // Checked here rather than by clap, whose error would repeat the value, password and all.
+        if let Err(e) = ioctl::store::pg::Url::parse(url) {
+            eprintln!("error: --store (or IOCTL_STORE): {e}");
+            return ExitCode::from(2);
+        }
+        // The session a link starts, and every store this process opens, read it from here.
+        // Set before the runtime below starts any thread.
+        std::env::set_var(ioctl::store::STORE_ENV, url);
+    }
     if !matches!(cli.command, ioctl::cli::Command::SessionServe(_)) {
         // A client whose reader goes away (`ioctl status | head -1`) ends quietly, as a
         // command-line tool does, instead of failing on EPIPE. The session keeps ignoring it:

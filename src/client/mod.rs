@@ -41,11 +41,11 @@ use crate::protocol::endpoint::{Endpoint, Method};
 use crate::protocol::record::{self, SessionRecord};
 use crate::protocol::{ErrorBody, ErrorCode, Scope};
 
-/// The local storage of `scope` under `$IOCTL_HOME`, which a running session shares (SQLite
-/// orders their writes).
+/// The storage of `scope`: SQLite files under `$IOCTL_HOME`, which a running session shares
+/// (SQLite orders their writes), or the PostgreSQL database of `--store`/`IOCTL_STORE`.
 pub fn local_store(scope: &Scope) -> anyhow::Result<crate::store::Store> {
     let home = crate::layout::home()?;
-    Ok(crate::store::Store::new(crate::store::Location::new(&home, &scope.account, &scope.workspace)))
+    Ok(crate::store::Store::new(crate::store::Location::from_env(&home, &scope.account, &scope.workspace)?))
 }
 
 /// A command's connection to its scope's session: the session's record (URL, token) and the

@@ -150,8 +150,13 @@ impl Session {
     /// settings are read now (a quick read, before anything is served), when it has any.
     pub fn new(setup: Setup) -> anyhow::Result<Arc<Session>> {
         let p = &setup.place;
-        let location = crate::store::Location::new(&p.home, &p.scope.account, &p.scope.workspace);
+        let location = crate::store::Location::from_env(&p.home, &p.scope.account, &p.scope.workspace)?;
+        let shared = location.database.is_some();
         let store = Arc::new(crate::store::Store::new(location));
+        if shared {
+            // A team's database that cannot be reached is said now, not at the app's first call.
+            store.workspace().map_err(|e| anyhow::anyhow!(e.message))?;
+        }
         let settings = platform_settings(&store, &p.scope.account).unwrap_or_else(|e| {
             tracing::warn!(error = e.message, "cannot read the workspace's platform settings: using the defaults");
             crate::store::platform::Settings::defaults(&p.scope.account)

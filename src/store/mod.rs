@@ -1,10 +1,12 @@
 //! Local platform storage — app settings, VBase, Master Data and the workspace's platform
-//! settings — in SQLite files under `$IOCTL_HOME/data`: a leaf that the session (for the apps' clients) and the CLI commands
-//! (`settings`, `vbase`, `masterdata`, `data`) both open, together or apart.
+//! settings — in SQLite files under `$IOCTL_HOME/data`, or in a team's PostgreSQL database
+//! (`--store`, `IOCTL_STORE`): a leaf that the session (for the apps' clients) and the CLI
+//! commands (`settings`, `vbase`, `masterdata`, `data`) both open, together or apart.
 
 pub mod call;
 mod db;
 pub mod masterdata;
+pub mod pg;
 pub mod platform;
 pub mod schema;
 pub mod settings;
@@ -14,7 +16,7 @@ pub mod vbase;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-pub use db::Db;
+pub use db::{Db, Sqlite};
 
 /// A refused or failed storage operation, with the HTTP status VTEX's service would answer
 /// (the apps' clients turn it into an error whose `response.status` is this status).
@@ -61,20 +63,48 @@ impl From<anyhow::Error> for StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// The environment variable naming a PostgreSQL store (`--store` sets it for the session a
+/// link starts).
+pub const STORE_ENV: &str = "IOCTL_STORE";
+
 /// Where the data of an account and workspace lives: `DATA/ACCOUNT/WORKSPACE.sqlite` (app
-/// settings and VBase) and `DATA/ACCOUNT/masterdata.sqlite` (Master Data is per account).
+/// settings and VBase) and `DATA/ACCOUNT/masterdata.sqlite` (Master Data is per account), or
+/// the rows of that account and workspace in a PostgreSQL database.
 #[derive(Debug, Clone)]
 pub struct Location {
     /// `$IOCTL_HOME`: no link below it is followed.
     pub home: PathBuf,
     pub account: String,
     pub workspace: String,
+    /// The PostgreSQL store, when there is one.
+    pub database: Option<pg::Url>,
 }
 
 impl Location {
-    /// The databases of `account`/`workspace` under `home` (see [`crate::layout`]).
+    /// The SQLite databases of `account`/`workspace` under `home` (see [`crate::layout`]).
     pub fn new(home: &Path, account: &str, workspace: &str) -> Location {
-        Location { home: home.to_path_buf(), account: account.to_string(), workspace: workspace.to_string() }
+        Location {
+            home: home.to_path_buf(),
+            account: account.to_string(),
+            workspace: workspace.to_string(),
+            database: None,
+        }
+    }
+
+    /// [`Location::new`], in the PostgreSQL database `IOCTL_STORE` names when it is set.
+    pub fn from_env(home: &Path, account: &str, workspace: &str) -> anyhow::Result<Location> {
+        let database = match std::env::var(STORE_ENV) {
+            Ok(url) if !url.trim().is_empty() => {
+                Some(pg::Url::parse(&url).map_err(|e| anyhow::anyhow!("{STORE_ENV}: {e}"))?)
+            }
+            _ => None,
+        };
+        Ok(Location { database, ..Location::new(home, account, workspace) })
+    }
+
+    /// The same account and workspace in the PostgreSQL database at `url`.
+    pub fn on(self, url: pg::Url) -> Location {
+        Location { database: Some(url), ..self }
     }
 
     pub fn workspace_file(&self) -> PathBuf {
@@ -106,7 +136,7 @@ impl Store {
 
     /// The workspace database (settings, VBase), opened on first use.
     pub fn workspace(&self) -> Result<Arc<Mutex<Db>>> {
-        Self::opened(&self.workspace, &self.location.home, &self.location.workspace_file(), db::Kind::Workspace)
+        self.opened(&self.workspace, db::Kind::Workspace)
     }
 
     /// The workspace database if it was opened or exists on disk; None when nothing was ever
@@ -120,26 +150,30 @@ impl Store {
 
     /// Whether anything was ever stored in this workspace: its database is open or on disk
     /// (a stat, cheap enough for an async task).
+    /// A PostgreSQL store is always there to read.
     pub fn workspace_stored(&self) -> bool {
-        self.workspace.lock().unwrap_or_else(|p| p.into_inner()).is_some() || self.location.workspace_file().exists()
+        self.location.database.is_some()
+            || self.workspace.lock().unwrap_or_else(|p| p.into_inner()).is_some()
+            || self.location.workspace_file().exists()
     }
 
     /// The account's Master Data database, opened on first use.
     pub fn masterdata(&self) -> Result<Arc<Mutex<Db>>> {
-        Self::opened(&self.masterdata, &self.location.home, &self.location.masterdata_file(), db::Kind::MasterData)
+        self.opened(&self.masterdata, db::Kind::MasterData)
     }
 
-    fn opened(
-        slot: &Mutex<Option<Arc<Mutex<Db>>>>,
-        home: &Path,
-        path: &Path,
-        kind: db::Kind,
-    ) -> Result<Arc<Mutex<Db>>> {
+    fn opened(&self, slot: &Mutex<Option<Arc<Mutex<Db>>>>, kind: db::Kind) -> Result<Arc<Mutex<Db>>> {
         let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(db) = slot.as_ref() {
             return Ok(db.clone());
         }
-        let db = Arc::new(Mutex::new(Db::open_in(home, path, kind)?));
+        let l = &self.location;
+        let opened = match (&l.database, kind) {
+            (Some(url), _) => Db::Postgres(Box::new(pg::Pg::open(url, &l.account, &l.workspace)?)),
+            (None, db::Kind::Workspace) => Db::Sqlite(Sqlite::open_in(&l.home, &l.workspace_file(), kind)?),
+            (None, db::Kind::MasterData) => Db::Sqlite(Sqlite::open_in(&l.home, &l.masterdata_file(), kind)?),
+        };
+        let db = Arc::new(Mutex::new(opened));
         *slot = Some(db.clone());
         Ok(db)
     }

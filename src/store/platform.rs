@@ -105,7 +105,7 @@ impl Settings {
 }
 
 /// A checked value as it is kept: trimmed, codes in upper case, a host in lower case.
-fn normalized(key: &str, value: &str) -> String {
+pub(crate) fn normalized(key: &str, value: &str) -> String {
     let value = value.trim();
     match key {
         "currency" | "country" => value.to_ascii_uppercase(),
@@ -197,6 +197,7 @@ pub fn check(key: &str, value: &str) -> std::result::Result<(), String> {
 
 /// The values saved in this workspace (keys never set are absent).
 pub fn saved(db: &Db) -> Result<BTreeMap<String, String>> {
+    let db = super::db::backend!(db, pg => pg.run(super::pg::workspace::platform_saved));
     saved_in(&db.conn)
 }
 
@@ -213,6 +214,7 @@ pub fn effective(db: &Db, account: &str) -> Result<Settings> {
 
 /// Checks every pair, then saves them all in one transaction (none when one is refused).
 pub fn set(db: &mut Db, pairs: &[(String, String)]) -> Result<()> {
+    let db = super::db::backend!(db, pg => pg.run(|c| super::pg::workspace::platform_set(c, pairs)));
     let tx = db.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     set_in(&tx, pairs)?;
     tx.commit()?;
@@ -254,32 +256,36 @@ pub fn parse_pair(text: &str) -> std::result::Result<(String, String), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::db::{temp, Kind};
+    use crate::store::db::{backends, Kind};
 
     #[test]
     fn an_unset_workspace_answers_the_defaults() {
-        let (_dir, db) = temp(Kind::Workspace);
-        let s = effective(&db, "acme").unwrap();
-        assert_eq!(s, Settings::defaults("acme"));
-        assert_eq!((s.user_email.as_str(), s.locale.as_str(), s.trade_policy), ("dev@local", "en-US", 1));
-        assert_eq!(s.binding_host, "acme.myvtex.com");
-        assert_eq!(s.pairs().len(), KEYS.len(), "every key shows");
-        assert_eq!(s.pairs()[0], ("user.email", "dev@local".to_string()));
+        for (_dir, db) in backends(Kind::Workspace, "an_unset_workspace_answers_the_defaults") {
+            let s = effective(&db, "acme").unwrap();
+            assert_eq!(s, Settings::defaults("acme"));
+            assert_eq!((s.user_email.as_str(), s.locale.as_str(), s.trade_policy), ("dev@local", "en-US", 1));
+            assert_eq!(s.binding_host, "acme.myvtex.com");
+            assert_eq!(s.pairs().len(), KEYS.len(), "every key shows");
+            assert_eq!(s.pairs()[0], ("user.email", "dev@local".to_string()));
+        }
     }
 
     #[test]
     fn saved_values_override_the_defaults_and_a_bad_pair_saves_nothing() {
-        let (_dir, mut db) = temp(Kind::Workspace);
-        let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
-        set(&mut db, &[pair("user.email", "ana@acme.com"), pair("currency", "brl"), pair("trade_policy", "2")])
-            .unwrap();
-        let s = effective(&db, "acme").unwrap();
-        assert_eq!((s.user_email.as_str(), s.currency.as_str(), s.trade_policy), ("ana@acme.com", "BRL", 2));
-        let e = set(&mut db, &[pair("locale", "pt-BR"), pair("trade_policy", "0")]).unwrap_err();
-        assert_eq!(e.status, 400);
-        assert!(e.message.contains("trade_policy: `0` is not a trade policy"), "{}", e.message);
-        assert_eq!(effective(&db, "acme").unwrap().locale, "en-US", "all or nothing");
-        assert_eq!(saved(&db).unwrap()["currency"], "BRL", "kept as it is used");
+        for (_dir, mut db) in
+            backends(Kind::Workspace, "saved_values_override_the_defaults_and_a_bad_pair_saves_nothing")
+        {
+            let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+            set(&mut db, &[pair("user.email", "ana@acme.com"), pair("currency", "brl"), pair("trade_policy", "2")])
+                .unwrap();
+            let s = effective(&db, "acme").unwrap();
+            assert_eq!((s.user_email.as_str(), s.currency.as_str(), s.trade_policy), ("ana@acme.com", "BRL", 2));
+            let e = set(&mut db, &[pair("locale", "pt-BR"), pair("trade_policy", "0")]).unwrap_err();
+            assert_eq!(e.status, 400);
+            assert!(e.message.contains("trade_policy: `0` is not a trade policy"), "{}", e.message);
+            assert_eq!(effective(&db, "acme").unwrap().locale, "en-US", "all or nothing");
+            assert_eq!(saved(&db).unwrap()["currency"], "BRL", "kept as it is used");
+        }
     }
 
     #[test]

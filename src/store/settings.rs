@@ -5,10 +5,13 @@
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{Map, Value};
 
+use super::db::backend;
+use super::pg::workspace as pg_ws;
 use super::{app_key, Db, Result, StoreError};
 
 /// The settings saved for `app` (an empty object when none were).
 pub fn saved(db: &Db, app: &str) -> Result<Value> {
+    let db = backend!(db, pg => pg.run(|c| pg_ws::settings_saved(c, app)));
     let text: Option<String> =
         db.conn.query_row("SELECT value FROM settings WHERE app = ?1", [app_key(app)], |r| r.get(0)).optional()?;
     Ok(text.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_else(|| Value::Object(Map::new())))
@@ -16,6 +19,10 @@ pub fn saved(db: &Db, app: &str) -> Result<Value> {
 
 /// The settings the app gets: what was saved, over the schema's defaults.
 pub fn effective(db: &Db, app: &str) -> Result<Value> {
+    if let Db::Postgres(pg) = db {
+        // One trip to the connection's thread for both reads.
+        return pg.run(|c| pg_ws::settings_effective(c, app));
+    }
     let mut value = saved(db, app)?;
     if let Some(schema) = schema(db, app)? {
         fill_defaults(&schema, &mut value);
@@ -25,6 +32,7 @@ pub fn effective(db: &Db, app: &str) -> Result<Value> {
 
 /// Replaces the settings saved for `app`.
 pub fn save(db: &Db, app: &str, value: &Value) -> Result<()> {
+    let db = backend!(db, pg => pg.run(|c| pg_ws::settings_save(c, app, value)));
     save_in(&db.conn, app, value)
 }
 
@@ -42,6 +50,7 @@ pub(crate) fn save_in(conn: &Connection, app: &str, value: &Value) -> Result<()>
 
 /// Every app with saved settings, and what it saved.
 pub fn all(db: &Db) -> Result<Vec<(String, Value)>> {
+    let db = backend!(db, pg => pg.run(pg_ws::settings_all));
     let mut stmt = db.conn.prepare("SELECT app, value FROM settings ORDER BY app")?;
     let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
     let mut out = Vec::new();
@@ -54,6 +63,7 @@ pub fn all(db: &Db) -> Result<Vec<(String, Value)>> {
 
 /// The `settingsSchema` recorded for `app` when it was last linked.
 pub fn schema(db: &Db, app: &str) -> Result<Option<Value>> {
+    let db = backend!(db, pg => pg.run(|c| pg_ws::settings_schema(c, app)));
     schema_in(&db.conn, app)
 }
 
@@ -68,6 +78,7 @@ pub(crate) fn schema_in(conn: &Connection, app: &str) -> Result<Option<Value>> {
 /// Records (or, with `None`, forgets) the app's `settingsSchema`, so that the settings of an
 /// app linked in this workspace get its defaults and are checked even from another folder.
 pub fn record_schema(db: &Db, app: &str, schema: Option<&Value>) -> Result<()> {
+    let db = backend!(db, pg => pg.run(|c| pg_ws::record_schema(c, app, schema)));
     match schema {
         Some(s) => db.conn.execute(
             "INSERT INTO settings_schemas (app, schema) VALUES (?1, ?2) \

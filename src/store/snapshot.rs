@@ -11,7 +11,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{lock, masterdata, platform, settings, vbase, Store};
+use super::{lock, masterdata, pg, platform, settings, vbase, Db, Store};
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -208,12 +208,22 @@ pub fn import(store: &Store, dir: &Path) -> anyhow::Result<Counts> {
     let md_dir = dir.join("masterdata");
     let schema_files = read_json::<Vec<SchemaFile>>(&md_dir.join("_schemas.json"))?.unwrap_or_default();
     let entities = entity_files(&md_dir)?;
+    if store.location().database.is_some() {
+        let md = store.masterdata()?;
+        let md = lock(&md);
+        if let Db::Postgres(pg) = &*md {
+            let counts = pg.run(|c| import_pg(c, &ws_files, &schema_files, &entities).map_err(Into::into));
+            return counts.map_err(|e| anyhow::anyhow!(e.message));
+        }
+    }
     let ws = store.workspace()?;
     let mut ws = lock(&ws);
+    let ws = sqlite(&mut ws)?;
     check_settings(&ws.conn, &ws_files.settings)?;
 
     let md = store.masterdata()?;
-    let mut md = lock(&md);
+    let mut md_guard = lock(&md);
+    let md = sqlite(&mut md_guard)?;
     let mut counts = Counts::default();
     // Master Data first: its files are the big ones, read one at a time while only its
     // database is locked; the workspace's writes are quick and come last.
@@ -247,25 +257,97 @@ pub fn import(store: &Store, dir: &Path) -> anyhow::Result<Counts> {
     ws_tx.commit().context("saving the workspace's settings and VBase files")?;
     md_tx.commit().context("saving the account's Master Data")?;
     for s in &schema_files {
-        masterdata::index_schema_fields(&mut md, &s.body)?;
+        masterdata::index_schema_fields(&mut md_guard, &s.body)?;
     }
     Ok(counts)
+}
+
+/// [`import`] into PostgreSQL: the workspace's and the account's rows live in one database,
+/// so the whole snapshot is one transaction, committed only when every file passed.
+fn import_pg(
+    c: &mut pg::Conn,
+    ws_files: &WorkspaceFiles,
+    schema_files: &[SchemaFile],
+    entities: &[(String, std::path::PathBuf)],
+) -> anyhow::Result<Counts> {
+    let (account, workspace) = (c.account.clone(), c.workspace.clone());
+    let mut tx = c.client.transaction()?;
+    for (app, value) in &ws_files.settings {
+        if let Some(schema) = pg::workspace::settings_schema_in(&mut tx, &account, &workspace, app)? {
+            settings::check(&schema, value).map_err(|e| anyhow::anyhow!("settings.json: {app}: {e}"))?;
+        }
+    }
+    let mut counts = Counts::default();
+    for s in schema_files {
+        pg::masterdata::put_schema_in(&mut tx, &account, &s.entity, &s.name, &s.body)
+            .map_err(|e| anyhow::anyhow!("masterdata/_schemas.json: {e}"))?;
+        counts.schemas += 1;
+    }
+    for (entity, path) in entities {
+        let docs: Vec<Value> = read_json(path)?.unwrap_or_default();
+        counts.documents += pg::masterdata::import_in(&mut tx, &account, entity, &docs)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    }
+    for (app, value) in &ws_files.settings {
+        pg::workspace::settings_save_in(&mut tx, &account, &workspace, app, value)
+            .map_err(|e| anyhow::anyhow!("settings.json: {app}: {e}"))?;
+        counts.settings += 1;
+    }
+    for (f, data) in &ws_files.files {
+        let ttl = f.expires_at.map(|t| ((t - super::now_ms()) as f64 / 1000.0).max(0.001));
+        let save = vbase::Save { data, content_type: &f.content_type, gzip: f.gzip, ttl, if_match: None };
+        pg::workspace::vbase_save_in(&mut tx, &account, &workspace, &f.app, &f.bucket, &f.path, &save)
+            .map_err(|e| anyhow::anyhow!("vbase.json: {}: {e}", f.path))?;
+        counts.files += 1;
+    }
+    pg::workspace::platform_set_in(&mut tx, &account, &workspace, &ws_files.platform)
+        .map_err(|e| anyhow::anyhow!("platform.json: {e}"))?;
+    counts.platform = ws_files.platform.len();
+    tx.commit().context("saving the snapshot in PostgreSQL")?;
+    for s in schema_files {
+        pg::masterdata::index_schema_fields(c, &s.body)?;
+    }
+    Ok(counts)
+}
+
+/// The SQLite file behind `db` (a store without `--store` opens only those).
+fn sqlite(db: &mut Db) -> anyhow::Result<&mut super::Sqlite> {
+    match db {
+        Db::Sqlite(s) => Ok(s),
+        Db::Postgres(_) => bail!("a PostgreSQL store was opened where SQLite files were expected"),
+    }
 }
 
 /// Clears the workspace's settings, VBase files and platform settings and the account's Master
 /// Data (documents, schemas and which documents match them, scrolls). Rows are deleted, not
 /// files, so a running session's connections stay good.
 pub fn reset(store: &Store) -> anyhow::Result<()> {
+    if store.location().database.is_some() {
+        let md = store.masterdata()?;
+        let md = lock(&md);
+        if let Db::Postgres(pg) = &*md {
+            // One database: the workspace's rows and the account's Master Data go together.
+            return pg
+                .run(|c| {
+                    let (account, workspace) = (c.account.clone(), c.workspace.clone());
+                    let mut tx = c.client.transaction()?;
+                    pg::workspace::clear_in(&mut tx, &account, &workspace)?;
+                    pg::masterdata::clear_in(&mut tx, &account)?;
+                    Ok(tx.commit()?)
+                })
+                .map_err(|e| anyhow::anyhow!(e.message));
+        }
+    }
     let ws = store.workspace()?;
     {
         let mut ws = lock(&ws);
-        let tx = ws.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = sqlite(&mut ws)?.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute_batch("DELETE FROM settings; DELETE FROM vbase;")?;
         platform::clear_in(&tx)?;
         tx.commit()?;
     }
     let md = store.masterdata()?;
-    lock(&md).conn.execute_batch(
+    sqlite(&mut lock(&md))?.conn.execute_batch(
         "BEGIN IMMEDIATE; DELETE FROM documents; DELETE FROM schemas; DELETE FROM schema_members; \
          DELETE FROM scrolls; COMMIT;",
     )?;
@@ -278,6 +360,20 @@ mod tests {
     use crate::store::Location;
     use serde_json::json;
 
+    /// A store in a fresh home on each backend (PostgreSQL when it runs here).
+    fn stores(hint: &str) -> Vec<(tempfile::TempDir, Store)> {
+        let home = tempfile::tempdir().unwrap();
+        let mut out = vec![];
+        if let Some(url) = crate::store::db::test_database(hint) {
+            let pg_home = tempfile::tempdir().unwrap();
+            let store = Store::new(Location::new(pg_home.path(), "acc", "dev").on(url));
+            out.push((pg_home, store));
+        }
+        let store = Store::new(Location::new(home.path(), "acc", "dev"));
+        out.insert(0, (home, store));
+        out
+    }
+
     /// The ids a search under schema `v1` of `reviews` returns, and its total.
     fn under_v1(store: &Store) -> (Vec<String>, u64) {
         let md = store.masterdata().unwrap();
@@ -288,60 +384,58 @@ mod tests {
 
     #[test]
     fn reset_and_import_keep_which_documents_match_a_schema() {
-        let home = tempfile::tempdir().unwrap();
-        let store = Store::new(Location::new(home.path(), "acc", "dev"));
-        {
-            let md = store.masterdata().unwrap();
-            let mut md = lock(&md);
-            let body = json!({"type": "object", "required": ["rating"]});
-            masterdata::put_schema(&mut md, "reviews", "v1", &body).unwrap();
-            masterdata::import(&mut md, "reviews", &[json!({"id": "a", "rating": 1}), json!({"id": "b"})]).unwrap();
+        for (home, store) in stores("reset_and_import_keep_which_documents_match_a_schema") {
+            {
+                let md = store.masterdata().unwrap();
+                let mut md = lock(&md);
+                let body = json!({"type": "object", "required": ["rating"]});
+                masterdata::put_schema(&mut md, "reviews", "v1", &body).unwrap();
+                masterdata::import(&mut md, "reviews", &[json!({"id": "a", "rating": 1}), json!({"id": "b"})]).unwrap();
+            }
+            assert_eq!(under_v1(&store), (vec!["a".to_string()], 1));
+            let snap = home.path().join("snap");
+            assert_eq!(export(&store, &snap).unwrap().schemas, 1);
+
+            reset(&store).unwrap();
+            let sql = "SELECT count(*) FROM schema_members";
+            let left = crate::store::db::number(&lock(&store.masterdata().unwrap()), sql, sql);
+            assert_eq!(left, 0, "reset forgets the memberships with the documents");
+
+            let counts = import(&store, &snap).unwrap();
+            assert_eq!((counts.documents, counts.schemas), (2, 1));
+            assert_eq!(under_v1(&store), (vec!["a".to_string()], 1));
         }
-        assert_eq!(under_v1(&store), (vec!["a".to_string()], 1));
-        let snap = home.path().join("snap");
-        assert_eq!(export(&store, &snap).unwrap().schemas, 1);
-
-        reset(&store).unwrap();
-        let left: i64 = lock(&store.masterdata().unwrap())
-            .conn
-            .query_row("SELECT count(*) FROM schema_members", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(left, 0, "reset forgets the memberships with the documents");
-
-        let counts = import(&store, &snap).unwrap();
-        assert_eq!((counts.documents, counts.schemas), (2, 1));
-        assert_eq!(under_v1(&store), (vec!["a".to_string()], 1));
     }
 
     #[test]
     fn platform_settings_travel_with_a_snapshot_whole_or_not_at_all() {
-        let home = tempfile::tempdir().unwrap();
-        let store = Store::new(Location::new(home.path(), "acc", "dev"));
-        let pairs = [("user.email".to_string(), "ana@acc.com".to_string()), ("trade_policy".into(), "3".into())];
-        platform::set(&mut lock(&store.workspace().unwrap()), &pairs).unwrap();
-        let snap = home.path().join("snap");
-        assert_eq!(export(&store, &snap).unwrap().platform, 2);
-        let written: Value =
-            serde_json::from_str(&std::fs::read_to_string(snap.join("platform.json")).unwrap()).unwrap();
-        assert_eq!(written, json!({"trade_policy": "3", "user.email": "ana@acc.com"}));
+        for (home, store) in stores("platform_settings_travel_with_a_snapshot_whole_or_not_at_all") {
+            let pairs = [("user.email".to_string(), "ana@acc.com".to_string()), ("trade_policy".into(), "3".into())];
+            platform::set(&mut lock(&store.workspace().unwrap()), &pairs).unwrap();
+            let snap = home.path().join("snap");
+            assert_eq!(export(&store, &snap).unwrap().platform, 2);
+            let written: Value =
+                serde_json::from_str(&std::fs::read_to_string(snap.join("platform.json")).unwrap()).unwrap();
+            assert_eq!(written, json!({"trade_policy": "3", "user.email": "ana@acc.com"}));
 
-        reset(&store).unwrap();
-        let effective = || platform::effective(&lock(&store.workspace().unwrap()), "acc").unwrap();
-        assert_eq!(effective(), platform::Settings::defaults("acc"), "reset forgets them");
+            reset(&store).unwrap();
+            let effective = || platform::effective(&lock(&store.workspace().unwrap()), "acc").unwrap();
+            assert_eq!(effective(), platform::Settings::defaults("acc"), "reset forgets them");
 
-        // A bad value anywhere: nothing of the snapshot is saved.
-        std::fs::write(snap.join("platform.json"), r#"{"user.email": "x@y", "currency": "dollars"}"#).unwrap();
-        let e = format!("{:#}", import(&store, &snap).unwrap_err());
-        assert!(e.starts_with("platform.json: currency: `dollars` is not a currency code"), "{e}");
-        assert_eq!(effective(), platform::Settings::defaults("acc"));
-        std::fs::write(snap.join("platform.json"), r#"{"nope": "1"}"#).unwrap();
-        let e = format!("{:#}", import(&store, &snap).unwrap_err());
-        assert!(e.starts_with("platform.json: unknown platform setting `nope`; the keys are: user.email"), "{e}");
+            // A bad value anywhere: nothing of the snapshot is saved.
+            std::fs::write(snap.join("platform.json"), r#"{"user.email": "x@y", "currency": "dollars"}"#).unwrap();
+            let e = format!("{:#}", import(&store, &snap).unwrap_err());
+            assert!(e.starts_with("platform.json: currency: `dollars` is not a currency code"), "{e}");
+            assert_eq!(effective(), platform::Settings::defaults("acc"));
+            std::fs::write(snap.join("platform.json"), r#"{"nope": "1"}"#).unwrap();
+            let e = format!("{:#}", import(&store, &snap).unwrap_err());
+            assert!(e.starts_with("platform.json: unknown platform setting `nope`; the keys are: user.email"), "{e}");
 
-        std::fs::write(snap.join("platform.json"), r#"{"user.email": "x@y", "trade_policy": 2}"#).unwrap();
-        assert_eq!(import(&store, &snap).unwrap().platform, 2);
-        let s = effective();
-        assert_eq!((s.user_email.as_str(), s.trade_policy), ("x@y", 2));
+            std::fs::write(snap.join("platform.json"), r#"{"user.email": "x@y", "trade_policy": 2}"#).unwrap();
+            assert_eq!(import(&store, &snap).unwrap().platform, 2);
+            let s = effective();
+            assert_eq!((s.user_email.as_str(), s.trade_policy), ("x@y", 2));
+        }
     }
 
     /// Settings, VBase and Master Data as a CLI would read them back.
@@ -359,49 +453,54 @@ mod tests {
 
     #[test]
     fn an_import_with_one_bad_file_changes_nothing() {
-        let home = tempfile::tempdir().unwrap();
-        let store = Store::new(Location::new(home.path(), "acc", "dev"));
-        {
-            let ws = store.workspace().unwrap();
-            let mut ws = lock(&ws);
-            let schema = json!({"type": "object", "properties": {"maxItems": {"type": "integer", "maximum": 50}}});
-            settings::record_schema(&ws, "acme.a", Some(&schema)).unwrap();
-            settings::save(&ws, "acme.a", &json!({"maxItems": 20})).unwrap();
-            let save =
-                vbase::Save { data: b"1", content_type: "application/json", gzip: false, ttl: None, if_match: None };
-            vbase::save(&mut ws, "acme.a", "b", "x.json", &save).unwrap();
+        for (home, store) in stores("an_import_with_one_bad_file_changes_nothing") {
+            {
+                let ws = store.workspace().unwrap();
+                let mut ws = lock(&ws);
+                let schema = json!({"type": "object", "properties": {"maxItems": {"type": "integer", "maximum": 50}}});
+                settings::record_schema(&ws, "acme.a", Some(&schema)).unwrap();
+                settings::save(&ws, "acme.a", &json!({"maxItems": 20})).unwrap();
+                let save = vbase::Save {
+                    data: b"1",
+                    content_type: "application/json",
+                    gzip: false,
+                    ttl: None,
+                    if_match: None,
+                };
+                vbase::save(&mut ws, "acme.a", "b", "x.json", &save).unwrap();
+                let md = store.masterdata().unwrap();
+                masterdata::import(&mut lock(&md), "things", &[json!({"id": "1", "name": "one"})]).unwrap();
+            }
+            let before = state(&store);
+            let snap = home.path().join("snap");
+            std::fs::create_dir_all(snap.join("masterdata")).unwrap();
+            let write = |rel: &str, v: Value| std::fs::write(snap.join(rel), v.to_string()).unwrap();
+            write(
+                "vbase.json",
+                json!([{"app": "acme.a", "bucket": "b", "path": "x.json", "contentType": "application/json", "json": 2}]),
+            );
+            write("masterdata/things.json", json!([{"id": "1", "name": "changed"}, {"id": "2"}]));
+            write("masterdata/_schemas.json", json!([{"entity": "things", "name": "v1", "body": {"type": "object"}}]));
+
+            // A value over the app's recorded settingsSchema: refused, named, nothing written.
+            write("settings.json", json!({"acme.a": {"maxItems": 999}, "acme.b": {"x": 1}}));
+            let e = format!("{:#}", import(&store, &snap).unwrap_err());
+            assert!(e.starts_with("settings.json: acme.a: /maxItems: ") && e.contains("50"), "{e}");
+            assert_eq!(state(&store), before);
+
+            // Good settings, then a bad document in the last entity file: still nothing written.
+            write("settings.json", json!({"acme.a": {"maxItems": 30}}));
+            write("masterdata/zz.json", json!([{"id": "z"}, 5]));
+            let e = format!("{:#}", import(&store, &snap).unwrap_err());
+            assert!(e.contains("zz.json: document 2: Master Data: a document's fields must be a JSON object"), "{e}");
+            assert_eq!(state(&store), before);
             let md = store.masterdata().unwrap();
-            masterdata::import(&mut lock(&md), "things", &[json!({"id": "1", "name": "one"})]).unwrap();
+            assert!(masterdata::schemas(&lock(&md)).unwrap().is_empty(), "the schema was not saved either");
+
+            std::fs::remove_file(snap.join("masterdata/zz.json")).unwrap();
+            let counts = import(&store, &snap).unwrap();
+            assert_eq!((counts.settings, counts.files, counts.documents, counts.schemas), (1, 1, 2, 1));
+            assert_ne!(state(&store), before);
         }
-        let before = state(&store);
-        let snap = home.path().join("snap");
-        std::fs::create_dir_all(snap.join("masterdata")).unwrap();
-        let write = |rel: &str, v: Value| std::fs::write(snap.join(rel), v.to_string()).unwrap();
-        write(
-            "vbase.json",
-            json!([{"app": "acme.a", "bucket": "b", "path": "x.json", "contentType": "application/json", "json": 2}]),
-        );
-        write("masterdata/things.json", json!([{"id": "1", "name": "changed"}, {"id": "2"}]));
-        write("masterdata/_schemas.json", json!([{"entity": "things", "name": "v1", "body": {"type": "object"}}]));
-
-        // A value over the app's recorded settingsSchema: refused, named, nothing written.
-        write("settings.json", json!({"acme.a": {"maxItems": 999}, "acme.b": {"x": 1}}));
-        let e = format!("{:#}", import(&store, &snap).unwrap_err());
-        assert!(e.starts_with("settings.json: acme.a: /maxItems: ") && e.contains("50"), "{e}");
-        assert_eq!(state(&store), before);
-
-        // Good settings, then a bad document in the last entity file: still nothing written.
-        write("settings.json", json!({"acme.a": {"maxItems": 30}}));
-        write("masterdata/zz.json", json!([{"id": "z"}, 5]));
-        let e = format!("{:#}", import(&store, &snap).unwrap_err());
-        assert!(e.contains("zz.json: document 2: Master Data: a document's fields must be a JSON object"), "{e}");
-        assert_eq!(state(&store), before);
-        let md = store.masterdata().unwrap();
-        assert!(masterdata::schemas(&lock(&md)).unwrap().is_empty(), "the schema was not saved either");
-
-        std::fs::remove_file(snap.join("masterdata/zz.json")).unwrap();
-        let counts = import(&store, &snap).unwrap();
-        assert_eq!((counts.settings, counts.files, counts.documents, counts.schemas), (1, 1, 2, 1));
-        assert_ne!(state(&store), before);
     }
 }

@@ -17,11 +17,31 @@ pub const WAIT: Duration = Duration::from_secs(30);
 
 pub struct Env {
     pub dir: tempfile::TempDir,
+    /// The PostgreSQL store its commands use (`IOCTL_STORE`); SQLite under its home when None.
+    pub store: Option<String>,
 }
 
 impl Env {
     pub fn new() -> Env {
-        Env { dir: tempfile::tempdir().unwrap() }
+        Env { dir: tempfile::tempdir().unwrap(), store: None }
+    }
+
+    /// An environment whose storage is a fresh database of the test binary's PostgreSQL
+    /// server (started once, see `ioctl::store::pg::server`).
+    pub fn postgres(hint: &str) -> Env {
+        Env { store: Some(postgres_database(hint)), ..Env::new() }
+    }
+
+    /// Another machine on the same store: its own home, the same database.
+    pub fn beside(&self) -> Env {
+        Env { store: self.store.clone(), ..Env::new() }
+    }
+
+    /// The variables a process of this environment needs (for commands built by hand).
+    pub fn vars(&self) -> Vec<(&'static str, String)> {
+        let mut vars = vec![("IOCTL_HOME", self.home().display().to_string())];
+        vars.extend(self.store.clone().map(|url| ("IOCTL_STORE", url)));
+        vars
     }
 
     pub fn home(&self) -> PathBuf {
@@ -57,7 +77,11 @@ impl Env {
             .env("NO_COLOR", "1")
             .env_remove("IOCTL_ACCOUNT")
             .env_remove("IOCTL_WORKSPACE")
+            .env_remove("IOCTL_STORE")
             .stdin(Stdio::null());
+        if let Some(url) = &self.store {
+            c.env("IOCTL_STORE", url);
+        }
         c
     }
 
@@ -70,6 +94,14 @@ impl Env {
     pub fn spawn(&self, args: &[&str]) -> Running {
         Running::from_command(self.command(args))
     }
+}
+
+/// A fresh database on the test binary's PostgreSQL server. The end-to-end tests need
+/// PostgreSQL (Debian's `postgresql`; `.ci/run` installs it).
+pub fn postgres_database(hint: &str) -> String {
+    let server = ioctl::store::pg::server::shared()
+        .unwrap_or_else(|why| panic!("the PostgreSQL tests need a server: {why} (apt-get install postgresql)"));
+    server.create_database(hint).unwrap()
 }
 
 impl Running {

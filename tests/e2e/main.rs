@@ -22,6 +22,7 @@ mod platform;
 mod real_apps;
 mod real_platform;
 mod routes;
+mod shared_store;
 mod streams;
 mod tooling;
 mod validation;

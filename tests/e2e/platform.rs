@@ -96,6 +96,21 @@ const CO_BODY: &str = r#"exports.json = (req) => new Promise((resolve, reject) =
 })
 "#;
 
+/// A platform test run twice: on SQLite (`$sqlite`) and on a PostgreSQL database of its own
+/// (`$postgres`), the same body (`$body`) given the environment.
+macro_rules! on_both {
+    ($sqlite:ident, $postgres:ident, $body:ident) => {
+        #[test]
+        fn $sqlite() {
+            $body(Env::new())
+        }
+        #[test]
+        fn $postgres() {
+            $body(Env::postgres(stringify!($sqlite)))
+        }
+    };
+}
+
 pub fn fixture(env: &Env, name: &str) -> std::path::PathBuf {
     env.app(
         name,
@@ -142,9 +157,12 @@ fn run_ok(env: &Env, args: &[&str]) -> String {
     stdout(&o)
 }
 
-#[test]
-fn settings_come_with_schema_defaults_and_reach_handlers() {
-    let env = Env::new();
+on_both!(
+    settings_come_with_schema_defaults_and_reach_handlers,
+    settings_come_with_schema_defaults_and_reach_handlers_on_postgres,
+    settings_come_with_schema_defaults_and_reach_handlers_in
+);
+fn settings_come_with_schema_defaults_and_reach_handlers_in(env: Env) {
     let app = fixture(&env, "app");
     let (mut link, url) = link(&env, &app, &[]);
     let defaults = json!({"greeting": "hello", "maxItems": 10, "nested": {"on": true}});
@@ -179,9 +197,12 @@ fn settings_come_with_schema_defaults_and_reach_handlers() {
     assert_eq!(link.interrupt(), 0);
 }
 
-#[test]
-fn settings_cli_works_without_a_session_from_the_app_folder() {
-    let env = Env::new();
+on_both!(
+    settings_cli_works_without_a_session_from_the_app_folder,
+    settings_cli_works_without_a_session_from_the_app_folder_on_postgres,
+    settings_cli_works_without_a_session_from_the_app_folder_in
+);
+fn settings_cli_works_without_a_session_from_the_app_folder_in(env: Env) {
     let app = fixture(&env, "app");
     let mut c = env.command(&["settings", "set", "greeting=yo", "maxItems=3"]);
     let o = c.current_dir(&app).output().unwrap();
@@ -202,9 +223,12 @@ fn settings_cli_works_without_a_session_from_the_app_folder() {
     assert!(stderr(&o).contains("/greeting: "), "{}", stderr(&o));
 }
 
-#[test]
-fn vbase_files_json_etags_ttl_and_listing() {
-    let env = Env::new();
+on_both!(
+    vbase_files_json_etags_ttl_and_listing,
+    vbase_files_json_etags_ttl_and_listing_on_postgres,
+    vbase_files_json_etags_ttl_and_listing_in
+);
+fn vbase_files_json_etags_ttl_and_listing_in(env: Env) {
     let app = fixture(&env, "app");
     let (mut link, url) = link(&env, &app, &[]);
     let vb = |method: &str, args: Value| call(&url, "vbase", method, args);
@@ -280,9 +304,12 @@ fn vbase_files_json_etags_ttl_and_listing() {
     assert_eq!(link.interrupt(), 0);
 }
 
-#[test]
-fn masterdata_documents_search_where_grammar_pagination_scroll_and_schemas() {
-    let env = Env::new();
+on_both!(
+    masterdata_documents_search_where_grammar_pagination_scroll_and_schemas,
+    masterdata_documents_search_where_grammar_pagination_scroll_and_schemas_on_postgres,
+    masterdata_documents_search_where_grammar_pagination_scroll_and_schemas_in
+);
+fn masterdata_documents_search_where_grammar_pagination_scroll_and_schemas_in(env: Env) {
     let app = fixture(&env, "app");
     let (mut link, url) = link(&env, &app, &[("IOCTL_MASTERDATA_SCROLL_TTL", "1")]);
     let md = |method: &str, args: Value| call(&url, "masterdata", method, json!([args]));
@@ -422,9 +449,12 @@ fn masterdata_documents_search_where_grammar_pagination_scroll_and_schemas() {
     assert_eq!(link.interrupt(), 0);
 }
 
-#[test]
-fn masterdata_search_under_a_schema_returns_only_matching_documents_in_handlers_and_the_cli() {
-    let env = Env::new();
+on_both!(
+    masterdata_search_under_a_schema_returns_only_matching_documents_in_handlers_and_the_cli,
+    masterdata_search_under_a_schema_returns_only_matching_documents_in_handlers_and_the_cli_on_postgres,
+    masterdata_search_under_a_schema_returns_only_matching_documents_in_handlers_and_the_cli_in
+);
+fn masterdata_search_under_a_schema_returns_only_matching_documents_in_handlers_and_the_cli_in(env: Env) {
     let app = fixture(&env, "app");
     let (mut link, url) = link(&env, &app, &[]);
     let md = |method: &str, args: Value| call(&url, "masterdata", method, json!([args]));
@@ -479,9 +509,12 @@ fn masterdata_search_under_a_schema_returns_only_matching_documents_in_handlers_
     assert_eq!(link.interrupt(), 0);
 }
 
-#[test]
-fn triggered_platform_events_reach_handlers_with_settings() {
-    let env = Env::new();
+on_both!(
+    triggered_platform_events_reach_handlers_with_settings,
+    triggered_platform_events_reach_handlers_with_settings_on_postgres,
+    triggered_platform_events_reach_handlers_with_settings_in
+);
+fn triggered_platform_events_reach_handlers_with_settings_in(env: Env) {
     let list = run_ok(&env, &["events", "trigger", "--list"]);
     for (name, sender) in [
         ("order-status-updated", "vtex.orders-broadcast"),
@@ -520,9 +553,12 @@ fn triggered_platform_events_reach_handlers_with_settings() {
     assert_eq!(link.interrupt(), 0);
 }
 
-#[test]
-fn data_survives_a_restart_and_kill_9_of_the_session() {
-    let env = Env::new();
+on_both!(
+    data_survives_a_restart_and_kill_9_of_the_session,
+    data_survives_a_restart_and_kill_9_of_the_session_on_postgres,
+    data_survives_a_restart_and_kill_9_of_the_session_in
+);
+fn data_survives_a_restart_and_kill_9_of_the_session_in(env: Env) {
     let app = fixture(&env, "app");
     let (mut first, url) = link(&env, &app, &[]);
     ok(call(&url, "vbase", "saveJSON", json!(["b", "k.json", {"n": 1}])));
@@ -564,9 +600,12 @@ fn data_survives_a_restart_and_kill_9_of_the_session() {
     assert_eq!(third.interrupt(), 0);
 }
 
-#[test]
-fn export_reset_import_round_trip_and_private_files() {
-    let env = Env::new();
+on_both!(
+    export_reset_import_round_trip_and_private_files,
+    export_reset_import_round_trip_and_private_files_on_postgres,
+    export_reset_import_round_trip_and_private_files_in
+);
+fn export_reset_import_round_trip_and_private_files_in(env: Env) {
     run_ok(&env, &["vbase", "put", "acme.a", "b", "x.json", "--data", r#"{"x":1}"#]);
     let bin = env.dir.path().join("blob.bin");
     std::fs::write(&bin, [0u8, 159, 146, 150]).unwrap();
@@ -583,7 +622,7 @@ fn export_reset_import_round_trip_and_private_files() {
                 .map(|i| format!("{BIN} vbase put acme.a many w{w}-{i}.json --data {i} >/dev/null || exit 1"))
                 .collect::<Vec<_>>()
                 .join("\n");
-            std::process::Command::new("sh").arg("-c").arg(script).env("IOCTL_HOME", env.home()).spawn().unwrap()
+            std::process::Command::new("sh").arg("-c").arg(script).envs(env.vars()).spawn().unwrap()
         })
         .collect();
     for mut w in writers {
@@ -622,6 +661,10 @@ fn export_reset_import_round_trip_and_private_files() {
     let exported: Value = serde_json::from_str(&run_ok(&env, &["masterdata", "export", "things"])).unwrap();
     assert_eq!(exported, things);
 
+    if env.store.is_some() {
+        assert!(!env.home().join("data/local/dev.sqlite").exists(), "all of it went to PostgreSQL");
+        return;
+    }
     // Folders 0700, files 0600.
     use std::os::unix::fs::PermissionsExt;
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;

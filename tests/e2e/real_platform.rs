@@ -38,7 +38,16 @@ fn graphql(env: &Env, query: &str, args: &[&str]) -> Value {
 
 #[test]
 fn an_apps_own_auth_tenant_segment_and_masterdata_by_url_answer_locally_and_a_fixture_answers_vtex_search() {
-    let env = Env::new();
+    own_auth_tenant_segment_and_masterdata(Env::new());
+}
+
+/// The same, with Master Data (reached through the app's own axios) in PostgreSQL.
+#[test]
+fn an_apps_own_masterdata_by_url_answers_from_a_postgresql_store() {
+    own_auth_tenant_segment_and_masterdata(Env::postgres("real_platform"));
+}
+
+fn own_auth_tenant_segment_and_masterdata(env: Env) {
     let app = shop(&env);
     let fixtures = env.dir.path().join("fixtures");
     std::fs::create_dir(&fixtures).unwrap();

@@ -13,6 +13,8 @@ use rusqlite::{params, params_from_iter, OptionalExtension, TransactionBehavior}
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::db::{backend, Sqlite};
+use super::pg::masterdata as pg_md;
 use super::schema::{Compiled, Invalid};
 use super::{now_ms, Db, Result, StoreError};
 
@@ -24,7 +26,7 @@ pub const MAX_SCROLL_SIZE: usize = 1000;
 /// (seconds) says otherwise.
 const SCROLL_TTL_MS: i64 = 20 * 60 * 1000;
 
-fn scroll_ttl_ms() -> i64 {
+pub(crate) fn scroll_ttl_ms() -> i64 {
     std::env::var("IOCTL_MASTERDATA_SCROLL_TTL")
         .ok()
         .and_then(|s| s.parse::<f64>().ok())
@@ -41,7 +43,7 @@ pub struct Created {
     pub document_id: String,
 }
 
-fn created(entity: &str, id: &str) -> Created {
+pub(crate) fn created(entity: &str, id: &str) -> Created {
     Created {
         id: format!("{entity}-{id}"),
         href: format!("/api/dataentities/{entity}/documents/{id}"),
@@ -62,7 +64,7 @@ pub fn check_entity(entity: &str) -> Result<()> {
     }
 }
 
-fn not_found(entity: &str, id: &str) -> StoreError {
+pub(crate) fn not_found(entity: &str, id: &str) -> StoreError {
     StoreError::not_found(format!("Master Data: no document `{id}` in data entity `{entity}`"))
 }
 
@@ -95,12 +97,12 @@ fn load(tx: &rusqlite::Connection, entity: &str, id: &str) -> Result<Option<Map<
     Ok(text.and_then(|t| serde_json::from_str::<Value>(&t).ok()).and_then(|v| v.as_object().cloned()))
 }
 
-fn no_schema(entity: &str, name: &str) -> StoreError {
+pub(crate) fn no_schema(entity: &str, name: &str) -> StoreError {
     StoreError::not_found(format!("Master Data: no schema `{name}` in data entity `{entity}`"))
 }
 
 /// The schemas of an entity, compiled (a body that does not compile matches no document).
-type EntitySchemas = Vec<(String, std::result::Result<Compiled, Invalid>)>;
+pub(crate) type EntitySchemas = Vec<(String, std::result::Result<Compiled, Invalid>)>;
 
 fn entity_schemas(conn: &rusqlite::Connection, entity: &str) -> Result<EntitySchemas> {
     let mut stmt = conn.prepare_cached("SELECT name, body FROM schemas WHERE entity = ?1 ORDER BY name")?;
@@ -117,7 +119,7 @@ fn entity_schemas(conn: &rusqlite::Connection, entity: &str) -> Result<EntitySch
 }
 
 /// A document saved under schema `name` must match it.
-fn check_schema(entity: &str, name: &str, schemas: &EntitySchemas, doc: &Value) -> Result<()> {
+pub(crate) fn check_schema(entity: &str, name: &str, schemas: &EntitySchemas, doc: &Value) -> Result<()> {
     let Some((_, compiled)) = schemas.iter().find(|(n, _)| n == name) else { return Err(no_schema(entity, name)) };
     compiled.as_ref().map_err(Invalid::clone).and_then(|c| c.check(doc)).map_err(|e| {
         StoreError::bad_request(format!("Master Data: the document does not match schema `{name}` of `{entity}`: {e}"))
@@ -230,31 +232,46 @@ pub fn write(
     schema: Option<&str>,
 ) -> Result<Created> {
     check_entity(entity)?;
-    let mut given = object(fields)?;
+    let given = object(fields)?;
     let id = id.map(str::to_string).or_else(|| given_id(&given));
     if matches!(mode, Write::ReplaceExisting | Write::MergeExisting) && id.is_none() {
         return Err(StoreError::bad_request("Master Data: an update needs the document's id"));
     }
     let id = id.unwrap_or_else(new_id);
+    let db = backend!(db, pg => pg.run(|c| pg_md::write(c, entity, mode, id, given, schema)));
     let tx = db.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let current = load(&tx, entity, &id)?;
     let exists = current.is_some();
-    let mut doc = match (mode, current) {
-        (Write::Create, Some(_)) => {
-            return Err(StoreError::conflict(format!(
-                "Master Data: document `{id}` exists in `{entity}` (createOrUpdate… replaces or merges)"
-            )))
-        }
-        (Write::ReplaceExisting | Write::MergeExisting, None) => return Err(not_found(entity, &id)),
-        (Write::Merge | Write::MergeExisting, Some(mut doc)) => {
-            doc.append(&mut given);
-            doc
-        }
-        _ => given,
-    };
+    let mut doc = merged(entity, &id, mode, current, given)?;
     store(&tx, entity, &id, &mut doc, schema, exists)?;
     tx.commit()?;
     Ok(created(entity, &id))
+}
+
+/// What a write of `mode` saves, given the document there (`current`) and the fields given.
+pub(crate) fn merged(
+    entity: &str,
+    id: &str,
+    mode: Write,
+    current: Option<Map<String, Value>>,
+    mut given: Map<String, Value>,
+) -> Result<Map<String, Value>> {
+    match (mode, current) {
+        (Write::Create, Some(_)) => Err(exists(entity, id)),
+        (Write::ReplaceExisting | Write::MergeExisting, None) => Err(not_found(entity, id)),
+        (Write::Merge | Write::MergeExisting, Some(mut doc)) => {
+            doc.append(&mut given);
+            Ok(doc)
+        }
+        _ => Ok(given),
+    }
+}
+
+/// A create of an id in use.
+pub(crate) fn exists(entity: &str, id: &str) -> StoreError {
+    StoreError::conflict(format!(
+        "Master Data: document `{id}` exists in `{entity}` (createOrUpdate… replaces or merges)"
+    ))
 }
 
 /// The field names a caller gave (a list, or comma-separated in each item).
@@ -275,7 +292,11 @@ pub fn field_list(fields: &[String]) -> Result<Option<Vec<String>>> {
 }
 
 fn project(doc: &str, fields: &Option<Vec<String>>) -> Value {
-    let value: Value = serde_json::from_str(doc).unwrap_or(Value::Null);
+    project_value(serde_json::from_str(doc).unwrap_or(Value::Null), fields)
+}
+
+/// The document, or only the named fields of it (`a.b` reads inside `a`; a missing one is null).
+pub(crate) fn project_value(value: Value, fields: &Option<Vec<String>>) -> Value {
     let Some(names) = fields else { return value };
     let mut out = Map::new();
     for name in names {
@@ -291,6 +312,7 @@ fn project(doc: &str, fields: &Option<Vec<String>>) -> Value {
 pub fn get(db: &Db, entity: &str, id: &str, fields: &[String]) -> Result<Value> {
     check_entity(entity)?;
     let fields = field_list(fields)?;
+    let db = backend!(db, pg => pg.run(|c| pg_md::get(c, entity, id, &fields)));
     let text: Option<String> = db
         .conn
         .query_row("SELECT doc FROM documents WHERE entity = ?1 AND id = ?2", params![entity, id], |r| r.get(0))
@@ -303,7 +325,7 @@ pub fn get(db: &Db, entity: &str, id: &str, fields: &[String]) -> Result<Value> 
 
 /// The fields a search returns: those named; with none named, the `v-default-fields` of the
 /// schema it names, as on VTEX, else every field (`_all` is every field, whatever the schema).
-fn search_fields(fields: &[String], schema: Option<&Value>) -> Result<Option<Vec<String>>> {
+pub(crate) fn search_fields(fields: &[String], schema: Option<&Value>) -> Result<Option<Vec<String>>> {
     if named(fields).is_empty() {
         if let Some(defaults) = schema.and_then(default_fields) {
             return Ok(Some(defaults));
@@ -321,6 +343,7 @@ fn default_fields(schema: &Value) -> Option<Vec<String>> {
 
 pub fn delete(db: &mut Db, entity: &str, id: &str) -> Result<()> {
     check_entity(entity)?;
+    let db = backend!(db, pg => pg.run(|c| pg_md::delete(c, entity, id)));
     let tx = db.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     if tx.execute("DELETE FROM documents WHERE entity = ?1 AND id = ?2", params![entity, id])? == 0 {
         return Err(not_found(entity, id));
@@ -355,7 +378,7 @@ struct Plan {
 }
 
 /// Plans a query, indexing the fields its `where` reads.
-fn plan(db: &mut Db, q: &Query) -> Result<Plan> {
+fn plan(db: &mut Sqlite, q: &Query) -> Result<Plan> {
     check_entity(&q.entity)?;
     let mut params = vec![SqlValue::Text(q.entity.clone())];
     let mut cond = String::from("entity = ?");
@@ -388,13 +411,23 @@ fn plan(db: &mut Db, q: &Query) -> Result<Plan> {
 }
 
 fn order_by(sort: Option<&str>) -> Result<String> {
-    let mut parts = Vec::new();
+    let mut parts: Vec<String> = sort_items(sort)?
+        .into_iter()
+        .map(|(field, desc)| format!("{} {}", query::field_sql(&field), if desc { "DESC" } else { "ASC" }))
+        .collect();
+    parts.push("seq ASC".into());
+    Ok(parts.join(", "))
+}
+
+/// A `sort` (`field ASC|DESC`, comma-separated) as (field, descending) pairs.
+pub(crate) fn sort_items(sort: Option<&str>) -> Result<Vec<(String, bool)>> {
+    let mut items = Vec::new();
     for item in sort.unwrap_or("").split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let mut words = item.split_whitespace();
         let field = words.next().unwrap_or("");
-        let dir = match words.next().map(|d| d.to_ascii_lowercase()).as_deref() {
-            None | Some("asc") => "ASC",
-            Some("desc") => "DESC",
+        let desc = match words.next().map(|d| d.to_ascii_lowercase()).as_deref() {
+            None | Some("asc") => false,
+            Some("desc") => true,
             Some(d) => {
                 return Err(StoreError::bad_request(format!("Master Data: sort `{item}`: `{d}` is not ASC or DESC")))
             }
@@ -402,15 +435,14 @@ fn order_by(sort: Option<&str>) -> Result<String> {
         if !query::valid_field(field) || words.next().is_some() {
             return Err(StoreError::bad_request(format!("Master Data: sort `{item}` is not `field ASC|DESC`")));
         }
-        parts.push(format!("{} {dir}", query::field_sql(field)));
+        items.push((field.to_string(), desc));
     }
-    parts.push("seq ASC".into());
-    Ok(parts.join(", "))
+    Ok(items)
 }
 
 /// An expression index for `field` (once per file): equality and range searches on it then
 /// read only the matching rows.
-fn ensure_index(db: &mut Db, field: &str) -> Result<()> {
+fn ensure_index(db: &mut Sqlite, field: &str) -> Result<()> {
     if db.indexed.contains(field) || !query::valid_field(field) {
         return Ok(());
     }
@@ -448,6 +480,7 @@ pub fn search_range(db: &mut Db, q: &Query, offset: usize, limit: usize) -> Resu
             "Master Data: at most {MAX_PAGE_SIZE} documents per search, not {limit} (scroll reads more)"
         )));
     }
+    let db = backend!(db, pg => pg.run(|c| pg_md::search_range(c, q, offset, limit)));
     let Plan { cond, mut params, order, fields } = plan(db, q)?;
     let total: i64 = db.conn.query_row(
         &format!("SELECT count(*) FROM documents WHERE {cond}"),
@@ -470,14 +503,34 @@ pub fn search_range(db: &mut Db, q: &Query, offset: usize, limit: usize) -> Resu
 }
 
 #[derive(Serialize, serde::Deserialize)]
-struct Scroll {
-    query: Query,
-    size: usize,
+pub(crate) struct Scroll {
+    pub(crate) query: Query,
+    pub(crate) size: usize,
+}
+
+impl Scroll {
+    /// A new scroll of `q` in pages of `size`.
+    pub(crate) fn start(q: &Query, size: usize) -> Result<Scroll> {
+        if size == 0 || size > MAX_SCROLL_SIZE {
+            return Err(StoreError::bad_request(format!(
+                "Master Data: scroll size must be from 1 to {MAX_SCROLL_SIZE}, not {size}"
+            )));
+        }
+        Ok(Scroll { query: q.clone(), size })
+    }
+}
+
+/// A scroll token that is unknown, or expired.
+pub(crate) fn scroll_expired(token: &str) -> StoreError {
+    StoreError::bad_request(format!(
+        "Master Data: the mdToken `{token}` has expired or is unknown: start a new scroll without it"
+    ))
 }
 
 /// One page of a scroll: the first call (no token) starts one; each token lives
 /// `IOCTL_MASTERDATA_SCROLL_TTL` seconds (20 minutes) after its last use.
 pub fn scroll(db: &mut Db, q: &Query, size: usize, token: Option<&str>) -> Result<(String, Vec<Value>)> {
+    let db = backend!(db, pg => pg.run(|c| pg_md::scroll(c, q, size, token)));
     let now = now_ms();
     db.conn.execute("DELETE FROM scrolls WHERE expires_at <= ?1", [now])?;
     let (token, scroll, position) = match token {
@@ -486,22 +539,11 @@ pub fn scroll(db: &mut Db, q: &Query, size: usize, token: Option<&str>) -> Resul
                 .conn
                 .query_row("SELECT query, position FROM scrolls WHERE token = ?1", [t], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;
-            let Some((text, position)) = row else {
-                return Err(StoreError::bad_request(format!(
-                    "Master Data: the mdToken `{t}` has expired or is unknown: start a new scroll without it"
-                )));
-            };
+            let Some((text, position)) = row else { return Err(scroll_expired(t)) };
             let scroll: Scroll = serde_json::from_str(&text).map_err(|e| StoreError::new(500, e.to_string()))?;
             (t.to_string(), scroll, position as usize)
         }
-        None => {
-            if size == 0 || size > MAX_SCROLL_SIZE {
-                return Err(StoreError::bad_request(format!(
-                    "Master Data: scroll size must be from 1 to {MAX_SCROLL_SIZE}, not {size}"
-                )));
-            }
-            (new_id().replace('-', ""), Scroll { query: q.clone(), size }, 0)
-        }
+        None => (new_id().replace('-', ""), Scroll::start(q, size)?, 0),
     };
     let Plan { cond, mut params, order, fields } = plan(db, &scroll.query)?;
     params.push(SqlValue::Integer(scroll.size as i64));
@@ -541,6 +583,7 @@ fn schema_body(conn: &rusqlite::Connection, entity: &str, name: &str) -> Result<
 /// missing schema is not an error here, as it is for a search or write under it.
 pub fn get_schema(db: &Db, entity: &str, name: &str) -> Result<Option<Value>> {
     check_entity(entity)?;
+    let db = backend!(db, pg => pg.run(|c| pg_md::get_schema(c, entity, name)));
     stored_schema(&db.conn, entity, name)
 }
 
@@ -548,14 +591,20 @@ pub fn get_schema(db: &Db, entity: &str, name: &str) -> Result<Option<Value>> {
 /// are what a search under it returns when it names no fields) and records which documents
 /// of the entity match it.
 pub fn put_schema(db: &mut Db, entity: &str, name: &str, body: &Value) -> Result<()> {
+    let db = backend!(db, pg => pg.run(|c| pg_md::put_schema(c, entity, name, body)));
     let tx = db.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     put_schema_in(&tx, entity, name, body)?;
     tx.commit()?;
-    index_schema_fields(db, body)
+    index_schema_fields_in(db, body)
 }
 
 /// Gives the fields a schema's `v-indexed` names an index (after its transaction committed).
 pub(crate) fn index_schema_fields(db: &mut Db, body: &Value) -> Result<()> {
+    let db = backend!(db, pg => pg.run(|c| pg_md::index_schema_fields(c, body)));
+    index_schema_fields_in(db, body)
+}
+
+fn index_schema_fields_in(db: &mut Sqlite, body: &Value) -> Result<()> {
     for field in body.get("v-indexed").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
         ensure_index(db, field)?;
     }
@@ -565,6 +614,17 @@ pub(crate) fn index_schema_fields(db: &mut Db, body: &Value) -> Result<()> {
 /// [`put_schema`] in a write transaction of the caller's, but for the indexes of its
 /// `v-indexed` fields ([`index_schema_fields`] once committed).
 pub(crate) fn put_schema_in(tx: &rusqlite::Connection, entity: &str, name: &str, body: &Value) -> Result<()> {
+    let compiled = checked_schema(entity, name, body)?;
+    tx.execute(
+        "INSERT INTO schemas (entity, name, body) VALUES (?1, ?2, ?3) ON CONFLICT (entity, name) DO UPDATE SET body = excluded.body",
+        params![entity, name, body.to_string()],
+    )?;
+    recompute_members(tx, entity, name, &compiled)
+}
+
+/// A schema body as a save accepts it: a JSON Schema whose `v-indexed` and `v-default-fields`
+/// are arrays of field names, compiled.
+pub(crate) fn checked_schema(entity: &str, name: &str, body: &Value) -> Result<Compiled> {
     check_entity(entity)?;
     if name.is_empty() {
         return Err(StoreError::bad_request("Master Data: a schema needs a name"));
@@ -579,15 +639,12 @@ pub(crate) fn put_schema_in(tx: &rusqlite::Connection, entity: &str, name: &str,
             )));
         }
     }
-    tx.execute(
-        "INSERT INTO schemas (entity, name, body) VALUES (?1, ?2, ?3) ON CONFLICT (entity, name) DO UPDATE SET body = excluded.body",
-        params![entity, name, body.to_string()],
-    )?;
-    recompute_members(tx, entity, name, &compiled)
+    Ok(compiled)
 }
 
 /// Every schema: (entity, name, body).
 pub fn schemas(db: &Db) -> Result<Vec<(String, String, Value)>> {
+    let db = backend!(db, pg => pg.run(pg_md::schemas));
     let mut stmt = db.conn.prepare("SELECT entity, name, body FROM schemas ORDER BY entity, name")?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, String>(2)?)))?;
     let mut out = Vec::new();
@@ -601,6 +658,7 @@ pub fn schemas(db: &Db) -> Result<Vec<(String, String, Value)>> {
 /// Saves many documents in one transaction (each created, or replaced when its `id` exists).
 pub fn import(db: &mut Db, entity: &str, docs: &[Value]) -> Result<usize> {
     check_entity(entity)?;
+    let db = backend!(db, pg => pg.run(|c| pg_md::import(c, entity, docs)));
     let tx = db.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let n = import_in(&tx, entity, docs)?;
     tx.commit()?;
@@ -617,19 +675,25 @@ pub(crate) fn import_in(tx: &rusqlite::Connection, entity: &str, docs: &[Value])
          ON CONFLICT (entity, id) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at",
     )?;
     for (i, doc) in docs.iter().enumerate() {
-        let mut map = object(doc).map_err(|e| StoreError::bad_request(format!("document {}: {}", i + 1, e.message)))?;
-        let id = given_id(&map).unwrap_or_else(new_id);
-        map.insert("id".into(), Value::String(id.clone()));
-        let doc = Value::Object(map);
+        let (id, doc) = import_doc(i, doc)?;
         insert.execute(params![entity, id, doc.to_string(), now])?;
         set_members(tx, entity, &id, &doc, &schemas)?;
     }
     Ok(docs.len())
 }
 
+/// The `i`th document of an import, checked, with its id (given, or a new one).
+pub(crate) fn import_doc(i: usize, doc: &Value) -> Result<(String, Value)> {
+    let mut map = object(doc).map_err(|e| StoreError::bad_request(format!("document {}: {}", i + 1, e.message)))?;
+    let id = given_id(&map).unwrap_or_else(new_id);
+    map.insert("id".into(), Value::String(id.clone()));
+    Ok((id, Value::Object(map)))
+}
+
 /// Every document of `entity`, in creation order.
 pub fn export(db: &Db, entity: &str) -> Result<Vec<Value>> {
     check_entity(entity)?;
+    let db = backend!(db, pg => pg.run(|c| pg_md::export(c, entity)));
     let mut stmt = db.conn.prepare("SELECT doc FROM documents WHERE entity = ?1 ORDER BY seq")?;
     let rows = stmt.query_map([entity], |r| r.get::<_, String>(0))?;
     let mut out = Vec::new();
@@ -642,11 +706,13 @@ pub fn export(db: &Db, entity: &str) -> Result<Vec<Value>> {
 /// The data entities that hold documents or schemas.
 /// How many documents `entity` holds.
 pub fn count(db: &Db, entity: &str) -> Result<u64> {
+    let db = backend!(db, pg => pg.run(|c| pg_md::count(c, entity)));
     let n: i64 = db.conn.query_row("SELECT count(*) FROM documents WHERE entity = ?1", [entity], |r| r.get(0))?;
     Ok(n as u64)
 }
 
 pub fn entities(db: &Db) -> Result<Vec<String>> {
+    let db = backend!(db, pg => pg.run(pg_md::entities));
     let mut stmt = db.conn.prepare("SELECT entity FROM documents UNION SELECT entity FROM schemas ORDER BY 1")?;
     let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
@@ -655,7 +721,7 @@ pub fn entities(db: &Db) -> Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::db::{temp, Kind};
+    use crate::store::db::{backends, exec, Kind};
     use serde_json::json;
 
     #[test]
@@ -664,10 +730,6 @@ mod tests {
         let id = uuid::Uuid::parse_str(&a).unwrap();
         assert_eq!((id.get_version_num(), a.len(), a.to_lowercase() == a), (4, 36, true), "{a}");
         assert_ne!(a, b);
-    }
-
-    fn db() -> (tempfile::TempDir, Db) {
-        temp(Kind::MasterData)
     }
 
     fn q(entity: &str, where_: Option<&str>, schema: Option<&str>) -> Query {
@@ -698,96 +760,113 @@ mod tests {
 
     #[test]
     fn documents_are_created_read_updated_and_deleted() {
-        let (_dir, mut db) = db();
-        let c = write(&mut db, "CL", Write::Create, None, &json!({"name": "Ann", "age": 31}), None).unwrap();
-        let id = c.document_id.clone();
-        assert_eq!((c.id, c.href), (format!("CL-{id}"), format!("/api/dataentities/CL/documents/{id}")));
-        assert_eq!(get(&db, "CL", &id, &["name".into()]).unwrap(), json!({"name": "Ann"}));
-        assert_eq!(get(&db, "CL", &id, &["_all".into()]).unwrap(), json!({"id": id, "name": "Ann", "age": 31}));
-        assert_eq!(get(&db, "CL", &id, &["name,nope".into()]).unwrap(), json!({"name": "Ann", "nope": null}));
+        for (_dir, mut db) in backends(Kind::MasterData, "documents_are_created_read_updated_and_deleted") {
+            let c = write(&mut db, "CL", Write::Create, None, &json!({"name": "Ann", "age": 31}), None).unwrap();
+            let id = c.document_id.clone();
+            assert_eq!((c.id, c.href), (format!("CL-{id}"), format!("/api/dataentities/CL/documents/{id}")));
+            assert_eq!(get(&db, "CL", &id, &["name".into()]).unwrap(), json!({"name": "Ann"}));
+            assert_eq!(get(&db, "CL", &id, &["_all".into()]).unwrap(), json!({"id": id, "name": "Ann", "age": 31}));
+            assert_eq!(get(&db, "CL", &id, &["name,nope".into()]).unwrap(), json!({"name": "Ann", "nope": null}));
 
-        let dup = write(&mut db, "CL", Write::Create, None, &json!({"id": id, "name": "dup"}), None).unwrap_err();
-        assert_eq!(dup.status, 409, "{}", dup.message);
-        write(&mut db, "CL", Write::MergeExisting, Some(&id), &json!({"city": "Rio"}), None).unwrap();
-        assert_eq!(get(&db, "CL", &id, &[]).unwrap(), json!({"id": id, "name": "Ann", "age": 31, "city": "Rio"}));
-        write(&mut db, "CL", Write::ReplaceExisting, Some(&id), &json!({"name": "Ann B"}), None).unwrap();
-        assert_eq!(get(&db, "CL", &id, &[]).unwrap(), json!({"id": id, "name": "Ann B"}));
+            let dup = write(&mut db, "CL", Write::Create, None, &json!({"id": id, "name": "dup"}), None).unwrap_err();
+            assert_eq!(dup.status, 409, "{}", dup.message);
+            write(&mut db, "CL", Write::MergeExisting, Some(&id), &json!({"city": "Rio"}), None).unwrap();
+            assert_eq!(get(&db, "CL", &id, &[]).unwrap(), json!({"id": id, "name": "Ann", "age": 31, "city": "Rio"}));
+            write(&mut db, "CL", Write::ReplaceExisting, Some(&id), &json!({"name": "Ann B"}), None).unwrap();
+            assert_eq!(get(&db, "CL", &id, &[]).unwrap(), json!({"id": id, "name": "Ann B"}));
 
-        for mode in [Write::MergeExisting, Write::ReplaceExisting] {
-            let e = write(&mut db, "CL", mode, Some("nope"), &json!({"a": 1}), None).unwrap_err();
-            assert_eq!((e.status, e.message.as_str()), (404, "Master Data: no document `nope` in data entity `CL`"));
-            assert_eq!(write(&mut db, "CL", mode, None, &json!({"a": 1}), None).unwrap_err().status, 400);
+            for mode in [Write::MergeExisting, Write::ReplaceExisting] {
+                let e = write(&mut db, "CL", mode, Some("nope"), &json!({"a": 1}), None).unwrap_err();
+                assert_eq!(
+                    (e.status, e.message.as_str()),
+                    (404, "Master Data: no document `nope` in data entity `CL`")
+                );
+                assert_eq!(write(&mut db, "CL", mode, None, &json!({"a": 1}), None).unwrap_err().status, 400);
+            }
+            write(&mut db, "CL", Write::Replace, None, &json!({"id": "u1", "name": "Uma", "age": 20}), None).unwrap();
+            write(&mut db, "CL", Write::Merge, None, &json!({"id": "u1", "email": "u@x"}), None).unwrap();
+            assert_eq!(
+                get(&db, "CL", "u1", &[]).unwrap(),
+                json!({"id": "u1", "name": "Uma", "age": 20, "email": "u@x"})
+            );
+
+            delete(&mut db, "CL", &id).unwrap();
+            assert_eq!(get(&db, "CL", &id, &[]).unwrap_err().status, 404);
+            assert_eq!(delete(&mut db, "CL", &id).unwrap_err().status, 404);
+            for bad in [json!([1]), json!({"id": 5}), json!({"id": ""})] {
+                assert_eq!(write(&mut db, "CL", Write::Create, None, &bad, None).unwrap_err().status, 400, "{bad}");
+            }
+            assert_eq!(get(&db, "bad entity", "x", &[]).unwrap_err().status, 400);
         }
-        write(&mut db, "CL", Write::Replace, None, &json!({"id": "u1", "name": "Uma", "age": 20}), None).unwrap();
-        write(&mut db, "CL", Write::Merge, None, &json!({"id": "u1", "email": "u@x"}), None).unwrap();
-        assert_eq!(get(&db, "CL", "u1", &[]).unwrap(), json!({"id": "u1", "name": "Uma", "age": 20, "email": "u@x"}));
-
-        delete(&mut db, "CL", &id).unwrap();
-        assert_eq!(get(&db, "CL", &id, &[]).unwrap_err().status, 404);
-        assert_eq!(delete(&mut db, "CL", &id).unwrap_err().status, 404);
-        for bad in [json!([1]), json!({"id": 5}), json!({"id": ""})] {
-            assert_eq!(write(&mut db, "CL", Write::Create, None, &bad, None).unwrap_err().status, 400, "{bad}");
-        }
-        assert_eq!(get(&db, "bad entity", "x", &[]).unwrap_err().status, 400);
     }
 
     #[test]
     fn searches_filter_sort_and_page_with_the_total() {
-        let (_dir, mut db) = db();
-        people(&mut db);
-        let (found, total) = search(&mut db, &q("people", Some("team=red AND age>23"), None), 1, 100).unwrap();
-        assert_eq!((ids(&found), total), (vec!["p04", "p06", "p08"], 3));
-        let sorted = Query { sort: Some("age DESC".into()), ..q("people", None, None) };
-        let (page, total) = search(&mut db, &sorted, 2, 3).unwrap();
-        assert_eq!((ids(&page), total), (vec!["p06", "p05", "p04"], 10));
-        let (past, total) = search(&mut db, &sorted, 5, 3).unwrap();
-        assert_eq!((past.len(), total), (0, 10), "a page past the end is empty, the total still counts");
-        for (page, size) in [(usize::MAX, MAX_PAGE_SIZE), (i64::MAX as usize, 3), (i64::MAX as usize / 3 + 2, 3)] {
-            let (far, total) = search(&mut db, &sorted, page, size).unwrap();
-            assert_eq!((far.len(), total), (0, 10), "page {page} × {size} overflows: empty, not page 1");
+        for (_dir, mut db) in backends(Kind::MasterData, "searches_filter_sort_and_page_with_the_total") {
+            people(&mut db);
+            let (found, total) = search(&mut db, &q("people", Some("team=red AND age>23"), None), 1, 100).unwrap();
+            assert_eq!((ids(&found), total), (vec!["p04", "p06", "p08"], 3));
+            let sorted = Query { sort: Some("age DESC".into()), ..q("people", None, None) };
+            let (page, total) = search(&mut db, &sorted, 2, 3).unwrap();
+            assert_eq!((ids(&page), total), (vec!["p06", "p05", "p04"], 10));
+            let (past, total) = search(&mut db, &sorted, 5, 3).unwrap();
+            assert_eq!((past.len(), total), (0, 10), "a page past the end is empty, the total still counts");
+            for (page, size) in [(usize::MAX, MAX_PAGE_SIZE), (i64::MAX as usize, 3), (i64::MAX as usize / 3 + 2, 3)] {
+                let (far, total) = search(&mut db, &sorted, page, size).unwrap();
+                assert_eq!((far.len(), total), (0, 10), "page {page} × {size} overflows: empty, not page 1");
+            }
+            assert_eq!(search(&mut db, &sorted, 0, 3).unwrap_err().status, 400);
+            assert_eq!(search(&mut db, &sorted, 1, MAX_PAGE_SIZE + 1).unwrap_err().status, 400);
+            let e = search(&mut db, &q("people", Some("age="), None), 1, 10).unwrap_err();
+            assert!(e.status == 400 && e.message.contains("invalid where at column 5"), "{}", e.message);
+            let e =
+                search(&mut db, &Query { sort: Some("age UP".into()), ..q("people", None, None) }, 1, 10).unwrap_err();
+            assert_eq!(e.status, 400);
         }
-        assert_eq!(search(&mut db, &sorted, 0, 3).unwrap_err().status, 400);
-        assert_eq!(search(&mut db, &sorted, 1, MAX_PAGE_SIZE + 1).unwrap_err().status, 400);
-        let e = search(&mut db, &q("people", Some("age="), None), 1, 10).unwrap_err();
-        assert!(e.status == 400 && e.message.contains("invalid where at column 5"), "{}", e.message);
-        let e = search(&mut db, &Query { sort: Some("age UP".into()), ..q("people", None, None) }, 1, 10).unwrap_err();
-        assert_eq!(e.status, 400);
     }
 
     #[test]
     fn the_most_complex_where_runs_and_a_more_complex_one_is_a_positioned_400() {
-        let (_dir, mut db) = db();
-        people(&mut db);
-        let deepest = format!("{}age=20{}", "(NOT ".repeat(query::MAX_NESTING / 2), ")".repeat(query::MAX_NESTING / 2));
-        let ands =
-            (0..query::MAX_CONDITIONS - 1).map(|i| format!("age<>{}", 1000 + i)).collect::<Vec<_>>().join(" AND ");
-        let (found, total) =
-            search(&mut db, &q("people", Some(&format!("{deepest} OR ({ands})")), None), 1, 100).unwrap();
-        assert_eq!((found.len(), total), (10, 10), "SQLite takes the largest `where` the parser lets through");
-        let ors = |n: usize| (0..n).map(|i| format!("age={i}")).collect::<Vec<_>>().join(" OR ");
-        let e = search(&mut db, &q("people", Some(&ors(5000)), None), 1, 10).unwrap_err();
-        assert_eq!(e.status, 400, "{}", e.message);
-        let column = ors(query::MAX_CONDITIONS).len() + " OR ".len() + 1;
-        let expected = format!("Master Data: invalid where at column {column}: the condition is too complex");
-        assert!(e.message.starts_with(&expected), "{}", e.message);
+        for (_dir, mut db) in
+            backends(Kind::MasterData, "the_most_complex_where_runs_and_a_more_complex_one_is_a_positioned_400")
+        {
+            people(&mut db);
+            let deepest =
+                format!("{}age=20{}", "(NOT ".repeat(query::MAX_NESTING / 2), ")".repeat(query::MAX_NESTING / 2));
+            let ands =
+                (0..query::MAX_CONDITIONS - 1).map(|i| format!("age<>{}", 1000 + i)).collect::<Vec<_>>().join(" AND ");
+            let (found, total) =
+                search(&mut db, &q("people", Some(&format!("{deepest} OR ({ands})")), None), 1, 100).unwrap();
+            assert_eq!((found.len(), total), (10, 10), "SQLite takes the largest `where` the parser lets through");
+            let ors = |n: usize| (0..n).map(|i| format!("age={i}")).collect::<Vec<_>>().join(" OR ");
+            let e = search(&mut db, &q("people", Some(&ors(5000)), None), 1, 10).unwrap_err();
+            assert_eq!(e.status, 400, "{}", e.message);
+            let column = ors(query::MAX_CONDITIONS).len() + " OR ".len() + 1;
+            let expected = format!("Master Data: invalid where at column {column}: the condition is too complex");
+            assert!(e.message.starts_with(&expected), "{}", e.message);
+        }
     }
 
     #[test]
     fn scrolls_page_through_everything_and_unknown_or_expired_tokens_are_refused() {
-        let (_dir, mut db) = db();
-        people(&mut db);
-        let query = q("people", Some("team=red"), None);
-        let (token, first) = scroll(&mut db, &query, 2, None).unwrap();
-        assert_eq!(ids(&first), ["p00", "p02"]);
-        let (same, second) = scroll(&mut db, &query, 2, Some(&token)).unwrap();
-        assert_eq!((same.as_str(), ids(&second)), (token.as_str(), vec!["p04", "p06"]));
-        assert_eq!(ids(&scroll(&mut db, &query, 2, Some(&token)).unwrap().1), ["p08"]);
-        assert!(scroll(&mut db, &query, 2, Some(&token)).unwrap().1.is_empty());
-        assert_eq!(scroll(&mut db, &query, 0, None).unwrap_err().status, 400);
-        assert_eq!(scroll(&mut db, &query, MAX_SCROLL_SIZE + 1, None).unwrap_err().status, 400);
-        assert!(scroll(&mut db, &query, 2, Some("nope")).unwrap_err().message.contains("expired or is unknown"));
-        db.conn.execute("UPDATE scrolls SET expires_at = ?1", [now_ms() - 1]).unwrap();
-        assert_eq!(scroll(&mut db, &query, 2, Some(&token)).unwrap_err().status, 400);
+        for (_dir, mut db) in
+            backends(Kind::MasterData, "scrolls_page_through_everything_and_unknown_or_expired_tokens_are_refused")
+        {
+            people(&mut db);
+            let query = q("people", Some("team=red"), None);
+            let (token, first) = scroll(&mut db, &query, 2, None).unwrap();
+            assert_eq!(ids(&first), ["p00", "p02"]);
+            let (same, second) = scroll(&mut db, &query, 2, Some(&token)).unwrap();
+            assert_eq!((same.as_str(), ids(&second)), (token.as_str(), vec!["p04", "p06"]));
+            assert_eq!(ids(&scroll(&mut db, &query, 2, Some(&token)).unwrap().1), ["p08"]);
+            assert!(scroll(&mut db, &query, 2, Some(&token)).unwrap().1.is_empty());
+            assert_eq!(scroll(&mut db, &query, 0, None).unwrap_err().status, 400);
+            assert_eq!(scroll(&mut db, &query, MAX_SCROLL_SIZE + 1, None).unwrap_err().status, 400);
+            assert!(scroll(&mut db, &query, 2, Some("nope")).unwrap_err().message.contains("expired or is unknown"));
+            let sql = format!("UPDATE scrolls SET expires_at = {}", now_ms() - 1);
+            exec(&db, &sql, &sql);
+            assert_eq!(scroll(&mut db, &query, 2, Some(&token)).unwrap_err().status, 400);
+        }
     }
 
     fn rated() -> Value {
@@ -796,87 +875,94 @@ mod tests {
 
     #[test]
     fn a_search_under_a_schema_returns_and_counts_only_the_documents_that_match_it() {
-        let (_dir, mut db) = db();
-        put_schema(&mut db, "reviews", "v1", &rated()).unwrap();
-        for i in 0..12 {
-            // r00, r03, r06, r09 have no rating; r01, r04, r07, r10 a rating of 9.
-            let rating = match i % 3 {
-                0 => Value::Null,
-                1 => json!(9),
-                _ => json!(4),
-            };
-            let mut doc = json!({"id": format!("r{i:02}"), "text": "ok"});
-            if !rating.is_null() {
-                doc["rating"] = rating;
+        for (_dir, mut db) in
+            backends(Kind::MasterData, "a_search_under_a_schema_returns_and_counts_only_the_documents_that_match_it")
+        {
+            put_schema(&mut db, "reviews", "v1", &rated()).unwrap();
+            for i in 0..12 {
+                // r00, r03, r06, r09 have no rating; r01, r04, r07, r10 a rating of 9.
+                let rating = match i % 3 {
+                    0 => Value::Null,
+                    1 => json!(9),
+                    _ => json!(4),
+                };
+                let mut doc = json!({"id": format!("r{i:02}"), "text": "ok"});
+                if !rating.is_null() {
+                    doc["rating"] = rating;
+                }
+                put(&mut db, "reviews", doc);
             }
-            put(&mut db, "reviews", doc);
+            let (page, total) = search(&mut db, &q("reviews", None, Some("v1")), 1, 3).unwrap();
+            assert_eq!((ids(&page), total), (vec!["r02", "r05", "r08"], 4));
+            let (page, total) = search(&mut db, &q("reviews", None, Some("v1")), 2, 3).unwrap();
+            assert_eq!((ids(&page), total), (vec!["r11"], 4));
+            let (all, total) = search(&mut db, &q("reviews", None, None), 1, 100).unwrap();
+            assert_eq!((all.len(), total), (12, 12), "without a schema, every document");
+            let (found, total) = search(&mut db, &q("reviews", Some("id=r0*"), Some("v1")), 1, 100).unwrap();
+            assert_eq!((ids(&found), total), (vec!["r02", "r05", "r08"], 3));
+
+            let e = search(&mut db, &q("reviews", None, Some("v9")), 1, 10).unwrap_err();
+            assert_eq!((e.status, e.message.as_str()), (404, "Master Data: no schema `v9` in data entity `reviews`"));
+            assert_eq!(scroll(&mut db, &q("reviews", None, Some("v9")), 10, None).unwrap_err().status, 404);
+            let (_, scrolled) = scroll(&mut db, &q("reviews", None, Some("v1")), 10, None).unwrap();
+            assert_eq!(ids(&scrolled), ["r02", "r05", "r08", "r11"]);
+
+            // Writes and deletes move documents in and out; a changed schema re-sorts them all.
+            write(&mut db, "reviews", Write::MergeExisting, Some("r00"), &json!({"rating": 3}), None).unwrap();
+            write(&mut db, "reviews", Write::MergeExisting, Some("r02"), &json!({"rating": 7}), None).unwrap();
+            delete(&mut db, "reviews", "r05").unwrap();
+            let under = |db: &mut Db, schema: &str| {
+                ids(&search(db, &q("reviews", None, Some(schema)), 1, 100).unwrap().0).join(",")
+            };
+            assert_eq!(under(&mut db, "v1"), "r00,r08,r11");
+            let loose = json!({"type": "object", "properties": {"rating": {"type": "integer", "maximum": 10}}});
+            put_schema(&mut db, "reviews", "v1", &loose).unwrap();
+            assert_eq!(under(&mut db, "v1"), "r00,r01,r02,r03,r04,r06,r07,r08,r09,r10,r11");
+            put_schema(&mut db, "reviews", "v2", &rated()).unwrap();
+            assert_eq!(under(&mut db, "v2"), "r00,r08,r11", "each schema has its own documents");
+            put_schema(&mut db, "other", "v1", &rated()).unwrap();
+            assert_eq!(search(&mut db, &q("other", None, Some("v1")), 1, 10).unwrap().1, 0, "and each entity");
         }
-        let (page, total) = search(&mut db, &q("reviews", None, Some("v1")), 1, 3).unwrap();
-        assert_eq!((ids(&page), total), (vec!["r02", "r05", "r08"], 4));
-        let (page, total) = search(&mut db, &q("reviews", None, Some("v1")), 2, 3).unwrap();
-        assert_eq!((ids(&page), total), (vec!["r11"], 4));
-        let (all, total) = search(&mut db, &q("reviews", None, None), 1, 100).unwrap();
-        assert_eq!((all.len(), total), (12, 12), "without a schema, every document");
-        let (found, total) = search(&mut db, &q("reviews", Some("id=r0*"), Some("v1")), 1, 100).unwrap();
-        assert_eq!((ids(&found), total), (vec!["r02", "r05", "r08"], 3));
-
-        let e = search(&mut db, &q("reviews", None, Some("v9")), 1, 10).unwrap_err();
-        assert_eq!((e.status, e.message.as_str()), (404, "Master Data: no schema `v9` in data entity `reviews`"));
-        assert_eq!(scroll(&mut db, &q("reviews", None, Some("v9")), 10, None).unwrap_err().status, 404);
-        let (_, scrolled) = scroll(&mut db, &q("reviews", None, Some("v1")), 10, None).unwrap();
-        assert_eq!(ids(&scrolled), ["r02", "r05", "r08", "r11"]);
-
-        // Writes and deletes move documents in and out; a changed schema re-sorts them all.
-        write(&mut db, "reviews", Write::MergeExisting, Some("r00"), &json!({"rating": 3}), None).unwrap();
-        write(&mut db, "reviews", Write::MergeExisting, Some("r02"), &json!({"rating": 7}), None).unwrap();
-        delete(&mut db, "reviews", "r05").unwrap();
-        let under = |db: &mut Db, schema: &str| {
-            ids(&search(db, &q("reviews", None, Some(schema)), 1, 100).unwrap().0).join(",")
-        };
-        assert_eq!(under(&mut db, "v1"), "r00,r08,r11");
-        let loose = json!({"type": "object", "properties": {"rating": {"type": "integer", "maximum": 10}}});
-        put_schema(&mut db, "reviews", "v1", &loose).unwrap();
-        assert_eq!(under(&mut db, "v1"), "r00,r01,r02,r03,r04,r06,r07,r08,r09,r10,r11");
-        put_schema(&mut db, "reviews", "v2", &rated()).unwrap();
-        assert_eq!(under(&mut db, "v2"), "r00,r08,r11", "each schema has its own documents");
-        put_schema(&mut db, "other", "v1", &rated()).unwrap();
-        assert_eq!(search(&mut db, &q("other", None, Some("v1")), 1, 10).unwrap().1, 0, "and each entity");
     }
 
     #[test]
     fn writes_under_a_schema_must_match_it() {
-        let (_dir, mut db) = db();
-        let e = write(&mut db, "reviews", Write::Create, None, &json!({"rating": 1}), Some("v1")).unwrap_err();
-        assert_eq!((e.status, e.message.as_str()), (404, "Master Data: no schema `v1` in data entity `reviews`"));
-        put_schema(&mut db, "reviews", "v1", &rated()).unwrap();
-        let e = write(&mut db, "reviews", Write::Create, None, &json!({"rating": 9}), Some("v1")).unwrap_err();
-        assert!(e.status == 400 && e.message.contains("/rating: "), "{}", e.message);
-        write(&mut db, "reviews", Write::Create, Some("ok"), &json!({"rating": 2}), Some("v1")).unwrap();
-        assert_eq!(get_schema(&db, "reviews", "v1").unwrap(), Some(rated()));
-        assert_eq!(get_schema(&db, "reviews", "v2").unwrap(), None, "a missing schema is no error");
-        assert_eq!(get_schema(&db, "bad entity", "v1").unwrap_err().status, 400);
-        for bad in [json!({"type": 5}), json!({"v-default-fields": "id"}), json!({"v-indexed": [1]})] {
-            assert_eq!(put_schema(&mut db, "reviews", "bad", &bad).unwrap_err().status, 400, "{bad}");
+        for (_dir, mut db) in backends(Kind::MasterData, "writes_under_a_schema_must_match_it") {
+            let e = write(&mut db, "reviews", Write::Create, None, &json!({"rating": 1}), Some("v1")).unwrap_err();
+            assert_eq!((e.status, e.message.as_str()), (404, "Master Data: no schema `v1` in data entity `reviews`"));
+            put_schema(&mut db, "reviews", "v1", &rated()).unwrap();
+            let e = write(&mut db, "reviews", Write::Create, None, &json!({"rating": 9}), Some("v1")).unwrap_err();
+            assert!(e.status == 400 && e.message.contains("/rating: "), "{}", e.message);
+            write(&mut db, "reviews", Write::Create, Some("ok"), &json!({"rating": 2}), Some("v1")).unwrap();
+            assert_eq!(get_schema(&db, "reviews", "v1").unwrap(), Some(rated()));
+            assert_eq!(get_schema(&db, "reviews", "v2").unwrap(), None, "a missing schema is no error");
+            assert_eq!(get_schema(&db, "bad entity", "v1").unwrap_err().status, 400);
+            for bad in [json!({"type": 5}), json!({"v-default-fields": "id"}), json!({"v-indexed": [1]})] {
+                assert_eq!(put_schema(&mut db, "reviews", "bad", &bad).unwrap_err().status, 400, "{bad}");
+            }
+            assert_eq!(put_schema(&mut db, "reviews", "", &rated()).unwrap_err().status, 400);
         }
-        assert_eq!(put_schema(&mut db, "reviews", "", &rated()).unwrap_err().status, 400);
     }
 
     #[test]
     fn a_search_under_a_schema_with_no_fields_returns_its_v_default_fields() {
-        let (_dir, mut db) = db();
-        let body = json!({"type": "object", "v-default-fields": ["id", "name"]});
-        put_schema(&mut db, "CL", "v1", &body).unwrap();
-        put(&mut db, "CL", json!({"id": "a", "name": "Ann", "age": 31}));
-        let none = Query { fields: vec![], ..q("CL", None, Some("v1")) };
-        assert_eq!(search(&mut db, &none, 1, 10).unwrap().0, [json!({"id": "a", "name": "Ann"})]);
-        let named = Query { fields: vec!["age".into()], ..none.clone() };
-        assert_eq!(search(&mut db, &named, 1, 10).unwrap().0, [json!({"age": 31})]);
-        let all = Query { fields: vec!["_all".into()], ..none.clone() };
-        assert_eq!(search(&mut db, &all, 1, 10).unwrap().0, [json!({"id": "a", "name": "Ann", "age": 31})]);
-        let (_, scrolled) = scroll(&mut db, &none, 10, None).unwrap();
-        assert_eq!(scrolled, [json!({"id": "a", "name": "Ann"})]);
-        let unscoped = Query { schema: None, ..none };
-        assert_eq!(search(&mut db, &unscoped, 1, 10).unwrap().0, [json!({"id": "a", "name": "Ann", "age": 31})]);
+        for (_dir, mut db) in
+            backends(Kind::MasterData, "a_search_under_a_schema_with_no_fields_returns_its_v_default_fields")
+        {
+            let body = json!({"type": "object", "v-default-fields": ["id", "name"]});
+            put_schema(&mut db, "CL", "v1", &body).unwrap();
+            put(&mut db, "CL", json!({"id": "a", "name": "Ann", "age": 31}));
+            let none = Query { fields: vec![], ..q("CL", None, Some("v1")) };
+            assert_eq!(search(&mut db, &none, 1, 10).unwrap().0, [json!({"id": "a", "name": "Ann"})]);
+            let named = Query { fields: vec!["age".into()], ..none.clone() };
+            assert_eq!(search(&mut db, &named, 1, 10).unwrap().0, [json!({"age": 31})]);
+            let all = Query { fields: vec!["_all".into()], ..none.clone() };
+            assert_eq!(search(&mut db, &all, 1, 10).unwrap().0, [json!({"id": "a", "name": "Ann", "age": 31})]);
+            let (_, scrolled) = scroll(&mut db, &none, 10, None).unwrap();
+            assert_eq!(scrolled, [json!({"id": "a", "name": "Ann"})]);
+            let unscoped = Query { schema: None, ..none };
+            assert_eq!(search(&mut db, &unscoped, 1, 10).unwrap().0, [json!({"id": "a", "name": "Ann", "age": 31})]);
+        }
     }
 
     #[test]
@@ -884,14 +970,74 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("masterdata.sqlite");
         {
-            let mut db = Db::open(&path, Kind::MasterData).unwrap();
+            let mut db = Db::Sqlite(Sqlite::open(&path, Kind::MasterData).unwrap());
             put_schema(&mut db, "reviews", "v1", &rated()).unwrap();
             put(&mut db, "reviews", json!({"id": "good", "rating": 1}));
             put(&mut db, "reviews", json!({"id": "bad"}));
-            db.conn.execute_batch("DROP TABLE schema_members").unwrap();
+            exec(&db, "DROP TABLE schema_members", "");
         }
-        let mut db = Db::open(&path, Kind::MasterData).unwrap();
+        let mut db = Db::Sqlite(Sqlite::open(&path, Kind::MasterData).unwrap());
         let (found, total) = search(&mut db, &q("reviews", None, Some("v1")), 1, 10).unwrap();
         assert_eq!((ids(&found), total), (vec!["good"], 1));
+    }
+
+    /// Both backends give the same ids, in the same order, for the same `where` and `sort`
+    /// over documents whose fields mix numbers, text, booleans, nulls and absences.
+    #[test]
+    fn both_backends_answer_the_same_searches() {
+        let docs: Vec<Value> = vec![
+            json!({"id": "n1", "v": 1, "s": "apple", "o": {"k": 2}}),
+            json!({"id": "n2", "v": 2.5, "s": "Banana"}),
+            json!({"id": "n3", "v": 10, "s": "cherry", "o": {"k": 11}}),
+            json!({"id": "t1", "v": "10", "s": "apple pie"}),
+            json!({"id": "t2", "v": "abc", "s": "a_b%c"}),
+            json!({"id": "b1", "v": true, "s": "true"}),
+            json!({"id": "b0", "v": false}),
+            json!({"id": "z0", "v": null, "s": null}),
+            json!({"id": "m0"}),
+        ];
+        let wheres = [
+            "v=10",
+            "v=1",
+            "v=true",
+            "v=false",
+            "v='10'",
+            "v<>10",
+            "v>2",
+            "v<2",
+            "v>'a'",
+            "v<'b'",
+            "v between 1 and 10",
+            "v is null",
+            "v is not null",
+            "s=apple*",
+            "s=*A*",
+            "s='a_b%c'",
+            "s=*_*",
+            "not v>2",
+            "(v=1 OR v=2.5) AND s is not null",
+            "o.k>5",
+            "o.k is null",
+            "v=10 OR s=cherry",
+        ];
+        let sorts = [None, Some("v ASC"), Some("v DESC"), Some("s ASC, v DESC"), Some("o.k DESC")];
+        let mut answers: Vec<Vec<String>> = Vec::new();
+        for (_dir, mut db) in backends(Kind::MasterData, "both_backends_answer_the_same_searches") {
+            import(&mut db, "mix", &docs).unwrap();
+            let mut seen = Vec::new();
+            for w in wheres {
+                for sort in sorts {
+                    let q = Query { sort: sort.map(Into::into), ..q("mix", Some(w), None) };
+                    let (found, total) = search(&mut db, &q, 1, 100).unwrap();
+                    seen.push(format!("{w} / {sort:?}: {total} {:?}", ids(&found)));
+                }
+            }
+            answers.push(seen);
+        }
+        if let [sqlite, postgres] = &answers[..] {
+            for (a, b) in sqlite.iter().zip(postgres) {
+                assert_eq!(a, b, "SQLite, then PostgreSQL");
+            }
+        }
     }
 }
