@@ -109,6 +109,15 @@ async fn run_once(
             return Ended::Unlinked;
         }
     };
+    // `--inspect`: the debugger's endpoint, up before the first process starts.
+    let inspector = match start_inspector(&mut linked, req).await {
+        Ok(i) => i,
+        Err(f) => {
+            show_failure(terminal, &f, false).await;
+            linked.services.stop().await;
+            return Ended::Unlinked;
+        }
+    };
     let watching = start_watching(&linked, req.watch).await;
     show_overview(&linked, session, AppState::Starting);
     let ok = match first_link(&mut linked).await {
@@ -135,7 +144,11 @@ async fn run_once(
     }
 
     let renamed = watch_and_supervise(&mut linked, session, watching, unlink).await;
-    stop(&mut linked, session, reg, renamed, unlink.force()).await
+    let ended = stop(&mut linked, session, reg, renamed, unlink.force()).await;
+    if let Some(inspector) = inspector {
+        inspector.stop().await;
+    }
+    ended
 }
 
 /// `ready in N ms` (from the link command's start), once: when the first version is live.
@@ -172,6 +185,23 @@ async fn announce_ready(linked: &mut Linked<impl Processes>, session: &Session) 
         let (scope, app) = (session.scope().clone(), linked.spec.id.to_string());
         linked.tracker.spawn(async move { bus.publish_to(&scope, &app, "apps", "setup", json!({})).await });
     }
+}
+
+/// `link --inspect`: the app's processes run under the inspector, behind the proxy that
+/// follows the version that serves (session/inspector/).
+async fn start_inspector(
+    linked: &mut Linked<NodeProcesses>,
+    req: &LinkRequest,
+) -> Result<Option<super::inspector::Inspector>, Failure> {
+    let Some(opts) = req.inspect else { return Ok(None) };
+    let inspect = runtime::Inspect { brk: opts.brk, ..Default::default() };
+    let spec = &linked.spec;
+    let (root, entry) = (spec.app_root.clone(), spec.entry.clone());
+    let live = linked.worker.subscribe();
+    let started =
+        super::inspector::Inspector::start(opts, &spec.id, root, &entry, &inspect, live, linked.terminal.clone()).await;
+    linked.spec.inspect = Some(inspect);
+    started.map(Some).map_err(Failure::Internal)
 }
 
 /// Reads the app and sets up what every version of it shares.
@@ -588,6 +618,7 @@ fn spec_for(
         outbox,
         platform,
         logs: log_tap(session.journal().clone()),
+        inspect: None,
     }
 }
 

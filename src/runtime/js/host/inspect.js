@@ -1,0 +1,41 @@
+'use strict'
+// Node's inspector under `ioctl link --inspect`: the host tells ioctl where its inspector
+// listens (127.0.0.1, a port the OS chose; the session's proxy is the debugger's endpoint),
+// and with --inspect-brk (IOCTL_INSPECT_BRK=1) waits for a debugger before it requires the
+// app, so that the proxy's breakpoint on the entry's first line is the first pause the
+// developer sees (not one in ioctl's own host code, as Node's own --inspect-brk would give).
+
+const inspector = require('node:inspector')
+const messages = require('./messages')
+
+const BRK = process.env.IOCTL_INSPECT_BRK === '1'
+
+/** Says where the inspector listens, if it runs (the process was started with --inspect). */
+function announce(send) {
+  const url = inspector.url()
+  if (url) send(messages.inspector(url, false))
+}
+
+/**
+ * With --inspect-brk: says that this host waits, once the line is on the socket, then blocks
+ * until a debugger sends `Runtime.runIfWaitingForDebugger` (the proxy does, after it set its
+ * breakpoints). Resolves at once otherwise.
+ */
+function waitForDebugger(send, transport) {
+  const url = inspector.url()
+  if (!BRK || !url) return Promise.resolve()
+  send(messages.inspector(url, true))
+  return new Promise((resolve) => {
+    const blockWhenSent = () => {
+      if (transport.queued > 0 || (transport.socket && transport.socket.writableLength > 0)) {
+        setImmediate(blockWhenSent)
+        return
+      }
+      inspector.waitForDebugger()
+      resolve()
+    }
+    blockWhenSent()
+  })
+}
+
+module.exports = { announce, waitForDebugger }
