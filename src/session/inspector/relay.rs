@@ -22,9 +22,9 @@ use super::{Shared, Upstream};
 type Process = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 type Client = futures_util::stream::SplitSink<WebSocket, Message>;
 
-/// Request ids of the proxy's own calls: above what a client counts to, below 2^53 (the
-/// clients' JavaScript numbers). Their answers are not relayed.
-const OWN_IDS: u64 = 1 << 50;
+/// Request ids of the proxy's own calls: above what a client counts to, and within V8's
+/// ids (32-bit signed integers). Their answers are not relayed.
+const OWN_IDS: u64 = 2_000_000_000;
 /// Client messages held while no process is attached (a restart): beyond, the client is
 /// going too fast for a process that is not there, and the session ends.
 const HELD_BOUND: usize = 4096;

@@ -1,0 +1,197 @@
+//! `ioctl link --inspect`: an inspector client speaking CDP over WebSocket to the session's
+//! proxy, as VS Code's "attach" does: breakpoints at .ts lines, pauses that no timeout or
+//! watchdog cuts short, the same connection following a relink, `debugger;`, --inspect-brk,
+//! and the proxy's refusals (Host, Origin, a busy port).
+
+use std::collections::VecDeque;
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tungstenite::stream::MaybeTlsStream;
+
+use crate::harness::{eventually, http, Env, Running, WAIT};
+
+/// A free loopback port (bound, then released) for the proxy.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A CDP client: requests answered in order, events queued until asked for.
+struct Cdp {
+    ws: tungstenite::WebSocket<MaybeTlsStream<TcpStream>>,
+    next_id: u64,
+    events: VecDeque<Value>,
+}
+
+impl Cdp {
+    /// Finds the target in `/json/list` and connects to its WebSocket, as a client does.
+    fn attach(port: u16) -> Cdp {
+        let url = format!("http://127.0.0.1:{port}");
+        let list = eventually("the debugger's /json/list", || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+            let (status, _, body) = http(&url, "GET", "/json/list", &[], "");
+            (status == 200).then(|| serde_json::from_str::<Value>(&body).unwrap())
+        });
+        let ws_url = list[0]["webSocketDebuggerUrl"].as_str().unwrap().to_string();
+        let (ws, _) = tungstenite::connect(ws_url.as_str()).unwrap();
+        if let MaybeTlsStream::Plain(s) = ws.get_ref() {
+            s.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+        }
+        Cdp { ws, next_id: 1, events: VecDeque::new() }
+    }
+
+    fn read(&mut self, until: Instant) -> Option<Value> {
+        while Instant::now() < until {
+            match self.ws.read() {
+                Ok(tungstenite::Message::Text(t)) => return Some(serde_json::from_str(t.as_str()).unwrap()),
+                Ok(_) => {}
+                Err(tungstenite::Error::Io(e))
+                    if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                Err(e) => panic!("the debugger's WebSocket failed: {e}"),
+            }
+        }
+        None
+    }
+
+    /// Sends a request and waits for its answer's `result` (panics on an error answer).
+    fn call(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        let text = json!({ "id": id, "method": method, "params": params }).to_string();
+        self.ws.send(tungstenite::Message::Text(text.into())).unwrap();
+        let until = Instant::now() + WAIT;
+        loop {
+            let m = self.read(until).unwrap_or_else(|| panic!("no answer to {method}"));
+            if m["id"] == id {
+                assert!(m.get("error").is_none(), "{method}: {m}");
+                return m["result"].clone();
+            }
+            self.events.push_back(m);
+        }
+    }
+
+    /// The next event `method` matching `pred` (earlier ones of other kinds stay queued).
+    fn event(&mut self, method: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        if let Some(at) = self.events.iter().position(|e| e["method"] == method && pred(&e["params"])) {
+            let e = self.events.remove(at).unwrap();
+            self.events.drain(..at);
+            return e["params"].clone();
+        }
+        self.events.clear();
+        let until = Instant::now() + WAIT;
+        loop {
+            let m = self.read(until).unwrap_or_else(|| panic!("no {method} event"));
+            if m["method"] == method && pred(&m["params"]) {
+                return m["params"].clone();
+            }
+        }
+    }
+
+    /// The generated (0-based) line of `marker` in the script `scriptParsed` named `file`:
+    /// where a client that read the source map sets the breakpoint.
+    fn line_of(&mut self, file: &str, marker: &str) -> (String, Value, u64) {
+        let script = self.event("Debugger.scriptParsed", |p| p["url"].as_str().unwrap_or_default().ends_with(file));
+        let source = self.call("Debugger.getScriptSource", json!({ "scriptId": script["scriptId"] }));
+        let line = source["scriptSource"].as_str().unwrap().lines().position(|l| l.contains(marker)).unwrap();
+        (script["url"].as_str().unwrap().to_string(), script["scriptId"].clone(), line as u64)
+    }
+}
+
+/// A Service with one handler for `ping` and a 500 ms attempt timeout, no retries.
+fn app(env: &Env, handler: &str) -> std::path::PathBuf {
+    env.app(
+        "app",
+        &[
+            ("node/service.json", r#"{"events": {"onPing": {"sender": "ioctl.manual", "keys": ["ping"]}}}"#),
+            (
+                "node/index.ts",
+                "import { Service } from '@vtex/api'\nimport { onPing } from './events/x'\n\nexport default new Service({\n  clients: { options: { events: { timeout: 500, retries: 0 } } },\n  events: { onPing },\n})\n",
+            ),
+            ("node/events/x.ts", handler),
+        ],
+    )
+}
+
+const V1: &str = "interface Body {\n  n: number\n}\n\nexport async function onPing(ctx: any) {\n  const body: Body = ctx.body\n  const n = body.n * 2 // MARK\n  console.log(`handled ${n}`)\n}\n";
+const V2: &str = "interface Body {\n  n: number\n}\n\nexport async function onPing(ctx: any) {\n  const body: Body = ctx.body\n  const n = body.n * 3 // MARK\n  console.log(`handled v2 ${n}`)\n}\n";
+
+/// Waits for `resumed` and the handler's `log` line, in whichever order they come (the
+/// app's output and the proxy's line travel separately).
+fn resumed_and_logged(link: &mut Running, log: &str) {
+    let (mut resumed, mut logged) = (false, false);
+    while !(resumed && logged) {
+        let v = link.wait_json("resumed and the handler's line", |v| {
+            v["type"] == "resumed" || (v["type"] == "log" && v["message"] == log)
+        });
+        resumed |= v["type"] == "resumed";
+        logged |= v["type"] == "log";
+    }
+}
+
+fn paused_record(link: &mut Running) -> Value {
+    link.wait_json("the paused line", |v| v["type"] == "paused")
+}
+
+#[test]
+fn a_ts_breakpoint_pauses_without_timing_out_and_follows_a_relink_on_the_same_connection() {
+    let env = Env::new();
+    let root = app(&env, V1);
+    let port = free_port();
+    let inspect = format!("--inspect=127.0.0.1:{port}");
+    let mut link = env.spawn(&["link", root.to_str().unwrap(), "--json", "--no-sample-sender", &inspect]);
+    link.wait_json("ready", |v| v["type"] == "ready");
+
+    let mut cdp = Cdp::attach(port);
+    cdp.call("Runtime.enable", json!({}));
+    cdp.call("Debugger.enable", json!({}));
+    let (url, script, line) = cdp.line_of("node/events/x.ts", "body.n * 2");
+    cdp.call("Debugger.setBreakpointByUrl", json!({ "url": url, "lineNumber": line }));
+
+    assert_eq!(env.run(&["events", "send", "ping", "--data", r#"{"n": 21}"#]).status.code(), Some(0));
+    let paused = cdp.event("Debugger.paused", |_| true);
+    let top = &paused["callFrames"][0];
+    assert_eq!((&top["location"]["scriptId"], &top["location"]["lineNumber"]), (&script, &json!(line)), "{top}");
+    let body = cdp.call(
+        "Debugger.evaluateOnCallFrame",
+        json!({ "callFrameId": top["callFrameId"], "expression": "JSON.stringify(body)" }),
+    );
+    assert_eq!(body["result"]["value"], r#"{"n":21}"#);
+    // The link terminal names the .ts line (7), not the generated one.
+    let said = paused_record(&mut link);
+    assert_eq!((said["file"].as_str(), said["line"].as_u64()), (Some("node/events/x.ts"), Some(7)));
+
+    // Paused well past the 500 ms attempt timeout and the 1 s ping limit: nothing fails, nothing is killed.
+    let node = env.node_processes("dev");
+    let meanwhile = link.collect_for(Duration::from_millis(2500));
+    assert!(!meanwhile.iter().any(|l| l.contains("failed") || l.contains("crashed")), "{meanwhile:?}");
+    let counts = env.status()["counts"].clone();
+    assert_eq!((counts["in_flight"].as_u64(), counts["failed"].as_u64()), (Some(1), Some(0)), "{counts}");
+
+    cdp.call("Debugger.resume", json!({}));
+    resumed_and_logged(&mut link, "handled 42");
+    let counts = env.settled(1);
+    assert_eq!((counts["delivered"].as_u64(), counts["failed"].as_u64()), (Some(1), Some(0)), "{counts}");
+    assert!(node.iter().all(|p| crate::harness::alive(*p)), "no process was killed while paused");
+
+    // A save: the same connection sees the old contexts go, the new scripts come, and the
+    // breakpoint it set once binds in the new code (the proxy replayed it).
+    std::fs::write(root.join("node/events/x.ts"), V2).unwrap();
+    link.wait_json("relinked", |v| v["type"] == "relinked");
+    cdp.event("Runtime.executionContextsCleared", |_| true);
+    let (_, new_script, new_line) = cdp.line_of("node/events/x.ts", "body.n * 3");
+    assert_eq!(new_line, line, "the test keeps the marked line where it was");
+    assert_eq!(env.run(&["events", "send", "ping", "--data", r#"{"n": 5}"#]).status.code(), Some(0));
+    let paused = cdp.event("Debugger.paused", |_| true);
+    let top = &paused["callFrames"][0];
+    assert_eq!(top["location"]["scriptId"], new_script, "paused in the new version's script");
+    let n = cdp.call(
+        "Debugger.evaluateOnCallFrame",
+        json!({ "callFrameId": top["callFrameId"], "expression": "body.n" }),
+    );
+    assert_eq!(n["result"]["value"], 5);
+    paused_record(&mut link);
+    cdp.call("Debugger.resume", json!({}));
+    resumed_and_logged(&mut link, "handled v2 15");
+    assert_eq!(link.interrupt(), 0);
+}
