@@ -195,3 +195,138 @@ fn a_ts_breakpoint_pauses_without_timing_out_and_follows_a_relink_on_the_same_co
     resumed_and_logged(&mut link, "handled v2 15");
     assert_eq!(link.interrupt(), 0);
 }
+
+#[test]
+fn a_debugger_statement_pauses_and_the_link_says_where() {
+    let env = Env::new();
+    let handler = "export async function onPing(ctx: any) {\n  const seen = ctx.body.n\n  debugger\n  console.log(`went on with ${seen}`)\n}\n";
+    let root = app(&env, handler);
+    let port = free_port();
+    let inspect = format!("--inspect={port}");
+    let mut link = env.spawn(&["link", root.to_str().unwrap(), "--json", "--no-sample-sender", &inspect]);
+    link.wait_json("ready", |v| v["type"] == "ready");
+    let mut cdp = Cdp::attach(port);
+    cdp.call("Debugger.enable", json!({}));
+    assert_eq!(env.run(&["events", "send", "ping", "--data", r#"{"n": 7}"#]).status.code(), Some(0));
+    let paused = cdp.event("Debugger.paused", |_| true);
+    let seen = cdp.call(
+        "Debugger.evaluateOnCallFrame",
+        json!({ "callFrameId": paused["callFrames"][0]["callFrameId"], "expression": "seen" }),
+    );
+    assert_eq!(seen["result"]["value"], 7);
+    let said = paused_record(&mut link);
+    assert_eq!((said["file"].as_str(), said["line"].as_u64()), (Some("node/events/x.ts"), Some(3)));
+    cdp.call("Debugger.resume", json!({}));
+    resumed_and_logged(&mut link, "went on with 7");
+    assert_eq!(link.interrupt(), 0);
+}
+
+#[test]
+fn inspect_brk_pauses_at_the_apps_first_line_on_each_load() {
+    let env = Env::new();
+    let root = app(&env, V1);
+    let port = free_port();
+    let inspect = format!("--inspect-brk=127.0.0.1:{port}");
+    let mut link = env.spawn(&["link", root.to_str().unwrap(), "--json", "--no-sample-sender", &inspect]);
+    // No debugger yet: the load waits for one, as Node's --inspect-brk does.
+    link.wait_json("waiting", |v| v["message"].as_str().is_some_and(|m| m.starts_with("waiting for a debugger on")));
+    let early = link.collect_for(Duration::from_millis(500));
+    assert!(!early.iter().any(|l| l.contains(r#""type":"ready""#)), "{early:?}");
+
+    let mut cdp = Cdp::attach(port);
+    cdp.call("Runtime.enable", json!({}));
+    cdp.call("Debugger.enable", json!({}));
+    cdp.call("Runtime.runIfWaitingForDebugger", json!({}));
+    let (_, script, _) = cdp.line_of("node/index.ts", "Service");
+    let paused = cdp.event("Debugger.paused", |_| true);
+    assert_eq!(paused["callFrames"][0]["location"]["scriptId"], script, "paused in the app's entry, not ioctl's host");
+    assert_eq!(paused["hitBreakpoints"], json!([]), "the proxy's breakpoint is its own");
+    let said = paused_record(&mut link);
+    assert_eq!(said["file"], "node/index.ts");
+    cdp.call("Debugger.resume", json!({}));
+    link.wait_json("ready", |v| v["type"] == "ready");
+
+    // A save: the new load pauses at its first line too, on the same connection.
+    std::fs::write(root.join("node/events/x.ts"), V2).unwrap();
+    cdp.event("Runtime.executionContextsCleared", |_| true);
+    let (_, script, _) = cdp.line_of("node/index.ts", "Service");
+    let paused = cdp.event("Debugger.paused", |_| true);
+    assert_eq!(paused["callFrames"][0]["location"]["scriptId"], script);
+    assert_eq!(paused_record(&mut link)["file"], "node/index.ts");
+    cdp.call("Debugger.resume", json!({}));
+    link.wait_json("relinked", |v| v["type"] == "relinked");
+    assert_eq!(link.interrupt(), 0);
+}
+
+#[test]
+fn the_proxy_refuses_other_hosts_other_origins_and_a_busy_port() {
+    let env = Env::new();
+    let root = app(&env, V1);
+    let port = free_port();
+    let inspect = format!("--inspect=localhost:{port}");
+    let mut link = env.spawn(&["link", root.to_str().unwrap(), "--json", "--no-sample-sender", &inspect]);
+    link.wait_json("ready", |v| v["type"] == "ready");
+    let url = format!("http://127.0.0.1:{port}");
+    let (status, _, version) = http(&url, "GET", "/json/version", &[], "");
+    assert_eq!(status, 200);
+    assert!(version.contains("Protocol-Version"), "{version}");
+    let (_, _, list) = http(&url, "GET", "/json/list", &[], "");
+    let list: Value = serde_json::from_str(&list).unwrap();
+    let target = &list[0];
+    assert_eq!(target["type"], "node");
+    assert!(target["title"].as_str().unwrap().contains("vtex.service-course@0.0.1"), "{target}");
+    let id = target["id"].as_str().unwrap();
+    assert_eq!(id.len(), 32, "128 random bits");
+    assert_eq!(target["webSocketDebuggerUrl"], format!("ws://127.0.0.1:{port}/{id}"));
+
+    // DNS rebinding: a page whose name resolves to 127.0.0.1.
+    let raw = |request: String| {
+        use std::io::{Read, Write};
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        s.write_all(request.as_bytes()).unwrap();
+        // An upgrade's head (its connection stays open either way); all of anything else.
+        let upgrading = request.contains("Upgrade: websocket");
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = s.read(&mut buf) {
+            out.extend_from_slice(&buf[..n]);
+            if upgrading && out.windows(4).any(|w| w == b"\r\n\r\n") {
+                break;
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    let rebound = raw(format!("GET /json/list HTTP/1.1\r\nHost: evil.example:{port}\r\nConnection: close\r\n\r\n"));
+    assert!(rebound.starts_with("HTTP/1.1 403"), "{rebound}");
+    assert!(!rebound.contains(id), "the target's id does not leak");
+    // A web page's WebSocket, and a guessed id.
+    let upgrade = |path: &str, origin: &str| {
+        raw(format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: {origin}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"))
+    };
+    assert!(upgrade(&format!("/{id}"), "http://evil.example").starts_with("HTTP/1.1 403"));
+    assert!(upgrade("/0123456789abcdef0123456789abcdef", "devtools://devtools").starts_with("HTTP/1.1 404"));
+    assert!(upgrade(&format!("/{id}"), "devtools://devtools").starts_with("HTTP/1.1 101"));
+
+    // A second app on the same port: a clear error naming the port and what to do.
+    let other = env.app("other", &[("manifest.json", r#"{"vendor": "vtex", "name": "other", "version": "0.0.1", "builders": {"node": "6.x"}}"#)]);
+    let second = env.run(&["link", other.to_str().unwrap(), "--no-sample-sender", "--no-watch", &inspect]);
+    let said = format!("{}{}", crate::harness::stdout(&second), crate::harness::stderr(&second));
+    assert_ne!(second.status.code(), Some(0), "{said}");
+    assert!(said.contains("the port is in use") && said.contains(&format!("--inspect={}", port + 1)), "{said}");
+    assert_eq!(link.interrupt(), 0);
+}
+
+#[test]
+fn init_writes_vs_codes_attach_configuration() {
+    let env = Env::new();
+    let dir = env.dir.path().join("my-app");
+    assert_eq!(env.run(&["init", "service-course", dir.to_str().unwrap()]).status.code(), Some(0));
+    let launch: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join(".vscode/launch.json")).unwrap()).unwrap();
+    let attach = &launch["configurations"][0];
+    assert_eq!((attach["type"].as_str(), attach["request"].as_str()), (Some("node"), Some("attach")));
+    assert_eq!((attach["address"].as_str(), attach["port"].as_u64()), (Some("127.0.0.1"), Some(9229)));
+    assert_eq!((attach["restart"].as_bool(), attach["sourceMaps"].as_bool()), (Some(true), Some(true)));
+    assert_eq!(attach["skipFiles"], json!(["<node_internals>/**"]));
+}
