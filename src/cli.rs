@@ -562,7 +562,9 @@ impl LinkArgs {
 fn inspect_options(text: &str, brk: bool) -> Result<crate::protocol::InspectOptions, String> {
     use std::net::{IpAddr, Ipv4Addr, SocketAddr};
     let flag = if brk { "--inspect-brk" } else { "--inspect" };
-    let bad = || format!("invalid {flag}=`{}`: expected [HOST:]PORT, HOST an IP address or localhost (e.g. {flag}=9230 or {flag}=127.0.0.1:9229)", crate::app::clip(text, 60));
+    let bad = || {
+        format!("invalid {flag}=`{}`: expected [HOST:]PORT, HOST an IP address or localhost (e.g. {flag}=9230 or {flag}=127.0.0.1:9229)", crate::app::clip(text, 60))
+    };
     let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
     let (host, port) = match text.rsplit_once(':') {
         _ if text.is_empty() => (loopback, 9229),

@@ -257,7 +257,8 @@ mod tests {
             FromHost::SendEvent { .. } => "send_event",
         }
     }
-    const FROM_HOST: [&str; 9] = ["inspector", "load_error", "loaded", "log", "platform", "pong", "result", "send_event", "standby"];
+    const FROM_HOST: [&str; 9] =
+        ["inspector", "load_error", "loaded", "log", "platform", "pong", "result", "send_event", "standby"];
 
     fn to_host_kind(message: &ToHost) -> &'static str {
         match message {

@@ -112,8 +112,10 @@ async fn run_once(
     // `--inspect`: the debugger's endpoint, up before the first process starts.
     let inspector = match start_inspector(&mut linked, req).await {
         Ok(i) => i,
-        Err(f) => {
-            show_failure(terminal, &f, false).await;
+        Err(e) => {
+            // Not the app's fault: no "build failed", only what to do about the port.
+            let message = format!("{e:#}");
+            terminal.record(Some(Level::Error), message.clone(), LinkRecord::Error { message, at: None }).await;
             linked.services.stop().await;
             return Ended::Unlinked;
         }
@@ -192,7 +194,7 @@ async fn announce_ready(linked: &mut Linked<impl Processes>, session: &Session) 
 async fn start_inspector(
     linked: &mut Linked<NodeProcesses>,
     req: &LinkRequest,
-) -> Result<Option<super::inspector::Inspector>, Failure> {
+) -> anyhow::Result<Option<super::inspector::Inspector>> {
     let Some(opts) = req.inspect else { return Ok(None) };
     let inspect = runtime::Inspect { brk: opts.brk, ..Default::default() };
     let spec = &linked.spec;
@@ -201,7 +203,7 @@ async fn start_inspector(
     let started =
         super::inspector::Inspector::start(opts, &spec.id, root, &entry, &inspect, live, linked.terminal.clone()).await;
     linked.spec.inspect = Some(inspect);
-    started.map(Some).map_err(Failure::Internal)
+    started.map(Some)
 }
 
 /// Reads the app and sets up what every version of it shares.

@@ -185,10 +185,8 @@ fn a_ts_breakpoint_pauses_without_timing_out_and_follows_a_relink_on_the_same_co
     let paused = cdp.event("Debugger.paused", |_| true);
     let top = &paused["callFrames"][0];
     assert_eq!(top["location"]["scriptId"], new_script, "paused in the new version's script");
-    let n = cdp.call(
-        "Debugger.evaluateOnCallFrame",
-        json!({ "callFrameId": top["callFrameId"], "expression": "body.n" }),
-    );
+    let n =
+        cdp.call("Debugger.evaluateOnCallFrame", json!({ "callFrameId": top["callFrameId"], "expression": "body.n" }));
     assert_eq!(n["result"]["value"], 5);
     paused_record(&mut link);
     cdp.call("Debugger.resume", json!({}));
@@ -309,7 +307,10 @@ fn the_proxy_refuses_other_hosts_other_origins_and_a_busy_port() {
     assert!(upgrade(&format!("/{id}"), "devtools://devtools").starts_with("HTTP/1.1 101"));
 
     // A second app on the same port: a clear error naming the port and what to do.
-    let other = env.app("other", &[("manifest.json", r#"{"vendor": "vtex", "name": "other", "version": "0.0.1", "builders": {"node": "6.x"}}"#)]);
+    let other = env.app(
+        "other",
+        &[("manifest.json", r#"{"vendor": "vtex", "name": "other", "version": "0.0.1", "builders": {"node": "6.x"}}"#)],
+    );
     let second = env.run(&["link", other.to_str().unwrap(), "--no-sample-sender", "--no-watch", &inspect]);
     let said = format!("{}{}", crate::harness::stdout(&second), crate::harness::stderr(&second));
     assert_ne!(second.status.code(), Some(0), "{said}");

@@ -15,7 +15,11 @@ pub fn host_allowed(host: Option<&str>, bound: IpAddr) -> bool {
         return true;
     }
     match name.parse::<IpAddr>() {
-        Ok(ip) => ip.is_loopback() || (ip == bound && !bound.is_unspecified()) || (bound.is_unspecified() && !ip.is_unspecified()),
+        Ok(ip) => {
+            ip.is_loopback()
+                || (ip == bound && !bound.is_unspecified())
+                || (bound.is_unspecified() && !ip.is_unspecified())
+        }
         Err(_) => false,
     }
 }
@@ -56,7 +60,9 @@ mod tests {
         }
         assert!(host_allowed(None, LOOPBACK));
         // DNS rebinding: a page's name pointed at 127.0.0.1.
-        for refused in ["evil.example:9229", "evil.example", "192.168.1.5:9229", "localhost.evil.example", "[::2]:9229", ""] {
+        for refused in
+            ["evil.example:9229", "evil.example", "192.168.1.5:9229", "localhost.evil.example", "[::2]:9229", ""]
+        {
             assert!(!host_allowed(Some(refused), LOOPBACK), "{refused}");
         }
     }
@@ -74,7 +80,13 @@ mod tests {
 
     #[test]
     fn web_pages_of_other_origins_cannot_open_a_session() {
-        for ok in [None, Some("devtools://devtools"), Some("http://127.0.0.1:3000"), Some("http://localhost:9229"), Some("https://[::1]")] {
+        for ok in [
+            None,
+            Some("devtools://devtools"),
+            Some("http://127.0.0.1:3000"),
+            Some("http://localhost:9229"),
+            Some("https://[::1]"),
+        ] {
             assert!(origin_allowed(ok), "{ok:?}");
         }
         for refused in ["http://evil.example", "https://evil.example:443", "http://192.168.1.5:8080", "null"] {

@@ -84,7 +84,10 @@ mod tests {
     /// A .ts file built as ioctl builds it, with its map inlined as the host's loader does.
     fn built(path: &Path, source: &str) -> (String, String) {
         let t = crate::build::transpile(path, Path::new("node/events/x.ts"), source).unwrap();
-        let url = format!("data:application/json;charset=utf-8;base64,{}", base64::engine::general_purpose::STANDARD.encode(&t.map));
+        let url = format!(
+            "data:application/json;charset=utf-8;base64,{}",
+            base64::engine::general_purpose::STANDARD.encode(&t.map)
+        );
         (t.code, url)
     }
 

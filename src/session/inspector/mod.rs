@@ -55,7 +55,8 @@ impl Shared {
         match at {
             Some((file, line, reason)) => {
                 self.inspect.paused.set(true);
-                let why = if reason == "other" || reason == "debugCommand" { String::new() } else { format!(" ({reason})") };
+                let why =
+                    if reason == "other" || reason == "debugCommand" { String::new() } else { format!(" ({reason})") };
                 let human = format!("paused in the debugger{why} at {file}:{line}");
                 let record = LinkRecord::Paused { app: self.app.clone(), file, line, reason };
                 self.terminal.record(Some(Level::Warn), human, record).await;
@@ -113,7 +114,11 @@ impl Inspector {
         let (stop, tasks) = (CancellationToken::new(), TaskTracker::new());
         tasks.spawn(follow(live, inspect.waiting.subscribe(), tx, terminal.clone(), bound, stop.clone()));
         tasks.spawn(proxy::serve(listener, shared, stop.clone(), tasks.clone()));
-        let brk = if opts.brk { " (--inspect-brk: each load waits for a debugger and pauses before the app's first line)" } else { "" };
+        let brk = if opts.brk {
+            " (--inspect-brk: each load waits for a debugger and pauses before the app's first line)"
+        } else {
+            ""
+        };
         terminal.info(format!("debugger: attach to {bound} (VS Code \"attach\", chrome://inspect){brk}")).await;
         Ok(Inspector { stop, tasks })
     }
@@ -163,7 +168,9 @@ async fn follow(
             // Said when no client is attached (each client's relay holds a receiver, the
             // proxy one): an attached client pauses it at once.
             if changed && announce && tx.receiver_count() <= 1 {
-                terminal.info(format!("waiting for a debugger on {bound} before the app's first line (--inspect-brk)")).await;
+                terminal
+                    .info(format!("waiting for a debugger on {bound} before the app's first line (--inspect-brk)"))
+                    .await;
             }
         }
         tokio::select! {
@@ -188,5 +195,14 @@ fn file_url(path: &std::path::Path) -> String {
 }
 
 /// What a path keeps percent-encoded in a file URL (as Node's `pathToFileURL`).
-const PATH_SET: &percent_encoding::AsciiSet =
-    &percent_encoding::CONTROLS.add(b' ').add(b'"').add(b'#').add(b'%').add(b'?').add(b'<').add(b'>').add(b'`').add(b'{').add(b'}');
+const PATH_SET: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'?')
+    .add(b'<')
+    .add(b'>')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}');

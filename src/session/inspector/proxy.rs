@@ -26,7 +26,12 @@ struct Proxy {
 }
 
 /// Serves until `stop`; each client's relay runs on `tasks`.
-pub async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>, stop: CancellationToken, tasks: TaskTracker) {
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    shared: Arc<Shared>,
+    stop: CancellationToken,
+    tasks: TaskTracker,
+) {
     let proxy = Proxy { shared, stop: stop.clone(), tasks };
     let app = Router::new()
         .route("/json", get(list))

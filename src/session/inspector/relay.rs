@@ -80,7 +80,7 @@ pub async fn run(socket: WebSocket, shared: Arc<Shared>, stop: CancellationToken
         tokio::select! {
             m = from_client.next() => match m {
                 Some(Ok(Message::Text(text))) => {
-                    if !relay.from_client(text.as_str(), process.as_mut()).await {
+                    if !relay.on_client(text.as_str(), process.as_mut()).await {
                         break;
                     }
                 }
@@ -89,7 +89,7 @@ pub async fn run(socket: WebSocket, shared: Arc<Shared>, stop: CancellationToken
             },
             m = async { process.as_mut()?.next().await }, if process.is_some() => match m {
                 Some(Ok(UpMessage::Text(text))) => {
-                    if let Some(out) = relay.from_process(text.as_str(), process.as_mut()).await {
+                    if let Some(out) = relay.on_process(text.as_str(), process.as_mut()).await {
                         if client.send(Message::Text(out.into())).await.is_err() {
                             break;
                         }
@@ -185,7 +185,7 @@ impl Relay {
     }
 
     /// A client message: to the process, or held until one is attached. False ends the session.
-    async fn from_client(&mut self, text: &str, process: Option<&mut Process>) -> bool {
+    async fn on_client(&mut self, text: &str, process: Option<&mut Process>) -> bool {
         match process {
             Some(process) => {
                 // A process that cannot take it is going: its connection's end says so.
@@ -216,7 +216,7 @@ impl Relay {
     }
 
     /// A process message: what the client gets of it (`None`: nothing, an answer to the proxy).
-    async fn from_process(&mut self, text: &str, process: Option<&mut Process>) -> Option<String> {
+    async fn on_process(&mut self, text: &str, process: Option<&mut Process>) -> Option<String> {
         let Ok(mut message) = serde_json::from_str::<Value>(text) else { return Some(text.to_string()) };
         if let Some(id) = message["id"].as_u64() {
             if let Some(why) = self.own.remove(&id) {
@@ -274,7 +274,9 @@ impl Relay {
         if self.paused {
             self.paused = false;
             self.shared.paused(None).await;
-            client.send(Message::Text(json!({ "method": "Debugger.resumed", "params": {} }).to_string().into())).await?;
+            client
+                .send(Message::Text(json!({ "method": "Debugger.resumed", "params": {} }).to_string().into()))
+                .await?;
         }
         if self.setup.enabled("Runtime") {
             let cleared = json!({ "method": "Runtime.executionContextsCleared", "params": {} });
