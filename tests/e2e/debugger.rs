@@ -195,6 +195,35 @@ fn a_ts_breakpoint_pauses_without_timing_out_and_follows_a_relink_on_the_same_co
 }
 
 #[test]
+fn after_a_crash_restart_the_same_connection_gets_its_breakpoint_back() {
+    let env = Env::new();
+    let handler = "export async function onPing(ctx: any) {\n  if (ctx.body.crash) process.exit(3)\n  const n = ctx.body.n * 2 // MARK\n  console.log(`handled ${n}`)\n}\n";
+    let root = app(&env, handler);
+    let port = free_port();
+    let inspect = format!("--inspect={port}");
+    let mut link = env.spawn(&["link", root.to_str().unwrap(), "--json", "--no-sample-sender", &inspect]);
+    link.wait_json("ready", |v| v["type"] == "ready");
+    let mut cdp = Cdp::attach(port);
+    cdp.call("Runtime.enable", json!({}));
+    cdp.call("Debugger.enable", json!({}));
+    let (url, _, line) = cdp.line_of("node/events/x.ts", "* 2");
+    // By pattern, as VS Code sets them.
+    let pattern = format!("{}$", url.rsplit('/').next().unwrap().replace('.', "\\."));
+    cdp.call("Debugger.setBreakpointByUrl", json!({ "urlRegex": pattern, "lineNumber": line }));
+
+    assert_eq!(env.run(&["events", "send", "ping", "--data", r#"{"crash": true}"#]).status.code(), Some(0));
+    link.wait_json("restarted", |v| v["message"] == "restarted the app's Node.js process");
+    cdp.event("Runtime.executionContextsCleared", |_| true);
+    let (_, script, _) = cdp.line_of("node/events/x.ts", "* 2");
+    assert_eq!(env.run(&["events", "send", "ping", "--data", r#"{"n": 4}"#]).status.code(), Some(0));
+    let paused = cdp.event("Debugger.paused", |_| true);
+    assert_eq!(paused["callFrames"][0]["location"]["scriptId"], script, "paused in the restarted process");
+    cdp.call("Debugger.resume", json!({}));
+    resumed_and_logged(&mut link, "handled 8");
+    assert_eq!(link.interrupt(), 0);
+}
+
+#[test]
 fn a_debugger_statement_pauses_and_the_link_says_where() {
     let env = Env::new();
     let handler = "export async function onPing(ctx: any) {\n  const seen = ctx.body.n\n  debugger\n  console.log(`went on with ${seen}`)\n}\n";
