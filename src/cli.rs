@@ -624,6 +624,31 @@ mod tests {
     }
 
     #[test]
+    fn inspect_takes_a_port_or_an_ip_and_port_and_defaults_to_loopback_9229() {
+        let inspect = |args: &[&str]| {
+            let Command::Link(a) = parse(args).unwrap().command else { panic!() };
+            a.options(ColorChoice::Never, Duration::from_secs(10))
+                .map(|o| o.inspect.map(|i| (i.addr.to_string(), i.brk)))
+        };
+        let at = |a: &str, brk| Ok(Some((a.to_string(), brk)));
+        assert_eq!(inspect(&["link"]), Ok(None));
+        assert_eq!(inspect(&["link", "--inspect"]), at("127.0.0.1:9229", false));
+        assert_eq!(inspect(&["link", "--inspect=9230"]), at("127.0.0.1:9230", false));
+        assert_eq!(inspect(&["link", "--inspect=localhost:9231"]), at("127.0.0.1:9231", false));
+        assert_eq!(inspect(&["link", "--inspect=[::1]:9232"]), at("[::1]:9232", false));
+        assert_eq!(inspect(&["link", "--inspect=0.0.0.0:9229"]), at("0.0.0.0:9229", false));
+        assert_eq!(inspect(&["link", "--inspect-brk"]), at("127.0.0.1:9229", true));
+        for bad in ["--inspect=devbox.example:9229", "--inspect=x", "--inspect=70000", "--inspect-brk=:"] {
+            let e = inspect(&["link", bad]).unwrap_err();
+            assert!(e.contains("expected [HOST:]PORT"), "{bad}: {e}");
+        }
+        assert!(parse(&["link", "--inspect", "--inspect-brk"]).is_err(), "one or the other");
+        // As Node's flag: the value is attached with `=`; a bare word is the app folder.
+        let Command::Link(a) = parse(&["link", "--inspect", "9230"]).unwrap().command else { panic!() };
+        assert_eq!(a.app_dir.as_deref(), Some(std::path::Path::new("9230")));
+    }
+
+    #[test]
     fn every_case_of_master_is_the_production_workspace() {
         for ws in ["master", "MASTER", "Master", "mAsTeR"] {
             let Command::Link(args) = parse(&["link", "-w", ws]).unwrap().command else { panic!() };
