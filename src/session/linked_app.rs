@@ -146,11 +146,12 @@ async fn run_once(
     }
 
     let renamed = watch_and_supervise(&mut linked, session, watching, unlink).await;
-    let ended = stop(&mut linked, session, reg, renamed, unlink.force()).await;
+    // The debugger goes first: a process it paused goes on as its session ends (V8 resumes
+    // it), and none waits at exit for a debugger to disconnect.
     if let Some(inspector) = inspector {
         inspector.stop().await;
     }
-    ended
+    stop(&mut linked, session, reg, renamed, unlink.force()).await
 }
 
 /// `ready in N ms` (from the link command's start), once: when the first version is live.
