@@ -360,3 +360,27 @@ fn init_writes_vs_codes_attach_configuration() {
     assert_eq!((attach["restart"].as_bool(), attach["sourceMaps"].as_bool()), (Some(true), Some(true)));
     assert_eq!(attach["skipFiles"], json!(["<node_internals>/**"]));
 }
+
+#[test]
+fn a_route_paused_in_the_debugger_is_not_cut_off_by_the_service_timeout() {
+    let env = Env::new();
+    let service = r#"{ "timeout": 1, "routes": { "slow": { "path": "/_v/slow", "public": true } } }"#;
+    let index = "import { Service } from '@vtex/api'\nexport default new Service({ routes: { slow: async (ctx: any) => {\n  debugger\n  ctx.body = 'answered'\n} } })\n";
+    let root = env.app("app", &[("node/service.json", service), ("node/index.ts", index)]);
+    let port = free_port();
+    let inspect = format!("--inspect={port}");
+    let mut link = env.spawn(&["link", root.to_str().unwrap(), "--json", "--no-sample-sender", "--no-watch", &inspect]);
+    let url = link.wait_json("ready", |v| v["type"] == "ready")["url"].as_str().unwrap().to_string();
+    let mut cdp = Cdp::attach(port);
+    cdp.call("Debugger.enable", json!({}));
+    let request = std::thread::spawn(move || http(&url, "GET", "/_v/slow", &[], ""));
+    cdp.event("Debugger.paused", |_| true);
+    assert_eq!(paused_record(&mut link)["file"], "node/index.ts");
+    // Paused well past the service's 1 s timeout.
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(!request.is_finished(), "the request waits while the route is paused");
+    cdp.call("Debugger.resume", json!({}));
+    let (code, _, body) = request.join().unwrap();
+    assert_eq!((code, body.as_str()), (200, "answered"));
+    assert_eq!(link.interrupt(), 0);
+}
