@@ -268,8 +268,18 @@ fn inspect_brk_pauses_at_the_apps_first_line_on_each_load() {
     let paused = cdp.event("Debugger.paused", |_| true);
     assert_eq!(paused["callFrames"][0]["location"]["scriptId"], script, "paused in the app's entry, not ioctl's host");
     assert_eq!(paused["hitBreakpoints"], json!([]), "the proxy's breakpoint is its own");
+    // Before the entry's first statement: none of the app's modules has loaded yet.
+    let loaded = cdp.call(
+        "Debugger.evaluateOnCallFrame",
+        json!({
+            "callFrameId": paused["callFrames"][0]["callFrameId"],
+            "expression": "Object.keys(require.cache).some((f) => f.endsWith('events/x.ts'))",
+        }),
+    );
+    assert_eq!(loaded["result"]["value"], false);
     let said = paused_record(&mut link);
     assert_eq!(said["file"], "node/index.ts");
+    assert!(said["line"].as_u64().unwrap() <= 2, "at the top of the entry: {said}");
     cdp.call("Debugger.resume", json!({}));
     link.wait_json("ready", |v| v["type"] == "ready");
 
