@@ -5,15 +5,24 @@
 // app, so that the proxy's breakpoint on the entry's first line is the first pause the
 // developer sees (not one in ioctl's own host code, as Node's own --inspect-brk would give).
 
-const inspector = require('node:inspector')
 const messages = require('./messages')
 
 const BRK = process.env.IOCTL_INSPECT_BRK === '1'
 
+/**
+ * Node's inspector module, when this process runs one: without `link --inspect` (every
+ * relink's process) not even loaded.
+ */
+function running() {
+  const started = process.execArgv.some((arg) => arg.startsWith('--inspect'))
+  const inspector = started ? require('node:inspector') : null
+  return inspector && inspector.url() ? inspector : null
+}
+
 /** Says where the inspector listens, if it runs (the process was started with --inspect). */
 function announce(send) {
-  const url = inspector.url()
-  if (url) send(messages.inspector(url, false))
+  const inspector = running()
+  if (inspector) send(messages.inspector(inspector.url(), false))
 }
 
 /**
@@ -22,9 +31,9 @@ function announce(send) {
  * breakpoints). Resolves at once otherwise.
  */
 function waitForDebugger(send, transport) {
-  const url = inspector.url()
-  if (!BRK || !url) return Promise.resolve()
-  send(messages.inspector(url, true))
+  const inspector = BRK ? running() : null
+  if (!inspector) return Promise.resolve()
+  send(messages.inspector(inspector.url(), true))
   return new Promise((resolve) => {
     const blockWhenSent = () => {
       if (transport.queued > 0 || (transport.socket && transport.socket.writableLength > 0)) {

@@ -16,6 +16,8 @@ test('without an inspector the host says nothing and does not wait', async () =>
 })
 
 test('with an inspector the host says its loopback URL, not waiting', () => {
+  // As ioctl starts the host: `node --inspect=127.0.0.1:0 ...`.
+  process.execArgv.push('--inspect=127.0.0.1:0')
   inspector.open(0, '127.0.0.1')
   try {
     const sent = []
@@ -26,5 +28,6 @@ test('with an inspector the host says its loopback URL, not waiting', () => {
     assert.match(sent[0].url, /^ws:\/\/127\.0\.0\.1:\d+\/[0-9a-f-]{36}$/)
   } finally {
     inspector.close()
+    process.execArgv.pop()
   }
 })
