@@ -515,6 +515,9 @@ impl Host {
 
     /// Waits for `loaded` (or `load_error`), then runs the worker's tasks.
     async fn finish(mut self, spec: &Spec, terminal: Terminal) -> Result<Worker, Failure> {
+        // A load that fails after waiting for a debugger (`--inspect-brk`) is no longer the
+        // one to debug: the proxy goes back to the version that serves.
+        let mut failed_wait = ClearWaiting(spec.inspect.as_ref());
         let loaded = match self.next(spec, &terminal).await? {
             FromHost::Loaded {
                 events,
@@ -543,6 +546,7 @@ impl Host {
             }
             said => return Err(Failure::Internal(anyhow!("unexpected message from Node.js: {said:?}"))),
         };
+        failed_wait.0 = None;
         let Host { child, mut lines, mut write, routes_sock, inspector, .. } = self;
         let pid = child.id();
         let (tx, mut rx) = mpsc::channel::<String>(1024);
@@ -597,6 +601,17 @@ impl Host {
             paused: spec.inspect.as_ref().filter(|_| inspector.is_some()).map(|i| i.paused.clone()),
             inspector,
         })
+    }
+}
+
+/// Until disarmed, clears the URL of the process waiting for a debugger when dropped.
+struct ClearWaiting<'a>(Option<&'a Inspect>);
+
+impl Drop for ClearWaiting<'_> {
+    fn drop(&mut self) {
+        if let Some(inspect) = self.0 {
+            inspect.waiting.send_if_modified(|w| w.take().is_some());
+        }
     }
 }
 

@@ -394,3 +394,36 @@ fn a_route_paused_in_the_debugger_is_not_cut_off_by_the_service_timeout() {
     assert_eq!((code, body.as_str()), (200, "answered"));
     assert_eq!(link.interrupt(), 0);
 }
+
+#[test]
+fn with_inspect_brk_a_load_that_fails_hands_the_debugger_back_to_the_serving_version() {
+    let env = Env::new();
+    let root = app(&env, V1);
+    let port = free_port();
+    let inspect = format!("--inspect-brk={port}");
+    let mut link = env.spawn(&["link", root.to_str().unwrap(), "--json", "--no-sample-sender", &inspect]);
+    let mut cdp = Cdp::attach(port);
+    cdp.call("Runtime.enable", json!({}));
+    cdp.call("Debugger.enable", json!({}));
+    cdp.call("Runtime.runIfWaitingForDebugger", json!({}));
+    cdp.event("Debugger.paused", |_| true);
+    cdp.call("Debugger.resume", json!({}));
+    link.wait_json("ready", |v| v["type"] == "ready");
+
+    // A save whose load throws after the pause at its first line: the relink fails, v1 serves on.
+    let index = std::fs::read_to_string(root.join("node/index.ts")).unwrap();
+    std::fs::write(root.join("node/index.ts"), format!("{index}\nthrow new Error('broken load')\n")).unwrap();
+    cdp.event("Debugger.paused", |_| true);
+    cdp.call("Debugger.resume", json!({}));
+    link.wait_json("the failed load", |v| v["type"] == "error" && v.to_string().contains("broken load"));
+    // The proxy is back on v1: its scripts come again, and a breakpoint there pauses.
+    cdp.event("Runtime.executionContextsCleared", |_| true);
+    let (url, script, line) = cdp.line_of("node/events/x.ts", "body.n * 2");
+    cdp.call("Debugger.setBreakpointByUrl", json!({ "url": url, "lineNumber": line }));
+    assert_eq!(env.run(&["events", "send", "ping", "--data", r#"{"n": 1}"#]).status.code(), Some(0));
+    let paused = cdp.event("Debugger.paused", |_| true);
+    assert_eq!(paused["callFrames"][0]["location"]["scriptId"], script);
+    cdp.call("Debugger.resume", json!({}));
+    resumed_and_logged(&mut link, "handled 2");
+    assert_eq!(link.interrupt(), 0);
+}
