@@ -55,6 +55,7 @@ impl Cdp {
     }
 
     /// Sends a request and waits for its answer's `result` (panics on an error answer).
+    #[track_caller]
     fn call(&mut self, method: &str, params: Value) -> Value {
         let id = self.next_id;
         self.next_id += 1;
@@ -72,6 +73,7 @@ impl Cdp {
     }
 
     /// The next event `method` matching `pred` (earlier ones of other kinds stay queued).
+    #[track_caller]
     fn event(&mut self, method: &str, pred: impl Fn(&Value) -> bool) -> Value {
         if let Some(at) = self.events.iter().position(|e| e["method"] == method && pred(&e["params"])) {
             let e = self.events.remove(at).unwrap();
@@ -81,7 +83,9 @@ impl Cdp {
         self.events.clear();
         let until = Instant::now() + WAIT;
         loop {
-            let m = self.read(until).unwrap_or_else(|| panic!("no {method} event"));
+            let Some(m) = self.read(until) else {
+                panic!("no {method} event (waited at {})", std::panic::Location::caller())
+            };
             if m["method"] == method && pred(&m["params"]) {
                 return m["params"].clone();
             }
@@ -90,6 +94,7 @@ impl Cdp {
 
     /// The generated (0-based) line of `marker` in the script `scriptParsed` named `file`:
     /// where a client that read the source map sets the breakpoint.
+    #[track_caller]
     fn line_of(&mut self, file: &str, marker: &str) -> (String, Value, u64) {
         let script = self.event("Debugger.scriptParsed", |p| p["url"].as_str().unwrap_or_default().ends_with(file));
         let source = self.call("Debugger.getScriptSource", json!({ "scriptId": script["scriptId"] }));

@@ -28,6 +28,11 @@ const OWN_IDS: u64 = 2_000_000_000;
 /// Client messages held while no process is attached (a restart): beyond, the client is
 /// going too fast for a process that is not there, and the session ends.
 const HELD_BOUND: usize = 4096;
+/// How long the proxy reads what a replaced process still sends after it leaves it.
+const LAST_WORDS: std::time::Duration = std::time::Duration::from_millis(250);
+/// How often a process told to run from its wait for a debugger is told again, until its
+/// entry loads (see `Relay::releasing`).
+const RELEASE_AGAIN: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// What the proxy asked the process itself.
 enum Own {
@@ -49,6 +54,10 @@ struct Relay {
     must_arm: bool,
     /// This client saw the process pause (and not resume).
     paused: bool,
+    /// The process was told to run from its wait for a debugger and has not required the
+    /// entry yet. The host says it waits just before it blocks: a `runIfWaitingForDebugger`
+    /// that arrives in between does nothing, so the proxy says it again until the entry loads.
+    releasing: bool,
     held: VecDeque<String>,
 }
 
@@ -65,8 +74,10 @@ pub async fn run(socket: WebSocket, shared: Arc<Shared>, stop: CancellationToken
         entry_breakpoint: None,
         must_arm: false,
         paused: false,
+        releasing: false,
         held: VecDeque::new(),
     };
+    let mut kick = tokio::time::interval(RELEASE_AGAIN);
     let mut process: Option<Process> = None;
     let mut attached_to: Option<String> = None;
     loop {
@@ -110,13 +121,30 @@ pub async fn run(socket: WebSocket, shared: Arc<Shared>, stop: CancellationToken
                 let moved = follow.borrow().as_ref().map(|t| &t.url) != attached_to.as_ref();
                 if moved {
                     attached_to = None;
-                    // The old process is being replaced: leave it (linked_app stops it).
+                    // The old process is being replaced: leave it (linked_app stops it), with
+                    // what it still had to say (the answer to a `resume` that let it end).
                     if let Some(mut old) = process.take() {
                         let _ = old.close(None).await;
+                        let last = tokio::time::timeout(LAST_WORDS, async {
+                            while let Some(Ok(m)) = old.next().await {
+                                if let UpMessage::Text(text) = m {
+                                    if let Some(out) = relay.on_process(text.as_str(), None).await {
+                                        let _ = client.send(Message::Text(out.into())).await;
+                                    }
+                                }
+                            }
+                        });
+                        let _ = last.await;
                         if relay.process_gone(&mut client).await.is_err() {
                             break;
                         }
                     }
+                }
+            }
+            _ = kick.tick(), if relay.releasing && process.is_some() => {
+                if let Some(process) = process.as_mut() {
+                    let go = relay.own_call(Own::Other, "Runtime.runIfWaitingForDebugger", json!({}));
+                    let _ = process.send(UpMessage::Text(go.into())).await;
                 }
             }
             _ = stop.cancelled() => break,
@@ -141,6 +169,7 @@ impl Relay {
             }
         };
         self.must_arm = target.waiting;
+        self.releasing = false;
         for call in self.setup.replay(self.next_own) {
             self.next_own += 1;
             if let Some(id) = call["id"].as_u64() {
@@ -160,6 +189,7 @@ impl Relay {
             if process.send(UpMessage::Text(go.into())).await.is_err() {
                 return None;
             }
+            self.releasing = true;
         }
         while let Some(held) = self.held.pop_front() {
             if !self.forward(&held, &mut process).await {
@@ -205,8 +235,11 @@ impl Relay {
     async fn forward(&mut self, text: &str, process: &mut Process) -> bool {
         if let Ok(message) = serde_json::from_str::<Value>(text) {
             let method = message["method"].as_str().unwrap_or_default();
-            if method == "Runtime.runIfWaitingForDebugger" && self.must_arm && !self.arm(process).await {
-                return false;
+            if method == "Runtime.runIfWaitingForDebugger" && self.must_arm {
+                if !self.arm(process).await {
+                    return false;
+                }
+                self.releasing = true;
             }
             if let Some(id) = message["id"].as_u64() {
                 self.setup.note(id, method, &message["params"]);
@@ -229,8 +262,14 @@ impl Relay {
             return Some(text.to_string());
         }
         match message["method"].as_str().unwrap_or_default() {
-            "Debugger.scriptParsed" => self.scripts.parsed(&message["params"], &self.shared.app_root),
+            "Debugger.scriptParsed" => {
+                if self.releasing && message["params"]["url"].as_str() == Some(self.shared.entry_url.as_str()) {
+                    self.releasing = false;
+                }
+                self.scripts.parsed(&message["params"], &self.shared.app_root)
+            }
             "Debugger.paused" => {
+                self.releasing = false;
                 self.leave_entry_breakpoint(&mut message, process).await;
                 let params = &message["params"];
                 let (file, line) = self.scripts.paused_at(params, &self.shared.app_root).unwrap_or_default();
@@ -271,6 +310,7 @@ impl Relay {
         self.scripts.clear();
         self.own.clear();
         self.entry_breakpoint = None;
+        self.releasing = false;
         if self.paused {
             self.paused = false;
             self.shared.paused(None).await;
