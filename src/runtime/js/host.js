@@ -76,9 +76,10 @@ function exitAfterFlush(code) {
 }
 
 function load(entry) {
-  const loading = inspect
-    .waitForDebugger(send, transport)
-    .then(() => loadService(entry, { send, routes, onFailed: () => exitAfterFlush(1) }))
+  const run = () => loadService(entry, { send, routes, onFailed: () => exitAfterFlush(1) })
+  // Under --inspect-brk, once a debugger let it go; otherwise now, as always.
+  const waiting = inspect.waitForDebugger(send, transport)
+  const loading = waiting ? waiting.then(run) : run()
   // Once ioctl has been told, load what the first delivery or request would otherwise pay for:
   // off the way to `ready`, and not on the first event's. The first host of this runtime and
   // Node version then writes the code cache later hosts start from (see loader.js).

@@ -28,11 +28,11 @@ function announce(send) {
 /**
  * With --inspect-brk: says that this host waits, once the line is on the socket, then blocks
  * until a debugger sends `Runtime.runIfWaitingForDebugger` (the proxy does, after it set its
- * breakpoints). Resolves at once otherwise.
+ * breakpoints); the promise resolves then. Null without --inspect-brk: nothing to wait for.
  */
 function waitForDebugger(send, transport) {
   const inspector = BRK ? running() : null
-  if (!inspector) return Promise.resolve()
+  if (!inspector) return null
   send(messages.inspector(inspector.url(), true))
   return new Promise((resolve) => {
     const blockWhenSent = () => {
