@@ -511,6 +511,12 @@ pub struct LinkArgs {
     /// With --cloud: let POST, PUT, PATCH and DELETE reach the account
     #[arg(long, requires = "cloud")]
     pub cloud_writes: bool,
+    /// Debug the app with an inspector client (VS Code attach, chrome://inspect) at [HOST:]PORT [default: 127.0.0.1:9229]
+    #[arg(long, value_name = "[HOST:]PORT", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    pub inspect: Option<String>,
+    /// As --inspect, and pause before the app's first line on each load (waits for a debugger)
+    #[arg(long, value_name = "[HOST:]PORT", num_args = 0..=1, require_equals = true, default_missing_value = "", conflicts_with = "inspect")]
+    pub inspect_brk: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -602,8 +608,36 @@ impl LinkArgs {
                 record: self.record.clone(),
                 cloud_writes: self.cloud_writes,
             },
+            inspect: match (&self.inspect, &self.inspect_brk) {
+                (Some(at), _) => Some(inspect_options(at, false)?),
+                (None, Some(at)) => Some(inspect_options(at, true)?),
+                (None, None) => None,
+            },
         })
     }
+}
+
+/// `--inspect[=[HOST:]PORT]`'s address, as Node reads it: a port alone is on 127.0.0.1, no
+/// value is 127.0.0.1:9229. HOST is an IP address or `localhost` (a name could resolve
+/// anywhere); one that is not loopback is the user's explicit choice (the link warns).
+fn inspect_options(text: &str, brk: bool) -> Result<crate::protocol::InspectOptions, String> {
+    use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+    let flag = if brk { "--inspect-brk" } else { "--inspect" };
+    let bad = || {
+        format!("invalid {flag}=`{}`: expected [HOST:]PORT, HOST an IP address or localhost (e.g. {flag}=9230 or {flag}=127.0.0.1:9229)", crate::app::clip(text, 60))
+    };
+    let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let (host, port) = match text.rsplit_once(':') {
+        _ if text.is_empty() => (loopback, 9229),
+        None => (loopback, text.parse::<u16>().map_err(|_| bad())?),
+        Some((host, port)) => {
+            let port = port.parse::<u16>().map_err(|_| bad())?;
+            let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+            let ip = if host.eq_ignore_ascii_case("localhost") { loopback } else { host.parse().map_err(|_| bad())? };
+            (ip, port)
+        }
+    };
+    Ok(crate::protocol::InspectOptions { addr: SocketAddr::new(host, port), brk })
 }
 
 /// `--cloud ACCOUNT`: an account name as VTEX spells them.
@@ -648,6 +682,31 @@ mod tests {
             assert_eq!(e.exit_code(), 2);
             assert!(e.to_string().contains("--repeat"), "{e}");
         }
+    }
+
+    #[test]
+    fn inspect_takes_a_port_or_an_ip_and_port_and_defaults_to_loopback_9229() {
+        let inspect = |args: &[&str]| {
+            let Command::Link(a) = parse(args).unwrap().command else { panic!() };
+            a.options(ColorChoice::Never, Duration::from_secs(10))
+                .map(|o| o.inspect.map(|i| (i.addr.to_string(), i.brk)))
+        };
+        let at = |a: &str, brk| Ok(Some((a.to_string(), brk)));
+        assert_eq!(inspect(&["link"]), Ok(None));
+        assert_eq!(inspect(&["link", "--inspect"]), at("127.0.0.1:9229", false));
+        assert_eq!(inspect(&["link", "--inspect=9230"]), at("127.0.0.1:9230", false));
+        assert_eq!(inspect(&["link", "--inspect=localhost:9231"]), at("127.0.0.1:9231", false));
+        assert_eq!(inspect(&["link", "--inspect=[::1]:9232"]), at("[::1]:9232", false));
+        assert_eq!(inspect(&["link", "--inspect=0.0.0.0:9229"]), at("0.0.0.0:9229", false));
+        assert_eq!(inspect(&["link", "--inspect-brk"]), at("127.0.0.1:9229", true));
+        for bad in ["--inspect=devbox.example:9229", "--inspect=x", "--inspect=70000", "--inspect-brk=:"] {
+            let e = inspect(&["link", bad]).unwrap_err();
+            assert!(e.contains("expected [HOST:]PORT"), "{bad}: {e}");
+        }
+        assert!(parse(&["link", "--inspect", "--inspect-brk"]).is_err(), "one or the other");
+        // As Node's flag: the value is attached with `=`; a bare word is the app folder.
+        let Command::Link(a) = parse(&["link", "--inspect", "9230"]).unwrap().command else { panic!() };
+        assert_eq!(a.app_dir.as_deref(), Some(std::path::Path::new("9230")));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! `ioctl init TEMPLATE DIR`: writes a ready app from a template bundled in the binary
-//! (the same files as the repository's templates/ folder).
+//! (the same files as the repository's templates/ folder), with VS Code's attach configuration
+//! for `ioctl link --inspect` (.vscode/launch.json).
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -27,6 +28,7 @@ const TEMPLATES: &[(&str, &[(&str, &str)])] = &[
             "node/clients/index.ts",
             "node/package.json",
             "node/tsconfig.json",
+            ".vscode/launch.json",
         ),
     ),
     (
@@ -41,6 +43,7 @@ const TEMPLATES: &[(&str, &[(&str, &str)])] = &[
             "node/clients/index.ts",
             "node/package.json",
             "node/tsconfig.json",
+            ".vscode/launch.json",
         ),
     ),
 ];

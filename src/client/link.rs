@@ -36,6 +36,8 @@ pub struct Options {
     pub timeout: Duration,
     /// `--fixtures`, `--cloud`, `--record`, `--cloud-writes`.
     pub boundary: super::boundary::Flags,
+    /// `--inspect` / `--inspect-brk`.
+    pub inspect: Option<crate::protocol::InspectOptions>,
 }
 
 /// How long a starting session may take to say where it listens.
@@ -81,6 +83,10 @@ async fn link(
     }
     // Folders and credentials are checked here, before any session is involved.
     let boundary = super::boundary::options(&opts.boundary)?;
+    if let Some(at) = opts.inspect.map(|i| i.addr).filter(|a| !a.ip().is_loopback()) {
+        let message = format!("the debugger will listen on {at}, beyond this machine's loopback: anyone who reaches it can run code as you; use --inspect=127.0.0.1:{} unless you mean it", at.port());
+        terminal.status(Level::Warn, message).await;
+    }
     // Until the app is linked, Ctrl-C ends the command at once (nothing to unlink yet).
     let (session, resp) = tokio::select! {
         joined = join(opts, root, started_at, boundary, terminal) => joined?,
@@ -242,6 +248,7 @@ async fn join(
             watch: opts.watch,
             started_at_us: micros(started_at),
             boundary: boundary.clone(),
+            inspect: opts.inspect,
         };
         let resp = match session.request("POST", path::APPS, Some(serde_json::to_string(&request)?)).await {
             Ok(resp) => resp,

@@ -143,6 +143,19 @@ pub struct LinkRequest {
     /// developer's own account (`--fixtures`, `--cloud`, `--record`).
     #[serde(default)]
     pub boundary: BoundaryOptions,
+    /// `--inspect` / `--inspect-brk`: the app runs under the debugger, reached at `addr`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inspect: Option<InspectOptions>,
+}
+
+/// `ioctl link --inspect[=[HOST:]PORT]` or `--inspect-brk[=...]`, validated by the link command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InspectOptions {
+    /// Where the session's inspector proxy listens (127.0.0.1:9229 unless the user says).
+    pub addr: std::net::SocketAddr,
+    /// Pause before the app's first line on each load.
+    #[serde(default)]
+    pub brk: bool,
 }
 
 /// `ioctl link --fixtures DIR... --cloud ACCOUNT --record DIR --cloud-writes`, as the session
@@ -437,6 +450,7 @@ mod tests {
             watch: true,
             started_at_us: 1,
             boundary: BoundaryOptions { fixtures: vec![], cloud: Some(cloud) },
+            inspect: None,
         };
         let shown = format!("{req:?} {req:#?}");
         assert!(!shown.contains("XYZ") && !shown.contains("SECRETTOKEN") && shown.contains("<redacted>"), "{shown}");

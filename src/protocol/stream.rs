@@ -96,6 +96,12 @@ pub enum LinkRecord {
     Stopped { app: Counts, counts: Counts },
     /// One outbound call of the app and who answered it (`ioctl calls tail` shows its bodies).
     Call(CallLine),
+    /// `link --inspect`: the app stands in the debugger at `file:line` (the app's .ts file,
+    /// relative to the app, when the pause is in its code); `reason` as the inspector says
+    /// (`other` for a breakpoint or `debugger;`, `exception`...).
+    Paused { app: String, file: String, line: u32, reason: String },
+    /// The app goes on after a pause.
+    Resumed { app: String },
 }
 
 /// An outbound call as the link's log shows it.
@@ -452,6 +458,16 @@ mod tests {
                 format!(r#"{{"type":"stopped","app":{COUNTS},"counts":{COUNTS}}}"#),
             ),
             (LinkRecord::Call(call_line()), format!(r#"{{"type":"call",{CALL_LINE}}}"#)),
+            (
+                LinkRecord::Paused {
+                    app: "vtex.app@0.0.1".into(),
+                    file: "node/events/x.ts".into(),
+                    line: 12,
+                    reason: "other".into(),
+                },
+                r#"{"type":"paused","app":"vtex.app@0.0.1","file":"node/events/x.ts","line":12,"reason":"other"}"#.into(),
+            ),
+            (LinkRecord::Resumed { app: "vtex.app@0.0.1".into() }, r#"{"type":"resumed","app":"vtex.app@0.0.1"}"#.into()),
         ]
     }
 
@@ -480,9 +496,11 @@ mod tests {
             LinkRecord::Warning { .. } => 6,
             LinkRecord::Stopped { .. } => 7,
             LinkRecord::Call(_) => 8,
+            LinkRecord::Paused { .. } => 9,
+            LinkRecord::Resumed { .. } => 10,
         }
     }
-    const LINK_KINDS: usize = 9;
+    const LINK_KINDS: usize = 11;
 
     fn event() -> Arc<Event> {
         Arc::new(Event {

@@ -25,6 +25,7 @@ const FILES: &[(&str, &str)] = &[
     ("host/events.js", include_str!("js/host/events.js")),
     ("host/identity.js", include_str!("js/host/identity.js")),
     ("host/intercept.js", include_str!("js/host/intercept.js")),
+    ("host/inspect.js", include_str!("js/host/inspect.js")),
     ("host/graphql/directives.js", include_str!("js/host/graphql/directives.js")),
     ("host/graphql/scalars.js", include_str!("js/host/graphql/scalars.js")),
     ("host/graphql/schema.js", include_str!("js/host/graphql/schema.js")),

@@ -5,6 +5,7 @@
 mod deps;
 mod install;
 pub mod outbound;
+pub mod pause;
 pub mod protocol;
 pub mod stack;
 
@@ -62,6 +63,31 @@ pub struct Spec {
     pub platform: Platform,
     /// Where the app's log lines go too, besides its terminal (the session's journal).
     pub logs: LogTap,
+    /// `link --inspect`: its processes run under Node's inspector, for the session's proxy.
+    pub inspect: Option<Inspect>,
+}
+
+/// How a linked app's processes run under Node's inspector (`link --inspect`), and what they
+/// share with the session's inspector proxy, which is the debugger's one endpoint.
+#[derive(Debug, Clone, Default)]
+pub struct Inspect {
+    /// `--inspect-brk`: each load waits for a debugger and pauses before the app's first line.
+    pub brk: bool,
+    /// Set by the proxy while the process stands in the debugger: no limit counts that time.
+    pub paused: pause::Paused,
+    /// The inspector URL of a process that waits for a debugger before the app's first line
+    /// (`--inspect-brk`): the proxy follows it before it serves. The proxy holds the receiver.
+    pub waiting: Arc<tokio::sync::watch::Sender<Option<String>>>,
+}
+
+/// What Node itself prints on stderr about its inspector: the proxy's endpoint is the one the
+/// user attaches to, so the inner process's own address would only mislead.
+fn inspector_chatter(line: &str) -> bool {
+    line.starts_with("Debugger listening on ws://127.0.0.1:")
+        || line == "For help, see: https://nodejs.org/en/docs/inspector"
+        || line == "Debugger attached."
+        || line.starts_with("Debugger ending on ws://127.0.0.1:")
+        || line.starts_with("Waiting for the debugger to disconnect")
 }
 
 /// A copy of each log line of the app's (what its terminal shows), for the session's history.
@@ -236,6 +262,9 @@ pub struct Worker {
     _routes_sock: SocketFile,
     /// The Node process's id (the dashboard reads its memory).
     pid: Option<u32>,
+    /// Under `link --inspect`: its inspector's WebSocket URL, and the app's pause state.
+    inspector: Option<String>,
+    paused: Option<pause::Paused>,
 }
 
 /// Finds Node.js: `$IOCTL_NODE`, or `node` on PATH. Only the file is looked up here, so a
@@ -319,6 +348,10 @@ pub struct Host {
     routes_sock: SocketFile,
     /// A standby's preloaded dependencies, as they were on disk when it started.
     deps: Option<DepsState>,
+    /// Its inspector's WebSocket URL (`link --inspect`), once it said it.
+    inspector: Option<String>,
+    /// It waits for a debugger before the app's first line: loading has no time limit then.
+    waiting_debugger: bool,
 }
 
 impl Host {
@@ -341,6 +374,13 @@ impl Host {
             .with_context(|| format!("{}: cannot listen", sock.0.display()))
             .map_err(other)?;
         let mut command = Command::new(&spec.node);
+        if let Some(inspect) = &spec.inspect {
+            // Loopback, and a port of the OS's choosing: only the session's proxy connects here.
+            command.arg("--inspect=127.0.0.1:0");
+            if inspect.brk {
+                command.env("IOCTL_INSPECT_BRK", "1");
+            }
+        }
         command
             .arg("--enable-source-maps")
             .arg(runtime.host_js())
@@ -393,7 +433,15 @@ impl Host {
         tracing::debug!(app = spec.id.as_str(), connect_ms, standby = standby.is_some(), "Node.js connected");
         let (read, write) = stream.into_split();
         let deps = standby.map(|p| p.deps.clone());
-        let mut host = Host { child, lines: BufReader::new(read).lines(), write, routes_sock, deps };
+        let mut host = Host {
+            child,
+            lines: BufReader::new(read).lines(),
+            write,
+            routes_sock,
+            deps,
+            inspector: None,
+            waiting_debugger: false,
+        };
         if standby.is_some() {
             match host.next(spec, terminal).await? {
                 FromHost::Standby => {}
@@ -430,8 +478,10 @@ impl Host {
     async fn next(&mut self, spec: &Spec, terminal: &Terminal) -> Result<FromHost, Failure> {
         let other = Failure::Internal;
         loop {
+            // A host waiting for a debugger (`--inspect-brk`) waits as long as the developer does.
+            let limit = if self.waiting_debugger { Duration::MAX / 4 } else { LOAD_TIMEOUT };
             let line = tokio::select! {
-                l = tokio::time::timeout(LOAD_TIMEOUT, self.lines.next_line()) => l,
+                l = tokio::time::timeout(limit, self.lines.next_line()) => l,
                 status = self.child.wait() => {
                     return Err(other(anyhow!("Node.js exited while loading the app ({})", describe_status(status.ok()))));
                 }
@@ -450,6 +500,13 @@ impl Host {
                 Ok(FromHost::Log { level, message, handler, .. }) => {
                     spec.logs.log(terminal, app_log(spec, &level, message, handler));
                 }
+                Ok(FromHost::Inspector { url, waiting }) => {
+                    if let (true, Some(inspect)) = (waiting, &spec.inspect) {
+                        self.waiting_debugger = true;
+                        inspect.waiting.send_replace(Some(url.clone()));
+                    }
+                    self.inspector = Some(url);
+                }
                 Ok(msg) => return Ok(msg),
                 Err(e) => return Err(other(anyhow!("unexpected message from Node.js: {e}: {line}"))),
             }
@@ -458,6 +515,9 @@ impl Host {
 
     /// Waits for `loaded` (or `load_error`), then runs the worker's tasks.
     async fn finish(mut self, spec: &Spec, terminal: Terminal) -> Result<Worker, Failure> {
+        // A load that fails after waiting for a debugger (`--inspect-brk`) is no longer the
+        // one to debug: the proxy goes back to the version that serves.
+        let mut failed_wait = ClearWaiting(spec.inspect.as_ref());
         let loaded = match self.next(spec, &terminal).await? {
             FromHost::Loaded {
                 events,
@@ -486,7 +546,8 @@ impl Host {
             }
             said => return Err(Failure::Internal(anyhow!("unexpected message from Node.js: {said:?}"))),
         };
-        let Host { child, mut lines, mut write, routes_sock, .. } = self;
+        failed_wait.0 = None;
+        let Host { child, mut lines, mut write, routes_sock, inspector, .. } = self;
         let pid = child.id();
         let (tx, mut rx) = mpsc::channel::<String>(1024);
         tokio::spawn(async move {
@@ -537,7 +598,20 @@ impl Host {
             exit_reason,
             _routes_sock: routes_sock,
             pid,
+            paused: spec.inspect.as_ref().filter(|_| inspector.is_some()).map(|i| i.paused.clone()),
+            inspector,
         })
+    }
+}
+
+/// Until disarmed, clears the URL of the process waiting for a debugger when dropped.
+struct ClearWaiting<'a>(Option<&'a Inspect>);
+
+impl Drop for ClearWaiting<'_> {
+    fn drop(&mut self) {
+        if let Some(inspect) = self.0 {
+            inspect.waiting.send_if_modified(|w| w.take().is_some());
+        }
     }
 }
 
@@ -595,9 +669,10 @@ impl Worker {
         let (tx, rx) = oneshot::channel();
         self.pings.locked().insert(id, tx);
         let _ = self.tx.send(ToHost::Ping { id }.line()).await;
-        let answered = matches!(tokio::time::timeout(limit, rx).await, Ok(Ok(())));
+        // Paused in the debugger is not blocked: the wait does not count that time.
+        let answered = matches!(pause::timeout(self.paused.as_ref(), limit, rx).await, Some(Ok(())));
         self.pings.locked().remove(&id);
-        if !answered && !self.exited.is_cancelled() {
+        if !answered && !self.exited.is_cancelled() && !self.paused.as_ref().is_some_and(pause::Paused::is_paused) {
             self.kill.cancel();
         }
         answered
@@ -611,6 +686,16 @@ impl Worker {
     /// The Node process's id.
     pub fn pid(&self) -> Option<u32> {
         self.pid
+    }
+
+    /// Its inspector's WebSocket URL, under `link --inspect`.
+    pub fn inspector_url(&self) -> Option<&str> {
+        self.inspector.as_deref()
+    }
+
+    /// Whether the app stands in the debugger (under `link --inspect`).
+    pub fn paused(&self) -> Option<&pause::Paused> {
+        self.paused.as_ref()
     }
 
     /// Resolves once the process has exited (a crash, or a stop).
@@ -725,7 +810,11 @@ async fn handle(msg: FromHost, spec: &Spec, pending: &Pending, terminal: &Termin
                 let _ = tx.send(platform_result(request, Err(e))).await;
             }
         }
-        FromHost::Loaded { .. } | FromHost::LoadError { .. } | FromHost::Standby | FromHost::Pong { .. } => {}
+        FromHost::Loaded { .. }
+        | FromHost::LoadError { .. }
+        | FromHost::Standby
+        | FromHost::Inspector { .. }
+        | FromHost::Pong { .. } => {}
     }
 }
 
@@ -875,6 +964,9 @@ fn pipe_output(
     tokio::spawn(async move {
         let mut lines = BufReader::new(stream).lines();
         while let Ok(Some(line)) = lines.next_line().await {
+            if level == Level::Error && inspector_chatter(&line) {
+                continue;
+            }
             logs.log(&terminal, Output::Log { level, message: line, app: Some(app.clone()), handler: None });
         }
     });

@@ -61,6 +61,14 @@ pub enum FromHost {
     },
     /// A warm standby host is up and waits for `load`.
     Standby,
+    /// The host runs under `--inspect` (`link --inspect`): its inspector's WebSocket URL, on
+    /// 127.0.0.1 and a port the OS chose. Its first line; with `waiting`, it waits for a
+    /// debugger before it requires the app (`--inspect-brk`).
+    Inspector {
+        url: String,
+        #[serde(default)]
+        waiting: bool,
+    },
     /// Answer to `ping`: the event loop is not blocked.
     Pong { id: u64 },
     /// Requiring the app failed, or it exports no Service; the host exits after this.
@@ -240,6 +248,7 @@ mod tests {
         match message {
             FromHost::Loaded { .. } => "loaded",
             FromHost::Standby => "standby",
+            FromHost::Inspector { .. } => "inspector",
             FromHost::Pong { .. } => "pong",
             FromHost::LoadError { .. } => "load_error",
             FromHost::Log { .. } => "log",
@@ -248,7 +257,8 @@ mod tests {
             FromHost::SendEvent { .. } => "send_event",
         }
     }
-    const FROM_HOST: [&str; 8] = ["load_error", "loaded", "log", "platform", "pong", "result", "send_event", "standby"];
+    const FROM_HOST: [&str; 9] =
+        ["inspector", "load_error", "loaded", "log", "platform", "pong", "result", "send_event", "standby"];
 
     fn to_host_kind(message: &ToHost) -> &'static str {
         match message {

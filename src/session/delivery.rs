@@ -209,6 +209,11 @@ pub trait Target: Send + Sync + 'static {
     /// After an attempt timed out: whether the process still answers. One that does not
     /// (an endless synchronous loop) is killed here, and link restarts it.
     fn check_responsive(&self) -> impl Future<Output = bool> + Send;
+    /// Under `link --inspect`: whether it stands in the debugger (its attempts' time limits
+    /// do not count that time).
+    fn paused(&self) -> Option<&crate::runtime::pause::Paused> {
+        None
+    }
 }
 
 impl Target for Worker {
@@ -222,6 +227,10 @@ impl Target for Worker {
 
     async fn check_responsive(&self) -> bool {
         self.responsive(PING_LIMIT).await
+    }
+
+    fn paused(&self) -> Option<&crate::runtime::pause::Paused> {
+        Worker::paused(self)
     }
 }
 
@@ -439,7 +448,9 @@ impl<W: Target> Dispatcher<W> {
             let trace = journal.begin_trace(TraceKind::Delivery, self.app.clone(), d.handler.clone());
             let started_us = now_us();
             let start = Instant::now();
-            let result = tokio::time::timeout(limit, worker.deliver(&d.event, &d.handler, attempt, trace)).await;
+            // Time spent paused in the debugger does not count (`link --inspect`).
+            let running = worker.deliver(&d.event, &d.handler, attempt, trace);
+            let result = crate::runtime::pause::timeout(worker.paused(), limit, running).await.ok_or(());
             let elapsed_ms = start.elapsed().as_secs_f64() * 1000.0;
             journal.end_trace(trace, elapsed_ms);
             let ran = |outcome| Attempt { outcome, attempt, started_us, elapsed_ms, trace: Some(trace) };

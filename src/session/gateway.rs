@@ -188,7 +188,11 @@ impl Gateway {
         h.insert(TRACE_HEADER, trace.into());
         let request = axum::http::Request::from_parts(parts, body);
         // As on VTEX, a request longer than the service's `timeout` is cut off.
-        let answer = tokio::time::timeout(route.timeout, self.upstream.send(at, request)).await;
+        // Time the app spends paused in the debugger does not count (`link --inspect`).
+        let paused = route.worker.borrow().as_ref().and_then(|w| w.paused().cloned());
+        let answer = crate::runtime::pause::timeout(paused.as_ref(), route.timeout, self.upstream.send(at, request))
+            .await
+            .ok_or(());
         let Ok(resp) = answer else {
             let message = format!(
                 "route `{}` of {} did not answer within {} s (node/service.json `timeout`)\n",

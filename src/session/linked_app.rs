@@ -109,6 +109,17 @@ async fn run_once(
             return Ended::Unlinked;
         }
     };
+    // `--inspect`: the debugger's endpoint, up before the first process starts.
+    let inspector = match start_inspector(&mut linked, req).await {
+        Ok(i) => i,
+        Err(e) => {
+            // Not the app's fault: no "build failed", only what to do about the port.
+            let message = format!("{e:#}");
+            terminal.record(Some(Level::Error), message.clone(), LinkRecord::Error { message, at: None }).await;
+            linked.services.stop().await;
+            return Ended::Unlinked;
+        }
+    };
     let watching = start_watching(&linked, req.watch).await;
     show_overview(&linked, session, AppState::Starting);
     let ok = match first_link(&mut linked).await {
@@ -135,6 +146,11 @@ async fn run_once(
     }
 
     let renamed = watch_and_supervise(&mut linked, session, watching, unlink).await;
+    // The debugger goes first: a process it paused goes on as its session ends (V8 resumes
+    // it), and none waits at exit for a debugger to disconnect.
+    if let Some(inspector) = inspector {
+        inspector.stop().await;
+    }
     stop(&mut linked, session, reg, renamed, unlink.force()).await
 }
 
@@ -172,6 +188,23 @@ async fn announce_ready(linked: &mut Linked<impl Processes>, session: &Session) 
         let (scope, app) = (session.scope().clone(), linked.spec.id.to_string());
         linked.tracker.spawn(async move { bus.publish_to(&scope, &app, "apps", "setup", json!({})).await });
     }
+}
+
+/// `link --inspect`: the app's processes run under the inspector, behind the proxy that
+/// follows the version that serves (session/inspector/).
+async fn start_inspector(
+    linked: &mut Linked<NodeProcesses>,
+    req: &LinkRequest,
+) -> anyhow::Result<Option<super::inspector::Inspector>> {
+    let Some(opts) = req.inspect else { return Ok(None) };
+    let inspect = runtime::Inspect { brk: opts.brk, ..Default::default() };
+    let spec = &linked.spec;
+    let (root, entry) = (spec.app_root.clone(), spec.entry.clone());
+    let live = linked.worker.subscribe();
+    let started =
+        super::inspector::Inspector::start(opts, &spec.id, root, &entry, &inspect, live, linked.terminal.clone()).await;
+    linked.spec.inspect = Some(inspect);
+    started.map(Some)
 }
 
 /// Reads the app and sets up what every version of it shares.
@@ -588,6 +621,7 @@ fn spec_for(
         outbox,
         platform,
         logs: log_tap(session.journal().clone()),
+        inspect: None,
     }
 }
 

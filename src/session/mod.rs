@@ -11,6 +11,7 @@ mod delivery;
 mod gateway;
 mod ide;
 mod identity;
+mod inspector;
 mod linked_app;
 mod platform;
 mod process;

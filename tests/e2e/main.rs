@@ -8,6 +8,7 @@ mod boundary;
 mod clients;
 mod dashboard;
 mod dashboard_api;
+mod debugger;
 mod failures;
 mod fidelity;
 mod fixtures_cloud;

@@ -44,6 +44,7 @@ const { deliver } = require('./host/events')
 const { loaded, loadService } = require('./host/service')
 const { RouteServer } = require('./host/routes')
 const { randomId } = require('./host/context')
+const inspect = require('./host/inspect')
 
 const { log, logUnattributed } = logging
 const transport = new Transport({ onMessage, onError: (text) => logUnattributed('error', text) })
@@ -75,7 +76,10 @@ function exitAfterFlush(code) {
 }
 
 function load(entry) {
-  const loading = loadService(entry, { send, routes, onFailed: () => exitAfterFlush(1) })
+  const run = () => loadService(entry, { send, routes, onFailed: () => exitAfterFlush(1) })
+  // Under --inspect-brk, once a debugger let it go; otherwise now, as always.
+  const waiting = inspect.waitForDebugger(send, transport)
+  const loading = waiting ? waiting.then(run) : run()
   // Once ioctl has been told, load what the first delivery or request would otherwise pay for:
   // off the way to `ready`, and not on the first event's. The first host of this runtime and
   // Node version then writes the code cache later hosts start from (see loader.js).
@@ -185,6 +189,7 @@ let connected = false
 transport.connect(SOCKET, {
   onConnect() {
     connected = true
+    inspect.announce(send)
     if (!STANDBY) {
       load(env.IOCTL_ENTRY)
       return

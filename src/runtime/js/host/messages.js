@@ -10,6 +10,14 @@ function standby() {
   return { type: 'standby' }
 }
 
+/**
+ * The host runs under --inspect: its inspector's WebSocket URL; `waiting` when it waits for a
+ * debugger before it requires the app (--inspect-brk).
+ */
+function inspector(url, waiting) {
+  return { type: 'inspector', url, waiting }
+}
+
 /** The answer to ioctl's `ping` (the event loop is not blocked). */
 function pong(id) {
   return { type: 'pong', id: id === undefined ? null : id }
@@ -77,4 +85,4 @@ function sendEventLine(subject, key, bodyJson) {
   return (request) => `{"type":"send_event","request":${request},${rest}`
 }
 
-module.exports = { standby, pong, loaded, loadError, log, result, platform, sendEventLine }
+module.exports = { standby, inspector, pong, loaded, loadError, log, result, platform, sendEventLine }

@@ -55,7 +55,18 @@ function shape(value, at = '') {
 
 test('every fixture is one this file checks: a new message fails here until the host handles it', () => {
   const checked = {
-    fromHost: ['load_error', 'loaded', 'log', 'platform', 'pong', 'result', 'result.failed', 'send_event', 'standby'],
+    fromHost: [
+      'inspector',
+      'load_error',
+      'loaded',
+      'log',
+      'platform',
+      'pong',
+      'result',
+      'result.failed',
+      'send_event',
+      'standby',
+    ],
     toHost: [
       'deliver',
       'load',
@@ -75,6 +86,7 @@ test('every fixture is one this file checks: a new message fails here until the 
 test('the messages the host builds are the fixtures from the host', () => {
   const f = fromHost
   assert.deepEqual(messages.standby(), f.standby)
+  assert.deepEqual(messages.inspector(f.inspector.url, f.inspector.waiting), f.inspector)
   assert.deepEqual(messages.pong(f.pong.id), f.pong)
   const l = f.loaded
   const built = messages.loaded({
