@@ -36,6 +36,8 @@ pub struct Options {
     pub timeout: Duration,
     /// `--fixtures`, `--cloud`, `--record`, `--cloud-writes`.
     pub boundary: super::boundary::Flags,
+    /// `--no-typecheck`, `--strict-types`.
+    pub typecheck: crate::protocol::TypeCheckMode,
 }
 
 /// How long a starting session may take to say where it listens.
@@ -145,6 +147,14 @@ async fn link(
             Output::Diagnostic { level, diagnostic } => {
                 Output::Diagnostic { level, diagnostic: with_source(diagnostic, root) }
             }
+            Output::TypeCheck(mut report) => {
+                for e in &mut report.errors {
+                    if e.at.source.is_none() {
+                        e.at.source = std::fs::read_to_string(root.join(&e.at.file)).ok();
+                    }
+                }
+                Output::TypeCheck(report)
+            }
             Output::Record { ref record, .. } if record.is_ready() => {
                 ready = true;
                 msg
@@ -242,6 +252,7 @@ async fn join(
             watch: opts.watch,
             started_at_us: micros(started_at),
             boundary: boundary.clone(),
+            typecheck: opts.typecheck,
         };
         let resp = match session.request("POST", path::APPS, Some(serde_json::to_string(&request)?)).await {
             Ok(resp) => resp,

@@ -143,6 +143,20 @@ pub struct LinkRequest {
     /// developer's own account (`--fixtures`, `--cloud`, `--record`).
     #[serde(default)]
     pub boundary: BoundaryOptions,
+    /// What the type check after each good build does (`--no-typecheck`, `--strict-types`).
+    #[serde(default)]
+    pub typecheck: TypeCheckMode,
+}
+
+/// The type check of a linked app: off, reported beside the running build (the default), or
+/// refusing a build with type errors as VTEX's node builder does (`--strict-types`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TypeCheckMode {
+    Off,
+    #[default]
+    Report,
+    Strict,
 }
 
 /// `ioctl link --fixtures DIR... --cloud ACCOUNT --record DIR --cloud-writes`, as the session
@@ -437,6 +451,7 @@ mod tests {
             watch: true,
             started_at_us: 1,
             boundary: BoundaryOptions { fixtures: vec![], cloud: Some(cloud) },
+            typecheck: TypeCheckMode::Report,
         };
         let shown = format!("{req:?} {req:#?}");
         assert!(!shown.contains("XYZ") && !shown.contains("SECRETTOKEN") && shown.contains("<redacted>"), "{shown}");

@@ -18,6 +18,7 @@ mod routes;
 mod sender;
 mod server;
 mod state;
+mod typecheck;
 mod upstream;
 mod watch;
 

@@ -633,8 +633,13 @@ mod tests {
 
     /// A link that stays until it is asked to end.
     fn link(session: &Arc<Session>, root: &Path) -> Result<Accepted, ErrorBody> {
-        let req =
-            LinkRequest { root: root.to_path_buf(), watch: false, started_at_us: 0, boundary: Default::default() };
+        let req = LinkRequest {
+            root: root.to_path_buf(),
+            watch: false,
+            started_at_us: 0,
+            boundary: Default::default(),
+            typecheck: Default::default(),
+        };
         session.link(req, |_ctx, _req, _terminal, unlink| async move { unlink.requested().await })
     }
 

@@ -57,6 +57,10 @@ impl Env {
             .env("NO_COLOR", "1")
             .env_remove("IOCTL_ACCOUNT")
             .env_remove("IOCTL_WORKSPACE")
+            // The type checker (a Node process per linked app) only where a test asks for it
+            // (tests/e2e/typecheck.rs, the relink benchmarks): the others count the session's
+            // Node processes, and two cores are shared by the whole suite.
+            .env("IOCTL_TYPECHECK", "off")
             .stdin(Stdio::null());
         c
     }
