@@ -103,6 +103,11 @@ pub enum Command {
     /// The apps' outbound calls (to VTEX's services and apps) and who answered them
     #[command(subcommand)]
     Calls(CallsCommand),
+    /// Put the real @vtex/api declarations into node/node_modules for the editor and tsc (and node/tsconfig.json if missing)
+    Setup {
+        /// The app folder (default: the current folder, or the nearest above it with manifest.json)
+        app_dir: Option<PathBuf>,
+    },
     /// Create an app from a template
     #[command(about = crate::init::about(), long_about = None)]
     Init {

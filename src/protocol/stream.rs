@@ -526,6 +526,27 @@ mod tests {
                 format!(r#"{{"type":"stopped","app":{COUNTS},"counts":{COUNTS}}}"#),
             ),
             (LinkRecord::Call(call_line()), format!(r#"{{"type":"call",{CALL_LINE}}}"#)),
+            (
+                LinkRecord::Typecheck(TypeCheckReport {
+                    errors: vec![TypeError {
+                        code: 2322,
+                        at: Diagnostic::at_line_col(
+                            &PathBuf::from("node/index.ts"),
+                            None,
+                            5,
+                            14,
+                            "Type 'string' is not assignable to type 'number'.",
+                        ),
+                    }],
+                    outcome: TypeCheckOutcome::Errors,
+                    typescript: "3.9.7".into(),
+                    files: 3,
+                    elapsed_ms: 310.5,
+                    refused: false,
+                    first: false,
+                }),
+                r#"{"type":"typecheck","errors":[{"code":2322,"file":"node/index.ts","line":5,"column":14,"message":"Type 'string' is not assignable to type 'number'.","help":null}],"outcome":"errors","typescript":"3.9.7","files":3,"elapsed_ms":310.5,"refused":false,"first":false}"#.into(),
+            ),
         ]
     }
 
@@ -554,9 +575,10 @@ mod tests {
             LinkRecord::Warning { .. } => 6,
             LinkRecord::Stopped { .. } => 7,
             LinkRecord::Call(_) => 8,
+            LinkRecord::Typecheck(_) => 9,
         }
     }
-    const LINK_KINDS: usize = 9;
+    const LINK_KINDS: usize = 10;
 
     fn event() -> Arc<Event> {
         Arc::new(Event {

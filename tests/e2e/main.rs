@@ -23,5 +23,6 @@ mod real_apps;
 mod real_platform;
 mod routes;
 mod streams;
+mod typecheck;
 mod validation;
 mod workspace;
