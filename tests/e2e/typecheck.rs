@@ -97,13 +97,16 @@ fn strict_types_refuses_a_build_with_a_type_error_and_the_previous_version_keeps
     assert_eq!(link.interrupt(), 0);
 }
 
+/// Also: node builder 7.x apps are checked with TypeScript 5.5.3.
 #[test]
 fn json_carries_type_checks_as_typecheck_records() {
     let env = Env::new();
     let app = env.app("app", &[]);
+    let manifest = std::fs::read_to_string(app.join("manifest.json")).unwrap();
+    std::fs::write(app.join("manifest.json"), manifest.replace("\"node\": \"6.x\"", "\"node\": \"7.x\"")).unwrap();
     let mut link = link(&env, &app, &["--json"]);
     let clean = link.wait_json("first check", |v| v["type"] == "typecheck");
-    assert_eq!((clean["outcome"].as_str(), clean["typescript"].as_str()), (Some("clean"), Some("3.9.7")), "{clean}");
+    assert_eq!((clean["outcome"].as_str(), clean["typescript"].as_str()), (Some("clean"), Some("5.5.3")), "{clean}");
     assert_eq!(clean["errors"], serde_json::json!([]));
 
     std::fs::write(app.join(HANDLER), handler("v2", "export const n: number = 'x'\n")).unwrap();
@@ -114,6 +117,7 @@ fn json_carries_type_checks_as_typecheck_records() {
         (Some(2322), Some(HANDLER), Some(5), Some(14)),
         "{report}"
     );
+    assert_eq!(error["message"], "Type 'string' is not assignable to type 'number'.");
     assert_eq!(report["refused"], false);
     assert_eq!(link.interrupt(), 0);
 }
