@@ -29,7 +29,13 @@ class Checker {
     this.nodeDir = path.join(appRoot, 'node')
     this.overlay = new Overlay(path.join(this.nodeDir, 'node_modules'), ours)
     this.files = new Map()
-    this.builder = undefined
+    // The builder of the last check that ran to its end: the next check's results start from
+    // its. A cancelled check's builder is dropped (TypeScript 3.9 fails an assertion when a
+    // builder is made from one left halfway through its affected files).
+    this.completed = undefined
+    // The newest program: the next program reuses its structure and unchanged files (a
+    // program can be the old program of one new program only).
+    this.lastProgram = undefined
     this.optionsKey = ''
   }
 
@@ -43,18 +49,20 @@ class Checker {
     if (config.key !== this.optionsKey) {
       // Other options: nothing of the old program can be reused.
       this.optionsKey = config.key
-      this.builder = undefined
+      this.completed = undefined
+      this.lastProgram = undefined
     }
     const host = this.host(config.options)
     const ts = this.ts
-    this.builder = ts.createSemanticDiagnosticsBuilderProgram(
-      config.fileNames,
-      config.options,
+    const program = ts.createProgram({
+      rootNames: config.fileNames,
+      options: config.options,
       host,
-      this.builder,
-      config.errors,
-    )
-    const b = this.builder
+      oldProgram: this.lastProgram,
+      configFileParsingDiagnostics: config.errors,
+    })
+    this.lastProgram = program
+    const b = ts.createSemanticDiagnosticsBuilderProgram(program, host, this.completed, config.errors)
     const found = [
       ...b.getConfigFileParsingDiagnostics(),
       ...b.getOptionsDiagnostics(),
@@ -70,6 +78,7 @@ class Checker {
       await new Promise((resolve) => setImmediate(resolve))
     }
     found.push(...b.getSemanticDiagnostics())
+    this.completed = b
     const own = b
       .getProgram()
       .getSourceFiles()

@@ -116,3 +116,30 @@ test('without a tsconfig, @vtex/tsconfig and the real @vtex/api declarations res
     JSON.stringify(result.diagnostics),
   )
 })
+
+// TypeScript 3.9 asserts when a builder is made from one cancelled halfway through its
+// affected files, or when one program is the old program of two: checks after a cancelled
+// one must still work, and see every change.
+test('checks after one cancelled halfway through its files still run and see every change', async () => {
+  const ts = require(path.join(ours, 'typescript'))
+  const files = {}
+  for (let i = 0; i < 10; i++) files[`node/m${i}.ts`] = `export const v${i}: number = ${i}\n`
+  const lib = 'export interface Shape { n: number }\nexport const shape: Shape = { n: 1 }\n'
+  const root = tempApp({ 'node/tsconfig.json': TSCONFIG, 'node/shape.ts': lib, ...files })
+  for (let i = 0; i < 10; i++)
+    fs.appendFileSync(path.join(root, `node/m${i}.ts`), "import { shape } from './shape'\nexport const s = shape.n\n")
+  const checker = new Checker(ts, root, ours)
+  await checker.check(() => false)
+  // A change every file depends on, then a check stopped after its first affected file.
+  fs.writeFileSync(path.join(root, 'node/shape.ts'), lib.replace('n: number', 'n: string').replace('n: 1', "n: '1'"))
+  let asked = 0
+  assert.deepStrictEqual(await checker.check(() => asked++ > 1), { cancelled: true })
+  fs.writeFileSync(path.join(root, 'node/m4.ts'), "export const v4: number = 'x'\n")
+  const after = await checker.check(() => false)
+  assert.deepStrictEqual(
+    after.diagnostics.map((d) => [d.file, d.code]),
+    [[path.join('node', 'm4.ts'), 2322]],
+  )
+  fs.writeFileSync(path.join(root, 'node/m4.ts'), 'export const v4: number = 4\n')
+  assert.deepStrictEqual((await checker.check(() => false)).diagnostics, [])
+})
