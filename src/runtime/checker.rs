@@ -13,6 +13,9 @@ use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 use super::TypeChecker;
 
+/// The checker's niceness: below the session, the relink and the app's processes.
+const CHECKER_NICE: libc::c_int = 10;
+
 /// How long the checker may take to load TypeScript and say `ready`.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -90,7 +93,8 @@ impl CheckerProcess {
             "typescript": typescript,
             "modules": installed.modules,
         });
-        let mut child = Command::new(node)
+        let mut command = Command::new(node);
+        command
             .arg(&installed.checker_js)
             .arg(config.to_string())
             .current_dir(app_root)
@@ -98,7 +102,18 @@ impl CheckerProcess {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0)
-            .kill_on_drop(true)
+            .kill_on_drop(true);
+        // Background work: at nice 10 (set before exec, so every thread Node starts has it),
+        // a check never takes the CPU from a relink or the app's own processes on a busy machine.
+        // SAFETY: between fork and exec the closure only makes the `nice` system call, which
+        // is async-signal-safe; its result is ignored (a failed nice leaves the priority as is).
+        unsafe {
+            command.pre_exec(|| {
+                let _ = libc::nice(CHECKER_NICE);
+                Ok(())
+            });
+        }
+        let mut child = command
             .spawn()
             .with_context(|| format!("cannot start Node.js ({}) for the type checker", node.display()))?;
         let stdin = child.stdin.take().context("the type checker's stdin")?;
