@@ -119,7 +119,8 @@ impl CheckerProcess {
         let stdin = child.stdin.take().context("the type checker's stdin")?;
         let mut answers = BufReader::new(child.stdout.take().context("the type checker's stdout")?).lines();
         if let Some(stderr) = child.stderr.take() {
-            // Its stderr is Node's own (an uncaught error): the session log keeps it.
+            // Its stderr is Node's own (an uncaught error): the session log keeps it. The task
+            // ends with the process (killed when the CheckerProcess drops), its stderr closing.
             tokio::spawn(async move {
                 let mut lines = BufReader::new(stderr).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
