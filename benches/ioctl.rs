@@ -321,6 +321,8 @@ Goals are those of issue 6 for a 2-core machine; a missed goal is reported as me
   event loop as a plain Node program under `tsx watch` (installed with npm under
   target/tmp/bench-peers on first use; skipped, saying so, if npm cannot install it) and
   under `node --watch`. 400 ms of quiet before each write; one unrecorded warm-up relink.
+  The link type-checks after each relink, as users' links do (the checker is off the relink's
+  path); beside it, in the same run, the same relinks with `--no-typecheck`.
 - **bus alone**: in-process, `Bus::publish` of 1,000,000 events with one matching
   subscriber, whose bounded queue (1,024, as in `ioctl link`) another task drains, on a
   2-worker tokio runtime: publish → match → enqueue. Beside it: the same deliveries sent
@@ -369,7 +371,11 @@ Goals are those of issue 6 for a 2-core machine; a missed goal is reported as me
   node/handlers/probe.ts (which imports two of the app's utils). Beside it, the same app's
   code as a plain Node program (its Service built on ioctl's `@vtex/api` stand-in, the probe
   handler called every 1 ms) under `tsx watch` and, transpiled file by file, `node --watch`,
-  with the same edit.
+  with the same edit. The watching link type-checks after each relink (as users' links do);
+  type check: after the relinks, single saves of node/handlers/probe.ts 300 ms after the
+  previous check answered (10 after a warm-up), from the write to the link's `typecheck`
+  record of that save, and the checker's own time (the record's `elapsed_ms`): an
+  incremental check of what the save affected.
 - **GraphQL**: the tests' graphql-books app; `{{ whoami }}` over one keep-alive HTTP/1.1
   connection to the session, paced at 1,000/s (3,000 queries after 2,000 of warm-up), and
   4 connections back to back for the rate; beside it graphql-js `execute` of the same
@@ -633,19 +639,28 @@ impl Link {
         Link::start_with(Path::new(harness::BIN), files, extra)
     }
 
-    /// `start_app`, run by the build `bin`.
+    /// `start_app`, run by the build `bin` (the type check off, as the harness has it).
     fn start_with(bin: &Path, files: &[(&str, String)], extra: &[&str]) -> Result<Link> {
-        Link::start_in(Env::new()?, bin, files, extra)
+        Link::start_in(Env::new()?, bin, files, extra, false)
     }
 
-    /// `start_with`, in `env` (a PostgreSQL store's, say).
-    fn start_in(env: Env, bin: &Path, files: &[(&str, String)], extra: &[&str]) -> Result<Link> {
+    /// `start_with`, with the type check after each good build on (as users have it) or off.
+    fn start_checked(bin: &Path, files: &[(&str, String)], extra: &[&str], typecheck: bool) -> Result<Link> {
+        Link::start_in(Env::new()?, bin, files, extra, typecheck)
+    }
+
+    /// `start_checked`, in `env` (a PostgreSQL store's, say).
+    fn start_in(env: Env, bin: &Path, files: &[(&str, String)], extra: &[&str], typecheck: bool) -> Result<Link> {
         let app = env.app(files)?;
         let mut args = vec!["link", app.to_str().unwrap(), "--json", "--no-sample-sender"];
         // `{app}` in an argument is the app's folder (made here).
         let extra: Vec<String> = extra.iter().map(|a| a.replace("{app}", app.to_str().unwrap())).collect();
         args.extend(extra.iter().map(String::as_str));
-        let mut proc = Proc::spawn(env.ioctl_of(bin, &args))?;
+        let mut command = env.ioctl_of(bin, &args);
+        if typecheck {
+            command.env_remove("IOCTL_TYPECHECK");
+        }
+        let mut proc = Proc::spawn(command)?;
         let (_, ready) = proc.json("ready", |v| v["type"] == "ready" || v["type"] == "error")?;
         if ready["type"] != "ready" || ready["linked"] != true {
             bail!("link failed: {ready}");
@@ -907,11 +922,16 @@ fn link_ready() -> Result<Section> {
 
 fn relink() -> Result<Section> {
     const RUNS: usize = 15;
-    let (ioctl, mut notes) = relink_ioctl(Path::new(harness::BIN), RUNS)?;
+    // As users link: the type check runs after each relink (off the relink's path).
+    let (ioctl, mut notes) = relink_ioctl(Path::new(harness::BIN), RUNS, true)?;
     let s = summary(&ioctl);
     let mut beside = Vec::new();
+    match relink_ioctl(Path::new(harness::BIN), RUNS, false) {
+        Ok((t, _)) => beside.push(format!("this build with `--no-typecheck`: {}", ms_summary(summary(&t)))),
+        Err(e) => notes.push(format!("relink: --no-typecheck not measured: {e:#}")),
+    }
     if let Some(bin) = baseline() {
-        match relink_ioctl(&bin, RUNS) {
+        match relink_ioctl(&bin, RUNS, false) {
             Ok((t, _)) => beside.push(format!("{}: {}", baseline_name(&bin), ms_summary(summary(&t)))),
             Err(e) => notes.push(format!("relink: {} not measured: {e:#}", baseline_name(&bin))),
         }
@@ -948,8 +968,8 @@ fn relink() -> Result<Section> {
 
 /// Relinks of a running `ioctl link` of the build `bin` (watching) while events stream in at
 /// 1,000/s.
-fn relink_ioctl(bin: &Path, runs: usize) -> Result<(Vec<f64>, Vec<String>)> {
-    let mut link = Link::start_with(bin, &bench_app(), &[])?;
+fn relink_ioctl(bin: &Path, runs: usize, typecheck: bool) -> Result<(Vec<f64>, Vec<String>)> {
+    let mut link = Link::start_checked(bin, &bench_app(), &[], typecheck)?;
     let file = link.app.join("node/event/probe.ts");
     let source = |v| probe_source(v, "async function probe(_ctx: any)");
     let r = relink_runs(&mut link, &file, (1, runs), Duration::from_millis(400), source)?;
@@ -1126,14 +1146,18 @@ fn plain_dependency_load(app: &Path) -> Result<f64> {
 }
 
 /// Links the generated real-sized app in a fresh IOCTL_HOME and waits for `ready`.
-fn link_real(modules: &Path, extra: &[&str]) -> Result<(Link, f64)> {
+fn link_real(modules: &Path, extra: &[&str], typecheck: bool) -> Result<(Link, f64)> {
     let env = Env::new()?;
     let app = env.inner.dir.path().join("store-app");
     real_app::write(&app, &real_probe(0), modules)?;
     let mut args = vec!["link", app.to_str().unwrap(), "--json", "--no-sample-sender"];
     args.extend_from_slice(extra);
+    let mut command = env.ioctl(&args);
+    if typecheck {
+        command.env_remove("IOCTL_TYPECHECK");
+    }
     let t = Instant::now();
-    let mut proc = Proc::spawn(env.ioctl(&args))?;
+    let mut proc = Proc::spawn(command)?;
     let (at, ready) = proc.json("ready", |v| v["type"] == "ready" || v["type"] == "error")?;
     if ready["type"] != "ready" || ready["linked"] != true {
         bail!("the real-sized app did not link: {ready}");
@@ -1231,7 +1255,7 @@ fn real_sized() -> Result<Section> {
     }
     let (mut cold, mut plain) = (Vec::new(), Vec::new());
     for run in 0..=LINKS {
-        let (mut link, ms) = link_real(&modules, &["--no-watch"])?;
+        let (mut link, ms) = link_real(&modules, &["--no-watch"], false)?;
         let deps = plain_dependency_load(&link.app)?;
         link.proc.stop()?;
         if run > 0 {
@@ -1239,12 +1263,14 @@ fn real_sized() -> Result<Section> {
             plain.push(deps);
         }
     }
-    let (mut link, _) = link_real(&modules, &[])?;
+    // As users link: the type check runs after each relink (off the relink's path).
+    let (mut link, _) = link_real(&modules, &[], true)?;
     let file = link.app.join(real_app::PROBE_FILE);
     // Saves a second apart, as a developer's are: the standby has loaded the dependencies.
     let r = relink_runs(&mut link, &file, (1, RUNS), Duration::from_secs(1), real_probe)?;
     // Saves 400 ms apart (as the template's figure): sooner than a standby loads them.
     let rapid = relink_runs(&mut link, &file, (RUNS + 2, RUNS), Duration::from_millis(400), real_probe)?;
+    let checks = type_checks(&mut link, &file, 2 * RUNS + 3, RUNS)?;
     let mut notes = Vec::new();
     let beside = real_peers(&modules, &host_runtime_dir(link.proc.pid())?, RUNS, &mut notes);
     let (c, t, d, own) = (summary(&cold), summary(&r.total), summary(&r.detect), summary(&r.reported));
@@ -1285,6 +1311,13 @@ fn real_sized() -> Result<Section> {
                 Some(own.median <= 15.0),
             ),
             Row::new(
+                &format!("{name}: save of one file → its type check reported (off the relink's path)"),
+                ms_summary(summary(&checks.reported)),
+                format!("the checker's own time: {} ({})", ms_summary(summary(&checks.own)), checks.seen),
+                "median ≤ 1,000 ms",
+                Some(summary(&checks.reported).median <= 1000.0),
+            ),
+            Row::new(
                 &format!("{name}: link → ready (cold, fresh IOCTL_HOME)"),
                 ms_summary(c),
                 format!("a plain `node` requiring the packages the app imports: {}", ms_summary(summary(&plain))),
@@ -1295,6 +1328,42 @@ fn real_sized() -> Result<Section> {
         notes,
         failed: false,
     })
+}
+
+/// What the type checks after single saves took, in ms.
+struct TypeChecks {
+    /// File write → the `typecheck` record of that save.
+    reported: Vec<f64>,
+    /// The checker's own time for it (the record's `elapsed_ms`).
+    own: Vec<f64>,
+    /// What the last check saw: the app's files in the program, its type errors, the TypeScript.
+    seen: String,
+}
+
+/// `runs` single saves (after one unrecorded warm-up) of `file` in a watching link with the
+/// type check on, each once the previous check has answered: write → its `typecheck` record.
+fn type_checks(link: &mut Link, file: &Path, from: usize, runs: usize) -> Result<TypeChecks> {
+    let (mut reported, mut own, mut seen) = (Vec::new(), Vec::new(), String::new());
+    // The last relink's check (a check of the newest build comes after each relink).
+    link.proc.json("the relinks' last type check", |v| v["type"] == "typecheck")?;
+    for version in from..=from + runs {
+        std::thread::sleep(Duration::from_millis(300));
+        let t = Instant::now();
+        std::fs::write(file, real_probe(version))?;
+        link.proc.json("the relink", |v| v["type"] == "relinked")?;
+        let (at, v) = link.proc.json("its type check", |v| v["type"] == "typecheck")?;
+        if version > from {
+            reported.push((at - t).as_secs_f64() * 1000.0);
+            own.push(v["elapsed_ms"].as_f64().unwrap_or(f64::NAN));
+        }
+        seen = format!(
+            "{} files of the app, {} type errors, TypeScript {}",
+            v["files"],
+            v["errors"].as_array().map_or(0, Vec::len),
+            v["typescript"].as_str().unwrap_or("?")
+        );
+    }
+    Ok(TypeChecks { reported, own, seen })
 }
 
 // --- bus alone -----------------------------------------------------------------------------------------
@@ -2340,7 +2409,7 @@ fn store_run(store: Option<String>) -> Result<StoreRun> {
     ];
     let mut env = Env::new()?;
     env.inner.store = store;
-    let mut link = Link::start_in(env, Path::new(harness::BIN), &files, &["--no-watch"])?;
+    let mut link = Link::start_in(env, Path::new(harness::BIN), &files, &["--no-watch"], false)?;
     let (url, _) = find_record(&link.env.inner.home())?;
     let file = link.env.inner.dir.path().join("docs.ndjson");
     let mut text = String::with_capacity(DOCS * 80);

@@ -108,6 +108,11 @@ pub enum Command {
     /// The apps' outbound calls (to VTEX's services and apps) and who answered them
     #[command(subcommand)]
     Calls(CallsCommand),
+    /// Put the real @vtex/api declarations into node/node_modules for the editor and tsc (and node/tsconfig.json if missing)
+    Setup {
+        /// The app folder (default: the current folder, or the nearest above it with manifest.json)
+        app_dir: Option<PathBuf>,
+    },
     /// Create an app from a template
     #[command(about = crate::init::about(), long_about = None)]
     Init {
@@ -517,6 +522,12 @@ pub struct LinkArgs {
     /// As --inspect, and pause before the app's first line on each load (waits for a debugger)
     #[arg(long, value_name = "[HOST:]PORT", num_args = 0..=1, require_equals = true, default_missing_value = "", conflicts_with = "inspect")]
     pub inspect_brk: Option<String>,
+    /// Do not type-check the app after each good build
+    #[arg(long, conflicts_with = "strict_types")]
+    pub no_typecheck: bool,
+    /// Refuse a build with type errors, as VTEX's node builder does (the previous version keeps running)
+    #[arg(long)]
+    pub strict_types: bool,
 }
 
 #[derive(Debug, Args)]
@@ -613,6 +624,7 @@ impl LinkArgs {
                 (None, Some(at)) => Some(inspect_options(at, true)?),
                 (None, None) => None,
             },
+            typecheck: typecheck_mode(self.no_typecheck, self.strict_types, std::env::var("IOCTL_TYPECHECK").ok())?,
         })
     }
 }
@@ -638,6 +650,22 @@ fn inspect_options(text: &str, brk: bool) -> Result<crate::protocol::InspectOpti
         }
     };
     Ok(crate::protocol::InspectOptions { addr: SocketAddr::new(host, port), brk })
+}
+
+/// `--no-typecheck` / `--strict-types`, else `$IOCTL_TYPECHECK` (`off`, `report`, `strict`),
+/// else report.
+fn typecheck_mode(off: bool, strict: bool, env: Option<String>) -> Result<crate::protocol::TypeCheckMode, String> {
+    use crate::protocol::TypeCheckMode;
+    Ok(match (off, strict, env.as_deref().map(str::trim)) {
+        (true, _, _) => TypeCheckMode::Off,
+        (_, true, _) => TypeCheckMode::Strict,
+        (_, _, None | Some("" | "report")) => TypeCheckMode::Report,
+        (_, _, Some("off")) => TypeCheckMode::Off,
+        (_, _, Some("strict")) => TypeCheckMode::Strict,
+        (_, _, Some(other)) => {
+            return Err(format!("IOCTL_TYPECHECK=`{}`: use off, report or strict", crate::app::clip(other, 40)))
+        }
+    })
 }
 
 /// `--cloud ACCOUNT`: an account name as VTEX spells them.
@@ -721,6 +749,17 @@ mod tests {
         }
         let Command::Link(args) = parse(&["link", "-w", "masters"]).unwrap().command else { panic!() };
         assert_eq!(args.options(ColorChoice::Never, Duration::from_secs(10)).unwrap().scope.workspace, "masters");
+    }
+
+    #[test]
+    fn the_type_check_mode_comes_from_the_flags_then_the_environment() {
+        use crate::protocol::TypeCheckMode::*;
+        assert_eq!(typecheck_mode(false, false, None), Ok(Report));
+        assert_eq!(typecheck_mode(true, false, Some("strict".into())), Ok(Off));
+        assert_eq!(typecheck_mode(false, true, Some("off".into())), Ok(Strict));
+        assert_eq!(typecheck_mode(false, false, Some("off".into())), Ok(Off));
+        assert!(typecheck_mode(false, false, Some("yes".into())).is_err());
+        assert!(parse(&["link", "--no-typecheck", "--strict-types"]).is_err(), "the two flags conflict");
     }
 
     #[test]

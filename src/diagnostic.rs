@@ -10,7 +10,7 @@ use miette::{
 };
 
 /// One problem at one place of one file. `line` and `column` are 1-based, as editors show them.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Diagnostic {
     /// Path as the user should see it (relative to the app root where possible).
     pub file: PathBuf,

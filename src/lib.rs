@@ -18,6 +18,7 @@ mod private_fs;
 pub mod protocol;
 pub mod runtime;
 pub mod session;
+mod setup;
 mod stable_hash;
 pub mod store;
 pub mod terminal;
@@ -147,6 +148,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Err(m) => usage(m),
         },
         Command::Init { template, dir } => init::run(&template, &dir),
+        Command::Setup { app_dir } => setup::run(app_dir.as_deref().unwrap_or(std::path::Path::new("."))).await,
     }
 }
 

@@ -132,7 +132,10 @@ pub fn print(mut rx: mpsc::Receiver<Output>, format: Format) -> tokio::task::Joi
         let mut out = std::io::stdout();
         while let Some(msg) = rx.recv().await {
             let text = render(&msg, format);
-            let _ = writeln!(out, "{text}");
+            // A clean type check after a clean one has nothing to say to people.
+            if !text.is_empty() {
+                let _ = writeln!(out, "{text}");
+            }
             if rx.is_empty() {
                 let _ = out.flush();
             }
@@ -147,12 +150,12 @@ fn render(msg: &Output, f: Format) -> String {
     }
     match msg {
         Output::Log { level, message, app, .. } => log_line(*level, message, app.as_deref(), f.color),
-        Output::Diagnostic { level, diagnostic: d } => {
-            let line = log_line(*level, &d.to_string(), None, f.color);
-            match d.frame(f.color) {
-                frame if frame.is_empty() => line,
-                frame => format!("{line}\n{frame}"),
-            }
+        Output::Diagnostic { level, diagnostic: d } => diagnostic(*level, d, f.color),
+        Output::TypeCheck(report) => {
+            let (errors, summary) = report.lines();
+            let mut lines: Vec<String> = errors.iter().map(|d| diagnostic(Level::Error, d, f.color)).collect();
+            lines.extend(summary.map(|(level, line)| log_line(level, &line, None, f.color)));
+            lines.join("\n")
         }
         // A record about an app (an outbound call) ends its first line with the app, as the
         // app's own lines do; what follows (a missing call's explanation) stays below it.
@@ -161,6 +164,15 @@ fn render(msg: &Output, f: Format) -> String {
             (app, _) => log_line(*level, human, app, f.color),
         },
         Output::Record { level: None, human, .. } => human.clone(),
+    }
+}
+
+/// `path:line:col: message` as a log line, then its code frame.
+fn diagnostic(level: Level, d: &crate::diagnostic::Diagnostic, color: bool) -> String {
+    let line = log_line(level, &d.to_string(), None, color);
+    match d.frame(color) {
+        frame if frame.is_empty() => line,
+        frame => format!("{line}\n{frame}"),
     }
 }
 

@@ -38,6 +38,8 @@ pub struct Options {
     pub boundary: super::boundary::Flags,
     /// `--inspect` / `--inspect-brk`.
     pub inspect: Option<crate::protocol::InspectOptions>,
+    /// `--no-typecheck`, `--strict-types`.
+    pub typecheck: crate::protocol::TypeCheckMode,
 }
 
 /// How long a starting session may take to say where it listens.
@@ -151,6 +153,14 @@ async fn link(
             Output::Diagnostic { level, diagnostic } => {
                 Output::Diagnostic { level, diagnostic: with_source(diagnostic, root) }
             }
+            Output::TypeCheck(mut report) => {
+                for e in &mut report.errors {
+                    if e.at.source.is_none() {
+                        e.at.source = std::fs::read_to_string(root.join(&e.at.file)).ok();
+                    }
+                }
+                Output::TypeCheck(report)
+            }
             Output::Record { ref record, .. } if record.is_ready() => {
                 ready = true;
                 msg
@@ -249,6 +259,7 @@ async fn join(
             started_at_us: micros(started_at),
             boundary: boundary.clone(),
             inspect: opts.inspect,
+            typecheck: opts.typecheck,
         };
         let resp = match session.request("POST", path::APPS, Some(serde_json::to_string(&request)?)).await {
             Ok(resp) => resp,

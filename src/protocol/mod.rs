@@ -146,6 +146,9 @@ pub struct LinkRequest {
     /// `--inspect` / `--inspect-brk`: the app runs under the debugger, reached at `addr`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inspect: Option<InspectOptions>,
+    /// What the type check after each good build does (`--no-typecheck`, `--strict-types`).
+    #[serde(default)]
+    pub typecheck: TypeCheckMode,
 }
 
 /// `ioctl link --inspect[=[HOST:]PORT]` or `--inspect-brk[=...]`, validated by the link command.
@@ -156,6 +159,17 @@ pub struct InspectOptions {
     /// Pause before the app's first line on each load.
     #[serde(default)]
     pub brk: bool,
+}
+
+/// The type check of a linked app: off, reported beside the running build (the default), or
+/// refusing a build with type errors as VTEX's node builder does (`--strict-types`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TypeCheckMode {
+    Off,
+    #[default]
+    Report,
+    Strict,
 }
 
 /// `ioctl link --fixtures DIR... --cloud ACCOUNT --record DIR --cloud-writes`, as the session
@@ -451,6 +465,7 @@ mod tests {
             started_at_us: 1,
             boundary: BoundaryOptions { fixtures: vec![], cloud: Some(cloud) },
             inspect: None,
+            typecheck: TypeCheckMode::Report,
         };
         let shown = format!("{req:?} {req:#?}");
         assert!(!shown.contains("XYZ") && !shown.contains("SECRETTOKEN") && shown.contains("<redacted>"), "{shown}");

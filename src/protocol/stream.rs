@@ -58,6 +58,77 @@ pub enum Output {
         #[serde(rename = "json")]
         record: LinkRecord,
     },
+    /// A type check's result: its errors (each positioned, with a code frame), then a summary.
+    TypeCheck(TypeCheckReport),
+}
+
+/// What one type check of a linked app found (`ioctl link --json`: a `typecheck` record).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TypeCheckReport {
+    pub errors: Vec<TypeError>,
+    pub outcome: TypeCheckOutcome,
+    /// The TypeScript version that checked (the builder's, or the app's own).
+    pub typescript: String,
+    /// The app's own files in the program.
+    pub files: usize,
+    /// From the request to the answer, to 0.1 ms.
+    pub elapsed_ms: f64,
+    /// `--strict-types`: the errors refused the relink.
+    #[serde(default)]
+    pub refused: bool,
+    /// The first check since the link started, for its one `types are clean` line.
+    #[serde(default)]
+    pub first: bool,
+}
+
+/// One type error: TypeScript's code (2322 for TS2322) and where it is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TypeError {
+    pub code: u32,
+    #[serde(flatten)]
+    pub at: Diagnostic,
+}
+
+/// How a type check compares with the one before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TypeCheckOutcome {
+    Errors,
+    /// No errors, nor in the check before.
+    Clean,
+    /// No errors, after a check that had some.
+    CleanAgain,
+}
+
+impl TypeCheckReport {
+    /// The report for people: each error positioned (`type error TS2322: ...`), then its
+    /// summary line (or nothing, for a clean check after a clean one).
+    pub fn lines(&self) -> (Vec<Diagnostic>, Option<(Level, String)>) {
+        let errors = self
+            .errors
+            .iter()
+            .map(|e| Diagnostic { message: format!("type error TS{}: {}", e.code, e.at.message), ..e.at.clone() })
+            .collect();
+        let n = self.errors.len();
+        let took = format!("TypeScript {}, {:.2} s", self.typescript, self.elapsed_ms / 1000.0);
+        let summary = match self.outcome {
+            TypeCheckOutcome::Errors => {
+                let what = if n == 1 { "1 type error".to_string() } else { format!("{n} type errors") };
+                let then = if self.refused {
+                    "--strict-types refuses the build, as VTEX's node builder does: the previous version keeps running"
+                } else {
+                    "the app runs the last build anyway"
+                };
+                Some((Level::Warn, format!("{what}; {then} ({took})")))
+            }
+            TypeCheckOutcome::CleanAgain => Some((Level::Info, format!("types are clean again ({took})"))),
+            TypeCheckOutcome::Clean if self.first => {
+                Some((Level::Info, format!("types are clean ({took}, {} files)", self.files)))
+            }
+            TypeCheckOutcome::Clean => None,
+        };
+        (errors, summary)
+    }
 }
 
 /// What `ioctl link --json` prints, one per line.
@@ -102,6 +173,8 @@ pub enum LinkRecord {
     Paused { app: String, file: String, line: u32, reason: String },
     /// The app goes on after a pause.
     Resumed { app: String },
+    /// A type check's result, after a good build (off the relink's path).
+    Typecheck(TypeCheckReport),
 }
 
 /// An outbound call as the link's log shows it.
@@ -271,6 +344,7 @@ impl From<&Output> for LinkRecord {
             }
             Output::Diagnostic { level, diagnostic } => LinkRecord::diagnostic(*level, diagnostic),
             Output::Record { record, .. } => record.clone(),
+            Output::TypeCheck(report) => LinkRecord::Typecheck(report.clone()),
         }
     }
 }
@@ -468,6 +542,27 @@ mod tests {
                 r#"{"type":"paused","app":"vtex.app@0.0.1","file":"node/events/x.ts","line":12,"reason":"other"}"#.into(),
             ),
             (LinkRecord::Resumed { app: "vtex.app@0.0.1".into() }, r#"{"type":"resumed","app":"vtex.app@0.0.1"}"#.into()),
+            (
+                LinkRecord::Typecheck(TypeCheckReport {
+                    errors: vec![TypeError {
+                        code: 2322,
+                        at: Diagnostic::at_line_col(
+                            &PathBuf::from("node/index.ts"),
+                            None,
+                            5,
+                            14,
+                            "Type 'string' is not assignable to type 'number'.",
+                        ),
+                    }],
+                    outcome: TypeCheckOutcome::Errors,
+                    typescript: "3.9.7".into(),
+                    files: 3,
+                    elapsed_ms: 310.5,
+                    refused: false,
+                    first: false,
+                }),
+                r#"{"type":"typecheck","errors":[{"code":2322,"file":"node/index.ts","line":5,"column":14,"message":"Type 'string' is not assignable to type 'number'.","help":null}],"outcome":"errors","typescript":"3.9.7","files":3,"elapsed_ms":310.5,"refused":false,"first":false}"#.into(),
+            ),
         ]
     }
 
@@ -498,9 +593,10 @@ mod tests {
             LinkRecord::Call(_) => 8,
             LinkRecord::Paused { .. } => 9,
             LinkRecord::Resumed { .. } => 10,
+            LinkRecord::Typecheck(_) => 11,
         }
     }
-    const LINK_KINDS: usize = 11;
+    const LINK_KINDS: usize = 12;
 
     fn event() -> Arc<Event> {
         Arc::new(Event {

@@ -96,6 +96,74 @@ const IDE: PackageSet = PackageSet {
     lock: include_str!("ide/package-lock.json"),
 };
 
+/// The type checker's pinned package set: the node builder's TypeScript versions, the real
+/// @vtex/api and @vtex/clients declarations and the type-only packages they import.
+const TYPECHECK: PackageSet = PackageSet {
+    prefix: "typecheck",
+    what: "the type checker's packages",
+    json: include_str!("typecheck/package.json"),
+    lock: include_str!("typecheck/package-lock.json"),
+};
+
+/// The type checker's JavaScript (src/runtime/typecheck), written into the cache beside its
+/// packages.
+const CHECKER_FILES: &[(&str, &str)] = &[
+    ("checker.js", include_str!("typecheck/checker.js")),
+    ("check.js", include_str!("typecheck/check.js")),
+    ("overlay.js", include_str!("typecheck/overlay.js")),
+];
+
+/// The type checker in the cache: its entry file and its packages' node_modules.
+#[derive(Debug, Clone)]
+pub struct TypeChecker {
+    pub checker_js: PathBuf,
+    pub modules: PathBuf,
+}
+
+impl TypeChecker {
+    /// The TypeScript of node builder `major`: 3.9.7 for 6.x (and older), 5.5.3 for 7.x on.
+    pub fn typescript_for(&self, builder_major: Option<u32>) -> PathBuf {
+        match builder_major {
+            Some(m) if m >= 7 => self.modules.join("typescript-5.5"),
+            _ => self.modules.join("typescript"),
+        }
+    }
+}
+
+/// Installs the type checker's package set (once) and its JavaScript (once per version of it).
+pub async fn install_typecheck(terminal: &Terminal) -> anyhow::Result<TypeChecker> {
+    let cache = crate::layout::cache()?;
+    let packages = install_packages(&cache, &TYPECHECK, terminal).await?;
+    let hash = fnv1a(&CHECKER_FILES.iter().flat_map(|(path, text)| [*path, *text]).collect::<Vec<_>>());
+    let dir = cache.join(format!("checker-{hash:016x}"));
+    install_files(&cache, &dir, CHECKER_FILES)?;
+    Ok(TypeChecker { checker_js: dir.join("checker.js"), modules: packages.join("node_modules") })
+}
+
+/// Writes `files` into `dir` through a temp folder renamed into place, unless it is there.
+fn install_files(cache: &Path, dir: &Path, files: &[(&str, &str)]) -> anyhow::Result<()> {
+    private_fs::not_a_link(dir)?;
+    let last = files.last().map(|(p, _)| dir.join(p));
+    if last.as_ref().is_some_and(|p| p.is_file()) {
+        return Ok(());
+    }
+    private_fs::root(cache)?;
+    let tmp = temp_dir_for(cache, dir);
+    let _ = std::fs::remove_dir_all(&tmp);
+    private_fs::dir(cache, &tmp)?;
+    let written = files
+        .iter()
+        .try_for_each(|(path, text)| write_private(&tmp.join(path), text))
+        .and_then(|()| std::fs::rename(&tmp, dir).with_context(|| format!("{}: cannot move here", dir.display())));
+    if let Err(e) = written {
+        let _ = std::fs::remove_dir_all(&tmp);
+        if !last.is_some_and(|p| p.is_file()) {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
 /// Where the runtime's files are, for starting a Node host.
 #[derive(Debug, Clone)]
 pub struct Installed {
@@ -228,7 +296,7 @@ fn temp_dir_for(cache: &Path, dir: &Path) -> PathBuf {
 }
 
 /// Every pinned package set (what `ioctl packages install` puts into an npm package).
-const SETS: &[&PackageSet] = &[&RUNTIME, &IDE];
+const SETS: &[&PackageSet] = &[&RUNTIME, &IDE, &TYPECHECK];
 
 /// The pinned package sets (what they are, their folder in `cache`, whether installed), for
 /// `ioctl doctor`.
@@ -458,6 +526,13 @@ mod tests {
         assert!(package_names(&RUNTIME).contains("graphql 14."), "{}", package_names(&RUNTIME));
         assert!(package_names(&RUNTIME).contains("graphql-tools 4."), "{}", package_names(&RUNTIME));
         assert!(packages_dir(Path::new("/c"), &IDE).to_string_lossy().starts_with("/c/graphiql-"));
+        // The node builder's TypeScript versions, and the real @vtex/api's declarations.
+        let names = package_names(&TYPECHECK);
+        for pinned in
+            ["typescript 3.9.7", "typescript-5.5 npm:typescript@5.5.3", "@vtex/api 6.51.3", "@vtex/clients 2."]
+        {
+            assert!(names.contains(pinned), "{names}");
+        }
     }
 
     /// The host's files go into the cache once, private to the user, bundle.js among them.

@@ -2,6 +2,7 @@
 //! app's built code under host.js with ioctl's stand-in for `@vtex/api`. ioctl talks to it
 //! over a unix socket (see `protocol`); its stdout and stderr become log lines.
 
+pub mod checker;
 mod deps;
 mod install;
 pub mod outbound;
@@ -10,7 +11,9 @@ pub mod protocol;
 pub mod stack;
 
 pub use deps::{DepsState, Preload, INSTALL_MARKERS};
-pub use install::{install_all_into, install_ide, install_runtime, npm_path, package_sets, Installed};
+pub use install::{
+    install_all_into, install_ide, install_runtime, install_typecheck, npm_path, package_sets, Installed, TypeChecker,
+};
 
 use crate::lock::Locked;
 use std::collections::HashMap;

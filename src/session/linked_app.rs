@@ -17,6 +17,7 @@ use super::context::{AppContext as Session, SampleSender, Unlink};
 use super::delivery::{Dispatcher, Policy};
 use super::process::{Live, NodeProcesses, Preloads, Process, Processes};
 use super::routes::Route;
+use super::typecheck::{self, TypeCheck};
 use super::watch as fswatch;
 use crate::app::route::Pattern;
 use crate::app::{self, App, AppId};
@@ -69,6 +70,8 @@ struct Linked<P: Processes> {
     store: Arc<crate::store::Store>,
     /// The `settingsSchema` last recorded in the store: a relink that keeps it writes nothing.
     recorded_schema: std::sync::Mutex<Option<Option<serde_json::Value>>>,
+    /// The type check after each good build (off the relink's path unless `--strict-types`).
+    typecheck: TypeCheck,
 }
 
 /// What a linked app has registered with the session, undone at unlink.
@@ -232,7 +235,15 @@ async fn prepare(session: &Session, req: &LinkRequest, terminal: &Terminal) -> R
     let reload = req.watch.then(|| (&services.tracker, services.stop.clone()));
     let answerers = super::boundary::setup::start(&req.boundary, session.scope(), &app.root, terminal, reload).await;
     let processes = NodeProcesses::new(runtime);
-    Ok(assemble(app, session, processes, &runtime_dir, terminal, (services, answerers)))
+    let mut linked = assemble(app, session, processes, &runtime_dir, terminal, (services, answerers));
+    let target = typecheck::Target {
+        node: session.place().node.clone(),
+        app_root: linked.app.root.clone(),
+        builder_major: linked.app.manifest.builders.get("node").and_then(|v| v.split('.').next()?.parse().ok()),
+    };
+    let stop = linked.services.stop.clone();
+    linked.typecheck = TypeCheck::start(req.typecheck, target, terminal.clone(), &linked.services.tracker, stop);
+    Ok(linked)
 }
 
 /// The linked app before its first build: its services started, no process yet.
@@ -270,6 +281,7 @@ fn assemble<P: Processes>(
         subscriber: None,
         started_at: SystemTime::now(),
         ready: false,
+        typecheck: TypeCheck::off(),
     }
 }
 
@@ -316,6 +328,10 @@ fn start_outbox(services: &Services, bus: Arc<Bus>, scope: Scope) -> Outbox {
 async fn first_link(linked: &mut Linked<impl Processes>) -> Result<(), Failure> {
     let mut phases = Phases::start();
     let worker = link_once(linked, &mut phases).await?;
+    if linked.typecheck.refuses().await {
+        worker.stop(Duration::from_millis(200)).await;
+        return Err(Failure::App(Vec::new()));
+    }
     let timings = &worker.loaded().timings;
     tracing::debug!(
         app = linked.spec.id.as_str(),
@@ -328,6 +344,7 @@ async fn first_link(linked: &mut Linked<impl Processes>) -> Result<(), Failure> 
     );
     apply_policy(linked, &worker.loaded().client_options, false).await;
     linked.worker.send_replace(Some(Arc::new(worker)));
+    linked.typecheck.after_build();
     Ok(())
 }
 
@@ -786,7 +803,17 @@ async fn relink(linked: &mut Linked<impl Processes>, session: &Session) -> Relin
     linked.app = app;
     phases.read = phases.lap();
     match link_once(linked, &mut phases).await {
-        Ok(worker) => switch_to(linked, session, worker, phases).await,
+        // `--strict-types`: the check's report says why the build is refused.
+        Ok(worker) if linked.typecheck.refuses().await => {
+            worker.stop(Duration::from_millis(200)).await;
+            linked.app = previous;
+            show_failure(&linked.terminal, &Failure::App(Vec::new()), true).await
+        }
+        Ok(worker) => {
+            switch_to(linked, session, worker, phases).await;
+            // After the relink has answered: the check never delays it.
+            linked.typecheck.after_build();
+        }
         Err(f) => {
             // The old version keeps serving (or none does, after failed builds).
             linked.app = previous;
@@ -1242,6 +1269,7 @@ mod tests {
                 .map(|o| match o {
                     Output::Log { message, .. } => message,
                     Output::Record { human, .. } => human,
+                    Output::TypeCheck(report) => format!("{report:?}"),
                     Output::Diagnostic { diagnostic: d, .. } => {
                         format!("{}:{}:{}: {}", d.file.display(), d.line, d.column, d.message)
                     }

@@ -19,6 +19,7 @@ mod routes;
 mod sender;
 mod server;
 mod state;
+mod typecheck;
 mod upstream;
 mod watch;
 

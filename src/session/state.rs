@@ -644,6 +644,7 @@ mod tests {
             started_at_us: 0,
             boundary: Default::default(),
             inspect: None,
+            typecheck: Default::default(),
         };
         session.link(req, |_ctx, _req, _terminal, unlink| async move { unlink.requested().await })
     }

@@ -78,6 +78,10 @@ impl Env {
             .env_remove("IOCTL_ACCOUNT")
             .env_remove("IOCTL_WORKSPACE")
             .env_remove("IOCTL_STORE")
+            // The type checker (a Node process per linked app) only where a test asks for it
+            // (tests/e2e/typecheck.rs, the relink benchmarks): the others count the session's
+            // Node processes, and two cores are shared by the whole suite.
+            .env("IOCTL_TYPECHECK", "off")
             .stdin(Stdio::null());
         if let Some(url) = &self.store {
             c.env("IOCTL_STORE", url);

@@ -26,5 +26,6 @@ mod routes;
 mod shared_store;
 mod streams;
 mod tooling;
+mod typecheck;
 mod validation;
 mod workspace;
