@@ -28,6 +28,7 @@ import { get } from './api.js'
 import { live } from './live.js'
 import { parseHash, href } from './lib/route.js'
 import { formatCount } from './lib/format.js'
+import { throttle } from './lib/dispatch.js'
 import { OverviewPage } from './pages/overview.js'
 import { EventsPage } from './pages/events.js'
 import { DeadLettersPage } from './pages/dead_letters.js'
@@ -75,9 +76,15 @@ function useOverview() {
     const offHello = live.on('hello', soon)
     // Memory and process state change without a live record: refresh while the page is seen.
     const every = setInterval(() => document.visibilityState === 'visible' && load(), 5000)
-    const offCounts = live.on('counts', (r) =>
-      setState((s) => (s.data ? { ...s, data: { ...s.data, counts: r.counts } } : s)),
-    )
+    // The counts redraw the whole shell: at most once a second during a burst (they come
+    // every 250 ms while they change), at once otherwise.
+    let counts = null
+    const showCounts = throttle(() => setState((s) => (s.data ? { ...s, data: { ...s.data, counts } } : s)), 1000)
+    const offCounts = live.on('counts', (r) => {
+      counts = r.counts
+      if (live.inBurst()) showCounts()
+      else setState((s) => (s.data ? { ...s, data: { ...s.data, counts } } : s))
+    })
     return () => {
       alive = false
       clearTimeout(timer)
@@ -85,6 +92,7 @@ function useOverview() {
       offApps()
       offHello()
       offCounts()
+      showCounts.cancel()
     }
   }, [])
   return state

@@ -68,6 +68,8 @@ export function debounce(fn, ms) {
 
 /** How often a live list redraws at most while records stream in. */
 export const REDRAW_MS = 400
+/** The same during a burst (`live.inBurst()`): a redraw a second. */
+export const BURST_REDRAW_MS = 1000
 
 // throttle: lib/dispatch.js's (tested there), for the pages that import it from here.
 export { throttle }
@@ -293,10 +295,13 @@ export function useHistory({ path, field, type, filter, match, keep, page = 200 
   const abort = useRef(null)
   const bump = useCallback(() => {
     if (frame.current) return
-    frame.current = setTimeout(() => {
-      frame.current = 0
-      setVersion((v) => v + 1)
-    }, REDRAW_MS)
+    frame.current = setTimeout(
+      () => {
+        frame.current = 0
+        setVersion((v) => v + 1)
+      },
+      live.inBurst() ? BURST_REDRAW_MS : REDRAW_MS,
+    )
   }, [])
   const fetchPage = useCallback(
     async (before) => {

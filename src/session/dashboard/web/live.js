@@ -36,6 +36,14 @@ export class Live {
     for (const fn of this.watchers) fn(this.status)
   }
 
+  /**
+   * Whether the stream is in a burst (it said it skipped records in the last 2 s): the pages
+   * then redraw and update the counts at most once a second, leaving the CPU to the session.
+   */
+  inBurst(now = Date.now()) {
+    return this.laggedAt !== undefined && now - this.laggedAt < 2000
+  }
+
   /** One record of the stream, dispatched; the stream's own records change the status. */
   take(source, text) {
     const record = this.dispatcher.dispatchText(text)
@@ -43,6 +51,7 @@ export class Live {
     if (record.type === 'hello') this.setStatus({ hello: record, state: 'live' })
     else if (record.type === 'lagged') {
       // During a burst a lagged record comes every 250 ms: the header says so once a second.
+      this.laggedAt = Date.now()
       this.pendingSkipped = (this.pendingSkipped ?? 0) + record.skipped
       this.showSkipped ??= throttle(() => {
         const skipped = this.pendingSkipped

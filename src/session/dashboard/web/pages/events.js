@@ -25,6 +25,7 @@ import {
   Trace,
   Field,
   REDRAW_MS,
+  BURST_REDRAW_MS,
 } from '../components.js'
 
 /** Summaries held in memory; older ones are fetched again when scrolled to. */
@@ -78,10 +79,13 @@ function useEventStore(filter) {
   // redrawing 60 times a second takes CPU the session's handlers need on a small machine).
   const bump = useCallback(() => {
     if (frame.current) return
-    frame.current = setTimeout(() => {
-      frame.current = 0
-      setVersion((v) => v + 1)
-    }, REDRAW_MS)
+    frame.current = setTimeout(
+      () => {
+        frame.current = 0
+        setVersion((v) => v + 1)
+      },
+      live.inBurst() ? BURST_REDRAW_MS : REDRAW_MS,
+    )
   }, [])
 
   const add = (summary, newest) => {

@@ -109,3 +109,20 @@ test('session_end closes the stream for good', () => {
     mock.timers.reset()
   }
 })
+
+test('a burst is the 2 s after the stream last said it skipped records', () => {
+  mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 10_000 })
+  FakeEventSource.all = []
+  const live = new Live()
+  live.start()
+  const es = FakeEventSource.all[0]
+  es.onopen()
+  assert.equal(live.inBurst(), false, 'no burst before any lagged record')
+  es.emit({ type: 'lagged', skipped: 5 })
+  assert.equal(live.inBurst(), true)
+  mock.timers.tick(1999)
+  assert.equal(live.inBurst(), true)
+  mock.timers.tick(1)
+  assert.equal(live.inBurst(), false, 'over 2 s after the last one')
+  mock.timers.reset()
+})
