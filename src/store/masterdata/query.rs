@@ -349,6 +349,18 @@ fn ordered(v: &Literal) -> SqlValue {
     }
 }
 
+/// A `where` value with `*` wildcards as a LIKE pattern (escape `\\`): `*` is `%`, and the
+/// pattern characters `%`, `_` and `\\` of the value match themselves. Both backends use it.
+pub fn like_pattern(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| match c {
+            '*' => vec!['%'],
+            '%' | '_' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect()
+}
+
 /// `field = value` in SQL: a bare number or boolean matches the number (or boolean) and the
 /// text; `*` is a wildcard (SQLite's LIKE: case-insensitive for ASCII letters).
 fn equals(f: &str, v: &Literal, params: &mut Vec<SqlValue>) -> String {
@@ -356,14 +368,7 @@ fn equals(f: &str, v: &Literal, params: &mut Vec<SqlValue>) -> String {
         Literal::Bare(b) | Literal::Quoted(b) => b,
     };
     if text.contains('*') {
-        let pattern: String = text
-            .chars()
-            .flat_map(|c| match c {
-                '*' => vec!['%'],
-                '%' | '_' | '\\' => vec!['\\', c],
-                c => vec![c],
-            })
-            .collect();
+        let pattern = like_pattern(text);
         params.push(SqlValue::Text(pattern));
         return format!("{f} LIKE ? ESCAPE '\\'");
     }

@@ -56,14 +56,7 @@ fn equals(f: &str, v: &Literal, params: &mut Params) -> String {
         Literal::Bare(b) | Literal::Quoted(b) => b,
     };
     if text.contains('*') {
-        let pattern: String = text
-            .chars()
-            .flat_map(|c| match c {
-                '*' => vec!['%'],
-                '%' | '_' | '\\' => vec!['\\', c],
-                c => vec![c],
-            })
-            .collect();
+        let pattern = crate::store::masterdata::query::like_pattern(text);
         return format!("({f} #>> '{{}}') ILIKE {}", bind(params, pattern));
     }
     let mut matches = vec![Value::String(text.clone())];
