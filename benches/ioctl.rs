@@ -334,14 +334,16 @@ Goals are those of issue 6 for a 2-core machine; a missed goal is reported as me
   delivered. An unrecorded 10,000-event warm-up burst first. Beside it, the ceiling: a
   plain Node loop that `await`s the same built handler module 1,000,000 times in-process;
   with `IOCTL_BENCH_BASELINE`, that build's link of the same app, burst for burst.
-- **dashboard**: the end-to-end burst of 100,000 events, five times each, alternating:
+- **dashboard**: the end-to-end burst of 100,000 events, nine times each, in rounds of three:
   without a page; with a page's live stream (`/_ioctl/api/live`) read by a plain reader (the
   session's own cost of a page); and with the dashboard's Events page open in chromium
   (`tests/browser/dashboard_open.js`: chromium starts once; a fresh page each burst, opened
-  and settled — its first fetches and draws done — before the burst), whose JS heap (after a
-  garbage collection), DOM nodes and drawn event rows are read after each burst. On 2 cores
-  chromium's own work (taking in up to 200 live records a second, redrawing the list at most
-  every 400 ms) shares the cores the session and Node use.
+  and settled — its first fetches and draws done — before the burst, closed after it), whose
+  JS heap (after a garbage collection), DOM nodes and drawn event rows are read after each
+  burst. The order within a round rotates round by round, so that a warm-up or drift within
+  a round falls on each of the three alike. On 2 cores chromium's own work (taking in up to
+  200 live records a second, redrawing the list at most once a second while records are
+  being skipped) shares the cores the session and Node use.
 - **latency**: in one session, `ioctl events send lat --repeat 3000 --rate 1000`; the
   handler records each event's id and its own start time in memory (logging each would
   load the path it measures) and logs them all afterwards. The publish time of each event
@@ -1522,7 +1524,7 @@ fn end_to_end() -> Result<Section> {
 /// Events page open in chromium, against the same session without it (before and after the
 /// page); the page's JS heap, DOM and drawn rows after each burst, and the session's RSS.
 fn dashboard() -> Result<Section> {
-    const RUNS: usize = 5;
+    const RUNS: usize = 9;
     const N: u64 = 100_000;
     let script = Path::new(ROOT).join("tests/browser/dashboard_open.js");
     if !Path::new("/usr/bin/chromium").exists() || !Path::new(ROOT).join("node_modules/playwright-core").exists() {
@@ -1552,25 +1554,42 @@ fn dashboard() -> Result<Section> {
     let mut input = driver.stdin.take().context("page driver stdin")?;
     let mut next = || -> Result<String> { said.next().context("the page driver ended")?.map_err(Into::into) };
     let (mut without, mut streamed, mut with, mut pages) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..RUNS {
-        without.push(timed(&link)?);
-        let reader = LiveReader::open(&url, &token)?;
-        streamed.push(timed(&link)?);
-        let read = reader.close();
-        if read == 0 {
-            bail!("the live stream sent nothing during a burst");
+    // Each round runs the three in a rotated order (without, stream, page; then stream, page,
+    // without; ...), so that neither a warm-up nor a drift within a round favours one of them;
+    // the page is closed after its burst, so that the bursts without a page have none open.
+    for round in 0..RUNS {
+        for slot in 0..3 {
+            match (round + slot) % 3 {
+                0 => without.push(timed(&link)?),
+                1 => {
+                    let reader = LiveReader::open(&url, &token)?;
+                    streamed.push(timed(&link)?);
+                    if reader.close() == 0 {
+                        bail!("the live stream sent nothing during a burst");
+                    }
+                }
+                _ => {
+                    let out = link.env.ioctl_of(&link.bin, &["dashboard", "--no-open"]).output()?;
+                    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+                    let login = printed
+                        .split_whitespace()
+                        .find(|w| w.starts_with("http://"))
+                        .context("no dashboard link")?
+                        .to_string();
+                    writeln!(input, "open {login}")?;
+                    if next()? != "open" {
+                        bail!("the dashboard page did not open");
+                    }
+                    with.push(timed(&link)?);
+                    writeln!(input, "measure")?;
+                    pages.push(serde_json::from_str::<Value>(&next()?)?);
+                    writeln!(input, "close")?;
+                    if next()? != "closed" {
+                        bail!("the dashboard page did not close");
+                    }
+                }
+            }
         }
-        let out = link.env.ioctl_of(&link.bin, &["dashboard", "--no-open"]).output()?;
-        let printed = String::from_utf8_lossy(&out.stdout).into_owned();
-        let login =
-            printed.split_whitespace().find(|w| w.starts_with("http://")).context("no dashboard link")?.to_string();
-        writeln!(input, "open {login}")?;
-        if next()? != "open" {
-            bail!("the dashboard page did not open");
-        }
-        with.push(timed(&link)?);
-        writeln!(input, "measure")?;
-        pages.push(serde_json::from_str::<Value>(&next()?)?);
     }
     drop(input);
     let _ = driver.wait();
@@ -1608,8 +1627,8 @@ fn dashboard() -> Result<Section> {
             ),
         ],
         notes: vec![format!(
-            "dashboard: {RUNS} bursts of {N} events with the page open, alternating with {RUNS} without it; the session's RSS after all {} events: {session_rss:.1} MB (its journal keeps the newest 10,000); the page is sent at most 200 live records a second and told how many it skipped",
-            2 * RUNS as u64 * N + 10_000
+            "dashboard: {RUNS} rounds of three bursts of {N} events (without a page, with its live stream read, with the page open in chromium; the order rotated round by round, the page closed after its burst); the session's RSS after all {} events: {session_rss:.1} MB (its journal keeps the newest 10,000); the page is sent at most 200 live records a second and told how many it skipped",
+            3 * RUNS as u64 * N + 10_000
         )],
         failed: false,
     })

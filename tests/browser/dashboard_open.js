@@ -8,6 +8,8 @@
 //   shows its event list and its first work is done (the main thread idle), as a developer's
 //   page is when a burst comes: the browser starts once, so its own start-up is not measured;
 // - `measure` prints one JSON line {heap_mb, dom_nodes, rows, skipped, errors};
+// - `close` closes the page (its live stream too) and prints `closed`, so that the bursts
+//   measured without a page have none;
 // stdin's end closes the browser. (benches/ioctl.rs's `dashboard` figure runs it.)
 
 /* global document, requestIdleCallback -- page.evaluate's callbacks run in the page */
@@ -66,6 +68,10 @@ async function main() {
         console.log('open')
       } else if (command === 'measure' && current) {
         console.log(JSON.stringify(await measure(current.page, current.cdp, current.errors)))
+      } else if (command === 'close') {
+        if (current) await current.page.close()
+        current = null
+        console.log('closed')
       }
     }
   } finally {
