@@ -1537,6 +1537,9 @@ fn dashboard() -> Result<Section> {
         link.burst("noop", N, None)?;
         Ok(N as f64 / t.elapsed().as_secs_f64())
     };
+    // CPU seconds per burst: the session (ioctl's processes and the Node host under them),
+    // and the browser (the page driver and the chromium it runs).
+    let session_cpu = |link: &Link| cpu_seconds(link.proc.pid());
     // Burst for burst, without the page, with only its live stream read (the session's own
     // cost of a page), and with the page in chromium (a fresh page each time, as a developer
     // opens one), so that the machine's drift falls on all alike.
@@ -1550,17 +1553,25 @@ fn dashboard() -> Result<Section> {
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()?;
+    let driver_pid = driver.id();
     let mut said = BufReader::new(driver.stdout.take().context("page driver stdout")?).lines();
     let mut input = driver.stdin.take().context("page driver stdin")?;
     let mut next = || -> Result<String> { said.next().context("the page driver ended")?.map_err(Into::into) };
     let (mut without, mut streamed, mut with, mut pages) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut cpu_without, mut cpu_with) = (Vec::new(), Vec::new());
+    let (mut cpu_browser, mut main_thread): (Vec<std::collections::BTreeMap<String, f64>>, Vec<Vec<f64>>) =
+        (Vec::new(), Vec::new());
     // Each round runs the three in a rotated order (without, stream, page; then stream, page,
     // without; ...), so that neither a warm-up nor a drift within a round favours one of them;
     // the page is closed after its burst, so that the bursts without a page have none open.
     for round in 0..RUNS {
         for slot in 0..3 {
             match (round + slot) % 3 {
-                0 => without.push(timed(&link)?),
+                0 => {
+                    let cpu = session_cpu(&link);
+                    without.push(timed(&link)?);
+                    cpu_without.push(session_cpu(&link) - cpu);
+                }
                 1 => {
                     let reader = LiveReader::open(&url, &token)?;
                     streamed.push(timed(&link)?);
@@ -1580,9 +1591,31 @@ fn dashboard() -> Result<Section> {
                     if next()? != "open" {
                         bail!("the dashboard page did not open");
                     }
-                    with.push(timed(&link)?);
                     writeln!(input, "measure")?;
-                    pages.push(serde_json::from_str::<Value>(&next()?)?);
+                    let before: Value = serde_json::from_str(&next()?)?;
+                    let (cpu, browser) = (session_cpu(&link), browser_cpu(driver_pid));
+                    let trace = round == 4 && std::env::var_os("IOCTL_BENCH_TRACE").is_some();
+                    if trace {
+                        writeln!(input, "trace-start")?;
+                        next()?;
+                    }
+                    with.push(timed(&link)?);
+                    if trace {
+                        writeln!(input, "trace-stop")?;
+                        next()?;
+                    }
+                    cpu_with.push(session_cpu(&link) - cpu);
+                    let after = browser_cpu(driver_pid);
+                    cpu_browser
+                        .push(after.iter().map(|(k, v)| (k.clone(), v - browser.get(k).unwrap_or(&0.0))).collect());
+                    writeln!(input, "measure")?;
+                    let page: Value = serde_json::from_str(&next()?)?;
+                    let main: Vec<f64> = ["task_s", "script_s", "style_s", "layout_s"]
+                        .iter()
+                        .map(|k| page[k].as_f64().unwrap_or(0.0) - before[k].as_f64().unwrap_or(0.0))
+                        .collect();
+                    main_thread.push(main);
+                    pages.push(page);
                     writeln!(input, "close")?;
                     if next()? != "closed" {
                         bail!("the dashboard page did not close");
@@ -1629,7 +1662,23 @@ fn dashboard() -> Result<Section> {
         notes: vec![format!(
             "dashboard: {RUNS} rounds of three bursts of {N} events (without a page, with its live stream read, with the page open in chromium; the order rotated round by round, the page closed after its burst); the session's RSS after all {} events: {session_rss:.1} MB (its journal keeps the newest 10,000); the page is sent at most 200 live records a second and told how many it skipped",
             3 * RUNS as u64 * N + 10_000
-        )],
+        ), {
+            let (cw, co) = (summary(&cpu_with), summary(&cpu_without));
+            let kinds: std::collections::BTreeSet<&String> = cpu_browser.iter().flat_map(|m| m.keys()).collect();
+            let browser = kinds
+                .iter()
+                .map(|k| {
+                    let v: Vec<f64> = cpu_browser.iter().map(|m| *m.get(*k).unwrap_or(&0.0)).collect();
+                    format!("{k} {:.2}", summary(&v).median)
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            let main = |i: usize| summary(&main_thread.iter().map(|m| m[i]).collect::<Vec<_>>()).median;
+            format!(
+                "dashboard: CPU per burst of {N} (medians): the session (ioctl and its Node host) {:.2} s with the page open, {:.2} s without it; the browser's processes during the burst (s): {browser}; the page's main thread {:.3} s (script {:.3}, style {:.3}, layout {:.3})",
+                cw.median, co.median, main(0), main(1), main(2), main(3)
+            )
+        }],
         failed: false,
     })
 }
@@ -2134,6 +2183,49 @@ impl GraphqlConn {
 }
 
 /// `root` and every process under it, parents before their children.
+/// CPU seconds (user + system) a process and its descendants have used so far (the ones still
+/// running: a process that ended is not counted).
+fn cpu_seconds(root: u32) -> f64 {
+    let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    descendants(root)
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/stat")).ok())
+        .map(|stat| {
+            // utime and stime: fields 14 and 15, counted after the `(comm)` field.
+            let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+            let mut f = after.split_whitespace().skip(11);
+            let user = f.next().and_then(|t| t.parse::<f64>().ok()).unwrap_or(0.0);
+            let system = f.next().and_then(|t| t.parse::<f64>().ok()).unwrap_or(0.0);
+            (user + system) / tick
+        })
+        .sum()
+}
+
+/// CPU seconds of the processes under `root` by kind: chromium's `--type=` (renderer, gpu,
+/// utility...), `browser` for its main process, `driver` for the rest (the page driver's node).
+fn browser_cpu(root: u32) -> std::collections::BTreeMap<String, f64> {
+    let mut by_kind = std::collections::BTreeMap::new();
+    for p in descendants(root) {
+        let cmdline = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+        // Chromium's children rewrite their command line as one string, the arguments spaced.
+        let args: Vec<String> =
+            cmdline.split(|b| *b == 0 || *b == b' ').map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+        let kind = match args.iter().find_map(|a| a.strip_prefix("--type=")) {
+            Some(t) => t.to_string(),
+            None if args.first().is_some_and(|a| a.contains("chrom")) => "browser".to_string(),
+            None => "driver".to_string(),
+        };
+        // Only this process, not its children (they are counted under their own kind).
+        let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let mut f = after.split_whitespace().skip(11);
+        let ticks: f64 = f.next().and_then(|t| t.parse().ok()).unwrap_or(0.0)
+            + f.next().and_then(|t| t.parse::<f64>().ok()).unwrap_or(0.0);
+        *by_kind.entry(kind).or_insert(0.0) += ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    }
+    by_kind
+}
+
 fn descendants(root: u32) -> Vec<u32> {
     let mut all = vec![root];
     let mut i = 0;

@@ -7,7 +7,11 @@
 // - `open LOGIN_URL` opens a fresh page (closing the previous one) and prints `open` once it
 //   shows its event list and its first work is done (the main thread idle), as a developer's
 //   page is when a burst comes: the browser starts once, so its own start-up is not measured;
-// - `measure` prints one JSON line {heap_mb, dom_nodes, rows, skipped, errors};
+// - `measure` prints one JSON line {task_s, script_s, style_s, layout_s, heap_mb, dom_nodes, rows,
+//   skipped, errors};
+// - `trace-start` / `trace-stop` record a chromium trace between them and print (on stderr)
+//   where its time went, by process, thread and task (the bench does so with
+//   IOCTL_BENCH_TRACE=1, for one burst);
 // - `close` closes the page (its live stream too) and prints `closed`, so that the bursts
 //   measured without a page have none;
 // stdin's end closes the browser. (benches/ioctl.rs's `dashboard` figure runs it.)
@@ -25,6 +29,12 @@ async function measure(page, cdp, errors) {
     skipped: Number((document.querySelector('[data-testid="lagged"]') || { dataset: {} }).dataset.skipped || 0),
   }))
   return {
+    // The page's main thread since it opened, in seconds: all its tasks, and of them script,
+    // style and layout.
+    task_s: metric('TaskDuration'),
+    script_s: metric('ScriptDuration'),
+    style_s: metric('RecalcStyleDuration'),
+    layout_s: metric('LayoutDuration'),
     heap_mb: Math.round((metric('JSHeapUsedSize') / 1048576) * 10) / 10,
     dom_nodes: metric('Nodes'),
     rows: drawn.rows,
@@ -68,6 +78,34 @@ async function main() {
         console.log('open')
       } else if (command === 'measure' && current) {
         console.log(JSON.stringify(await measure(current.page, current.cdp, current.errors)))
+      } else if (command === 'trace-start' && current) {
+        await current.page
+          .context()
+          .browser()
+          .startTracing(current.page, {
+            categories: [
+              'devtools.timeline',
+              'disabled-by-default-devtools.timeline',
+              'v8',
+              'blink',
+              'cc',
+              'viz',
+              'toplevel',
+            ],
+          })
+        console.log('tracing')
+      } else if (command === 'trace-stop' && current) {
+        const buf = await current.page.context().browser().stopTracing()
+        const events = JSON.parse(buf.toString()).traceEvents
+        const by = new Map()
+        for (const e of events) {
+          if (e.ph !== 'X' || !e.dur) continue
+          const k = `${e.pid}:${e.tid}:${e.name}`
+          by.set(k, (by.get(k) || 0) + e.dur)
+        }
+        const top = [...by].sort((a, b) => b[1] - a[1]).slice(0, 40)
+        for (const [k, v] of top) console.error(`trace ${(v / 1000).toFixed(1)} ms ${k}`)
+        console.log('traced')
       } else if (command === 'close') {
         if (current) await current.page.close()
         current = null

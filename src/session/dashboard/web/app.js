@@ -190,7 +190,7 @@ function App() {
           status.skipped > 0 &&
           html`<div class="note note-warn" role="status" data-testid="lagged" data-skipped=${status.skipped}>
             This page fell behind and skipped ${formatCount(status.skipped)} records (the session never waits for it);
-            lists were refetched.${' '}
+            during a burst its lists hold still, and they are refetched once it is over.${' '}
             <button type="button" class="link" onClick=${() => live.dismissSkipped()}>Dismiss</button>
           </div>`
         }

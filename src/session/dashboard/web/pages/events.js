@@ -24,8 +24,7 @@ import {
   VirtualList,
   Trace,
   Field,
-  REDRAW_MS,
-  BURST_REDRAW_MS,
+  redrawSoon,
 } from '../components.js'
 
 /** Summaries held in memory; older ones are fetched again when scrolled to. */
@@ -76,17 +75,9 @@ function useEventStore(filter) {
   const frame = useRef(0)
   const abort = useRef(null)
   // Live records arrive in bursts; redraw at most every REDRAW_MS (not every frame: a browser
-  // redrawing 60 times a second takes CPU the session's handlers need on a small machine).
-  const bump = useCallback(() => {
-    if (frame.current) return
-    frame.current = setTimeout(
-      () => {
-        frame.current = 0
-        setVersion((v) => v + 1)
-      },
-      live.inBurst() ? BURST_REDRAW_MS : REDRAW_MS,
-    )
-  }, [])
+  // redrawing 60 times a second takes CPU the session's handlers need on a small machine), and
+  // during a burst not until it is over.
+  const bump = useCallback(() => redrawSoon(frame, () => setVersion((v) => v + 1)), [])
 
   const add = (summary, newest) => {
     const dropped = newest ? store.ring.pushNewest(summary) : store.ring.pushOldest(summary)
