@@ -142,6 +142,16 @@ impl Feed {
         self.live.offered.load(Ordering::Relaxed).saturating_sub(self.paused_at)
     }
 
+    /// While paused: how many records were made since it paused (or since the last call),
+    /// staying paused.
+    pub fn skipped_so_far(&mut self) -> u64 {
+        if self.rx.is_some() {
+            return 0;
+        }
+        let now = self.live.offered.load(Ordering::Relaxed);
+        now.saturating_sub(std::mem::replace(&mut self.paused_at, now))
+    }
+
     pub fn is_paused(&self) -> bool {
         self.rx.is_none()
     }

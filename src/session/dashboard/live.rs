@@ -7,8 +7,9 @@
 //! burst of 100,000 events is not 200,000 messages for a browser to take in (on a small
 //! machine it would take its CPU from the handlers). Past that, the page's task lets go of its
 //! receiver until the window ends ([`super::journal::Feed::pause`]): it is not woken per event,
-//! the event path builds no records for it, and the page is told how many it skipped and
-//! refetches its lists. A change of the linked apps is checked each window (`apps`).
+//! the event path builds no records for it, and the page is told how many it skipped. While
+//! whole windows overflow (a burst), it stays paused, told each window how many it skipped;
+//! its lists hold still and refetch once the burst is over (`Window::next`). A change of the linked apps is checked each window (`apps`).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -22,7 +23,7 @@ use axum::Router;
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 
-use super::journal::{self, Journal, Live};
+use super::journal::{self, Feed, Journal, Live};
 use crate::protocol::dashboard::{EventOutcome, EventSummary, LiveRecord};
 use crate::session::state::Session;
 
@@ -81,8 +82,7 @@ async fn live(State(s): State<Arc<Session>>) -> Response {
                     Err(broadcast::error::RecvError::Closed) => break,
                 },
                 _ = tick.tick() => {
-                    window.reset();
-                    let skipped = records.resume();
+                    let skipped = window.next(&mut records);
                     if skipped > 0 {
                         batch.add(&LiveRecord::Lagged { skipped });
                     }
@@ -164,6 +164,8 @@ impl Batch {
 #[derive(Default)]
 struct Window {
     sent: u64,
+    /// Held paused through a burst: the page was past its share when the window ended.
+    held: bool,
 }
 
 impl Window {
@@ -181,6 +183,30 @@ impl Window {
     /// A new window.
     fn reset(&mut self) {
         self.sent = 0;
+    }
+
+    /// The next window begins: returns how many records the page skipped in the last one.
+    /// A page past its share when a window ends is in a burst: it stays paused, told each
+    /// window how many it skipped (its lists hold still until the burst is over, then
+    /// refetch), and takes records again after the first whole window that fits its share.
+    fn next(&mut self, feed: &mut Feed) -> u64 {
+        let skipped = if self.held {
+            let skipped = feed.skipped_so_far();
+            if skipped <= PAGE_RECORDS {
+                self.held = false;
+                skipped + feed.resume()
+            } else {
+                skipped
+            }
+        } else {
+            self.held = feed.is_paused();
+            feed.skipped_so_far()
+        };
+        self.reset();
+        if !self.held {
+            feed.resume();
+        }
+        skipped
     }
 }
 
@@ -277,8 +303,9 @@ mod tests {
         assert!(w.has_room(), "a new window has its share again");
     }
 
-    /// What a page is told in a burst: its share of each window, then, with the next window,
-    /// how many it skipped while it let go of its receiver, and every record after that.
+    /// What a page is told in a burst: its share of the first window, then, window by window,
+    /// how many it skipped while it let go of its receiver, until a window fits its share;
+    /// every record after that.
     #[tokio::test(start_paused = true)]
     async fn a_burst_reaches_a_page_as_its_share_and_a_count_of_the_rest() {
         let journal = Journal::default();
@@ -302,14 +329,24 @@ mod tests {
         }
         assert_eq!(got, PAGE_RECORDS, "the window's share");
         assert!(feed.is_paused());
-        w.reset();
-        let skipped = feed.resume();
-        assert_eq!(got + skipped, 5_000, "every record was sent or counted");
+        let mut skipped = w.next(&mut feed);
+        assert!(feed.is_paused(), "past its share when the window ended: held through the burst");
+        for n in 5_001..=5_000 + 2 * PAGE_RECORDS {
+            journal.event(&sample(n), vec![]);
+        }
+        skipped += w.next(&mut feed);
+        assert!(feed.is_paused(), "a whole window over its share: still held");
+        for n in 5_001 + 2 * PAGE_RECORDS..=5_000 + 2 * PAGE_RECORDS + 10 {
+            journal.event(&sample(n), vec![]);
+        }
+        skipped += w.next(&mut feed);
+        assert!(!feed.is_paused(), "a window within its share: the burst is over");
+        assert_eq!(got + skipped, 5_010 + 2 * PAGE_RECORDS, "every record was sent or counted");
         assert!(feed.try_recv().is_err(), "nothing kept for a paused page");
-        journal.event(&sample(5_001), vec![]);
-        assert!(matches!(feed.try_recv(), Ok(Live::Event { seq: 5_001, .. })), "taking again");
+        journal.event(&sample(6_000), vec![]);
+        assert!(matches!(feed.try_recv(), Ok(Live::Event { seq: 5_111, .. })), "taking again");
         drop(feed);
-        journal.event(&sample(5_002), vec![]);
+        journal.event(&sample(6_001), vec![]);
         assert_eq!(journal.live_pages(), 0, "a closed page is no longer counted");
     }
 }
