@@ -38,11 +38,20 @@ fn commit() -> String {
         out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
     };
     let Some(dir) = git(&["rev-parse", "--git-dir"]) else { return "unknown".into() };
-    // HEAD, the branch it points at and packed refs: any commit or checkout reruns this.
-    println!("cargo:rerun-if-changed={dir}/HEAD");
-    println!("cargo:rerun-if-changed={dir}/packed-refs");
+    // A worktree's HEAD is its own; the refs are the common folder's.
+    let common = git(&["rev-parse", "--git-common-dir"]).unwrap_or_else(|| dir.clone());
+    // HEAD, the branch it points at (its folder: a commit may make its loose ref) and packed
+    // refs: any commit or checkout reruns this. Only paths that exist: cargo reruns a script
+    // that watches a missing file on every build (a release build of ioctl each time).
+    let mut watched = vec![format!("{dir}/HEAD"), format!("{common}/packed-refs")];
     if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
-        println!("cargo:rerun-if-changed={dir}/{branch}");
+        watched.push(format!("{common}/{branch}"));
+        if let Some((folder, _)) = branch.rsplit_once('/') {
+            watched.push(format!("{common}/{folder}"));
+        }
+    }
+    for path in watched.iter().filter(|p| std::path::Path::new(p).exists()) {
+        println!("cargo:rerun-if-changed={path}");
     }
     git(&["rev-parse", "--short=12", "HEAD"]).unwrap_or_else(|| "unknown".into())
 }
