@@ -367,8 +367,12 @@ Goals are those of issue 6 for a 2-core machine; a missed goal is reported as me
   lines), a Service with 16 routes, 10 event handlers and a GraphQL schema, and axios,
   co-body, date-fns, lodash, ramda and uuid installed with npm (pinned versions) under
   target/tmp/bench-real-app. Cold link → ready: `ioctl link --no-watch`, a fresh
-  `IOCTL_HOME` each run (10 runs after a warm-up). Relink: as the template's relink, editing
-  node/handlers/probe.ts (which imports two of the app's utils). Beside it, the same app's
+  `IOCTL_HOME` each run (10 runs after a warm-up), the cache folder the user's own (so the
+  code caches of the app's dependencies, ~/.cache/ioctl/code-cache, are those the warm-up
+  wrote: a new session of an app linked before). Relink: as the template's relink, editing
+  node/handlers/probe.ts (which imports two of the app's utils), saves 1 s apart. With
+  `IOCTL_BENCH_BASELINE`, that build's cold links alternate with this one's, and its
+  relinks of the same edit (its own link, before this build's) stand beside. Beside it, the same app's
   code as a plain Node program (its Service built on ioctl's `@vtex/api` stand-in, the probe
   handler called every 1 ms) under `tsx watch` and, transpiled file by file, `node --watch`,
   with the same edit. The watching link type-checks after each relink (as users' links do);

@@ -280,8 +280,10 @@ class DependencyCache {
       else cache.counts.compiled += 1
       // Its own map (a package's `sourceMappingURL`), for stacks: Node never saw this compile.
       sourceMaps.registerUrl(filename, script.sourceMapURL)
-      const stat = entry !== null ? entry.meta : statOf(filename)
-      cache.compiled.set(filename, { stat, source: content, script, code: taken ? codeOf(entry) : null })
+      if (!cache.saved) {
+        const stat = entry !== null ? entry.meta : statOf(filename)
+        cache.compiled.set(filename, { stat, source: content, script, code: taken ? codeOf(entry) : null })
+      }
       return run(this, script, filename)
     }
   }
@@ -292,6 +294,21 @@ class DependencyCache {
    */
   save() {
     if (this.saved) return false
+    try {
+      return this.write()
+    } finally {
+      // Once: what loads later (a package a request needs) is compiled without the pack, and
+      // the pack's bytes and this host's sources are not held for the process's life.
+      this.saved = true
+      this.pack = null
+      this.checked.clear()
+      this.compiled.clear()
+      this.resolved.clear()
+      this.newResolved.clear()
+    }
+  }
+
+  write() {
     // filename → its entry, made only if the pack is written (V8's code is made then).
     const entries = new Map()
     for (const [filename, c] of this.compiled) {
@@ -308,7 +325,6 @@ class DependencyCache {
     // Resolutions to the pack's files only (a JSON file, say, Node resolves each time).
     const learnt = [...this.newResolved].some(([key, file]) => entries.has(file) && this.resolved.get(key) !== file)
     if (this.counts.compiled === 0 && !learnt) return false
-    this.saved = true
     const resolved = [...new Map([...this.resolved, ...this.newResolved])].filter(([, file]) => entries.has(file))
     const made = [...entries.values()].map((make) => make())
     const written = writePack(this.file, { modules: this.modules, stamp: this.stamp, resolved }, made)
@@ -337,14 +353,23 @@ class AppCache {
     if (entry !== null && !taken) this.counts.rejected += 1
     if (taken) this.counts.cached += 1
     else this.counts.compiled += 1
-    this.used.push({ key, script, code: taken ? codeOf(entry) : null })
+    if (!this.saved) this.used.push({ key, script, code: taken ? codeOf(entry) : null })
     return run(module, script, filename)
   }
 
   /** Writes the pack of this version's modules when one of them was compiled afresh. */
   save() {
-    if (this.saved || this.counts.compiled === 0) return false
-    this.saved = true
+    if (this.saved) return false
+    try {
+      return this.counts.compiled > 0 && this.write()
+    } finally {
+      this.saved = true
+      this.pack = null
+      this.used = []
+    }
+  }
+
+  write() {
     const seen = new Set()
     const entries = []
     for (const u of this.used) {
