@@ -16,7 +16,8 @@ fn header_of(pack: &Path) -> Option<String> {
 }
 
 /// The packs of the app at `app` in the shared cache's code-cache folder: each names the app
-/// (its built modules' pack) or its node folder (its dependencies' pack) in its header.
+/// folder that wrote it last (its built modules' pack) or its node folder (its dependencies')
+/// in its header.
 fn packs_of(app: &Path) -> Vec<PathBuf> {
     let dir = ioctl::layout::code_cache(&ioctl::layout::cache().unwrap());
     let name = format!("\"{}", app.display());
@@ -42,7 +43,14 @@ fn link(env: &Env, app: &Path) -> Running {
 fn a_damaged_code_cache_is_ignored_the_app_runs_and_the_cache_is_written_again() {
     let env = Env::new();
     let handler = "export async function updateLiveUsers(_ctx: StatusChangeContext) {\n  console.log('EVENT HANDLER: received event')\n  throw new Error('from the handler')\n}\n";
-    let app = env.app("app", &[("node/event/liveUsersUpdate.ts", handler)]);
+    // A name of its own: the modules' pack is the app's (by vendor and name), and other tests
+    // link the template at the same time.
+    let manifest =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/service-course/manifest.json"))
+            .unwrap()
+            .replace("\"name\": \"service-course\"", "\"name\": \"code-cache-e2e\"");
+    assert!(manifest.contains("code-cache-e2e"), "the template's manifest names it service-course");
+    let app = env.app("app", &[("node/event/liveUsersUpdate.ts", handler), ("manifest.json", &manifest)]);
     let mut first = link(&env, &app);
     // Written once the app has loaded (off the way to `ready`): its modules' and its
     // dependencies' (the runtime's lru-cache, which the template's LRUCache loads).

@@ -160,14 +160,26 @@ function sameStat(a, b) {
   return a !== null && b !== null && a[0] === b[0] && a[1] === b[1] && a[2] === b[2] && a[3] === b[3]
 }
 
-/** What an install changes under node/ (as src/runtime/deps.rs reads it). */
+/**
+ * What an install changes under node/ (the files src/runtime/deps.rs watches): the manifests'
+ * and lockfiles' content (a copy of the app, or a save that changed nothing, keeps the pack),
+ * and node_modules' and its npm/yarn/pnpm markers' size and mtime.
+ */
 function depsStamp(nodeDir) {
-  const names = ['package.json', 'package-lock.json', 'yarn.lock', 'pnpm-lock.yaml', 'node_modules']
-  const markers = ['.package-lock.json', '.yarn-integrity', '.modules.yaml'].map((m) => path.join('node_modules', m))
-  return [...names, ...markers].map((rel) => {
-    const s = fs.statSync(path.join(nodeDir, rel), { throwIfNoEntry: false })
+  const hash = crypto.createHash('sha1')
+  for (const name of ['package.json', 'package-lock.json', 'yarn.lock', 'pnpm-lock.yaml']) {
+    try {
+      hash.update(fs.readFileSync(path.join(nodeDir, name)))
+    } catch {
+      hash.update('-')
+    }
+    hash.update('\0')
+  }
+  const markers = ['.', '.package-lock.json', '.yarn-integrity', '.modules.yaml'].map((m) => {
+    const s = fs.statSync(path.join(nodeDir, 'node_modules', m), { throwIfNoEntry: false })
     return s ? [s.size, s.mtimeMs] : null
   })
+  return [hash.digest('base64'), markers]
 }
 
 const isDependency = (filename) => filename.includes(`${path.sep}node_modules${path.sep}`)
@@ -399,7 +411,11 @@ function install({ dir, appRoot }) {
   }
   caches.deps = new DependencyCache(path.join(dir, `deps-${keyOf(modules)}.bin`), nodeDir, modules)
   caches.deps.install()
-  caches.app = new AppCache(path.join(dir, `app-${keyOf(appRoot)}.bin`), appRoot)
+  // By the app's name, not its folder: a copy of the app (a new clone) starts from it too,
+  // entries being by content.
+  const { VTEX_APP_VENDOR: vendor, VTEX_APP_NAME: name } = process.env
+  const app = vendor && name ? `${vendor}.${name}` : appRoot
+  caches.app = new AppCache(path.join(dir, `app-${keyOf(app)}.bin`), appRoot)
   return true
 }
 
