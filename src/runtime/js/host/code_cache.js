@@ -9,14 +9,16 @@
 //   module's source, V8's code for it and the file's stat (size, mtime, ctime, inode), plus the
 //   requests the app's packages made and the file each resolved to. A later host reads the pack
 //   once, checks each file by one `stat` (a changed file is read and compiled afresh), takes the
-//   source from the pack instead of reading it, and the resolution unless an install changed
-//   node/ (the lockfiles' and manifests' stat). Node's own resolution, file reads and compiling
-//   of ~800 modules is what a plain `node` pays on every start.
-// - The app's modules: one pack per app folder, keyed by the built code's hash, so a relink
-//   compiles only the files the save changed; each module is still evaluated afresh.
+//   source from the pack instead of reading it, and the resolution. None of it is used once an
+//   install changed node/ (the manifests' and lockfiles' content, node_modules' markers). Node's
+//   own resolution, file reads and compiling of ~800 modules is what a plain `node` pays on
+//   every start.
+// - The app's modules: one pack per app (vendor and name), by the built code's hash, so a
+//   relink compiles only the files the save changed; each module is still evaluated afresh.
 //
-// Files go in IOCTL_CODE_CACHE (0700; ioctl makes it), 0600, written to a temporary file and
-// renamed (two hosts may write one at once: the last complete file wins). The folder is kept
+// Files go in IOCTL_CODE_CACHE (0700; ioctl makes it), 0600, checked by a CRC-32, written to a
+// temporary file and renamed (two hosts may write one at once: the last whole file wins), and
+// let go once saved (not held for the process's life). The folder is kept
 // under MAX_BYTES by removing the packs written longest ago. V8 refuses cached data of another
 // V8, other flags or another source length (counted as `rejected`; the module compiles afresh).
 
