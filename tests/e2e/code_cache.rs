@@ -43,13 +43,16 @@ fn link(env: &Env, app: &Path) -> Running {
 fn a_damaged_code_cache_is_ignored_the_app_runs_and_the_cache_is_written_again() {
     let env = Env::new();
     let handler = "export async function updateLiveUsers(_ctx: StatusChangeContext) {\n  console.log('EVENT HANDLER: received event')\n  throw new Error('from the handler')\n}\n";
-    // A name of its own: the modules' pack is the app's (by vendor and name), and other tests
-    // link the template at the same time.
+    // A name of its own: the modules' pack is the app's (by vendor and name), other tests link
+    // the template at the same time, and an earlier run's pack (of the same code) would not
+    // be written again.
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let name = format!("code-cache-e2e-{}-{}", std::process::id(), nanos % 1_000_000_000);
     let manifest =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/service-course/manifest.json"))
             .unwrap()
-            .replace("\"name\": \"service-course\"", "\"name\": \"code-cache-e2e\"");
-    assert!(manifest.contains("code-cache-e2e"), "the template's manifest names it service-course");
+            .replace("\"name\": \"service-course\"", &format!("\"name\": \"{name}\""));
+    assert!(manifest.contains(&name), "the template's manifest names it service-course");
     let app = env.app("app", &[("node/event/liveUsersUpdate.ts", handler), ("manifest.json", &manifest)]);
     let mut first = link(&env, &app);
     // Written once the app has loaded (off the way to `ready`): its modules' and its
