@@ -13,8 +13,9 @@
 //   install changed node/ (the manifests' and lockfiles' content, node_modules' markers). Node's
 //   own resolution, file reads and compiling of ~800 modules is what a plain `node` pays on
 //   every start.
-// - The app's modules: one pack per app (vendor and name), by the built code's hash, so a
-//   relink compiles only the files the save changed; each module is still evaluated afresh.
+// - The app's modules: one pack per app (vendor and name), by the hash of each file's path and
+//   built code, so a relink compiles only the files the save changed; each module is still
+//   evaluated afresh.
 //
 // Files go in IOCTL_CODE_CACHE (0700; ioctl makes it), 0600, checked by a CRC-32, written to a
 // temporary file and renamed (two hosts may write one at once: the last whole file wins), and
@@ -360,7 +361,9 @@ class AppCache {
 
   /** Compiles and runs an app module (`content`: its built code, `filename`: its .ts). */
   load(module, content, filename) {
-    const key = crypto.createHash('sha1').update(content).digest('base64')
+    // The file's path too: V8's code names the script it was made from, and a stack through
+    // code cached from a copy of the app elsewhere would name that copy's file.
+    const key = crypto.createHash('sha1').update(filename).update('\0').update(content).digest('base64')
     const entry = (this.pack && this.pack.entries.get(key)) || null
     const script = compile(content, filename, entry === null ? undefined : codeOf(entry))
     const taken = entry !== null && !script.cachedDataRejected

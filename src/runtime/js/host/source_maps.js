@@ -111,14 +111,13 @@ function prepareStackTrace(error, trace) {
 }
 
 /**
- * Formats stacks through the registered maps, handing them to Node's own formatter (its
- * `Error.prepareStackTrace`, which also maps the files Node has maps of and writes its errors'
- * codes), unless the app's or a library's formatter is in place already.
+ * Formats stacks through the registered maps, handing them to the formatter in place (Node's
+ * own `Error.prepareStackTrace` in a host, which also maps the files Node has maps of and
+ * writes its errors' codes; V8's format where Node has none).
  */
 function install() {
   const current = Error.prepareStackTrace
   if (current === prepareStackTrace) return true
-  if (typeof current === 'function' && current.name !== 'ErrorPrepareStackTrace') return false
   if (typeof current === 'function') formatter = current
   Error.prepareStackTrace = prepareStackTrace
   return true
