@@ -196,6 +196,34 @@ test("the app's modules: unchanged code is served from the last build's pack", (
   assert.deepEqual(run(2), { n: 2, v: 2, saved: false, compiled: 0, cached: 2, rejected: 0 })
 })
 
+test("a copy of the app elsewhere is not served another copy's code (V8's code names its file)", () => {
+  const f = fixture()
+  const run = (appRoot) => {
+    const script = `
+      const Module = require('node:module')
+      const codeCache = require(${JSON.stringify(CODE_CACHE)})
+      codeCache.install({ dir: ${JSON.stringify(f.dir)}, appRoot: ${JSON.stringify(appRoot)} })
+      const filename = ${JSON.stringify(path.join(appRoot, 'node', 'a.ts'))}
+      const m = new Module(filename, module)
+      m.filename = filename
+      codeCache.caches.app.load(m, 'exports.fail = () => { throw new Error("x") }', filename)
+      let frame
+      try { m.exports.fail() } catch (err) { frame = err.stack.split('\\n')[1] }
+      codeCache.save()
+      console.log(JSON.stringify({ frame, ...codeCache.stats().app }))
+    `
+    const env = { ...process.env, VTEX_APP_VENDOR: 'acme', VTEX_APP_NAME: 'same' }
+    return JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', env }))
+  }
+  const here = path.join(f.root, 'here')
+  const there = path.join(f.root, 'there')
+  assert.equal(run(here).compiled, 1)
+  assert.equal(run(here).cached, 1)
+  const copy = run(there)
+  assert.equal(copy.compiled, 1)
+  assert.ok(copy.frame.includes(path.join(there, 'node', 'a.ts')), copy.frame)
+})
+
 test('the folder is kept under its bound by removing the packs written longest ago', () => {
   const { bound } = require(CODE_CACHE)
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ioctl-code-cache-bound-'))
