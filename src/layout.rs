@@ -12,6 +12,7 @@
 //!   run/                              the hosts' sockets, without $XDG_RUNTIME_DIR
 //! $IOCTL_CACHE (~/.cache/ioctl)/
 //!   runtime-HASH/, ide-HASH/, host-HASH/
+//!   code-cache/                      V8 code caches of the apps' modules (host/code_cache.js)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -39,6 +40,12 @@ pub fn cache() -> anyhow::Result<PathBuf> {
     dirs::cache_dir().map(|d| d.join("ioctl")).ok_or_else(|| {
         anyhow!("no cache folder for ioctl's Node runtime packages: set HOME (or IOCTL_CACHE to a folder)")
     })
+}
+
+/// The folder of the V8 code caches of the apps' dependencies and built modules, under the
+/// cache: the hosts write and bound it (src/runtime/js/host/code_cache.js).
+pub fn code_cache(cache: &Path) -> PathBuf {
+    cache.join("code-cache")
 }
 
 /// Makes `dir` — `home` or a folder under it — readable by the user only (0700): `home` is

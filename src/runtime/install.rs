@@ -20,6 +20,7 @@ const FILES: &[(&str, &str)] = &[
     ("loader.js", include_str!("js/loader.js")),
     ("packages.js", include_str!("js/packages.js")),
     ("host/auth.js", include_str!("js/host/auth.js")),
+    ("host/code_cache.js", include_str!("js/host/code_cache.js")),
     ("host/context.js", include_str!("js/host/context.js")),
     ("host/errors.js", include_str!("js/host/errors.js")),
     ("host/events.js", include_str!("js/host/events.js")),
@@ -40,6 +41,7 @@ const FILES: &[(&str, &str)] = &[
     ("host/request_window.js", include_str!("js/host/request_window.js")),
     ("host/send_event.js", include_str!("js/host/send_event.js")),
     ("host/settings.js", include_str!("js/host/settings.js")),
+    ("host/source_maps.js", include_str!("js/host/source_maps.js")),
     ("host/service.js", include_str!("js/host/service.js")),
     ("host/transport.js", include_str!("js/host/transport.js")),
     ("vtex-api/package.json", include_str!("js/vtex-api/package.json")),
@@ -169,6 +171,9 @@ fn install_files(cache: &Path, dir: &Path, files: &[(&str, &str)]) -> anyhow::Re
 pub struct Installed {
     dir: PathBuf,
     modules: PathBuf,
+    /// The V8 code caches' folder (host/code_cache.js), `None` when it could not be made:
+    /// the hosts then compile everything, as they would the first time.
+    code_cache: Option<PathBuf>,
 }
 
 impl Installed {
@@ -195,9 +200,12 @@ impl Installed {
         &self.dir
     }
 
-    /// Environment variables the host needs: where the runtime's npm packages are.
+    /// Environment variables the host needs: where the runtime's npm packages are, and where
+    /// the code caches of the app's modules go.
     pub fn env(&self) -> Vec<(&'static str, PathBuf)> {
-        vec![("IOCTL_RUNTIME_MODULES", self.modules.clone())]
+        let mut env = vec![("IOCTL_RUNTIME_MODULES", self.modules.clone())];
+        env.extend(self.code_cache.clone().map(|dir| ("IOCTL_CODE_CACHE", dir)));
+        env
     }
 }
 
@@ -207,7 +215,9 @@ pub async fn install_runtime(terminal: &Terminal) -> anyhow::Result<Installed> {
     let cache = crate::layout::cache()?;
     let dir = install_host_files(&cache)?;
     let packages = install_packages(&cache, &RUNTIME, terminal).await?;
-    Ok(Installed { dir, modules: packages.join("node_modules") })
+    let code_cache = crate::layout::code_cache(&cache);
+    let code_cache = private_fs::dir(&cache, &code_cache).is_ok().then_some(code_cache);
+    Ok(Installed { dir, modules: packages.join("node_modules"), code_cache })
 }
 
 /// Installs the GraphQL IDE's package set into the shared cache (once); its node_modules.

@@ -30,11 +30,16 @@ if (!SOCKET || !env.IOCTL_ROUTES_SOCKET || (!STANDBY && !env.IOCTL_ENTRY)) {
   process.exit(2)
 }
 
+// Under `link --inspect` a debugger reads the modules as Node compiles them, maps inlined.
+const inspecting = process.execArgv.some((arg) => arg.startsWith('--inspect'))
+// First: the code cache's resolution sits beneath host/modules.js's.
+const codeCache = require('./host/code_cache')
+if (!inspecting) codeCache.install({ dir: env.IOCTL_CODE_CACHE, appRoot: env.IOCTL_APP_ROOT })
 const modules = require('./host/modules')
 modules.install()
 const intercept = require('./host/intercept')
 intercept.install()
-require('./host/typescript').install({ appRoot: env.IOCTL_APP_ROOT, buildDir: env.IOCTL_BUILD_DIR })
+require('./host/typescript').install({ appRoot: env.IOCTL_APP_ROOT, buildDir: env.IOCTL_BUILD_DIR, inspecting })
 const vtexApi = require('./vtex-api')
 const { lazy } = require('./vtex-api/lazy')
 const logging = require('./host/logging')
@@ -82,11 +87,13 @@ function load(entry) {
   const loading = waiting ? waiting.then(run) : run()
   // Once ioctl has been told, load what the first delivery or request would otherwise pay for:
   // off the way to `ready`, and not on the first event's. The first host of this runtime and
-  // Node version then writes the code cache later hosts start from (see loader.js).
+  // Node version then writes the code cache later hosts start from (see loader.js), and what
+  // this host compiled of the app and its dependencies goes to their caches (code_cache.js).
   return loading.then(() =>
     setImmediate(() => {
       warmUp()
       require('./loader').saveCodeCache()
+      codeCache.save()
     }),
   )
 }

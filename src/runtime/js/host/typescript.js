@@ -3,14 +3,20 @@
 // `../common/y.ts`) compiles ioctl's build of that file under the source's own filename, so
 // `__dirname`, relative imports, `require.resolve`, JSON imports and assets next to the code
 // behave as the app's own tsc output would run in place. The build (IOCTL_BUILD_DIR) mirrors
-// the app folder (IOCTL_APP_ROOT) and carries source maps, so stacks point at the .ts lines.
+// the app folder (IOCTL_APP_ROOT) and carries source maps, so stacks point at the .ts lines:
+// kept as read and parsed when a stack needs one (source_maps.js), the module compiled from V8's
+// code cache of its last build when its code is unchanged (code_cache.js). Under `link
+// --inspect`, the map is inlined instead, for Node and the debugger to read, as a debugger
+// needs it at load.
 
 const Module = require('node:module')
 const fs = require('node:fs')
 const path = require('node:path')
+const codeCache = require('./code_cache')
+const sourceMaps = require('./source_maps')
 
-/** The built JavaScript of `filename`, or an error saying why there is none. */
-function builtCode(filename, appRoot, buildDir) {
+/** `node/x.ts` → its build, `{out, code}`, or an error saying why there is none. */
+function readBuilt(filename, appRoot, buildDir) {
   const rel = path.relative(appRoot, filename)
   if (rel.startsWith('..') || path.isAbsolute(rel)) {
     throw new Error(
@@ -19,7 +25,7 @@ function builtCode(filename, appRoot, buildDir) {
   }
   const out = path.join(buildDir, rel.replace(/\.tsx?$/, '.js'))
   try {
-    return withInlineMap(fs.readFileSync(out, 'utf8'), `${out}.map`)
+    return { out, code: fs.readFileSync(out, 'utf8') }
   } catch (err) {
     if (err && err.code === 'ENOENT') {
       throw new Error(
@@ -30,7 +36,27 @@ function builtCode(filename, appRoot, buildDir) {
   }
 }
 
+/** The built JavaScript of `filename` with its source map inlined (as Node and a debugger read it). */
+function builtCode(filename, appRoot, buildDir) {
+  const { out, code } = readBuilt(filename, appRoot, buildDir)
+  return withInlineMap(code, `${out}.map`)
+}
+
 const MAP_COMMENT = /\/\/# sourceMappingURL=[^\n]*\n?$/
+
+/**
+ * The built JavaScript of `filename` without its `sourceMappingURL` (which names a file beside
+ * the build, not beside the .ts), its map registered for stacks.
+ */
+function builtCodeLazyMap(filename, appRoot, buildDir) {
+  const { out, code } = readBuilt(filename, appRoot, buildDir)
+  try {
+    sourceMaps.register(filename, fs.readFileSync(`${out}.map`))
+  } catch {
+    // No map: frames keep the built positions.
+  }
+  return code.replace(MAP_COMMENT, '')
+}
 
 /**
  * The build's source map inlined: Node maps a module compiled under another filename (the
@@ -47,11 +73,18 @@ function withInlineMap(code, mapFile) {
   return MAP_COMMENT.test(code) ? code.replace(MAP_COMMENT, inline) : `${code}\n${inline}`
 }
 
-/** Registers `.ts` and `.tsx` with Node's module loader (before `.js` is tried for them). */
-function install({ appRoot, buildDir }) {
+/**
+ * Registers `.ts` and `.tsx` with Node's module loader (before `.js` is tried for them);
+ * `inspecting`: a debugger may attach (maps inlined, no code cache).
+ */
+function install({ appRoot, buildDir, inspecting = false }) {
   if (!appRoot || !buildDir) return false
+  const app = inspecting ? null : codeCache.caches.app
+  if (!inspecting) sourceMaps.install()
   const load = function loadTypeScript(module, filename) {
-    module._compile(builtCode(filename, appRoot, buildDir), filename)
+    if (inspecting) return module._compile(builtCode(filename, appRoot, buildDir), filename)
+    const code = builtCodeLazyMap(filename, appRoot, buildDir)
+    return app === null ? module._compile(code, filename) : app.load(module, code, filename)
   }
   Module._extensions['.ts'] = load
   Module._extensions['.tsx'] = load
