@@ -3,6 +3,7 @@
 //! codes, the protocol version, the start handshake and the session record (`record`). Both
 //! sides import these types; neither side matches on the other's sentences.
 
+pub mod cluster;
 pub mod dashboard;
 pub mod dashboard_data;
 pub mod endpoint;
@@ -323,6 +324,9 @@ pub struct SessionInfo {
     pub account: String,
     pub workspace: String,
     pub counts: Counts,
+    /// The team workspace the session joined (`link --cluster`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<cluster::Team>,
 }
 
 /// One linked app's GraphQL endpoint, as `ioctl graphql` and the IDE list them.

@@ -436,7 +436,17 @@ pub enum CommandRecord<'a> {
     /// `events failed`: letters dropped at an app's bound.
     Dropped { dropped: &'a std::collections::BTreeMap<String, u64>, bound: usize, bytes_bound: usize },
     /// `ioctl status`.
-    Status { url: &'a str, pid: u32, apps: &'a [String], account: &'a str, workspace: &'a str, counts: &'a Counts },
+    Status {
+        url: &'a str,
+        pid: u32,
+        apps: &'a [String],
+        account: &'a str,
+        workspace: &'a str,
+        counts: &'a Counts,
+        /// With `link --cluster`: every machine of the team workspace.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        team: Option<&'a super::cluster::Team>,
+    },
 }
 
 impl CommandRecord<'_> {
@@ -875,6 +885,7 @@ mod tests {
             account: "a",
             workspace: "w",
             counts: &c,
+            team: None,
         };
         assert_eq!(
             status.line(),

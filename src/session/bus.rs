@@ -7,10 +7,10 @@
 use crate::lock::Locked;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::Value;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::app::EventSubscription;
 use crate::protocol::stream::{DeliveryAttempt, Outcome, TailRecord};
@@ -107,6 +107,19 @@ impl Counters {
 pub struct Ticket {
     counters: [Arc<Counters>; 2],
     resolved: bool,
+    /// A delivery of a team workspace's event (`link --cluster`): the puller that took it off
+    /// NATS holds the other end and acknowledges the event once every ticket of it settled
+    /// (dropped unresolved: the event is handed back to NATS for another try).
+    settle: Option<oneshot::Sender<Settled>>,
+}
+
+/// How a delivery of a team workspace's event ended, as its puller needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    /// Ran to its end: delivered, or failed for good (dead-lettered).
+    Done,
+    /// Never ran to an end here (the link stopped): another replica may take it.
+    Released,
 }
 
 impl Ticket {
@@ -115,25 +128,36 @@ impl Ticket {
             c.deliveries.fetch_add(1, Ordering::SeqCst);
             c.in_flight.fetch_add(1, Ordering::SeqCst);
         }
-        Ticket { counters: [workspace.clone(), app.clone()], resolved: false }
+        Ticket { counters: [workspace.clone(), app.clone()], resolved: false, settle: None }
     }
 
     /// The handler succeeded.
     pub fn delivered(self) {
-        self.resolve(|c| &c.delivered);
+        self.resolve(|c| &c.delivered, Settled::Done);
     }
 
-    /// The delivery failed for good (its last attempt failed, or it could not run).
+    /// The delivery failed for good (its last attempt failed).
     pub fn failed(self) {
-        self.resolve(|c| &c.failed);
+        self.resolve(|c| &c.failed, Settled::Done);
     }
 
-    fn resolve(mut self, outcome: fn(&Counters) -> &AtomicU64) {
+    /// The delivery could not run here (the link stopped before or between its attempts):
+    /// counted failed on this machine as before; an event of a team workspace goes back to
+    /// NATS for another replica.
+    pub fn gave_up(self) {
+        self.resolve(|c| &c.failed, Settled::Released);
+    }
+
+    fn resolve(mut self, outcome: fn(&Counters) -> &AtomicU64, settled: Settled) {
         for c in &self.counters {
             outcome(c).fetch_add(1, Ordering::SeqCst);
             c.in_flight.fetch_sub(1, Ordering::SeqCst);
         }
         self.resolved = true;
+        if let Some(tx) = self.settle.take() {
+            // The puller gone (its link stopping) hands the event back by itself.
+            let _ = tx.send(settled);
+        }
     }
 }
 
@@ -171,6 +195,17 @@ pub struct Bus {
     counters: Arc<Counters>,
     /// The session's history: every event and attempt is kept there, watched or not.
     journal: Arc<Journal>,
+    /// Set when the session is part of a team workspace (`link --cluster`): every publish goes
+    /// there (the cluster's publisher task holds the other end; bounded: a full outbox makes
+    /// publishers wait), and the apps receive their events from NATS, not from here.
+    outbox: OnceLock<mpsc::Sender<Arc<Event>>>,
+}
+
+/// The deliveries a team workspace's event makes to one linked app, each with the receiver
+/// that says how it settled, and the app's queue to put them in.
+pub struct Accepted {
+    pub queue: mpsc::Sender<Delivery>,
+    pub deliveries: Vec<(Delivery, oneshot::Receiver<Settled>)>,
 }
 
 impl Bus {
@@ -192,7 +227,40 @@ impl Bus {
             activity,
             counters: Arc::default(),
             journal,
+            outbox: OnceLock::new(),
         })
+    }
+
+    /// Sends every later publish to a team workspace through `outbox` (once, at start).
+    pub fn set_outbox(&self, outbox: mpsc::Sender<Arc<Event>>) {
+        let _ = self.outbox.set(outbox);
+    }
+
+    /// A team workspace's `event`, taken off NATS for the app of subscription `id`: one
+    /// delivery per handler of it that matches (none: nothing to do), kept in the journal.
+    /// `None` when the app is not subscribed (any more).
+    pub fn accept_remote(&self, id: SubscriberId, event: Arc<Event>) -> Option<Accepted> {
+        let subs = self.subscribers.locked();
+        let s = subs.get(&id)?;
+        let handlers: Vec<&Arc<str>> =
+            s.handlers.iter().filter(|(_, sub)| sub.matches(&event.sender, &event.key)).map(|(h, _)| h).collect();
+        if handlers.is_empty() {
+            return Some(Accepted { queue: s.queue.clone(), deliveries: Vec::new() });
+        }
+        if self.watched() {
+            self.report(Activity::Event { scope: s.scope.clone(), event: event.clone() });
+        }
+        let seq = self.journal.event(&event, handlers.iter().map(|h| (s.app.clone(), (*h).clone())));
+        let deliveries = handlers
+            .into_iter()
+            .map(|handler| {
+                let (tx, rx) = oneshot::channel();
+                let mut ticket = Ticket::new(&self.counters, &s.counters);
+                ticket.settle = Some(tx);
+                (Delivery { event: event.clone(), handler: handler.clone(), ticket, seq }, rx)
+            })
+            .collect();
+        Some(Accepted { queue: s.queue.clone(), deliveries })
     }
 
     /// The session's journal.
@@ -313,6 +381,14 @@ impl Bus {
             time: chrono::Utc::now().timestamp_micros(),
         });
         self.counters.published.fetch_add(1, Ordering::SeqCst);
+        if let (Some(outbox), None) = (self.outbox.get(), only) {
+            // A team workspace: the event reaches its handlers, here and on the other
+            // machines, through NATS (the receiving machines journal and count it).
+            if outbox.send(event.clone()).await.is_err() {
+                tracing::warn!(event = %event.id, "the session is ending: event not sent to the team workspace");
+            }
+            return (event, 0);
+        }
         // Building the record costs; only when somebody tails.
         if self.watched() {
             self.report(Activity::Event { scope: scope.clone(), event: event.clone() });

@@ -419,7 +419,7 @@ impl<W: Target> Dispatcher<W> {
         let failed =
             Attempt { outcome: Outcome::Failed, attempt: 0, started_us: now_us(), elapsed_ms: 0.0, trace: None };
         self.report(&d, failed, Some(AttemptError { message: why.to_string(), stack: None }), None);
-        d.ticket.failed();
+        d.ticket.gave_up();
     }
 
     /// Runs all attempts of one delivery. Each attempt holds a permit; waiting out a backoff

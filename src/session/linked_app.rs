@@ -368,6 +368,20 @@ fn register(session: &Session, linked: &Linked<impl Processes>) -> Registration 
         stop: stop_deliveries.clone(),
     };
     linked.tracker.spawn(dispatcher.run(queue_rx));
+    if let Some(cluster) = session.cluster() {
+        // A team workspace: the app's events come from its consumer on NATS, shared with its
+        // replicas on the other machines, into the same queue.
+        let puller = crate::session::cluster::events::Puller {
+            cluster: cluster.clone(),
+            bus: session.bus().clone(),
+            subscriber,
+            app: full_id.into(),
+            terminal: linked.terminal.clone(),
+            tracker: linked.tracker.clone(),
+            stop: stop_deliveries.clone(),
+        };
+        linked.tracker.spawn(puller.run());
+    }
     Registration { subscriber, counters, queue, stop_deliveries }
 }
 
@@ -1244,6 +1258,7 @@ mod tests {
             calls: Arc::default(),
             ide: Arc::default(),
             journal: Arc::default(),
+            cluster: None,
             link: 1,
             sample_sender: Arc::new(|| SampleSender::Off),
             renamed: Arc::new(|_| {}),

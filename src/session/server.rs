@@ -591,6 +591,7 @@ async fn session_info(State(s): State<Shared>) -> Response {
         account: scope.account.clone(),
         workspace: scope.workspace.clone(),
         counts: s.counts(),
+        team: s.team().await,
     };
     answer::<GetSession>(&info)
 }

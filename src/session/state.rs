@@ -42,6 +42,8 @@ fn platform_settings(
 pub struct Setup {
     pub place: Place,
     pub sample_sender: bool,
+    /// The team workspace joined (`--cluster`), if any.
+    pub cluster: Option<Arc<super::cluster::Cluster>>,
 }
 
 /// One app linked into the session.
@@ -97,6 +99,8 @@ pub struct Session {
     /// The bounded history the dashboard reads (the bus, the gateway, the calls feed and the
     /// linked apps feed it).
     journal: Arc<super::dashboard::journal::Journal>,
+    /// The team workspace this session joined (`--cluster`); `None`: this machine alone.
+    cluster: Option<Arc<super::cluster::Cluster>>,
 }
 
 /// A publish running in the session: its id, its progress, its answer when it ends.
@@ -188,6 +192,7 @@ impl Session {
             publishing: Jobs::default(),
             store,
             journal,
+            cluster: setup.cluster,
         }))
     }
 
@@ -264,6 +269,36 @@ impl Session {
         &self.bus
     }
 
+    /// The team workspace this session joined, with its machines now (`None`: this machine
+    /// alone). This machine is in it with its counts of now, though its presence is older.
+    pub async fn team(&self) -> Option<crate::protocol::cluster::Team> {
+        let cluster = self.cluster.as_ref()?;
+        // Bounded: a server that is away does not hold `ioctl status` up.
+        let read = tokio::time::timeout(std::time::Duration::from_secs(2), cluster.machines()).await;
+        let mut machines = match read {
+            Ok(Ok(m)) => m,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %format!("{e:#}"), "cannot read the team workspace's machines");
+                Vec::new()
+            }
+            Err(_) => {
+                tracing::warn!("the team workspace's machines did not come within 2 s");
+                Vec::new()
+            }
+        };
+        machines.retain(|m| m.machine != cluster.machine());
+        machines.push(crate::protocol::cluster::Presence {
+            version: crate::protocol::cluster::VERSION,
+            machine: cluster.machine().to_string(),
+            url: self.place.url.clone(),
+            apps: self.record().apps,
+            counts: self.counts(),
+            updated: chrono::Utc::now().to_rfc3339(),
+        });
+        machines.sort_by(|a, b| a.machine.cmp(&b.machine));
+        Some(crate::protocol::cluster::Team::new(cluster.server().to_string(), cluster.machine().to_string(), machines))
+    }
+
     pub fn dead_letters(&self) -> &Arc<DeadLetters> {
         &self.dead
     }
@@ -326,6 +361,7 @@ impl Session {
             calls: self.calls.clone(),
             ide: self.ide.clone(),
             journal: self.journal.clone(),
+            cluster: self.cluster.clone(),
             link,
             sample_sender: Arc::new(move || match (on, muted.load(Ordering::Relaxed)) {
                 (false, _) => SampleSender::Off,
@@ -622,7 +658,7 @@ mod tests {
             node: "node".into(),
             sockets: home.path().join("run"),
         };
-        Session::new(Setup { place, sample_sender: false }).unwrap()
+        Session::new(Setup { place, sample_sender: false, cluster: None }).unwrap()
     }
 
     fn publish(key: &str, repeat: u64, rate: Option<f64>) -> PublishRequest {

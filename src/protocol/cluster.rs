@@ -1,0 +1,135 @@
+//! The wire formats of a team workspace on NATS (`link --cluster`): the names of the stream,
+//! consumers, bucket and subjects of an account/workspace (each carries both, so nothing
+//! crosses them), the event message (an [`Event`] as JSON) and a machine's presence record.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Counts, Event, Scope};
+
+/// The version of these formats; a machine ignores presence records of another version.
+pub const VERSION: u32 = 1;
+
+/// The subject every event of `scope` is published on (account and workspace are letters,
+/// digits, `-` and `_`: valid subject tokens).
+pub fn events_subject(scope: &Scope) -> String {
+    format!("ioctl.{}.{}.events", scope.account, scope.workspace)
+}
+
+/// `account` and `workspace` in one name without ambiguity: the account's length first, so
+/// `a_b`/`c` and `a`/`b_c` stay apart although both may contain `_`.
+fn scoped(prefix: &str, scope: &Scope) -> String {
+    format!("{prefix}_{}_{}_{}", scope.account.len(), scope.account, scope.workspace)
+}
+
+/// The JetStream stream that keeps the events of `scope`.
+pub fn stream_name(scope: &Scope) -> String {
+    scoped("IOCTL_EVENTS", scope)
+}
+
+/// The key-value bucket where the machines of `scope` say they are there.
+pub fn presence_bucket(scope: &Scope) -> String {
+    scoped("ioctl_presence", scope)
+}
+
+/// The durable pull consumer an app's replicas share (`vendor.name@version`, as VTEX scopes
+/// an app's subscriptions): every character a consumer name may not hold becomes `_`.
+pub fn consumer_name(app: &str) -> String {
+    let clean: String = app.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+    format!("app_{clean}")
+}
+
+/// A key of the presence bucket for one machine (a session): valid key characters only.
+pub fn machine_key(machine: &str) -> String {
+    machine.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
+}
+
+/// The message of one event on the stream.
+pub fn encode_event(event: &Event) -> Vec<u8> {
+    serde_json::to_vec(event).unwrap_or_default()
+}
+
+/// An event read from the stream; `Err` says why it is not one (another tool's message).
+pub fn decode_event(payload: &[u8]) -> Result<Event, String> {
+    serde_json::from_slice(payload).map_err(|e| format!("not an ioctl event: {e}"))
+}
+
+/// What one machine of the workspace says about itself, refreshed every few seconds in the
+/// presence bucket (gone when it stops refreshing: the bucket's entries expire).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Presence {
+    pub version: u32,
+    /// `HOST-PID`: the session on that host.
+    pub machine: String,
+    /// The session's local URL (loopback on that machine).
+    pub url: String,
+    /// The apps it links (`vendor.name@version`).
+    pub apps: Vec<String>,
+    /// Its own delivery counts.
+    pub counts: Counts,
+    /// When it said so (RFC 3339).
+    pub updated: String,
+}
+
+/// The team workspace as `ioctl status` shows it: the server, this machine, every machine
+/// present, and their counts summed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Team {
+    /// The NATS server (without its password).
+    pub server: String,
+    /// This session's machine name.
+    pub machine: String,
+    pub machines: Vec<Presence>,
+    /// Every present machine's counts added up (deliveries = delivered + failed + in flight
+    /// holds for the sum when it holds for each).
+    pub counts: Counts,
+}
+
+impl Team {
+    /// The team of `machines` (their counts summed).
+    pub fn new(server: String, machine: String, machines: Vec<Presence>) -> Team {
+        let mut c = Counts::default();
+        for m in &machines {
+            c.published += m.counts.published;
+            c.unmatched += m.counts.unmatched;
+            c.deliveries += m.counts.deliveries;
+            c.delivered += m.counts.delivered;
+            c.failed += m.counts.failed;
+            c.in_flight += m.counts.in_flight;
+        }
+        Team { server, machine, machines, counts: c }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope(a: &str, w: &str) -> Scope {
+        Scope { account: a.into(), workspace: w.into() }
+    }
+
+    #[test]
+    fn names_carry_account_and_workspace_without_ambiguity() {
+        assert_eq!(events_subject(&scope("acme", "dev")), "ioctl.acme.dev.events");
+        assert_eq!(stream_name(&scope("acme", "dev")), "IOCTL_EVENTS_4_acme_dev");
+        assert_ne!(stream_name(&scope("a_b", "c")), stream_name(&scope("a", "b_c")));
+        assert_ne!(presence_bucket(&scope("a_b", "c")), presence_bucket(&scope("a", "b_c")));
+        assert_eq!(consumer_name("vtex.service-course@0.0.1"), "app_vtex_service-course_0_0_1");
+        assert_eq!(machine_key("box.local-12"), "box_local-12");
+    }
+
+    #[test]
+    fn an_event_travels_whole_and_a_foreign_message_is_refused() {
+        let event = Event {
+            id: "a-1".into(),
+            sender: "s.x".into(),
+            key: "k".into(),
+            subject: "".into(),
+            body: serde_json::json!({"n": 1}),
+            time: 1_700_000_000_000_000,
+        };
+        let back = decode_event(&encode_event(&event)).unwrap();
+        assert_eq!((back.id, back.body, back.time), (event.id, event.body, event.time));
+        assert!(decode_event(b"hello").unwrap_err().contains("not an ioctl event"));
+    }
+}

@@ -1,0 +1,419 @@
+//! A link session's membership in a team workspace on NATS JetStream (`link --cluster`): the
+//! connection (credentials from the URL, a token or a creds file; TLS for `tls://`), the
+//! workspace's event stream and presence bucket, this machine's presence, and the publisher
+//! that sends the session's events to the stream. [`events`] pulls them for each linked app;
+//! [`server`] is the tests' throwaway `nats-server`. Without `--cluster` none of this starts.
+
+pub mod events;
+pub mod server;
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use async_nats::jetstream::{self, kv, stream};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::protocol::cluster::{self as wire, Presence};
+use crate::protocol::{Event, Scope};
+
+/// The NATS server of the team workspace (`--cluster`).
+pub const CLUSTER_ENV: &str = "IOCTL_CLUSTER";
+/// A token to connect with (`--cluster-token`).
+pub const TOKEN_ENV: &str = "IOCTL_CLUSTER_TOKEN";
+/// A NATS credentials file to connect with (`--cluster-creds`).
+pub const CREDS_ENV: &str = "IOCTL_CLUSTER_CREDS";
+
+/// How long the workspace's stream keeps an event, and how many bytes of events it keeps at
+/// most (the oldest go first): the bound README documents.
+pub const STREAM_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
+pub const STREAM_MAX_BYTES: i64 = 256 << 20;
+/// How long a machine's presence lasts without a refresh, and how often it is refreshed.
+const PRESENCE_TTL: Duration = Duration::from_secs(15);
+const PRESENCE_EVERY: Duration = Duration::from_secs(5);
+/// How long a session start retries a server it cannot reach before it says so.
+const CONNECT_FOR: Duration = Duration::from_secs(5);
+/// Events waiting to be sent to the stream (publishers wait when it is full).
+const OUTBOX_BOUND: usize = 1024;
+/// Publishes whose acknowledgement is awaited at once.
+const PUBLISH_WINDOW: usize = 256;
+/// Pause before sending again an event whose publish failed (the server away).
+const RETRY_PAUSE: Duration = Duration::from_millis(500);
+
+/// Where the team workspace is and how to get in; read from the environment `main` set from
+/// the flags (so the session a link starts inherits it).
+pub struct Config {
+    url: String,
+    token: Option<String>,
+    creds: Option<PathBuf>,
+}
+
+impl Config {
+    /// The cluster of this process, when `IOCTL_CLUSTER` is set.
+    pub fn from_env() -> anyhow::Result<Option<Config>> {
+        let var = |name| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let Some(url) = var(CLUSTER_ENV) else { return Ok(None) };
+        check_url(&url).map_err(|e| anyhow::anyhow!("{CLUSTER_ENV}: {e}"))?;
+        Ok(Some(Config { url, token: var(TOKEN_ENV), creds: var(CREDS_ENV).map(PathBuf::from) }))
+    }
+
+    /// The server's URL as it may be shown: without its password.
+    pub fn shown(&self) -> String {
+        shown(&self.url)
+    }
+}
+
+/// `url` without its password (or token in the user part), for messages and logs.
+pub fn shown(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            let _ = u.set_password(None);
+            u.to_string().trim_end_matches('/').to_string()
+        }
+        Err(_) => "the --cluster URL".to_string(),
+    }
+}
+
+/// Checks a `--cluster` URL: `nats://` or `tls://`, a host, a port if any; the error never
+/// repeats the URL (it may hold a password).
+pub fn check_url(url: &str) -> Result<(), String> {
+    let u = url::Url::parse(url)
+        .map_err(|e| format!("not a URL ({e}): expected nats://[USER:PASSWORD@]HOST[:PORT] or tls://…"))?;
+    if !matches!(u.scheme(), "nats" | "tls") {
+        return Err(format!("the scheme is `{}`: expected nats:// (or tls:// for TLS)", u.scheme()));
+    }
+    if u.host_str().is_none_or(str::is_empty) {
+        return Err("the URL names no host: expected nats://HOST[:PORT]".to_string());
+    }
+    if !matches!(u.path(), "" | "/") {
+        return Err("a NATS server URL has no path: expected nats://HOST[:PORT]".to_string());
+    }
+    Ok(())
+}
+
+/// This session's place in the team workspace.
+pub struct Cluster {
+    scope: Scope,
+    /// `HOST-PID`.
+    machine: String,
+    shown: String,
+    subject: String,
+    js: jetstream::Context,
+    stream: stream::Stream,
+    presence: kv::Store,
+    /// The connection's news (lost, back), taken once by the session to tell its links.
+    notices: std::sync::Mutex<Option<mpsc::Receiver<String>>>,
+}
+
+/// This host's name (the machine's name among the workspace's).
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".to_string())
+}
+
+impl Cluster {
+    /// Connects (retrying an unreachable server for a few seconds, then saying what to do),
+    /// and makes sure the workspace's stream and presence bucket exist.
+    pub async fn join(config: &Config, scope: &Scope) -> anyhow::Result<Arc<Cluster>> {
+        let machine = format!("{}-{}", host_name(), std::process::id());
+        let shown = config.shown();
+        let (notices_tx, notices) = mpsc::channel(16);
+        let client = connect(config, &machine, &shown, notices_tx).await?;
+        let js = jetstream::new(client);
+        let subject = wire::events_subject(scope);
+        let stream = js
+            .get_or_create_stream(stream::Config {
+                name: wire::stream_name(scope),
+                subjects: vec![subject.clone()],
+                max_age: STREAM_MAX_AGE,
+                max_bytes: STREAM_MAX_BYTES,
+                discard: stream::DiscardPolicy::Old,
+                storage: stream::StorageType::File,
+                duplicate_window: Duration::from_secs(120),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "the NATS server {shown} did not make the workspace's event stream: {e} (is JetStream on? start \
+                     the server with `nats-server -js`)"
+                )
+            })?;
+        let bucket = wire::presence_bucket(scope);
+        // The bucket's stream made by hand, as the client's `create_key_value` would: that
+        // asks for the account's info first, whose 2.9 form this client does not read.
+        js.get_or_create_stream(stream::Config {
+            name: format!("KV_{bucket}"),
+            subjects: vec![format!("$KV.{bucket}.>")],
+            max_messages_per_subject: 1,
+            max_age: PRESENCE_TTL,
+            duplicate_window: PRESENCE_TTL,
+            storage: stream::StorageType::File,
+            allow_rollup: true,
+            deny_delete: true,
+            allow_direct: true,
+            discard: stream::DiscardPolicy::New,
+            ..Default::default()
+        })
+        .await
+        .with_context(|| format!("the presence bucket {bucket}"))?;
+        let presence = js.get_key_value(&bucket).await.with_context(|| format!("the presence bucket {bucket}"))?;
+        tracing::info!(server = %shown, machine = %machine, stream = %wire::stream_name(scope), "joined the team workspace");
+        Ok(Arc::new(Cluster {
+            scope: scope.clone(),
+            machine,
+            shown,
+            subject,
+            js,
+            stream,
+            presence,
+            notices: std::sync::Mutex::new(Some(notices)),
+        }))
+    }
+
+    /// This machine's name in the workspace (`HOST-PID`).
+    pub fn machine(&self) -> &str {
+        &self.machine
+    }
+
+    /// The server, as it may be shown.
+    pub fn server(&self) -> &str {
+        &self.shown
+    }
+
+    pub fn scope(&self) -> &Scope {
+        &self.scope
+    }
+
+    /// The connection's news (server lost, back), once.
+    pub fn take_notices(&self) -> Option<mpsc::Receiver<String>> {
+        self.notices.lock().ok()?.take()
+    }
+
+    /// Starts the task that sends the session's events to the stream; returns the outbox the
+    /// bus publishes into. Each event is sent with its id as NATS's message id, so one sent
+    /// again after a failed acknowledgement is kept once.
+    pub fn start_publisher(
+        self: &Arc<Self>,
+        tracker: &TaskTracker,
+        shutdown: CancellationToken,
+    ) -> mpsc::Sender<Arc<Event>> {
+        let (tx, rx) = mpsc::channel(OUTBOX_BOUND);
+        tracker.spawn(self.clone().publish_all(rx, shutdown));
+        tx
+    }
+
+    async fn publish_all(self: Arc<Self>, mut outbox: mpsc::Receiver<Arc<Event>>, shutdown: CancellationToken) {
+        type Acked = Pin<Box<dyn Future<Output = (Arc<Event>, bool)> + Send>>;
+        let mut pending: FuturesUnordered<Acked> = FuturesUnordered::new();
+        let mut retry: VecDeque<Arc<Event>> = VecDeque::new();
+        let mut failing = false;
+        let send = |event: Arc<Event>| -> Acked {
+            let me = self.clone();
+            Box::pin(async move {
+                let message = jetstream::message::PublishMessage::build()
+                    .payload(wire::encode_event(&event).into())
+                    .message_id(&event.id);
+                let ok = match me.js.send_publish(me.subject.clone(), message).await {
+                    Ok(ack) => ack.await.is_ok(),
+                    Err(_) => false,
+                };
+                (event, ok)
+            })
+        };
+        let mut closing = false;
+        loop {
+            let room = pending.len() < PUBLISH_WINDOW;
+            tokio::select! {
+                biased;
+                Some((event, ok)) = pending.next(), if !pending.is_empty() => {
+                    if ok {
+                        if failing && retry.is_empty() {
+                            failing = false;
+                            tracing::info!(server = %self.shown, "events reach the team workspace again");
+                        }
+                    } else {
+                        if !failing {
+                            failing = true;
+                            tracing::warn!(server = %self.shown, "cannot send events to the team workspace: they wait here (at most {OUTBOX_BOUND}, then publishers wait) until the server answers");
+                        }
+                        retry.push_back(event);
+                    }
+                }
+                _ = tokio::time::sleep(RETRY_PAUSE), if room && !retry.is_empty() => {
+                    let event = retry.pop_front().expect("not empty");
+                    pending.push(send(event));
+                }
+                event = outbox.recv(), if room && retry.is_empty() && !closing => match event {
+                    Some(event) => pending.push(send(event)),
+                    None => closing = true,
+                },
+                _ = shutdown.cancelled(), if !closing => {
+                    // What the bus still holds goes out, then the task ends with the session.
+                    outbox.close();
+                    closing = true;
+                }
+                else => break,
+            }
+            if closing && pending.is_empty() && (retry.is_empty() || shutdown.is_cancelled()) && outbox.is_empty() {
+                if !retry.is_empty() {
+                    tracing::warn!(
+                        events = retry.len(),
+                        "the session ended before these events reached the team workspace"
+                    );
+                }
+                break;
+            }
+        }
+    }
+
+    /// Says this machine is here (its URL, apps and counts), every few seconds until the
+    /// session ends, then that it left.
+    pub fn start_presence(
+        self: &Arc<Self>,
+        tracker: &TaskTracker,
+        shutdown: CancellationToken,
+        now: impl Fn() -> (String, Vec<String>, crate::protocol::Counts) + Send + 'static,
+    ) {
+        let me = self.clone();
+        tracker.spawn(async move {
+            let key = wire::machine_key(&me.machine);
+            loop {
+                let (url, apps, counts) = now();
+                let p = Presence {
+                    version: wire::VERSION,
+                    machine: me.machine.clone(),
+                    url,
+                    apps,
+                    counts,
+                    updated: chrono::Utc::now().to_rfc3339(),
+                };
+                let value = serde_json::to_vec(&p).unwrap_or_default();
+                if let Err(e) = me.presence.put(&key, value.into()).await {
+                    tracing::debug!(error = %e, "presence not refreshed");
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(PRESENCE_EVERY) => {}
+                    _ = shutdown.cancelled() => break,
+                }
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(1), me.presence.delete(&key)).await;
+        });
+    }
+
+    /// The machines of the workspace now (this one included), by name.
+    pub async fn machines(&self) -> anyhow::Result<Vec<Presence>> {
+        let mut keys = self.presence.keys().await.context("the workspace's machines")?;
+        let mut found = Vec::new();
+        while let Some(key) = keys.next().await {
+            let Ok(key) = key else { continue };
+            if let Ok(Some(value)) = self.presence.get(&key).await {
+                if let Ok(p) = serde_json::from_slice::<Presence>(&value) {
+                    if p.version == wire::VERSION {
+                        found.push(p);
+                    }
+                }
+            }
+        }
+        found.sort_by(|a, b| a.machine.cmp(&b.machine));
+        Ok(found)
+    }
+}
+
+/// The connection, retried for [`CONNECT_FOR`] while the server cannot be reached. Its
+/// losses and returns are logged and sent to `notices`.
+async fn connect(
+    config: &Config,
+    machine: &str,
+    shown: &str,
+    notices: mpsc::Sender<String>,
+) -> anyhow::Result<async_nats::Client> {
+    let deadline = tokio::time::Instant::now() + CONNECT_FOR;
+    loop {
+        let server = shown.to_string();
+        let tell = notices.clone();
+        // Said only after a loss (the first connection is not news).
+        let lost = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut options = async_nats::ConnectOptions::new()
+            .name(format!("ioctl {machine}"))
+            .connection_timeout(Duration::from_secs(2))
+            .max_reconnects(None)
+            .event_callback(move |event| {
+                let (server, tell, lost) = (server.clone(), tell.clone(), lost.clone());
+                async move {
+                    use std::sync::atomic::Ordering::SeqCst;
+                    let said = match event {
+                        async_nats::Event::Disconnected if !lost.swap(true, SeqCst) => format!(
+                            "lost the NATS server {server}: cross-machine events and calls pause, local work goes on; \
+                             reconnecting"
+                        ),
+                        async_nats::Event::Connected if lost.swap(false, SeqCst) => {
+                            format!("the NATS server {server} is back: the team workspace resumes")
+                        }
+                        other => {
+                            tracing::debug!(event = %other, "NATS connection");
+                            return;
+                        }
+                    };
+                    tracing::warn!("{said}");
+                    let _ = tell.try_send(said);
+                }
+            });
+        if let Some(token) = &config.token {
+            options = options.token(token.clone());
+        }
+        if let Some(file) = &config.creds {
+            options = options.credentials_file(file).await.with_context(|| {
+                format!("{}: cannot read the NATS credentials file (--cluster-creds)", file.display())
+            })?;
+        }
+        if config.url.starts_with("tls://") {
+            options = options.require_tls(true);
+        }
+        let error = match options.connect(config.url.as_str()).await {
+            Ok(client) => return Ok(client),
+            Err(e) => e,
+        };
+        if tokio::time::Instant::now() >= deadline {
+            // The client's error names no password, but make sure of it.
+            let mut why = error.to_string();
+            if let Ok(u) = url::Url::parse(&config.url) {
+                if let Some(p) = u.password().filter(|p| !p.is_empty()) {
+                    why = why.replace(p, "***");
+                }
+            }
+            anyhow::bail!(
+                "cannot reach the NATS server {shown} (tried for {} s): {why}; check that it runs with JetStream \
+                 (`nats-server -js`) and that --cluster (or IOCTL_CLUSTER) and its credentials are right",
+                CONNECT_FOR.as_secs()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cluster_url_is_checked_and_shown_without_its_password() {
+        assert!(check_url("nats://127.0.0.1:4222").is_ok());
+        assert!(check_url("tls://u:p@nats.example.com").is_ok());
+        let e = check_url("http://u:hunter2@h:1").unwrap_err();
+        assert!(e.contains("expected nats://") && !e.contains("hunter2"), "{e}");
+        assert!(check_url("nats://h:1/x").unwrap_err().contains("no path"));
+        assert!(!check_url("nats//h").unwrap_err().contains("nats//h"));
+        assert_eq!(shown("nats://team:hunter2@127.0.0.1:4222"), "nats://team@127.0.0.1:4222");
+    }
+}

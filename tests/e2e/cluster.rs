@@ -1,0 +1,227 @@
+//! End to end: a team workspace on a real `nats-server -js` (started once for the test
+//! binary, see `ioctl::session::cluster::server`), three link sessions with their own
+//! `IOCTL_HOME`s as three machines. An event sent on machine 1 reaches the handler on machine
+//! 2 and nothing reaches another workspace; an app on machines 2 and 3 shares a 10,000-event
+//! burst, and loses nothing when machine 3 is killed mid-burst; a server that goes away and
+//! comes back loses nothing; an unreachable server is said plainly, without its password.
+//! Each test is an account of its own on the shared server.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::harness::*;
+
+fn nats() -> &'static ioctl::session::cluster::server::Server {
+    ioctl::session::cluster::server::shared()
+        .unwrap_or_else(|why| panic!("the team workspace tests need nats-server: {why} (apt-get install nats-server)"))
+}
+
+/// One machine of the team workspace of `account` (workspace `dev`).
+struct Machine {
+    env: Env,
+    account: String,
+}
+
+impl Machine {
+    fn new(account: &str) -> Machine {
+        Machine { env: Env::new(), account: account.to_string() }
+    }
+
+    /// `ioctl ARGS -a ACCOUNT`, joined to the test server.
+    fn command(&self, args: &[&str]) -> std::process::Command {
+        let mut c = self.env.command(args);
+        c.args(["-a", &self.account]).env("IOCTL_CLUSTER", nats().url());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// Links `app` (no watch, no sample sender); `out` is the file its handlers append to.
+    fn link(&self, app: &Path, out: &Path) -> (Running, String) {
+        let mut c = self.command(&["link", app.to_str().unwrap(), "--json", "--no-watch", "--no-sample-sender"]);
+        c.env("EVENTS_OUT", out);
+        let mut link = Running::from_command(c);
+        let ready = link.wait_json("ready", |v| v["type"] == "ready");
+        assert_eq!(ready["linked"], true, "{}", link.seen.join("\n"));
+        (link, ready["url"].as_str().unwrap().to_string())
+    }
+
+    /// This machine's own counts (`status --json`).
+    fn counts(&self) -> Value {
+        let out = stdout(&self.run(&["status", "--json"]));
+        serde_json::from_str::<Value>(out.trim()).unwrap_or_default()["counts"].clone()
+    }
+
+    fn session_pid(&self) -> Option<u32> {
+        let text = std::fs::read_to_string(self.env.home().join(format!("sessions/{}/dev.json", self.account))).ok()?;
+        serde_json::from_str::<Value>(&text).ok()?["pid"].as_u64().map(|p| p as u32)
+    }
+}
+
+const SERVICE: &str = r#"{
+  "events": { "work": { "sender": "ioctl.manual", "keys": ["work"] } }
+}"#;
+
+/// Appends `BURST EVENT-ID` per delivery to $EVENTS_OUT (one small append: whole lines).
+const INDEX: &str = r#"import { IOClients, Service } from '@vtex/api'
+import { appendFileSync } from 'fs'
+
+const OUT = process.env.EVENTS_OUT as string
+
+async function work(ctx: any) {
+  await new Promise((resolve) => setTimeout(resolve, ctx.body.wait ?? 0))
+  appendFileSync(OUT, `${ctx.body.burst} ${ctx.vtex.eventInfo.id}\n`)
+  console.log(`handled burst ${ctx.body.burst}`)
+}
+
+export default new Service({
+  clients: { implementation: IOClients, options: { events: { retries: 2, timeout: 5000, concurrency: 20 } } },
+  events: { work },
+})
+"#;
+
+/// The template's manifest.json under another name (an app's replicas share its id).
+fn manifest(name: &str) -> String {
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/service-course/manifest.json"))
+            .unwrap();
+    text.replace("\"service-course\"", &format!("\"{name}\""))
+}
+
+/// The worker app (the same id on every machine that links it) in `m`'s folder.
+fn worker(m: &Machine) -> PathBuf {
+    m.env.app(
+        "worker",
+        &[("manifest.json", &manifest("cluster-worker")), ("node/service.json", SERVICE), ("node/index.ts", INDEX)],
+    )
+}
+
+/// An app that subscribes to nothing the tests send (machine 1's, to have a session).
+fn bystander(m: &Machine) -> PathBuf {
+    m.env.app("bystander", &[("manifest.json", &manifest("bystander"))])
+}
+
+/// The event ids handled for `burst`, with how many lines (repeats included).
+fn handled(out: &Path, burst: &str) -> (HashSet<String>, usize) {
+    let text = std::fs::read_to_string(out).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix(burst)?.strip_prefix(' ')).collect();
+    (lines.iter().map(|s| s.to_string()).collect(), lines.len())
+}
+
+fn n(v: &Value, k: &str) -> u64 {
+    v[k].as_u64().unwrap_or_else(|| panic!("no {k} in {v}"))
+}
+
+#[test]
+fn an_event_sent_on_one_machine_reaches_the_handler_on_another_and_no_other_workspace() {
+    let (m1, m2) = (Machine::new("team1"), Machine::new("team1"));
+    let elsewhere = Machine::new("team1other");
+    let (out, out_elsewhere) = (m2.env.dir.path().join("out.txt"), elsewhere.env.dir.path().join("out.txt"));
+    let (_l1, _) = m1.link(&bystander(&m1), &m1.env.dir.path().join("none.txt"));
+    let (mut l2, _) = m2.link(&worker(&m2), &out);
+    let (mut l3, _) = elsewhere.link(&worker(&elsewhere), &out_elsewhere);
+
+    let sent = m1.run(&["events", "send", "work", "--data", r#"{"burst": "one"}"#]);
+    assert_eq!(sent.status.code(), Some(0), "{}", stderr(&sent));
+    l2.wait_json("the handler on machine 2", |v| v["message"] == "handled burst one");
+    let c = m2.counts();
+    assert_eq!((n(&c, "deliveries"), n(&c, "delivered")), (1, 1), "{c}");
+    assert_eq!(handled(&out, "one").0.len(), 1);
+    // The same app linked in another account on the same server sees nothing of it.
+    let meanwhile = l3.collect_for(std::time::Duration::from_millis(1500));
+    assert!(!meanwhile.iter().any(|l| l.contains("handled")), "{meanwhile:?}");
+    assert_eq!(n(&elsewhere.counts(), "deliveries"), 0);
+    assert!(!out_elsewhere.exists());
+}
+
+#[test]
+fn replicas_on_two_machines_share_a_burst_and_a_killed_machine_loses_nothing() {
+    let (m1, m2, m3) = (Machine::new("team2"), Machine::new("team2"), Machine::new("team2"));
+    // Both replicas append to one file (as one shared log would show it).
+    let out = m1.env.dir.path().join("out.txt");
+    let (_l1, _) = m1.link(&bystander(&m1), &m1.env.dir.path().join("none.txt"));
+    let (mut l2, _) = m2.link(&worker(&m2), &out);
+    let (_l3, _) = m3.link(&worker(&m3), &out);
+
+    // A burst of 10,000: each replica gets some, and the sum is exact.
+    let sent = m1.run(&["events", "send", "work", "--repeat", "10000", "--data", r#"{"burst": "a"}"#]);
+    assert_eq!(sent.status.code(), Some(0), "{}", stderr(&sent));
+    let (c2, c3) = eventually("the burst to be delivered", || {
+        let (c2, c3) = (m2.counts(), m3.counts());
+        let done = n(&c2, "delivered") + n(&c3, "delivered") + n(&c2, "failed") + n(&c3, "failed");
+        (done >= 10_000 && n(&c2, "in_flight") == 0 && n(&c3, "in_flight") == 0).then_some((c2, c3))
+    });
+    eprintln!("cluster burst: machine 2 {c2}, machine 3 {c3}");
+    assert_eq!(n(&c2, "delivered") + n(&c3, "delivered"), 10_000, "{c2} {c3}");
+    assert!(n(&c2, "delivered") > 0 && n(&c3, "delivered") > 0, "each replica gets some: {c2} {c3}");
+    let (ids, lines) = handled(&out, "a");
+    assert_eq!((ids.len(), lines), (10_000, 10_000), "each event handled once");
+
+    // Machine 1's status lists the three machines, what each links, and counts that add up
+    // across the workspace (the others' as their presence last said them).
+    let team = eventually("machine 1's status to list the 3 machines and the burst", || {
+        let status: Value = serde_json::from_str(stdout(&m1.run(&["status", "--json"])).trim()).ok()?;
+        let team = status["team"].clone();
+        (team["machines"].as_array()?.len() == 3 && team["counts"]["delivered"] == 10_000).then_some(team)
+    });
+    let workers = team["machines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["apps"] == serde_json::json!(["vtex.cluster-worker@0.0.1"]));
+    assert_eq!(workers.count(), 2, "{team}");
+    assert_eq!(n(&team["counts"], "deliveries"), 10_000, "{team}");
+    let human = stdout(&m1.run(&["status"]));
+    assert!(human.contains(&format!("team workspace on {}: 3 machines", nats().url())), "{human}");
+    assert!(human.contains("(this one): vtex.bystander@0.0.1"), "{human}");
+
+    // A second burst, slower; machine 3's session is killed (SIGKILL) in the middle of it.
+    let before3 = n(&m3.counts(), "delivered");
+    let sent = m1.run(&["events", "send", "work", "--repeat", "10000", "--data", r#"{"burst": "b", "wait": 2}"#]);
+    assert_eq!(sent.status.code(), Some(0), "{}", stderr(&sent));
+    eventually("machine 3 to be in the middle of the burst", || {
+        (n(&m3.counts(), "delivered") >= before3 + 300).then_some(())
+    });
+    let pid = m3.session_pid().unwrap();
+    unsafe {
+        libc::kill(pid as i32, libc::SIGKILL);
+    }
+    assert!(wait_gone(pid));
+    // Every event ends handled: machine 3's unacknowledged ones come back to machine 2.
+    let ids = eventually("every event of the burst to be handled", || {
+        let (ids, _) = handled(&out, "b");
+        (ids.len() == 10_000).then_some(ids)
+    });
+    assert_eq!(ids.len(), 10_000, "0 lost");
+    let c2 = eventually("machine 2 to settle", || {
+        let c = m2.counts();
+        (n(&c, "in_flight") == 0).then_some(c)
+    });
+    assert_eq!(n(&c2, "deliveries"), n(&c2, "delivered") + n(&c2, "failed"), "machine 2's counts add up: {c2}");
+    let (_, lines) = handled(&out, "b");
+    eprintln!("cluster kill: {} events handled twice (their machine died before it acknowledged them)", lines - 10_000);
+    l2.collect_for(std::time::Duration::from_millis(200));
+    assert!(l2.seen.iter().any(|l| l.contains("came back")), "machine 2 says it took events back");
+}
+
+#[test]
+fn an_unreachable_server_is_said_plainly_without_its_password() {
+    let m = Machine::new("team3");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("nats://team:hunter2@127.0.0.1:{port}");
+    let mut c = m.env.command(&["link", bystander(&m).to_str().unwrap(), "--no-watch", "--no-sample-sender"]);
+    c.env("IOCTL_CLUSTER", &url);
+    let o = c.output().unwrap();
+    let err = format!("{}{}", stdout(&o), stderr(&o));
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains(&format!("cannot reach the NATS server nats://team@127.0.0.1:{port}")), "{err}");
+    assert!(err.contains("nats-server -js"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+    let o = m.env.run(&["--cluster", "http://team:hunter2@h:1", "status"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("expected nats://") && !stderr(&o).contains("hunter2"), "{}", stderr(&o));
+}
