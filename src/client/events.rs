@@ -115,7 +115,11 @@ pub async fn send(
         println!("{}", record.line());
     } else {
         let n = answer.deliveries;
-        let to = if n == 0 { " (no handler subscribes to it)".to_string() } else { format!(" to {n} handler(s)") };
+        let to = match (answer.team, n) {
+            (true, _) => " to the team workspace".to_string(),
+            (false, 0) => " (no handler subscribes to it)".to_string(),
+            (false, n) => format!(" to {n} handler(s)"),
+        };
         let id = answer.id.as_deref().unwrap_or("?");
         if answer.stopped {
             let p = answer.published;

@@ -273,6 +273,10 @@ pub struct PublishResponse {
     /// Whether the publish was stopped (`DELETE`, or the session ending) before `repeat`.
     #[serde(default)]
     pub stopped: bool,
+    /// Sent to a team workspace (`link --cluster`): its deliveries are made on whichever
+    /// machines take them, so `deliveries` is 0 here.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub team: bool,
 }
 
 /// The NDJSON lines that answer `POST /_ioctl/events`. The events are published by a task of

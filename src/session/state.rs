@@ -564,7 +564,8 @@ impl Session {
             if stopped {
                 tracing::info!(job = id, published, repeat, "publish stopped");
             }
-            let _ = done_tx.send(PublishResponse { id: first, deliveries, published, stopped });
+            let team = me.cluster.is_some();
+            let _ = done_tx.send(PublishResponse { id: first, deliveries, published, stopped, team });
         });
         Ok(PublishJob { id, progress, done, stop })
     }

@@ -22,17 +22,23 @@ fn nats() -> &'static ioctl::session::cluster::server::Server {
 struct Machine {
     env: Env,
     account: String,
+    /// The NATS server it joins.
+    server: String,
 }
 
 impl Machine {
     fn new(account: &str) -> Machine {
-        Machine { env: Env::new(), account: account.to_string() }
+        Machine::on(&nats().url(), account)
     }
 
-    /// `ioctl ARGS -a ACCOUNT`, joined to the test server.
+    fn on(server: &str, account: &str) -> Machine {
+        Machine { env: Env::new(), account: account.to_string(), server: server.to_string() }
+    }
+
+    /// `ioctl ARGS -a ACCOUNT`, joined to its server.
     fn command(&self, args: &[&str]) -> std::process::Command {
         let mut c = self.env.command(args);
-        c.args(["-a", &self.account]).env("IOCTL_CLUSTER", nats().url());
+        c.args(["-a", &self.account]).env("IOCTL_CLUSTER", &self.server);
         c
     }
 
@@ -206,6 +212,40 @@ fn replicas_on_two_machines_share_a_burst_and_a_killed_machine_loses_nothing() {
     eprintln!("cluster kill: {} events handled twice (their machine died before it acknowledged them)", lines - 10_000);
     l2.collect_for(std::time::Duration::from_millis(200));
     assert!(l2.seen.iter().any(|l| l.contains("came back")), "machine 2 says it took events back");
+}
+
+#[test]
+fn a_lost_server_pauses_the_team_workspace_and_nothing_published_meanwhile_is_lost() {
+    // A server of this test's own: stopping it must not disturb the other tests.
+    let server = ioctl::session::cluster::server::own().unwrap();
+    let (m1, m2) = (Machine::on(&server.url(), "team4"), Machine::on(&server.url(), "team4"));
+    let out = m2.env.dir.path().join("out.txt");
+    let (mut l1, _) = m1.link(&bystander(&m1), &m1.env.dir.path().join("none.txt"));
+    let (mut l2, _) = m2.link(&worker(&m2), &out);
+    let sent = m1.run(&["events", "send", "work", "--data", r#"{"burst": "before"}"#]);
+    assert!(stdout(&sent).contains("to the team workspace"), "{}", stdout(&sent));
+    l2.wait_json("the first event", |v| v["message"] == "handled burst before");
+
+    server
+        .outage(|| {
+            // Both links say it; local work goes on: events sent meanwhile wait on machine 1.
+            l1.wait_json("the loss", |v| v["message"].as_str().is_some_and(|m| m.starts_with("lost the NATS server")));
+            l2.wait_json("the loss", |v| v["message"].as_str().is_some_and(|m| m.starts_with("lost the NATS server")));
+            let sent = m1.run(&["events", "send", "work", "--repeat", "50", "--data", r#"{"burst": "during"}"#]);
+            assert_eq!(sent.status.code(), Some(0), "{}", stderr(&sent));
+            assert_eq!(n(&m1.counts(), "published"), 51, "published while the server is away");
+        })
+        .unwrap();
+    l1.wait_json("the return", |v| v["message"].as_str().is_some_and(|m| m.contains("is back")));
+    // Without a restart, everything sent meanwhile reaches machine 2, once each.
+    let (ids, lines) = eventually("the events sent during the outage", || {
+        let (ids, lines) = handled(&out, "during");
+        (ids.len() == 50).then_some((ids, lines))
+    });
+    assert_eq!((ids.len(), lines), (50, 50), "each once (NATS dropped the repeated sends by their id)");
+    let sent = m1.run(&["events", "send", "work", "--data", r#"{"burst": "after"}"#]);
+    assert_eq!(sent.status.code(), Some(0), "{}", stderr(&sent));
+    eventually("an event after the return", || (handled(&out, "after").0.len() == 1).then_some(()));
 }
 
 #[test]

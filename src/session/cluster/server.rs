@@ -41,6 +41,12 @@ fn program() -> Option<PathBuf> {
     on_path.or_else(|| Some(PathBuf::from("/usr/sbin/nats-server")).filter(|p| p.is_file()))
 }
 
+/// A server of the caller's own (a test that stops it, without disturbing the others); it
+/// is stopped when this process ends.
+pub fn own() -> anyhow::Result<Server> {
+    start()
+}
+
 fn start() -> anyhow::Result<Server> {
     program().context("nats-server is not installed (apt-get install nats-server)")?;
     let dir = std::env::temp_dir().join(format!("ioctl-nats-{}-{}", std::process::id(), fastrand::u32(..)));
