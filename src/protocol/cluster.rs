@@ -53,6 +53,45 @@ pub fn decode_event(payload: &[u8]) -> Result<Event, String> {
     serde_json::from_slice(payload).map_err(|e| format!("not an ioctl event: {e}"))
 }
 
+/// The subject an app's routes are asked on (`vendor.name`, its major): its replicas answer
+/// it as one queue group. `None` when the parts are not an app id's (not subject-safe).
+pub fn app_subject(scope: &Scope, id: &str, major: &str) -> Option<String> {
+    let ok = |s: &str, dot: bool| {
+        !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || (dot && c == '.'))
+    };
+    let one_dot = id.matches('.').count() == 1 && !id.starts_with('.') && !id.ends_with('.');
+    (ok(id, true) && one_dot && ok(major, false))
+        .then(|| format!("ioctl.{}.{}.app.{id}.{major}", scope.account, scope.workspace))
+}
+
+/// The NATS header that carries a forwarded request's head, and its answer's (JSON).
+pub const HEAD_HEADER: &str = "Ioctl-Head";
+
+/// A request to an app's route forwarded to the machine that links it: the HTTP head, and
+/// who the receiving machine decided the caller is (its token was checked there). The body
+/// is the message's payload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForwardedRequest {
+    pub method: String,
+    /// The path (and query) as it arrived.
+    pub uri: String,
+    pub headers: Vec<(String, String)>,
+    /// `admin`, `shopper` or `anonymous`.
+    pub user: String,
+    pub chosen: bool,
+    /// `private`, `graphql` or `public`: which routes the caller may reach.
+    pub reach: String,
+}
+
+/// The answer of a forwarded request (its body is the message's payload).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForwardedAnswer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    /// The machine that answered.
+    pub machine: String,
+}
+
 /// What one machine of the workspace says about itself, refreshed every few seconds in the
 /// presence bucket (gone when it stops refreshing: the bucket's entries expire).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -127,6 +127,11 @@ impl AppContext {
         &self.bus
     }
 
+    /// The way into the apps' routes (this machine's, and the team workspace's).
+    pub fn gateway(&self) -> &Gateway {
+        &self.gateway
+    }
+
     /// The team workspace the session joined, if any.
     pub fn cluster(&self) -> Option<&Arc<super::cluster::Cluster>> {
         self.cluster.as_ref()

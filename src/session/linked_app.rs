@@ -381,6 +381,18 @@ fn register(session: &Session, linked: &Linked<impl Processes>) -> Registration 
             stop: stop_deliveries.clone(),
         };
         linked.tracker.spawn(puller.run());
+        // Its routes answer the other machines' requests too (one replica each).
+        if let Some(major) = linked.spec.id.major() {
+            let responder = crate::session::cluster::routes::Responder {
+                cluster: cluster.clone(),
+                gateway: session.gateway().clone(),
+                id: linked.spec.id.without_version().to_string(),
+                major: major.to_string(),
+                tracker: linked.tracker.clone(),
+                stop: stop_deliveries.clone(),
+            };
+            linked.tracker.spawn(responder.run());
+        }
     }
     Registration { subscriber, counters, queue, stop_deliveries }
 }

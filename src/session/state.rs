@@ -173,7 +173,8 @@ impl Session {
         let journal: Arc<super::dashboard::journal::Journal> = Arc::default();
         let gateway =
             super::gateway::Gateway::new(p.scope.clone(), routes.clone(), Default::default(), identity.clone())
-                .with_journal(journal.clone());
+                .with_journal(journal.clone())
+                .with_team(setup.cluster.clone());
         Ok(Arc::new(Session {
             started: chrono::Utc::now().to_rfc3339(),
             switch: setup.sample_sender.then(SenderSwitch::new),

@@ -1,7 +1,9 @@
 //! End to end: a team workspace on a real `nats-server -js` (started once for the test
 //! binary, see `ioctl::session::cluster::server`), three link sessions with their own
 //! `IOCTL_HOME`s as three machines. An event sent on machine 1 reaches the handler on machine
-//! 2 and nothing reaches another workspace; an app on machines 2 and 3 shares a 10,000-event
+//! 2 and nothing reaches another workspace, and a private route of machine 2's app answers
+//! through machine 1's URL with its token (401 without, 413 for a body over the server's max
+//! payload); an app on machines 2 and 3 shares a 10,000-event
 //! burst, and loses nothing when machine 3 is killed mid-burst; a server that goes away and
 //! comes back loses nothing; an unreachable server is said plainly, without its password.
 //! Each test is an account of its own on the shared server.
@@ -62,6 +64,13 @@ impl Machine {
         serde_json::from_str::<Value>(out.trim()).unwrap_or_default()["counts"].clone()
     }
 
+    /// The session's token (from its record).
+    fn token(&self) -> String {
+        let text =
+            std::fs::read_to_string(self.env.home().join(format!("sessions/{}/dev.json", self.account))).unwrap();
+        serde_json::from_str::<Value>(&text).unwrap()["token"].as_str().unwrap().to_string()
+    }
+
     fn session_pid(&self) -> Option<u32> {
         let text = std::fs::read_to_string(self.env.home().join(format!("sessions/{}/dev.json", self.account))).ok()?;
         serde_json::from_str::<Value>(&text).ok()?["pid"].as_u64().map(|p| p as u32)
@@ -69,7 +78,8 @@ impl Machine {
 }
 
 const SERVICE: &str = r#"{
-  "events": { "work": { "sender": "ioctl.manual", "keys": ["work"] } }
+  "events": { "work": { "sender": "ioctl.manual", "keys": ["work"] } },
+  "routes": { "hello": { "path": "/_v/cluster/hello", "public": false } }
 }"#;
 
 /// Appends `BURST EVENT-ID` per delivery to $EVENTS_OUT (one small append: whole lines).
@@ -84,9 +94,15 @@ async function work(ctx: any) {
   console.log(`handled burst ${ctx.body.burst}`)
 }
 
+async function hello(ctx: any) {
+  ctx.set('x-served-by', process.env.EVENTS_OUT as string)
+  ctx.body = { hello: ctx.vtex.account, method: ctx.method }
+}
+
 export default new Service({
   clients: { implementation: IOClients, options: { events: { retries: 2, timeout: 5000, concurrency: 20 } } },
   events: { work },
+  routes: { hello },
 })
 "#;
 
@@ -127,9 +143,29 @@ fn an_event_sent_on_one_machine_reaches_the_handler_on_another_and_no_other_work
     let (m1, m2) = (Machine::new("team1"), Machine::new("team1"));
     let elsewhere = Machine::new("team1other");
     let (out, out_elsewhere) = (m2.env.dir.path().join("out.txt"), elsewhere.env.dir.path().join("out.txt"));
-    let (_l1, _) = m1.link(&bystander(&m1), &m1.env.dir.path().join("none.txt"));
+    let (_l1, url1) = m1.link(&bystander(&m1), &m1.env.dir.path().join("none.txt"));
     let (mut l2, _) = m2.link(&worker(&m2), &out);
     let (mut l3, _) = elsewhere.link(&worker(&elsewhere), &out_elsewhere);
+
+    // A private route of the app on machine 2 answers through machine 1's URL with machine
+    // 1's token, and 401s without it; a body over the server's max payload is refused whole.
+    let path = "/vtex.cluster-worker/v0/team1/dev/_v/cluster/hello";
+    let bearer = format!("Bearer {}", m1.token());
+    let (status, head, body) = http(&url1, "GET", path, &[("authorization", &bearer)], "");
+    assert_eq!((status, body.as_str()), (200, r#"{"hello":"team1","method":"GET"}"#), "{head}");
+    let served_by = format!("x-served-by: {}", out.display()).to_lowercase();
+    assert!(head.contains(&served_by), "machine 2 answered: {head}");
+    let (status, _, body) = http(&url1, "GET", path, &[], "");
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("is private"), "{body}");
+    let big = "x".repeat(1_100_000);
+    let (status, _, body) =
+        http(&url1, "POST", path, &[("authorization", &bearer), ("content-type", "text/plain")], &big);
+    assert_eq!(status, 413, "{body}");
+    assert!(body.contains("max_payload"), "{body}");
+    // An app linked nowhere in the workspace is a 404, as before.
+    let (status, _, _) = http(&url1, "GET", "/vtex.nowhere/v0/team1/dev/_v/x", &[("authorization", &bearer)], "");
+    assert_eq!(status, 404);
 
     let sent = m1.run(&["events", "send", "work", "--data", r#"{"burst": "one"}"#]);
     assert_eq!(sent.status.code(), Some(0), "{}", stderr(&sent));

@@ -5,6 +5,7 @@
 //! [`server`] is the tests' throwaway `nats-server`. Without `--cluster` none of this starts.
 
 pub mod events;
+pub mod routes;
 pub mod server;
 
 use std::collections::VecDeque;
@@ -105,6 +106,8 @@ pub struct Cluster {
     machine: String,
     shown: String,
     subject: String,
+    /// The connection (routes' request/reply goes on it directly).
+    client: async_nats::Client,
     js: jetstream::Context,
     stream: stream::Stream,
     presence: kv::Store,
@@ -129,7 +132,7 @@ impl Cluster {
         let shown = config.shown();
         let (notices_tx, notices) = mpsc::channel(16);
         let client = connect(config, &machine, &shown, notices_tx).await?;
-        let js = jetstream::new(client);
+        let js = jetstream::new(client.clone());
         let subject = wire::events_subject(scope);
         let stream = js
             .get_or_create_stream(stream::Config {
@@ -174,6 +177,7 @@ impl Cluster {
             machine,
             shown,
             subject,
+            client,
             js,
             stream,
             presence,
@@ -184,6 +188,11 @@ impl Cluster {
     /// This machine's name in the workspace (`HOST-PID`).
     pub fn machine(&self) -> &str {
         &self.machine
+    }
+
+    /// The largest message the server takes (its `max_payload`).
+    pub fn max_payload(&self) -> usize {
+        self.client.server_info().max_payload
     }
 
     /// The server, as it may be shown.
