@@ -140,7 +140,10 @@ async fn start(opts: &Options) -> anyhow::Result<(Arc<Session>, record::Written)
             opts.scope.clone(),
             session.bus().clone(),
             terminal,
-            session.sender_muted(),
+            sender::Quiet {
+                muted: session.sender_muted(),
+                elsewhere: session.cluster().map(|c| c.sender_elsewhere()).unwrap_or_default(),
+            },
             session.shutdown().clone(),
         ));
     }
@@ -153,7 +156,8 @@ fn join_cluster(session: &Arc<Session>, cluster: &Arc<cluster::Cluster>) {
     let outbox = cluster.start_publisher(session.tracker(), session.shutdown().clone());
     session.bus().set_outbox(outbox);
     let me = Arc::downgrade(session);
-    cluster.start_presence(session.tracker(), session.shutdown().clone(), move || match me.upgrade() {
+    let sender = session.sender_switch().is_some();
+    cluster.start_presence(session.tracker(), session.shutdown().clone(), sender, move || match me.upgrade() {
         Some(s) => (s.url().to_string(), s.record().apps, s.counts()),
         None => (String::new(), Vec::new(), Default::default()),
     });

@@ -270,6 +270,11 @@ impl Session {
         &self.bus
     }
 
+    /// The team workspace this session joined, if any.
+    pub fn cluster(&self) -> Option<&Arc<super::cluster::Cluster>> {
+        self.cluster.as_ref()
+    }
+
     /// The team workspace this session joined, with its machines now (`None`: this machine
     /// alone). This machine is in it with its counts of now, though its presence is older.
     pub async fn team(&self) -> Option<crate::protocol::cluster::Team> {

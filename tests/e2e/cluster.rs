@@ -50,7 +50,13 @@ impl Machine {
 
     /// Links `app` (no watch, no sample sender); `out` is the file its handlers append to.
     fn link(&self, app: &Path, out: &Path) -> (Running, String) {
-        let mut c = self.command(&["link", app.to_str().unwrap(), "--json", "--no-watch", "--no-sample-sender"]);
+        self.link_with(app, out, &["--no-sample-sender"])
+    }
+
+    fn link_with(&self, app: &Path, out: &Path, flags: &[&str]) -> (Running, String) {
+        let mut args = vec!["link", app.to_str().unwrap(), "--json", "--no-watch"];
+        args.extend(flags);
+        let mut c = self.command(&args);
         c.env("EVENTS_OUT", out);
         let mut link = Running::from_command(c);
         let ready = link.wait_json("ready", |v| v["type"] == "ready");
@@ -282,6 +288,33 @@ fn a_lost_server_pauses_the_team_workspace_and_nothing_published_meanwhile_is_lo
     let sent = m1.run(&["events", "send", "work", "--data", r#"{"burst": "after"}"#]);
     assert_eq!(sent.status.code(), Some(0), "{}", stderr(&sent));
     eventually("an event after the return", || (handled(&out, "after").0.len() == 1).then_some(()));
+}
+
+#[test]
+fn one_sample_sender_fires_for_the_whole_team_workspace() {
+    let (m1, m2) = (Machine::new("team5"), Machine::new("team5"));
+    let out = m1.env.dir.path().join("out.txt");
+    let service = r#"{"events": {"work": {"sender": "vtex.events-example", "keys": ["send-event"]}},
+      "routes": {"hello": {"path": "/_v/cluster/hello", "public": false}}}"#;
+    let index = INDEX.replace("${ctx.body.burst}", "sample");
+    let app = m1.env.app(
+        "listener",
+        &[("manifest.json", &manifest("listener")), ("node/service.json", service), ("node/index.ts", &index)],
+    );
+    let (_l1, _) = m1.link_with(&app, &out, &["--sender-interval", "0.05"]);
+    let (_l2, _) = m2.link_with(&bystander(&m2), &m2.env.dir.path().join("none.txt"), &["--sender-interval", "0.05"]);
+    // Both senders armed: still one machine fires (event ids start with their session's prefix).
+    for m in [&m1, &m2] {
+        assert_eq!(m.run(&["healthcheck"]).status.code(), Some(0));
+    }
+    let ids = eventually("40 sample events", || {
+        let (ids, _) = handled(&out, "sample");
+        (ids.len() >= 40).then_some(ids)
+    });
+    let senders: HashSet<&str> = ids.iter().map(|id| id.split('-').next().unwrap()).collect();
+    assert_eq!(senders.len(), 1, "one sender for the workspace: {senders:?}");
+    let (p1, p2) = (n(&m1.counts(), "published"), n(&m2.counts(), "published"));
+    assert!(p1 == 0 || p2 == 0, "one machine publishes: {p1} and {p2}");
 }
 
 #[test]

@@ -39,6 +39,8 @@ pub const STREAM_MAX_BYTES: i64 = 256 << 20;
 /// How long a machine's presence lasts without a refresh, and how often it is refreshed.
 const PRESENCE_TTL: Duration = Duration::from_secs(15);
 const PRESENCE_EVERY: Duration = Duration::from_secs(5);
+/// The presence bucket's key of the machine that runs the workspace's sample sender.
+const SENDER_KEY: &str = "sample-sender";
 /// How long a session start retries a server it cannot reach before it says so.
 const CONNECT_FOR: Duration = Duration::from_secs(5);
 /// Events waiting to be sent to the stream (publishers wait when it is full).
@@ -111,6 +113,9 @@ pub struct Cluster {
     js: jetstream::Context,
     stream: stream::Stream,
     presence: kv::Store,
+    /// Set while another machine runs the workspace's one sample sender (this one's stays
+    /// quiet); the presence task decides, through a key of the presence bucket.
+    sender_elsewhere: Arc<std::sync::atomic::AtomicBool>,
     /// The connection's news (lost, back), taken once by the session to tell its links.
     notices: std::sync::Mutex<Option<mpsc::Receiver<String>>>,
 }
@@ -182,6 +187,7 @@ impl Cluster {
             stream,
             presence,
             notices: std::sync::Mutex::new(Some(notices)),
+            sender_elsewhere: Arc::new(std::sync::atomic::AtomicBool::new(true)),
         }))
     }
 
@@ -202,6 +208,11 @@ impl Cluster {
 
     pub fn scope(&self) -> &Scope {
         &self.scope
+    }
+
+    /// Whether another machine runs the workspace's sample sender (for this one's sender).
+    pub fn sender_elsewhere(&self) -> Arc<std::sync::atomic::AtomicBool> {
+        self.sender_elsewhere.clone()
     }
 
     /// The connection's news (server lost, back), once.
@@ -292,12 +303,17 @@ impl Cluster {
         self: &Arc<Self>,
         tracker: &TaskTracker,
         shutdown: CancellationToken,
+        sender: bool,
         now: impl Fn() -> (String, Vec<String>, crate::protocol::Counts) + Send + 'static,
     ) {
         let me = self.clone();
         tracker.spawn(async move {
             let key = wire::machine_key(&me.machine);
+            let mut holds = None;
             loop {
+                if sender {
+                    holds = me.hold_sender(holds).await;
+                }
                 let (url, apps, counts) = now();
                 let p = Presence {
                     version: wire::VERSION,
@@ -317,7 +333,29 @@ impl Cluster {
                 }
             }
             let _ = tokio::time::timeout(Duration::from_secs(1), me.presence.delete(&key)).await;
+            if holds.is_some() {
+                // Let another machine's sender take over at once.
+                let _ = tokio::time::timeout(Duration::from_secs(1), me.presence.delete(SENDER_KEY)).await;
+            }
         });
+    }
+
+    /// One sample sender per workspace: the machine whose session made the bucket's sender
+    /// key holds it, refreshing it (a compare-and-set on its revision) with its presence; when
+    /// it stops refreshing, the key expires and another machine's sender takes over. `held`
+    /// is the key's revision while this machine holds it.
+    async fn hold_sender(&self, held: Option<u64>) -> Option<u64> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let me = self.machine.clone();
+        let now = match held {
+            Some(revision) => self.presence.update(SENDER_KEY, me.clone().into(), revision).await.ok(),
+            None => self.presence.create(SENDER_KEY, me.clone().into()).await.ok(),
+        };
+        let was_elsewhere = self.sender_elsewhere.swap(now.is_none(), SeqCst);
+        if now.is_some() && was_elsewhere {
+            tracing::info!(machine = %me, "this machine runs the team workspace's sample sender");
+        }
+        now
     }
 
     /// The machines of the workspace now (this one included), by name.
