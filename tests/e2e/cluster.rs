@@ -318,6 +318,31 @@ fn one_sample_sender_fires_for_the_whole_team_workspace() {
 }
 
 #[test]
+fn credentials_in_the_url_let_a_machine_in_and_are_never_shown_or_logged() {
+    let server = ioctl::session::cluster::server::own_with(&["--user", "team", "--pass", "hunter2"]).unwrap();
+    let port = server.port;
+    let m = Machine::on(&format!("nats://team:hunter2@127.0.0.1:{port}"), "team6");
+    let mut c = m.command(&["link", bystander(&m).to_str().unwrap(), "--json", "--no-watch", "--no-sample-sender"]);
+    c.env("IOCTL_LOG", "debug");
+    let mut link = Running::from_command(c);
+    link.wait_json("ready", |v| v["type"] == "ready");
+    let human = stdout(&m.run(&["status"]));
+    assert!(human.contains(&format!("team workspace on nats://team@127.0.0.1:{port}: 1 machine")), "{human}");
+    let log = std::fs::read_to_string(m.env.home().join("sessions/team6/dev.log")).unwrap();
+    assert!(log.contains("joined the team workspace"), "{log}");
+    assert!(!log.contains("hunter2") && !human.contains("hunter2"), "the password shows: {log}");
+    assert_eq!(link.interrupt(), 0);
+
+    // A wrong password is refused at once, said as such.
+    let wrong = Machine::on(&format!("nats://team:nope@127.0.0.1:{port}"), "team6");
+    let o = wrong.run(&["link", bystander(&wrong).to_str().unwrap(), "--no-watch", "--no-sample-sender"]);
+    let err = format!("{}{}", stdout(&o), stderr(&o));
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains(&format!("the NATS server nats://team@127.0.0.1:{port} refused this machine")), "{err}");
+    assert!(!err.contains("nope"), "{err}");
+}
+
+#[test]
 fn an_unreachable_server_is_said_plainly_without_its_password() {
     let m = Machine::new("team3");
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();

@@ -416,6 +416,14 @@ async fn connect(
                     let _ = tell.try_send(said);
                 }
             });
+        // Credentials from the URL go as options, and the URL the client keeps (and logs at
+        // debug level) holds none of them.
+        let (address, user, password) = split_credentials(&config.url);
+        match (user, password) {
+            (Some(user), Some(password)) => options = options.user_and_password(user, password),
+            (Some(token), None) => options = options.token(token),
+            _ => {}
+        }
         if let Some(token) = &config.token {
             options = options.token(token.clone());
         }
@@ -427,17 +435,25 @@ async fn connect(
         if config.url.starts_with("tls://") {
             options = options.require_tls(true);
         }
-        let error = match options.connect(config.url.as_str()).await {
+        let error = match options.connect(address.as_str()).await {
             Ok(client) => return Ok(client),
             Err(e) => e,
         };
-        if tokio::time::Instant::now() >= deadline {
+        use async_nats::ConnectErrorKind as K;
+        let refused = matches!(error.kind(), K::AuthorizationViolation | K::Authentication);
+        if refused || tokio::time::Instant::now() >= deadline {
             // The client's error names no password, but make sure of it.
             let mut why = error.to_string();
             if let Ok(u) = url::Url::parse(&config.url) {
                 if let Some(p) = u.password().filter(|p| !p.is_empty()) {
                     why = why.replace(p, "***");
                 }
+            }
+            if refused {
+                anyhow::bail!(
+                    "the NATS server {shown} refused this machine: {why}; check the credentials of --cluster (or \
+                     IOCTL_CLUSTER), --cluster-token or --cluster-creds"
+                );
             }
             anyhow::bail!(
                 "cannot reach the NATS server {shown} (tried for {} s): {why}; check that it runs with JetStream \
@@ -449,9 +465,31 @@ async fn connect(
     }
 }
 
+/// `url` without its credentials, and its user and password (percent-decoded): `nats://token@…`
+/// is a token, as NATS reads it.
+fn split_credentials(url: &str) -> (String, Option<String>, Option<String>) {
+    let Ok(mut u) = url::Url::parse(url) else { return (url.to_string(), None, None) };
+    let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
+    let user = Some(decode(u.username())).filter(|s| !s.is_empty());
+    let password = u.password().map(decode);
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    (u.to_string().trim_end_matches('/').to_string(), user, password)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_address_the_client_keeps_holds_no_credentials() {
+        assert_eq!(
+            split_credentials("nats://team:s%40cret@127.0.0.1:4222"),
+            ("nats://127.0.0.1:4222".to_string(), Some("team".to_string()), Some("s@cret".to_string()))
+        );
+        assert_eq!(split_credentials("tls://tok3n@h"), ("tls://h".to_string(), Some("tok3n".to_string()), None));
+        assert_eq!(split_credentials("nats://h:1"), ("nats://h:1".to_string(), None, None));
+    }
 
     #[test]
     fn a_cluster_url_is_checked_and_shown_without_its_password() {

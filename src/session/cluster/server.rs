@@ -21,6 +21,8 @@ pub struct Server {
     dir: PathBuf,
     /// Held while a test stops and restarts it.
     running: Mutex<()>,
+    /// nats-server's flags beyond the port and store.
+    flags: Vec<String>,
 }
 
 static SHARED: OnceLock<std::result::Result<Server, String>> = OnceLock::new();
@@ -44,16 +46,27 @@ fn program() -> Option<PathBuf> {
 /// A server of the caller's own (a test that stops it, without disturbing the others); it
 /// is stopped when this process ends.
 pub fn own() -> anyhow::Result<Server> {
-    start()
+    own_with(&[])
+}
+
+/// [`own`], with more of nats-server's flags (`--user`, `--pass`, …).
+pub fn own_with(flags: &[&str]) -> anyhow::Result<Server> {
+    let mut server = start_with(flags)?;
+    server.flags = flags.iter().map(|f| f.to_string()).collect();
+    Ok(server)
 }
 
 fn start() -> anyhow::Result<Server> {
+    start_with(&[])
+}
+
+fn start_with(flags: &[&str]) -> anyhow::Result<Server> {
     program().context("nats-server is not installed (apt-get install nats-server)")?;
     let dir = std::env::temp_dir().join(format!("ioctl-nats-{}-{}", std::process::id(), fastrand::u32(..)));
     std::fs::create_dir(&dir).with_context(|| format!("{}: cannot create", dir.display()))?;
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let server = Server { port, dir, running: Mutex::new(()) };
+    let server = Server { port, dir, running: Mutex::new(()), flags: flags.iter().map(|f| f.to_string()).collect() };
     // The watcher first: were the start to hang or this process to die during it, the server
     // is still stopped.
     let script = format!(
@@ -98,6 +111,7 @@ impl Server {
             .arg(self.dir.join("store"))
             .arg("-P")
             .arg(self.pid_file())
+            .args(&self.flags)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
