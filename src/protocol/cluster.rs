@@ -15,6 +15,19 @@ pub fn events_subject(scope: &Scope) -> String {
     format!("ioctl.{}.{}.events", scope.account, scope.workspace)
 }
 
+/// The subject the machines of `scope` share their delivery attempts on, for each other's
+/// tails (core NATS: not stored).
+pub fn activity_subject(scope: &Scope) -> String {
+    format!("ioctl.{}.{}.activity", scope.account, scope.workspace)
+}
+
+/// One delivery attempt as a machine shares it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SharedAttempt {
+    pub machine: String,
+    pub attempt: super::stream::DeliveryAttempt,
+}
+
 /// `account` and `workspace` in one name without ambiguity: the account's length first, so
 /// `a_b`/`c` and `a`/`b_c` stay apart although both may contain `_`.
 fn scoped(prefix: &str, scope: &Scope) -> String {

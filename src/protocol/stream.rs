@@ -379,6 +379,9 @@ pub struct DeliveryAttempt {
     pub error: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_in_ms: Option<u64>,
+    /// In a team workspace (`link --cluster`): the machine that ran it, when not this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine: Option<String>,
 }
 
 /// How a delivery attempt ended.
@@ -630,6 +633,7 @@ mod tests {
             elapsed_ms: 0.98,
             error: error.map(String::from),
             retry_in_ms,
+            machine: None,
         };
         vec![
             (

@@ -44,6 +44,8 @@ pub enum Activity {
         elapsed_ms: f64,
         error: Option<String>,
         retry_in_ms: Option<u64>,
+        /// The team workspace's machine that ran it, when not this one.
+        machine: Option<Arc<str>>,
     },
 }
 
@@ -58,18 +60,28 @@ impl Activity {
     pub fn to_record(&self) -> TailRecord {
         match self {
             Activity::Event { event, .. } => TailRecord::Event(event.clone()),
-            Activity::Delivery { event_id, app, handler, outcome, attempt, elapsed_ms, error, retry_in_ms, .. } => {
-                TailRecord::Delivery(DeliveryAttempt {
-                    event_id: event_id.clone(),
-                    app: app.clone(),
-                    handler: handler.to_string(),
-                    outcome: *outcome,
-                    attempt: *attempt,
-                    elapsed_ms: (elapsed_ms * 100.0).round() / 100.0,
-                    error: error.clone(),
-                    retry_in_ms: *retry_in_ms,
-                })
-            }
+            Activity::Delivery {
+                event_id,
+                app,
+                handler,
+                outcome,
+                attempt,
+                elapsed_ms,
+                error,
+                retry_in_ms,
+                machine,
+                ..
+            } => TailRecord::Delivery(DeliveryAttempt {
+                event_id: event_id.clone(),
+                app: app.clone(),
+                handler: handler.to_string(),
+                outcome: *outcome,
+                attempt: *attempt,
+                elapsed_ms: (elapsed_ms * 100.0).round() / 100.0,
+                error: error.clone(),
+                retry_in_ms: *retry_in_ms,
+                machine: machine.as_deref().map(str::to_string),
+            }),
         }
     }
 }
@@ -199,6 +211,9 @@ pub struct Bus {
     /// there (the cluster's publisher task holds the other end; bounded: a full outbox makes
     /// publishers wait), and the apps receive their events from NATS, not from here.
     outbox: OnceLock<mpsc::Sender<Arc<Event>>>,
+    /// Set in a team workspace: this machine's delivery attempts go to the other machines'
+    /// tails (the cluster's activity task holds the other end; full, a record is not shared).
+    shared: OnceLock<mpsc::Sender<Activity>>,
 }
 
 /// The deliveries a team workspace's event makes to one linked app, each with the receiver
@@ -228,7 +243,23 @@ impl Bus {
             counters: Arc::default(),
             journal,
             outbox: OnceLock::new(),
+            shared: OnceLock::new(),
         })
+    }
+
+    /// Shares this machine's delivery attempts through `shared` (once, at start).
+    pub fn share_activity(&self, shared: mpsc::Sender<Activity>) {
+        let _ = self.shared.set(shared);
+    }
+
+    /// Whether delivery attempts are reported though nobody tails here (they are shared).
+    pub fn shares(&self) -> bool {
+        self.shared.get().is_some()
+    }
+
+    /// Another machine's delivery attempt, for this machine's tails.
+    pub fn report_remote(&self, a: Activity) {
+        let _ = self.activity.send(a);
     }
 
     /// Sends every later publish to a team workspace through `outbox` (once, at start).
@@ -332,6 +363,10 @@ impl Bus {
     }
 
     pub fn report(&self, a: Activity) {
+        if let (Some(shared), Activity::Delivery { .. }) = (self.shared.get(), &a) {
+            // Only a tail reads it: one that falls behind misses records, as a local one does.
+            let _ = shared.try_send(a.clone());
+        }
         // No receiver means nobody is tailing; that is fine.
         let _ = self.activity.send(a);
     }
@@ -384,6 +419,9 @@ impl Bus {
         if let (Some(outbox), None) = (self.outbox.get(), only) {
             // A team workspace: the event reaches its handlers, here and on the other
             // machines, through NATS (the receiving machines journal and count it).
+            if self.watched() {
+                self.report(Activity::Event { scope: scope.clone(), event: event.clone() });
+            }
             if outbox.send(event.clone()).await.is_err() {
                 tracing::warn!(event = %event.id, "the session is ending: event not sent to the team workspace");
             }

@@ -557,7 +557,7 @@ impl<W: Target> Dispatcher<W> {
     /// Keeps the attempt in the journal (always: its parts are shared or already made) and,
     /// while someone tails, reports it as activity.
     fn report(&self, d: &Delivery, a: Attempt, error: Option<AttemptError>, retry_in_ms: Option<u64>) {
-        if self.bus.watched() {
+        if self.bus.watched() || self.bus.shares() {
             self.bus.report(Activity::Delivery {
                 scope: self.scope.clone(),
                 event_id: d.event.id.clone(),
@@ -568,6 +568,7 @@ impl<W: Target> Dispatcher<W> {
                 elapsed_ms: a.elapsed_ms,
                 error: error.as_ref().map(|e| e.message.clone()),
                 retry_in_ms,
+                machine: None,
             });
         }
         let (error, stack) = match error {

@@ -155,6 +155,7 @@ async fn start(opts: &Options) -> anyhow::Result<(Arc<Session>, record::Written)
 fn join_cluster(session: &Arc<Session>, cluster: &Arc<cluster::Cluster>) {
     let outbox = cluster.start_publisher(session.tracker(), session.shutdown().clone());
     session.bus().set_outbox(outbox);
+    cluster.start_activity(session.bus(), session.tracker(), session.shutdown().clone());
     let me = Arc::downgrade(session);
     let sender = session.sender_switch().is_some();
     cluster.start_presence(session.tracker(), session.shutdown().clone(), sender, move || match me.upgrade() {

@@ -173,9 +173,17 @@ fn an_event_sent_on_one_machine_reaches_the_handler_on_another_and_no_other_work
     let (status, _, _) = http(&url1, "GET", "/vtex.nowhere/v0/team1/dev/_v/x", &[("authorization", &bearer)], "");
     assert_eq!(status, 404);
 
+    // Machine 1's tail shows the event and machine 2's delivery of it, naming machine 2.
+    let mut tail = Running::from_command(m1.command(&["events", "tail", "--json"]));
+    tail.wait_json("the tail's start", |v| v["type"] == "hello");
     let sent = m1.run(&["events", "send", "work", "--data", r#"{"burst": "one"}"#]);
     assert_eq!(sent.status.code(), Some(0), "{}", stderr(&sent));
     l2.wait_json("the handler on machine 2", |v| v["message"] == "handled burst one");
+    let event = tail.wait_json("the event in machine 1's tail", |v| v["type"] == "event");
+    let delivery = tail.wait_json("machine 2's delivery in machine 1's tail", |v| v["type"] == "delivery");
+    assert_eq!((&delivery["event_id"], &delivery["outcome"]), (&event["id"], &Value::from("ok")), "{delivery}");
+    let on = delivery["machine"].as_str().unwrap_or_else(|| panic!("no machine: {delivery}"));
+    assert!(on.ends_with(&format!("-{}", m2.session_pid().unwrap())), "{delivery}");
     let c = m2.counts();
     assert_eq!((n(&c, "deliveries"), n(&c, "delivered")), (1, 1), "{c}");
     assert_eq!(handled(&out, "one").0.len(), 1);

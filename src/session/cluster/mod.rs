@@ -297,6 +297,63 @@ impl Cluster {
         }
     }
 
+    /// Shares this machine's delivery attempts with the other machines' tails, and hands
+    /// theirs to this machine's (fire and forget: only tails read them).
+    pub fn start_activity(
+        self: &Arc<Self>,
+        bus: &Arc<crate::session::bus::Bus>,
+        tracker: &TaskTracker,
+        shutdown: CancellationToken,
+    ) {
+        use crate::session::bus::Activity;
+        let (tx, mut rx) = mpsc::channel::<Activity>(4096);
+        bus.share_activity(tx);
+        let subject = wire::activity_subject(&self.scope);
+        let (me, stop) = (self.clone(), shutdown.clone());
+        let out = subject.clone();
+        tracker.spawn(async move {
+            loop {
+                let a = tokio::select! {
+                    a = rx.recv() => match a { Some(a) => a, None => break },
+                    _ = stop.cancelled() => break,
+                };
+                let crate::protocol::stream::TailRecord::Delivery(attempt) = a.to_record() else { continue };
+                let shared = wire::SharedAttempt { machine: me.machine.clone(), attempt };
+                let _ = me.client.publish(out.clone(), serde_json::to_vec(&shared).unwrap_or_default().into()).await;
+            }
+        });
+        let (me, bus) = (self.clone(), bus.clone());
+        tracker.spawn(async move {
+            let Ok(mut theirs) = me.client.subscribe(subject).await else { return };
+            loop {
+                let m = tokio::select! {
+                    m = theirs.next() => match m { Some(m) => m, None => break },
+                    _ = shutdown.cancelled() => break,
+                };
+                if !bus.watched() {
+                    continue;
+                }
+                let Ok(s) = serde_json::from_slice::<wire::SharedAttempt>(&m.payload) else { continue };
+                if s.machine == me.machine {
+                    continue;
+                }
+                let d = s.attempt;
+                bus.report_remote(Activity::Delivery {
+                    scope: me.scope.clone(),
+                    event_id: d.event_id,
+                    app: d.app,
+                    handler: d.handler.into(),
+                    outcome: d.outcome,
+                    attempt: d.attempt,
+                    elapsed_ms: d.elapsed_ms,
+                    error: d.error,
+                    retry_in_ms: d.retry_in_ms,
+                    machine: Some(s.machine.into()),
+                });
+            }
+        });
+    }
+
     /// Says this machine is here (its URL, apps and counts), every few seconds until the
     /// session ends, then that it left.
     pub fn start_presence(
