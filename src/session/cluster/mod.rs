@@ -434,8 +434,8 @@ impl Cluster {
     }
 }
 
-/// The connection, retried for [`CONNECT_FOR`] while the server cannot be reached. Its
-/// losses and returns are logged and sent to `notices`.
+/// The connection, retried for [`CONNECT_FOR`] while the server cannot be reached (a refused
+/// login is said at once). Its losses and returns are logged and sent to `notices`.
 async fn connect(
     config: &Config,
     machine: &str,
@@ -443,40 +443,12 @@ async fn connect(
     notices: mpsc::Sender<String>,
 ) -> anyhow::Result<async_nats::Client> {
     let deadline = tokio::time::Instant::now() + CONNECT_FOR;
+    // Credentials from the URL go as options, and the URL the client keeps (and logs at debug
+    // level) holds none of them.
+    let (address, user, password) = split_credentials(&config.url);
     loop {
-        let server = shown.to_string();
-        let tell = notices.clone();
-        // Said only after a loss (the first connection is not news).
-        let lost = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let mut options = async_nats::ConnectOptions::new()
-            .name(format!("ioctl {machine}"))
-            .connection_timeout(Duration::from_secs(2))
-            .max_reconnects(None)
-            .event_callback(move |event| {
-                let (server, tell, lost) = (server.clone(), tell.clone(), lost.clone());
-                async move {
-                    use std::sync::atomic::Ordering::SeqCst;
-                    let said = match event {
-                        async_nats::Event::Disconnected if !lost.swap(true, SeqCst) => format!(
-                            "lost the NATS server {server}: cross-machine events and calls pause, local work goes on; \
-                             reconnecting"
-                        ),
-                        async_nats::Event::Connected if lost.swap(false, SeqCst) => {
-                            format!("the NATS server {server} is back: the team workspace resumes")
-                        }
-                        other => {
-                            tracing::debug!(event = %other, "NATS connection");
-                            return;
-                        }
-                    };
-                    tracing::warn!("{said}");
-                    let _ = tell.try_send(said);
-                }
-            });
-        // Credentials from the URL go as options, and the URL the client keeps (and logs at
-        // debug level) holds none of them.
-        let (address, user, password) = split_credentials(&config.url);
-        match (user, password) {
+        let mut options = options(machine, shown, notices.clone());
+        match (user.clone(), password.clone()) {
             (Some(user), Some(password)) => options = options.user_and_password(user, password),
             (Some(token), None) => options = options.token(token),
             _ => {}
@@ -500,12 +472,10 @@ async fn connect(
         let refused = matches!(error.kind(), K::AuthorizationViolation | K::Authentication);
         if refused || tokio::time::Instant::now() >= deadline {
             // The client's error names no password, but make sure of it.
-            let mut why = error.to_string();
-            if let Ok(u) = url::Url::parse(&config.url) {
-                if let Some(p) = u.password().filter(|p| !p.is_empty()) {
-                    why = why.replace(p, "***");
-                }
-            }
+            let why = match password.as_deref().filter(|p| !p.is_empty()) {
+                Some(p) => error.to_string().replace(p, "***"),
+                None => error.to_string(),
+            };
             if refused {
                 anyhow::bail!(
                     "the NATS server {shown} refused this machine: {why}; check the credentials of --cluster (or \
@@ -520,6 +490,39 @@ async fn connect(
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+/// The connection's options but its credentials: named for the machine, reconnecting for
+/// ever, and saying a loss (and the return after one) in the log and to `notices`.
+fn options(machine: &str, shown: &str, notices: mpsc::Sender<String>) -> async_nats::ConnectOptions {
+    let server = shown.to_string();
+    // Said only after a loss (the first connection is not news).
+    let lost = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    async_nats::ConnectOptions::new()
+        .name(format!("ioctl {machine}"))
+        .connection_timeout(Duration::from_secs(2))
+        .max_reconnects(None)
+        .event_callback(move |event| {
+            let (server, tell, lost) = (server.clone(), notices.clone(), lost.clone());
+            async move {
+                use std::sync::atomic::Ordering::SeqCst;
+                let said = match event {
+                    async_nats::Event::Disconnected if !lost.swap(true, SeqCst) => format!(
+                        "lost the NATS server {server}: cross-machine events and calls pause, local work goes on; \
+                         reconnecting"
+                    ),
+                    async_nats::Event::Connected if lost.swap(false, SeqCst) => {
+                        format!("the NATS server {server} is back: the team workspace resumes")
+                    }
+                    other => {
+                        tracing::debug!(event = %other, "NATS connection");
+                        return;
+                    }
+                };
+                tracing::warn!("{said}");
+                let _ = tell.try_send(said);
+            }
+        })
 }
 
 /// `url` without its credentials, and its user and password (percent-decoded): `nats://token@…`
