@@ -25,6 +25,11 @@ pub struct Delivery {
     pub ticket: Ticket,
     /// The event's seq in the journal (its attempts are kept there; 0: not kept).
     pub seq: u64,
+    /// Attempts counted before this machine's: a team workspace's event that came back from
+    /// NATS (its machine stopped before it ended) counts each earlier delivery as one, so the
+    /// app's retry policy bounds it across machines too (and a handler that kills its
+    /// machine every time does not loop for ever).
+    pub prior_attempts: u32,
 }
 
 /// What tail streams.
@@ -270,7 +275,7 @@ impl Bus {
     /// A team workspace's `event`, taken off NATS for the app of subscription `id`: one
     /// delivery per handler of it that matches (none: nothing to do), kept in the journal.
     /// `None` when the app is not subscribed (any more).
-    pub fn accept_remote(&self, id: SubscriberId, event: Arc<Event>) -> Option<Accepted> {
+    pub fn accept_remote(&self, id: SubscriberId, event: Arc<Event>, prior_attempts: u32) -> Option<Accepted> {
         let subs = self.subscribers.locked();
         let s = subs.get(&id)?;
         let handlers: Vec<&Arc<str>> =
@@ -288,7 +293,7 @@ impl Bus {
                 let (tx, rx) = oneshot::channel();
                 let mut ticket = Ticket::new(&self.counters, &s.counters);
                 ticket.settle = Some(tx);
-                (Delivery { event: event.clone(), handler: handler.clone(), ticket, seq }, rx)
+                (Delivery { event: event.clone(), handler: handler.clone(), ticket, seq, prior_attempts }, rx)
             })
             .collect();
         Some(Accepted { queue: s.queue.clone(), deliveries })
@@ -332,7 +337,7 @@ impl Bus {
         let ticket = Ticket::new(&self.counters, &app_counts);
         // The replay's attempts join the event's deliveries in the journal, while it is kept.
         let seq = self.journal.event_seq(&event.id).unwrap_or(0);
-        match queue.send(Delivery { event, handler: handler.into(), ticket, seq }).await {
+        match queue.send(Delivery { event, handler: handler.into(), ticket, seq, prior_attempts: 0 }).await {
             Ok(()) => Ok(()),
             Err(mpsc::error::SendError(d)) => {
                 d.ticket.failed();
@@ -448,7 +453,8 @@ impl Bus {
             for (s, handler) in targets {
                 matched += 1;
                 let ticket = Ticket::new(&self.counters, &s.counters);
-                match s.queue.try_send(Delivery { event: event.clone(), handler: handler.clone(), ticket, seq }) {
+                let d = Delivery { event: event.clone(), handler: handler.clone(), ticket, seq, prior_attempts: 0 };
+                match s.queue.try_send(d) {
                     Ok(()) => made += 1,
                     Err(mpsc::error::TrySendError::Full(d)) => full.0.push_back((d, s.queue.clone())),
                     // The app is unlinking: count it as failed, not lost.

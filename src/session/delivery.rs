@@ -427,7 +427,7 @@ impl<W: Target> Dispatcher<W> {
     async fn deliver(&self, d: Delivery, first_permit: OwnedSemaphorePermit, limiter: &Limiter) {
         let mut permit = Some(first_permit);
         let mut history = Vec::new();
-        let mut attempt = 0;
+        let mut attempt = d.prior_attempts;
         loop {
             attempt += 1;
             let policy = self.policy.borrow().clone();
@@ -716,6 +716,8 @@ mod tests {
 
     struct Rig {
         bus: Arc<Bus>,
+        /// The app's subscription.
+        sub: crate::session::bus::SubscriberId,
         dead: Arc<DeadLetters>,
         queue: mpsc::Sender<Delivery>,
         stop: CancellationToken,
@@ -735,7 +737,7 @@ mod tests {
         let tracker = TaskTracker::new();
         let scope = Scope { account: "a".into(), workspace: "w".into() };
         let sub: crate::app::EventSubscription = serde_json::from_value(json!({"keys": ["k"]})).unwrap();
-        bus.subscribe(scope, "v.app@1.0.0", vec![("h".into(), sub)], queue.clone());
+        let (sub, _) = bus.subscribe(scope, "v.app@1.0.0", vec![("h".into(), sub)], queue.clone());
         let (policy_tx, policy) = watch::channel(policy);
         let d = Dispatcher {
             scope: Scope { account: "a".into(), workspace: "w".into() },
@@ -749,7 +751,7 @@ mod tests {
             stop: stop.clone(),
         };
         tokio::spawn(d.run(rx));
-        Rig { bus, dead, queue, stop, tracker, policy: policy_tx }
+        Rig { bus, sub, dead, queue, stop, tracker, policy: policy_tx }
     }
 
     async fn publish(r: &Rig, n: usize) {
@@ -820,6 +822,42 @@ mod tests {
         let id = dead[1].event.id.clone();
         assert_eq!(r.dead.take(Some(&id)).len(), 1);
         assert_eq!(r.dead.list().len(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_event_back_from_the_team_workspace_counts_its_earlier_deliveries_as_attempts() {
+        let p = Policy {
+            retries: 2,
+            timeout_ms: 1000.0,
+            timeout_coefficient: 1.0,
+            backoff_ms: 50.0,
+            backoff_coefficient: 2.0,
+            concurrency: 5,
+        };
+        let fake = Fake::new(1, u32::MAX, false);
+        let r = rig(p, fake.clone());
+        let event = Arc::new(Event {
+            id: "e-1".into(),
+            sender: "x.y".into(),
+            key: "k".into(),
+            subject: String::new(),
+            body: json!(1),
+            time: 0,
+        });
+        // Delivered twice before by NATS (two machines stopped before it ended): one attempt left.
+        let accepted = r.bus.accept_remote(r.sub, event, 2).unwrap();
+        let mut settles = Vec::new();
+        for (d, settled) in accepted.deliveries {
+            r.queue.send(d).await.unwrap();
+            settles.push(settled);
+        }
+        settle(&r).await;
+        assert_eq!(fake.calls.locked().iter().map(|c| c.0).collect::<Vec<_>>(), vec![3]);
+        let dead = r.dead.list();
+        assert_eq!(dead[0].attempts.iter().map(|a| a.error.as_str()).collect::<Vec<_>>(), vec!["fail 3"]);
+        for s in settles {
+            assert_eq!(s.await.unwrap(), crate::session::bus::Settled::Done, "acknowledged: it failed for good");
+        }
     }
 
     #[tokio::test(start_paused = true)]

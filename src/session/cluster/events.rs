@@ -145,7 +145,9 @@ impl Puller {
                 return;
             }
         };
-        let Some(accepted) = self.bus.accept_remote(self.subscriber, event.clone()) else {
+        let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
+        let prior = u32::try_from(delivered.saturating_sub(1)).unwrap_or(u32::MAX);
+        let Some(accepted) = self.bus.accept_remote(self.subscriber, event.clone(), prior) else {
             // Unlinked meanwhile: another replica (or this one, back) takes it.
             let _ = message.ack_with(AckKind::Nak(None)).await;
             return;
@@ -155,11 +157,10 @@ impl Puller {
             let _ = message.ack().await;
             return;
         }
-        let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
         if delivered > 1 {
             let line = format!(
-                "event {} came back from the team workspace (its delivery {delivered}): a machine stopped before it \
-                 ended, or did not say it ran within {} s",
+                "event {} came back from the team workspace (its delivery {delivered}, each earlier one counted as an \
+                 attempt): a machine stopped before it ended, or did not say it ran within {} s",
                 event.id,
                 ACK_WAIT.as_secs()
             );
