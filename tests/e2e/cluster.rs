@@ -348,6 +348,20 @@ fn credentials_in_the_url_let_a_machine_in_and_are_never_shown_or_logged() {
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains(&format!("the NATS server nats://team@127.0.0.1:{port} refused this machine")), "{err}");
     assert!(!err.contains("nope"), "{err}");
+
+    // A server that wants a token: --cluster-token lets the machine in.
+    let server = ioctl::session::cluster::server::own_with(&["--auth", "s3cr3t-token"]).unwrap();
+    let m = Machine::on(&server.url(), "team6");
+    let app = bystander(&m);
+    let mut c = m.command(&["link", app.to_str().unwrap(), "--json", "--no-watch", "--no-sample-sender"]);
+    c.args(["--cluster-token", "s3cr3t-token"]);
+    let mut link = Running::from_command(c);
+    link.wait_json("ready", |v| v["type"] == "ready");
+    let human = stdout(&m.run(&["status"]));
+    assert!(human.contains("1 machine") && !human.contains("s3cr3t"), "{human}");
+    assert_eq!(link.interrupt(), 0);
+    let o = m.run(&["link", app.to_str().unwrap(), "--no-watch", "--no-sample-sender"]);
+    assert!(stderr(&o).contains("refused this machine"), "without the token: {}", stderr(&o));
 }
 
 #[test]
