@@ -44,6 +44,22 @@ pub fn presence_bucket(scope: &Scope) -> String {
     scoped("ioctl_presence", scope)
 }
 
+/// The key-value bucket of the workspace's dead letters (every machine's).
+pub fn dead_bucket(scope: &Scope) -> String {
+    scoped("ioctl_dead", scope)
+}
+
+/// A dead letter's key in [`dead_bucket`]: its app, handler and event id, hex-encoded (key
+/// characters are few; one letter per app, handler and event, as on one machine).
+pub fn letter_key(app: &str, handler: &str, event_id: &str) -> String {
+    format!("{app}\n{handler}\n{event_id}").bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Headers of an event sent again by `events replay` from any machine: only the app (and its
+/// handler) they name delivers it; every other app's consumer acknowledges it unread.
+pub const REPLAY_APP: &str = "Ioctl-Replay-App";
+pub const REPLAY_HANDLER: &str = "Ioctl-Replay-Handler";
+
 /// The durable pull consumer an app's replicas share (`vendor.name@version`, as VTEX scopes
 /// an app's subscriptions): every character a consumer name may not hold becomes `_`.
 pub fn consumer_name(app: &str) -> String {
@@ -168,6 +184,8 @@ mod tests {
         assert_ne!(presence_bucket(&scope("a_b", "c")), presence_bucket(&scope("a", "b_c")));
         assert_eq!(consumer_name("vtex.service-course@0.0.1"), "app_vtex_service-course_0_0_1");
         assert_eq!(machine_key("box.local-12"), "box_local-12");
+        assert_eq!(letter_key("v.a@1.0.0", "h", "e1"), "762e6140312e302e300a680a6531");
+        assert_ne!(dead_bucket(&scope("a_b", "c")), dead_bucket(&scope("a", "b_c")));
     }
 
     #[test]

@@ -275,11 +275,25 @@ impl Bus {
     /// A team workspace's `event`, taken off NATS for the app of subscription `id`: one
     /// delivery per handler of it that matches (none: nothing to do), kept in the journal.
     /// `None` when the app is not subscribed (any more).
-    pub fn accept_remote(&self, id: SubscriberId, event: Arc<Event>, prior_attempts: u32) -> Option<Accepted> {
+    /// `only`: a replay for one handler of the app (it alone delivers the event).
+    pub fn accept_remote(
+        &self,
+        id: SubscriberId,
+        event: Arc<Event>,
+        prior_attempts: u32,
+        only: Option<&str>,
+    ) -> Option<Accepted> {
         let subs = self.subscribers.locked();
         let s = subs.get(&id)?;
-        let handlers: Vec<&Arc<str>> =
-            s.handlers.iter().filter(|(_, sub)| sub.matches(&event.sender, &event.key)).map(|(h, _)| h).collect();
+        let handlers: Vec<&Arc<str>> = s
+            .handlers
+            .iter()
+            .filter(|(h, sub)| match only {
+                Some(only) => &**h == only,
+                None => sub.matches(&event.sender, &event.key),
+            })
+            .map(|(h, _)| h)
+            .collect();
         if handlers.is_empty() {
             return Some(Accepted { queue: s.queue.clone(), deliveries: Vec::new() });
         }

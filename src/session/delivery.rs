@@ -246,6 +246,9 @@ pub type Current<W> = watch::Receiver<Option<Arc<W>>>;
 #[derive(Default)]
 pub struct DeadLetters {
     inner: Mutex<Letters>,
+    /// Set in a team workspace: each new letter also goes there (the cluster's task holds
+    /// the other end; full, a letter stays only here).
+    shared: std::sync::OnceLock<tokio::sync::mpsc::Sender<Arc<DeadLetter>>>,
 }
 
 #[derive(Default)]
@@ -262,12 +265,23 @@ struct AppLetters {
 }
 
 impl DeadLetters {
+    /// Shares every later letter through `shared` (once, at start).
+    pub fn share(&self, shared: tokio::sync::mpsc::Sender<Arc<DeadLetter>>) {
+        let _ = self.shared.set(shared);
+    }
+
     pub fn push(&self, letter: DeadLetter) {
+        let letter = Arc::new(letter);
+        if let Some(shared) = self.shared.get() {
+            if shared.try_send(letter.clone()).is_err() {
+                tracing::warn!(event = %letter.event.id, "too many dead letters at once: this one is not shared with the team workspace");
+            }
+        }
         let mut inner = self.inner.locked();
         let app = letter.app.clone();
         let size = letter_bytes(&letter);
         let kept = inner.by_app.entry(app.clone()).or_default();
-        kept.letters.push_back((Arc::new(letter), size));
+        kept.letters.push_back((letter, size));
         kept.bytes += size;
         let mut dropped = 0;
         while kept.letters.len() > DEAD_LETTER_BOUND || (kept.bytes > DEAD_LETTER_BYTES && kept.letters.len() > 1) {
@@ -845,7 +859,7 @@ mod tests {
             time: 0,
         });
         // Delivered twice before by NATS (two machines stopped before it ended): one attempt left.
-        let accepted = r.bus.accept_remote(r.sub, event, 2).unwrap();
+        let accepted = r.bus.accept_remote(r.sub, event, 2, None).unwrap();
         let mut settles = Vec::new();
         for (d, settled) in accepted.deliveries {
             r.queue.send(d).await.unwrap();

@@ -155,7 +155,18 @@ async fn start(opts: &Options) -> anyhow::Result<(Arc<Session>, record::Written)
 fn join_cluster(session: &Arc<Session>, cluster: &Arc<cluster::Cluster>) {
     let outbox = cluster.start_publisher(session.tracker(), session.shutdown().clone());
     session.bus().set_outbox(outbox);
-    cluster.start_activity(session.bus(), session.tracker(), session.shutdown().clone());
+    cluster.start_dead_letters(session.dead_letters(), session.tracker(), session.shutdown().clone());
+    let mut remote = cluster.start_activity(session.bus(), session.tracker(), session.shutdown().clone());
+    let (me, stop) = (session.clone(), session.shutdown().clone());
+    session.tracker().spawn(async move {
+        loop {
+            let line = tokio::select! {
+                l = remote.recv() => match l { Some(l) => l, None => break },
+                _ = stop.cancelled() => break,
+            };
+            me.announce(line).await;
+        }
+    });
     let me = Arc::downgrade(session);
     let sender = session.sender_switch().is_some();
     cluster.start_presence(session.tracker(), session.shutdown().clone(), sender, move || match me.upgrade() {

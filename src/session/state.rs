@@ -589,6 +589,9 @@ impl Session {
                 error: "name an event id or ask for all failed events".into(),
             });
         }
+        if let Some(cluster) = self.cluster() {
+            return self.replay_in_workspace(cluster, r).await;
+        }
         let letters = self.dead.take(r.event_id.as_deref());
         if letters.is_empty() {
             let what =
@@ -596,6 +599,37 @@ impl Session {
             return Err(ErrorBody { code: ErrorCode::NotFound, error: what });
         }
         Ok(self.redeliver_letters(letters).await)
+    }
+
+    /// A team workspace's replay: every machine's letters (of one event, or all) sent again
+    /// to the workspace, each for its app and handler only; this machine's copies go.
+    async fn replay_in_workspace(
+        &self,
+        cluster: &super::cluster::Cluster,
+        r: &ReplayRequest,
+    ) -> Result<ReplayResponse, ErrorBody> {
+        let all = cluster.dead_letters().await.map_err(|e| ErrorBody {
+            code: ErrorCode::Internal,
+            error: format!("{e:#}: the team workspace's failed events cannot be read now"),
+        })?;
+        let letters: Vec<_> =
+            all.into_iter().filter(|l| r.event_id.as_deref().is_none_or(|id| l.event.id == id)).collect();
+        if letters.is_empty() {
+            let what = r.event_id.clone().map_or("no failed events in the team workspace".to_string(), |id| {
+                format!("no failed event with id {id} in the team workspace")
+            });
+            return Err(ErrorBody { code: ErrorCode::NotFound, error: what });
+        }
+        let mut replayed = Vec::new();
+        for letter in cluster.replay(letters).await {
+            self.dead.take_of(Some(&letter.app), Some(&letter.event.id));
+            replayed.push(Replayed {
+                event_id: letter.event.id.clone(),
+                app: letter.app.clone(),
+                handler: letter.handler.clone(),
+            });
+        }
+        Ok(ReplayResponse { replayed })
     }
 
     /// Delivers one app's dead letters again (one event's, with `event_id`).

@@ -84,7 +84,10 @@ impl Machine {
 }
 
 const SERVICE: &str = r#"{
-  "events": { "work": { "sender": "ioctl.manual", "keys": ["work"] } },
+  "events": {
+    "work": { "sender": "ioctl.manual", "keys": ["work"] },
+    "boom": { "sender": "ioctl.manual", "keys": ["boom"] }
+  },
   "routes": { "hello": { "path": "/_v/cluster/hello", "public": false } }
 }"#;
 
@@ -100,14 +103,23 @@ async function work(ctx: any) {
   console.log(`handled burst ${ctx.body.burst}`)
 }
 
+/// Appends `boom EVENT-ID` per attempt, then fails.
+async function boom(ctx: any) {
+  appendFileSync(OUT, `boom ${ctx.vtex.eventInfo.id}\n`)
+  throw new Error('boom on purpose')
+}
+
 async function hello(ctx: any) {
   ctx.set('x-served-by', process.env.EVENTS_OUT as string)
   ctx.body = { hello: ctx.vtex.account, method: ctx.method }
 }
 
 export default new Service({
-  clients: { implementation: IOClients, options: { events: { retries: 2, timeout: 5000, concurrency: 20 } } },
-  events: { work },
+  clients: {
+    implementation: IOClients,
+    options: { events: { retries: 2, timeout: 5000, concurrency: 20, initialBackoffDelay: 20 } },
+  },
+  events: { work, boom },
   routes: { hello },
 })
 "#;
@@ -149,7 +161,7 @@ fn an_event_sent_on_one_machine_reaches_the_handler_on_another_and_no_other_work
     let (m1, m2) = (Machine::new("team1"), Machine::new("team1"));
     let elsewhere = Machine::new("team1other");
     let (out, out_elsewhere) = (m2.env.dir.path().join("out.txt"), elsewhere.env.dir.path().join("out.txt"));
-    let (_l1, url1) = m1.link(&bystander(&m1), &m1.env.dir.path().join("none.txt"));
+    let (mut l1, url1) = m1.link(&bystander(&m1), &m1.env.dir.path().join("none.txt"));
     let (mut l2, _) = m2.link(&worker(&m2), &out);
     let (mut l3, _) = elsewhere.link(&worker(&elsewhere), &out_elsewhere);
 
@@ -184,6 +196,13 @@ fn an_event_sent_on_one_machine_reaches_the_handler_on_another_and_no_other_work
     assert_eq!((&delivery["event_id"], &delivery["outcome"]), (&event["id"], &Value::from("ok")), "{delivery}");
     let on = delivery["machine"].as_str().unwrap_or_else(|| panic!("no machine: {delivery}"));
     assert!(on.ends_with(&format!("-{}", m2.session_pid().unwrap())), "{delivery}");
+    // Machine 1's link log names machine 2 as the one that handled its event.
+    let id = event["id"].as_str().unwrap();
+    let line = l1.wait_json("machine 2's delivery in machine 1's link", |v| {
+        v["type"] == "log" && v["message"].as_str().is_some_and(|m| m.starts_with(&format!("event {id} ok")))
+    });
+    assert_eq!((&line["app"], &line["handler"]), (&delivery["app"], &Value::from("work")), "{line}");
+    assert!(line["message"].as_str().unwrap().ends_with(&format!(" [on {on}]")), "{line}");
     let c = m2.counts();
     assert_eq!((n(&c, "deliveries"), n(&c, "delivered")), (1, 1), "{c}");
     assert_eq!(handled(&out, "one").0.len(), 1);
@@ -192,6 +211,55 @@ fn an_event_sent_on_one_machine_reaches_the_handler_on_another_and_no_other_work
     assert!(!meanwhile.iter().any(|l| l.contains("handled")), "{meanwhile:?}");
     assert_eq!(n(&elsewhere.counts(), "deliveries"), 0);
     assert!(!out_elsewhere.exists());
+}
+
+#[test]
+fn a_dead_letter_made_on_one_machine_is_listed_and_replayed_from_another() {
+    let (m1, m2) = (Machine::new("team6"), Machine::new("team6"));
+    let out = m2.env.dir.path().join("out.txt");
+    let (_l1, _) = m1.link(&bystander(&m1), &m1.env.dir.path().join("none.txt"));
+    let (_l2, _) = m2.link(&worker(&m2), &out);
+    let attempts = || handled(&out, "boom").1;
+
+    // The handler on machine 2 fails three times (retries 2): a dead letter of machine 2.
+    let sent = m1.run(&["events", "send", "boom", "--json"]);
+    assert_eq!(sent.status.code(), Some(0), "{}", stderr(&sent));
+    let letter = eventually("machine 2's dead letter listed on machine 1", || {
+        let listed = stdout(&m1.run(&["events", "failed", "--json"]));
+        listed.lines().find_map(|l| serde_json::from_str::<Value>(l).ok().filter(|v| v["handler"] == "boom"))
+    });
+    let id = letter["event"]["id"].as_str().unwrap().to_string();
+    assert_eq!(letter["app"], "vtex.cluster-worker@0.0.1", "{letter}");
+    assert_eq!(letter["attempts"].as_array().map(Vec::len), Some(3), "{letter}");
+    assert!(letter["attempts"][2]["error"].as_str().unwrap().contains("boom on purpose"), "{letter}");
+    assert_eq!(attempts(), 3);
+
+    // Replayed from machine 1, machine 2's replica delivers it again (three more attempts),
+    // and its new dead letter is the one listed.
+    let replay = m1.run(&["events", "replay", &id]);
+    assert_eq!(replay.status.code(), Some(0), "{}", stderr(&replay));
+    assert!(
+        stdout(&replay).contains(&format!("replaying {id} to vtex.cluster-worker@0.0.1 boom")),
+        "{}",
+        stdout(&replay)
+    );
+    eventually("the replay's attempts on machine 2", || (attempts() == 6).then_some(()));
+    let again = eventually("the new dead letter", || {
+        let listed = stdout(&m2.run(&["events", "failed", "--json"]));
+        let letters: Vec<Value> = listed.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+        (letters.len() == 1 && letters[0]["failed_at"] != letter["failed_at"]).then(|| letters[0].clone())
+    });
+    assert_eq!(again["event"]["id"], id.as_str());
+    let missing = m1.run(&["events", "replay", "no-such-id"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        stderr(&missing).contains("no failed event with id no-such-id in the team workspace"),
+        "{}",
+        stderr(&missing)
+    );
+    // Only the failed handler ran it again: the file holds its attempts alone.
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.lines().all(|l| l == format!("boom {id}")), "{text}");
 }
 
 #[test]

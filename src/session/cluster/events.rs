@@ -145,9 +145,20 @@ impl Puller {
                 return;
             }
         };
+        // A replay (`events replay` on any machine) is for one app's handler: the others'
+        // consumers see it too and let it go.
+        let header = |name: &str| message.headers.as_ref()?.get(name).map(|v| v.as_str().to_string());
+        let only = match header(wire::REPLAY_APP) {
+            Some(app) if app != *self.app => {
+                let _ = message.ack().await;
+                return;
+            }
+            Some(_) => header(wire::REPLAY_HANDLER),
+            None => None,
+        };
         let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
         let prior = u32::try_from(delivered.saturating_sub(1)).unwrap_or(u32::MAX);
-        let Some(accepted) = self.bus.accept_remote(self.subscriber, event.clone(), prior) else {
+        let Some(accepted) = self.bus.accept_remote(self.subscriber, event.clone(), prior, only.as_deref()) else {
             // Unlinked meanwhile: another replica (or this one, back) takes it.
             let _ = message.ack_with(AckKind::Nak(None)).await;
             return;

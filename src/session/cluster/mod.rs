@@ -1,7 +1,9 @@
 //! A link session's membership in a team workspace on NATS JetStream (`link --cluster`): the
 //! connection (credentials from the URL, a token or a creds file; TLS for `tls://`), the
-//! workspace's event stream and presence bucket, this machine's presence, and the publisher
-//! that sends the session's events to the stream. [`events`] pulls them for each linked app;
+//! workspace's event stream, presence and dead-letter buckets, this machine's presence, the
+//! publisher that sends the session's events to the stream, the delivery attempts the machines
+//! share (for tails, and the publishing machine's link log), and the workspace's dead letters
+//! and their replays. [`events`] pulls the events for each linked app;
 //! [`server`] is the tests' throwaway `nats-server`. Without `--cluster` none of this starts.
 
 pub mod events;
@@ -23,7 +25,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::protocol::cluster::{self as wire, Presence};
-use crate::protocol::{Event, Scope};
+use crate::protocol::stream::{DeliveryAttempt, Level, Outcome, Output, TailRecord};
+use crate::protocol::{DeadLetter, Event, Scope};
 
 /// The NATS server of the team workspace (`--cluster`).
 pub const CLUSTER_ENV: &str = "IOCTL_CLUSTER";
@@ -113,11 +116,130 @@ pub struct Cluster {
     js: jetstream::Context,
     stream: stream::Stream,
     presence: kv::Store,
+    /// The workspace's dead letters, every machine's (`events failed` / `replay` anywhere).
+    dead: kv::Store,
     /// Set while another machine runs the workspace's one sample sender (this one's stays
     /// quiet); the presence task decides, through a key of the presence bucket.
     sender_elsewhere: Arc<std::sync::atomic::AtomicBool>,
     /// The connection's news (lost, back), taken once by the session to tell its links.
     notices: std::sync::Mutex<Option<mpsc::Receiver<String>>>,
+    /// The ids of the events this machine published lately (the newest [`RECENT_BOUND`]):
+    /// another machine's delivery of one of them is a line of this machine's link log.
+    published: std::sync::Mutex<Recent>,
+}
+
+/// The dead-letter bucket's bound in bytes (its letters also go after [`STREAM_MAX_AGE`]),
+/// the oldest dropped first.
+pub const DEAD_MAX_BYTES: i64 = 64 << 20;
+
+/// A key-value bucket of the workspace (one value per key, each kept at most `max_age`, at most
+/// `max_bytes` with -1 for no bound, past which `discard` says which go), made if missing. Its stream made by hand, as the client's
+/// `create_key_value` would: that asks for the account's info first, whose 2.9 form this
+/// client does not read.
+async fn bucket(
+    js: &jetstream::Context,
+    name: &str,
+    max_age: Duration,
+    (max_bytes, discard): (i64, stream::DiscardPolicy),
+) -> anyhow::Result<kv::Store> {
+    js.get_or_create_stream(stream::Config {
+        name: format!("KV_{name}"),
+        subjects: vec![format!("$KV.{name}.>")],
+        max_messages_per_subject: 1,
+        max_age,
+        max_bytes,
+        duplicate_window: max_age.min(Duration::from_secs(120)),
+        storage: stream::StorageType::File,
+        allow_rollup: true,
+        deny_delete: true,
+        allow_direct: true,
+        discard,
+        ..Default::default()
+    })
+    .await
+    .with_context(|| format!("the bucket {name}"))?;
+    js.get_key_value(name).await.with_context(|| format!("the bucket {name}"))
+}
+
+/// How many of its latest published events' ids a machine remembers (about 64 bytes each).
+const RECENT_BOUND: usize = 4096;
+
+/// At most this many lines a second about other machines' deliveries in the link log; past
+/// it, one line says how many more there were (`events tail` shows each).
+const REMOTE_LINES_PER_SECOND: u32 = 20;
+
+/// The link-log lines about other machines' deliveries, at most
+/// [`REMOTE_LINES_PER_SECOND`] a second (a burst sent here would otherwise flood the link).
+#[derive(Default)]
+struct RemoteLines {
+    since: Option<std::time::Instant>,
+    shown: u32,
+    more: u64,
+}
+
+impl RemoteLines {
+    /// The lines to print for `attempt` (on `machine`): its own, a count of the ones left out
+    /// in the second before, or nothing while this second's lines are spent.
+    fn admit(&mut self, now: std::time::Instant, machine: &str, attempt: &DeliveryAttempt) -> Vec<Output> {
+        let mut lines = Vec::new();
+        if self.since.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1)) {
+            if self.more > 0 {
+                let message = format!(
+                    "… and {} more deliveries of events sent here ran on other machines (`ioctl events tail` shows \
+                     each)",
+                    self.more
+                );
+                lines.push(Output::Log { level: Level::Info, message, app: None, handler: None });
+            }
+            (self.since, self.shown, self.more) = (Some(now), 0, 0);
+        }
+        if self.shown < REMOTE_LINES_PER_SECOND {
+            self.shown += 1;
+            lines.push(remote_line(machine, attempt));
+        } else {
+            self.more += 1;
+        }
+        lines
+    }
+}
+
+/// `event ID ok (attempt N, 2.1 ms) [on HOST-PID]`, as the app's line.
+fn remote_line(machine: &str, d: &DeliveryAttempt) -> Output {
+    let mut message =
+        format!("event {} {} (attempt {}, {} ms)", d.event_id, d.outcome.as_str(), d.attempt, d.elapsed_ms);
+    if let Some(e) = &d.error {
+        message.push_str(&format!(": {e}"));
+    }
+    if let Some(ms) = d.retry_in_ms {
+        message.push_str(&format!(", retry in {ms} ms"));
+    }
+    message.push_str(&format!(" [on {machine}]"));
+    let level = if d.outcome == Outcome::Ok { Level::Info } else { Level::Warn };
+    Output::Log { level, message, app: Some(d.app.clone()), handler: Some(d.handler.clone()) }
+}
+
+/// A bounded set of event ids, the oldest forgotten first.
+#[derive(Default)]
+struct Recent {
+    ids: std::collections::HashSet<String>,
+    order: VecDeque<String>,
+}
+
+impl Recent {
+    fn insert(&mut self, id: &str) {
+        if self.ids.insert(id.to_string()) {
+            self.order.push_back(id.to_string());
+            if self.order.len() > RECENT_BOUND {
+                if let Some(old) = self.order.pop_front() {
+                    self.ids.remove(&old);
+                }
+            }
+        }
+    }
+
+    fn contains(&self, id: &str) -> bool {
+        self.ids.contains(id)
+    }
 }
 
 /// This host's name (the machine's name among the workspace's).
@@ -157,25 +279,10 @@ impl Cluster {
                      the server with `nats-server -js`)"
                 )
             })?;
-        let bucket = wire::presence_bucket(scope);
-        // The bucket's stream made by hand, as the client's `create_key_value` would: that
-        // asks for the account's info first, whose 2.9 form this client does not read.
-        js.get_or_create_stream(stream::Config {
-            name: format!("KV_{bucket}"),
-            subjects: vec![format!("$KV.{bucket}.>")],
-            max_messages_per_subject: 1,
-            max_age: PRESENCE_TTL,
-            duplicate_window: PRESENCE_TTL,
-            storage: stream::StorageType::File,
-            allow_rollup: true,
-            deny_delete: true,
-            allow_direct: true,
-            discard: stream::DiscardPolicy::New,
-            ..Default::default()
-        })
-        .await
-        .with_context(|| format!("the presence bucket {bucket}"))?;
-        let presence = js.get_key_value(&bucket).await.with_context(|| format!("the presence bucket {bucket}"))?;
+        let presence =
+            bucket(&js, &wire::presence_bucket(scope), PRESENCE_TTL, (-1, stream::DiscardPolicy::New)).await?;
+        let dead = bucket(&js, &wire::dead_bucket(scope), STREAM_MAX_AGE, (DEAD_MAX_BYTES, stream::DiscardPolicy::Old))
+            .await?;
         tracing::info!(server = %shown, machine = %machine, stream = %wire::stream_name(scope), "joined the team workspace");
         Ok(Arc::new(Cluster {
             scope: scope.clone(),
@@ -186,7 +293,9 @@ impl Cluster {
             js,
             stream,
             presence,
+            dead,
             notices: std::sync::Mutex::new(Some(notices)),
+            published: std::sync::Mutex::default(),
             sender_elsewhere: Arc::new(std::sync::atomic::AtomicBool::new(true)),
         }))
     }
@@ -275,7 +384,12 @@ impl Cluster {
                     pending.push(send(event));
                 }
                 event = outbox.recv(), if room && retry.is_empty() && !closing => match event {
-                    Some(event) => pending.push(send(event)),
+                    Some(event) => {
+                        if let Ok(mut recent) = self.published.lock() {
+                            recent.insert(&event.id);
+                        }
+                        pending.push(send(event))
+                    }
                     None => closing = true,
                 },
                 _ = shutdown.cancelled(), if !closing => {
@@ -298,13 +412,15 @@ impl Cluster {
     }
 
     /// Shares this machine's delivery attempts with the other machines' tails, and hands
-    /// theirs to this machine's (fire and forget: only tails read them).
+    /// theirs to this machine's (fire and forget: only tails read them). Another machine's
+    /// delivery of an event published here is also a line of this machine's link log, ending
+    /// `[on HOST-PID]`: the returned receiver holds those lines, for the session's links.
     pub fn start_activity(
         self: &Arc<Self>,
         bus: &Arc<crate::session::bus::Bus>,
         tracker: &TaskTracker,
         shutdown: CancellationToken,
-    ) {
+    ) -> mpsc::Receiver<Output> {
         use crate::session::bus::Activity;
         let (tx, mut rx) = mpsc::channel::<Activity>(4096);
         bus.share_activity(tx);
@@ -317,24 +433,33 @@ impl Cluster {
                     a = rx.recv() => match a { Some(a) => a, None => break },
                     _ = stop.cancelled() => break,
                 };
-                let crate::protocol::stream::TailRecord::Delivery(attempt) = a.to_record() else { continue };
+                let TailRecord::Delivery(attempt) = a.to_record() else { continue };
                 let shared = wire::SharedAttempt { machine: me.machine.clone(), attempt };
                 let _ = me.client.publish(out.clone(), serde_json::to_vec(&shared).unwrap_or_default().into()).await;
             }
         });
+        let (lines, said) = mpsc::channel::<Output>(64);
         let (me, bus) = (self.clone(), bus.clone());
         tracker.spawn(async move {
             let Ok(mut theirs) = me.client.subscribe(subject).await else { return };
+            let mut window = RemoteLines::default();
             loop {
                 let m = tokio::select! {
                     m = theirs.next() => match m { Some(m) => m, None => break },
                     _ = shutdown.cancelled() => break,
                 };
-                if !bus.watched() {
-                    continue;
-                }
                 let Ok(s) = serde_json::from_slice::<wire::SharedAttempt>(&m.payload) else { continue };
                 if s.machine == me.machine {
+                    continue;
+                }
+                let sent_here = me.published.lock().map(|r| r.contains(&s.attempt.event_id)).unwrap_or(false);
+                if sent_here {
+                    for line in window.admit(std::time::Instant::now(), &s.machine, &s.attempt) {
+                        // A link that reads slowly misses a line rather than slowing the rest.
+                        let _ = lines.try_send(line);
+                    }
+                }
+                if !bus.watched() {
                     continue;
                 }
                 let d = s.attempt;
@@ -352,6 +477,82 @@ impl Cluster {
                 });
             }
         });
+        said
+    }
+
+    /// Keeps this machine's dead letters in the workspace's bucket as well, for every
+    /// machine's `events failed` and `replay` (a letter the server could not take is logged:
+    /// it stays on this machine).
+    pub fn start_dead_letters(
+        self: &Arc<Self>,
+        dead: &crate::session::delivery::DeadLetters,
+        tracker: &TaskTracker,
+        shutdown: CancellationToken,
+    ) {
+        let (tx, mut rx) = mpsc::channel::<Arc<DeadLetter>>(1024);
+        dead.share(tx);
+        let me = self.clone();
+        tracker.spawn(async move {
+            loop {
+                let letter = tokio::select! {
+                    l = rx.recv() => match l { Some(l) => l, None => break },
+                    _ = shutdown.cancelled() => break,
+                };
+                let key = wire::letter_key(&letter.app, &letter.handler, &letter.event.id);
+                let value = serde_json::to_vec(&*letter).unwrap_or_default();
+                if let Err(e) = me.dead.put(&key, value.into()).await {
+                    tracing::warn!(event = %letter.event.id, error = %e, "dead letter not shared with the team workspace: only this machine lists it");
+                }
+            }
+        });
+    }
+
+    /// Every machine's dead letters, oldest first.
+    pub async fn dead_letters(&self) -> anyhow::Result<Vec<Arc<DeadLetter>>> {
+        let mut keys = self.dead.keys().await.context("the workspace's dead letters")?;
+        let mut found = Vec::new();
+        while let Some(key) = keys.next().await {
+            let Ok(key) = key else { continue };
+            if let Ok(Some(value)) = self.dead.get(&key).await {
+                if let Ok(l) = serde_json::from_slice::<DeadLetter>(&value) {
+                    found.push(Arc::new(l));
+                }
+            }
+        }
+        found.sort_by(|a, b| a.failed_at.cmp(&b.failed_at));
+        Ok(found)
+    }
+
+    /// Takes `letters` out of the workspace's bucket and sends each event again to the
+    /// workspace for its app and handler only (a replica of the app delivers it, on any
+    /// machine). The letters sent are returned; one the server did not take stays listed.
+    pub async fn replay(&self, letters: Vec<Arc<DeadLetter>>) -> Vec<Arc<DeadLetter>> {
+        let mut sent = Vec::new();
+        for letter in letters {
+            // Out of the bucket first: a replay that fails again puts its new letter back.
+            let key = wire::letter_key(&letter.app, &letter.handler, &letter.event.id);
+            if let Err(e) = self.dead.delete(&key).await {
+                tracing::warn!(event = %letter.event.id, error = %e, "cannot take the letter out of the team workspace: not replayed");
+                continue;
+            }
+            let message = jetstream::message::PublishMessage::build()
+                .payload(wire::encode_event(&letter.event).into())
+                // Not the event's id: the stream would take it for a repeat of the original.
+                .message_id(format!("{}.replay.{}", letter.event.id, chrono::Utc::now().timestamp_micros()))
+                .header(wire::REPLAY_APP, letter.app.as_str())
+                .header(wire::REPLAY_HANDLER, letter.handler.as_str());
+            let ok = match self.js.send_publish(self.subject.clone(), message).await {
+                Ok(ack) => ack.await.is_ok(),
+                Err(_) => false,
+            };
+            if !ok {
+                tracing::warn!(event = %letter.event.id, "the team workspace did not take the replay: the letter stays");
+                let _ = self.dead.put(&key, serde_json::to_vec(&*letter).unwrap_or_default().into()).await;
+                continue;
+            }
+            sent.push(letter);
+        }
+        sent
     }
 
     /// Says this machine is here (its URL, apps and counts), every few seconds until the
@@ -540,6 +741,51 @@ fn split_credentials(url: &str) -> (String, Option<String>, Option<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn other_machines_deliveries_are_lines_of_the_link_log_a_few_a_second() {
+        let attempt = |n: u32| DeliveryAttempt {
+            event_id: format!("e{n}"),
+            app: "v.a@1.0.0".into(),
+            handler: "work".into(),
+            outcome: if n == 0 { Outcome::Failed } else { Outcome::Ok },
+            attempt: 1,
+            elapsed_ms: 2.5,
+            error: (n == 0).then(|| "boom".into()),
+            retry_in_ms: None,
+            machine: None,
+        };
+        let text = |o: &Output| match o {
+            Output::Log { level, message, app, handler } => format!("{level:?} {message} {app:?} {handler:?}"),
+            other => panic!("{other:?}"),
+        };
+        let mut window = RemoteLines::default();
+        let start = std::time::Instant::now();
+        let first = window.admit(start, "box-7", &attempt(0));
+        assert_eq!(
+            first.iter().map(text).collect::<Vec<_>>(),
+            ["Warn event e0 failed (attempt 1, 2.5 ms): boom [on box-7] Some(\"v.a@1.0.0\") Some(\"work\")"]
+        );
+        let shown: usize = (1..30).map(|n| window.admit(start, "box-7", &attempt(n)).len()).sum();
+        assert_eq!(shown as u32, REMOTE_LINES_PER_SECOND - 1, "the rest of the second's lines");
+        let next = window.admit(start + Duration::from_secs(1), "box-7", &attempt(30));
+        let next: Vec<String> = next.iter().map(text).collect();
+        assert_eq!(next.len(), 2, "{next:?}");
+        assert!(next[0].contains("… and 10 more deliveries"), "{next:?}");
+        assert!(next[1].starts_with("Info event e30 ok (attempt 1, 2.5 ms) [on box-7]"), "{next:?}");
+    }
+
+    #[test]
+    fn a_machine_remembers_its_latest_published_events_only() {
+        let mut recent = Recent::default();
+        for n in 0..RECENT_BOUND + 2 {
+            recent.insert(&format!("e{n}"));
+        }
+        recent.insert("e5");
+        assert!(!recent.contains("e0") && !recent.contains("e1"));
+        assert!(recent.contains("e2") && recent.contains(&format!("e{}", RECENT_BOUND + 1)));
+        assert_eq!(recent.order.len(), RECENT_BOUND);
+    }
 
     #[test]
     fn the_address_the_client_keeps_holds_no_credentials() {
