@@ -2,8 +2,9 @@
 //! a 2-core machine once built (the first run also installs tsx with npm). It prints a table
 //! and writes it, with the machine and the method, to BENCHMARKS.md; it exits 1 if a figure
 //! could not be measured. `cargo bench --bench ioctl -- NAME...` runs only the named figures
-//! (link, relink, bus, e2e, retry, latency, memory, graphql, platform, store) and leaves BENCHMARKS.md
-//! alone. The store figure starts its own PostgreSQL (Debian's `postgresql`).
+//! (link, relink, bus, e2e, cluster, retry, latency, memory, graphql, platform, store) and leaves
+//! BENCHMARKS.md alone. The store figure starts its own PostgreSQL (Debian's `postgresql`), the
+//! cluster figure its own `nats-server -js` (skipped, saying so, without one).
 //!
 //! The CLI figures run the real release binary as a process, with its own IOCTL_HOME, on
 //! apps copied from templates/service-course; the bus figure calls the library in-process.
@@ -46,12 +47,13 @@ type Figure = fn() -> Result<Section>;
 
 fn main() {
     let only: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
-    let figures: [(&str, Figure); 12] = [
+    let figures: [(&str, Figure); 13] = [
         ("link", link_ready),
         ("relink", relink),
         ("real", real_sized),
         ("bus", bus_alone),
         ("e2e", end_to_end),
+        ("cluster", cluster),
         ("retry", retry_throughput),
         ("latency", latency),
         ("memory", memory),
@@ -436,11 +438,18 @@ struct Env {
     inner: harness::Env,
     /// The session's url and token, once read from its record.
     session: std::cell::OnceCell<(String, String)>,
+    /// The NATS server its link joins (`IOCTL_CLUSTER`), as one machine of a team workspace.
+    cluster: Option<String>,
 }
 
 impl Env {
     fn new() -> Result<Env> {
-        Ok(Env { inner: harness::Env::new(), session: Default::default() })
+        Ok(Env { inner: harness::Env::new(), session: Default::default(), cluster: None })
+    }
+
+    /// A machine of the team workspace on the NATS server `url`.
+    fn in_cluster(url: String) -> Result<Env> {
+        Ok(Env { cluster: Some(url), ..Env::new()? })
     }
 
     /// templates/service-course copied to `<tmp>/app`, with `files` written over it.
@@ -455,7 +464,11 @@ impl Env {
 
     /// An `ioctl` command line run by another build (`bin`).
     fn ioctl_of(&self, bin: &Path, args: &[&str]) -> Command {
-        self.inner.command_of(bin, args)
+        let mut c = self.inner.command_of(bin, args);
+        if let Some(url) = &self.cluster {
+            c.env("IOCTL_CLUSTER", url);
+        }
+        c
     }
 
     /// Runs an `ioctl` command to completion; fails unless it exits 0.
@@ -1561,6 +1574,80 @@ fn end_to_end() -> Result<Section> {
             "end to end: {:.1} µs per event through ioctl against {:.2} µs for the call itself",
             1e6 / s.median,
             1e6 / c.median
+        )],
+        failed: false,
+    })
+}
+
+// --- a team workspace: sent on one machine, handled on another -----------------------------------
+
+/// Events per second of a 100,000-event burst sent on machine 1 of a team workspace (its own
+/// `nats-server -js` on loopback) and handled by the app linked on machine 2 (a handler doing
+/// nothing), burst for burst with the same burst through one machine's session.
+fn cluster() -> Result<Section> {
+    const RUNS: usize = 3;
+    const N: u64 = 100_000;
+    let server = match ioctl::session::cluster::server::shared() {
+        Ok(s) => s,
+        Err(why) => {
+            eprintln!("bench: cluster skipped: {why}");
+            return Ok(Section {
+                rows: vec![Row::new(
+                    "team workspace (sent on machine 1, handled on machine 2)",
+                    "skipped".into(),
+                    format!("no nats-server: {why} (apt-get install nats-server)"),
+                    "",
+                    None,
+                )],
+                notes: Vec::new(),
+                failed: false,
+            });
+        }
+    };
+    let bin = Path::new(harness::BIN);
+    // Machine 1 links the template under another name: it handles none of the bench's events.
+    let manifest = std::fs::read_to_string(Path::new(ROOT).join("templates/service-course/manifest.json"))?
+        .replace("\"service-course\"", "\"bench-sender\"");
+    let m1 =
+        Link::start_in(Env::in_cluster(server.url())?, bin, &[("manifest.json", manifest)], &["--no-watch"], false)?;
+    let m2 = Link::start_in(Env::in_cluster(server.url())?, bin, &bench_app(), &["--no-watch"], false)?;
+    let one = Link::start(&["--no-watch"])?;
+    // Sent on machine 1, timed until machine 2 has handled them all.
+    let across = |n: u64| -> Result<f64> {
+        let before = m2.delivered()?;
+        let t = Instant::now();
+        m1.env.run_of(bin, &["events", "send", "noop", "--repeat", &n.to_string()])?;
+        m2.wait_delivered(before + n)?;
+        Ok(n as f64 / t.elapsed().as_secs_f64())
+    };
+    let alone = |n: u64| -> Result<f64> {
+        let t = Instant::now();
+        one.burst("noop", n, None)?;
+        Ok(n as f64 / t.elapsed().as_secs_f64())
+    };
+    across(10_000)?;
+    alone(10_000)?;
+    let (mut rates, mut single) = (Vec::new(), Vec::new());
+    for _ in 0..RUNS {
+        rates.push(across(N)?);
+        single.push(alone(N)?);
+    }
+    let (s, o) = (summary(&rates), summary(&single));
+    Ok(Section {
+        rows: vec![Row::new(
+            "team workspace (sent on machine 1, handled on machine 2, loopback NATS)",
+            rate_summary(s),
+            format!("one machine, the same burst: {}", rate_summary(o)),
+            "",
+            None,
+        )],
+        notes: vec![format!(
+            "cluster: {RUNS} bursts of {N} events sent with `ioctl events send --repeat` on one link session and \
+             handled by a handler doing nothing on another, both joined to a local `nats-server -js` (JetStream \
+             file storage), alternating with the same burst through one session; {:.1} µs per event across \
+             against {:.1} µs on one machine",
+            1e6 / s.median,
+            1e6 / o.median
         )],
         failed: false,
     })

@@ -30,6 +30,17 @@ pub struct Cli {
     /// for `link` and the storage commands; a team points every machine at the same one
     #[arg(long, global = true, value_name = "URL", env = "IOCTL_STORE", hide_env_values = true)]
     pub store: Option<String>,
+    /// Join the team workspace on this NATS server (nats://[USER:PASSWORD@]HOST[:PORT], or
+    /// tls://… for TLS): every machine linked with the same account/workspace and server
+    /// shares its events and its apps' replicas (see README, "Team workspace")
+    #[arg(long, global = true, value_name = "URL", env = "IOCTL_CLUSTER", hide_env_values = true)]
+    pub cluster: Option<String>,
+    /// With --cluster: connect with this token
+    #[arg(long, global = true, value_name = "TOKEN", env = "IOCTL_CLUSTER_TOKEN", hide_env_values = true)]
+    pub cluster_token: Option<String>,
+    /// With --cluster: connect with this NATS credentials file (a user JWT and its nkey seed)
+    #[arg(long, global = true, value_name = "FILE", env = "IOCTL_CLUSTER_CREDS")]
+    pub cluster_creds: Option<PathBuf>,
 }
 
 /// `--timeout`: a finite number of seconds, 0.1 to 3600.

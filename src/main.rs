@@ -21,6 +21,27 @@ fn main() -> ExitCode {
         // Set before the runtime below starts any thread.
         std::env::set_var(ioctl::store::STORE_ENV, url);
     }
+    if let Some(url) = &cli.cluster {
+        // As --store: checked here, never repeated (it may hold a password).
+        if let Err(e) = ioctl::session::cluster::check_url(url) {
+            eprintln!("error: --cluster (or IOCTL_CLUSTER): {e}");
+            return ExitCode::from(2);
+        }
+        // The session a link starts joins the team workspace from these. Set before the
+        // runtime below starts any thread.
+        std::env::set_var(ioctl::session::cluster::CLUSTER_ENV, url);
+        if let Some(token) = &cli.cluster_token {
+            std::env::set_var(ioctl::session::cluster::TOKEN_ENV, token);
+        }
+        if let Some(file) = &cli.cluster_creds {
+            // Absolute: the session runs from another folder.
+            let file = std::path::absolute(file).unwrap_or_else(|_| file.clone());
+            std::env::set_var(ioctl::session::cluster::CREDS_ENV, file);
+        }
+    } else if cli.cluster_token.is_some() || cli.cluster_creds.is_some() {
+        eprintln!("error: --cluster-token and --cluster-creds go with --cluster (or IOCTL_CLUSTER)");
+        return ExitCode::from(2);
+    }
     if !matches!(cli.command, ioctl::cli::Command::SessionServe(_)) {
         // A client whose reader goes away (`ioctl status | head -1`) ends quietly, as a
         // command-line tool does, instead of failing on EPIPE. The session keeps ignoring it:

@@ -115,7 +115,11 @@ pub async fn send(
         println!("{}", record.line());
     } else {
         let n = answer.deliveries;
-        let to = if n == 0 { " (no handler subscribes to it)".to_string() } else { format!(" to {n} handler(s)") };
+        let to = match (answer.team, n) {
+            (true, _) => " to the team workspace".to_string(),
+            (false, 0) => " (no handler subscribes to it)".to_string(),
+            (false, n) => format!(" to {n} handler(s)"),
+        };
         let id = answer.id.as_deref().unwrap_or("?");
         if answer.stopped {
             let p = answer.published;
@@ -286,6 +290,26 @@ pub async fn replay(scope: &Scope, event_id: Option<&str>, all: bool, timeout: D
     Ok(ExitCode::SUCCESS)
 }
 
+/// The team workspace's machines, what each links and its deliveries, and their sum.
+fn print_team(team: &crate::protocol::cluster::Team) {
+    let n = team.machines.len();
+    println!("team workspace on {}: {n} machine{}", team.server, if n == 1 { "" } else { "s" });
+    for m in &team.machines {
+        let this = if m.machine == team.machine { " (this one)" } else { "" };
+        let apps = if m.apps.is_empty() { "no app".to_string() } else { m.apps.join(", ") };
+        let c = &m.counts;
+        println!(
+            "  {}{this}: {apps}; {} published; deliveries: {} ok, {} failed, {} in flight",
+            m.machine, c.published, c.delivered, c.failed, c.in_flight
+        );
+    }
+    let c = &team.counts;
+    println!(
+        "workspace: {} published; deliveries: {} ok, {} failed, {} in flight",
+        c.published, c.delivered, c.failed, c.in_flight
+    );
+}
+
 /// `ioctl status`: the session of a scope, its apps and its counts.
 pub async fn status(scope: &Scope, json_out: bool, timeout: Duration) -> anyhow::Result<ExitCode> {
     let session = Connection::find(scope, timeout)?;
@@ -299,6 +323,7 @@ pub async fn status(scope: &Scope, json_out: bool, timeout: Duration) -> anyhow:
             account: &scope.account,
             workspace: &scope.workspace,
             counts: &c,
+            team: info.team.as_ref(),
         };
         println!("{}", status.line());
     } else {
@@ -308,6 +333,9 @@ pub async fn status(scope: &Scope, json_out: bool, timeout: Duration) -> anyhow:
             "events: {} published, {} unmatched; deliveries: {} ok, {} failed, {} in flight",
             c.published, c.unmatched, c.delivered, c.failed, c.in_flight
         );
+        if let Some(team) = &info.team {
+            print_team(team);
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

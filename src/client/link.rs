@@ -288,6 +288,10 @@ async fn join(
                     )
                     .await;
             }
+            if std::env::var_os(crate::session::cluster::CLUSTER_ENV).is_some() {
+                let said = "--cluster (IOCTL_CLUSTER) only applies when a link starts the session; this one keeps its own (`ioctl status` says whether it is in a team workspace)";
+                terminal.status(Level::Warn, said).await;
+            }
         }
         return Ok((session, resp));
     }

@@ -176,6 +176,9 @@ impl View {
                 if let Some(ms) = d.retry_in_ms {
                     line.push_str(&format!(" (retry in {ms} ms)"));
                 }
+                if let Some(m) = &d.machine {
+                    line.push_str(&format!(" [on {m}]"));
+                }
                 line
             }
             TailRecord::Lagged { skipped } => {
@@ -215,6 +218,7 @@ mod tests {
             elapsed_ms,
             error: (outcome != Outcome::Ok).then(|| "boom".into()),
             retry_in_ms: (outcome == Outcome::Retry).then_some(50),
+            machine: None,
         })
     }
 

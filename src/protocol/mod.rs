@@ -3,6 +3,7 @@
 //! codes, the protocol version, the start handshake and the session record (`record`). Both
 //! sides import these types; neither side matches on the other's sentences.
 
+pub mod cluster;
 pub mod dashboard;
 pub mod dashboard_data;
 pub mod endpoint;
@@ -272,6 +273,10 @@ pub struct PublishResponse {
     /// Whether the publish was stopped (`DELETE`, or the session ending) before `repeat`.
     #[serde(default)]
     pub stopped: bool,
+    /// Sent to a team workspace (`link --cluster`): its deliveries are made on whichever
+    /// machines take them, so `deliveries` is 0 here.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub team: bool,
 }
 
 /// The NDJSON lines that answer `POST /_ioctl/events`. The events are published by a task of
@@ -323,6 +328,9 @@ pub struct SessionInfo {
     pub account: String,
     pub workspace: String,
     pub counts: Counts,
+    /// The team workspace the session joined (`link --cluster`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<cluster::Team>,
 }
 
 /// One linked app's GraphQL endpoint, as `ioctl graphql` and the IDE list them.

@@ -379,6 +379,9 @@ pub struct DeliveryAttempt {
     pub error: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_in_ms: Option<u64>,
+    /// In a team workspace (`link --cluster`): the machine that ran it, when not this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine: Option<String>,
 }
 
 /// How a delivery attempt ended.
@@ -436,7 +439,17 @@ pub enum CommandRecord<'a> {
     /// `events failed`: letters dropped at an app's bound.
     Dropped { dropped: &'a std::collections::BTreeMap<String, u64>, bound: usize, bytes_bound: usize },
     /// `ioctl status`.
-    Status { url: &'a str, pid: u32, apps: &'a [String], account: &'a str, workspace: &'a str, counts: &'a Counts },
+    Status {
+        url: &'a str,
+        pid: u32,
+        apps: &'a [String],
+        account: &'a str,
+        workspace: &'a str,
+        counts: &'a Counts,
+        /// With `link --cluster`: every machine of the team workspace.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        team: Option<&'a super::cluster::Team>,
+    },
 }
 
 impl CommandRecord<'_> {
@@ -620,6 +633,7 @@ mod tests {
             elapsed_ms: 0.98,
             error: error.map(String::from),
             retry_in_ms,
+            machine: None,
         };
         vec![
             (
@@ -875,6 +889,7 @@ mod tests {
             account: "a",
             workspace: "w",
             counts: &c,
+            team: None,
         };
         assert_eq!(
             status.line(),

@@ -7,10 +7,10 @@
 use crate::lock::Locked;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::Value;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::app::EventSubscription;
 use crate::protocol::stream::{DeliveryAttempt, Outcome, TailRecord};
@@ -25,6 +25,11 @@ pub struct Delivery {
     pub ticket: Ticket,
     /// The event's seq in the journal (its attempts are kept there; 0: not kept).
     pub seq: u64,
+    /// Attempts counted before this machine's: a team workspace's event that came back from
+    /// NATS (its machine stopped before it ended) counts each earlier delivery as one, so the
+    /// app's retry policy bounds it across machines too (and a handler that kills its
+    /// machine every time does not loop for ever).
+    pub prior_attempts: u32,
 }
 
 /// What tail streams.
@@ -44,6 +49,8 @@ pub enum Activity {
         elapsed_ms: f64,
         error: Option<String>,
         retry_in_ms: Option<u64>,
+        /// The team workspace's machine that ran it, when not this one.
+        machine: Option<Arc<str>>,
     },
 }
 
@@ -58,18 +65,28 @@ impl Activity {
     pub fn to_record(&self) -> TailRecord {
         match self {
             Activity::Event { event, .. } => TailRecord::Event(event.clone()),
-            Activity::Delivery { event_id, app, handler, outcome, attempt, elapsed_ms, error, retry_in_ms, .. } => {
-                TailRecord::Delivery(DeliveryAttempt {
-                    event_id: event_id.clone(),
-                    app: app.clone(),
-                    handler: handler.to_string(),
-                    outcome: *outcome,
-                    attempt: *attempt,
-                    elapsed_ms: (elapsed_ms * 100.0).round() / 100.0,
-                    error: error.clone(),
-                    retry_in_ms: *retry_in_ms,
-                })
-            }
+            Activity::Delivery {
+                event_id,
+                app,
+                handler,
+                outcome,
+                attempt,
+                elapsed_ms,
+                error,
+                retry_in_ms,
+                machine,
+                ..
+            } => TailRecord::Delivery(DeliveryAttempt {
+                event_id: event_id.clone(),
+                app: app.clone(),
+                handler: handler.to_string(),
+                outcome: *outcome,
+                attempt: *attempt,
+                elapsed_ms: (elapsed_ms * 100.0).round() / 100.0,
+                error: error.clone(),
+                retry_in_ms: *retry_in_ms,
+                machine: machine.as_deref().map(str::to_string),
+            }),
         }
     }
 }
@@ -107,6 +124,19 @@ impl Counters {
 pub struct Ticket {
     counters: [Arc<Counters>; 2],
     resolved: bool,
+    /// A delivery of a team workspace's event (`link --cluster`): the puller that took it off
+    /// NATS holds the other end and acknowledges the event once every ticket of it settled
+    /// (dropped unresolved: the event is handed back to NATS for another try).
+    settle: Option<oneshot::Sender<Settled>>,
+}
+
+/// How a delivery of a team workspace's event ended, as its puller needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    /// Ran to its end: delivered, or failed for good (dead-lettered).
+    Done,
+    /// Never ran to an end here (the link stopped): another replica may take it.
+    Released,
 }
 
 impl Ticket {
@@ -115,25 +145,36 @@ impl Ticket {
             c.deliveries.fetch_add(1, Ordering::SeqCst);
             c.in_flight.fetch_add(1, Ordering::SeqCst);
         }
-        Ticket { counters: [workspace.clone(), app.clone()], resolved: false }
+        Ticket { counters: [workspace.clone(), app.clone()], resolved: false, settle: None }
     }
 
     /// The handler succeeded.
     pub fn delivered(self) {
-        self.resolve(|c| &c.delivered);
+        self.resolve(|c| &c.delivered, Settled::Done);
     }
 
-    /// The delivery failed for good (its last attempt failed, or it could not run).
+    /// The delivery failed for good (its last attempt failed).
     pub fn failed(self) {
-        self.resolve(|c| &c.failed);
+        self.resolve(|c| &c.failed, Settled::Done);
     }
 
-    fn resolve(mut self, outcome: fn(&Counters) -> &AtomicU64) {
+    /// The delivery could not run here (the link stopped before or between its attempts):
+    /// counted failed on this machine as before; an event of a team workspace goes back to
+    /// NATS for another replica.
+    pub fn gave_up(self) {
+        self.resolve(|c| &c.failed, Settled::Released);
+    }
+
+    fn resolve(mut self, outcome: fn(&Counters) -> &AtomicU64, settled: Settled) {
         for c in &self.counters {
             outcome(c).fetch_add(1, Ordering::SeqCst);
             c.in_flight.fetch_sub(1, Ordering::SeqCst);
         }
         self.resolved = true;
+        if let Some(tx) = self.settle.take() {
+            // The puller gone (its link stopping) hands the event back by itself.
+            let _ = tx.send(settled);
+        }
     }
 }
 
@@ -171,6 +212,20 @@ pub struct Bus {
     counters: Arc<Counters>,
     /// The session's history: every event and attempt is kept there, watched or not.
     journal: Arc<Journal>,
+    /// Set when the session is part of a team workspace (`link --cluster`): every publish goes
+    /// there (the cluster's publisher task holds the other end; bounded: a full outbox makes
+    /// publishers wait), and the apps receive their events from NATS, not from here.
+    outbox: OnceLock<mpsc::Sender<Arc<Event>>>,
+    /// Set in a team workspace: this machine's delivery attempts go to the other machines'
+    /// tails (the cluster's activity task holds the other end; full, a record is not shared).
+    shared: OnceLock<mpsc::Sender<Activity>>,
+}
+
+/// The deliveries a team workspace's event makes to one linked app, each with the receiver
+/// that says how it settled, and the app's queue to put them in.
+pub struct Accepted {
+    pub queue: mpsc::Sender<Delivery>,
+    pub deliveries: Vec<(Delivery, oneshot::Receiver<Settled>)>,
 }
 
 impl Bus {
@@ -192,7 +247,70 @@ impl Bus {
             activity,
             counters: Arc::default(),
             journal,
+            outbox: OnceLock::new(),
+            shared: OnceLock::new(),
         })
+    }
+
+    /// Shares this machine's delivery attempts through `shared` (once, at start).
+    pub fn share_activity(&self, shared: mpsc::Sender<Activity>) {
+        let _ = self.shared.set(shared);
+    }
+
+    /// Whether delivery attempts are reported though nobody tails here (they are shared).
+    pub fn shares(&self) -> bool {
+        self.shared.get().is_some()
+    }
+
+    /// Another machine's delivery attempt, for this machine's tails.
+    pub fn report_remote(&self, a: Activity) {
+        let _ = self.activity.send(a);
+    }
+
+    /// Sends every later publish to a team workspace through `outbox` (once, at start).
+    pub fn set_outbox(&self, outbox: mpsc::Sender<Arc<Event>>) {
+        let _ = self.outbox.set(outbox);
+    }
+
+    /// A team workspace's `event`, taken off NATS for the app of subscription `id`: one
+    /// delivery per handler of it that matches (none: nothing to do), kept in the journal.
+    /// `None` when the app is not subscribed (any more).
+    /// `only`: a replay for one handler of the app (it alone delivers the event).
+    pub fn accept_remote(
+        &self,
+        id: SubscriberId,
+        event: Arc<Event>,
+        prior_attempts: u32,
+        only: Option<&str>,
+    ) -> Option<Accepted> {
+        let subs = self.subscribers.locked();
+        let s = subs.get(&id)?;
+        let handlers: Vec<&Arc<str>> = s
+            .handlers
+            .iter()
+            .filter(|(h, sub)| match only {
+                Some(only) => &**h == only,
+                None => sub.matches(&event.sender, &event.key),
+            })
+            .map(|(h, _)| h)
+            .collect();
+        if handlers.is_empty() {
+            return Some(Accepted { queue: s.queue.clone(), deliveries: Vec::new() });
+        }
+        if self.watched() {
+            self.report(Activity::Event { scope: s.scope.clone(), event: event.clone() });
+        }
+        let seq = self.journal.event(&event, handlers.iter().map(|h| (s.app.clone(), (*h).clone())));
+        let deliveries = handlers
+            .into_iter()
+            .map(|handler| {
+                let (tx, rx) = oneshot::channel();
+                let mut ticket = Ticket::new(&self.counters, &s.counters);
+                ticket.settle = Some(tx);
+                (Delivery { event: event.clone(), handler: handler.clone(), ticket, seq, prior_attempts }, rx)
+            })
+            .collect();
+        Some(Accepted { queue: s.queue.clone(), deliveries })
     }
 
     /// The session's journal.
@@ -233,7 +351,7 @@ impl Bus {
         let ticket = Ticket::new(&self.counters, &app_counts);
         // The replay's attempts join the event's deliveries in the journal, while it is kept.
         let seq = self.journal.event_seq(&event.id).unwrap_or(0);
-        match queue.send(Delivery { event, handler: handler.into(), ticket, seq }).await {
+        match queue.send(Delivery { event, handler: handler.into(), ticket, seq, prior_attempts: 0 }).await {
             Ok(()) => Ok(()),
             Err(mpsc::error::SendError(d)) => {
                 d.ticket.failed();
@@ -264,6 +382,10 @@ impl Bus {
     }
 
     pub fn report(&self, a: Activity) {
+        if let (Some(shared), Activity::Delivery { .. }) = (self.shared.get(), &a) {
+            // Only a tail reads it: one that falls behind misses records, as a local one does.
+            let _ = shared.try_send(a.clone());
+        }
         // No receiver means nobody is tailing; that is fine.
         let _ = self.activity.send(a);
     }
@@ -313,6 +435,17 @@ impl Bus {
             time: chrono::Utc::now().timestamp_micros(),
         });
         self.counters.published.fetch_add(1, Ordering::SeqCst);
+        if let (Some(outbox), None) = (self.outbox.get(), only) {
+            // A team workspace: the event reaches its handlers, here and on the other
+            // machines, through NATS (the receiving machines journal and count it).
+            if self.watched() {
+                self.report(Activity::Event { scope: scope.clone(), event: event.clone() });
+            }
+            if outbox.send(event.clone()).await.is_err() {
+                tracing::warn!(event = %event.id, "the session is ending: event not sent to the team workspace");
+            }
+            return (event, 0);
+        }
         // Building the record costs; only when somebody tails.
         if self.watched() {
             self.report(Activity::Event { scope: scope.clone(), event: event.clone() });
@@ -334,7 +467,8 @@ impl Bus {
             for (s, handler) in targets {
                 matched += 1;
                 let ticket = Ticket::new(&self.counters, &s.counters);
-                match s.queue.try_send(Delivery { event: event.clone(), handler: handler.clone(), ticket, seq }) {
+                let d = Delivery { event: event.clone(), handler: handler.clone(), ticket, seq, prior_attempts: 0 };
+                match s.queue.try_send(d) {
                     Ok(()) => made += 1,
                     Err(mpsc::error::TrySendError::Full(d)) => full.0.push_back((d, s.queue.clone())),
                     // The app is unlinking: count it as failed, not lost.

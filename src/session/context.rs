@@ -60,6 +60,7 @@ pub struct AppContext {
     calls: Arc<Feed>,
     ide: Arc<Ide>,
     journal: Arc<Journal>,
+    cluster: Option<Arc<super::cluster::Cluster>>,
     link: u64,
     sample_sender: Arc<dyn Fn() -> SampleSender + Send + Sync>,
     renamed: Arc<dyn Fn(&Path) + Send + Sync>,
@@ -79,6 +80,8 @@ pub struct Parts {
     pub ide: Arc<Ide>,
     /// The session's history (the app's log lines, its entry in the overview).
     pub journal: Arc<Journal>,
+    /// The team workspace the session joined (`--cluster`): the app's events come from there.
+    pub cluster: Option<Arc<super::cluster::Cluster>>,
     /// The session's id of this link.
     pub link: u64,
     /// The sample sender's state now.
@@ -99,6 +102,7 @@ impl AppContext {
             calls: p.calls,
             ide: p.ide,
             journal: p.journal,
+            cluster: p.cluster,
             link: p.link,
             sample_sender: p.sample_sender,
             renamed: p.renamed,
@@ -121,6 +125,16 @@ impl AppContext {
     /// The session's bus: the app subscribes its handlers and publishes its events there.
     pub fn bus(&self) -> &Arc<Bus> {
         &self.bus
+    }
+
+    /// The way into the apps' routes (this machine's, and the team workspace's).
+    pub fn gateway(&self) -> &Gateway {
+        &self.gateway
+    }
+
+    /// The team workspace the session joined, if any.
+    pub fn cluster(&self) -> Option<&Arc<super::cluster::Cluster>> {
+        self.cluster.as_ref()
     }
 
     /// The workspace's counts (every app's deliveries).

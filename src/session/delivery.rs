@@ -246,6 +246,9 @@ pub type Current<W> = watch::Receiver<Option<Arc<W>>>;
 #[derive(Default)]
 pub struct DeadLetters {
     inner: Mutex<Letters>,
+    /// Set in a team workspace: each new letter also goes there (the cluster's task holds
+    /// the other end; full, a letter stays only here).
+    shared: std::sync::OnceLock<tokio::sync::mpsc::Sender<Arc<DeadLetter>>>,
 }
 
 #[derive(Default)]
@@ -262,12 +265,23 @@ struct AppLetters {
 }
 
 impl DeadLetters {
+    /// Shares every later letter through `shared` (once, at start).
+    pub fn share(&self, shared: tokio::sync::mpsc::Sender<Arc<DeadLetter>>) {
+        let _ = self.shared.set(shared);
+    }
+
     pub fn push(&self, letter: DeadLetter) {
+        let letter = Arc::new(letter);
+        if let Some(shared) = self.shared.get() {
+            if shared.try_send(letter.clone()).is_err() {
+                tracing::warn!(event = %letter.event.id, "too many dead letters at once: this one is not shared with the team workspace");
+            }
+        }
         let mut inner = self.inner.locked();
         let app = letter.app.clone();
         let size = letter_bytes(&letter);
         let kept = inner.by_app.entry(app.clone()).or_default();
-        kept.letters.push_back((Arc::new(letter), size));
+        kept.letters.push_back((letter, size));
         kept.bytes += size;
         let mut dropped = 0;
         while kept.letters.len() > DEAD_LETTER_BOUND || (kept.bytes > DEAD_LETTER_BYTES && kept.letters.len() > 1) {
@@ -419,7 +433,7 @@ impl<W: Target> Dispatcher<W> {
         let failed =
             Attempt { outcome: Outcome::Failed, attempt: 0, started_us: now_us(), elapsed_ms: 0.0, trace: None };
         self.report(&d, failed, Some(AttemptError { message: why.to_string(), stack: None }), None);
-        d.ticket.failed();
+        d.ticket.gave_up();
     }
 
     /// Runs all attempts of one delivery. Each attempt holds a permit; waiting out a backoff
@@ -427,7 +441,7 @@ impl<W: Target> Dispatcher<W> {
     async fn deliver(&self, d: Delivery, first_permit: OwnedSemaphorePermit, limiter: &Limiter) {
         let mut permit = Some(first_permit);
         let mut history = Vec::new();
-        let mut attempt = 0;
+        let mut attempt = d.prior_attempts;
         loop {
             attempt += 1;
             let policy = self.policy.borrow().clone();
@@ -557,7 +571,7 @@ impl<W: Target> Dispatcher<W> {
     /// Keeps the attempt in the journal (always: its parts are shared or already made) and,
     /// while someone tails, reports it as activity.
     fn report(&self, d: &Delivery, a: Attempt, error: Option<AttemptError>, retry_in_ms: Option<u64>) {
-        if self.bus.watched() {
+        if self.bus.watched() || self.bus.shares() {
             self.bus.report(Activity::Delivery {
                 scope: self.scope.clone(),
                 event_id: d.event.id.clone(),
@@ -568,6 +582,7 @@ impl<W: Target> Dispatcher<W> {
                 elapsed_ms: a.elapsed_ms,
                 error: error.as_ref().map(|e| e.message.clone()),
                 retry_in_ms,
+                machine: None,
             });
         }
         let (error, stack) = match error {
@@ -715,6 +730,8 @@ mod tests {
 
     struct Rig {
         bus: Arc<Bus>,
+        /// The app's subscription.
+        sub: crate::session::bus::SubscriberId,
         dead: Arc<DeadLetters>,
         queue: mpsc::Sender<Delivery>,
         stop: CancellationToken,
@@ -734,7 +751,7 @@ mod tests {
         let tracker = TaskTracker::new();
         let scope = Scope { account: "a".into(), workspace: "w".into() };
         let sub: crate::app::EventSubscription = serde_json::from_value(json!({"keys": ["k"]})).unwrap();
-        bus.subscribe(scope, "v.app@1.0.0", vec![("h".into(), sub)], queue.clone());
+        let (sub, _) = bus.subscribe(scope, "v.app@1.0.0", vec![("h".into(), sub)], queue.clone());
         let (policy_tx, policy) = watch::channel(policy);
         let d = Dispatcher {
             scope: Scope { account: "a".into(), workspace: "w".into() },
@@ -748,7 +765,7 @@ mod tests {
             stop: stop.clone(),
         };
         tokio::spawn(d.run(rx));
-        Rig { bus, dead, queue, stop, tracker, policy: policy_tx }
+        Rig { bus, sub, dead, queue, stop, tracker, policy: policy_tx }
     }
 
     async fn publish(r: &Rig, n: usize) {
@@ -819,6 +836,42 @@ mod tests {
         let id = dead[1].event.id.clone();
         assert_eq!(r.dead.take(Some(&id)).len(), 1);
         assert_eq!(r.dead.list().len(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_event_back_from_the_team_workspace_counts_its_earlier_deliveries_as_attempts() {
+        let p = Policy {
+            retries: 2,
+            timeout_ms: 1000.0,
+            timeout_coefficient: 1.0,
+            backoff_ms: 50.0,
+            backoff_coefficient: 2.0,
+            concurrency: 5,
+        };
+        let fake = Fake::new(1, u32::MAX, false);
+        let r = rig(p, fake.clone());
+        let event = Arc::new(Event {
+            id: "e-1".into(),
+            sender: "x.y".into(),
+            key: "k".into(),
+            subject: String::new(),
+            body: json!(1),
+            time: 0,
+        });
+        // Delivered twice before by NATS (two machines stopped before it ended): one attempt left.
+        let accepted = r.bus.accept_remote(r.sub, event, 2, None).unwrap();
+        let mut settles = Vec::new();
+        for (d, settled) in accepted.deliveries {
+            r.queue.send(d).await.unwrap();
+            settles.push(settled);
+        }
+        settle(&r).await;
+        assert_eq!(fake.calls.locked().iter().map(|c| c.0).collect::<Vec<_>>(), vec![3]);
+        let dead = r.dead.list();
+        assert_eq!(dead[0].attempts.iter().map(|a| a.error.as_str()).collect::<Vec<_>>(), vec!["fail 3"]);
+        for s in settles {
+            assert_eq!(s.await.unwrap(), crate::session::bus::Settled::Done, "acknowledged: it failed for good");
+        }
     }
 
     #[tokio::test(start_paused = true)]

@@ -50,6 +50,9 @@ pub struct Gateway {
     identity: Arc<Identity>,
     /// Where requests and their traces are kept.
     journal: Arc<Journal>,
+    /// The team workspace (`link --cluster`): requests for an app linked on another machine
+    /// go there.
+    team: Option<Arc<super::cluster::Cluster>>,
 }
 
 /// The header naming a request's trace: to the app's host (its calls carry it), and on the
@@ -58,7 +61,7 @@ pub const TRACE_HEADER: &str = "x-ioctl-trace";
 
 impl Gateway {
     pub fn new(scope: Scope, routes: Arc<routes::Table>, upstream: Upstream, identity: Arc<Identity>) -> Gateway {
-        Gateway { scope, routes, upstream, identity, journal: Arc::default() }
+        Gateway { scope, routes, upstream, identity, journal: Arc::default(), team: None }
     }
 
     /// The same gateway, keeping its requests in `journal`.
@@ -91,8 +94,32 @@ impl Gateway {
         domain_of(path, &self.scope)
     }
 
-    /// Serves `req` with the route `local` reaches on `domain`; `None` when no route does.
+    /// Sends requests for apps linked on other machines of `team` there.
+    pub fn with_team(mut self, team: Option<Arc<super::cluster::Cluster>>) -> Gateway {
+        self.team = team;
+        self
+    }
+
+    /// Whether the session is part of a team workspace (an app not linked here may be linked
+    /// on another machine).
+    pub fn has_team(&self) -> bool {
+        self.team.is_some()
+    }
+
+    /// Serves `req` with the route `local` reaches on `domain`; `None` when no route does. In a
+    /// team workspace, a request on the domain of an app not linked here goes to a machine
+    /// that links it.
     pub async fn serve(&self, req: Request, local: &str, domain: &Domain, visitor: Visitor) -> Option<Response> {
+        if let (Some(team), Domain::App { id, major }) = (&self.team, domain) {
+            if !self.routes.serves(id, major) {
+                return super::cluster::routes::forward(team, req, id, major, visitor).await;
+            }
+        }
+        self.serve_here(req, local, domain, visitor).await
+    }
+
+    /// Serves `req` with a route of an app linked here; `None` when none matches.
+    pub async fn serve_here(&self, req: Request, local: &str, domain: &Domain, visitor: Visitor) -> Option<Response> {
         let (route, params) = self.routes.lookup_on(local, domain)?;
         let name: Arc<str> = if route.graphql { "graphql".into() } else { route.id.as_str().into() };
         let app = route.app.to_string();

@@ -368,6 +368,32 @@ fn register(session: &Session, linked: &Linked<impl Processes>) -> Registration 
         stop: stop_deliveries.clone(),
     };
     linked.tracker.spawn(dispatcher.run(queue_rx));
+    if let Some(cluster) = session.cluster() {
+        // A team workspace: the app's events come from its consumer on NATS, shared with its
+        // replicas on the other machines, into the same queue.
+        let puller = crate::session::cluster::events::Puller {
+            cluster: cluster.clone(),
+            bus: session.bus().clone(),
+            subscriber,
+            app: full_id.into(),
+            terminal: linked.terminal.clone(),
+            tracker: linked.tracker.clone(),
+            stop: stop_deliveries.clone(),
+        };
+        linked.tracker.spawn(puller.run());
+        // Its routes answer the other machines' requests too (one replica each).
+        if let Some(major) = linked.spec.id.major() {
+            let responder = crate::session::cluster::routes::Responder {
+                cluster: cluster.clone(),
+                gateway: session.gateway().clone(),
+                id: linked.spec.id.without_version().to_string(),
+                major: major.to_string(),
+                tracker: linked.tracker.clone(),
+                stop: stop_deliveries.clone(),
+            };
+            linked.tracker.spawn(responder.run());
+        }
+    }
     Registration { subscriber, counters, queue, stop_deliveries }
 }
 
@@ -1244,6 +1270,7 @@ mod tests {
             calls: Arc::default(),
             ide: Arc::default(),
             journal: Arc::default(),
+            cluster: None,
             link: 1,
             sample_sender: Arc::new(|| SampleSender::Off),
             renamed: Arc::new(|_| {}),

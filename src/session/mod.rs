@@ -5,6 +5,7 @@
 
 pub mod boundary;
 pub mod bus;
+pub mod cluster;
 mod context;
 mod dashboard;
 mod delivery;
@@ -112,9 +113,18 @@ async fn start(opts: &Options) -> anyhow::Result<(Arc<Session>, record::Written)
         node,
         sockets,
     };
-    let session = Session::new(Setup { place, sample_sender: opts.sample_sender })?;
+    // A team workspace (`--cluster`) is joined before anything is served: a server that
+    // cannot be reached is said now, to the link that started the session.
+    let cluster = match cluster::Config::from_env()? {
+        Some(config) => Some(cluster::Cluster::join(&config, &opts.scope).await?),
+        None => None,
+    };
+    let session = Session::new(Setup { place, sample_sender: opts.sample_sender, cluster: cluster.clone() })?;
     let written = record::Written::write(&home, &session.record())?;
     session.tracker().spawn(server::serve(listener, session.clone()));
+    if let Some(cluster) = cluster {
+        join_cluster(&session, &cluster);
+    }
     if let Some(switch) = session.sender_switch().cloned() {
         // The sender's messages go to every linked app's terminal.
         let (terminal, mut rx) = Terminal::channel();
@@ -130,11 +140,58 @@ async fn start(opts: &Options) -> anyhow::Result<(Arc<Session>, record::Written)
             opts.scope.clone(),
             session.bus().clone(),
             terminal,
-            session.sender_muted(),
+            sender::Quiet {
+                muted: session.sender_muted(),
+                elsewhere: session.cluster().map(|c| c.sender_elsewhere()).unwrap_or_default(),
+            },
             session.shutdown().clone(),
         ));
     }
     Ok((session, written))
+}
+
+/// The session's side of a team workspace: its events go to the stream, its presence is
+/// refreshed, and the connection's news reach every link's terminal.
+fn join_cluster(session: &Arc<Session>, cluster: &Arc<cluster::Cluster>) {
+    let outbox = cluster.start_publisher(session.tracker(), session.shutdown().clone());
+    session.bus().set_outbox(outbox);
+    cluster.start_dead_letters(session.dead_letters(), session.tracker(), session.shutdown().clone());
+    let mut remote = cluster.start_activity(session.bus(), session.tracker(), session.shutdown().clone());
+    let (me, stop) = (session.clone(), session.shutdown().clone());
+    session.tracker().spawn(async move {
+        loop {
+            let line = tokio::select! {
+                l = remote.recv() => match l { Some(l) => l, None => break },
+                _ = stop.cancelled() => break,
+            };
+            me.announce(line).await;
+        }
+    });
+    let me = Arc::downgrade(session);
+    let sender = session.sender_switch().is_some();
+    cluster.start_presence(session.tracker(), session.shutdown().clone(), sender, move || match me.upgrade() {
+        Some(s) => (s.url().to_string(), s.record().apps, s.counts()),
+        None => (String::new(), Vec::new(), Default::default()),
+    });
+    if let Some(mut notices) = cluster.take_notices() {
+        let me = session.clone();
+        let stop = session.shutdown().clone();
+        session.tracker().spawn(async move {
+            loop {
+                let said = tokio::select! {
+                    n = notices.recv() => match n { Some(n) => n, None => break },
+                    _ = stop.cancelled() => break,
+                };
+                let level = if said.starts_with("lost") {
+                    crate::protocol::stream::Level::Warn
+                } else {
+                    crate::protocol::stream::Level::Info
+                };
+                me.announce(crate::protocol::stream::Output::Log { level, message: said, app: None, handler: None })
+                    .await;
+            }
+        });
+    }
 }
 
 fn handshake(line: &Handshake) {

@@ -42,8 +42,24 @@ impl Default for SenderSwitch {
     }
 }
 
+/// When the sender keeps quiet though armed.
+#[derive(Default)]
+pub struct Quiet {
+    /// The real events-example app is linked here and fires its own.
+    pub muted: Arc<AtomicBool>,
+    /// Another machine of the team workspace runs the workspace's one sample sender.
+    pub elsewhere: Arc<AtomicBool>,
+}
+
+impl Quiet {
+    fn now(&self) -> bool {
+        self.muted.load(Ordering::Relaxed) || self.elsewhere.load(Ordering::Relaxed)
+    }
+}
+
 /// Runs until cancelled: waits to be armed, then fires every `interval` (except while
-/// `muted`: the real events-example app is linked and fires its own). A tick that comes
+/// `muted`: the real events-example app is linked and fires its own; nor while `elsewhere`:
+/// another machine of the team workspace runs the workspace's one sample sender). A tick that comes
 /// while the previous publish still waits for room (backpressure) is skipped, and said so.
 pub async fn run(
     switch: SenderSwitch,
@@ -51,7 +67,7 @@ pub async fn run(
     scope: Scope,
     bus: Arc<Bus>,
     terminal: Terminal,
-    muted: Arc<AtomicBool>,
+    quiet: Quiet,
     cancel: CancellationToken,
 ) {
     let mut armed = switch.0.subscribe();
@@ -77,7 +93,7 @@ pub async fn run(
             _ = ticker.tick() => {}
             _ = cancel.cancelled() => return,
         }
-        if muted.load(Ordering::Relaxed) {
+        if quiet.now() {
             continue;
         }
         let random = fastrand::u64(0..=100);
@@ -123,7 +139,7 @@ mod tests {
             scope.clone(),
             bus.clone(),
             terminal,
-            Arc::default(),
+            Quiet::default(),
             cancel.clone(),
         ));
         tokio::time::sleep(Duration::from_secs(35)).await;
@@ -162,7 +178,7 @@ mod tests {
             scope,
             bus.clone(),
             terminal,
-            Arc::default(),
+            Quiet::default(),
             cancel.clone(),
         ));
         tokio::time::sleep(Duration::from_millis(3500)).await;

@@ -591,6 +591,7 @@ async fn session_info(State(s): State<Shared>) -> Response {
         account: scope.account.clone(),
         workspace: scope.workspace.clone(),
         counts: s.counts(),
+        team: s.team().await,
     };
     answer::<GetSession>(&info)
 }
@@ -722,7 +723,12 @@ async fn stop_publish(State(s): State<Shared>, Path(job): Path<u64>) -> Response
 /// A page of the dead letters as NDJSON: a [`FailedHeader`], then one letter per line, written
 /// as the reader takes them (the letters are shared, not copied into one big answer).
 async fn failed(State(s): State<Shared>, Query(page): Query<FailedPage>) -> Response {
-    let mut letters = s.dead_letters().list();
+    // In a team workspace, every machine's (this one's alone if the server does not answer).
+    let shared = match s.cluster() {
+        Some(c) => c.dead_letters().await.inspect_err(|e| tracing::warn!("{e:#}: listing this machine's")).ok(),
+        None => None,
+    };
+    let mut letters = shared.unwrap_or_else(|| s.dead_letters().list());
     let total = letters.len();
     let end = total.saturating_sub(page.skip);
     let start = page.limit.map_or(0, |limit| end.saturating_sub(limit));

@@ -42,6 +42,8 @@ fn platform_settings(
 pub struct Setup {
     pub place: Place,
     pub sample_sender: bool,
+    /// The team workspace joined (`--cluster`), if any.
+    pub cluster: Option<Arc<super::cluster::Cluster>>,
 }
 
 /// One app linked into the session.
@@ -97,6 +99,8 @@ pub struct Session {
     /// The bounded history the dashboard reads (the bus, the gateway, the calls feed and the
     /// linked apps feed it).
     journal: Arc<super::dashboard::journal::Journal>,
+    /// The team workspace this session joined (`--cluster`); `None`: this machine alone.
+    cluster: Option<Arc<super::cluster::Cluster>>,
 }
 
 /// A publish running in the session: its id, its progress, its answer when it ends.
@@ -169,7 +173,8 @@ impl Session {
         let journal: Arc<super::dashboard::journal::Journal> = Arc::default();
         let gateway =
             super::gateway::Gateway::new(p.scope.clone(), routes.clone(), Default::default(), identity.clone())
-                .with_journal(journal.clone());
+                .with_journal(journal.clone())
+                .with_team(setup.cluster.clone());
         Ok(Arc::new(Session {
             started: chrono::Utc::now().to_rfc3339(),
             switch: setup.sample_sender.then(SenderSwitch::new),
@@ -188,6 +193,7 @@ impl Session {
             publishing: Jobs::default(),
             store,
             journal,
+            cluster: setup.cluster,
         }))
     }
 
@@ -264,6 +270,41 @@ impl Session {
         &self.bus
     }
 
+    /// The team workspace this session joined, if any.
+    pub fn cluster(&self) -> Option<&Arc<super::cluster::Cluster>> {
+        self.cluster.as_ref()
+    }
+
+    /// The team workspace this session joined, with its machines now (`None`: this machine
+    /// alone). This machine is in it with its counts of now, though its presence is older.
+    pub async fn team(&self) -> Option<crate::protocol::cluster::Team> {
+        let cluster = self.cluster.as_ref()?;
+        // Bounded: a server that is away does not hold `ioctl status` up.
+        let read = tokio::time::timeout(std::time::Duration::from_secs(2), cluster.machines()).await;
+        let mut machines = match read {
+            Ok(Ok(m)) => m,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %format!("{e:#}"), "cannot read the team workspace's machines");
+                Vec::new()
+            }
+            Err(_) => {
+                tracing::warn!("the team workspace's machines did not come within 2 s");
+                Vec::new()
+            }
+        };
+        machines.retain(|m| m.machine != cluster.machine());
+        machines.push(crate::protocol::cluster::Presence {
+            version: crate::protocol::cluster::VERSION,
+            machine: cluster.machine().to_string(),
+            url: self.place.url.clone(),
+            apps: self.record().apps,
+            counts: self.counts(),
+            updated: chrono::Utc::now().to_rfc3339(),
+        });
+        machines.sort_by(|a, b| a.machine.cmp(&b.machine));
+        Some(crate::protocol::cluster::Team::new(cluster.server().to_string(), cluster.machine().to_string(), machines))
+    }
+
     pub fn dead_letters(&self) -> &Arc<DeadLetters> {
         &self.dead
     }
@@ -326,6 +367,7 @@ impl Session {
             calls: self.calls.clone(),
             ide: self.ide.clone(),
             journal: self.journal.clone(),
+            cluster: self.cluster.clone(),
             link,
             sample_sender: Arc::new(move || match (on, muted.load(Ordering::Relaxed)) {
                 (false, _) => SampleSender::Off,
@@ -528,7 +570,8 @@ impl Session {
             if stopped {
                 tracing::info!(job = id, published, repeat, "publish stopped");
             }
-            let _ = done_tx.send(PublishResponse { id: first, deliveries, published, stopped });
+            let team = me.cluster.is_some();
+            let _ = done_tx.send(PublishResponse { id: first, deliveries, published, stopped, team });
         });
         Ok(PublishJob { id, progress, done, stop })
     }
@@ -546,6 +589,9 @@ impl Session {
                 error: "name an event id or ask for all failed events".into(),
             });
         }
+        if let Some(cluster) = self.cluster() {
+            return self.replay_in_workspace(cluster, r).await;
+        }
         let letters = self.dead.take(r.event_id.as_deref());
         if letters.is_empty() {
             let what =
@@ -553,6 +599,37 @@ impl Session {
             return Err(ErrorBody { code: ErrorCode::NotFound, error: what });
         }
         Ok(self.redeliver_letters(letters).await)
+    }
+
+    /// A team workspace's replay: every machine's letters (of one event, or all) sent again
+    /// to the workspace, each for its app and handler only; this machine's copies go.
+    async fn replay_in_workspace(
+        &self,
+        cluster: &super::cluster::Cluster,
+        r: &ReplayRequest,
+    ) -> Result<ReplayResponse, ErrorBody> {
+        let all = cluster.dead_letters().await.map_err(|e| ErrorBody {
+            code: ErrorCode::Internal,
+            error: format!("{e:#}: the team workspace's failed events cannot be read now"),
+        })?;
+        let letters: Vec<_> =
+            all.into_iter().filter(|l| r.event_id.as_deref().is_none_or(|id| l.event.id == id)).collect();
+        if letters.is_empty() {
+            let what = r.event_id.clone().map_or("no failed events in the team workspace".to_string(), |id| {
+                format!("no failed event with id {id} in the team workspace")
+            });
+            return Err(ErrorBody { code: ErrorCode::NotFound, error: what });
+        }
+        let mut replayed = Vec::new();
+        for letter in cluster.replay(letters).await {
+            self.dead.take_of(Some(&letter.app), Some(&letter.event.id));
+            replayed.push(Replayed {
+                event_id: letter.event.id.clone(),
+                app: letter.app.clone(),
+                handler: letter.handler.clone(),
+            });
+        }
+        Ok(ReplayResponse { replayed })
     }
 
     /// Delivers one app's dead letters again (one event's, with `event_id`).
@@ -622,7 +699,7 @@ mod tests {
             node: "node".into(),
             sockets: home.path().join("run"),
         };
-        Session::new(Setup { place, sample_sender: false }).unwrap()
+        Session::new(Setup { place, sample_sender: false, cluster: None }).unwrap()
     }
 
     fn publish(key: &str, repeat: u64, rate: Option<f64>) -> PublishRequest {

@@ -6,6 +6,7 @@ mod harness;
 
 mod boundary;
 mod clients;
+mod cluster;
 mod code_cache;
 mod dashboard;
 mod dashboard_api;

@@ -28,7 +28,10 @@ pub async fn answer(gateway: &Gateway, call: &Outbound, target: &Target) -> Opti
     };
     let (domain, local) = match &target.host {
         Host::AppIo => match gateway.domain_of(&target.path) {
-            (Domain::App { id, major }, local) if gateway.serves(&id, &major) => (Domain::App { id, major }, local),
+            // Linked here, or perhaps on another machine of the team workspace.
+            (Domain::App { id, major }, local) if gateway.serves(&id, &major) || gateway.has_team() => {
+                (Domain::App { id, major }, local)
+            }
             _ => return None,
         },
         Host::Store { account, workspace } if scope_ok(account, workspace.as_deref()) => {
