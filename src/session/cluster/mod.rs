@@ -181,18 +181,7 @@ impl RemoteLines {
     /// The lines to print for `attempt` (on `machine`): its own, a count of the ones left out
     /// in the second before, or nothing while this second's lines are spent.
     fn admit(&mut self, now: std::time::Instant, machine: &str, attempt: &DeliveryAttempt) -> Vec<Output> {
-        let mut lines = Vec::new();
-        if self.since.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1)) {
-            if self.more > 0 {
-                let message = format!(
-                    "… and {} more deliveries of events sent here ran on other machines (`ioctl events tail` shows \
-                     each)",
-                    self.more
-                );
-                lines.push(Output::Log { level: Level::Info, message, app: None, handler: None });
-            }
-            (self.since, self.shown, self.more) = (Some(now), 0, 0);
-        }
+        let mut lines: Vec<Output> = self.roll(now).into_iter().collect();
         if self.shown < REMOTE_LINES_PER_SECOND {
             self.shown += 1;
             lines.push(remote_line(machine, attempt));
@@ -200,6 +189,22 @@ impl RemoteLines {
             self.more += 1;
         }
         lines
+    }
+
+    /// Starts a new second once the last one is over, with the count of the lines it left
+    /// out, if any (also called every second, so that the count of a burst's end is said).
+    fn roll(&mut self, now: std::time::Instant) -> Option<Output> {
+        if self.since.is_some_and(|t| now.duration_since(t) < Duration::from_secs(1)) {
+            return None;
+        }
+        let more = std::mem::take(&mut self.more);
+        (self.since, self.shown) = (Some(now), 0);
+        (more > 0).then(|| {
+            let message = format!(
+                "… and {more} more deliveries of events sent here ran on other machines (`ioctl events tail` shows each)"
+            );
+            Output::Log { level: Level::Info, message, app: None, handler: None }
+        })
     }
 }
 
@@ -443,9 +448,16 @@ impl Cluster {
         tracker.spawn(async move {
             let Ok(mut theirs) = me.client.subscribe(subject).await else { return };
             let mut window = RemoteLines::default();
+            let mut second = tokio::time::interval(Duration::from_secs(1));
             loop {
                 let m = tokio::select! {
                     m = theirs.next() => match m { Some(m) => m, None => break },
+                    _ = second.tick() => {
+                        if let Some(line) = window.roll(std::time::Instant::now()) {
+                            let _ = lines.try_send(line);
+                        }
+                        continue;
+                    }
                     _ = shutdown.cancelled() => break,
                 };
                 let Ok(s) = serde_json::from_slice::<wire::SharedAttempt>(&m.payload) else { continue };
@@ -773,6 +785,14 @@ mod tests {
         assert_eq!(next.len(), 2, "{next:?}");
         assert!(next[0].contains("… and 10 more deliveries"), "{next:?}");
         assert!(next[1].starts_with("Info event e30 ok (attempt 1, 2.5 ms) [on box-7]"), "{next:?}");
+        // A burst's end: its count is said by the next second's roll, with no line after it.
+        for n in 31..60 {
+            window.admit(start + Duration::from_secs(1), "box-7", &attempt(n));
+        }
+        assert!(window.roll(start + Duration::from_millis(1500)).is_none(), "the second is not over");
+        let end = window.roll(start + Duration::from_secs(2)).map(|o| text(&o)).unwrap_or_default();
+        assert!(end.contains("… and 10 more deliveries"), "{end}");
+        assert!(window.roll(start + Duration::from_secs(3)).is_none(), "said once");
     }
 
     #[test]
